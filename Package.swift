@@ -1,0 +1,32 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Strata: a native Swift time-series store for market data.
+// Layers (arrows point down): strata CLI → StrataEngine → StrataFormat.
+// StrataFormat is pure (bytes in, bytes out); StrataEngine owns files, mmap and queries.
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "StrataFormat", targets: ["StrataFormat"]),
+        .library(name: "StrataEngine", targets: ["StrataEngine"]),
+        .executable(name: "strata", targets: ["strata"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "StrataFormat"),
+        .target(name: "StrataEngine", dependencies: ["StrataFormat"]),
+        .executableTarget(
+            name: "strata",
+            dependencies: [
+                "StrataEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
+        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "strata"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

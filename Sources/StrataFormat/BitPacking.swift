@@ -1,0 +1,90 @@
+/// Fixed-width bit-packing in little-endian bit order: value `i` occupies stream bits
+/// `[i*w, (i+1)*w)`, and stream bit `k` is bit `k % 8` of byte `k / 8`. This order lets
+/// a decoder fetch any value with one unaligned 64-bit load, a shift and a mask.
+public enum BitPacking {
+    /// Bytes needed for `count` values of `width` bits.
+    @inlinable
+    public static func byteCount(count: Int, width: Int) -> Int {
+        (count * width + 7) / 8
+    }
+
+    /// Appends the low `width` bits of each value.
+    public static func pack(_ values: UnsafeBufferPointer<UInt64>, width: Int, into out: inout [UInt8]) {
+        precondition(width >= 0 && width <= 64)
+        if width == 0 || values.isEmpty { return }
+        let start = out.count
+        let total = byteCount(count: values.count, width: width)
+        out.append(contentsOf: repeatElement(0, count: total + 8))
+        out.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress! + start
+            let mask: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) - 1
+            var bit = 0
+            for v in values {
+                let x = v & mask
+                let byte = bit >> 3
+                let shift = UInt64(bit & 7)
+                var word = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: byte, as: UInt64.self))
+                word |= x << shift
+                p.storeBytes(of: word.littleEndian, toByteOffset: byte, as: UInt64.self)
+                if shift + UInt64(width) > 64 {
+                    // The value spills into a ninth byte.
+                    let spill = UInt8(truncatingIfNeeded: x >> (64 - shift))
+                    let old = p.load(fromByteOffset: byte + 8, as: UInt8.self)
+                    p.storeBytes(of: old | spill, toByteOffset: byte + 8, as: UInt8.self)
+                }
+                bit += width
+            }
+        }
+        out.removeLast(8)
+    }
+
+    /// Decodes `count` values of `width` bits from `bytes` (which must hold at least
+    /// `byteCount(count:width:)` bytes), calling `body(index, value)` in order.
+    @inlinable @inline(__always)
+    public static func unpack(_ bytes: UnsafeRawBufferPointer, count: Int, width: Int,
+                              _ body: (Int, UInt64) -> Void) {
+        if count == 0 { return }
+        if width == 0 {
+            for i in 0..<count { body(i, 0) }
+            return
+        }
+        let p = bytes.baseAddress!
+        let n = bytes.count
+        let mask: UInt64 = width == 64 ? ~0 : (1 &<< UInt64(width)) &- 1
+        var bit = 0
+        var i = 0
+        if width <= 56 {
+            // Fast path: one load covers the value while 8 bytes remain.
+            while i < count {
+                let byte = bit &>> 3
+                if byte &+ 8 > n { break }
+                let word = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: byte, as: UInt64.self))
+                body(i, (word &>> UInt64(bit & 7)) & mask)
+                bit &+= width
+                i &+= 1
+            }
+        }
+        while i < count {
+            body(i, slowGet(p, n, bit: bit, width: width) & mask)
+            bit &+= width
+            i &+= 1
+        }
+    }
+
+    @usableFromInline
+    static func slowGet(_ p: UnsafeRawPointer, _ n: Int, bit: Int, width: Int) -> UInt64 {
+        var v: UInt64 = 0
+        var got = 0
+        var b = bit
+        while got < width {
+            let byte = b >> 3
+            let off = b & 7
+            let avail = min(8 - off, width - got)
+            let x = byte < n ? UInt64(p.load(fromByteOffset: byte, as: UInt8.self)) : 0
+            v |= ((x >> UInt64(off)) & ((1 << UInt64(avail)) - 1)) << UInt64(got)
+            got += avail
+            b += avail
+        }
+        return v
+    }
+}

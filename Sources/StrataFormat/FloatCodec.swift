@@ -1,0 +1,55 @@
+/// Chooses, per block, the smallest of the Float64 encodings: decimal, Gorilla, plain.
+public enum FloatCodec {
+    /// Appends the smallest encoding of `values` and returns which it is.
+    public static func encode(_ values: UnsafeBufferPointer<Double>, into out: inout [UInt8]) -> Encoding {
+        var decimal: [UInt8] = []
+        let hasDecimal = DecimalCodec.encode(values, into: &decimal)
+        var gorilla: [UInt8] = []
+        // Decimal-friendly data rarely does better under Gorilla; skip the second encode
+        // when decimal already needs under 2 bytes a value.
+        if !hasDecimal || decimal.count > 2 * values.count {
+            GorillaCodec.encode(values, into: &gorilla)
+        }
+        let plainSize = 8 * values.count
+        if hasDecimal && (gorilla.isEmpty || decimal.count <= gorilla.count) && decimal.count <= plainSize {
+            out.append(contentsOf: decimal)
+            return .float64Decimal
+        }
+        if !gorilla.isEmpty && gorilla.count <= plainSize {
+            out.append(contentsOf: gorilla)
+            return .float64Gorilla
+        }
+        encodePlain(values, into: &out)
+        return .float64Plain
+    }
+
+    public static func encodePlain(_ values: UnsafeBufferPointer<Double>, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + values.count * 8)
+        for v in values { out.writeInteger(v.bitPattern) }
+    }
+
+    public static func decode(_ encoding: Encoding, _ reader: inout ByteReader, count: Int) throws(FormatError) -> [Double] {
+        var result = [Double](repeating: 0, count: count)
+        var failure: FormatError?
+        result.withUnsafeMutableBufferPointer { buf in
+            guard let out = buf.baseAddress else { return }
+            do throws(FormatError) {
+                switch encoding {
+                case .float64Plain:
+                    let raw = try reader.readBytes(count: count * 8, "f64-plain values")
+                    for i in 0..<count {
+                        out[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+                    }
+                case .float64Gorilla:
+                    try GorillaCodec.decode(&reader, count: count, into: out)
+                case .float64Decimal:
+                    try DecimalCodec.decode(&reader, count: count, into: out)
+                default:
+                    throw FormatError(.unsupported, "\(encoding) is not a Float64 encoding", offset: reader.baseOffset)
+                }
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return result
+    }
+}

@@ -1,0 +1,97 @@
+/// Float64 Gorilla XOR encoding (`f64-gorilla`), as in Pelkonen et al., VLDB 2015.
+///
+/// A bit stream, most significant bit first: the first value's 64 bits, then for each
+/// following value x = bits(v) XOR bits(previous):
+///
+///     0                                    x = 0 (value repeats)
+///     10 + meaningful bits                 x fits in the previous window (same leading
+///                                          and trailing zero counts or more)
+///     11 + leading <5b> + length <6b> + meaningful bits
+///                                          new window; leading zeros capped at 31,
+///                                          length 64 written as 0
+///
+/// It is lossless for every bit pattern: NaN payloads, -0.0, infinities, subnormals.
+public enum GorillaCodec {
+    public static func encode(_ values: UnsafeBufferPointer<Double>, into out: inout [UInt8]) {
+        guard let firstValue = values.first else { return }
+        var writer = BitWriter(appendingTo: out)
+        out = []
+        var previous = firstValue.bitPattern
+        writer.write(bits: previous, count: 64)
+        var leading = Int.max  // no window yet
+        var trailing = 0
+        for i in 1..<values.count {
+            let bits = values[i].bitPattern
+            let x = bits ^ previous
+            previous = bits
+            if x == 0 {
+                writer.write(bits: 0, count: 1)
+                continue
+            }
+            let lz = min(x.leadingZeroBitCount, 31)
+            let tz = x.trailingZeroBitCount
+            if leading != Int.max && lz >= leading && tz >= trailing {
+                writer.write(bits: 0b10, count: 2)
+                writer.write(bits: x >> UInt64(trailing), count: 64 - leading - trailing)
+            } else {
+                leading = lz
+                trailing = tz
+                let length = 64 - lz - tz
+                writer.write(bits: 0b11, count: 2)
+                writer.write(bits: UInt64(lz), count: 5)
+                writer.write(bits: UInt64(length & 63), count: 6)
+                writer.write(bits: x >> UInt64(tz), count: length)
+            }
+        }
+        out = writer.finish()
+    }
+
+    public static func encode(_ values: [Double], into out: inout [UInt8]) {
+        values.withUnsafeBufferPointer { encode($0, into: &out) }
+    }
+
+    public static func decode(_ reader: inout ByteReader, count: Int,
+                              into out: UnsafeMutablePointer<Double>) throws(FormatError) {
+        guard count > 0 else { return }
+        let stream = UnsafeRawBufferPointer(rebasing: reader.bytes[reader.readerIndex...])
+        var bits = BitReader(stream, baseOffset: reader.baseOffset + reader.readerIndex)
+        var previous = try bits.read(bits: 64, "f64-gorilla first value")
+        out[0] = Double(bitPattern: previous)
+        var leading = -1
+        var trailing = 0
+        var i = 1
+        while i < count {
+            let run = bits.readZeroRun(limit: count - i)
+            if run > 0 {
+                let v = Double(bitPattern: previous)
+                for k in i..<(i + run) { out[k] = v }
+                i += run
+                continue
+            }
+            let ones = try bits.readUnaryPrefix(limit: 2, "f64-gorilla control bits")
+            if ones == 1 {
+                guard leading >= 0 else {
+                    throw FormatError(.malformed, "f64-gorilla reuses a window before defining one",
+                                      offset: reader.baseOffset + reader.readerIndex + bits.bitPosition / 8)
+                }
+            } else if ones == 2 {
+                leading = Int(try bits.read(bits: 5, "f64-gorilla leading zeros"))
+                var length = Int(try bits.read(bits: 6, "f64-gorilla length"))
+                if length == 0 { length = 64 }
+                guard leading + length <= 64 else {
+                    throw FormatError(.malformed, "f64-gorilla window \(leading)+\(length) exceeds 64 bits",
+                                      offset: reader.baseOffset + reader.readerIndex + bits.bitPosition / 8)
+                }
+                trailing = 64 - leading - length
+            } else {
+                throw FormatError(.truncated, "f64-gorilla: stream ended after \(i) of \(count) values",
+                                  offset: reader.baseOffset + reader.readerIndex + bits.bitPosition / 8)
+            }
+            let meaningful = try bits.read(bits: 64 - leading - trailing, "f64-gorilla meaningful bits")
+            previous ^= meaningful << UInt64(trailing)
+            out[i] = Double(bitPattern: previous)
+            i += 1
+        }
+        try reader.skip((bits.bitPosition + 7) / 8, "f64-gorilla bit stream")
+    }
+}

@@ -1,0 +1,205 @@
+/// Int64 encodings: frame of reference with a common divisor, bit-packing and patches
+/// (`int-for`), and the same applied to the deltas (`int-delta-for`).
+///
+/// `int-for` payload (see Format.md):
+///
+///     │ base <zigzag varint> │ divisor <varint ≥ 1> │ width <1b> │ patch count <varint> │
+///     │ packed residuals <ceil(n·width/8) b> │ patches: (index gap <varint>, high bits <varint>)* │
+///
+/// value[i] = base + divisor · (packed[i] | high[i] << width), all arithmetic modulo 2^64.
+/// Constant runs cost a few bytes per block; a run with a constant step costs the same
+/// under `int-delta-for`.
+public enum IntegerCodec {
+    /// How a sequence will be encoded: chosen by `plan`, written by `write`.
+    @usableFromInline
+    struct Plan {
+        var base: Int64
+        var divisor: UInt64
+        var width: Int
+        var patchCount: Int
+        /// Estimated encoded size in bits.
+        var costBits: Int
+    }
+
+    @inlinable
+    static func gcd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        var a = a, b = b
+        while b != 0 { (a, b) = (b, a % b) }
+        return a
+    }
+
+    @inlinable
+    static func bitWidth(_ v: UInt64) -> Int { 64 - v.leadingZeroBitCount }
+
+    static func varintBytes(_ v: UInt64) -> Int { max(1, (bitWidth(v) + 6) / 7) }
+
+    /// Picks base, divisor and width for `values` (which are not modified).
+    static func plan(_ values: UnsafeBufferPointer<Int64>) -> Plan {
+        let n = values.count
+        guard n > 0 else { return Plan(base: 0, divisor: 1, width: 0, patchCount: 0, costBits: 24) }
+        var lo = values[0]
+        for v in values where v < lo { lo = v }
+        var g: UInt64 = 0
+        for v in values {
+            let r = UInt64(bitPattern: v &- lo)
+            if r != 0 {
+                g = g == 0 ? r : gcd(g, r)
+                if g == 1 { break }
+            }
+        }
+        if g == 0 { g = 1 }
+        var histogram = [Int](repeating: 0, count: 65)
+        for v in values {
+            histogram[bitWidth(UInt64(bitPattern: v &- lo) / g)] += 1
+        }
+        var maxWidth = 64
+        while maxWidth > 0 && histogram[maxWidth] == 0 { maxWidth -= 1 }
+        // Cost of width w: n·w bits plus, for each value wider than w, a patch of about
+        // one byte of index gap and the varint of its high bits.
+        var best = (width: maxWidth, patches: 0, cost: n * maxWidth)
+        var wider = 0
+        var w = maxWidth - 1
+        while w >= 0 {
+            wider += histogram[w + 1]
+            let patchBits = 8 + 8 * max(1, (maxWidth - w + 6) / 7)
+            let cost = n * w + wider * patchBits
+            if cost < best.cost { best = (w, wider, cost) }
+            w -= 1
+        }
+        let header = 8 * (varintBytes(ZigZag.encode(lo)) + varintBytes(g) + 1 + varintBytes(UInt64(best.patches)))
+        return Plan(base: lo, divisor: g, width: best.width, patchCount: best.patches, costBits: best.cost + header)
+    }
+
+    static func write(_ values: UnsafeBufferPointer<Int64>, plan: Plan, into out: inout [UInt8]) {
+        out.writeVarInt(plan.base)
+        out.writeVarUInt(plan.divisor)
+        out.append(UInt8(plan.width))
+        out.writeVarUInt(UInt64(plan.patchCount))
+        let mask: UInt64 = plan.width == 64 ? ~0 : (1 << UInt64(plan.width)) - 1
+        var residuals = [UInt64](repeating: 0, count: values.count)
+        var patches: [(index: Int, high: UInt64)] = []
+        patches.reserveCapacity(plan.patchCount)
+        for i in 0..<values.count {
+            let r = UInt64(bitPattern: values[i] &- plan.base) / plan.divisor
+            residuals[i] = r & mask
+            if r & ~mask != 0 { patches.append((i, r >> UInt64(plan.width))) }
+        }
+        precondition(patches.count == plan.patchCount, "patch plan out of date")
+        residuals.withUnsafeBufferPointer { BitPacking.pack($0, width: plan.width, into: &out) }
+        var last = 0
+        for p in patches {
+            out.writeVarUInt(UInt64(p.index - last))
+            out.writeVarUInt(p.high)
+            last = p.index
+        }
+    }
+
+    /// Appends the smaller of `int-for` and `int-delta-for` and returns which it chose.
+    @discardableResult
+    public static func encode(_ values: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) -> Encoding {
+        let direct = plan(values)
+        if values.count < 2 || direct.costBits <= 8 {
+            write(values, plan: direct, into: &out)
+            return .int64FrameOfReference
+        }
+        var deltas = [Int64](repeating: 0, count: values.count - 1)
+        for i in 1..<values.count { deltas[i - 1] = values[i] &- values[i - 1] }
+        return deltas.withUnsafeBufferPointer { d in
+            let delta = plan(d)
+            let deltaCost = delta.costBits + 8 * varintBytes(ZigZag.encode(values[0]))
+            if deltaCost < direct.costBits {
+                out.writeVarInt(values[0])
+                write(d, plan: delta, into: &out)
+                return .int64DeltaFrameOfReference
+            }
+            write(values, plan: direct, into: &out)
+            return .int64FrameOfReference
+        }
+    }
+
+    public static func encode(_ values: [Int64], into out: inout [UInt8]) -> Encoding {
+        values.withUnsafeBufferPointer { encode($0, into: &out) }
+    }
+
+    /// Encodes with a given encoding (for tests and for callers that must pin one).
+    public static func encode(_ values: [Int64], as encoding: Encoding, into out: inout [UInt8]) {
+        values.withUnsafeBufferPointer { v in
+            switch encoding {
+            case .int64FrameOfReference:
+                write(v, plan: plan(v), into: &out)
+            case .int64DeltaFrameOfReference:
+                precondition(!v.isEmpty, "int-delta-for needs at least one value")
+                out.writeVarInt(v[0])
+                var deltas = [Int64](repeating: 0, count: v.count - 1)
+                for i in 1..<v.count { deltas[i - 1] = v[i] &- v[i - 1] }
+                deltas.withUnsafeBufferPointer { write($0, plan: plan($0), into: &out) }
+            default:
+                preconditionFailure("\(encoding) is not an integer encoding")
+            }
+        }
+    }
+
+    /// Decodes `count` values of `encoding` into `out` (which has room for `count`).
+    public static func decode(_ encoding: Encoding, _ reader: inout ByteReader, count: Int,
+                              into out: UnsafeMutablePointer<Int64>) throws(FormatError) {
+        switch encoding {
+        case .int64FrameOfReference:
+            try decodeFrameOfReference(&reader, count: count, into: out)
+        case .int64DeltaFrameOfReference:
+            guard count > 0 else { throw reader.malformed("int-delta-for with zero values") }
+            let first = try reader.readVarInt("int-delta-for first value")
+            out[0] = first
+            try decodeFrameOfReference(&reader, count: count - 1, into: out + 1)
+            var acc = first
+            for i in 1..<count {
+                acc = acc &+ out[i]
+                out[i] = acc
+            }
+        default:
+            throw FormatError(.unsupported, "encoding \(encoding) is not an integer encoding", offset: reader.baseOffset + reader.readerIndex)
+        }
+    }
+
+    public static func decode(_ encoding: Encoding, _ reader: inout ByteReader, count: Int) throws(FormatError) -> [Int64] {
+        var result = [Int64](repeating: 0, count: count)
+        var failure: FormatError?
+        result.withUnsafeMutableBufferPointer { buf in
+            do throws(FormatError) { try decode(encoding, &reader, count: count, into: buf.baseAddress!) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return result
+    }
+
+    static func decodeFrameOfReference(_ reader: inout ByteReader, count: Int,
+                                       into out: UnsafeMutablePointer<Int64>) throws(FormatError) {
+        let base = try reader.readVarInt("int-for base")
+        let divisor = try reader.readVarUInt("int-for divisor")
+        guard divisor >= 1 else { throw reader.malformed("int-for divisor is 0") }
+        let width = Int(try reader.readInteger(as: UInt8.self, "int-for width"))
+        guard width <= 64 else { throw reader.malformed("int-for width \(width) > 64") }
+        let patchCount = try reader.readCount("int-for patch count", limit: count)
+        let packed = try reader.readBytes(count: BitPacking.byteCount(count: count, width: width), "int-for packed values")
+        if divisor == 1 {
+            BitPacking.unpack(packed, count: count, width: width) { i, r in
+                out[i] = base &+ Int64(bitPattern: r)
+            }
+        } else {
+            let d = Int64(bitPattern: divisor)
+            BitPacking.unpack(packed, count: count, width: width) { i, r in
+                out[i] = base &+ Int64(bitPattern: r) &* d
+            }
+        }
+        var index = 0
+        for p in 0..<patchCount {
+            let gap = try reader.readCount("int-for patch index", limit: count)
+            index += gap
+            guard index < count, p == 0 || gap > 0 else { throw reader.malformed("int-for patch index \(index) out of order or range") }
+            let high = try reader.readVarUInt("int-for patch value")
+            guard width < 64 else { throw reader.malformed("int-for patch with width 64") }
+            // Undo the decoded low part, then rebuild the full residual.
+            let low = UInt64(bitPattern: (out[index] &- base)) / divisor
+            let residual = low | (high << UInt64(width))
+            out[index] = base &+ Int64(bitPattern: residual &* divisor)
+        }
+    }
+}

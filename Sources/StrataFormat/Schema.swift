@@ -1,0 +1,170 @@
+/// The type of a field (a column besides time).
+public enum FieldType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case float64 = 1
+    case int64 = 2
+    case bool = 3
+    case string = 4
+
+    public var description: String {
+        switch self {
+        case .float64: "float"
+        case .int64: "int"
+        case .bool: "bool"
+        case .string: "string"
+        }
+    }
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "float", "float64", "double", "f64": self = .float64
+        case "int", "int64", "integer", "i64": self = .int64
+        case "bool", "boolean": self = .bool
+        case "string", "str", "text": self = .string
+        default: return nil
+        }
+    }
+
+    /// Float and int fields carry numeric statistics and take part in product sums.
+    public var isNumeric: Bool { self == .float64 || self == .int64 }
+}
+
+/// A named, typed field of a measurement.
+public struct Field: Hashable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var type: FieldType
+
+    public init(_ name: String, _ type: FieldType) {
+        self.name = name
+        self.type = type
+    }
+
+    public var description: String { "\(name):\(type)" }
+}
+
+/// The values of one column, one slot per row. Null rows hold a placeholder
+/// (0, false or "") and are marked absent in the column's presence.
+public enum ColumnValues: Sendable, Equatable {
+    case float64([Double])
+    case int64([Int64])
+    case bool([Bool])
+    case string([String])
+
+    public var type: FieldType {
+        switch self {
+        case .float64: .float64
+        case .int64: .int64
+        case .bool: .bool
+        case .string: .string
+        }
+    }
+
+    public var count: Int {
+        switch self {
+        case .float64(let v): v.count
+        case .int64(let v): v.count
+        case .bool(let v): v.count
+        case .string(let v): v.count
+        }
+    }
+
+    public static func empty(_ type: FieldType, capacity: Int = 0) -> ColumnValues {
+        switch type {
+        case .float64: var a = [Double](); a.reserveCapacity(capacity); return .float64(a)
+        case .int64: var a = [Int64](); a.reserveCapacity(capacity); return .int64(a)
+        case .bool: var a = [Bool](); a.reserveCapacity(capacity); return .bool(a)
+        case .string: var a = [String](); a.reserveCapacity(capacity); return .string(a)
+        }
+    }
+
+    /// The values at `indexes`, in that order.
+    public func gather(_ indexes: some Collection<Int>) -> ColumnValues {
+        switch self {
+        case .float64(let v): .float64(indexes.map { v[$0] })
+        case .int64(let v): .int64(indexes.map { v[$0] })
+        case .bool(let v): .bool(indexes.map { v[$0] })
+        case .string(let v): .string(indexes.map { v[$0] })
+        }
+    }
+
+    public func slice(_ range: Range<Int>) -> ColumnValues {
+        switch self {
+        case .float64(let v): .float64(Array(v[range]))
+        case .int64(let v): .int64(Array(v[range]))
+        case .bool(let v): .bool(Array(v[range]))
+        case .string(let v): .string(Array(v[range]))
+        }
+    }
+}
+
+/// A column: values plus which rows are present (`nil` means every row).
+public struct Column: Sendable, Equatable {
+    public var values: ColumnValues
+    public var presence: [Bool]?
+
+    public init(_ values: ColumnValues, presence: [Bool]? = nil) {
+        if let presence { precondition(presence.count == values.count, "presence and values differ in length") }
+        self.values = values
+        self.presence = presence?.allSatisfy { $0 } == true ? nil : presence
+    }
+
+    public var count: Int { values.count }
+
+    @inlinable
+    public func isPresent(_ row: Int) -> Bool { presence?[row] ?? true }
+
+    public var presentCount: Int { presence.map { $0.reduce(0) { $0 + ($1 ? 1 : 0) } } ?? values.count }
+
+    public func gather(_ indexes: some Collection<Int>) -> Column {
+        Column(values.gather(indexes), presence: presence.map { p in indexes.map { p[$0] } })
+    }
+
+    public func slice(_ range: Range<Int>) -> Column {
+        Column(values.slice(range), presence: presence.map { Array($0[range]) })
+    }
+
+    /// A column of `count` nulls.
+    public static func null(_ type: FieldType, count: Int) -> Column {
+        let values: ColumnValues = switch type {
+        case .float64: .float64(Array(repeating: 0, count: count))
+        case .int64: .int64(Array(repeating: 0, count: count))
+        case .bool: .bool(Array(repeating: false, count: count))
+        case .string: .string(Array(repeating: "", count: count))
+        }
+        return Column(values, presence: Array(repeating: false, count: count))
+    }
+}
+
+/// Rows of one series in columnar form: timestamps and one column per schema field.
+public struct RowBlock: Sendable, Equatable {
+    public var timestamps: [Int64]
+    public var columns: [Column]
+
+    public init(timestamps: [Int64], columns: [Column]) {
+        for c in columns { precondition(c.count == timestamps.count, "column length differs from row count") }
+        self.timestamps = timestamps
+        self.columns = columns
+    }
+
+    public var rowCount: Int { timestamps.count }
+
+    public func slice(_ range: Range<Int>) -> RowBlock {
+        RowBlock(timestamps: Array(timestamps[range]), columns: columns.map { $0.slice(range) })
+    }
+
+    public func gather(_ indexes: [Int]) -> RowBlock {
+        RowBlock(timestamps: indexes.map { timestamps[$0] }, columns: columns.map { $0.gather(indexes) })
+    }
+
+    /// Row indexes in time order; equal timestamps keep their original order.
+    public func stableTimeOrder() -> [Int]? {
+        var sorted = true
+        for i in 1..<max(timestamps.count, 1) where timestamps[i] < timestamps[i - 1] {
+            sorted = false
+            break
+        }
+        if sorted { return nil }
+        return timestamps.indices.sorted { a, b in
+            timestamps[a] != timestamps[b] ? timestamps[a] < timestamps[b] : a < b
+        }
+    }
+}

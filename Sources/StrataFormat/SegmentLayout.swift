@@ -1,0 +1,267 @@
+/// A segment file: the rows of one series (measurement, symbol) within one day.
+///
+///     │ header <16b> │ block* │ footer │ trailer <24b> │
+///
+///     header:  │ magic "STRATSEG" <8b> │ version <2b> │ flags <2b> │ crc32c of the 12 bytes before <4b> │
+///     trailer: │ footer offset <8b> │ footer length <4b> │ footer crc32c <4b> │ magic "STRATSEG" <8b> │
+///
+/// All integers are little-endian. See Format.md for the footer and blocks.
+public enum SegmentLayout {
+    public static let magic: [UInt8] = Array("STRATSEG".utf8)
+    public static let version: UInt16 = 1
+    public static let headerSize = 16
+    public static let trailerSize = 24
+    /// The footer carries this many bytes per block before the field statistics.
+    static let blockEntryFixedSize = 8 + 4 + 4 + 8 + 8
+
+    public static func header() -> [UInt8] {
+        var h = magic
+        h.writeInteger(version)
+        h.writeInteger(UInt16(0))
+        h.writeInteger(CRC32C.checksum(h))
+        return h
+    }
+}
+
+/// Where a block lies in the file and what it holds.
+public struct BlockEntry: Sendable, Equatable {
+    public var offset: Int
+    public var length: Int
+    public var statistics: BlockStatistics
+
+    public init(offset: Int, length: Int, statistics: BlockStatistics) {
+        self.offset = offset
+        self.length = length
+        self.statistics = statistics
+    }
+}
+
+/// Everything a segment's footer says.
+public struct SegmentFooter: Sendable, Equatable {
+    public var measurement: String
+    public var symbol: String
+    /// Days since 1970-01-01 of the segment's day.
+    public var day: Int64
+    public var schema: [Field]
+    public var blocks: [BlockEntry]
+
+    public init(measurement: String, symbol: String, day: Int64, schema: [Field], blocks: [BlockEntry]) {
+        self.measurement = measurement
+        self.symbol = symbol
+        self.day = day
+        self.schema = schema
+        self.blocks = blocks
+    }
+
+    public var rowCount: Int { blocks.reduce(0) { $0 + $1.statistics.rowCount } }
+    public var minTime: Int64? { blocks.map(\.statistics.minTime).min() }
+    public var maxTime: Int64? { blocks.map(\.statistics.maxTime).max() }
+
+    ///     │ measurement <string> │ symbol <string> │ day <zigzag varint> │
+    ///     │ field count <varint> │ (name <string>, type <1b>)* │
+    ///     │ block count <varint> │ block entry* │
+    ///     block entry: │ offset <8b> │ length <4b> │ rows <4b> │ min time <8b> │ max time <8b> │
+    ///                  │ per field: count <4b> │ min <8b> │ max <8b> │ first <8b> │ last <8b> │ sum <8b> │
+    ///                  │ product count <1b> │ product sum <8b>* │
+    public func encode(into out: inout [UInt8]) {
+        out.writeString(measurement)
+        out.writeString(symbol)
+        out.writeVarInt(day)
+        out.writeVarUInt(UInt64(schema.count))
+        for f in schema {
+            out.writeString(f.name)
+            out.append(f.type.rawValue)
+        }
+        out.writeVarUInt(UInt64(blocks.count))
+        for b in blocks {
+            out.writeInteger(UInt64(b.offset))
+            out.writeInteger(UInt32(b.length))
+            out.writeInteger(UInt32(b.statistics.rowCount))
+            out.writeInteger(b.statistics.minTime)
+            out.writeInteger(b.statistics.maxTime)
+            for s in b.statistics.fields {
+                out.writeInteger(UInt32(s.count))
+                out.writeInteger(s.min)
+                out.writeInteger(s.max)
+                out.writeInteger(s.first)
+                out.writeInteger(s.last)
+                out.writeInteger(s.sum)
+            }
+            out.append(UInt8(b.statistics.productSums.count))
+            for p in b.statistics.productSums { out.writeInteger(p.bitPattern) }
+        }
+    }
+
+    public static func decode(_ reader: inout ByteReader, fileSize: Int) throws(FormatError) -> SegmentFooter {
+        let measurement = try reader.readString("measurement name", maxBytes: 1024)
+        let symbol = try reader.readString("symbol", maxBytes: 1024)
+        let day = try reader.readVarInt("day")
+        let fieldCount = try reader.readCount("field count", limit: 65_535)
+        var schema: [Field] = []
+        var names = Set<String>()
+        for _ in 0..<fieldCount {
+            let name = try reader.readString("field name", maxBytes: 1024)
+            let typeByte = try reader.readInteger(as: UInt8.self, "type of field \(name)")
+            guard let type = FieldType(rawValue: typeByte) else {
+                throw FormatError(.unsupported, "field \(name) has unknown type \(typeByte)", offset: reader.baseOffset + reader.readerIndex - 1)
+            }
+            guard names.insert(name).inserted else { throw reader.malformed("field \(name) appears twice in the schema") }
+            schema.append(Field(name, type))
+        }
+        let blockCount = try reader.readCount("block count", limit: reader.readableBytes / SegmentLayout.blockEntryFixedSize)
+        var blocks: [BlockEntry] = []
+        blocks.reserveCapacity(blockCount)
+        for b in 0..<blockCount {
+            let offset = Int(try reader.readInteger(as: UInt64.self, "offset of block \(b)"))
+            let length = Int(try reader.readInteger(as: UInt32.self, "length of block \(b)"))
+            guard offset >= SegmentLayout.headerSize, length >= 5, offset <= fileSize, length <= fileSize - offset else {
+                throw reader.malformed("block \(b) at \(offset)+\(length) lies outside the file of \(fileSize) bytes")
+            }
+            let rows = Int(try reader.readInteger(as: UInt32.self, "rows of block \(b)"))
+            let minTime = try reader.readInteger(as: Int64.self, "min time of block \(b)")
+            let maxTime = try reader.readInteger(as: Int64.self, "max time of block \(b)")
+            var fields: [FieldStatistics] = []
+            fields.reserveCapacity(schema.count)
+            for f in schema {
+                let count = Int(try reader.readInteger(as: UInt32.self, "count of \(f.name)"))
+                fields.append(FieldStatistics(
+                    count: count,
+                    min: try reader.readInteger(as: UInt64.self, "min of \(f.name)"),
+                    max: try reader.readInteger(as: UInt64.self, "max of \(f.name)"),
+                    first: try reader.readInteger(as: UInt64.self, "first of \(f.name)"),
+                    last: try reader.readInteger(as: UInt64.self, "last of \(f.name)"),
+                    sum: try reader.readInteger(as: UInt64.self, "sum of \(f.name)")))
+            }
+            let productCount = Int(try reader.readInteger(as: UInt8.self, "product count of block \(b)"))
+            var products: [Double] = []
+            for _ in 0..<productCount { products.append(try reader.readFloat64("product sum")) }
+            blocks.append(BlockEntry(offset: offset, length: length,
+                                     statistics: BlockStatistics(rowCount: rows, minTime: minTime, maxTime: maxTime,
+                                                                 fields: fields, productSums: products)))
+        }
+        guard reader.readableBytes == 0 else { throw reader.malformed("\(reader.readableBytes) unexpected bytes after the block index") }
+        return SegmentFooter(measurement: measurement, symbol: symbol, day: day, schema: schema, blocks: blocks)
+    }
+}
+
+/// Builds a segment a piece at a time: the header, then each block, then the footer
+/// and trailer. It does no I/O: the caller writes each piece as it comes.
+public struct SegmentBuilder {
+    public let measurement: String
+    public let symbol: String
+    public let day: Int64
+    public let schema: [Field]
+    public private(set) var offset: Int
+    public private(set) var blocks: [BlockEntry] = []
+    private var lastMaxTime = Int64.min
+
+    public init(measurement: String, symbol: String, day: Int64, schema: [Field]) {
+        self.measurement = measurement
+        self.symbol = symbol
+        self.day = day
+        self.schema = schema
+        self.offset = 0
+    }
+
+    /// The header bytes. Call first.
+    public mutating func header() -> [UInt8] {
+        precondition(offset == 0, "header already written")
+        offset = SegmentLayout.headerSize
+        return SegmentLayout.header()
+    }
+
+    /// Encodes rows (sorted by time, and not earlier than the previous block's) as one block.
+    public mutating func block(_ rows: RowBlock) -> (bytes: [UInt8], chunks: [BlockCodec.ChunkInfo]) {
+        precondition(offset > 0, "write the header first")
+        precondition(rows.columns.count == schema.count, "block columns do not match the schema")
+        precondition(rows.stableTimeOrder() == nil, "block rows must be sorted by time")
+        let stats = BlockStatistics.of(rows, schema: schema)
+        precondition(stats.minTime >= lastMaxTime || blocks.isEmpty, "blocks must be in time order")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(rows.rowCount * 4 + 64)
+        let chunks = BlockCodec.encode(rows, into: &bytes)
+        blocks.append(BlockEntry(offset: offset, length: bytes.count, statistics: stats))
+        offset += bytes.count
+        lastMaxTime = stats.maxTime
+        return (bytes, chunks)
+    }
+
+    /// The footer and trailer. Call last.
+    public func finish() -> [UInt8] {
+        var out: [UInt8] = []
+        let footer = SegmentFooter(measurement: measurement, symbol: symbol, day: day, schema: schema, blocks: blocks)
+        footer.encode(into: &out)
+        let crc = CRC32C.checksum(out)
+        let length = out.count
+        out.writeInteger(UInt64(offset))
+        out.writeInteger(UInt32(length))
+        out.writeInteger(crc)
+        out.append(contentsOf: SegmentLayout.magic)
+        return out
+    }
+}
+
+/// Reads a whole segment held in memory (usually an mmap): validates header, trailer and
+/// footer checksum, and decodes blocks on demand (each block's checksum verified).
+public struct SegmentReader: @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    public let footer: SegmentFooter
+
+    /// `bytes` must stay valid while the reader is used.
+    public init(_ bytes: UnsafeRawBufferPointer) throws(FormatError) {
+        self.bytes = bytes
+        let size = bytes.count
+        guard size >= 8 else { throw FormatError(.truncated, "file of \(size) bytes is too short to be a Strata segment", offset: 0) }
+        guard Array(bytes[0..<8]) == SegmentLayout.magic else {
+            throw FormatError(.badMagic, "not a Strata segment (no STRATSEG magic at the start)", offset: 0)
+        }
+        guard size >= SegmentLayout.headerSize + SegmentLayout.trailerSize else {
+            throw FormatError(.truncated, "segment of \(size) bytes is shorter than header and trailer", offset: size)
+        }
+        let headerCRC = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<12])) == headerCRC else {
+            throw FormatError(.checksumMismatch, "segment header checksum mismatch", offset: 12)
+        }
+        let version = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+        guard version == SegmentLayout.version else {
+            throw FormatError(.unsupported, "segment format version \(version); this reader knows \(SegmentLayout.version)", offset: 8)
+        }
+        let t = size - SegmentLayout.trailerSize
+        guard Array(bytes[(size - 8)..<size]) == SegmentLayout.magic else {
+            throw FormatError(.truncated, "segment has no trailer magic: the file is truncated or was not finished", offset: size - 8)
+        }
+        let footerOffset = Int(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: t, as: UInt64.self)))
+        let footerLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: t + 8, as: UInt32.self)))
+        let footerCRC = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: t + 12, as: UInt32.self))
+        guard footerOffset >= SegmentLayout.headerSize, footerOffset <= t, footerLength == t - footerOffset else {
+            throw FormatError(.malformed, "trailer points to a footer at \(footerOffset)+\(footerLength) in a file of \(size) bytes", offset: t)
+        }
+        let footerBytes = UnsafeRawBufferPointer(rebasing: bytes[footerOffset..<t])
+        guard CRC32C.checksum(footerBytes) == footerCRC else {
+            throw FormatError(.checksumMismatch, "segment footer checksum mismatch", offset: footerOffset)
+        }
+        var reader = ByteReader(footerBytes, baseOffset: footerOffset)
+        self.footer = try SegmentFooter.decode(&reader, fileSize: footerOffset)
+    }
+
+    public func blockBytes(_ index: Int) -> UnsafeRawBufferPointer {
+        let b = footer.blocks[index]
+        return UnsafeRawBufferPointer(rebasing: bytes[b.offset..<(b.offset + b.length)])
+    }
+
+    public func decodeBlock(_ index: Int, fields: Set<Int>? = nil) throws(FormatError) -> RowBlock {
+        try BlockCodec.decode(blockBytes(index), schema: footer.schema, fields: fields, baseOffset: footer.blocks[index].offset)
+    }
+
+    public func verifyBlock(_ index: Int) throws(FormatError) {
+        try BlockCodec.verify(blockBytes(index), baseOffset: footer.blocks[index].offset)
+    }
+
+    /// Indexes of blocks whose time range meets [from, to] (inclusive).
+    public func blocks(overlapping from: Int64, _ to: Int64) -> [Int] {
+        footer.blocks.indices.filter {
+            let s = footer.blocks[$0].statistics
+            return s.maxTime >= from && s.minTime <= to
+        }
+    }
+}

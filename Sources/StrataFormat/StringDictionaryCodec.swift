@@ -1,0 +1,47 @@
+/// String encoding (`str-dict`): a per-block dictionary in order of first appearance,
+/// then each row's index bit-packed at the smallest width that holds the largest index.
+///
+///     │ entry count <varint> │ (byte length <varint>, UTF-8 bytes)* │ width <1b> │
+///     │ packed indexes <ceil(n·width/8) b, little-endian bit order> │
+public enum StringDictionaryCodec {
+    public static func encode(_ values: some Collection<String>, into out: inout [UInt8]) {
+        var index: [String: UInt64] = [:]
+        var entries: [String] = []
+        var codes: [UInt64] = []
+        codes.reserveCapacity(values.count)
+        for v in values {
+            if let i = index[v] {
+                codes.append(i)
+            } else {
+                let i = UInt64(entries.count)
+                index[v] = i
+                entries.append(v)
+                codes.append(i)
+            }
+        }
+        out.writeVarUInt(UInt64(entries.count))
+        for e in entries { out.writeString(e) }
+        let width = entries.count <= 1 ? 0 : 64 - UInt64(entries.count - 1).leadingZeroBitCount
+        out.append(UInt8(width))
+        codes.withUnsafeBufferPointer { BitPacking.pack($0, width: width, into: &out) }
+    }
+
+    public static func decode(_ reader: inout ByteReader, count: Int) throws(FormatError) -> [String] {
+        let entryCount = try reader.readCount("str-dict entry count", limit: max(count, 1))
+        var entries: [String] = []
+        entries.reserveCapacity(entryCount)
+        for _ in 0..<entryCount { entries.append(try reader.readString("str-dict entry")) }
+        let width = Int(try reader.readInteger(as: UInt8.self, "str-dict index width"))
+        guard width <= 32 else { throw reader.malformed("str-dict index width \(width) > 32") }
+        let packed = try reader.readBytes(count: BitPacking.byteCount(count: count, width: width), "str-dict indexes")
+        var result = [String]()
+        result.reserveCapacity(count)
+        var bad: UInt64?
+        BitPacking.unpack(packed, count: count, width: width) { _, code in
+            if code < UInt64(entries.count) { result.append(entries[Int(code)]) } else { bad = code; result.append("") }
+        }
+        if let bad { throw reader.malformed("str-dict index \(bad) outside dictionary of \(entryCount)") }
+        if count > 0 && entryCount == 0 { throw reader.malformed("str-dict has rows but no entries") }
+        return result
+    }
+}
