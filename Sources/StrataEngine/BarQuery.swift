@@ -1,0 +1,212 @@
+import StrataFormat
+
+/// Which fields make up bars.
+public struct BarSpec: Sendable {
+    public enum Source: Sendable {
+        /// Ticks: one price (and optionally a volume) per row.
+        case ticks(price: String, volume: String?)
+        /// Bars rolled up into coarser bars; VWAP is weighted by close · volume.
+        case bars(open: String, high: String, low: String, close: String, volume: String?)
+    }
+
+    /// Bar length in nanoseconds; bars start at multiples of it since the epoch (UTC).
+    public var interval: Int64
+    public var source: Source
+
+    public init(interval: Int64, source: Source) {
+        precondition(interval > 0, "interval must be positive")
+        self.interval = interval
+        self.source = source
+    }
+
+    var roles: (open: String, high: String, low: String, close: String, volume: String?) {
+        switch source {
+        case .ticks(let p, let v): (p, p, p, p, v)
+        case .bars(let o, let h, let l, let c, let v): (o, h, l, c, v)
+        }
+    }
+}
+
+/// One bar. `volume` and `vwap` are nil when no volume field was given; `vwap` is also
+/// nil when the bar's volume is zero.
+public struct Bar: Sendable, Equatable {
+    public var start: Int64
+    public var open: Double
+    public var high: Double
+    public var low: Double
+    public var close: Double
+    public var volume: Double?
+    public var count: Int
+    public var vwap: Double?
+}
+
+/// Order of a row across the segments of a query: time, then segment, then row.
+struct RowKey: Comparable {
+    var time: Int64
+    var segment: Int
+    var row: Int
+    static func < (a: RowKey, b: RowKey) -> Bool {
+        (a.time, a.segment, a.row) < (b.time, b.segment, b.row)
+    }
+}
+
+/// A bar being built, with the keys of its open and close rows for merging partial bars
+/// of segments that interleave.
+struct PartialBar {
+    var start: Int64
+    var open: Double, high: Double, low: Double, close: Double
+    var openKey: RowKey, closeKey: RowKey
+    var volume: Double = 0
+    var priceVolume: Double = 0
+    var count: Int = 0
+
+    mutating func merge(_ o: PartialBar) {
+        if o.openKey < openKey { open = o.open; openKey = o.openKey }
+        if closeKey < o.closeKey { close = o.close; closeKey = o.closeKey }
+        if o.high > high || high.isNaN { high = o.high }
+        if o.low < low || low.isNaN { low = o.low }
+        volume += o.volume
+        priceVolume += o.priceVolume
+        count += o.count
+    }
+}
+
+extension Store {
+    /// Bars of `series` over rows with from ≤ time ≤ to. Blocks that lie inside one bar
+    /// and the range are summarised from their footer statistics without decoding.
+    public func bars(_ series: SeriesKey, spec: BarSpec, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> [Bar] {
+        let schema = try self.schema(series.measurement)
+        let roles = spec.roles
+        for name in [roles.open, roles.high, roles.low, roles.close] + (roles.volume.map { [$0] } ?? []) {
+            guard let t = schema.type(of: name) else {
+                throw StrataError(.notFound, "measurement '\(series.measurement)' has no field '\(name)'", field: name)
+            }
+            guard t.isNumeric else {
+                throw StrataError(.invalidInput, "field '\(name)' is \(t); bars need float or int fields", field: name)
+            }
+        }
+        // Partial bars of every segment, in segment order; bars of different segments
+        // that share a bucket (late data, or bars longer than a day) are merged by the
+        // keys of their open and close rows.
+        var partials: [PartialBar] = []
+        var ordinal = 0
+        for day in try days(series, from: from, to: to) {
+            for segment in try openSegments(series, day) {
+                partials.append(contentsOf: try barsOf(segment, ordinal: ordinal, spec: spec, from: from, to: to))
+                ordinal += 1
+            }
+        }
+        var sorted = true
+        for i in partials.indices.dropFirst() where partials[i].start <= partials[i - 1].start {
+            sorted = false
+            break
+        }
+        if !sorted {
+            let order = partials.indices.sorted { (partials[$0].start, $0) < (partials[$1].start, $1) }
+            var folded: [PartialBar] = []
+            for i in order { appendOrMerge(&folded, partials[i]) }
+            partials = folded
+        }
+        return partials.map { p in
+            Bar(start: p.start, open: p.open, high: p.high, low: p.low, close: p.close,
+                volume: roles.volume == nil ? nil : p.volume, count: p.count,
+                vwap: roles.volume == nil || p.volume == 0 ? nil : p.priceVolume / p.volume)
+        }
+    }
+
+    func barsOf(_ segment: Segment, ordinal: Int, spec: BarSpec, from: Int64, to: Int64) throws(StrataError) -> [PartialBar] {
+        let schema = segment.schema
+        let roles = spec.roles
+        func index(_ name: String) -> Int? { schema.firstIndex { $0.name == name } }
+        guard let o = index(roles.open), let h = index(roles.high), let l = index(roles.low), let c = index(roles.close) else {
+            return []  // this segment predates the fields
+        }
+        let v = roles.volume.flatMap(index)
+        if roles.volume != nil && v == nil { return [] }
+        let interval = spec.interval
+        func bucket(_ t: Int64) -> Int64 {
+            let q = t / interval
+            return (t % interval < 0 ? q - 1 : q) * interval
+        }
+        var bars: [PartialBar] = []
+        var rowBase = 0
+        let wanted = Set([o, h, l, c] + (v.map { [$0] } ?? []))
+        let productIndex = v.flatMap { BlockStatistics.productIndex(schema, c, $0) }
+        for b in segment.footer.blocks.indices {
+            let entry = segment.footer.blocks[b]
+            let s = entry.statistics
+            defer { rowBase += s.rowCount }
+            if s.maxTime < from || s.minTime > to { continue }
+            let start = bucket(s.minTime)
+            let complete = wanted.allSatisfy { s.fields[$0].count == s.rowCount }
+            if s.minTime >= from && s.maxTime <= to && bucket(s.maxTime) == start && complete && (v == nil || productIndex != nil) {
+                // The whole block is one piece of one bar: use its statistics.
+                func value(_ f: Int, _ bits: UInt64) -> Double {
+                    schema[f].type == .float64 ? Double(bitPattern: bits) : Double(Int64(bitPattern: bits))
+                }
+                var p = PartialBar(start: start, open: value(o, s.fields[o].first), high: value(h, s.fields[h].max),
+                                   low: value(l, s.fields[l].min), close: value(c, s.fields[c].last),
+                                   openKey: RowKey(time: s.minTime, segment: ordinal, row: rowBase),
+                                   closeKey: RowKey(time: s.maxTime, segment: ordinal, row: rowBase + s.rowCount - 1))
+                p.count = s.rowCount
+                if let v, let productIndex {
+                    p.volume = value(v, s.fields[v].sum)
+                    p.priceVolume = s.productSums[productIndex]
+                }
+                appendOrMerge(&bars, p)
+                continue
+            }
+            let block = try segment.decodeBlock(b, fields: wanted)
+            let opens = doubles(block.columns[o]), highs = h == o ? opens : doubles(block.columns[h])
+            let lows = l == o ? opens : doubles(block.columns[l]), closes = c == o ? opens : doubles(block.columns[c])
+            let volumes = v.map { doubles(block.columns[$0]) }
+            let ts = block.timestamps
+            var current: PartialBar? = nil
+            var end = Int64.min
+            for r in 0..<block.rowCount {
+                let t = ts[r]
+                if t < from || t > to { continue }
+                guard block.columns[o].isPresent(r), block.columns[c].isPresent(r) else { continue }
+                let volume = volumes.map { vs in block.columns[v!].isPresent(r) ? vs[r] : 0 } ?? 0
+                if current != nil && t < end {
+                    current!.high = Swift.max(current!.high, highs[r])
+                    current!.low = Swift.min(current!.low, lows[r])
+                    current!.close = closes[r]
+                    current!.closeKey = RowKey(time: t, segment: ordinal, row: rowBase + r)
+                    current!.volume += volume
+                    current!.priceVolume += closes[r] * volume
+                    current!.count += 1
+                } else {
+                    if let done = current { appendOrMerge(&bars, done) }
+                    let bs = bucket(t)
+                    end = bs &+ interval
+                    if end < bs { end = .max }
+                    let key = RowKey(time: t, segment: ordinal, row: rowBase + r)
+                    current = PartialBar(start: bs, open: opens[r], high: highs[r], low: lows[r], close: closes[r],
+                                         openKey: key, closeKey: key, volume: volume,
+                                         priceVolume: closes[r] * volume, count: 1)
+                }
+            }
+            if let done = current { appendOrMerge(&bars, done) }
+        }
+        return bars
+    }
+
+    private func appendOrMerge(_ bars: inout [PartialBar], _ p: PartialBar) {
+        if let last = bars.last, last.start == p.start {
+            bars[bars.count - 1].merge(p)
+        } else {
+            bars.append(p)
+        }
+    }
+
+    private func doubles(_ column: Column) -> [Double] {
+        switch column.values {
+        case .float64(let v): v
+        case .int64(let v): v.map(Double.init)
+        case .bool(let v): v.map { $0 ? 1 : 0 }
+        case .string(let v): Array(repeating: .nan, count: v.count)
+        }
+    }
+}
+

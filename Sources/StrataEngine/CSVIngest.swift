@@ -1,0 +1,456 @@
+import StrataFormat
+
+/// Units for epoch-integer timestamps.
+public enum TimeUnit: String, Sendable, CaseIterable {
+    case s, ms, us, ns
+
+    public var nanoseconds: Int64 {
+        switch self {
+        case .s: 1_000_000_000
+        case .ms: 1_000_000
+        case .us: 1_000
+        case .ns: 1
+        }
+    }
+
+    /// The unit an epoch integer of this magnitude most likely has: seconds below 10^11
+    /// (year 5138), milliseconds below 10^14, microseconds below 10^17, else nanoseconds.
+    public static func guess(_ v: Int64) -> TimeUnit {
+        let m = v.magnitude
+        if m < 100_000_000_000 { return .s }
+        if m < 100_000_000_000_000 { return .ms }
+        if m < 100_000_000_000_000_000 { return .us }
+        return .ns
+    }
+}
+
+public struct CSVIngestOptions: Sendable {
+    public var measurement: String
+    /// Column holding the time; default: the first of time, timestamp, ts, ts_utc,
+    /// datetime, date (any case), else the first column.
+    public var timeColumn: String?
+    /// Column naming the symbol; default: symbol, ticker or sym if present.
+    public var symbolColumn: String?
+    /// The symbol of every row, when the file has no symbol column.
+    public var symbol: String?
+    /// Unit of epoch-integer times; default: guessed from the first one's magnitude.
+    public var timeUnit: TimeUnit?
+    /// Types for some or all fields; the rest are inferred.
+    public var schema: [Field] = []
+    /// Write nothing if any row is bad.
+    public var strict = false
+    /// Accept NaN and ±Inf written out in float fields (by default they are bad rows).
+    public var allowNonFinite = false
+
+    public init(measurement: String) { self.measurement = measurement }
+}
+
+/// A row that was not written, and why.
+public struct IngestIssue: Sendable, CustomStringConvertible {
+    public var line: Int
+    public var field: String?
+    public var message: String
+
+    public var description: String {
+        "line \(line)" + (field.map { ", field '\($0)'" } ?? "") + ": " + message
+    }
+}
+
+public struct IngestReport: Sendable {
+    public var rowsRead = 0
+    public var rowsWritten = 0
+    public var badRowCount = 0
+    /// The first bad rows (up to 100), in file order.
+    public var issues: [IngestIssue] = []
+    public var bytesWritten = 0
+    public var series = 0
+    public var segments: [String] = []
+    public var schema: [Field] = []
+    public var timeUnit: TimeUnit?
+    public var notes: [String] = []
+}
+
+/// Reads a CSV file with a header row into a store: one series per symbol, segments per
+/// day. Bad rows are reported with their line number and reason and the valid rows kept
+/// (unless `strict`).
+public struct CSVIngester {
+    public let store: Store
+    public let options: CSVIngestOptions
+
+    public init(store: Store, options: CSVIngestOptions) {
+        self.store = store
+        self.options = options
+    }
+
+    enum Parsed {
+        case null
+        case int(Int64)
+        case float(Double)
+        case bool(Bool)
+        case string(String)
+    }
+
+    /// Values of one field for one series, with presence.
+    struct FieldBuilder {
+        var type: FieldType?
+        var floats: [Double] = []
+        var ints: [Int64] = []
+        var bools: [Bool] = []
+        var strings: [String] = []
+        var presence: [Bool]? = nil
+        var count = 0
+
+        mutating func append(_ p: Parsed, as type: FieldType) {
+            switch p {
+            case .null:
+                if presence == nil { presence = Array(repeating: true, count: count) }
+                presence!.append(false)
+                switch type {
+                case .float64: floats.append(0)
+                case .int64: ints.append(0)
+                case .bool: bools.append(false)
+                case .string: strings.append("")
+                }
+                count += 1
+                return
+            case .int(let v): if type == .float64 { floats.append(Double(v)) } else { ints.append(v) }
+            case .float(let v): floats.append(v)
+            case .bool(let v): bools.append(v)
+            case .string(let v): strings.append(v)
+            }
+            presence?.append(true)
+            count += 1
+        }
+
+        mutating func promoteToFloat() {
+            floats = ints.map(Double.init)
+            ints = []
+        }
+
+        func column(_ type: FieldType) -> Column {
+            switch type {
+            case .float64: Column(.float64(floats), presence: presence)
+            case .int64: Column(.int64(ints), presence: presence)
+            case .bool: Column(.bool(bools), presence: presence)
+            case .string: Column(.string(strings), presence: presence)
+            }
+        }
+    }
+
+    struct SeriesBuilder {
+        var symbol: String
+        var timestamps: [Int64] = []
+        var fields: [FieldBuilder]
+    }
+
+    public func ingest(_ data: UnsafeRawBufferPointer, source: String = "-") throws(StrataError) -> IngestReport {
+        try ingest(UnsafeBufferPointer(start: data.baseAddress?.assumingMemoryBound(to: UInt8.self), count: data.count), source: source)
+    }
+
+    public func ingest(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws(StrataError) -> IngestReport {
+        try Names.validate(options.measurement, what: "measurement")
+        var report = IngestReport()
+        var scanner = CSVScanner(bytes)
+        var ranges: [CSVScanner.FieldRange] = []
+        guard let headerRecord = scanner.next(into: &ranges) else {
+            throw StrataError(.invalidInput, "empty file: expected a header row naming the columns", path: source, line: 1)
+        }
+        if let e = headerRecord.error {
+            throw StrataError(.invalidInput, "malformed header row (\(e))", path: source, line: headerRecord.line)
+        }
+        let header = ranges.map { scanner.string($0).trimmingSpaces() }
+        var seen = Set<String>()
+        for (i, name) in header.enumerated() {
+            if name.isEmpty { throw StrataError(.invalidInput, "column \(i + 1) of the header has no name", path: source, line: 1) }
+            guard seen.insert(name).inserted else {
+                throw StrataError(.invalidInput, "column '\(name)' appears twice in the header", path: source, line: 1)
+            }
+        }
+        func column(named name: String, what: String) throws(StrataError) -> Int {
+            guard let i = header.firstIndex(of: name) else {
+                throw StrataError(.invalidInput, "\(what) column '\(name)' is not in the header (\(header.joined(separator: ",")))", path: source, line: 1)
+            }
+            return i
+        }
+        let timeIndex: Int
+        if let t = options.timeColumn {
+            timeIndex = try column(named: t, what: "time")
+        } else {
+            let names = ["time", "timestamp", "ts", "ts_utc", "datetime", "date"]
+            timeIndex = names.lazy.compactMap { n in header.firstIndex { $0.lowercased() == n } }.first ?? 0
+        }
+        var symbolIndex: Int? = nil
+        if let s = options.symbolColumn {
+            symbolIndex = try column(named: s, what: "symbol")
+        } else if options.symbol == nil {
+            symbolIndex = header.firstIndex { ["symbol", "ticker", "sym"].contains($0.lowercased()) }
+            if symbolIndex == nil {
+                throw StrataError(.invalidInput, "no symbol column (symbol, ticker, sym) in the header; name one with --symbol-column or give --symbol",
+                                  path: source, line: 1)
+            }
+        }
+        if let fixed = options.symbol { try Names.validate(fixed, what: "symbol") }
+        if symbolIndex == timeIndex {
+            throw StrataError(.invalidInput, "the time and symbol columns are the same column", path: source, line: 1)
+        }
+        let fieldColumns = header.indices.filter { $0 != timeIndex && $0 != symbolIndex }
+        let fieldNames = fieldColumns.map { header[$0] }
+        for f in options.schema where !fieldNames.contains(f.name) {
+            throw StrataError(.invalidInput, "--schema names '\(f.name)', which is not a field column of the file", path: source, field: f.name)
+        }
+        for name in fieldNames { try Names.validate(name, what: "field name") }
+
+        // Types: --schema, then the measurement's stored schema, then inference.
+        let stored = try store.schema(options.measurement)
+        var types: [FieldType?] = fieldNames.map { name in
+            options.schema.first { $0.name == name }?.type ?? stored.type(of: name)
+        }
+        let fixedType = types.map { $0 != nil }
+        do {
+            var sample = scanner
+            var sampleRanges: [CSVScanner.FieldRange] = []
+            var inferred = [FieldType?](repeating: nil, count: fieldNames.count)
+            var sampleScratch: [UInt8] = []
+            var rows = 0
+            while rows < 1000, let rec = sample.next(into: &sampleRanges) {
+                rows += 1
+                if rec.error != nil || sampleRanges.count != header.count { continue }
+                for (k, c) in fieldColumns.enumerated() where !fixedType[k] {
+                    let t = sample.withField(sampleRanges[c], scratch: &sampleScratch) { CSVIngester.infer($0) }
+                    guard let t else { continue }
+                    inferred[k] = CSVIngester.join(inferred[k], t)
+                }
+            }
+            for k in types.indices where types[k] == nil { types[k] = inferred[k] }
+        }
+
+        // Parse.
+        var builders: [SeriesBuilder] = []
+        var seriesIndex: [String: Int] = [:]
+        var lastSymbol: [UInt8] = []
+        var lastSeries = -1
+        var scratch: [UInt8] = []
+        var parsed = [Parsed](repeating: .null, count: fieldNames.count)
+        var timeUnit = options.timeUnit
+        var badSymbols: [String: String] = [:]
+        func bad(_ line: Int, _ field: String?, _ message: String) {
+            report.badRowCount += 1
+            if report.issues.count < 100 { report.issues.append(IngestIssue(line: line, field: field, message: message)) }
+        }
+        rowLoop: while let rec = scanner.next(into: &ranges) {
+            report.rowsRead += 1
+            let line = rec.line
+            if let e = rec.error {
+                bad(line, nil, e == .unterminatedQuote ? "a quoted field is never closed" : "text after a closing quote")
+                continue
+            }
+            guard ranges.count == header.count else {
+                bad(line, nil, "has \(ranges.count) fields; the header has \(header.count)")
+                continue
+            }
+            // Time.
+            let timeResult: Result<Int64, StrataError> = scanner.withField(ranges[timeIndex], scratch: &scratch) { raw in
+                let text = raw.trimmed()
+                if text.isEmpty { return .failure(StrataError(.invalidInput, "time is empty")) }
+                if let v = NumberParsing.int64(text) {
+                    let unit = timeUnit ?? TimeUnit.guess(v)
+                    if timeUnit == nil { timeUnit = unit }
+                    let (t, o) = v.multipliedReportingOverflow(by: unit.nanoseconds)
+                    if o { return .failure(StrataError(.invalidInput, "time \(v) \(unit.rawValue) is outside 1677-09-21…2262-04-11")) }
+                    return .success(t)
+                }
+                switch CivilTime.parse(text) {
+                case .success(let t): return .success(t)
+                case .failure(.outOfRange):
+                    return .failure(StrataError(.invalidInput, "time '\(String(decoding: text, as: UTF8.self))' is outside 1677-09-21…2262-04-11"))
+                case .failure(.syntax(let why)):
+                    return .failure(StrataError(.invalidInput, "time '\(String(decoding: text.prefix(64), as: UTF8.self))' is not RFC 3339 or an epoch integer: \(why)"))
+                }
+            }
+            let time: Int64
+            switch timeResult {
+            case .success(let t): time = t
+            case .failure(let e):
+                bad(line, header[timeIndex], e.message)
+                continue
+            }
+            // Series.
+            let s: Int
+            if let symbolIndex {
+                let sameAsLast: Bool = scanner.withField(ranges[symbolIndex], scratch: &scratch) { raw in
+                    raw.elementsEqual(lastSymbol)
+                }
+                if sameAsLast && lastSeries >= 0 {
+                    s = lastSeries
+                } else {
+                    let symbol = scanner.string(ranges[symbolIndex])
+                    if let e = badSymbols[symbol] {
+                        bad(line, header[symbolIndex], e)
+                        continue
+                    }
+                    if let existing = seriesIndex[symbol] {
+                        s = existing
+                    } else {
+                        do throws(StrataError) {
+                            try Names.validate(symbol, what: "symbol")
+                        } catch {
+                            badSymbols[symbol] = error.message
+                            bad(line, header[symbolIndex], error.message)
+                            continue
+                        }
+                        s = builders.count
+                        seriesIndex[symbol] = s
+                        builders.append(SeriesBuilder(symbol: symbol, fields: Array(repeating: FieldBuilder(), count: fieldNames.count)))
+                    }
+                    lastSymbol = Array(symbol.utf8)
+                    lastSeries = s
+                }
+            } else {
+                if builders.isEmpty {
+                    builders.append(SeriesBuilder(symbol: options.symbol!, fields: Array(repeating: FieldBuilder(), count: fieldNames.count)))
+                }
+                s = 0
+            }
+            // Fields: parse all before appending any, so a bad row leaves no trace.
+            for (k, c) in fieldColumns.enumerated() {
+                let outcome: Result<Parsed, StrataError> = scanner.withField(ranges[c], scratch: &scratch) { raw in
+                    parse(raw, type: types[k], canPromote: !fixedType[k])
+                }
+                switch outcome {
+                case .success(let p): parsed[k] = p
+                case .failure(let e):
+                    bad(line, fieldNames[k], e.message)
+                    continue rowLoop
+                }
+            }
+            for k in parsed.indices {
+                let p = parsed[k]
+                switch (types[k], p) {
+                case (nil, .null): break
+                case (nil, _):
+                    // First value of a field that was empty so far: its earlier rows are nulls.
+                    let t: FieldType = switch p {
+                    case .int: .int64
+                    case .float: .float64
+                    case .bool: .bool
+                    default: .string
+                    }
+                    types[k] = t
+                    for b in builders.indices {
+                        var f = FieldBuilder()
+                        for _ in 0..<builders[b].fields[k].count { f.append(.null, as: t) }
+                        builders[b].fields[k] = f
+                    }
+                case (.int64, .float):
+                    types[k] = .float64
+                    for b in builders.indices { builders[b].fields[k].promoteToFloat() }
+                    report.notes.append("field '\(fieldNames[k])' became float at line \(line) (earlier values were integers)")
+                default: break
+                }
+            }
+            builders[s].timestamps.append(time)
+            for k in parsed.indices {
+                builders[s].fields[k].append(parsed[k], as: types[k] ?? .float64)
+            }
+        }
+        report.timeUnit = timeUnit
+        let schema = fieldNames.indices.map { Field(fieldNames[$0], types[$0] ?? .float64) }
+        report.schema = schema
+        if options.strict && report.badRowCount > 0 { return report }
+        try store.register(schema, measurement: options.measurement)
+        for b in builders where !b.timestamps.isEmpty {
+            let series = try SeriesKey(measurement: options.measurement, symbol: b.symbol)
+            let rows = RowBlock(timestamps: b.timestamps, columns: schema.indices.map { b.fields[$0].column(schema[$0].type) })
+            let summary = try store.write(series, schema: schema, rows: rows)
+            report.rowsWritten += summary.rows
+            report.bytesWritten += summary.bytes
+            report.segments.append(contentsOf: summary.segments)
+            report.series += 1
+        }
+        return report
+    }
+
+    /// Parses one field value for a column of type `type` (nil: not yet known).
+    func parse(_ raw: UnsafeBufferPointer<UInt8>, type: FieldType?, canPromote: Bool) -> Result<Parsed, StrataError> {
+        if type == .string { return .success(.string(String(decoding: raw, as: UTF8.self))) }
+        let text = raw.trimmed()
+        if text.isEmpty { return .success(.null) }
+        func float() -> Result<Parsed, StrataError> {
+            switch NumberParsing.float64(text) {
+            case .value(let v): return .success(.float(v))
+            case .nonFinite(let v):
+                if options.allowNonFinite { return .success(.float(v)) }
+                return .failure(StrataError(.invalidInput, "'\(String(decoding: text, as: UTF8.self))' is not a finite number (leave the field empty for a missing value, or pass --allow-nonfinite)"))
+            case .invalid:
+                return .failure(StrataError(.invalidInput, "'\(preview(text))' is not a number"))
+            }
+        }
+        switch type {
+        case .int64:
+            if let v = NumberParsing.int64(text) { return .success(.int(v)) }
+            if canPromote, case .success(let p) = float() { return .success(p) }
+            return .failure(StrataError(.invalidInput, "'\(preview(text))' is not an integer (the field is int)"))
+        case .float64:
+            if let v = NumberParsing.int64(text), v.magnitude <= 1 << 53 { return .success(.float(Double(v))) }
+            return float()
+        case .bool:
+            if let b = CSVIngester.bool(text) { return .success(.bool(b)) }
+            return .failure(StrataError(.invalidInput, "'\(preview(text))' is not true or false (the field is bool)"))
+        case .string:
+            return .success(.string(String(decoding: raw, as: UTF8.self)))
+        case nil:
+            if let v = NumberParsing.int64(text) { return .success(.int(v)) }
+            if case .success(let p) = float() { return .success(p) }
+            if let b = CSVIngester.bool(text) { return .success(.bool(b)) }
+            return .success(.string(String(decoding: raw, as: UTF8.self)))
+        }
+    }
+
+    func preview(_ text: UnsafeBufferPointer<UInt8>) -> String {
+        let s = String(decoding: text.prefix(40), as: UTF8.self)
+        return text.count > 40 ? s + "…" : s
+    }
+
+    static func bool(_ text: UnsafeBufferPointer<UInt8>) -> Bool? {
+        switch String(decoding: text, as: UTF8.self).lowercased() {
+        case "true": true
+        case "false": false
+        default: nil
+        }
+    }
+
+    /// The narrowest type of a sample value, or nil for an empty one.
+    static func infer(_ raw: UnsafeBufferPointer<UInt8>) -> FieldType? {
+        let text = raw.trimmed()
+        if text.isEmpty { return nil }
+        if NumberParsing.int64(text) != nil { return .int64 }
+        if NumberParsing.float64(text) != .invalid { return .float64 }
+        if bool(text) != nil { return .bool }
+        return .string
+    }
+
+    static func join(_ a: FieldType?, _ b: FieldType) -> FieldType {
+        guard let a, a != b else { return b }
+        if (a == .int64 && b == .float64) || (a == .float64 && b == .int64) { return .float64 }
+        return .string
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Without leading and trailing spaces and tabs.
+    func trimmed() -> UnsafeBufferPointer<UInt8> {
+        var s = 0, e = count
+        while s < e && (self[s] == 32 || self[s] == 9) { s += 1 }
+        while e > s && (self[e - 1] == 32 || self[e - 1] == 9) { e -= 1 }
+        return UnsafeBufferPointer(rebasing: self[s..<e])
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

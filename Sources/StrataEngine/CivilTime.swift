@@ -1,0 +1,140 @@
+/// Proleptic Gregorian calendar arithmetic (Howard Hinnant's days_from_civil), with
+/// RFC 3339 parsing and formatting at nanosecond precision. No Foundation: this runs
+/// per row on the ingest path.
+public enum CivilTime {
+    public static func days(fromCivil y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+        let y = m <= 2 ? y - 1 : y
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (m + 9) % 12
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    public static func civil(fromDays z: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = z + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    public static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
+        switch m {
+        case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    static func pad(_ v: Int64, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+
+    /// Formats nanoseconds since the epoch as RFC 3339 UTC with nine fractional digits:
+    /// `2024-01-02T14:30:00.123456789Z`.
+    public static func format(_ ns: Int64) -> String {
+        var secs = ns / 1_000_000_000
+        var frac = ns % 1_000_000_000
+        if frac < 0 { frac += 1_000_000_000; secs -= 1 }
+        var days = secs / 86_400
+        var sod = secs % 86_400
+        if sod < 0 { sod += 86_400; days -= 1 }
+        let c = civil(fromDays: days)
+        var out = pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T"
+        out += pad(sod / 3600, 2) + ":" + pad(sod / 60 % 60, 2) + ":" + pad(sod % 60, 2)
+        out += "." + pad(frac, 9) + "Z"
+        return out
+    }
+
+    public enum ParseError: Error, Equatable {
+        case syntax(String)
+        case outOfRange
+    }
+
+    /// Parses RFC 3339 / ISO 8601 date-times: `YYYY-MM-DD`, then optionally `T` or a space,
+    /// `hh:mm[:ss[.fraction]]` (up to 9 fractional digits), and an optional zone `Z`,
+    /// `±hh:mm` or `±hhmm`; no zone means UTC. Returns nanoseconds since the epoch.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Int64, ParseError> {
+        var i = 0
+        let n = bytes.count
+        func digits(_ count: Int) -> Int64? {
+            guard i + count <= n else { return nil }
+            var v: Int64 = 0
+            for k in 0..<count {
+                let c = bytes[i + k]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int64(c - 48)
+            }
+            i += count
+            return v
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < n, bytes[i] == c else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), expect(45), let month = digits(2), expect(45), let day = digits(2) else {
+            return .failure(.syntax("expected YYYY-MM-DD"))
+        }
+        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year, month) else {
+            return .failure(.syntax("no such date \(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"))
+        }
+        var seconds = days(fromCivil: year, month, day) * 86_400
+        var fraction: Int64 = 0
+        if i < n && (bytes[i] == 84 || bytes[i] == 116 || bytes[i] == 32) {  // T, t, space
+            i += 1
+            guard let hh = digits(2), expect(58), let mm = digits(2) else { return .failure(.syntax("expected hh:mm after the date")) }
+            var ss: Int64 = 0
+            if expect(58) {
+                guard let s = digits(2) else { return .failure(.syntax("expected two digits of seconds")) }
+                ss = s
+                if i < n && (bytes[i] == 46 || bytes[i] == 44) {  // . or ,
+                    i += 1
+                    var count = 0
+                    while i < n, bytes[i] >= 48, bytes[i] <= 57 {
+                        if count < 9 { fraction = fraction * 10 + Int64(bytes[i] - 48) } else if bytes[i] != 48 {
+                            return .failure(.syntax("more than nanosecond precision"))
+                        }
+                        count += 1
+                        i += 1
+                    }
+                    guard count > 0 else { return .failure(.syntax("expected digits after the decimal point")) }
+                    for _ in count..<max(count, 9) { fraction *= 10 }
+                }
+            }
+            guard hh <= 23, mm <= 59, ss <= 60 else { return .failure(.syntax("time of day out of range")) }
+            seconds += hh * 3600 + mm * 60 + ss
+            if i < n {
+                let c = bytes[i]
+                if c == 90 || c == 122 {  // Z
+                    i += 1
+                } else if c == 43 || c == 45 {  // + -
+                    i += 1
+                    guard let oh = digits(2) else { return .failure(.syntax("expected zone hours")) }
+                    _ = expect(58)
+                    guard let om = digits(2), oh <= 23, om <= 59 else { return .failure(.syntax("expected zone minutes")) }
+                    let offset = oh * 3600 + om * 60
+                    seconds += c == 43 ? -offset : offset
+                }
+            }
+        }
+        guard i == n else { return .failure(.syntax("unexpected text after the time")) }
+        let (a, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (b, o2) = a.addingReportingOverflow(fraction)
+        if o1 || o2 { return .failure(.outOfRange) }
+        return .success(b)
+    }
+
+    public static func parse(_ text: String) -> Result<Int64, ParseError> {
+        var t = text
+        return t.withUTF8 { parse($0) }
+    }
+}

@@ -1,0 +1,153 @@
+import StrataFormat
+
+/// Validates measurement and symbol names and maps them to directory names.
+///
+/// A name is 1…128 bytes of UTF-8 with no NUL or other control character. Any such name
+/// is stored: bytes outside `A–Z a–z 0–9 _ - . + = @ ,` are percent-encoded in the
+/// directory name (`BTC/USD` → `BTC%2FUSD`), as is a leading `.` or `_`, so a name can
+/// never escape its directory (`..` → `%2E.`) nor collide with Strata's own files, whose
+/// names start with `_` (schema) or `.` (temporary files).
+public enum Names {
+    public static let maxBytes = 128
+
+    /// Throws an error naming `what` (e.g. "symbol") and the problem.
+    public static func validate(_ name: String, what: String) throws(StrataError) {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty else { throw StrataError(.invalidInput, "\(what) is empty", field: what) }
+        guard bytes.count <= maxBytes else {
+            throw StrataError(.invalidInput, "\(what) is \(bytes.count) bytes long; the limit is \(maxBytes): '\(preview(name))'", field: what)
+        }
+        if let bad = bytes.firstIndex(where: { $0 < 0x20 || $0 == 0x7F }) {
+            let c = bytes[bad]
+            let label = c == 0 ? "NUL" : "control character 0x\(String(c, radix: 16, uppercase: true))"
+            throw StrataError(.invalidInput, "\(what) '\(preview(name))' contains \(label) at byte \(bad)", field: what)
+        }
+    }
+
+    static func preview(_ name: String) -> String {
+        let clean = String(String.UnicodeScalarView(name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+        return clean.count > 40 ? String(clean.prefix(40)) + "…" : clean
+    }
+
+    static func isPlain(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "="),
+             UInt8(ascii: "@"), UInt8(ascii: ","):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// The directory name for a validated name.
+    public static func directoryName(_ name: String) -> String {
+        var out = ""
+        for (i, b) in name.utf8.enumerated() {
+            if isPlain(b) && !(i == 0 && (b == UInt8(ascii: ".") || b == UInt8(ascii: "_"))) {
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            } else {
+                out += "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
+    /// The name a directory stands for, or nil if it is not one Strata wrote.
+    public static func name(fromDirectory dir: String) -> String? {
+        var bytes: [UInt8] = []
+        var it = Array(dir.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%") {
+                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+/// A series: one symbol of one measurement.
+public struct SeriesKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let measurement: String
+    public let symbol: String
+
+    public init(measurement: String, symbol: String) throws(StrataError) {
+        try Names.validate(measurement, what: "measurement")
+        try Names.validate(symbol, what: "symbol")
+        self.measurement = measurement
+        self.symbol = symbol
+    }
+
+    public static func < (a: SeriesKey, b: SeriesKey) -> Bool {
+        (a.measurement, a.symbol) < (b.measurement, b.symbol)
+    }
+
+    public var description: String { "\(measurement)/\(symbol)" }
+}
+
+/// A day: days since 1970-01-01 in the store's day zone (UTC unless configured).
+public struct Day: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let daysSinceEpoch: Int64
+
+    public init(daysSinceEpoch: Int64) { self.daysSinceEpoch = daysSinceEpoch }
+
+    public static let nanosecondsPerDay: Int64 = 86_400_000_000_000
+
+    /// The UTC day holding `nanoseconds`, shifted by `offsetSeconds` for exchange days.
+    public init(containing nanoseconds: Int64, offsetSeconds: Int64 = 0) {
+        let shifted = nanoseconds.addingReportingOverflow(offsetSeconds * 1_000_000_000)
+        let t = shifted.overflow ? nanoseconds : shifted.partialValue
+        daysSinceEpoch = t >= 0 ? t / Day.nanosecondsPerDay : -((-(t + 1)) / Day.nanosecondsPerDay) - 1
+    }
+
+    public static func < (a: Day, b: Day) -> Bool { a.daysSinceEpoch < b.daysSinceEpoch }
+
+    /// "YYYY-MM-DD".
+    public var description: String {
+        let c = CivilTime.civil(fromDays: daysSinceEpoch)
+        return CivilTime.pad(c.year, 4) + "-" + CivilTime.pad(c.month, 2) + "-" + CivilTime.pad(c.day, 2)
+    }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]),
+              (1...12).contains(m), d >= 1, d <= CivilTime.daysInMonth(y, m) else { return nil }
+        daysSinceEpoch = CivilTime.days(fromCivil: y, m, d)
+    }
+
+    /// First nanosecond of the day (UTC), clamped to Int64.
+    public var startNanoseconds: Int64 {
+        let r = daysSinceEpoch.multipliedReportingOverflow(by: Day.nanosecondsPerDay)
+        return r.overflow ? (daysSinceEpoch < 0 ? .min : .max) : r.partialValue
+    }
+}
+
+/// Identifies a segment within its series-day directory: 16 lowercase hex digits,
+/// increasing in creation order, so that file order is arrival order.
+public struct SegmentID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let value: UInt64
+    public init(_ value: UInt64) { self.value = value }
+    public static func < (a: SegmentID, b: SegmentID) -> Bool { a.value < b.value }
+
+    public static let fileExtension = ".seg"
+
+    public var fileName: String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex + SegmentID.fileExtension
+    }
+
+    public init?(fileName: String) {
+        guard fileName.hasSuffix(SegmentID.fileExtension) else { return nil }
+        let hex = fileName.dropLast(SegmentID.fileExtension.count)
+        guard hex.count == 16, let v = UInt64(hex, radix: 16) else { return nil }
+        value = v
+    }
+
+    public var description: String { fileName }
+}

@@ -1,0 +1,61 @@
+import StrataFormat
+
+/// An open, mmap'd segment file. Owns its mapping; decoded blocks are copies, so they
+/// outlive the segment.
+public final class Segment: @unchecked Sendable {
+    public let path: String
+    public let id: SegmentID
+    let file: MappedFile
+    let reader: SegmentReader
+
+    public init(path: String, id: SegmentID) throws(StrataError) {
+        self.path = path
+        self.id = id
+        let file = try MappedFile(path: path)
+        self.file = file
+        do {
+            reader = try file.withUnsafeBytes { (bytes) throws(FormatError) in try SegmentReader(bytes) }
+        } catch {
+            throw StrataError.corrupt(error, path: path)
+        }
+    }
+
+    public var footer: SegmentFooter { reader.footer }
+    public var schema: [Field] { reader.footer.schema }
+    public var size: Int { file.size }
+
+    public func decodeBlock(_ index: Int, fields: Set<Int>? = nil) throws(StrataError) -> RowBlock {
+        do {
+            return try reader.decodeBlock(index, fields: fields)
+        } catch {
+            throw StrataError.corrupt(error, path: path, block: index)
+        }
+    }
+
+    public func decodeTimestamps(_ index: Int) throws(StrataError) -> [Int64] {
+        do {
+            return try BlockCodec.decodeTimestamps(reader.blockBytes(index), baseOffset: footer.blocks[index].offset)
+        } catch {
+            throw StrataError.corrupt(error, path: path, block: index)
+        }
+    }
+
+    public func describeBlock(_ index: Int) throws(StrataError) -> [BlockCodec.ChunkInfo] {
+        do {
+            return try BlockCodec.describe(reader.blockBytes(index), schema: schema, baseOffset: footer.blocks[index].offset)
+        } catch {
+            throw StrataError.corrupt(error, path: path, block: index)
+        }
+    }
+
+    /// Verifies every block checksum (the header and footer were verified on open).
+    public func verify() throws(StrataError) {
+        for i in footer.blocks.indices {
+            do { try reader.verifyBlock(i) } catch { throw StrataError.corrupt(error, path: path, block: i) }
+        }
+    }
+
+    public func blocks(overlapping from: Int64, _ to: Int64) -> [Int] {
+        reader.blocks(overlapping: from, to)
+    }
+}

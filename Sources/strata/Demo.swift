@@ -1,0 +1,43 @@
+import ArgumentParser
+import StrataEngine
+import StrataFormat
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the main job on embedded defaults: ingest a day of synthetic trades for three symbols, then print hourly bars and storage stats.")
+
+    @OptionGroup var store: DataDirOption
+    @Option(help: "Trades per symbol.") var rows: Int = 500_000
+
+    func run() throws {
+        running {
+            let target = try Store(directory: store.path, create: true)
+            var out = Output()
+            let symbols = ["ESH4", "NQH4", "YMH4"]
+            var total = 0, bytes = 0
+            let started = now()
+            for (k, symbol) in symbols.enumerated() {
+                var gen = SyntheticTicks(seed: 42 &+ UInt64(k))
+                gen.startPrice = [4750, 16800, 37500][k]
+                let block = gen.trades(count: rows)
+                let series = try SeriesKey(measurement: "trade", symbol: symbol)
+                let summary = try target.write(series, schema: SyntheticTicks.tradeSchema, rows: block)
+                total += summary.rows
+                bytes += summary.bytes
+            }
+            let seconds = now() - started
+            out.write("wrote \(total) synthetic trades of \(symbols.joined(separator: ", ")) to \(target.directory) in \(format3(seconds)) s: \(bytes) bytes, \(format3(Double(bytes) / Double(total))) bytes/row\n\n")
+            let series = try SeriesKey(measurement: "trade", symbol: symbols[0])
+            let barStart = now()
+            let bars = try target.bars(series, spec: BarSpec(interval: 3_600_000_000_000, source: .ticks(price: "price", volume: "size")))
+            let barSeconds = now() - barStart
+            out.write("hourly bars of \(symbols[0]) (\(format3(barSeconds * 1000)) ms):\n")
+            out.write("time,symbol,open,high,low,close,volume,count,vwap\n")
+            for b in bars.prefix(24) {
+                out.write("\(CivilTime.format(b.start)),\(symbols[0]),\(formatDouble(b.open)),\(formatDouble(b.high)),\(formatDouble(b.low)),\(formatDouble(b.close)),\(formatDouble(b.volume ?? 0)),\(b.count),\(b.vwap.map { format3($0) } ?? "")\n")
+            }
+            out.write("\ntry: strata query --data-dir \(target.directory) --measurement trade --symbol ESH4,NQH4 --interval 1m --ohlcv price,size | head\n")
+            out.flush()
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import StrataEngine
+import StrataFormat
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write synthetic futures trades as CSV (time,symbol,price,size) to standard output.")
+
+    enum TimeFormat: String, ExpressibleByArgument { case rfc3339, ms, ns }
+
+    @Option(help: "Trades per symbol.") var rows: Int = 100_000
+    @Option(help: "Symbols, separated by commas.") var symbols: String = "ESH4"
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Time column format: rfc3339, ms or ns.") var timeFormat: TimeFormat = .rfc3339
+
+    func run() throws {
+        var out = Output()
+        out.write("time,symbol,price,size\n")
+        for (k, symbol) in symbols.split(separator: ",").enumerated() {
+            var gen = SyntheticTicks(seed: seed &+ UInt64(k))
+            gen.startPrice = 4500 + Double(k) * 100
+            let block = gen.trades(count: rows)
+            guard case .float64(let prices) = block.columns[0].values, case .int64(let sizes) = block.columns[1].values else { continue }
+            for i in 0..<block.rowCount {
+                let t = block.timestamps[i]
+                let time: String = switch timeFormat {
+                case .rfc3339: String(CivilTime.format(t).dropLast(7)) + "Z"  // milliseconds
+                case .ms: String(t / 1_000_000)
+                case .ns: String(t)
+                }
+                out.write("\(time),\(symbol),\(formatDouble(prices[i])),\(sizes[i])\n")
+            }
+        }
+        out.flush()
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Glibc
+import StrataEngine
+import StrataFormat
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a CSV file (with a header row) into the store.",
+        discussion: """
+        Time is RFC 3339 / ISO 8601 (fractional seconds, optional zone; no zone = UTC) or an \
+        epoch integer. Other columns become fields, typed int, float, bool or string by \
+        their values unless --schema says. Empty values are nulls. NaN and Inf are refused \
+        unless --allow-nonfinite. Bad rows are reported with their line and reason and the \
+        valid rows written; with --strict nothing is written if any row is bad.
+        """)
+
+    @OptionGroup var store: DataDirOption
+    @Option(help: "Measurement (data type) the rows belong to, e.g. trade.") var measurement: String
+    @Option(help: "Column holding the time (default: time, timestamp, ts, ts_utc, datetime or date, else the first column).")
+    var timeColumn: String?
+    @Option(help: "Column holding the symbol (default: symbol, ticker or sym).") var symbolColumn: String?
+    @Option(help: "Symbol of every row, for files without a symbol column.") var symbol: String?
+    @Option(help: "Unit of epoch-integer times: s, ms, us or ns (default: guessed from magnitude).") var timeUnit: String?
+    @Option(help: "Field types, e.g. price:float,size:int,venue:string.") var schema: String?
+    @Flag(help: "Write nothing if any row is bad.") var strict = false
+    @Flag(help: "Accept NaN, Inf and -Inf in float fields.") var allowNonfinite = false
+    @Option(help: "Rows per block (default 8192).") var rowsPerBlock: Int = 8192
+    @Argument(help: "CSV file, or - for standard input.") var file: String
+
+    func validate() throws {
+        if symbol != nil && symbolColumn != nil { throw ValidationError("give --symbol or --symbol-column, not both") }
+        if let timeUnit, TimeUnit(rawValue: timeUnit) == nil { throw ValidationError("--time-unit must be s, ms, us or ns, not '\(timeUnit)'") }
+        if rowsPerBlock < 1 || rowsPerBlock > 1 << 20 { throw ValidationError("--rows-per-block must be 1…1048576") }
+    }
+
+    func run() throws {
+        running {
+            var options = CSVIngestOptions(measurement: measurement)
+            options.timeColumn = timeColumn
+            options.symbolColumn = symbolColumn
+            options.symbol = symbol
+            options.timeUnit = timeUnit.flatMap(TimeUnit.init(rawValue:))
+            options.strict = strict
+            options.allowNonFinite = allowNonfinite
+            if let schema { options.schema = try parseSchema(schema) }
+            let target = try Store(directory: store.path,
+                                   configuration: StoreConfiguration(rowsPerBlock: rowsPerBlock), create: true)
+            let ingester = CSVIngester(store: target, options: options)
+            let started = now()
+            let report: IngestReport
+            if file == "-" {
+                let data = readStandardInput()
+                report = try data.withUnsafeBufferPointer { try ingester.ingest($0, source: "<stdin>") }
+            } else {
+                let mapped = try MappedFile(path: file)
+                mapped.adviseWillNeed()
+                report = try mapped.withUnsafeBytes { try ingester.ingest($0, source: file) }
+            }
+            let seconds = max(now() - started, 1e-9)
+            let source = file == "-" ? "<stdin>" : file
+            for issue in report.issues { Output.standardError("strata: \(source): \(issue)\n") }
+            if report.badRowCount > report.issues.count {
+                Output.standardError("strata: \(source): … and \(report.badRowCount - report.issues.count) more bad rows\n")
+            }
+            for note in report.notes { Output.standardError("strata: \(source): note: \(note)\n") }
+            var out = Output()
+            if strict && report.badRowCount > 0 {
+                Output.standardError("strata: \(source): \(report.badRowCount) bad rows; nothing written (--strict)\n")
+                Glibc.exit(1)
+            }
+            let rate = Double(report.rowsWritten) / seconds
+            let perRow = report.rowsWritten > 0 ? Double(report.bytesWritten) / Double(report.rowsWritten) : 0
+            out.write("rows written: \(report.rowsWritten)\n")
+            out.write("rows rejected: \(report.badRowCount)\n")
+            out.write("series: \(report.series)\n")
+            out.write("segments: \(report.segments.count)\n")
+            out.write("schema: \(report.schema.map(\.description).joined(separator: ","))\n")
+            if let unit = report.timeUnit { out.write("epoch time unit: \(unit.rawValue)\n") }
+            out.write("seconds: \(String(format3(seconds)))\n")
+            out.write("rows/s: \(Int(rate))\n")
+            out.write("bytes: \(report.bytesWritten)\n")
+            out.write("bytes/row: \(format3(perRow))\n")
+            out.flush()
+            if report.badRowCount > 0 { Glibc.exit(2) }
+        }
+    }
+
+    func parseSchema(_ text: String) throws -> [Field] {
+        try text.split(separator: ",").map { part in
+            let pieces = part.split(separator: ":", maxSplits: 1)
+            guard pieces.count == 2, let type = FieldType(name: String(pieces[1])) else {
+                throw ValidationError("--schema entry '\(part)' is not name:type with type int, float, bool or string")
+            }
+            return Field(String(pieces[0]), type)
+        }
+    }
+}
+
+func format3(_ v: Double) -> String {
+    let scaled = (v * 1000).rounded()
+    let whole = Int64(scaled / 1000)
+    let frac = Int64(abs(scaled.truncatingRemainder(dividingBy: 1000)))
+    let f = String(frac)
+    return "\(whole).\(String(repeating: "0", count: 3 - f.count))\(f)"
+}
+
+func readStandardInput() -> [UInt8] {
+    var data: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        data.append(contentsOf: chunk[0..<n])
+    }
+    return data
+}

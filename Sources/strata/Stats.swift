@@ -1,0 +1,36 @@
+import ArgumentParser
+import StrataEngine
+import StrataFormat
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per measurement: series, days, segments, rows, bytes and bytes/row.")
+
+    @OptionGroup var store: DataDirOption
+
+    func run() throws {
+        running {
+            let target = try Store(directory: store.path)
+            var out = Output()
+            out.write("measurement,series,days,segments,rows,bytes,bytes_per_row\n")
+            for m in try target.measurements() {
+                var series = 0, days = 0, segments = 0, rows = 0, bytes = 0
+                for symbol in try target.symbols(m) {
+                    let key = try SeriesKey(measurement: m, symbol: symbol)
+                    series += 1
+                    for day in try target.days(key) {
+                        days += 1
+                        for segment in try target.openSegments(key, day) {
+                            segments += 1
+                            rows += segment.footer.rowCount
+                            bytes += segment.size
+                        }
+                    }
+                }
+                let perRow = rows > 0 ? format3(Double(bytes) / Double(rows)) : ""
+                out.write("\(m),\(series),\(days),\(segments),\(rows),\(bytes),\(perRow)\n")
+            }
+            out.flush()
+        }
+    }
+}

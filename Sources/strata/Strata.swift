@@ -1,0 +1,122 @@
+import ArgumentParser
+import Glibc
+import StrataEngine
+
+@main
+struct Strata: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strata",
+        abstract: "Strata: a time-series store for market data.",
+        subcommands: [Ingest.self, Query.self, Inspect.self, Stats.self, Generate.self, Demo.self]
+    )
+}
+
+/// `--data-dir`, shared by every command that touches a store.
+struct DataDirOption: ParsableArguments {
+    @Option(name: .long, help: "Data directory (default: $STRATA_DATA_DIR or ./strata-data).")
+    var dataDir: String?
+
+    var path: String {
+        if let dataDir { return dataDir }
+        if let env = getenv("STRATA_DATA_DIR"), env.pointee != 0 { return String(cString: env) }
+        return "./strata-data"
+    }
+}
+
+/// Reports a failure on standard error and exits with status 1.
+func fail(_ message: String) -> Never {
+    Output.standardError("strata: \(message)\n")
+    exit(1)
+}
+
+/// Runs `body`, turning engine errors into a clear message and exit status 1.
+func running<R>(_ body: () throws -> R) -> R {
+    do {
+        return try body()
+    } catch let e as StrataError {
+        fail(e.description)
+    } catch let e as ValidationError {
+        fail(e.message)
+    } catch {
+        fail("\(error)")
+    }
+}
+
+/// Buffered writes to standard output: result sets can have millions of rows.
+struct Output {
+    var buffer: [UInt8] = []
+
+    init() { buffer.reserveCapacity(1 << 16) }
+
+    mutating func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        buffer.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(1, raw.baseAddress! + done, raw.count - done)
+                if n <= 0 {
+                    if n < 0 && errno == EINTR { continue }
+                    exit(n < 0 && errno == EPIPE ? 0 : 1)
+                }
+                done += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    static func standardError(_ s: String) {
+        var s = s
+        s.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Monotonic seconds, for rates.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Parses a time given on the command line: RFC 3339 or a date, or epoch integer
+/// (unit guessed from magnitude).
+func parseTime(_ text: String, option: String) throws -> Int64 {
+    if let v = Int64(text) {
+        let (t, o) = v.multipliedReportingOverflow(by: TimeUnit.guess(v).nanoseconds)
+        if o { throw ValidationError("\(option) \(text) is out of range") }
+        return t
+    }
+    switch CivilTime.parse(text) {
+    case .success(let t): return t
+    case .failure(.outOfRange): throw ValidationError("\(option) '\(text)' is outside 1677-09-21…2262-04-11")
+    case .failure(.syntax(let why)): throw ValidationError("\(option) '\(text)' is not a time (RFC 3339, a date or an epoch integer): \(why)")
+    }
+}
+
+/// Parses an interval such as 250ms, 1s, 5m, 1h, 1d, 1w.
+func parseInterval(_ text: String) throws -> Int64 {
+    let units: [(String, Int64)] = [("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000),
+                                    ("m", 60_000_000_000), ("h", 3_600_000_000_000), ("d", 86_400_000_000_000),
+                                    ("w", 604_800_000_000_000)]
+    for (suffix, ns) in units where text.hasSuffix(suffix) {
+        let number = text.dropLast(suffix.count)
+        guard let n = Int64(number), n > 0 else { break }
+        let (v, o) = n.multipliedReportingOverflow(by: ns)
+        if o { throw ValidationError("interval '\(text)' is too long") }
+        return v
+    }
+    throw ValidationError("interval '\(text)' is not a positive whole number with a unit: ns, us, ms, s, m, h, d, w (e.g. 1m)")
+}
+
+/// Formats a Double for CSV: shortest round-trip decimal, NaN and ±Inf spelled out.
+func formatDouble(_ v: Double) -> String {
+    if v.isNaN { return "NaN" }
+    if v.isInfinite { return v < 0 ? "-Inf" : "Inf" }
+    if v == 0 { return v.sign == .minus ? "-0.0" : "0" }
+    if v == v.rounded(), v.magnitude < 1e15 { return String(Int64(v)) }
+    return v.description
+}
