@@ -38,6 +38,17 @@ public struct Bar: Sendable, Equatable {
     public var volume: Double?
     public var count: Int
     public var vwap: Double?
+
+    public init(start: Int64, open: Double, high: Double, low: Double, close: Double, volume: Double?, count: Int, vwap: Double?) {
+        self.start = start
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+        self.count = count
+        self.vwap = vwap
+    }
 }
 
 /// Order of a row across the segments of a query: time, then segment, then row.

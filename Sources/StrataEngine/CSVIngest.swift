@@ -209,18 +209,21 @@ public struct CSVIngester {
         do {
             var sample = scanner
             var sampleRanges: [CSVScanner.FieldRange] = []
-            var inferred = [FieldType?](repeating: nil, count: fieldNames.count)
+            // Votes per column: a few bad values among many numbers do not make a column
+            // text; they become bad rows instead.
+            var votes = [[FieldType: Int]](repeating: [:], count: fieldNames.count)
             var sampleScratch: [UInt8] = []
             var rows = 0
             while rows < 1000, let rec = sample.next(into: &sampleRanges) {
                 rows += 1
                 if rec.error != nil || sampleRanges.count != header.count { continue }
                 for (k, c) in fieldColumns.enumerated() where !fixedType[k] {
-                    let t = sample.withField(sampleRanges[c], scratch: &sampleScratch) { CSVIngester.infer($0) }
-                    guard let t else { continue }
-                    inferred[k] = CSVIngester.join(inferred[k], t)
+                    if let t = sample.withField(sampleRanges[c], scratch: &sampleScratch, { CSVIngester.infer($0) }) {
+                        votes[k][t, default: 0] += 1
+                    }
                 }
             }
+            let inferred = votes.map(CSVIngester.elect)
             for k in types.indices where types[k] == nil { types[k] = inferred[k] }
         }
 
@@ -429,10 +432,15 @@ public struct CSVIngester {
         return .string
     }
 
-    static func join(_ a: FieldType?, _ b: FieldType) -> FieldType {
-        guard let a, a != b else { return b }
-        if (a == .int64 && b == .float64) || (a == .float64 && b == .int64) { return .float64 }
-        return .string
+    /// The type most sampled values have: numbers (float if any is fractional), else
+    /// booleans, else text; text wins only if it outnumbers the rest.
+    static func elect(_ votes: [FieldType: Int]) -> FieldType? {
+        if votes.isEmpty { return nil }
+        let ints = votes[.int64] ?? 0, floats = votes[.float64] ?? 0
+        let bools = votes[.bool] ?? 0, strings = votes[.string] ?? 0
+        if strings > ints + floats + bools { return .string }
+        if ints + floats >= bools { return floats > 0 ? .float64 : .int64 }
+        return .bool
     }
 }
 

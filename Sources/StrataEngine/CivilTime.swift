@@ -127,6 +127,12 @@ public enum CivilTime {
             }
         }
         guard i == n else { return .failure(.syntax("unexpected text after the time")) }
+        // For times before the epoch, borrow a second so that the product stays in range
+        // down to Int64.min (1677-09-21T00:12:43.145224192Z).
+        if seconds < 0 && fraction > 0 {
+            seconds += 1
+            fraction -= 1_000_000_000
+        }
         let (a, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         let (b, o2) = a.addingReportingOverflow(fraction)
         if o1 || o2 { return .failure(.outOfRange) }

@@ -112,7 +112,7 @@ public struct SegmentFooter: Sendable, Equatable {
         var blocks: [BlockEntry] = []
         blocks.reserveCapacity(blockCount)
         for b in 0..<blockCount {
-            let offset = Int(try reader.readInteger(as: UInt64.self, "offset of block \(b)"))
+            let offset = Int(clamping: try reader.readInteger(as: UInt64.self, "offset of block \(b)"))
             let length = Int(try reader.readInteger(as: UInt32.self, "length of block \(b)"))
             guard offset >= SegmentLayout.headerSize, length >= 5, offset <= fileSize, length <= fileSize - offset else {
                 throw reader.malformed("block \(b) at \(offset)+\(length) lies outside the file of \(fileSize) bytes")
@@ -230,7 +230,7 @@ public struct SegmentReader: @unchecked Sendable {
         guard Array(bytes[(size - 8)..<size]) == SegmentLayout.magic else {
             throw FormatError(.truncated, "segment has no trailer magic: the file is truncated or was not finished", offset: size - 8)
         }
-        let footerOffset = Int(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: t, as: UInt64.self)))
+        let footerOffset = Int(clamping: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: t, as: UInt64.self)))
         let footerLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: t + 8, as: UInt32.self)))
         let footerCRC = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: t + 12, as: UInt32.self))
         guard footerOffset >= SegmentLayout.headerSize, footerOffset <= t, footerLength == t - footerOffset else {

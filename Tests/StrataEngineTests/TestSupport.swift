@@ -1,0 +1,116 @@
+import Glibc
+import StrataEngine
+import StrataFormat
+import Testing
+
+/// A fresh temporary directory, removed when the value goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/strata-test-XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(p != nil, "mkdtemp failed")
+        path = String(cString: p!)
+    }
+
+    deinit {
+        _ = system("rm -rf '\(path)'")
+    }
+}
+
+/// Reads a whole file.
+func readFile(_ path: String) throws -> [UInt8] {
+    let f = try MappedFile(path: path)
+    return f.withUnsafeBytes { Array($0) }
+}
+
+/// Overwrites a whole file (not crash-safe: for tests that damage files on purpose).
+func writeFile(_ path: String, _ bytes: [UInt8]) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    precondition(fd >= 0)
+    bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+}
+
+func writeText(_ path: String, _ text: String) {
+    writeFile(path, Array(text.utf8))
+}
+
+/// All segment files under a directory.
+func segmentFiles(_ root: String) -> [String] {
+    var out: [String] = []
+    func walk(_ dir: String) {
+        for name in (try? FileSystem.list(dir)) ?? [] {
+            let p = "\(dir)/\(name)"
+            if FileSystem.isDirectory(p) { walk(p) } else if name.hasSuffix(".seg") { out.append(p) }
+        }
+    }
+    walk(root)
+    return out.sorted()
+}
+
+func ns(_ text: String) -> Int64 {
+    guard case .success(let t) = CivilTime.parse(text) else { fatalError("bad time \(text)") }
+    return t
+}
+
+/// Runs the `strata` executable built next to the test bundle; returns status and output.
+func runStrata(_ arguments: [String], stdin: String? = nil) -> (status: Int32, stdout: String, stderr: String) {
+    var exe = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &exe, exe.count - 1)
+    precondition(n > 0)
+    let selfPath = String(decoding: exe[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    var dir = FileSystem.parentDirectory(selfPath)
+    // The test runner may live inside an .xctest bundle directory.
+    while !FileSystem.exists("\(dir)/strata") && dir != "/" { dir = FileSystem.parentDirectory(dir) }
+    let binary = "\(dir)/strata"
+    let tmp = TemporaryDirectory()
+    let quoted = arguments.map { "'" + $0.replacingOccurrencesOfQuote() + "'" }.joined(separator: " ")
+    var command = "'\(binary)' \(quoted) >'\(tmp.path)/out' 2>'\(tmp.path)/err'"
+    if let stdin {
+        writeText("\(tmp.path)/in", stdin)
+        command += " <'\(tmp.path)/in'"
+    }
+    let raw = system(command)
+    let status = (raw >> 8) & 0xFF
+    let out = (try? readFile("\(tmp.path)/out")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    let err = (try? readFile("\(tmp.path)/err")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    return (status, out, err)
+}
+
+extension String {
+    func replacingOccurrencesOfQuote() -> String {
+        var s = ""
+        for c in self { if c == "'" { s += "'\\''" } else { s.append(c) } }
+        return s
+    }
+
+    func lines() -> [String] {
+        split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+    }
+}
+
+/// The first difference between two row blocks, ignoring what null slots hold; nil if
+/// they hold the same rows. Keeps failure messages short.
+func firstDifference(_ a: RowBlock, _ b: RowBlock) -> String? {
+    if a.rowCount != b.rowCount { return "row counts \(a.rowCount) and \(b.rowCount)" }
+    if a.columns.count != b.columns.count { return "column counts \(a.columns.count) and \(b.columns.count)" }
+    for r in 0..<a.rowCount {
+        if a.timestamps[r] != b.timestamps[r] { return "row \(r): time \(a.timestamps[r]) vs \(b.timestamps[r])" }
+        for (k, (x, y)) in zip(a.columns, b.columns).enumerated() {
+            if x.isPresent(r) != y.isPresent(r) { return "row \(r) column \(k): presence \(x.isPresent(r)) vs \(y.isPresent(r))" }
+            guard x.isPresent(r) else { continue }
+            let same: Bool
+            switch (x.values, y.values) {
+            case (.float64(let p), .float64(let q)): same = p[r].bitPattern == q[r].bitPattern
+            case (.int64(let p), .int64(let q)): same = p[r] == q[r]
+            case (.bool(let p), .bool(let q)): same = p[r] == q[r]
+            case (.string(let p), .string(let q)): same = p[r] == q[r]
+            default: return "column \(k): types differ"
+            }
+            if !same { return "row \(r) column \(k): values differ" }
+        }
+    }
+    return nil
+}
