@@ -42,6 +42,7 @@ public final class Segment: @unchecked Sendable {
 
     public func describeBlock(_ index: Int) throws(StrataError) -> [BlockCodec.ChunkInfo] {
         do {
+            try reader.verifyBlock(index)
             return try BlockCodec.describe(reader.blockBytes(index), schema: schema, baseOffset: footer.blocks[index].offset)
         } catch {
             throw StrataError.corrupt(error, path: path, block: index)

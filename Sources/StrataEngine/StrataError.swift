@@ -22,6 +22,8 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
     public var offset: Int?
     public var line: Int?
     public var field: String?
+    /// Index of the damaged block in a segment.
+    public var block: Int?
     public var cause: FormatError?
 
     public init(_ code: Code, _ message: String, path: String? = nil, offset: Int? = nil,
@@ -37,9 +39,9 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
 
     /// Wraps a format error found while reading `path`.
     public static func corrupt(_ error: FormatError, path: String, block: Int? = nil) -> StrataError {
-        var where_ = ""
-        if let block { where_ = " block \(block)" }
-        return StrataError(.corrupt, "\(error.message)\(where_)", path: path, offset: error.offset, cause: error)
+        var e = StrataError(.corrupt, error.message, path: path, offset: error.offset, cause: error)
+        e.block = block
+        return e
     }
 
     public var description: String {
@@ -47,6 +49,7 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         if let path { place.append(path) }
         if let line { place.append("line \(line)") }
         if let field { place.append("field '\(field)'") }
+        if let block { place.append("block \(block)") }
         if let offset { place.append("byte \(offset)") }
         let prefix = place.isEmpty ? "" : place.joined(separator: ", ") + ": "
         return "\(prefix)\(message)"

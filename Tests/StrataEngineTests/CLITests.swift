@@ -1,0 +1,160 @@
+import StrataEngine
+import StrataFormat
+import Testing
+
+/// The `strata` command as users and scripts see it: arguments, output, exit status.
+@Suite struct CLITests {
+    let root = TemporaryDirectory()
+    var data: String { root.path + "/data" }
+
+    let trades = """
+    time,symbol,price,size
+    2024-01-02T14:30:00.001Z,ESH4,4512.25,1
+    2024-01-02T14:30:00.001Z,ESH4,4512.5,2
+    2024-01-02T14:30:30.000Z,ESH4,4512,10
+    2024-01-02T14:31:05.250Z,ESH4,4513.75,3
+    2024-01-02T14:30:00.000Z,NQH4,16800.25,1
+
+    """
+
+    func ingestTrades() {
+        writeText(root.path + "/t.csv", trades)
+        let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func ingestPrintsWhatItWrote() {
+        writeText(root.path + "/t.csv", trades)
+        let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])
+        #expect(r.status == 0)
+        let lines = r.stdout.lines()
+        #expect(lines.contains("rows written: 5"))
+        #expect(lines.contains("series: 2"))
+        #expect(lines.contains("schema: price:float,size:int"))
+        #expect(lines.contains { $0.hasPrefix("rows/s: ") })
+        #expect(lines.contains { $0.hasPrefix("bytes/row: ") })
+    }
+
+    @Test func ingestFromStandardInputWithAFixedSymbol() {
+        let r = runStrata(["ingest", "--data-dir", data, "--measurement", "quote", "--symbol", "USDTHB", "-"],
+                          stdin: "ts,bid,ask\n1997-06-01T19:28:00,24.8,25\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let q = runStrata(["query", "--data-dir", data, "--measurement", "quote", "--symbol", "USDTHB"])
+        #expect(q.stdout.lines() == ["time,symbol,bid,ask", "1997-06-01T19:28:00.000000000Z,USDTHB,24.8,25"])
+    }
+
+    @Test func badRowsGoToStandardErrorWithLineNumbers() {
+        writeText(root.path + "/bad.csv", "time,symbol,price\n2024-01-02T00:00:00Z,X,1\nyesterday,X,2\n")
+        let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/bad.csv"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("bad.csv: line 3, field 'time': time 'yesterday' is not RFC 3339 or an epoch integer"))
+        #expect(r.stdout.lines().contains("rows written: 1"))
+        let strict = runStrata(["ingest", "--data-dir", root.path + "/strict", "--measurement", "trade", "--strict", root.path + "/bad.csv"])
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains("nothing written (--strict)"))
+    }
+
+    @Test func rawQueryPrintsCSVInSchemaOrder() {
+        ingestTrades()
+        let r = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
+                           "--from", "2024-01-02T14:30:00Z", "--to", "2024-01-02T14:30:59Z"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.lines() == [
+            "time,symbol,price,size",
+            "2024-01-02T14:30:00.001000000Z,ESH4,4512.25,1",
+            "2024-01-02T14:30:00.001000000Z,ESH4,4512.5,2",
+            "2024-01-02T14:30:30.000000000Z,ESH4,4512,10",
+        ])
+    }
+
+    @Test func barsForSeveralSymbols() {
+        ingestTrades()
+        let r = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4,NQH4",
+                           "--interval", "1m", "--ohlcv", "price,size", "--time-format", "ns"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let pv: Double = 4512.25 * 1 + 4512.5 * 2 + 4512 * 10
+        let vwap: Double = pv / 13
+        let expected: [String] = [
+            "time,symbol,open,high,low,close,volume,count,vwap",
+            "1704205800000000000,ESH4,4512.25,4512.5,4512,4512,13,3,\(vwap)",
+            "1704205860000000000,ESH4,4513.75,4513.75,4513.75,4513.75,3,1,4513.75",
+            "1704205800000000000,NQH4,16800.25,16800.25,16800.25,16800.25,1,1,16800.25",
+        ]
+        #expect(r.stdout.lines() == expected)
+    }
+
+    @Test func jsonOutput() {
+        ingestTrades()
+        let r = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "NQH4", "--format", "json"])
+        #expect(r.stdout == "[\n{\"time\":\"2024-01-02T14:30:00.000000000Z\",\"symbol\":\"NQH4\",\"price\":16800.25,\"size\":1}\n]\n")
+    }
+
+    @Test func queryErrorsAreClear() {
+        ingestTrades()
+        let unknown = runStrata(["query", "--data-dir", data, "--measurement", "tarde", "--symbol", "ESH4"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("no measurement 'tarde'"))
+        let badTime = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--from", "noon"])
+        #expect(badTime.status != 0)
+        #expect(badTime.stderr.contains("--from 'noon' is not a time"))
+        let badInterval = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--interval", "5x", "--ohlcv", "price"])
+        #expect(badInterval.stderr.contains("interval '5x' is not a positive whole number with a unit"))
+        let noStore = runStrata(["query", "--data-dir", root.path + "/nowhere", "--measurement", "trade", "--symbol", "ESH4"])
+        #expect(noStore.stderr.contains("no Strata data directory here"))
+    }
+
+    @Test func statsPerMeasurement() {
+        ingestTrades()
+        let r = runStrata(["stats", "--data-dir", data])
+        let lines = r.stdout.lines()
+        #expect(lines.first == "measurement,series,days,segments,rows,bytes,bytes_per_row")
+        #expect(lines.count == 2)
+        #expect(lines[1].hasPrefix("trade,2,2,2,5,"))
+    }
+
+    @Test func inspectDescribesAndVerifies() throws {
+        ingestTrades()
+        let file = try #require(segmentFiles(data).first)
+        let r = runStrata(["inspect", "--verify", "--blocks", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("series: trade / ESH4"))
+        #expect(r.stdout.contains("schema: price:float, size:int"))
+        #expect(r.stdout.contains("price (float): "))
+        #expect(r.stdout.contains("f64-decimal"))
+        #expect(r.stdout.contains("verify: ok"))
+    }
+
+    @Test func inspectReportsDamage() throws {
+        ingestTrades()
+        let file = try #require(segmentFiles(data).first)
+        let original = try readFile(file)
+        // Truncated.
+        writeFile(root.path + "/truncated.seg", Array(original[0..<(original.count - 10)]))
+        let t = runStrata(["inspect", root.path + "/truncated.seg"])
+        #expect(t.status == 1)
+        #expect(t.stderr.contains("truncated.seg"))
+        #expect(t.stderr.contains("truncated or was not finished"))
+        // One flipped bit in the first block.
+        var flipped = original
+        flipped[SegmentLayout.headerSize + 3] ^= 0x10
+        writeFile(root.path + "/flipped.seg", flipped)
+        let f = runStrata(["inspect", "--verify", root.path + "/flipped.seg"])
+        #expect(f.status == 1)
+        #expect(f.stderr.contains("flipped.seg, block 0, byte 16: block checksum is"))
+        // Not a segment at all.
+        writeText(root.path + "/trades.csv", trades)
+        let foreign = runStrata(["inspect", root.path + "/trades.csv"])
+        #expect(foreign.status == 1)
+        #expect(foreign.stderr.contains("not a Strata segment"))
+        // Empty.
+        writeFile(root.path + "/empty.seg", [])
+        #expect(runStrata(["inspect", root.path + "/empty.seg"]).stderr.contains("too short to be a Strata segment"))
+    }
+
+    @Test func demoRunsOnDefaults() {
+        let r = runStrata(["demo", "--data-dir", data, "--rows", "20000"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("wrote 60000 synthetic trades"))
+        #expect(r.stdout.contains("time,symbol,open,high,low,close,volume,count,vwap"))
+    }
+}
