@@ -45,6 +45,13 @@ public struct CSVIngestOptions: Sendable {
     public init(measurement: String) { self.measurement = measurement }
 }
 
+/// Why one value of a row was refused: small, so that the per-value results stay cheap
+/// to move on the ingest path.
+struct RowProblem: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
 /// A row that was not written, and why.
 public struct IngestIssue: Sendable, CustomStringConvertible {
     public var line: Int
@@ -252,22 +259,22 @@ public struct CSVIngester {
                 continue
             }
             // Time.
-            let timeResult: Result<Int64, StrataError> = scanner.withField(ranges[timeIndex], scratch: &scratch) { raw in
+            let timeResult: Result<Int64, RowProblem> = scanner.withField(ranges[timeIndex], scratch: &scratch) { raw in
                 let text = raw.trimmed()
-                if text.isEmpty { return .failure(StrataError(.invalidInput, "time is empty")) }
+                if text.isEmpty { return .failure(RowProblem("time is empty")) }
                 if let v = NumberParsing.int64(text) {
                     let unit = timeUnit ?? TimeUnit.guess(v)
                     if timeUnit == nil { timeUnit = unit }
                     let (t, o) = v.multipliedReportingOverflow(by: unit.nanoseconds)
-                    if o { return .failure(StrataError(.invalidInput, "time \(v) \(unit.rawValue) is outside 1677-09-21…2262-04-11")) }
+                    if o { return .failure(RowProblem("time \(v) \(unit.rawValue) is outside 1677-09-21…2262-04-11")) }
                     return .success(t)
                 }
                 switch CivilTime.parse(text) {
                 case .success(let t): return .success(t)
                 case .failure(.outOfRange):
-                    return .failure(StrataError(.invalidInput, "time '\(String(decoding: text, as: UTF8.self))' is outside 1677-09-21…2262-04-11"))
+                    return .failure(RowProblem("time '\(String(decoding: text, as: UTF8.self))' is outside 1677-09-21…2262-04-11"))
                 case .failure(.syntax(let why)):
-                    return .failure(StrataError(.invalidInput, "time '\(String(decoding: text.prefix(64), as: UTF8.self))' is not RFC 3339 or an epoch integer: \(why)"))
+                    return .failure(RowProblem("time '\(String(decoding: text.prefix(64), as: UTF8.self))' is not RFC 3339 or an epoch integer: \(why)"))
                 }
             }
             let time: Int64
@@ -316,7 +323,7 @@ public struct CSVIngester {
             }
             // Fields: parse all before appending any, so a bad row leaves no trace.
             for (k, c) in fieldColumns.enumerated() {
-                let outcome: Result<Parsed, StrataError> = scanner.withField(ranges[c], scratch: &scratch) { raw in
+                let outcome: Result<Parsed, RowProblem> = scanner.withField(ranges[c], scratch: &scratch) { raw in
                     parse(raw, type: types[k], canPromote: !fixedType[k])
                 }
                 switch outcome {
@@ -374,31 +381,31 @@ public struct CSVIngester {
     }
 
     /// Parses one field value for a column of type `type` (nil: not yet known).
-    func parse(_ raw: UnsafeBufferPointer<UInt8>, type: FieldType?, canPromote: Bool) -> Result<Parsed, StrataError> {
+    func parse(_ raw: UnsafeBufferPointer<UInt8>, type: FieldType?, canPromote: Bool) -> Result<Parsed, RowProblem> {
         if type == .string { return .success(.string(String(decoding: raw, as: UTF8.self))) }
         let text = raw.trimmed()
         if text.isEmpty { return .success(.null) }
-        func float() -> Result<Parsed, StrataError> {
+        func float() -> Result<Parsed, RowProblem> {
             switch NumberParsing.float64(text) {
             case .value(let v): return .success(.float(v))
             case .nonFinite(let v):
                 if options.allowNonFinite { return .success(.float(v)) }
-                return .failure(StrataError(.invalidInput, "'\(String(decoding: text, as: UTF8.self))' is not a finite number (leave the field empty for a missing value, or pass --allow-nonfinite)"))
+                return .failure(RowProblem("'\(String(decoding: text, as: UTF8.self))' is not a finite number (leave the field empty for a missing value, or pass --allow-nonfinite)"))
             case .invalid:
-                return .failure(StrataError(.invalidInput, "'\(preview(text))' is not a number"))
+                return .failure(RowProblem("'\(preview(text))' is not a number"))
             }
         }
         switch type {
         case .int64:
             if let v = NumberParsing.int64(text) { return .success(.int(v)) }
             if canPromote, case .success(let p) = float() { return .success(p) }
-            return .failure(StrataError(.invalidInput, "'\(preview(text))' is not an integer (the field is int)"))
+            return .failure(RowProblem("'\(preview(text))' is not an integer (the field is int)"))
         case .float64:
             if let v = NumberParsing.int64(text), v.magnitude <= 1 << 53 { return .success(.float(Double(v))) }
             return float()
         case .bool:
             if let b = CSVIngester.bool(text) { return .success(.bool(b)) }
-            return .failure(StrataError(.invalidInput, "'\(preview(text))' is not true or false (the field is bool)"))
+            return .failure(RowProblem("'\(preview(text))' is not true or false (the field is bool)"))
         case .string:
             return .success(.string(String(decoding: raw, as: UTF8.self)))
         case nil:

@@ -62,26 +62,31 @@ public enum CivilTime {
     /// Parses RFC 3339 / ISO 8601 date-times: `YYYY-MM-DD`, then optionally `T` or a space,
     /// `hh:mm[:ss[.fraction]]` (up to 9 fractional digits), and an optional zone `Z`,
     /// `±hh:mm` or `±hhmm`; no zone means UTC. Returns nanoseconds since the epoch.
+    @inline(__always)
+    static func digits(_ bytes: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ count: Int) -> Int64? {
+        guard i + count <= bytes.count else { return nil }
+        var v: Int64 = 0
+        for k in 0..<count {
+            let d = bytes[i + k] &- 48
+            guard d < 10 else { return nil }
+            v = v * 10 + Int64(d)
+        }
+        i += count
+        return v
+    }
+
+    @inline(__always)
+    static func expect(_ bytes: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ c: UInt8) -> Bool {
+        guard i < bytes.count, bytes[i] == c else { return false }
+        i += 1
+        return true
+    }
+
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Int64, ParseError> {
         var i = 0
         let n = bytes.count
-        func digits(_ count: Int) -> Int64? {
-            guard i + count <= n else { return nil }
-            var v: Int64 = 0
-            for k in 0..<count {
-                let c = bytes[i + k]
-                guard c >= 48 && c <= 57 else { return nil }
-                v = v * 10 + Int64(c - 48)
-            }
-            i += count
-            return v
-        }
-        func expect(_ c: UInt8) -> Bool {
-            guard i < n, bytes[i] == c else { return false }
-            i += 1
-            return true
-        }
-        guard let year = digits(4), expect(45), let month = digits(2), expect(45), let day = digits(2) else {
+        guard let year = digits(bytes, &i, 4), expect(bytes, &i, 45), let month = digits(bytes, &i, 2),
+              expect(bytes, &i, 45), let day = digits(bytes, &i, 2) else {
             return .failure(.syntax("expected YYYY-MM-DD"))
         }
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year, month) else {
@@ -91,10 +96,12 @@ public enum CivilTime {
         var fraction: Int64 = 0
         if i < n && (bytes[i] == 84 || bytes[i] == 116 || bytes[i] == 32) {  // T, t, space
             i += 1
-            guard let hh = digits(2), expect(58), let mm = digits(2) else { return .failure(.syntax("expected hh:mm after the date")) }
+            guard let hh = digits(bytes, &i, 2), expect(bytes, &i, 58), let mm = digits(bytes, &i, 2) else {
+                return .failure(.syntax("expected hh:mm after the date"))
+            }
             var ss: Int64 = 0
-            if expect(58) {
-                guard let s = digits(2) else { return .failure(.syntax("expected two digits of seconds")) }
+            if expect(bytes, &i, 58) {
+                guard let s = digits(bytes, &i, 2) else { return .failure(.syntax("expected two digits of seconds")) }
                 ss = s
                 if i < n && (bytes[i] == 46 || bytes[i] == 44) {  // . or ,
                     i += 1
@@ -118,9 +125,9 @@ public enum CivilTime {
                     i += 1
                 } else if c == 43 || c == 45 {  // + -
                     i += 1
-                    guard let oh = digits(2) else { return .failure(.syntax("expected zone hours")) }
-                    _ = expect(58)
-                    guard let om = digits(2), oh <= 23, om <= 59 else { return .failure(.syntax("expected zone minutes")) }
+                    guard let oh = digits(bytes, &i, 2) else { return .failure(.syntax("expected zone hours")) }
+                    _ = expect(bytes, &i, 58)
+                    guard let om = digits(bytes, &i, 2), oh <= 23, om <= 59 else { return .failure(.syntax("expected zone minutes")) }
                     let offset = oh * 3600 + om * 60
                     seconds += c == 43 ? -offset : offset
                 }

@@ -8,13 +8,16 @@ public struct BitWriter {
     /// Pending bits, left-aligned: the next bit to write goes to position 63 - `pending`.
     @usableFromInline var accumulator: UInt64 = 0
     @usableFromInline var pending: Int = 0
+    /// Bytes the array held before this writer appended to it.
+    let prefixCount: Int
 
     public init(appendingTo bytes: [UInt8] = []) {
         self.bytes = bytes
+        self.prefixCount = bytes.count
     }
 
     /// Number of bits written so far (not counting bytes the array held before).
-    public var bitCount: Int { bytes.count * 8 + pending }
+    public var bitCount: Int { (bytes.count - prefixCount) * 8 + pending }
 
     @inlinable @inline(__always)
     public mutating func write(bit: Bool) {

@@ -176,6 +176,9 @@ public enum BlockCodec {
                               offset: reader.baseOffset + reader.readerIndex - 1)
         }
         let length = try reader.readCount("time payload length", limit: reader.readableBytes)
+        guard rows - 1 <= max(length - 9, 0) * 8 else {
+            throw reader.malformed("block claims \(rows) rows but its time payload of \(length) bytes holds fewer")
+        }
         var sub = ByteReader(try reader.readBytes(count: length, "time payload"),
                              baseOffset: reader.baseOffset + reader.readerIndex - length)
         return try TimestampCodec.decode(&sub, count: rows)

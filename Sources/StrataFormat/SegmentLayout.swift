@@ -259,7 +259,8 @@ public struct SegmentReader: @unchecked Sendable {
 
     /// Indexes of blocks whose time range meets [from, to] (inclusive).
     public func blocks(overlapping from: Int64, _ to: Int64) -> [Int] {
-        footer.blocks.indices.filter {
+        guard from <= to else { return [] }
+        return footer.blocks.indices.filter {
             let s = footer.blocks[$0].statistics
             return s.maxTime >= from && s.minTime <= to
         }

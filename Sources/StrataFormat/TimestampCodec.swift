@@ -78,6 +78,12 @@ public enum TimestampCodec {
         guard unitRaw >= 1 && unitRaw <= UInt64(Int64.max) else { throw reader.malformed("ts-dod unit \(unitRaw) out of range") }
         let unit = Int64(unitRaw)
         let stream = UnsafeRawBufferPointer(rebasing: reader.bytes[reader.readerIndex...])
+        // Every timestamp after the first costs at least one bit: a row count beyond that
+        // is damage, found before anything is allocated for it.
+        guard count - 1 <= stream.count * 8 else {
+            throw FormatError(.truncated, "ts-dod claims \(count) rows but its bit stream holds at most \(stream.count * 8 + 1)",
+                              offset: reader.baseOffset + reader.readerIndex)
+        }
         var bits = BitReader(stream, baseOffset: reader.baseOffset + reader.readerIndex)
         out[0] = first
         var t = first

@@ -73,7 +73,37 @@ func formatError(_ body: () throws -> Void) -> FormatError? {
 /// Bit patterns, so that NaN payloads and -0.0 compare exactly.
 func bitPatterns(_ values: [Double]) -> [UInt64] { values.map(\.bitPattern) }
 
-/// A Sendable, readable name for a Double given as bits (arguments must be Sendable).
-extension Double {
-    static func bits(_ pattern: UInt64) -> Double { Double(bitPattern: pattern) }
+/// A `RowBlock` compared bit for bit: `RowBlock ==` uses `Double ==`, under which NaN
+/// differs from itself and -0.0 equals 0.0.
+struct BlockBits: Equatable {
+    enum Values: Equatable {
+        case float64([UInt64]), int64([Int64]), bool([Bool]), string([String])
+    }
+
+    var timestamps: [Int64]
+    var columns: [Values]
+    var presence: [[Bool]?]
+
+    init(_ block: RowBlock) {
+        timestamps = block.timestamps
+        presence = block.columns.map(\.presence)
+        columns = block.columns.map { c in
+            switch c.values {
+            case .float64(let v): .float64(v.map(\.bitPattern))
+            case .int64(let v): .int64(v)
+            case .bool(let v): .bool(v)
+            case .string(let v): .string(v)
+            }
+        }
+    }
+}
+
+extension RowBlock {
+    var bits: BlockBits { BlockBits(self) }
+}
+
+func varintSize(_ v: Int) -> Int {
+    var out: [UInt8] = []
+    out.writeVarUInt(UInt64(v))
+    return out.count
 }
