@@ -17,7 +17,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "StrataFormat"),
-        .target(name: "StrataEngine", dependencies: ["StrataFormat"]),
+        // syncfs(2) for group durability of bulk writes; Glibc's module map hides it.
+        .target(name: "CStrataSystem"),
+        .target(name: "StrataEngine", dependencies: ["StrataFormat", "CStrataSystem"]),
         .executableTarget(
             name: "strata",
             dependencies: [

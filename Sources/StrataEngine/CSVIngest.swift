@@ -367,16 +367,17 @@ public struct CSVIngester {
         let schema = fieldNames.indices.map { Field(fieldNames[$0], types[$0] ?? .float64) }
         report.schema = schema
         if options.strict && report.badRowCount > 0 { return report }
-        try store.register(schema, measurement: options.measurement)
+        var batch: [Store.SeriesRows] = []
         for b in builders where !b.timestamps.isEmpty {
             let series = try SeriesKey(measurement: options.measurement, symbol: b.symbol)
             let rows = RowBlock(timestamps: b.timestamps, columns: schema.indices.map { b.fields[$0].column(schema[$0].type) })
-            let summary = try store.write(series, schema: schema, rows: rows)
-            report.rowsWritten += summary.rows
-            report.bytesWritten += summary.bytes
-            report.segments.append(contentsOf: summary.segments)
-            report.series += 1
+            batch.append(Store.SeriesRows(series: series, schema: schema, rows: rows))
         }
+        let summary = try store.write(batch)
+        report.rowsWritten = summary.rows
+        report.bytesWritten = summary.bytes
+        report.segments = summary.segments
+        report.series = batch.count
         return report
     }
 

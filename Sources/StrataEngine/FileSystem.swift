@@ -1,3 +1,4 @@
+import CStrataSystem
 import Glibc
 
 /// Thin wrappers over the system calls the engine needs, in one place: each retries on
@@ -32,13 +33,46 @@ public enum FileSystem {
         return Int(st.st_size)
     }
 
-    /// Creates a directory and its parents; fsyncs each parent whose entries changed.
-    public static func makeDirectories(_ path: String) throws(StrataError) {
+    /// Creates a directory and its parents; fsyncs each parent whose entries changed
+    /// unless `sync` is false (the caller then syncs the file system itself).
+    public static func makeDirectories(_ path: String, sync: Bool = true) throws(StrataError) {
         if isDirectory(path) { return }
         let parent = parentDirectory(path)
-        if parent != path && !parent.isEmpty { try makeDirectories(parent) }
+        if parent != path && !parent.isEmpty { try makeDirectories(parent, sync: sync) }
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw failure("mkdir", path) }
-        if !parent.isEmpty { try syncDirectory(parent) }
+        if sync && !parent.isEmpty { try syncDirectory(parent) }
+    }
+
+    /// The temporary name a file is written under before it is renamed to `path`:
+    /// `.<name>.tmp` in the same directory.
+    public static func temporaryPath(for path: String) -> String {
+        let directory = parentDirectory(path)
+        let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
+        return "\(directory)/.\(name).tmp"
+    }
+
+    /// Writes `pieces` to a new file at `path` (which must not exist), fdatasync'd if `sync`.
+    public static func writeFile(_ path: String, _ pieces: [[UInt8]], sync: Bool) throws(StrataError) {
+        let file = try WritableFile(creatingNew: path)
+        do {
+            for p in pieces { try file.write(p) }
+            if sync { try file.dataSync() }
+            try file.close()
+        } catch {
+            try? file.close()
+            try? remove(path)
+            throw error
+        }
+    }
+
+    /// Flushes every dirty page and inode of the file system holding `path` (syncfs):
+    /// one call instead of an fsync per file for large batches.
+    public static func syncFileSystem(_ path: String) throws(StrataError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("open", path) }
+        defer { close(fd) }
+        let (r, err) = retrying { Int(strata_syncfs(fd)) }
+        if r != 0 { throw failure("syncfs", path, err) }
     }
 
     public static func parentDirectory(_ path: String) -> String {
@@ -84,21 +118,11 @@ public enum FileSystem {
     /// fdatasync, rename over `path`, fsync the directory. A crash leaves either no file
     /// or the whole file, never a part of one under the final name.
     public static func writeAtomically(_ path: String, _ pieces: [[UInt8]]) throws(StrataError) {
-        let directory = parentDirectory(path)
-        let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
-        let temporary = "\(directory)/.\(name).tmp"
-        let file = try WritableFile(creating: temporary)
-        do {
-            for p in pieces { try file.write(p) }
-            try file.dataSync()
-            try file.close()
-        } catch {
-            try? file.close()
-            try? remove(temporary)
-            throw error
-        }
+        let temporary = temporaryPath(for: path)
+        try? remove(temporary)  // left by a crashed writer
+        try writeFile(temporary, pieces, sync: true)
         try rename(temporary, path)
-        try syncDirectory(directory)
+        try syncDirectory(parentDirectory(path))
     }
 }
 
@@ -107,11 +131,11 @@ public final class WritableFile {
     public let path: String
     private var fd: Int32
 
-    /// Creates (or truncates) the file.
-    public init(creating path: String) throws(StrataError) {
+    /// Creates the file; fails if it exists, so two writers never share one.
+    public init(creatingNew path: String) throws(StrataError) {
         self.path = path
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileSystem.failure("open for writing", path) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.failure("create", path) }
         self.fd = fd
     }
 
@@ -143,6 +167,30 @@ public final class WritableFile {
     deinit {
         if fd >= 0 { Glibc.close(fd) }
     }
+}
+
+/// An exclusive advisory lock (flock) on a file, released by `unlock` or deinit.
+public final class FileLock {
+    private var fd: Int32
+
+    public init(path: String) throws(StrataError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.failure("open lock file", path) }
+        let (r, err) = FileSystem.retrying { Int(flock(fd, LOCK_EX)) }
+        if r != 0 {
+            close(fd)
+            throw FileSystem.failure("flock", path, err)
+        }
+        self.fd = fd
+    }
+
+    public func unlock() {
+        guard fd >= 0 else { return }
+        close(fd)  // releases the flock
+        fd = -1
+    }
+
+    deinit { unlock() }
 }
 
 /// A read-only memory mapping of a whole file, unmapped in deinit. Bytes are lent out

@@ -54,20 +54,28 @@ public enum Names {
         return out
     }
 
-    /// The name a directory stands for, or nil if it is not one Strata wrote.
+    /// The name a directory stands for, or nil if it is not one Strata wrote (only the
+    /// canonical escaping is accepted, so two directories never stand for one name).
     public static func name(fromDirectory dir: String) -> String? {
         var bytes: [UInt8] = []
         var it = Array(dir.utf8)[...]
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
         while let b = it.popFirst() {
             if b == UInt8(ascii: "%") {
-                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else { return nil }
-                bytes.append(v)
-                it = it.dropFirst(2)
+                guard let h = it.popFirst().flatMap(hex), let l = it.popFirst().flatMap(hex) else { return nil }
+                bytes.append(h << 4 | l)
             } else {
                 bytes.append(b)
             }
         }
-        return String(validating: bytes, as: UTF8.self)
+        guard let name = String(validating: bytes, as: UTF8.self), directoryName(name) == dir else { return nil }
+        return name
     }
 }
 
@@ -147,6 +155,7 @@ public struct SegmentID: Hashable, Sendable, Comparable, CustomStringConvertible
         let hex = fileName.dropLast(SegmentID.fileExtension.count)
         guard hex.count == 16, let v = UInt64(hex, radix: 16) else { return nil }
         value = v
+        guard self.fileName == fileName else { return nil }  // canonical: lower-case, no sign
     }
 
     public var description: String { fileName }

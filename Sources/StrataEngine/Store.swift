@@ -119,53 +119,128 @@ public final class Store: Sendable {
 
     // MARK: Writing
 
+    /// Rows of one series to write.
+    public struct SeriesRows: Sendable {
+        public var series: SeriesKey
+        public var schema: [Field]
+        public var rows: RowBlock
+
+        public init(series: SeriesKey, schema: [Field], rows: RowBlock) {
+            self.series = series
+            self.schema = schema
+            self.rows = rows
+        }
+    }
+
     /// Writes rows of one series as new segments, one per day they touch. Rows need not
-    /// be sorted; equal timestamps keep their order. Each segment is durable (written to a
-    /// temporary file, fdatasync'd, renamed, directory fsync'd) before this returns.
+    /// be sorted; equal timestamps keep their order. Durable when this returns.
     @discardableResult
     public func write(_ series: SeriesKey, schema fields: [Field], rows: RowBlock) throws(StrataError) -> WriteSummary {
-        precondition(fields.count == rows.columns.count, "schema and columns differ")
-        for (f, c) in zip(fields, rows.columns) { precondition(f.type == c.values.type, "column type differs from schema") }
-        var summary = WriteSummary()
-        guard rows.rowCount > 0 else { return summary }
-        try register(fields, measurement: series.measurement)
-        let sorted = rows.stableTimeOrder().map { rows.gather($0) } ?? rows
-        // Cut into days: rows are sorted, so each day is a contiguous range.
-        var start = 0
-        let offset = configuration.dayOffsetSeconds
-        while start < sorted.rowCount {
-            let day = Day(containing: sorted.timestamps[start], offsetSeconds: offset)
-            var end = start + 1
-            let limit = Day(daysSinceEpoch: day.daysSinceEpoch + 1).startNanoseconds &- offset * 1_000_000_000
-            // Binary search for the first row of the next day.
-            var lo = start + 1, hi = sorted.rowCount
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if sorted.timestamps[mid] < limit || Day(containing: sorted.timestamps[mid], offsetSeconds: offset) == day {
-                    lo = mid + 1
-                } else {
-                    hi = mid
+        try write([SeriesRows(series: series, schema: fields, rows: rows)])
+    }
+
+    /// Writes several series at once. Every segment is durable when this returns, and a
+    /// crash before then leaves each segment either absent or whole: segments are written
+    /// under temporary names, made durable, renamed into place, and the renames made
+    /// durable. Large batches make the data durable with one `syncfs` instead of an
+    /// fsync per file and directory. Writers in other processes are serialised by an
+    /// advisory lock on `<data-dir>/_lock`.
+    @discardableResult
+    public func write(_ batch: [SeriesRows]) throws(StrataError) -> WriteSummary {
+        var planned: [(series: SeriesKey, day: Day, schema: [Field], rows: RowBlock)] = []
+        for item in batch {
+            precondition(item.schema.count == item.rows.columns.count, "schema and columns differ")
+            for (f, c) in zip(item.schema, item.rows.columns) {
+                precondition(f.type == c.values.type, "column type differs from schema")
+                try Names.validate(f.name, what: "field name")
+                if case .string(let values) = c.values, let long = values.first(where: { $0.utf8.count > Store.maxStringBytes }) {
+                    throw StrataError(.invalidInput, "a value of field '\(f.name)' is \(long.utf8.count) bytes; the limit is \(Store.maxStringBytes)",
+                                      field: f.name)
                 }
             }
-            end = lo
-            let part = start == 0 && end == sorted.rowCount ? sorted : sorted.slice(start..<end)
-            let (path, bytes) = try writeSegment(series, day: day, schema: fields, rows: part)
-            summary.rows += part.rowCount
-            summary.bytes += bytes
-            summary.segments.append(path)
-            start = end
+            guard item.rows.rowCount > 0 else { continue }
+            let sorted = item.rows.stableTimeOrder().map { item.rows.gather($0) } ?? item.rows
+            for (day, range) in dayRanges(sorted.timestamps) {
+                let part = range.count == sorted.rowCount ? sorted : sorted.slice(range)
+                planned.append((item.series, day, item.schema, part))
+            }
+        }
+        var summary = WriteSummary()
+        guard !planned.isEmpty else { return summary }
+        try withWriteLock { () throws(StrataError) in
+            for item in batch where item.rows.rowCount > 0 {
+                try register(item.schema, measurement: item.series.measurement)
+            }
+            let group = planned.count > Store.groupSyncThreshold
+            var pending: [(temporary: String, final: String)] = []
+            var cleaned = Set<String>()
+            var nextID: [String: UInt64] = [:]
+            do throws(StrataError) {
+                for p in planned {
+                    let dir = dayPath(p.series, p.day)
+                    if cleaned.insert(dir).inserted {
+                        try FileSystem.makeDirectories(dir, sync: !group)
+                        try removeStaleTemporaries(dir)
+                        nextID[dir] = (try segmentIDs(p.series, p.day).last?.value ?? 0) + 1
+                    }
+                    let id = SegmentID(nextID[dir]!)
+                    nextID[dir]! += 1
+                    let final = "\(dir)/\(id.fileName)"
+                    let pieces = encodeSegment(p.series, day: p.day, schema: p.schema, rows: p.rows)
+                    let size = pieces.reduce(0) { $0 + $1.count }
+                    if group {
+                        let temporary = FileSystem.temporaryPath(for: final)
+                        try FileSystem.writeFile(temporary, pieces, sync: false)
+                        pending.append((temporary, final))
+                    } else {
+                        try FileSystem.writeAtomically(final, pieces)
+                    }
+                    summary.rows += p.rows.rowCount
+                    summary.bytes += size
+                    summary.segments.append(final)
+                }
+                if group {
+                    // Contents durable, then names: a crash in between leaves only
+                    // temporary files, which the next writer removes.
+                    try FileSystem.syncFileSystem(directory)
+                    for f in pending { try FileSystem.rename(f.temporary, f.final) }
+                    try FileSystem.syncFileSystem(directory)
+                }
+            } catch {
+                for f in pending { try? FileSystem.remove(f.temporary) }
+                throw error
+            }
         }
         return summary
     }
 
-    /// Writes one segment of sorted rows within one day; returns its path and size.
-    func writeSegment(_ series: SeriesKey, day: Day, schema: [Field], rows: RowBlock) throws(StrataError) -> (String, Int) {
-        let dir = dayPath(series, day)
-        try FileSystem.makeDirectories(dir)
-        let next = SegmentID((try segmentIDs(series, day).last?.value ?? 0) + 1)
-        let path = "\(dir)/\(next.fileName)"
+    /// Batches with more segments than this are made durable with syncfs.
+    static let groupSyncThreshold = 8
+    /// Longest string value a segment may hold (the reader's limit is the same).
+    public static let maxStringBytes = 1 << 24
+
+    /// Consecutive ranges of sorted timestamps that fall on one day each.
+    func dayRanges(_ timestamps: [Int64]) -> [(Day, Range<Int>)] {
+        var out: [(Day, Range<Int>)] = []
+        let offset = configuration.dayOffsetSeconds
+        var start = 0
+        while start < timestamps.count {
+            let day = Day(containing: timestamps[start], offsetSeconds: offset)
+            var lo = start + 1, hi = timestamps.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if Day(containing: timestamps[mid], offsetSeconds: offset) == day { lo = mid + 1 } else { hi = mid }
+            }
+            out.append((day, start..<lo))
+            start = lo
+        }
+        return out
+    }
+
+    /// The bytes of one segment of sorted rows within one day.
+    func encodeSegment(_ series: SeriesKey, day: Day, schema: [Field], rows: RowBlock) -> [[UInt8]] {
         var builder = SegmentBuilder(measurement: series.measurement, symbol: series.symbol,
-                                     day: day.daysSinceEpoch, schema: schema)
+                                     day: day.daysSinceEpoch, dayOffsetSeconds: configuration.dayOffsetSeconds, schema: schema)
         var pieces: [[UInt8]] = [builder.header()]
         var start = 0
         let per = configuration.rowsPerBlock
@@ -176,7 +251,20 @@ public final class Store: Sendable {
             start = end
         }
         pieces.append(builder.finish())
-        try FileSystem.writeAtomically(path, pieces)
-        return (path, pieces.reduce(0) { $0 + $1.count })
+        return pieces
+    }
+
+    /// Removes temporary files a crashed writer left in `dir`. Call with the write lock held.
+    func removeStaleTemporaries(_ dir: String) throws(StrataError) {
+        for name in try FileSystem.list(dir) where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+            try FileSystem.remove("\(dir)/\(name)")
+        }
+    }
+
+    /// Runs `body` holding the store's exclusive write lock (flock on `<data-dir>/_lock`).
+    func withWriteLock<R>(_ body: () throws(StrataError) -> R) throws(StrataError) -> R {
+        let lock = try FileLock(path: "\(directory)/_lock")
+        defer { lock.unlock() }
+        return try body()
     }
 }

@@ -154,8 +154,12 @@ public enum BlockCodec {
             }
             var sub = ByteReader(payload, baseOffset: payloadOffset)
             let dense = try decodeValues(encoding, type: field.type, &sub, count: present, field: field.name)
+            guard sub.readableBytes == 0 else {
+                throw sub.malformed("\(sub.readableBytes) unused bytes after the values of field \(field.name)")
+            }
             columns[index] = Column(scatter(dense, presence: bitmap), presence: bitmap)
         }
+        guard reader.readableBytes == 0 else { throw reader.malformed("\(reader.readableBytes) unused bytes after the last chunk") }
         let filled = columns.enumerated().map { i, c in c ?? .null(schema[i].type, count: rows) }
         return RowBlock(timestamps: timestamps, columns: filled)
     }
@@ -181,7 +185,9 @@ public enum BlockCodec {
         }
         var sub = ByteReader(try reader.readBytes(count: length, "time payload"),
                              baseOffset: reader.baseOffset + reader.readerIndex - length)
-        return try TimestampCodec.decode(&sub, count: rows)
+        let timestamps = try TimestampCodec.decode(&sub, count: rows)
+        guard sub.readableBytes == 0 else { throw sub.malformed("\(sub.readableBytes) unused bytes after the timestamps") }
+        return timestamps
     }
 
     /// Lists a block's chunks without decoding values (for `inspect`).

@@ -42,13 +42,16 @@ public struct SegmentFooter: Sendable, Equatable {
     public var symbol: String
     /// Days since 1970-01-01 of the segment's day.
     public var day: Int64
+    /// Seconds added to UTC before cutting days (0: UTC days; -18000: days of UTC-5).
+    public var dayOffsetSeconds: Int64
     public var schema: [Field]
     public var blocks: [BlockEntry]
 
-    public init(measurement: String, symbol: String, day: Int64, schema: [Field], blocks: [BlockEntry]) {
+    public init(measurement: String, symbol: String, day: Int64, dayOffsetSeconds: Int64 = 0, schema: [Field], blocks: [BlockEntry]) {
         self.measurement = measurement
         self.symbol = symbol
         self.day = day
+        self.dayOffsetSeconds = dayOffsetSeconds
         self.schema = schema
         self.blocks = blocks
     }
@@ -57,7 +60,7 @@ public struct SegmentFooter: Sendable, Equatable {
     public var minTime: Int64? { blocks.map(\.statistics.minTime).min() }
     public var maxTime: Int64? { blocks.map(\.statistics.maxTime).max() }
 
-    ///     │ measurement <string> │ symbol <string> │ day <zigzag varint> │
+    ///     │ measurement <string> │ symbol <string> │ day <zigzag varint> │ day offset seconds <zigzag varint> │
     ///     │ field count <varint> │ (name <string>, type <1b>)* │
     ///     │ block count <varint> │ block entry* │
     ///     block entry: │ offset <8b> │ length <4b> │ rows <4b> │ min time <8b> │ max time <8b> │
@@ -67,6 +70,7 @@ public struct SegmentFooter: Sendable, Equatable {
         out.writeString(measurement)
         out.writeString(symbol)
         out.writeVarInt(day)
+        out.writeVarInt(dayOffsetSeconds)
         out.writeVarUInt(UInt64(schema.count))
         for f in schema {
             out.writeString(f.name)
@@ -96,6 +100,8 @@ public struct SegmentFooter: Sendable, Equatable {
         let measurement = try reader.readString("measurement name", maxBytes: 1024)
         let symbol = try reader.readString("symbol", maxBytes: 1024)
         let day = try reader.readVarInt("day")
+        let dayOffsetSeconds = try reader.readVarInt("day offset seconds")
+        guard dayOffsetSeconds.magnitude <= 86_400 else { throw reader.malformed("day offset of \(dayOffsetSeconds) s is more than a day") }
         let fieldCount = try reader.readCount("field count", limit: 65_535)
         var schema: [Field] = []
         var names = Set<String>()
@@ -109,17 +115,26 @@ public struct SegmentFooter: Sendable, Equatable {
             schema.append(Field(name, type))
         }
         let blockCount = try reader.readCount("block count", limit: reader.readableBytes / SegmentLayout.blockEntryFixedSize)
+        let expectedProducts = BlockStatistics.productFields(schema).map { $0.count * ($0.count - 1) / 2 } ?? 0
+        var nextOffset = SegmentLayout.headerSize
+        var previousMax = Int64.min
         var blocks: [BlockEntry] = []
         blocks.reserveCapacity(blockCount)
         for b in 0..<blockCount {
             let offset = Int(clamping: try reader.readInteger(as: UInt64.self, "offset of block \(b)"))
             let length = Int(try reader.readInteger(as: UInt32.self, "length of block \(b)"))
-            guard offset >= SegmentLayout.headerSize, length >= 5, offset <= fileSize, length <= fileSize - offset else {
-                throw reader.malformed("block \(b) at \(offset)+\(length) lies outside the file of \(fileSize) bytes")
+            // Blocks lie back to back between the header and the footer, in time order.
+            guard offset == nextOffset, length >= 5, length <= fileSize - offset else {
+                throw reader.malformed("block \(b) at \(offset)+\(length) does not follow the previous block at \(nextOffset) within \(fileSize) bytes")
             }
+            nextOffset = offset + length
             let rows = Int(try reader.readInteger(as: UInt32.self, "rows of block \(b)"))
             let minTime = try reader.readInteger(as: Int64.self, "min time of block \(b)")
             let maxTime = try reader.readInteger(as: Int64.self, "max time of block \(b)")
+            guard rows >= 1, minTime <= maxTime, minTime >= previousMax else {
+                throw reader.malformed("block \(b) has \(rows) rows from \(minTime) to \(maxTime) after a block ending at \(previousMax)")
+            }
+            previousMax = maxTime
             var fields: [FieldStatistics] = []
             fields.reserveCapacity(schema.count)
             for f in schema {
@@ -133,6 +148,9 @@ public struct SegmentFooter: Sendable, Equatable {
                     sum: try reader.readInteger(as: UInt64.self, "sum of \(f.name)")))
             }
             let productCount = Int(try reader.readInteger(as: UInt8.self, "product count of block \(b)"))
+            guard productCount == expectedProducts else {
+                throw reader.malformed("block \(b) has \(productCount) product sums; its schema calls for \(expectedProducts)")
+            }
             var products: [Double] = []
             for _ in 0..<productCount { products.append(try reader.readFloat64("product sum")) }
             blocks.append(BlockEntry(offset: offset, length: length,
@@ -140,7 +158,9 @@ public struct SegmentFooter: Sendable, Equatable {
                                                                  fields: fields, productSums: products)))
         }
         guard reader.readableBytes == 0 else { throw reader.malformed("\(reader.readableBytes) unexpected bytes after the block index") }
-        return SegmentFooter(measurement: measurement, symbol: symbol, day: day, schema: schema, blocks: blocks)
+        guard nextOffset == fileSize else { throw reader.malformed("\(fileSize - nextOffset) bytes between the last block and the footer") }
+        return SegmentFooter(measurement: measurement, symbol: symbol, day: day, dayOffsetSeconds: dayOffsetSeconds,
+                             schema: schema, blocks: blocks)
     }
 }
 
@@ -150,15 +170,17 @@ public struct SegmentBuilder {
     public let measurement: String
     public let symbol: String
     public let day: Int64
+    public let dayOffsetSeconds: Int64
     public let schema: [Field]
     public private(set) var offset: Int
     public private(set) var blocks: [BlockEntry] = []
     private var lastMaxTime = Int64.min
 
-    public init(measurement: String, symbol: String, day: Int64, schema: [Field]) {
+    public init(measurement: String, symbol: String, day: Int64, dayOffsetSeconds: Int64 = 0, schema: [Field]) {
         self.measurement = measurement
         self.symbol = symbol
         self.day = day
+        self.dayOffsetSeconds = dayOffsetSeconds
         self.schema = schema
         self.offset = 0
     }
@@ -189,7 +211,8 @@ public struct SegmentBuilder {
     /// The footer and trailer. Call last.
     public func finish() -> [UInt8] {
         var out: [UInt8] = []
-        let footer = SegmentFooter(measurement: measurement, symbol: symbol, day: day, schema: schema, blocks: blocks)
+        let footer = SegmentFooter(measurement: measurement, symbol: symbol, day: day, dayOffsetSeconds: dayOffsetSeconds,
+                                   schema: schema, blocks: blocks)
         footer.encode(into: &out)
         let crc = CRC32C.checksum(out)
         let length = out.count
@@ -226,6 +249,10 @@ public struct SegmentReader: @unchecked Sendable {
         guard version == SegmentLayout.version else {
             throw FormatError(.unsupported, "segment format version \(version); this reader knows \(SegmentLayout.version)", offset: 8)
         }
+        let flags = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
+        guard flags == 0 else {
+            throw FormatError(.unsupported, "segment header flags 0x\(String(flags, radix: 16)); this reader knows none", offset: 10)
+        }
         let t = size - SegmentLayout.trailerSize
         guard Array(bytes[(size - 8)..<size]) == SegmentLayout.magic else {
             throw FormatError(.truncated, "segment has no trailer magic: the file is truncated or was not finished", offset: size - 8)
@@ -250,7 +277,14 @@ public struct SegmentReader: @unchecked Sendable {
     }
 
     public func decodeBlock(_ index: Int, fields: Set<Int>? = nil) throws(FormatError) -> RowBlock {
-        try BlockCodec.decode(blockBytes(index), schema: footer.schema, fields: fields, baseOffset: footer.blocks[index].offset)
+        let entry = footer.blocks[index]
+        let block = try BlockCodec.decode(blockBytes(index), schema: footer.schema, fields: fields, baseOffset: entry.offset)
+        guard block.rowCount == entry.statistics.rowCount, block.timestamps.first == entry.statistics.minTime,
+              block.timestamps.last == entry.statistics.maxTime else {
+            throw FormatError(.malformed, "block holds \(block.rowCount) rows; the footer says \(entry.statistics.rowCount) rows and another time range",
+                              offset: entry.offset)
+        }
+        return block
     }
 
     public func verifyBlock(_ index: Int) throws(FormatError) {

@@ -30,7 +30,7 @@ public enum StringDictionaryCodec {
         let entryCount = try reader.readCount("str-dict entry count", limit: max(count, 1))
         var entries: [String] = []
         entries.reserveCapacity(entryCount)
-        for _ in 0..<entryCount { entries.append(try reader.readString("str-dict entry")) }
+        for _ in 0..<entryCount { entries.append(try reader.readString("str-dict entry", maxBytes: 1 << 24)) }
         let width = Int(try reader.readInteger(as: UInt8.self, "str-dict index width"))
         guard width <= 32 else { throw reader.malformed("str-dict index width \(width) > 32") }
         let packed = try reader.readBytes(count: BitPacking.byteCount(count: count, width: width), "str-dict indexes")

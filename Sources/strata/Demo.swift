@@ -14,19 +14,25 @@ struct Demo: ParsableCommand {
             let target = try Store(directory: store.path, create: true)
             var out = Output()
             let symbols = ["ESH4", "NQH4", "YMH4"]
-            var total = 0, bytes = 0
-            let started = now()
-            for (k, symbol) in symbols.enumerated() {
-                var gen = SyntheticTicks(seed: 42 &+ UInt64(k))
-                gen.startPrice = [4750, 16800, 37500][k]
-                let block = gen.trades(count: rows)
-                let series = try SeriesKey(measurement: "trade", symbol: symbol)
-                let summary = try target.write(series, schema: SyntheticTicks.tradeSchema, rows: block)
-                total += summary.rows
-                bytes += summary.bytes
+            let first = try SeriesKey(measurement: "trade", symbol: symbols[0])
+            if try !target.days(first).isEmpty {
+                // Running the demo twice must not double the data.
+                out.write("demo data is already in \(target.directory); reading it again\n\n")
+            } else {
+                var total = 0, bytes = 0
+                let started = now()
+                for (k, symbol) in symbols.enumerated() {
+                    var gen = SyntheticTicks(seed: 42 &+ UInt64(k))
+                    gen.startPrice = [4750, 16800, 37500][k]
+                    let block = gen.trades(count: rows)
+                    let series = try SeriesKey(measurement: "trade", symbol: symbol)
+                    let summary = try target.write(series, schema: SyntheticTicks.tradeSchema, rows: block)
+                    total += summary.rows
+                    bytes += summary.bytes
+                }
+                let seconds = now() - started
+                out.write("wrote \(total) synthetic trades of \(symbols.joined(separator: ", ")) to \(target.directory) in \(format3(seconds)) s: \(bytes) bytes, \(format3(Double(bytes) / Double(total))) bytes/row\n\n")
             }
-            let seconds = now() - started
-            out.write("wrote \(total) synthetic trades of \(symbols.joined(separator: ", ")) to \(target.directory) in \(format3(seconds)) s: \(bytes) bytes, \(format3(Double(bytes) / Double(total))) bytes/row\n\n")
             let series = try SeriesKey(measurement: "trade", symbol: symbols[0])
             let barStart = now()
             let bars = try target.bars(series, spec: BarSpec(interval: 3_600_000_000_000, source: .ticks(price: "price", volume: "size")))

@@ -1,0 +1,8 @@
+// System calls that Swift's Glibc module does not expose (they need _GNU_SOURCE).
+#ifndef STRATA_SYSTEM_H
+#define STRATA_SYSTEM_H
+
+/// syncfs(2): flush every dirty page and inode of the file system holding `fd`.
+int strata_syncfs(int fd);
+
+#endif
