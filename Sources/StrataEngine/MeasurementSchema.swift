@@ -47,8 +47,9 @@ public struct MeasurementSchema: Sendable, Equatable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw StrataError(.corrupt, "schema file is not UTF-8", path: path)
         }
+        guard text.hasSuffix("\n") else { throw StrataError(.corrupt, "schema file does not end with a line feed", path: path) }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
+        lines.removeLast()
         guard lines.first == Substring(header), let last = lines.last, last.hasPrefix("crc32c ") else {
             throw StrataError(.corrupt, "not a Strata schema file", path: path)
         }
@@ -60,8 +61,11 @@ public struct MeasurementSchema: Sendable, Equatable {
         for (n, line) in lines.dropFirst().dropLast().enumerated() {
             let parts = line.split(separator: "\t")
             guard parts.count == 2, let name = Names.name(fromDirectory: String(parts[0])),
-                  let type = FieldType(name: String(parts[1])) else {
+                  let type = FieldType.allCases.first(where: { $0.description == parts[1] }) else {
                 throw StrataError(.corrupt, "bad schema line '\(line)'", path: path, line: n + 2)
+            }
+            guard schema.type(of: name) == nil else {
+                throw StrataError(.corrupt, "field '\(name)' appears twice", path: path, line: n + 2)
             }
             schema.fields.append(Field(name, type))
         }
