@@ -33,24 +33,64 @@ public enum IntegerCodec {
 
     static func varintBytes(_ v: UInt64) -> Int { max(1, (bitWidth(v) + 6) / 7) }
 
+    /// Exact division by a constant: for d = 2^k · odd, a multiple r of d divided by d is
+    /// (r >> k) · odd⁻¹ mod 2^64, a shift and a multiply instead of a 64-bit divide, and
+    /// r is a multiple of d when that product is ≤ (2^64 − 1) / odd (Granlund–Montgomery).
+    @usableFromInline
+    struct ExactDivisor {
+        let shift: UInt64
+        let inverse: UInt64
+        let limit: UInt64
+        let lowMask: UInt64
+
+        init(_ d: UInt64) {
+            precondition(d > 0)
+            let k = UInt64(d.trailingZeroBitCount)
+            let odd = d >> k
+            var x = odd  // Newton's iteration doubles the correct low bits each step: 3 → 6 → … → 96.
+            for _ in 0..<5 { x = x &* (2 &- odd &* x) }
+            shift = k
+            inverse = x
+            limit = UInt64.max / odd
+            lowMask = (1 << k) &- 1
+        }
+
+        @inline(__always)
+        func divides(_ r: UInt64) -> Bool {
+            r & lowMask == 0 && (r >> shift) &* inverse <= limit
+        }
+
+        /// r / d for a multiple r of d.
+        @inline(__always)
+        func quotient(_ r: UInt64) -> UInt64 { (r >> shift) &* inverse }
+    }
+
     /// Picks base, divisor and width for `values` (which are not modified).
     static func plan(_ values: UnsafeBufferPointer<Int64>) -> Plan {
         let n = values.count
         guard n > 0 else { return Plan(base: 0, divisor: 1, width: 0, patchCount: 0, costBits: 24) }
         var lo = values[0]
         for v in values where v < lo { lo = v }
+        // Common divisor of the residuals: a cheap divisibility test per value, a real gcd
+        // only when the divisor shrinks.
         var g: UInt64 = 0
+        var divisor = ExactDivisor(1)
         for v in values {
             let r = UInt64(bitPattern: v &- lo)
-            if r != 0 {
-                g = g == 0 ? r : gcd(g, r)
-                if g == 1 { break }
-            }
+            if r == 0 || (g != 0 && divisor.divides(r)) { continue }
+            g = g == 0 ? r : gcd(g, r)
+            if g == 1 { break }
+            divisor = ExactDivisor(g)
         }
         if g == 0 { g = 1 }
-        var histogram = [Int](repeating: 0, count: 65)
-        for v in values {
-            histogram[bitWidth(UInt64(bitPattern: v &- lo) / g)] += 1
+        var histogram = (0..<65).map { _ in 0 }
+        histogram.withUnsafeMutableBufferPointer { h in
+            if g == 1 {
+                for v in values { h[bitWidth(UInt64(bitPattern: v &- lo))] &+= 1 }
+            } else {
+                let d = ExactDivisor(g)
+                for v in values { h[bitWidth(d.quotient(UInt64(bitPattern: v &- lo)))] &+= 1 }
+            }
         }
         var maxWidth = 64
         while maxWidth > 0 && histogram[maxWidth] == 0 { maxWidth -= 1 }
@@ -79,10 +119,14 @@ public enum IntegerCodec {
         var residuals = [UInt64](repeating: 0, count: values.count)
         var patches: [(index: Int, high: UInt64)] = []
         patches.reserveCapacity(plan.patchCount)
-        for i in 0..<values.count {
-            let r = UInt64(bitPattern: values[i] &- plan.base) / plan.divisor
-            residuals[i] = r & mask
-            if r & ~mask != 0 { patches.append((i, r >> UInt64(plan.width))) }
+        let divisor = ExactDivisor(plan.divisor)
+        let base = plan.base
+        residuals.withUnsafeMutableBufferPointer { res in
+            for i in 0..<values.count {
+                let r = divisor.quotient(UInt64(bitPattern: values[i] &- base))
+                res[i] = r & mask
+                if r & ~mask != 0 { patches.append((i, r >> UInt64(plan.width))) }
+            }
         }
         precondition(patches.count == plan.patchCount, "patch plan out of date")
         residuals.withUnsafeBufferPointer { BitPacking.pack($0, width: plan.width, into: &out) }
