@@ -82,6 +82,108 @@ struct PartialBar {
     }
 }
 
+/// A number a bar can be computed from.
+protocol BarNumber {
+    var barValue: Double { get }
+}
+
+extension Double: BarNumber {
+    @inline(__always) var barValue: Double { self }
+}
+
+extension Int64: BarNumber {
+    @inline(__always) var barValue: Double { Double(self) }
+}
+
+/// Reduces sorted ticks without nulls into bars: for each bar, finds its run of rows and
+/// folds it into local variables over unsafe buffers (the hot loop of a bars query).
+struct TickReducer {
+    let interval: Int64
+    let ordinal: Int
+    let rowBase: Int
+
+    func reduce(_ ts: [Int64], _ prices: ColumnValues, _ volumes: ColumnValues?, _ range: Range<Int>, into bars: inout [PartialBar]) {
+        switch (prices, volumes) {
+        case (.float64(let p), nil): run(ts, p, [Double](), false, range, &bars)
+        case (.int64(let p), nil): run(ts, p, [Double](), false, range, &bars)
+        case (.float64(let p), .float64(let v)?): run(ts, p, v, true, range, &bars)
+        case (.float64(let p), .int64(let v)?): run(ts, p, v, true, range, &bars)
+        case (.int64(let p), .float64(let v)?): run(ts, p, v, true, range, &bars)
+        case (.int64(let p), .int64(let v)?): run(ts, p, v, true, range, &bars)
+        default: preconditionFailure("bars need numeric fields")
+        }
+    }
+
+    @inline(__always)
+    func run<P: BarNumber, V: BarNumber>(_ ts: [Int64], _ prices: [P], _ volumes: [V], _ hasVolume: Bool,
+                                         _ range: Range<Int>, _ bars: inout [PartialBar]) {
+        ts.withUnsafeBufferPointer { t in
+            prices.withUnsafeBufferPointer { p in
+                volumes.withUnsafeBufferPointer { v in
+                    if hasVolume { loop(t, p, v, range, &bars, withVolume: true) } else { loop(t, p, v, range, &bars, withVolume: false) }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    func loop<P: BarNumber, V: BarNumber>(_ t: UnsafeBufferPointer<Int64>, _ p: UnsafeBufferPointer<P>, _ v: UnsafeBufferPointer<V>,
+                                          _ range: Range<Int>, _ bars: inout [PartialBar], withVolume: Bool) {
+        var i = range.lowerBound
+        let end = range.upperBound
+        while i < end {
+            let t0 = t[i]
+            let q = t0 / interval
+            let start = (t0 % interval < 0 ? q &- 1 : q) &* interval
+            let (next, overflow) = start.addingReportingOverflow(interval)
+            let limit = overflow ? Int64.max : next
+            let first = p[i].barValue
+            var high = first, low = first
+            var volume = 0.0, priceVolume = 0.0
+            if withVolume {
+                let x = v[i].barValue
+                volume = x
+                priceVolume = first * x
+            }
+            var j = i &+ 1
+            while j < end && (t[j] < limit || overflow) {
+                let price = p[j].barValue
+                if price > high { high = price }
+                if price < low { low = price }
+                if withVolume {
+                    let x = v[j].barValue
+                    volume += x
+                    priceVolume += price * x
+                }
+                j &+= 1
+            }
+            let bar = PartialBar(start: start, open: first, high: high, low: low, close: p[j &- 1].barValue,
+                                 openKey: RowKey(time: t0, segment: ordinal, row: rowBase &+ i),
+                                 closeKey: RowKey(time: t[j &- 1], segment: ordinal, row: rowBase &+ j &- 1),
+                                 volume: volume, priceVolume: priceVolume, count: j &- i)
+            if let last = bars.last, last.start == start {
+                bars[bars.count &- 1].merge(bar)
+            } else {
+                bars.append(bar)
+            }
+            i = j
+        }
+    }
+}
+
+extension Array where Element == Int64 {
+    /// The first index whose element satisfies `predicate`, for a predicate that is false
+    /// and then true along the (sorted) array.
+    func partitioningIndex(where predicate: (Int64) -> Bool) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if predicate(self[mid]) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+}
+
 extension Store {
     /// Bars of `series` over rows with from ≤ time ≤ to. Blocks that lie inside one bar
     /// and the range are summarised from their footer statistics without decoding.
@@ -168,6 +270,19 @@ extension Store {
                 continue
             }
             let block = try segment.decodeBlock(b, fields: wanted)
+            let ticks = o == h && o == l && o == c
+            let noNulls = block.columns[o].presence == nil && (v.map { block.columns[$0].presence == nil } ?? true)
+            if ticks && noNulls {
+                // The common case: one price, no nulls. Reduce each bar's run of rows.
+                let ts = block.timestamps
+                let lower = ts.partitioningIndex(where: { $0 >= from })
+                let upper = ts.partitioningIndex(where: { $0 > to })
+                if lower < upper {
+                    TickReducer(interval: interval, ordinal: ordinal, rowBase: rowBase)
+                        .reduce(ts, block.columns[o].values, v.map { block.columns[$0].values }, lower..<upper, into: &bars)
+                }
+                continue
+            }
             let opens = doubles(block.columns[o]), highs = h == o ? opens : doubles(block.columns[h])
             let lows = l == o ? opens : doubles(block.columns[l]), closes = c == o ? opens : doubles(block.columns[c])
             let volumes = v.map { doubles(block.columns[$0]) }
@@ -203,7 +318,7 @@ extension Store {
         return bars
     }
 
-    private func appendOrMerge(_ bars: inout [PartialBar], _ p: PartialBar) {
+    func appendOrMerge(_ bars: inout [PartialBar], _ p: PartialBar) {
         if let last = bars.last, last.start == p.start {
             bars[bars.count - 1].merge(p)
         } else {

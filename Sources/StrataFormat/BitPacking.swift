@@ -53,12 +53,13 @@ public enum BitPacking {
         let mask: UInt64 = width == 64 ? ~0 : (1 &<< UInt64(width)) &- 1
         var bit = 0
         var i = 0
-        if width <= 56 {
-            // Fast path: one load covers the value while 8 bytes remain.
-            while i < count {
-                let byte = bit &>> 3
-                if byte &+ 8 > n { break }
-                let word = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: byte, as: UInt64.self))
+        if width <= 56 && n >= 8 {
+            // Fast path: one unaligned load per value, for every value whose load stays
+            // inside the buffer (those starting at least 8 bytes before its end).
+            let lastSafeBit = (n &- 8) &* 8
+            let safeCount = Swift.min(count, lastSafeBit / width &+ 1)
+            while i < safeCount {
+                let word = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: bit &>> 3, as: UInt64.self))
                 body(i, (word &>> UInt64(bit & 7)) & mask)
                 bit &+= width
                 i &+= 1

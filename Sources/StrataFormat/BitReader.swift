@@ -57,20 +57,47 @@ public struct BitReader {
     /// Reads `count` bits (0 ≤ count ≤ 64) as the low bits of the result.
     @inlinable @inline(__always)
     public mutating func read(bits count: Int, _ what: StaticString = "bits") throws(FormatError) -> UInt64 {
-        if count == 0 { return 0 }
-        if count > 56 {
-            let high = try read(bits: count - 32, what)
-            let low = try read(bits: 32, what)
-            return (high &<< 32) | low
-        }
+        if count > 56 { return try readWide(bits: count, what) }
         if valid < count {
             refill()
             if valid < count { throw truncated(what, needed: count) }
         }
+        if count == 0 { return 0 }
         let v = buffer &>> UInt64(64 &- count)
         buffer &<<= UInt64(count)
         valid &-= count
         return v
+    }
+
+    /// Makes at least `count` (≤ 57) bits available to `peek` if the input has them;
+    /// returns false if it does not.
+    @inlinable @inline(__always)
+    public mutating func ensure(bits count: Int) -> Bool {
+        if valid < count { refill() }
+        return valid >= count
+    }
+
+    /// The next `count` (1…57) bits without consuming them; `ensure(bits:)` must have
+    /// returned true for at least `count`.
+    @inlinable @inline(__always)
+    public func peek(bits count: Int) -> UInt64 {
+        buffer &>> UInt64(64 &- count)
+    }
+
+    /// Consumes `count` bits that `ensure(bits:)` made available.
+    @inlinable @inline(__always)
+    public mutating func consume(bits count: Int) {
+        buffer &<<= UInt64(count)
+        valid &-= count
+    }
+
+    /// Reads 57…64 bits in two steps (a refill adds whole bytes only, so one load may
+    /// not hold them). Kept out of line so that `read(bits:)` stays small and inlined.
+    @usableFromInline @inline(never)
+    mutating func readWide(bits count: Int, _ what: StaticString) throws(FormatError) -> UInt64 {
+        let high = try read(bits: count - 32, what)
+        let low = try read(bits: 32, what)
+        return (high &<< 32) | low
     }
 
     @inlinable @inline(__always)

@@ -29,27 +29,20 @@ public enum FloatCodec {
     }
 
     public static func decode(_ encoding: Encoding, _ reader: inout ByteReader, count: Int) throws(FormatError) -> [Double] {
-        var result = [Double](repeating: 0, count: count)
-        var failure: FormatError?
-        result.withUnsafeMutableBufferPointer { buf in
-            guard let out = buf.baseAddress else { return }
-            do throws(FormatError) {
-                switch encoding {
-                case .float64Plain:
-                    let raw = try reader.readBytes(count: count * 8, "f64-plain values")
-                    for i in 0..<count {
-                        out[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
-                    }
-                case .float64Gorilla:
-                    try GorillaCodec.decode(&reader, count: count, into: out)
-                case .float64Decimal:
-                    try DecimalCodec.decode(&reader, count: count, into: out)
-                default:
-                    throw FormatError(.unsupported, "\(encoding) is not a Float64 encoding", offset: reader.baseOffset)
+        try .decoding(count: count) { (out) throws(FormatError) in
+            switch encoding {
+            case .float64Plain:
+                let raw = try reader.readBytes(count: count * 8, "f64-plain values")
+                for i in 0..<count {
+                    out[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
                 }
-            } catch { failure = error }
+            case .float64Gorilla:
+                try GorillaCodec.decode(&reader, count: count, into: out)
+            case .float64Decimal:
+                try DecimalCodec.decode(&reader, count: count, into: out)
+            default:
+                throw FormatError(.unsupported, "\(encoding) is not a Float64 encoding", offset: reader.baseOffset)
+            }
         }
-        if let failure { throw failure }
-        return result
     }
 }

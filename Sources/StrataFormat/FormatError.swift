@@ -34,3 +34,23 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         return "\(code.rawValue): \(message)"
     }
 }
+
+extension Array where Element: BitwiseCopyable {
+    /// An array of `count` elements filled by `body`, which must write all of them (or
+    /// throw). The storage is not zeroed first: decoders overwrite every element.
+    @inlinable
+    static func decoding(count: Int, _ body: (UnsafeMutablePointer<Element>) throws(FormatError) -> Void) throws(FormatError) -> [Element] {
+        var failure: FormatError?
+        let result = [Element](unsafeUninitializedCapacity: Swift.max(count, 1)) { buffer, initialized in
+            do throws(FormatError) {
+                try body(buffer.baseAddress!)
+                initialized = count
+            } catch {
+                failure = error
+                initialized = 0
+            }
+        }
+        if let failure { throw failure }
+        return result
+    }
+}

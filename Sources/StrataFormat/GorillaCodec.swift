@@ -59,36 +59,49 @@ public enum GorillaCodec {
         out[0] = Double(bitPattern: previous)
         var leading = -1
         var trailing = 0
+        var meaningful = 0
         var i = 1
+        func failure(_ code: FormatError.Code, _ message: String) -> FormatError {
+            FormatError(code, message, offset: reader.baseOffset + reader.readerIndex + bits.bitPosition / 8)
+        }
         while i < count {
-            let run = bits.readZeroRun(limit: count - i)
-            if run > 0 {
+            // Enough bits for the longest header: 2 control bits, 5 + 6 for a new window.
+            if !bits.ensure(bits: 13) {
+                // Near the end of the stream: fall back to checked reads.
+                if bits.bitsRemaining == 0 { throw failure(.truncated, "f64-gorilla: stream ended after \(i) of \(count) values") }
+            }
+            let head = bits.peek(bits: 2)
+            if head < 2 {
+                // `0`: a run of repeated values, consumed whole.
+                let run = bits.readZeroRun(limit: count - i)
                 let v = Double(bitPattern: previous)
                 for k in i..<(i + run) { out[k] = v }
                 i += run
                 continue
             }
-            let ones = try bits.readUnaryPrefix(limit: 2, "f64-gorilla control bits")
-            if ones == 1 {
-                guard leading >= 0 else {
-                    throw FormatError(.malformed, "f64-gorilla reuses a window before defining one",
-                                      offset: reader.baseOffset + reader.readerIndex + bits.bitPosition / 8)
-                }
-            } else if ones == 2 {
-                leading = Int(try bits.read(bits: 5, "f64-gorilla leading zeros"))
-                var length = Int(try bits.read(bits: 6, "f64-gorilla length"))
-                if length == 0 { length = 64 }
-                guard leading + length <= 64 else {
-                    throw FormatError(.malformed, "f64-gorilla window \(leading)+\(length) exceeds 64 bits",
-                                      offset: reader.baseOffset + reader.readerIndex + bits.bitPosition / 8)
-                }
-                trailing = 64 - leading - length
+            guard bits.ensure(bits: 2) else { throw failure(.truncated, "f64-gorilla: control bits cut short") }
+            if head == 2 {
+                guard leading >= 0 else { throw failure(.malformed, "f64-gorilla reuses a window before defining one") }
+                bits.consume(bits: 2)
             } else {
-                throw FormatError(.truncated, "f64-gorilla: stream ended after \(i) of \(count) values",
-                                  offset: reader.baseOffset + reader.readerIndex + bits.bitPosition / 8)
+                guard bits.ensure(bits: 13) else { throw failure(.truncated, "f64-gorilla: window header cut short") }
+                let header = bits.peek(bits: 13)
+                bits.consume(bits: 13)
+                leading = Int((header >> 6) & 31)
+                var length = Int(header & 63)
+                if length == 0 { length = 64 }
+                guard leading + length <= 64 else { throw failure(.malformed, "f64-gorilla window \(leading)+\(length) exceeds 64 bits") }
+                trailing = 64 - leading - length
+                meaningful = length
             }
-            let meaningful = try bits.read(bits: 64 - leading - trailing, "f64-gorilla meaningful bits")
-            previous ^= meaningful << UInt64(trailing)
+            let x: UInt64
+            if meaningful <= 57, bits.ensure(bits: meaningful) {
+                x = bits.peek(bits: meaningful)
+                bits.consume(bits: meaningful)
+            } else {
+                x = try bits.read(bits: meaningful, "f64-gorilla meaningful bits")
+            }
+            previous ^= x &<< UInt64(trailing)
             out[i] = Double(bitPattern: previous)
             i += 1
         }

@@ -205,13 +205,7 @@ public enum IntegerCodec {
     }
 
     public static func decode(_ encoding: Encoding, _ reader: inout ByteReader, count: Int) throws(FormatError) -> [Int64] {
-        var result = [Int64](repeating: 0, count: count)
-        var failure: FormatError?
-        result.withUnsafeMutableBufferPointer { buf in
-            do throws(FormatError) { try decode(encoding, &reader, count: count, into: buf.baseAddress!) } catch { failure = error }
-        }
-        if let failure { throw failure }
-        return result
+        try .decoding(count: count) { (out) throws(FormatError) in try decode(encoding, &reader, count: count, into: out) }
     }
 
     static func decodeFrameOfReference(_ reader: inout ByteReader, count: Int,

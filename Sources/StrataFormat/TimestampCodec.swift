@@ -120,12 +120,6 @@ public enum TimestampCodec {
     }
 
     public static func decode(_ reader: inout ByteReader, count: Int) throws(FormatError) -> [Int64] {
-        var result = [Int64](repeating: 0, count: count)
-        var failure: FormatError?
-        result.withUnsafeMutableBufferPointer { buf in
-            do throws(FormatError) { try decode(&reader, count: count, into: buf.baseAddress!) } catch { failure = error }
-        }
-        if let failure { throw failure }
-        return result
+        try .decoding(count: count) { (out) throws(FormatError) in try decode(&reader, count: count, into: out) }
     }
 }

@@ -81,3 +81,17 @@ struct CRC32CTests {
         }
     }
 }
+
+@Suite struct CRC32CHardwareTests {
+    @Test func hardwareAndSoftwareAgree() {
+        var rng = SplitMix64(seed: 99)
+        for length in [0, 1, 7, 8, 9, 15, 16, 63, 64, 65, 1000, 4097] {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            bytes.withUnsafeBytes { raw in
+                for start in [UInt32(0), 0xDEAD_BEEF] {
+                    #expect(CRC32C.update(start, raw) == CRC32C.softwareUpdate(start, raw))
+                }
+            }
+        }
+    }
+}
