@@ -14,26 +14,28 @@ public enum BitPacking {
         if width == 0 || values.isEmpty { return }
         let start = out.count
         let total = byteCount(count: values.count, width: width)
+        // Room for whole 8-byte stores past the end; trimmed afterwards.
         out.append(contentsOf: repeatElement(0, count: total + 8))
         out.withUnsafeMutableBytes { raw in
             let p = raw.baseAddress! + start
-            let mask: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) - 1
-            var bit = 0
+            let mask: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) &- 1
+            let w = UInt64(width)
+            var accumulator: UInt64 = 0
+            var filled: UInt64 = 0  // bits held in the accumulator, < 64
+            var offset = 0
             for v in values {
                 let x = v & mask
-                let byte = bit >> 3
-                let shift = UInt64(bit & 7)
-                var word = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: byte, as: UInt64.self))
-                word |= x << shift
-                p.storeBytes(of: word.littleEndian, toByteOffset: byte, as: UInt64.self)
-                if shift + UInt64(width) > 64 {
-                    // The value spills into a ninth byte.
-                    let spill = UInt8(truncatingIfNeeded: x >> (64 - shift))
-                    let old = p.load(fromByteOffset: byte + 8, as: UInt8.self)
-                    p.storeBytes(of: old | spill, toByteOffset: byte + 8, as: UInt8.self)
+                accumulator |= x &<< filled
+                filled &+= w
+                if filled >= 64 {
+                    p.storeBytes(of: accumulator.littleEndian, toByteOffset: offset, as: UInt64.self)
+                    offset &+= 8
+                    filled &-= 64
+                    // The bits of x that did not fit (none when it ended exactly at 64).
+                    accumulator = filled == 0 ? 0 : x &>> (w &- filled)
                 }
-                bit += width
             }
+            if filled > 0 { p.storeBytes(of: accumulator.littleEndian, toByteOffset: offset, as: UInt64.self) }
         }
         out.removeLast(8)
     }

@@ -23,7 +23,10 @@ public enum DecimalCodec {
 
     @inlinable @inline(__always)
     static func scaled(_ v: Double, _ p: Double) -> Int64? {
-        let s = (v * p).rounded()
+        // Round to nearest by adding and subtracting 1.5·2^52 (exact for |x| < 2^51; any
+        // other x fails the checks below and becomes an exception, so the trick is safe).
+        let x = v * p
+        let s = (x + 6_755_399_441_055_744.0) - 6_755_399_441_055_744.0
         guard s.magnitude <= 9_007_199_254_740_992 else { return nil }  // 2^53, also rejects NaN
         let n = Int64(s)
         guard (Double(n) / p).bitPattern == v.bitPattern else { return nil }

@@ -28,7 +28,7 @@ public enum IntegerCodec {
         return a
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     static func bitWidth(_ v: UInt64) -> Int { 64 - v.leadingZeroBitCount }
 
     static func varintBytes(_ v: UInt64) -> Int { max(1, (bitWidth(v) + 6) / 7) }
@@ -65,32 +65,59 @@ public enum IntegerCodec {
         func quotient(_ r: UInt64) -> UInt64 { (r >> shift) &* inverse }
     }
 
+    /// Counts residual widths into four interleaved histograms of 65 entries.
+    @inline(__always)
+    static func widths(_ values: UnsafeBufferPointer<Int64>, _ lo: Int64, _ d: ExactDivisor, divide: Bool,
+                       into h: UnsafeMutableBufferPointer<Int>) {
+        @inline(__always) func width(_ v: Int64) -> Int {
+            let r = UInt64(bitPattern: v &- lo)
+            return bitWidth(divide ? d.quotient(r) : r)
+        }
+        let n = values.count
+        var i = 0
+        while i &+ 4 <= n {
+            h[width(values[i])] &+= 1
+            h[65 &+ width(values[i &+ 1])] &+= 1
+            h[130 &+ width(values[i &+ 2])] &+= 1
+            h[195 &+ width(values[i &+ 3])] &+= 1
+            i &+= 4
+        }
+        while i < n {
+            h[width(values[i])] &+= 1
+            i &+= 1
+        }
+    }
+
     /// Picks base, divisor and width for `values` (which are not modified).
     static func plan(_ values: UnsafeBufferPointer<Int64>) -> Plan {
         let n = values.count
         guard n > 0 else { return Plan(base: 0, divisor: 1, width: 0, patchCount: 0, costBits: 24) }
-        var lo = values[0]
-        for v in values where v < lo { lo = v }
-        // Common divisor of the residuals: a cheap divisibility test per value, a real gcd
-        // only when the divisor shrinks.
+        // One pass for the minimum and the common divisor of the residuals: the gcd of
+        // {v − min} equals the gcd of {v − v₀}, so it needs no minimum first. A cheap
+        // divisibility test per value; a real gcd only when the divisor shrinks.
+        let v0 = values[0]
+        var lo = v0
         var g: UInt64 = 0
         var divisor = ExactDivisor(1)
         for v in values {
-            let r = UInt64(bitPattern: v &- lo)
-            if r == 0 || (g != 0 && divisor.divides(r)) { continue }
+            lo = Swift.min(lo, v)
+            let r = v >= v0 ? UInt64(bitPattern: v &- v0) : UInt64(bitPattern: v0 &- v)  // |v − v₀| < 2^64
+            if g == 1 || r == 0 || (g != 0 && divisor.divides(r)) { continue }
             g = g == 0 ? r : gcd(g, r)
-            if g == 1 { break }
-            divisor = ExactDivisor(g)
+            if g != 1 { divisor = ExactDivisor(g) }
         }
         if g == 0 { g = 1 }
-        var histogram = (0..<65).map { _ in 0 }
-        histogram.withUnsafeMutableBufferPointer { h in
+        // Histogram of residual widths, in four interleaved copies so that consecutive
+        // values of the same width do not wait on each other's increment.
+        var histogram = [Int](repeating: 0, count: 65)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * 65) { h in
+            h.initialize(repeating: 0)
             if g == 1 {
-                for v in values { h[bitWidth(UInt64(bitPattern: v &- lo))] &+= 1 }
+                widths(values, lo, ExactDivisor(1), divide: false, into: h)
             } else {
-                let d = ExactDivisor(g)
-                for v in values { h[bitWidth(d.quotient(UInt64(bitPattern: v &- lo)))] &+= 1 }
+                widths(values, lo, ExactDivisor(g), divide: true, into: h)
             }
+            for w in 0..<65 { histogram[w] = h[w] &+ h[65 &+ w] &+ h[130 &+ w] &+ h[195 &+ w] }
         }
         var maxWidth = 64
         while maxWidth > 0 && histogram[maxWidth] == 0 { maxWidth -= 1 }
@@ -141,14 +168,34 @@ public enum IntegerCodec {
     /// Appends the smaller of `int-for` and `int-delta-for` and returns which it chose.
     @discardableResult
     public static func encode(_ values: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) -> Encoding {
+        let n = values.count
+        if n < 2 {
+            write(values, plan: plan(values), into: &out)
+            return .int64FrameOfReference
+        }
+        // Decide on a sample when one encoding is clearly smaller there; plan both on the
+        // whole block only when the sample leaves it open.
+        let sampleSize = 512
+        if n > 2 * sampleSize {
+            let sample = UnsafeBufferPointer(rebasing: values[0..<sampleSize])
+            let directSample = plan(sample).costBits
+            let deltaSample = withDeltas(sample) { plan($0).costBits } + 8 * varintBytes(ZigZag.encode(values[0]))
+            if directSample * 4 < deltaSample * 3 {
+                write(values, plan: plan(values), into: &out)
+                return .int64FrameOfReference
+            }
+            if deltaSample * 4 < directSample * 3 {
+                out.writeVarInt(values[0])
+                withDeltas(values) { write($0, plan: plan($0), into: &out) }
+                return .int64DeltaFrameOfReference
+            }
+        }
         let direct = plan(values)
-        if values.count < 2 || direct.costBits <= 8 {
+        if direct.costBits <= 8 {
             write(values, plan: direct, into: &out)
             return .int64FrameOfReference
         }
-        var deltas = [Int64](repeating: 0, count: values.count - 1)
-        for i in 1..<values.count { deltas[i - 1] = values[i] &- values[i - 1] }
-        return deltas.withUnsafeBufferPointer { d in
+        return withDeltas(values) { d in
             let delta = plan(d)
             let deltaCost = delta.costBits + 8 * varintBytes(ZigZag.encode(values[0]))
             if deltaCost < direct.costBits {
@@ -158,6 +205,14 @@ public enum IntegerCodec {
             }
             write(values, plan: direct, into: &out)
             return .int64FrameOfReference
+        }
+    }
+
+    /// Calls `body` with the n − 1 differences of consecutive values.
+    static func withDeltas<R>(_ values: UnsafeBufferPointer<Int64>, _ body: (UnsafeBufferPointer<Int64>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: values.count - 1) { d in
+            for i in 1..<values.count { d[i &- 1] = values[i] &- values[i &- 1] }
+            return body(UnsafeBufferPointer(d))
         }
     }
 

@@ -1,3 +1,16 @@
+/// A Float64 or Int64 value seen as a Double, for product sums.
+protocol BarNumeric {
+    var double: Double { get }
+}
+
+extension Double: BarNumeric {
+    @inline(__always) var double: Double { self }
+}
+
+extension Int64: BarNumeric {
+    @inline(__always) var double: Double { Double(self) }
+}
+
 /// Per-field statistics of one block, kept in the segment footer so that queries can
 /// skip or summarise blocks without decoding them.
 ///
@@ -50,7 +63,7 @@ public struct FieldStatistics: Sendable, Equatable {
                 s.first = first!.bitPattern; s.last = last.bitPattern; s.sum = sum.bitPattern
             }
         case .int64(let v):
-            s = integerStatistics(v.indices.lazy.filter { present?[$0] ?? true }.map { v[$0] })
+            s = present == nil ? integerStatistics(v) : integerStatistics(v.indices.lazy.filter { present![$0] }.map { v[$0] })
         case .bool(let v):
             s = integerStatistics(v.indices.lazy.filter { present?[$0] ?? true }.map { v[$0] ? 1 : 0 })
         case .string:
@@ -117,25 +130,38 @@ public struct BlockStatistics: Sendable, Equatable {
         return ia * (2 * k - ia - 1) / 2 + (ib - ia - 1)
     }
 
+    /// Σ x·y over rows where both columns are present, in row order (Int64 converted to
+    /// the nearest Double first).
+    static func productSum(_ x: Column, _ y: Column) -> Double {
+        func run<X: BarNumeric, Y: BarNumeric>(_ xs: [X], _ ys: [Y]) -> Double {
+            var sum = 0.0
+            if x.presence == nil && y.presence == nil {
+                xs.withUnsafeBufferPointer { p in
+                    ys.withUnsafeBufferPointer { q in
+                        for i in 0..<p.count { sum += p[i].double * q[i].double }
+                    }
+                }
+            } else {
+                for i in xs.indices where x.isPresent(i) && y.isPresent(i) { sum += xs[i].double * ys[i].double }
+            }
+            return sum
+        }
+        switch (x.values, y.values) {
+        case (.float64(let a), .float64(let b)): return run(a, b)
+        case (.float64(let a), .int64(let b)): return run(a, b)
+        case (.int64(let a), .float64(let b)): return run(a, b)
+        case (.int64(let a), .int64(let b)): return run(a, b)
+        default: return 0
+        }
+    }
+
     public static func of(_ block: RowBlock, schema: [Field]) -> BlockStatistics {
         let fields = block.columns.map(FieldStatistics.of)
         var products: [Double] = []
         if let numeric = productFields(schema) {
-            let asDoubles: [[Double?]] = numeric.map { f in
-                let c = block.columns[f]
-                switch c.values {
-                case .float64(let v): return v.indices.map { c.isPresent($0) ? v[$0] : nil }
-                case .int64(let v): return v.indices.map { c.isPresent($0) ? Double(v[$0]) : nil }
-                default: return []
-                }
-            }
             for a in 0..<numeric.count {
                 for b in (a + 1)..<numeric.count {
-                    var sum = 0.0
-                    for r in 0..<block.rowCount {
-                        if let x = asDoubles[a][r], let y = asDoubles[b][r] { sum += x * y }
-                    }
-                    products.append(sum)
+                    products.append(productSum(block.columns[numeric[a]], block.columns[numeric[b]]))
                 }
             }
         }
