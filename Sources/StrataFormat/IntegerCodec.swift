@@ -57,7 +57,8 @@ public enum IntegerCodec {
 
         @inline(__always)
         func divides(_ r: UInt64) -> Bool {
-            r & lowMask == 0 && (r >> shift) &* inverse <= limit
+            // Both tests without a branch between them.
+            (r & lowMask) | ((r >> shift) &* inverse > limit ? 1 : 0) == 0
         }
 
         /// r / d for a multiple r of d.
@@ -98,13 +99,24 @@ public enum IntegerCodec {
         let v0 = values[0]
         var lo = v0
         var g: UInt64 = 0
-        var divisor = ExactDivisor(1)
-        for v in values {
-            lo = Swift.min(lo, v)
-            let r = v >= v0 ? UInt64(bitPattern: v &- v0) : UInt64(bitPattern: v0 &- v)  // |v − v₀| < 2^64
-            if g == 1 || r == 0 || (g != 0 && divisor.divides(r)) { continue }
-            g = g == 0 ? r : gcd(g, r)
-            if g != 1 { divisor = ExactDivisor(g) }
+        var i = 0
+        // Until the first value that differs from v₀ there is no divisor yet.
+        while i < n && values[i] == v0 { i &+= 1 }
+        if i < n {
+            let first = values[i]
+            g = first >= v0 ? UInt64(bitPattern: first &- v0) : UInt64(bitPattern: v0 &- first)
+            var divisor = ExactDivisor(g)
+            // Zero passes the divisibility test, so the only branch left is the rare one.
+            while i < n {
+                let v = values[i]
+                lo = Swift.min(lo, v)
+                let r = v >= v0 ? UInt64(bitPattern: v &- v0) : UInt64(bitPattern: v0 &- v)  // |v − v₀| < 2^64
+                if g != 1 && !divisor.divides(r) {
+                    g = gcd(g, r)
+                    divisor = ExactDivisor(g)
+                }
+                i &+= 1
+            }
         }
         if g == 0 { g = 1 }
         // Histogram of residual widths, in four interleaved copies so that consecutive
