@@ -1,4 +1,7 @@
+import Dispatch
+import Glibc
 import StrataFormat
+import Synchronization
 
 /// Which fields make up bars.
 public struct BarSpec: Sendable {
@@ -230,22 +233,23 @@ extension Store {
     func barsOf(_ segment: Segment, ordinal: Int, spec: BarSpec, from: Int64, to: Int64) throws(StrataError) -> [PartialBar] {
         let schema = segment.schema
         let roles = spec.roles
-        func index(_ name: String) -> Int? { schema.firstIndex { $0.name == name } }
+        @Sendable func index(_ name: String) -> Int? { schema.firstIndex { $0.name == name } }
         guard let o = index(roles.open), let h = index(roles.high), let l = index(roles.low), let c = index(roles.close) else {
             return []  // this segment predates the fields
         }
         let v = roles.volume.flatMap(index)
         if roles.volume != nil && v == nil { return [] }
         let interval = spec.interval
-        func bucket(_ t: Int64) -> Int64 {
+        @Sendable func bucket(_ t: Int64) -> Int64 {
             let q = t / interval
             return (t % interval < 0 ? q - 1 : q) * interval
         }
-        var bars: [PartialBar] = []
-        var rowBase = 0
         let wanted = Set([o, h, l, c] + (v.map { [$0] } ?? []))
         let productIndex = v.flatMap { BlockStatistics.productIndex(schema, c, $0) }
-        for b in segment.footer.blocks.indices {
+        @Sendable func run(_ blocks: Range<Int>, rowBase firstRow: Int) throws(StrataError) -> [PartialBar] {
+        var bars: [PartialBar] = []
+        var rowBase = firstRow
+        for b in blocks {
             let entry = segment.footer.blocks[b]
             let s = entry.statistics
             defer { rowBase += s.rowCount }
@@ -314,6 +318,26 @@ extension Store {
                 }
             }
             if let done = current { appendOrMerge(&bars, done) }
+        }
+        return bars
+        }
+
+        // Blocks are independent until their bars are joined: on a large segment, split
+        // them into one contiguous run per core and join the runs in order.
+        let blocks = segment.footer.blocks
+        let cores = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        guard blocks.count >= 16 && cores > 1 else { return try run(blocks.indices, rowBase: 0) }
+        let firstRows = blocks.reduce(into: [0]) { rows, e in rows.append(rows.last! + e.statistics.rowCount) }
+        let parts = Swift.min(cores, blocks.count / 8)
+        let bounds = (0...parts).map { $0 * blocks.count / parts }
+        let results = Mutex<[Result<[PartialBar], StrataError>?]>(Array(repeating: nil, count: parts))
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            let r = Result { () throws(StrataError) in try run(bounds[k]..<bounds[k + 1], rowBase: firstRows[bounds[k]]) }
+            results.withLock { $0[k] = r }
+        }
+        var bars: [PartialBar] = []
+        for r in results.withLock({ $0 }) {
+            for p in try r!.get() { appendOrMerge(&bars, p) }
         }
         return bars
     }
