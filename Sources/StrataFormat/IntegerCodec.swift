@@ -155,20 +155,45 @@ public enum IntegerCodec {
         out.append(UInt8(plan.width))
         out.writeVarUInt(UInt64(plan.patchCount))
         let mask: UInt64 = plan.width == 64 ? ~0 : (1 << UInt64(plan.width)) - 1
-        var residuals = [UInt64](repeating: 0, count: values.count)
         var patches: [(index: Int, high: UInt64)] = []
         patches.reserveCapacity(plan.patchCount)
         let divisor = ExactDivisor(plan.divisor)
         let base = plan.base
-        residuals.withUnsafeMutableBufferPointer { res in
+        let width = plan.width
+        // Residuals are computed and bit-packed in one pass (see BitPacking for the order).
+        if width > 0 && !values.isEmpty {
+            let start = out.count
+            out.append(contentsOf: repeatElement(0, count: BitPacking.byteCount(count: values.count, width: width) + 8))
+            out.withUnsafeMutableBytes { raw in
+                let p = raw.baseAddress! + start
+                let w = UInt64(width)
+                var accumulator: UInt64 = 0
+                var filled: UInt64 = 0
+                var offset = 0
+                for i in 0..<values.count {
+                    let r = divisor.quotient(UInt64(bitPattern: values[i] &- base))
+                    if r & ~mask != 0 { patches.append((i, r >> w)) }
+                    let x = r & mask
+                    accumulator |= x &<< filled
+                    filled &+= w
+                    if filled >= 64 {
+                        p.storeBytes(of: accumulator.littleEndian, toByteOffset: offset, as: UInt64.self)
+                        offset &+= 8
+                        filled &-= 64
+                        accumulator = filled == 0 ? 0 : x &>> (w &- filled)
+                    }
+                }
+                if filled > 0 { p.storeBytes(of: accumulator.littleEndian, toByteOffset: offset, as: UInt64.self) }
+            }
+            out.removeLast(8)
+        } else {
+            // Width 0: nothing is packed; every non-zero residual is a patch.
             for i in 0..<values.count {
                 let r = divisor.quotient(UInt64(bitPattern: values[i] &- base))
-                res[i] = r & mask
-                if r & ~mask != 0 { patches.append((i, r >> UInt64(plan.width))) }
+                if r != 0 { patches.append((i, r)) }
             }
         }
         precondition(patches.count == plan.patchCount, "patch plan out of date")
-        residuals.withUnsafeBufferPointer { BitPacking.pack($0, width: plan.width, into: &out) }
         var last = 0
         for p in patches {
             out.writeVarUInt(UInt64(p.index - last))
