@@ -2,22 +2,25 @@
 public enum FloatCodec {
     /// Appends the smallest encoding of `values` and returns which it is.
     public static func encode(_ values: UnsafeBufferPointer<Double>, into out: inout [UInt8]) -> Encoding {
-        var decimal: [UInt8] = []
-        let hasDecimal = DecimalCodec.encode(values, into: &decimal)
-        var gorilla: [UInt8] = []
-        // Decimal-friendly data rarely does better under Gorilla; skip the second encode
-        // when decimal already needs under 2 bytes a value.
-        if !hasDecimal || decimal.count > 2 * values.count {
-            GorillaCodec.encode(values, into: &gorilla)
-        }
+        let start = out.count
         let plainSize = 8 * values.count
-        if hasDecimal && (gorilla.isEmpty || decimal.count <= gorilla.count) && decimal.count <= plainSize {
-            out.append(contentsOf: decimal)
-            return .float64Decimal
-        }
-        if !gorilla.isEmpty && gorilla.count <= plainSize {
-            out.append(contentsOf: gorilla)
-            return .float64Gorilla
+        // Decimal first, straight into `out`: decimal-friendly data rarely does better under
+        // Gorilla, so Gorilla is tried only when decimal needs 2 bytes a value or more.
+        if DecimalCodec.encode(values, into: &out) {
+            let decimalSize = out.count - start
+            if decimalSize <= 2 * values.count { return .float64Decimal }
+            var gorilla: [UInt8] = []
+            GorillaCodec.encode(values, into: &gorilla)
+            if decimalSize <= gorilla.count && decimalSize <= plainSize { return .float64Decimal }
+            out.removeSubrange(start...)
+            if gorilla.count <= plainSize {
+                out.append(contentsOf: gorilla)
+                return .float64Gorilla
+            }
+        } else {
+            GorillaCodec.encode(values, into: &out)
+            if out.count - start <= plainSize { return .float64Gorilla }
+            out.removeSubrange(start...)
         }
         encodePlain(values, into: &out)
         return .float64Plain
