@@ -59,3 +59,44 @@ public struct BitWriter {
         return out
     }
 }
+
+/// The same bit order as `BitWriter`, writing through a pointer into memory the caller has
+/// sized for the worst case: no capacity checks and no array appends on the hot path.
+public struct RawBitWriter {
+    @usableFromInline let base: UnsafeMutableRawPointer
+    @usableFromInline var offset = 0
+    @usableFromInline var accumulator: UInt64 = 0
+    @usableFromInline var pending: Int = 0
+
+    /// `base` must have room for every byte written, rounded up to 8.
+    public init(_ base: UnsafeMutableRawPointer) {
+        self.base = base
+    }
+
+    /// Writes the low `count` bits of `value` (0 ≤ count ≤ 64), most significant first.
+    @inlinable @inline(__always)
+    public mutating func write(bits value: UInt64, count: Int) {
+        if count == 0 { return }
+        let v = count == 64 ? value : value & ((1 &<< UInt64(count)) &- 1)
+        let free = 64 &- pending
+        if count < free {
+            accumulator |= v &<< UInt64(free &- count)
+            pending &+= count
+        } else {
+            let over = count &- free
+            accumulator |= v &>> UInt64(over)
+            base.storeBytes(of: accumulator.bigEndian, toByteOffset: offset, as: UInt64.self)
+            offset &+= 8
+            accumulator = over == 0 ? 0 : v &<< UInt64(64 &- over)
+            pending = over
+        }
+    }
+
+    /// Flushes the last partial word (zero padded) and returns the bytes written.
+    public mutating func finish() -> Int {
+        if pending > 0 {
+            base.storeBytes(of: accumulator.bigEndian, toByteOffset: offset, as: UInt64.self)
+        }
+        return offset + (pending + 7) / 8
+    }
+}

@@ -14,36 +14,41 @@
 public enum GorillaCodec {
     public static func encode(_ values: UnsafeBufferPointer<Double>, into out: inout [UInt8]) {
         guard let firstValue = values.first else { return }
-        var writer = BitWriter(appendingTo: out)
-        out = []
-        var previous = firstValue.bitPattern
-        writer.write(bits: previous, count: 64)
-        var leading = Int.max  // no window yet
-        var trailing = 0
-        for i in 1..<values.count {
-            let bits = values[i].bitPattern
-            let x = bits ^ previous
-            previous = bits
-            if x == 0 {
-                writer.write(bits: 0, count: 1)
-                continue
+        // Worst case: 64 bits, then 2 + 5 + 6 + 64 bits a value; plus a word of slack.
+        let maxBytes = 8 + (values.count - 1) * 10 + 8
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: maxBytes))
+        let used = out.withUnsafeMutableBytes { raw in
+            var writer = RawBitWriter(raw.baseAddress! + start)
+            var previous = firstValue.bitPattern
+            writer.write(bits: previous, count: 64)
+            var leading = Int.max  // no window yet
+            var trailing = 0
+            for i in 1..<values.count {
+                let bits = values[i].bitPattern
+                let x = bits ^ previous
+                previous = bits
+                if x == 0 {
+                    writer.write(bits: 0, count: 1)
+                    continue
+                }
+                let lz = min(x.leadingZeroBitCount, 31)
+                let tz = x.trailingZeroBitCount
+                if leading != Int.max && lz >= leading && tz >= trailing {
+                    writer.write(bits: 0b10, count: 2)
+                    writer.write(bits: x >> UInt64(trailing), count: 64 - leading - trailing)
+                } else {
+                    leading = lz
+                    trailing = tz
+                    let length = 64 - lz - tz
+                    // 11, leading <5b>, length <6b> (64 written as 0).
+                    writer.write(bits: (0b11 << 11) | (UInt64(lz) << 6) | UInt64(length & 63), count: 13)
+                    writer.write(bits: x >> UInt64(tz), count: length)
+                }
             }
-            let lz = min(x.leadingZeroBitCount, 31)
-            let tz = x.trailingZeroBitCount
-            if leading != Int.max && lz >= leading && tz >= trailing {
-                writer.write(bits: 0b10, count: 2)
-                writer.write(bits: x >> UInt64(trailing), count: 64 - leading - trailing)
-            } else {
-                leading = lz
-                trailing = tz
-                let length = 64 - lz - tz
-                writer.write(bits: 0b11, count: 2)
-                writer.write(bits: UInt64(lz), count: 5)
-                writer.write(bits: UInt64(length & 63), count: 6)
-                writer.write(bits: x >> UInt64(tz), count: length)
-            }
+            return writer.finish()
         }
-        out = writer.finish()
+        out.removeLast(maxBytes - used)
     }
 
     public static func encode(_ values: [Double], into out: inout [UInt8]) {
