@@ -12,6 +12,9 @@ public struct SyntheticTicks: Sendable {
     public var startPrice: Double = 4500
     /// Session length per day; the rest of the day has no trades.
     public var sessionNanoseconds: Int64 = 23 * 3_600_000_000_000
+    /// Multiplies the gaps between bursts: 1 gives about 280,000 trades an hour (a very
+    /// busy market); about 14 spreads 450,000 trades over a 23-hour session.
+    public var gapScale: Double = 1
 
     public init(seed: UInt64 = 1, start: Int64 = 1_704_232_800_000_000_000) {  // 2024-01-02T22:00:00Z
         self.seed = seed
@@ -49,7 +52,13 @@ public struct SyntheticTicks: Sendable {
                 // Gaps between bursts: mostly a few ms, sometimes a second or more.
                 let u = rng.unit()
                 let gapMs: Int64 = u < 0.6 ? 1 + Int64(rng.next() % 5) : (u < 0.95 ? 5 + Int64(rng.next() % 200) : 200 + Int64(rng.next() % 3000))
-                t += gapMs * 1_000_000
+                if gapScale == 1 {
+                    t += gapMs * 1_000_000
+                } else {
+                    // Stretched gaps keep millisecond resolution (no common unit larger than 1 ms).
+                    let stretched = Int64((Double(gapMs) * gapScale).rounded(.down)) + Int64(rng.next() % UInt64(max(1, gapScale.rounded(.up))))
+                    t += max(1, stretched) * 1_000_000
+                }
                 if t - sessionStart >= sessionNanoseconds {
                     sessionStart += 86_400_000_000_000
                     t = sessionStart

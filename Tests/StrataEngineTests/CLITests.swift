@@ -151,6 +151,18 @@ import Testing
         #expect(runStrata(["inspect", root.path + "/empty.seg"]).stderr.contains("too short to be a Strata segment"))
     }
 
+    @Test func generateSpreadsTradesWithGapScale() {
+        func lastTime(_ scale: String) -> String {
+            let r = runStrata(["generate", "--rows", "3000", "--gap-scale", scale])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.lines().count == 3001)
+            return String(r.stdout.lines().last?.prefix(24) ?? "")
+        }
+        let dense = lastTime("1"), sparse = lastTime("14")
+        #expect(dense.hasPrefix("2024-01-02T2"))
+        #expect(sparse > dense)
+    }
+
     @Test func demoRunsOnDefaults() {
         let r = runStrata(["demo", "--data-dir", data, "--rows", "20000"])
         #expect(r.status == 0, "\(r.stderr)")
