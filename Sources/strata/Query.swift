@@ -47,6 +47,10 @@ struct Query: ParsableCommand {
             guard try target.measurements().contains(measurement) else {
                 throw StrataError(.notFound, "no measurement '\(measurement)' in \(target.directory)")
             }
+            let known = Set(try target.symbols(measurement))
+            if let missing = symbols.first(where: { !known.contains($0) }) {
+                throw StrataError(.notFound, "measurement '\(measurement)' has no symbol '\(missing)'")
+            }
             var out = Output()
             if let interval, let ohlcv {
                 let spec = BarSpec(interval: try parseInterval(interval), source: barSource(ohlcv))

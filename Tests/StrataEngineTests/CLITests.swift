@@ -99,6 +99,9 @@ import Testing
         #expect(badTime.stderr.contains("--from 'noon' is not a time"))
         let badInterval = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--interval", "5x", "--ohlcv", "price"])
         #expect(badInterval.stderr.contains("interval '5x' is not a positive whole number with a unit"))
+        let typo = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4,ESM4"])
+        #expect(typo.status == 1)
+        #expect(typo.stderr.contains("measurement 'trade' has no symbol 'ESM4'"))
         let noStore = runStrata(["query", "--data-dir", root.path + "/nowhere", "--measurement", "trade", "--symbol", "ESH4"])
         #expect(noStore.stderr.contains("no Strata data directory here"))
     }
