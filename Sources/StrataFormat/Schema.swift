@@ -168,3 +168,68 @@ public struct RowBlock: Sendable, Equatable {
         }
     }
 }
+
+/// The field list as segment footers and WAL records store it:
+/// │ field count <varint> │ (name <string>, type <1b>)* │
+public enum FieldListCodec {
+    public static func write(_ fields: [Field], into out: inout [UInt8]) {
+        out.writeVarUInt(UInt64(fields.count))
+        for f in fields {
+            out.writeString(f.name)
+            out.append(f.type.rawValue)
+        }
+    }
+
+    /// Reads a field list; names must be unique.
+    public static func read(_ reader: inout ByteReader) throws(FormatError) -> [Field] {
+        let count = try reader.readCount("field count", limit: 65_535)
+        var fields: [Field] = []
+        var names = Set<String>()
+        for _ in 0..<count {
+            let name = try reader.readString("field name", maxBytes: 1024)
+            let typeByte = try reader.readInteger(as: UInt8.self, "type of field \(name)")
+            guard let type = FieldType(rawValue: typeByte) else {
+                throw FormatError(.unsupported, "field \(name) has unknown type \(typeByte)", offset: reader.baseOffset + reader.readerIndex - 1)
+            }
+            guard names.insert(name).inserted else { throw reader.malformed("field \(name) appears twice") }
+            fields.append(Field(name, type))
+        }
+        return fields
+    }
+}
+
+/// The 16-byte header every Strata file kind starts with:
+/// │ magic <8b> │ version <2b> │ flags <2b> │ crc32c of the 12 bytes before <4b> │
+public enum FileHeader {
+    public static let size = 16
+
+    public static func encode(magic: [UInt8], version: UInt16) -> [UInt8] {
+        precondition(magic.count == 8)
+        var h = magic
+        h.writeInteger(version)
+        h.writeInteger(UInt16(0))
+        h.writeInteger(CRC32C.checksum(h))
+        return h
+    }
+
+    /// Checks magic, checksum, version and flags, naming the file kind in errors.
+    public static func verify(_ bytes: UnsafeRawBufferPointer, magic: [UInt8], version: UInt16, kind: String) throws(FormatError) {
+        guard bytes.count >= 8 else { throw FormatError(.truncated, "file of \(bytes.count) bytes is too short to be a Strata \(kind)", offset: 0) }
+        guard Array(bytes[0..<8]) == magic else {
+            throw FormatError(.badMagic, "not a Strata \(kind) (no \(String(decoding: magic, as: UTF8.self)) magic at the start)", offset: 0)
+        }
+        guard bytes.count >= size else { throw FormatError(.truncated, "\(kind) of \(bytes.count) bytes has no complete header", offset: bytes.count) }
+        let crc = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<12])) == crc else {
+            throw FormatError(.checksumMismatch, "\(kind) header checksum mismatch", offset: 12)
+        }
+        let fileVersion = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+        guard fileVersion == version else {
+            throw FormatError(.unsupported, "\(kind) format version \(fileVersion); this reader knows \(version)", offset: 8)
+        }
+        let flags = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
+        guard flags == 0 else {
+            throw FormatError(.unsupported, "\(kind) header flags 0x\(String(flags, radix: 16)); this reader knows none", offset: 10)
+        }
+    }
+}

@@ -15,11 +15,7 @@ public enum SegmentLayout {
     static let blockEntryFixedSize = 8 + 4 + 4 + 8 + 8
 
     public static func header() -> [UInt8] {
-        var h = magic
-        h.writeInteger(version)
-        h.writeInteger(UInt16(0))
-        h.writeInteger(CRC32C.checksum(h))
-        return h
+        FileHeader.encode(magic: magic, version: version)
     }
 }
 
@@ -71,11 +67,7 @@ public struct SegmentFooter: Sendable, Equatable {
         out.writeString(symbol)
         out.writeVarInt(day)
         out.writeVarInt(dayOffsetSeconds)
-        out.writeVarUInt(UInt64(schema.count))
-        for f in schema {
-            out.writeString(f.name)
-            out.append(f.type.rawValue)
-        }
+        FieldListCodec.write(schema, into: &out)
         out.writeVarUInt(UInt64(blocks.count))
         for b in blocks {
             out.writeInteger(UInt64(b.offset))
@@ -102,18 +94,7 @@ public struct SegmentFooter: Sendable, Equatable {
         let day = try reader.readVarInt("day")
         let dayOffsetSeconds = try reader.readVarInt("day offset seconds")
         guard dayOffsetSeconds.magnitude <= 86_400 else { throw reader.malformed("day offset of \(dayOffsetSeconds) s is more than a day") }
-        let fieldCount = try reader.readCount("field count", limit: 65_535)
-        var schema: [Field] = []
-        var names = Set<String>()
-        for _ in 0..<fieldCount {
-            let name = try reader.readString("field name", maxBytes: 1024)
-            let typeByte = try reader.readInteger(as: UInt8.self, "type of field \(name)")
-            guard let type = FieldType(rawValue: typeByte) else {
-                throw FormatError(.unsupported, "field \(name) has unknown type \(typeByte)", offset: reader.baseOffset + reader.readerIndex - 1)
-            }
-            guard names.insert(name).inserted else { throw reader.malformed("field \(name) appears twice in the schema") }
-            schema.append(Field(name, type))
-        }
+        let schema = try FieldListCodec.read(&reader)
         let blockCount = try reader.readCount("block count", limit: reader.readableBytes / SegmentLayout.blockEntryFixedSize)
         let expectedProducts = BlockStatistics.productFields(schema).map { $0.count * ($0.count - 1) / 2 } ?? 0
         var nextOffset = SegmentLayout.headerSize

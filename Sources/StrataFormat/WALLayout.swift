@@ -16,11 +16,7 @@ public enum WALLayout {
     public static let maxRecordSize = 1 << 26
 
     public static func header() -> [UInt8] {
-        var h = magic
-        h.writeInteger(version)
-        h.writeInteger(UInt16(0))
-        h.writeInteger(CRC32C.checksum(h))
-        return h
+        FileHeader.encode(magic: magic, version: version)
     }
 
     /// Appends one framed record.
@@ -38,19 +34,7 @@ public enum WALLayout {
 
     /// Checks a file's header. Throws for a file that is not a WAL file or has another version.
     public static func verifyHeader(_ bytes: UnsafeRawBufferPointer) throws(FormatError) {
-        guard bytes.count >= headerSize else {
-            throw FormatError(.truncated, "WAL file of \(bytes.count) bytes has no complete header", offset: 0)
-        }
-        guard Array(bytes[0..<8]) == magic else { throw FormatError(.badMagic, "not a Strata WAL file (no STRATWAL magic)", offset: 0) }
-        let crc = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
-        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<12])) == crc else {
-            throw FormatError(.checksumMismatch, "WAL header checksum mismatch", offset: 12)
-        }
-        let version = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
-        let flags = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
-        guard version == self.version, flags == 0 else {
-            throw FormatError(.unsupported, "WAL version \(version) flags \(flags); this reader knows version \(self.version) without flags", offset: 8)
-        }
+        try FileHeader.verify(bytes, magic: magic, version: version, kind: "WAL file")
     }
 
     /// How a scan of a WAL file ended.

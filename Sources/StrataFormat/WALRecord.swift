@@ -23,11 +23,7 @@ public enum WALRecord: Equatable, Sendable {
             out.append(Kind.rows.rawValue)
             out.writeString(measurement)
             out.writeString(symbol)
-            out.writeVarUInt(UInt64(schema.count))
-            for f in schema {
-                out.writeString(f.name)
-                out.append(f.type.rawValue)
-            }
+            FieldListCodec.write(schema, into: &out)
             out.reserveCapacity(out.count + rows.rowCount * 4)
             BlockCodec.encode(rows, into: &out)
         case .delete(let measurement, let symbol, let from, let to):
@@ -50,16 +46,7 @@ public enum WALRecord: Equatable, Sendable {
         let symbol = try reader.readString("symbol", maxBytes: 1024)
         switch kind {
         case .rows:
-            let count = try reader.readCount("field count", limit: 65_535)
-            var schema: [Field] = []
-            for _ in 0..<count {
-                let name = try reader.readString("field name", maxBytes: 1024)
-                let typeByte = try reader.readInteger(as: UInt8.self, "type of field \(name)")
-                guard let type = FieldType(rawValue: typeByte) else {
-                    throw FormatError(.unsupported, "field \(name) has unknown type \(typeByte)", offset: reader.baseOffset + reader.readerIndex - 1)
-                }
-                schema.append(Field(name, type))
-            }
+            let schema = try FieldListCodec.read(&reader)
             let blockOffset = reader.baseOffset + reader.readerIndex
             let block = try reader.readBytes(count: reader.readableBytes, "rows block")
             let rows = try BlockCodec.decode(block, schema: schema, baseOffset: blockOffset)
