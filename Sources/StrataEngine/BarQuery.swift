@@ -85,19 +85,6 @@ struct PartialBar {
     }
 }
 
-/// A number a bar can be computed from.
-protocol BarNumber {
-    var barValue: Double { get }
-}
-
-extension Double: BarNumber {
-    @inline(__always) var barValue: Double { self }
-}
-
-extension Int64: BarNumber {
-    @inline(__always) var barValue: Double { Double(self) }
-}
-
 /// Reduces sorted ticks without nulls into bars: for each bar, finds its run of rows and
 /// folds it into local variables over unsafe buffers (the hot loop of a bars query).
 struct TickReducer {
@@ -118,7 +105,7 @@ struct TickReducer {
     }
 
     @inline(__always)
-    func run<P: BarNumber, V: BarNumber>(_ ts: [Int64], _ prices: [P], _ volumes: [V], _ hasVolume: Bool,
+    func run<P: NumericValue, V: NumericValue>(_ ts: [Int64], _ prices: [P], _ volumes: [V], _ hasVolume: Bool,
                                          _ range: Range<Int>, _ bars: inout [PartialBar]) {
         ts.withUnsafeBufferPointer { t in
             prices.withUnsafeBufferPointer { p in
@@ -130,7 +117,7 @@ struct TickReducer {
     }
 
     @inline(__always)
-    func loop<P: BarNumber, V: BarNumber>(_ t: UnsafeBufferPointer<Int64>, _ p: UnsafeBufferPointer<P>, _ v: UnsafeBufferPointer<V>,
+    func loop<P: NumericValue, V: NumericValue>(_ t: UnsafeBufferPointer<Int64>, _ p: UnsafeBufferPointer<P>, _ v: UnsafeBufferPointer<V>,
                                           _ range: Range<Int>, _ bars: inout [PartialBar], withVolume: Bool) {
         var i = range.lowerBound
         let end = range.upperBound
@@ -140,27 +127,27 @@ struct TickReducer {
             let start = (t0 % interval < 0 ? q &- 1 : q) &* interval
             let (next, overflow) = start.addingReportingOverflow(interval)
             let limit = overflow ? Int64.max : next
-            let first = p[i].barValue
+            let first = p[i].doubleValue
             var high = first, low = first
             var volume = 0.0, priceVolume = 0.0
             if withVolume {
-                let x = v[i].barValue
+                let x = v[i].doubleValue
                 volume = x
                 priceVolume = first * x
             }
             var j = i &+ 1
             while j < end && (t[j] < limit || overflow) {
-                let price = p[j].barValue
+                let price = p[j].doubleValue
                 if price > high { high = price }
                 if price < low { low = price }
                 if withVolume {
-                    let x = v[j].barValue
+                    let x = v[j].doubleValue
                     volume += x
                     priceVolume += price * x
                 }
                 j &+= 1
             }
-            let bar = PartialBar(start: start, open: first, high: high, low: low, close: p[j &- 1].barValue,
+            let bar = PartialBar(start: start, open: first, high: high, low: low, close: p[j &- 1].doubleValue,
                                  openKey: RowKey(time: t0, segment: ordinal, row: rowBase &+ i),
                                  closeKey: RowKey(time: t[j &- 1], segment: ordinal, row: rowBase &+ j &- 1),
                                  volume: volume, priceVolume: priceVolume, count: j &- i)

@@ -1,14 +1,15 @@
-/// A Float64 or Int64 value seen as a Double, for product sums.
-protocol BarNumeric {
-    var double: Double { get }
+/// A Float64 or Int64 field value seen as a Double (Int64 rounded to nearest), for
+/// product sums here and for bars in the engine; generic code over it specialises per type.
+public protocol NumericValue {
+    var doubleValue: Double { get }
 }
 
-extension Double: BarNumeric {
-    @inline(__always) var double: Double { self }
+extension Double: NumericValue {
+    @inlinable @inline(__always) public var doubleValue: Double { self }
 }
 
-extension Int64: BarNumeric {
-    @inline(__always) var double: Double { Double(self) }
+extension Int64: NumericValue {
+    @inlinable @inline(__always) public var doubleValue: Double { Double(self) }
 }
 
 /// Per-field statistics of one block, kept in the segment footer so that queries can
@@ -133,16 +134,16 @@ public struct BlockStatistics: Sendable, Equatable {
     /// Σ x·y over rows where both columns are present, in row order (Int64 converted to
     /// the nearest Double first).
     static func productSum(_ x: Column, _ y: Column) -> Double {
-        func run<X: BarNumeric, Y: BarNumeric>(_ xs: [X], _ ys: [Y]) -> Double {
+        func run<X: NumericValue, Y: NumericValue>(_ xs: [X], _ ys: [Y]) -> Double {
             var sum = 0.0
             if x.presence == nil && y.presence == nil {
                 xs.withUnsafeBufferPointer { p in
                     ys.withUnsafeBufferPointer { q in
-                        for i in 0..<p.count { sum += p[i].double * q[i].double }
+                        for i in 0..<p.count { sum += p[i].doubleValue * q[i].doubleValue }
                     }
                 }
             } else {
-                for i in xs.indices where x.isPresent(i) && y.isPresent(i) { sum += xs[i].double * ys[i].double }
+                for i in xs.indices where x.isPresent(i) && y.isPresent(i) { sum += xs[i].doubleValue * ys[i].doubleValue }
             }
             return sum
         }
