@@ -32,14 +32,6 @@ public final class Segment: @unchecked Sendable {
         }
     }
 
-    public func decodeTimestamps(_ index: Int) throws(StrataError) -> [Int64] {
-        do {
-            return try BlockCodec.decodeTimestamps(reader.blockBytes(index), baseOffset: footer.blocks[index].offset)
-        } catch {
-            throw StrataError.corrupt(error, path: path, block: index)
-        }
-    }
-
     public func describeBlock(_ index: Int) throws(StrataError) -> [BlockCodec.ChunkInfo] {
         do {
             try reader.verifyBlock(index)

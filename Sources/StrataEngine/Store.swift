@@ -168,9 +168,15 @@ public final class Store: Sendable {
         var summary = WriteSummary()
         guard !planned.isEmpty else { return summary }
         try withWriteLock { () throws(StrataError) in
+            // One schema read and at most one rewrite per measurement, not one per series.
+            var fieldsByMeasurement: [String: [Field]] = [:]
+            var order: [String] = []
             for item in batch where item.rows.rowCount > 0 {
-                try register(item.schema, measurement: item.series.measurement)
+                let m = item.series.measurement
+                if fieldsByMeasurement[m] == nil { order.append(m) }
+                fieldsByMeasurement[m, default: []].append(contentsOf: item.schema)
             }
+            for m in order { try register(fieldsByMeasurement[m]!, measurement: m) }
             let group = planned.count > Store.groupSyncThreshold
             var pending: [(temporary: String, final: String)] = []
             var cleaned = Set<String>()

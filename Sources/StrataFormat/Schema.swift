@@ -67,15 +67,6 @@ public enum ColumnValues: Sendable, Equatable {
         }
     }
 
-    public static func empty(_ type: FieldType, capacity: Int = 0) -> ColumnValues {
-        switch type {
-        case .float64: var a = [Double](); a.reserveCapacity(capacity); return .float64(a)
-        case .int64: var a = [Int64](); a.reserveCapacity(capacity); return .int64(a)
-        case .bool: var a = [Bool](); a.reserveCapacity(capacity); return .bool(a)
-        case .string: var a = [String](); a.reserveCapacity(capacity); return .string(a)
-        }
-    }
-
     /// The values at `indexes`, in that order.
     public func gather(_ indexes: some Collection<Int>) -> ColumnValues {
         switch self {
