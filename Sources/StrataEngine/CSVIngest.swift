@@ -418,8 +418,7 @@ public struct CSVIngester {
     }
 
     func preview(_ text: UnsafeBufferPointer<UInt8>) -> String {
-        let s = String(decoding: text.prefix(40), as: UTF8.self)
-        return text.count > 40 ? s + "…" : s
+        Names.preview(String(decoding: text, as: UTF8.self))
     }
 
     static func bool(_ text: UnsafeBufferPointer<UInt8>) -> Bool? {
