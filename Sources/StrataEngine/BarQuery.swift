@@ -175,10 +175,17 @@ extension Array where Element == Int64 {
 }
 
 extension Store {
-    /// Bars of `series` over rows with from ≤ time ≤ to. Blocks that lie inside one bar
-    /// and the range are summarised from their footer statistics without decoding.
+    /// Bars of `series` over rows with from ≤ time ≤ to, from the segments on disk.
     public func bars(_ series: SeriesKey, spec: BarSpec, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> [Bar] {
-        let schema = try self.schema(series.measurement)
+        try snapshot(series, from: from, to: to).bars(spec: spec, from: from, to: to)
+    }
+}
+
+extension SeriesSnapshot {
+    /// Bars over rows with from ≤ time ≤ to. Blocks that lie inside one bar and the
+    /// range, and no deleted range, are summarised from their footer statistics without
+    /// decoding.
+    public func bars(spec: BarSpec, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> [Bar] {
         let roles = spec.roles
         for name in [roles.open, roles.high, roles.low, roles.close] + (roles.volume.map { [$0] } ?? []) {
             guard let t = schema.type(of: name) else {
@@ -188,15 +195,32 @@ extension Store {
                 throw StrataError(.invalidInput, "field '\(name)' is \(t); bars need float or int fields", field: name)
             }
         }
-        // Partial bars of every segment, in segment order; bars of different segments
-        // that share a bucket (late data, or bars longer than a day) are merged by the
-        // keys of their open and close rows.
+        // Partial bars of every segment, in segment order, then of the unflushed rows;
+        // bars of different sources that share a bucket (late data, or bars longer than a
+        // day) are merged by the keys of their open and close rows.
         var partials: [PartialBar] = []
         var ordinal = 0
-        for day in try days(series, from: from, to: to) {
-            for segment in try openSegments(series, day) {
-                partials.append(contentsOf: try barsOf(segment, ordinal: ordinal, spec: spec, from: from, to: to))
+        for view in days {
+            for segment in view.segments {
+                partials.append(contentsOf: try barsOf(segment, ordinal: ordinal, deleted: view.deletedRanges(segment),
+                                                       spec: spec, from: from, to: to))
                 ordinal += 1
+            }
+        }
+        if !memory.isEmpty {
+            let names = [roles.open, roles.high, roles.low, roles.close] + (roles.volume.map { [$0] } ?? [])
+            var unique: [String] = []
+            for n in names where !unique.contains(n) { unique.append(n) }
+            let fields = try self.fields(unique)
+            var recent = memoryRows(fields, from: from, to: to)
+            if let order = recent.stableTimeOrder() { recent = recent.gather(order) }
+            if recent.rowCount > 0 {
+                func at(_ name: String) -> Int { unique.firstIndex(of: name)! }
+                var bars: [PartialBar] = []
+                reduceRows(recent, o: at(roles.open), h: at(roles.high), l: at(roles.low), c: at(roles.close),
+                           v: roles.volume.map(at), interval: spec.interval, ordinal: ordinal, rowBase: 0,
+                           from: from, to: to, into: &bars)
+                partials.append(contentsOf: bars)
             }
         }
         var sorted = true
@@ -217,7 +241,8 @@ extension Store {
         }
     }
 
-    func barsOf(_ segment: Segment, ordinal: Int, spec: BarSpec, from: Int64, to: Int64) throws(StrataError) -> [PartialBar] {
+    func barsOf(_ segment: Segment, ordinal: Int, deleted: [ClosedRange<Int64>], spec: BarSpec,
+                from: Int64, to: Int64) throws(StrataError) -> [PartialBar] {
         let schema = segment.schema
         let roles = spec.roles
         @Sendable func index(_ name: String) -> Int? { schema.firstIndex { $0.name == name } }
@@ -243,7 +268,9 @@ extension Store {
             if s.maxTime < from || s.minTime > to { continue }
             let start = bucket(s.minTime)
             let complete = wanted.allSatisfy { s.fields[$0].count == s.rowCount }
-            if s.minTime >= from && s.maxTime <= to && bucket(s.maxTime) == start && complete && (v == nil || productIndex != nil) {
+            let hitsDeleted = deleted.contains { $0.overlaps(s.minTime...s.maxTime) }
+            if s.minTime >= from && s.maxTime <= to && bucket(s.maxTime) == start && complete && (v == nil || productIndex != nil)
+                && !hitsDeleted {
                 // The whole block is one piece of one bar: use its statistics.
                 func value(_ f: Int, _ bits: UInt64) -> Double {
                     schema[f].type == .float64 ? Double(bitPattern: bits) : Double(Int64(bitPattern: bits))
@@ -260,51 +287,10 @@ extension Store {
                 appendOrMerge(&bars, p)
                 continue
             }
-            let block = try segment.decodeBlock(b, fields: wanted)
-            let ticks = o == h && o == l && o == c
-            let noNulls = block.columns[o].presence == nil && (v.map { block.columns[$0].presence == nil } ?? true)
-            if ticks && noNulls {
-                // The common case: one price, no nulls. Reduce each bar's run of rows.
-                let ts = block.timestamps
-                let lower = ts.partitioningIndex(where: { $0 >= from })
-                let upper = ts.partitioningIndex(where: { $0 > to })
-                if lower < upper {
-                    TickReducer(interval: interval, ordinal: ordinal, rowBase: rowBase)
-                        .reduce(ts, block.columns[o].values, v.map { block.columns[$0].values }, lower..<upper, into: &bars)
-                }
-                continue
-            }
-            let opens = doubles(block.columns[o]), highs = h == o ? opens : doubles(block.columns[h])
-            let lows = l == o ? opens : doubles(block.columns[l]), closes = c == o ? opens : doubles(block.columns[c])
-            let volumes = v.map { doubles(block.columns[$0]) }
-            let ts = block.timestamps
-            var current: PartialBar? = nil
-            var end = Int64.min
-            for r in 0..<block.rowCount {
-                let t = ts[r]
-                if t < from || t > to { continue }
-                guard block.columns[o].isPresent(r), block.columns[c].isPresent(r) else { continue }
-                let volume = volumes.map { vs in block.columns[v!].isPresent(r) ? vs[r] : 0 } ?? 0
-                if current != nil && t < end {
-                    current!.high = Swift.max(current!.high, highs[r])
-                    current!.low = Swift.min(current!.low, lows[r])
-                    current!.close = closes[r]
-                    current!.closeKey = RowKey(time: t, segment: ordinal, row: rowBase + r)
-                    current!.volume += volume
-                    current!.priceVolume += closes[r] * volume
-                    current!.count += 1
-                } else {
-                    if let done = current { appendOrMerge(&bars, done) }
-                    let bs = bucket(t)
-                    end = bs &+ interval
-                    if end < bs { end = .max }
-                    let key = RowKey(time: t, segment: ordinal, row: rowBase + r)
-                    current = PartialBar(start: bs, open: opens[r], high: highs[r], low: lows[r], close: closes[r],
-                                         openKey: key, closeKey: key, volume: volume,
-                                         priceVolume: closes[r] * volume, count: 1)
-                }
-            }
-            if let done = current { appendOrMerge(&bars, done) }
+            var block = try segment.decodeBlock(b, fields: wanted)
+            if hitsDeleted { block = block.keeping(from: .min, to: .max, deleted: deleted) }
+            reduceRows(block, o: o, h: h, l: l, c: c, v: v, interval: interval, ordinal: ordinal, rowBase: rowBase,
+                       from: from, to: to, into: &bars)
         }
         return bars
         }
@@ -327,6 +313,59 @@ extension Store {
             for p in try r!.get() { appendOrMerge(&bars, p) }
         }
         return bars
+    }
+
+    /// Folds decoded rows (sorted by time) into bars: the tick fast path when one price
+    /// field without nulls makes the bars, the general path otherwise.
+    func reduceRows(_ block: RowBlock, o: Int, h: Int, l: Int, c: Int, v: Int?, interval: Int64, ordinal: Int, rowBase: Int,
+                    from: Int64, to: Int64, into bars: inout [PartialBar]) {
+        let ticks = o == h && o == l && o == c
+        let noNulls = block.columns[o].presence == nil && (v.map { block.columns[$0].presence == nil } ?? true)
+        let ts = block.timestamps
+        if ticks && noNulls {
+            // The common case: one price, no nulls. Reduce each bar's run of rows.
+            let lower = ts.partitioningIndex(where: { $0 >= from })
+            let upper = ts.partitioningIndex(where: { $0 > to })
+            if lower < upper {
+                TickReducer(interval: interval, ordinal: ordinal, rowBase: rowBase)
+                    .reduce(ts, block.columns[o].values, v.map { block.columns[$0].values }, lower..<upper, into: &bars)
+            }
+            return
+        }
+        func bucket(_ t: Int64) -> Int64 {
+            let q = t / interval
+            return (t % interval < 0 ? q - 1 : q) * interval
+        }
+        let opens = doubles(block.columns[o]), highs = h == o ? opens : doubles(block.columns[h])
+        let lows = l == o ? opens : doubles(block.columns[l]), closes = c == o ? opens : doubles(block.columns[c])
+        let volumes = v.map { doubles(block.columns[$0]) }
+        var current: PartialBar? = nil
+        var end = Int64.min
+        for r in 0..<block.rowCount {
+            let t = ts[r]
+            if t < from || t > to { continue }
+            guard block.columns[o].isPresent(r), block.columns[c].isPresent(r) else { continue }
+            let volume = volumes.map { vs in block.columns[v!].isPresent(r) ? vs[r] : 0 } ?? 0
+            if current != nil && t < end {
+                current!.high = Swift.max(current!.high, highs[r])
+                current!.low = Swift.min(current!.low, lows[r])
+                current!.close = closes[r]
+                current!.closeKey = RowKey(time: t, segment: ordinal, row: rowBase + r)
+                current!.volume += volume
+                current!.priceVolume += closes[r] * volume
+                current!.count += 1
+            } else {
+                if let done = current { appendOrMerge(&bars, done) }
+                let bs = bucket(t)
+                end = bs &+ interval
+                if end < bs { end = .max }
+                let key = RowKey(time: t, segment: ordinal, row: rowBase + r)
+                current = PartialBar(start: bs, open: opens[r], high: highs[r], low: lows[r], close: closes[r],
+                                     openKey: key, closeKey: key, volume: volume,
+                                     priceVolume: closes[r] * volume, count: 1)
+            }
+        }
+        if let done = current { appendOrMerge(&bars, done) }
     }
 
     func appendOrMerge(_ bars: inout [PartialBar], _ p: PartialBar) {

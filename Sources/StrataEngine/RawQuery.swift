@@ -7,39 +7,47 @@ public struct QueryResult: Sendable {
     public var rows: RowBlock
 }
 
-extension Store {
-    /// Days (in the store's day zone) that may hold rows in [from, to].
-    func days(_ series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> [Day] {
-        let offset = configuration.dayOffsetSeconds
-        let first = Day(containing: from, offsetSeconds: offset)
-        let last = Day(containing: to, offsetSeconds: offset)
-        return try days(series).filter { $0 >= first && $0 <= last }
+/// What a query of one series reads: its schema, the live segments of the days in range
+/// with their tombstones, and rows not yet in a segment. Taken at one moment, so that a
+/// flush or compaction running meanwhile neither hides nor repeats rows.
+public struct SeriesSnapshot: Sendable {
+    public var series: SeriesKey
+    public var schema: MeasurementSchema
+    public var days: [DayView]
+    /// Unflushed rows, in arrival order; newer than every segment row.
+    public var memory: [RowChunk]
+
+    public init(series: SeriesKey, schema: MeasurementSchema, days: [DayView], memory: [RowChunk] = []) {
+        self.series = series
+        self.schema = schema
+        self.days = days
+        self.memory = memory
     }
 
-    /// Raw rows of `series` with from ≤ time ≤ to, in time order; rows with equal
-    /// timestamps keep arrival order (older segments first, then row order).
-    public func query(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max,
-                      fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
-        let measurementSchema = try schema(series.measurement)
-        let outSchema: [Field]
-        if let wanted {
-            var fields: [Field] = []
-            for name in wanted {
-                guard let t = measurementSchema.type(of: name) else {
-                    throw StrataError(.notFound, "measurement '\(series.measurement)' has no field '\(name)'", field: name)
-                }
-                fields.append(Field(name, t))
+    /// The fields named by `wanted` (all fields when nil).
+    func fields(_ wanted: [String]?) throws(StrataError) -> [Field] {
+        guard let wanted else { return schema.fields }
+        var fields: [Field] = []
+        for name in wanted {
+            guard let t = schema.type(of: name) else {
+                throw StrataError(.notFound, "measurement '\(series.measurement)' has no field '\(name)'", field: name)
             }
-            outSchema = fields
-        } else {
-            outSchema = measurementSchema.fields
+            fields.append(Field(name, t))
         }
+        return fields
+    }
+
+    /// Raw rows with from ≤ time ≤ to in time order; rows with equal timestamps keep
+    /// arrival order (older segments first, then row order, then unflushed rows).
+    public func query(from: Int64 = .min, to: Int64 = .max, fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
+        let outSchema = try fields(wanted)
         var parts: [RowBlock] = []
-        for day in try days(series, from: from, to: to) {
+        for view in days {
             var dayParts: [RowBlock] = []
-            for segment in try openSegments(series, day) {
+            for segment in view.segments {
                 let blocks = segment.blocks(overlapping: from, to)
                 if blocks.isEmpty { continue }
+                let deleted = view.deletedRanges(segment)
                 // Map the output fields onto this segment's schema.
                 let mapping = outSchema.map { f in segment.schema.firstIndex { $0.name == f.name } }
                 let wantedIndexes = Set(mapping.compactMap { $0 })
@@ -49,9 +57,9 @@ extension Store {
                         m.map { decoded.columns[$0] } ?? .null(outSchema[i].type, count: decoded.rowCount)
                     })
                     let s = segment.footer.blocks[b].statistics
-                    if s.minTime < from || s.maxTime > to {
-                        let keep = block.timestamps.indices.filter { block.timestamps[$0] >= from && block.timestamps[$0] <= to }
-                        block = block.gather(keep)
+                    let hitsDeleted = deleted.contains { $0.overlaps(s.minTime...s.maxTime) }
+                    if s.minTime < from || s.maxTime > to || hitsDeleted {
+                        block = block.keeping(from: from, to: to, deleted: deleted)
                     }
                     if block.rowCount > 0 { dayParts.append(block) }
                 }
@@ -62,7 +70,62 @@ extension Store {
             // segment order, then row order, for equal timestamps.
             parts.append(day.stableTimeOrder().map { day.gather($0) } ?? day)
         }
-        return QueryResult(series: series, schema: outSchema, rows: RowBlock.concatenate(parts, schema: outSchema))
+        let recent = memoryRows(outSchema, from: from, to: to)
+        var rows = RowBlock.concatenate(parts + (recent.rowCount > 0 ? [recent] : []), schema: outSchema)
+        if recent.rowCount > 0, let order = rows.stableTimeOrder() { rows = rows.gather(order) }
+        return QueryResult(series: series, schema: outSchema, rows: rows)
+    }
+
+    /// Unflushed rows with from ≤ time ≤ to in `fields`, in arrival order.
+    func memoryRows(_ fields: [Field], from: Int64, to: Int64) -> RowBlock {
+        let parts = memory.map { $0.projected(onto: fields).keeping(from: from, to: to, deleted: []) }.filter { $0.rowCount > 0 }
+        return RowBlock.concatenate(parts, schema: fields)
+    }
+}
+
+extension Store {
+    /// Days (in the store's day zone) that may hold rows in [from, to].
+    func days(_ series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> [Day] {
+        let offset = configuration.dayOffsetSeconds
+        let first = Day(containing: from, offsetSeconds: offset)
+        let last = Day(containing: to, offsetSeconds: offset)
+        return try days(series).filter { $0 >= first && $0 <= last }
+    }
+
+    /// The segments of `series` in [from, to] as they are on disk.
+    public func snapshot(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> SeriesSnapshot {
+        var views: [DayView] = []
+        for day in try days(series, from: from, to: to) { views.append(try openDay(SeriesDay(series, day))) }
+        return SeriesSnapshot(series: series, schema: try schema(series.measurement), days: views)
+    }
+
+    /// Raw rows of `series` with from ≤ time ≤ to, in time order; rows with equal
+    /// timestamps keep arrival order (older segments first, then row order).
+    public func query(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max,
+                      fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
+        try snapshot(series, from: from, to: to).query(from: from, to: to, fields: wanted)
+    }
+}
+
+extension RowChunk {
+    /// These rows in `fields`: missing fields read as null.
+    func projected(onto fields: [Field]) -> RowBlock {
+        if schema == fields { return rows }
+        return RowBlock(timestamps: rows.timestamps, columns: fields.map { f in
+            schema.firstIndex(of: f).map { rows.columns[$0] } ?? .null(f.type, count: rows.rowCount)
+        })
+    }
+}
+
+extension RowBlock {
+    /// The rows with from ≤ time ≤ to outside every deleted range, in order.
+    func keeping(from: Int64, to: Int64, deleted: [ClosedRange<Int64>]) -> RowBlock {
+        var keep: [Int] = []
+        keep.reserveCapacity(rowCount)
+        for (i, t) in timestamps.enumerated() where t >= from && t <= to && !deleted.contains(where: { $0.contains(t) }) {
+            keep.append(i)
+        }
+        return keep.count == rowCount ? self : gather(keep)
     }
 }
 

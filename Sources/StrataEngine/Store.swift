@@ -86,16 +86,6 @@ public final class Store: Sendable {
         try FileSystem.list(seriesPath(series)).compactMap(Day.init).sorted()
     }
 
-    public func segmentIDs(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [SegmentID] {
-        try FileSystem.list(dayPath(series, day)).compactMap(SegmentID.init(fileName:)).sorted()
-    }
-
-    public func openSegments(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [Segment] {
-        var out: [Segment] = []
-        for id in try segmentIDs(series, day) { out.append(try Segment(path: segmentPath(series, day, id), id: id)) }
-        return out
-    }
-
     // MARK: Schema
 
     public func schema(_ measurement: String) throws(StrataError) -> MeasurementSchema {
@@ -140,84 +130,59 @@ public final class Store: Sendable {
     }
 
     /// Writes several series at once. Every segment is durable when this returns, and a
-    /// crash before then leaves each segment either absent or whole: segments are written
-    /// under temporary names, made durable, renamed into place, and the renames made
-    /// durable. Large batches make the data durable with one `syncfs` instead of an
+    /// crash before then leaves each series-day with its old segments or with the new
+    /// ones (see `commit`). Large batches are made durable with `syncfs` instead of an
     /// fsync per file and directory. Writers in other processes are serialised by an
     /// advisory lock on `<data-dir>/_lock`.
     @discardableResult
     public func write(_ batch: [SeriesRows]) throws(StrataError) -> WriteSummary {
-        var planned: [(series: SeriesKey, day: Day, schema: [Field], rows: RowBlock)] = []
+        let planned = try plan(batch)
+        guard !planned.isEmpty else { return WriteSummary() }
+        return try withWriteLock { () throws(StrataError) in
+            try registerFields(of: batch)
+            return try commit(planned, base: manifest).summary
+        }
+    }
+
+    /// Checks a batch and cuts it into sorted segments of one series-day each.
+    func plan(_ batch: [SeriesRows]) throws(StrataError) -> [NewSegment] {
+        var planned: [NewSegment] = []
         for item in batch {
-            precondition(item.schema.count == item.rows.columns.count, "schema and columns differ")
-            for (f, c) in zip(item.schema, item.rows.columns) {
-                precondition(f.type == c.values.type, "column type differs from schema")
-                try Names.validate(f.name, what: "field name")
-                if case .string(let values) = c.values, let long = values.first(where: { $0.utf8.count > Store.maxStringBytes }) {
-                    throw StrataError(.invalidInput, "a value of field '\(f.name)' is \(long.utf8.count) bytes; the limit is \(Store.maxStringBytes)",
-                                      field: f.name)
-                }
-            }
+            try Store.check(item.schema, item.rows)
             guard item.rows.rowCount > 0 else { continue }
             let sorted = item.rows.stableTimeOrder().map { item.rows.gather($0) } ?? item.rows
             for (day, range) in dayRanges(sorted.timestamps) {
                 let part = range.count == sorted.rowCount ? sorted : sorted.slice(range)
-                planned.append((item.series, day, item.schema, part))
+                planned.append(NewSegment(key: SeriesDay(item.series, day), schema: item.schema, rows: part))
             }
         }
-        var summary = WriteSummary()
-        guard !planned.isEmpty else { return summary }
-        try withWriteLock { () throws(StrataError) in
-            // One schema read and at most one rewrite per measurement, not one per series.
-            var fieldsByMeasurement: [String: [Field]] = [:]
-            var order: [String] = []
-            for item in batch where item.rows.rowCount > 0 {
-                let m = item.series.measurement
-                if fieldsByMeasurement[m] == nil { order.append(m) }
-                fieldsByMeasurement[m, default: []].append(contentsOf: item.schema)
-            }
-            for m in order { try register(fieldsByMeasurement[m]!, measurement: m) }
-            let group = planned.count > Store.groupSyncThreshold
-            var pending: [(temporary: String, final: String)] = []
-            var cleaned = Set<String>()
-            var nextID: [String: UInt64] = [:]
-            do throws(StrataError) {
-                for p in planned {
-                    let dir = dayPath(p.series, p.day)
-                    if cleaned.insert(dir).inserted {
-                        try FileSystem.makeDirectories(dir, sync: !group)
-                        try removeStaleTemporaries(dir)
-                        nextID[dir] = (try segmentIDs(p.series, p.day).last?.value ?? 0) + 1
-                    }
-                    let id = SegmentID(nextID[dir]!)
-                    nextID[dir]! += 1
-                    let final = "\(dir)/\(id.fileName)"
-                    let pieces = encodeSegment(p.series, day: p.day, schema: p.schema, rows: p.rows)
-                    let size = pieces.reduce(0) { $0 + $1.count }
-                    if group {
-                        let temporary = FileSystem.temporaryPath(for: final)
-                        try FileSystem.writeFile(temporary, pieces, sync: false)
-                        pending.append((temporary, final))
-                    } else {
-                        try FileSystem.writeAtomically(final, pieces)
-                    }
-                    summary.rows += p.rows.rowCount
-                    summary.bytes += size
-                    summary.segments.append(final)
-                }
-                if group {
-                    // Contents durable, then names: a crash in between leaves only
-                    // temporary files, which the next writer removes.
-                    try FileSystem.syncFileSystem(directory)
-                    for f in pending { try FileSystem.rename(f.temporary, f.final) }
-                    try FileSystem.syncFileSystem(directory)
-                }
-            } catch {
-                for f in pending { try? FileSystem.remove(f.temporary) }
-                throw error
+        return planned
+    }
+
+    /// Checks that rows match their schema and fit a segment.
+    static func check(_ schema: [Field], _ rows: RowBlock) throws(StrataError) {
+        precondition(schema.count == rows.columns.count, "schema and columns differ")
+        for (f, c) in zip(schema, rows.columns) {
+            precondition(f.type == c.values.type, "column type differs from schema")
+            try Names.validate(f.name, what: "field name")
+            if case .string(let values) = c.values, let long = values.first(where: { $0.utf8.count > Store.maxStringBytes }) {
+                throw StrataError(.invalidInput, "a value of field '\(f.name)' is \(long.utf8.count) bytes; the limit is \(Store.maxStringBytes)",
+                                  field: f.name)
             }
         }
-        return summary
+    }
+
+    /// Records the fields of a batch: one schema read and at most one rewrite per
+    /// measurement, not one per series. Call with the write lock held.
+    func registerFields(of batch: [SeriesRows]) throws(StrataError) {
+        var fieldsByMeasurement: [String: [Field]] = [:]
+        var order: [String] = []
+        for item in batch where item.rows.rowCount > 0 {
+            let m = item.series.measurement
+            if fieldsByMeasurement[m] == nil { order.append(m) }
+            fieldsByMeasurement[m, default: []].append(contentsOf: item.schema)
+        }
+        for m in order { try register(fieldsByMeasurement[m]!, measurement: m) }
     }
 
     /// Batches with more segments than this are made durable with syncfs.
@@ -258,13 +223,6 @@ public final class Store: Sendable {
         }
         pieces.append(builder.finish())
         return pieces
-    }
-
-    /// Removes temporary files a crashed writer left in `dir`. Call with the write lock held.
-    func removeStaleTemporaries(_ dir: String) throws(StrataError) {
-        for name in try FileSystem.list(dir) where name.hasPrefix(".") && name.hasSuffix(".tmp") {
-            try FileSystem.remove("\(dir)/\(name)")
-        }
     }
 
     /// Runs `body` holding the store's exclusive write lock (flock on `<data-dir>/_lock`).

@@ -973,6 +973,52 @@ def walk(data_dir):
     return out
 
 
+MANIFEST_MAGIC = b"STRATMAN"
+
+
+def read_manifest(path):
+    """A day manifest (Format.md "Day manifest"): (segments [(id, rows)], tombstones [(from, to, through)])."""
+    with open(path, "rb") as f:
+        b = f.read()
+    if len(b) < 8:
+        raise Truncated("%s: %d bytes" % (path, len(b)))
+    if b[:8] != MANIFEST_MAGIC:
+        raise BadMagic("%s: magic %r" % (path, bytes(b[:8])))
+    if len(b) < 16 + 8 + 32 + 4 + 4 + 4:
+        raise Truncated("%s: %d bytes" % (path, len(b)))
+    if crc32c(b[:12]) != int.from_bytes(b[12:16], "little"):
+        raise ChecksumMismatch("%s: header" % path)
+    if int.from_bytes(b[8:10], "little") != 1 or int.from_bytes(b[10:12], "little") != 0:
+        raise Unsupported("%s: version or flags" % path)
+    end = len(b) - 4
+    if crc32c(b[:end]) != int.from_bytes(b[end:], "little"):
+        raise ChecksumMismatch("%s: manifest" % path)
+    r = Reader(b, 16, end, what=path)
+    next_id = r.le(8, "next segment id")
+    for what in ("flushed file", "flushed offset", "deletes file", "deletes offset"):
+        r.le(8, what)
+    nseg = r.le(4, "segment count")
+    if nseg * 16 > r.left():
+        raise Malformed("%s: segment count %d" % (path, nseg))
+    segs = []
+    for _ in range(nseg):
+        sid = r.le(8, "segment id")
+        rows = r.le(8, "segment rows")
+        if sid <= (segs[-1][0] if segs else 0) or sid >= next_id:
+            raise Malformed("%s: segment id %d out of order or not below %d" % (path, sid, next_id))
+        segs.append((sid, rows))
+    ntomb = r.le(4, "tombstone count")
+    if ntomb * 24 != r.left():
+        raise Malformed("%s: tombstone count %d, %d bytes left" % (path, ntomb, r.left()))
+    tombs = []
+    for _ in range(ntomb):
+        lo, hi, through = r.i64("from"), r.i64("to"), r.le(8, "through segment")
+        if lo > hi:
+            raise Malformed("%s: tombstone %d > %d" % (path, lo, hi))
+        tombs.append((lo, hi, through))
+    return segs, tombs
+
+
 def read_series(s):
     """All rows of a series in query order: by time, then segment id, then position."""
     base = os.path.join(s.data_dir, s.mdir, s.sdir)
@@ -988,13 +1034,18 @@ def read_series(s):
     out = []
     for day, dd in days:
         dpath = os.path.join(base, dd)
-        segs = []
+        mpath = os.path.join(dpath, "_manifest")
+        if not os.path.exists(mpath):
+            SEEN["day directories without a manifest"] += 1
+            continue
+        listed, tombs = read_manifest(mpath)
+        expected_rows = dict(listed)
+        segs = [(sid, "%016x.seg" % sid) for sid, _ in listed]
         for fn in os.listdir(dpath):
-            if not SEG_RE.match(fn):
-                SEEN["skipped non-segment entry"] += 1
-                continue
-            segs.append((int(fn[:16], 16), fn))
-        segs.sort()
+            if SEG_RE.match(fn) and int(fn[:16], 16) not in expected_rows:
+                SEEN["segments no manifest lists (ignored)"] += 1
+        if tombs:
+            SEEN["days with tombstones"] += 1
         if len(segs) > 1:
             SEEN["series-days with several segments"] += 1
         if day < 0:
@@ -1017,8 +1068,12 @@ def read_series(s):
                 mapping.append(schema_index[name])
             if len(seg.fields) < len(s.schema):
                 SEEN["segments with fewer fields than _schema"] += 1
+            if len(rows) != expected_rows[sid]:
+                raise LayoutError("%s: %d rows, the manifest says %d" % (path, len(rows), expected_rows[sid]))
             off_ns = seg.offset_seconds * 1_000_000_000
             for pos, (t, vals) in enumerate(rows):
+                if any(lo <= t <= hi and sid <= through for lo, hi, through in tombs):
+                    continue
                 if (t + off_ns) // NS_PER_DAY != day:
                     raise LayoutError("%s: row %d time %d is not in day %d" % (path, pos, t, day))
                 full = [None] * len(s.schema)

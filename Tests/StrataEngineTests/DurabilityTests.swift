@@ -24,7 +24,7 @@ import Testing
         #expect(try store.query(series).rows.columns[0].values == .float64((0..<30).map(Double.init)))
     }
 
-    @Test func temporariesOfACrashedWriterAreRemovedAndIgnored() throws {
+    @Test func leftoversOfACrashedWriterAreRemovedAndIgnored() throws {
         let store = try Store(directory: root.path, create: true)
         let series = try SeriesKey(measurement: "trade", symbol: "ESH4")
         let t = ns("2024-01-02T14:30:00Z")
@@ -32,9 +32,11 @@ import Testing
         let dir = store.dayPath(series, Day(containing: t))
         // What a writer killed between write and rename leaves.
         writeText("\(dir)/.0000000000000002.seg.tmp", "half a segment")
+        // What a writer killed between renaming a segment and switching the manifest leaves.
+        writeText("\(dir)/0000000000000009.seg", "a segment no manifest names")
         #expect(try store.query(series).rows.rowCount == 1)
         try store.write(series, schema: [Field("size", .int64)], rows: RowBlock(timestamps: [t + 1], columns: [Column(.int64([2]))]))
-        #expect(try FileSystem.list(dir) == ["0000000000000001.seg", "0000000000000002.seg"])
+        #expect(try FileSystem.list(dir) == ["0000000000000001.seg", "0000000000000002.seg", "_manifest"])
         #expect(try store.query(series).rows.columns[0].values == .int64([1, 2]))
     }
 

@@ -1,0 +1,202 @@
+import StrataFormat
+
+/// One series on one day: the unit a manifest, a compaction and a tombstone apply to.
+public struct SeriesDay: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var series: SeriesKey
+    public var day: Day
+
+    public init(_ series: SeriesKey, _ day: Day) {
+        self.series = series
+        self.day = day
+    }
+
+    public static func < (a: SeriesDay, b: SeriesDay) -> Bool { (a.series, a.day) < (b.series, b.day) }
+    public var description: String { "\(series) \(day)" }
+}
+
+/// The segments and tombstones of one series-day as a reader sees them.
+public struct DayView: Sendable {
+    public var day: Day
+    public var segments: [Segment]
+    public var tombstones: [Tombstone]
+
+    /// Time ranges deleted from `segment`.
+    func deletedRanges(_ segment: Segment) -> [ClosedRange<Int64>] {
+        tombstones.filter { segment.id.value <= $0.throughSegment }.map { $0.from...$0.to }
+    }
+}
+
+/// Rows not yet in a segment, in arrival order, with the fields they were written with.
+public struct RowChunk: Sendable {
+    public var schema: [Field]
+    public var rows: RowBlock
+
+    public init(schema: [Field], rows: RowBlock) {
+        self.schema = schema
+        self.rows = rows
+    }
+}
+
+extension Store {
+    func manifestPath(_ key: SeriesDay) -> String { "\(dayPath(key.series, key.day))/\(DayManifest.fileName)" }
+
+    /// The manifest of a series-day; an empty one when the day has none yet.
+    public func manifest(_ key: SeriesDay) throws(StrataError) -> DayManifest {
+        let path = manifestPath(key)
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch where error.code == .notFound {
+            return DayManifest()
+        }
+        do {
+            return try file.withUnsafeBytes { (bytes) throws(FormatError) in try DayManifest.decode(bytes) }
+        } catch {
+            throw StrataError.corrupt(error, path: path)
+        }
+    }
+
+    /// Opens the live segments of a series-day. A compaction in another process may
+    /// remove a segment between reading the manifest and opening it: then the manifest
+    /// is read again.
+    public func openDay(_ key: SeriesDay) throws(StrataError) -> DayView {
+        var attempt = 0
+        while true {
+            let manifest = try self.manifest(key)
+            do {
+                return try openDay(key, manifest)
+            } catch where error.code == .notFound && attempt < 5 {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Opens the segments `manifest` lists.
+    func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
+        var segments: [Segment] = []
+        for entry in manifest.segments {
+            let id = SegmentID(entry.id)
+            segments.append(try Segment(path: segmentPath(key.series, key.day, id), id: id))
+        }
+        return DayView(day: key.day, segments: segments, tombstones: manifest.tombstones)
+    }
+
+    /// Ids of the live segments of a series-day.
+    public func segmentIDs(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [SegmentID] {
+        try manifest(SeriesDay(series, day)).segments.map { SegmentID($0.id) }
+    }
+
+    public func openSegments(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [Segment] {
+        try openDay(SeriesDay(series, day)).segments
+    }
+
+    /// Every series-day directory of the store.
+    public func seriesDays() throws(StrataError) -> [SeriesDay] {
+        var out: [SeriesDay] = []
+        for m in try measurements() {
+            for s in try symbols(m) {
+                let series = try SeriesKey(measurement: m, symbol: s)
+                for d in try days(series) { out.append(SeriesDay(series, d)) }
+            }
+        }
+        return out
+    }
+
+    /// Removes what crashed writers left in a series-day directory: temporary files and
+    /// segments its manifest does not list. Call with the write lock held.
+    @discardableResult
+    func removeOrphans(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> [String] {
+        let dir = dayPath(key.series, key.day)
+        let live = Set(manifest.segments.map { SegmentID($0.id).fileName })
+        var removed: [String] = []
+        for name in try FileSystem.list(dir) {
+            let temporary = name.hasPrefix(".") && name.hasSuffix(".tmp")
+            let orphan = SegmentID(fileName: name) != nil && !live.contains(name)
+            if temporary || orphan {
+                try FileSystem.remove("\(dir)/\(name)")
+                removed.append("\(dir)/\(name)")
+            }
+        }
+        return removed
+    }
+
+    /// A segment to add to a series-day: sorted rows of that day.
+    struct NewSegment {
+        var key: SeriesDay
+        var schema: [Field]
+        var rows: RowBlock
+    }
+
+    /// Writes new segments and the manifests that make them live, crash-safely: segments
+    /// first under temporary names, then renamed, then the manifests renamed over the old
+    /// ones. A crash before a manifest's rename leaves that day's old set (the new file is
+    /// an orphan, removed later); after it, the new set. `base` gives each day's current
+    /// manifest; `edit` may change a manifest further before it is written (watermarks,
+    /// removed segments). Returns the new manifests. Call with the write lock held.
+    func commit(_ new: [NewSegment], touching extra: [SeriesDay] = [], base: (SeriesDay) throws(StrataError) -> DayManifest,
+                edit: (SeriesDay, inout DayManifest) -> Void = { _, _ in },
+                crash: CrashHook = .none) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+        var manifests: [SeriesDay: DayManifest] = [:]
+        var order: [SeriesDay] = []
+        var summary = WriteSummary()
+        let group = new.count + Set(new.map(\.key)).count + extra.count > Store.groupSyncThreshold
+        func load(_ key: SeriesDay) throws(StrataError) {
+            guard manifests[key] == nil else { return }
+            let m = try base(key)
+            try FileSystem.makeDirectories(dayPath(key.series, key.day), sync: !group)
+            try removeOrphans(key, m)
+            manifests[key] = m
+            order.append(key)
+        }
+        var files: [(temporary: String, final: String, pieces: [[UInt8]])] = []
+        for s in new {
+            try load(s.key)
+            let id = SegmentID(manifests[s.key]!.addSegment(rows: UInt64(s.rows.rowCount)))
+            let final = segmentPath(s.key.series, s.key.day, id)
+            let pieces = encodeSegment(s.key.series, day: s.key.day, schema: s.schema, rows: s.rows)
+            files.append((FileSystem.temporaryPath(for: final), final, pieces))
+            summary.rows += s.rows.rowCount
+            summary.bytes += pieces.reduce(0) { $0 + $1.count }
+            summary.segments.append(final)
+        }
+        for key in extra { try load(key) }
+        var manifestFiles: [(temporary: String, final: String, pieces: [[UInt8]])] = []
+        for key in order {
+            edit(key, &manifests[key]!)
+            let final = manifestPath(key)
+            manifestFiles.append((FileSystem.temporaryPath(for: final), final, [manifests[key]!.encode()]))
+        }
+        var written: [String] = []
+        do throws(StrataError) {
+            for f in files + manifestFiles {
+                try? FileSystem.remove(f.temporary)
+                try FileSystem.writeFile(f.temporary, f.pieces, sync: !group)
+                written.append(f.temporary)
+            }
+            try crash.check(.segmentsWritten)
+            // Segments under their names before any manifest names them; then the
+            // manifests, each an atomic switch from the old set to the new one.
+            if group { try FileSystem.syncFileSystem(directory) }
+            for f in files { try FileSystem.rename(f.temporary, f.final) }
+            if group {
+                try FileSystem.syncFileSystem(directory)
+            } else {
+                for dir in Set(files.map { FileSystem.parentDirectory($0.final) }) { try FileSystem.syncDirectory(dir) }
+            }
+            try crash.check(.segmentsRenamed)
+            for (i, f) in manifestFiles.enumerated() {
+                try FileSystem.rename(f.temporary, f.final)
+                if i == 0 { try crash.check(.firstManifestRenamed) }
+            }
+            if group {
+                try FileSystem.syncFileSystem(directory)
+            } else {
+                for dir in Set(manifestFiles.map { FileSystem.parentDirectory($0.final) }) { try FileSystem.syncDirectory(dir) }
+            }
+        } catch {
+            for t in written { try? FileSystem.remove(t) }
+            throw error
+        }
+        return (manifests, summary)
+    }
+}
