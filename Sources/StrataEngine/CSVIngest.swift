@@ -41,6 +41,13 @@ public struct CSVIngestOptions: Sendable {
     public var strict = false
     /// Accept NaN and ±Inf written out in float fields (by default they are bad rows).
     public var allowNonFinite = false
+    /// Hand rows to the sink in batches of this many rows as the file is read (live
+    /// ingest), instead of all at the end. Field types are then fixed by the first batch:
+    /// a later value of another type is a bad row rather than a type change.
+    public var batchRows: Int? = nil
+    /// Added to line numbers in reports: for a stream read in pieces, each given to
+    /// `ingest` with the header line in front.
+    public var lineOffset = 0
 
     public init(measurement: String) { self.measurement = measurement }
 }
@@ -75,6 +82,8 @@ public struct IngestReport: Sendable {
     public var schema: [Field] = []
     public var timeUnit: TimeUnit?
     public var notes: [String] = []
+
+    public init() {}
 }
 
 /// Reads a CSV file with a header row into a store: one series per symbol, segments per
@@ -150,11 +159,16 @@ public struct CSVIngester {
         var fields: [FieldBuilder]
     }
 
-    public func ingest(_ data: UnsafeRawBufferPointer, source: String = "-") throws(StrataError) -> IngestReport {
-        try ingest(UnsafeBufferPointer(start: data.baseAddress?.assumingMemoryBound(to: UInt8.self), count: data.count), source: source)
+    /// Receives rows as they are read: a batch of series and the last line it includes.
+    public typealias Sink = (_ batch: [Store.SeriesRows], _ throughLine: Int) throws(StrataError) -> Void
+
+    public func ingest(_ data: UnsafeRawBufferPointer, source: String = "-", sink: Sink? = nil) throws(StrataError) -> IngestReport {
+        try ingest(UnsafeBufferPointer(start: data.baseAddress?.assumingMemoryBound(to: UInt8.self), count: data.count), source: source, sink: sink)
     }
 
-    public func ingest(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws(StrataError) -> IngestReport {
+    /// Reads the CSV and writes its rows: with no sink, to the store in one write at the
+    /// end; with a sink, to the sink (in batches of `batchRows` if set).
+    public func ingest(_ bytes: UnsafeBufferPointer<UInt8>, source: String, sink: Sink? = nil) throws(StrataError) -> IngestReport {
         try Names.validate(options.measurement, what: "measurement")
         var report = IngestReport()
         var scanner = CSVScanner(bytes)
@@ -247,9 +261,33 @@ public struct CSVIngester {
             report.badRowCount += 1
             if report.issues.count < 100 { report.issues.append(IngestIssue(line: line, field: field, message: message)) }
         }
+        var pendingRows = 0
+        var emitted = false
+        /// Hands the rows read so far to the sink and starts new builders.
+        func emit(throughLine line: Int) throws(StrataError) {
+            for k in types.indices where types[k] == nil { types[k] = .float64 }
+            let schema = fieldNames.indices.map { Field(fieldNames[$0], types[$0]!) }
+            var batch: [Store.SeriesRows] = []
+            for b in builders where !b.timestamps.isEmpty {
+                let series = try SeriesKey(measurement: options.measurement, symbol: b.symbol)
+                let rows = RowBlock(timestamps: b.timestamps, columns: schema.indices.map { b.fields[$0].column(schema[$0].type) })
+                batch.append(Store.SeriesRows(series: series, schema: schema, rows: rows))
+                report.rowsWritten += rows.rowCount
+            }
+            if !batch.isEmpty { try sink!(batch, line) }
+            for b in builders.indices {
+                builders[b].timestamps = []
+                builders[b].fields = Array(repeating: FieldBuilder(), count: fieldNames.count)
+            }
+            pendingRows = 0
+            emitted = true
+        }
+        var lastLine = 1
         rowLoop: while let rec = scanner.next(into: &ranges) {
+            if let n = options.batchRows, sink != nil, pendingRows >= n { try emit(throughLine: lastLine) }
             report.rowsRead += 1
-            let line = rec.line
+            let line = rec.line + options.lineOffset
+            lastLine = line
             if let e = rec.error {
                 bad(line, nil, e == .unterminatedQuote ? "a quoted field is never closed" : "text after a closing quote")
                 continue
@@ -324,7 +362,7 @@ public struct CSVIngester {
             // Fields: parse all before appending any, so a bad row leaves no trace.
             for (k, c) in fieldColumns.enumerated() {
                 let outcome: Result<Parsed, RowProblem> = scanner.withField(ranges[c], scratch: &scratch) { raw in
-                    parse(raw, type: types[k], canPromote: !fixedType[k])
+                    parse(raw, type: types[k], canPromote: !fixedType[k] && !emitted)
                 }
                 switch outcome {
                 case .success(let p): parsed[k] = p
@@ -362,8 +400,15 @@ public struct CSVIngester {
             for k in parsed.indices {
                 builders[s].fields[k].append(parsed[k], as: types[k] ?? .float64)
             }
+            pendingRows += 1
         }
         report.timeUnit = timeUnit
+        if sink != nil {
+            if !(options.strict && report.badRowCount > 0) { try emit(throughLine: lastLine) }
+            report.schema = fieldNames.indices.map { Field(fieldNames[$0], types[$0] ?? .float64) }
+            report.series = builders.count
+            return report
+        }
         let schema = fieldNames.indices.map { Field(fieldNames[$0], types[$0] ?? .float64) }
         report.schema = schema
         if options.strict && report.badRowCount > 0 { return report }

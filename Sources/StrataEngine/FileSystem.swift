@@ -170,15 +170,20 @@ public final class WritableFile {
 }
 
 /// An exclusive advisory lock (flock) on a file, released by `unlock` or deinit.
-public final class FileLock {
+public final class FileLock: @unchecked Sendable {
     private var fd: Int32
 
-    public init(path: String) throws(StrataError) {
+    /// Takes the lock, waiting for another holder to release it, or failing with
+    /// `.conflict` at once when `wait` is false.
+    public init(path: String, wait: Bool = true) throws(StrataError) {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystem.failure("open lock file", path) }
-        let (r, err) = FileSystem.retrying { Int(flock(fd, LOCK_EX)) }
+        let (r, err) = FileSystem.retrying { Int(flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) }
         if r != 0 {
             close(fd)
+            if err == EWOULDBLOCK {
+                throw StrataError(.conflict, "the store is in use by another process, which holds its lock", path: path)
+            }
             throw FileSystem.failure("flock", path, err)
         }
         self.fd = fd

@@ -5,4 +5,7 @@
 /// syncfs(2): flush every dirty page and inode of the file system holding `fd`.
 int strata_syncfs(int fd);
 
+/// pthread_setname_np for the calling thread (names show in top -H and gdb).
+int strata_set_thread_name(const char *name);
+
 #endif

@@ -1,0 +1,152 @@
+import StrataFormat
+
+extension Database {
+    /// The flush thread: flushes series that are big or old enough, everything when memory
+    /// is half full, and compacts series-days that gathered many segments.
+    func flushLoop() {
+        var backoff: Int64 = 0
+        while true {
+            let due: [SeriesKey]? = monitor.withLock {
+                if !state.flushRequested && !state.closed {
+                    monitor.wait(nanoseconds: backoff > 0 ? backoff : 100_000_000)
+                }
+                if state.closed { return nil }
+                state.flushRequested = false
+                return dueSeries()
+            }
+            guard let due else { return }
+            if due.isEmpty { continue }
+            do throws(StrataError) {
+                let touched = try writer.withLock { () throws(StrataError) in try flush(due) }
+                backoff = 0
+                if configuration.compactAfterSegments > 0 {
+                    for (key, manifest) in touched.sorted(by: { $0.key < $1.key })
+                    where manifest.segments.count >= configuration.compactAfterSegments {
+                        if monitor.withLock({ state.closed }) { return }
+                        _ = try writer.withLock { () throws(StrataError) in try compact(key) }
+                    }
+                }
+            } catch {
+                // Rows stay in memory and in the WAL; try again later, and let waiting
+                // appenders see why memory is not freed.
+                backoff = min(max(backoff * 2, 100_000_000), 5_000_000_000)
+                monitor.withLock {
+                    state.lastFlushError = error
+                    if state.memoryBytes >= configuration.memoryLimit { wakeMemoryWaiters(error) }
+                    monitor.broadcast()
+                }
+            }
+        }
+    }
+
+    /// Series to flush now. Lock held.
+    func dueSeries() -> [SeriesKey] {
+        if state.memoryBytes >= configuration.memoryLimit / 2 { return Array(state.active.keys) }
+        let now = monotonicNanoseconds()
+        return state.active.compactMap { key, buffer in
+            buffer.rows >= configuration.flushRows || now - buffer.since >= configuration.flushAge ? key : nil
+        }
+    }
+
+    /// Flushes every series with unflushed rows (or only the big and old ones).
+    func flush(all: Bool) throws(StrataError) -> [SeriesDay: DayManifest] {
+        let keys = monitor.withLock { all ? Array(state.active.keys) : dueSeries() }
+        return try flush(keys)
+    }
+
+    /// Writes the unflushed rows of `keys` into segments: sorted, cut into days, written
+    /// with the manifests that make them live, which also record how far the WAL is now
+    /// in segments for each series-day. Queries see the rows throughout: in memory until
+    /// the manifests switch, in segments after. Call holding `writer`.
+    func flush(_ keys: [SeriesKey]) throws(StrataError) -> [SeriesDay: DayManifest] {
+        let taken: [(SeriesKey, SeriesBuffer)] = monitor.withLock {
+            var out: [(SeriesKey, SeriesBuffer)] = []
+            for k in keys.sorted() {
+                guard let b = state.active.removeValue(forKey: k) else { continue }
+                state.flushing[k] = b
+                out.append((k, b))
+            }
+            return out
+        }
+        if taken.isEmpty { return [:] }
+        var new: [Store.NewSegment] = []
+        var batch: [Store.SeriesRows] = []
+        var flushedThrough: [SeriesKey: WALPosition] = [:]
+        var rows = 0, bytes = 0
+        for (key, buffer) in taken {
+            let merged = buffer.merged()
+            batch.append(Store.SeriesRows(series: key, schema: merged.schema, rows: merged.rows))
+            flushedThrough[key] = buffer.lastEnd
+            rows += buffer.rows
+            bytes += buffer.bytes
+        }
+        let result: [SeriesDay: DayManifest]
+        do throws(StrataError) {
+            new = try store.plan(batch)
+            try store.registerFields(of: batch)
+            beginSwitch(taken.map(\.0))
+            let committed = try store.commit(new, base: store.manifest, edit: { key, m in
+                if let p = flushedThrough[key.series], p > m.rowsFlushedThrough { m.rowsFlushedThrough = p }
+            }, crash: configuration.crashHook)
+            result = committed.manifests
+        } catch {
+            // Nothing switched: the rows go back in front of whatever arrived meanwhile.
+            monitor.withLock {
+                for (key, buffer) in taken {
+                    state.flushing[key] = nil
+                    var restored = buffer
+                    if let newer = state.active[key] { restored.append(newer) }
+                    state.active[key] = restored
+                }
+                endSwitch(taken.map(\.0))
+            }
+            throw error
+        }
+        try configuration.crashHook.check(.flushCommitted)
+        monitor.withLock {
+            for (key, _) in taken { state.flushing[key] = nil }
+            state.memoryBytes -= bytes
+            state.counters.flushes += 1
+            state.counters.rowsFlushed += rows
+            state.counters.segmentsWritten += new.count
+            state.lastFlushError = nil
+            endSwitch(taken.map(\.0))
+            if state.memoryBytes < configuration.memoryLimit { wakeMemoryWaiters() }
+        }
+        try removeObsoleteWALFiles()
+        return result
+    }
+
+    /// Marks the manifests of `keys` as being switched: queries of them wait. Takes the lock.
+    func beginSwitch(_ keys: [SeriesKey]) {
+        monitor.withLock { for k in keys { state.generation[k, default: 0] += 1 } }
+    }
+
+    /// Ends a switch begun by `beginSwitch`. Lock held.
+    func endSwitch(_ keys: [SeriesKey]) {
+        for k in keys { state.generation[k, default: 0] += 1 }
+        monitor.broadcast()
+    }
+
+    /// Removes WAL files that hold no unflushed row: those before the oldest record still
+    /// in memory, never the file being written.
+    func removeObsoleteWALFiles() throws(StrataError) {
+        let current = wal.currentSequence
+        let oldestNeeded = monitor.withLock {
+            (Array(state.active.values) + Array(state.flushing.values)).map(\.firstPosition.file).min() ?? current
+        }
+        for file in try WriteAheadLog.files(in: wal.directory) where file.sequence < min(oldestNeeded, current) {
+            try FileSystem.remove(file.path)
+        }
+    }
+}
+
+extension SeriesBuffer {
+    /// Appends the rows of a newer buffer of the same series.
+    mutating func append(_ newer: SeriesBuffer) {
+        chunks += newer.chunks
+        rows += newer.rows
+        bytes += newer.bytes
+        lastEnd = newer.lastEnd
+    }
+}

@@ -1,0 +1,126 @@
+import StrataFormat
+
+extension Database {
+    /// Brings the store to the state of the last acknowledged write: removes leftovers of
+    /// crashed writes, replays the WAL files `old` in order (records already in segments,
+    /// by the manifests' watermarks, are skipped), flushes the replayed rows, then removes
+    /// the old WAL files. A torn or damaged file is replayed up to the damage, reported,
+    /// and moved to `_wal/damaged/`.
+    func recover(_ old: [(sequence: UInt64, path: String)]) throws(StrataError) {
+        var report = RecoveryReport()
+        for key in try store.seriesDays() {
+            report.orphansRemoved += try store.removeOrphans(key, try store.manifest(key))
+        }
+        var manifests: [SeriesDay: DayManifest] = [:]
+        func manifest(_ key: SeriesDay) throws(StrataError) -> DayManifest {
+            if let m = manifests[key] { return m }
+            let m = try store.manifest(key)
+            manifests[key] = m
+            return m
+        }
+        var damaged: [String] = []
+        for file in old {
+            report.walFiles += 1
+            let mapped = try MappedFile(path: file.path)
+            let outcome: Result<WALLayout.End, StrataError> = mapped.withUnsafeBytes { bytes in
+                do throws(FormatError) {
+                    try WALLayout.verifyHeader(bytes)
+                } catch {
+                    // A crash while the file was being created leaves a short header.
+                    return .success(bytes.count < WALLayout.headerSize && bytes.allSatisfy { $0 == 0 } || bytes.count < 8
+                                    ? .torn(offset: 0) : .corrupt(offset: error.offset ?? 0, reason: error.message))
+                }
+                var failure: StrataError?
+                let end = WALLayout.scan(bytes) { offset, payload in
+                    guard failure == nil else { return }
+                    let start = WALPosition(file: file.sequence, offset: UInt64(offset))
+                    let end = WALPosition(file: file.sequence, offset: UInt64(offset + WALLayout.recordHeaderSize + payload.count))
+                    do throws(StrataError) {
+                        let record: WALRecord
+                        do throws(FormatError) {
+                            record = try WALRecord.decode(payload, baseOffset: offset + WALLayout.recordHeaderSize)
+                        } catch {
+                            throw StrataError.corrupt(error, path: file.path)
+                        }
+                        report.records += 1
+                        try replay(record, start: start, end: end, report: &report, manifest: manifest)
+                        if case .delete = record { manifests = [:] }
+                        if monitor.withLock({ state.memoryBytes >= configuration.memoryLimit / 2 }) {
+                            _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
+                            manifests = [:]
+                        }
+                    } catch {
+                        failure = error
+                    }
+                }
+                if let failure { return .failure(failure) }
+                return .success(end)
+            }
+            switch outcome {
+            case .failure(let error): throw error
+            case .success(.clean): break
+            case .success(.torn(let offset)):
+                // The usual end of a log cut by a crash: the last write never completed.
+                if offset < mapped.size || offset < WALLayout.headerSize {
+                    report.damage.append(StrataError(.corrupt, "torn record at the end of the write-ahead log; \(mapped.size - offset) bytes dropped",
+                                                     path: file.path, offset: offset))
+                }
+            case .success(.corrupt(let offset, let reason)):
+                report.damage.append(StrataError(.corrupt, "damaged write-ahead log: \(reason); records from here to the end of this file (\(mapped.size - offset) bytes) are lost",
+                                                 path: file.path, offset: offset))
+                damaged.append(file.path)
+            }
+        }
+        _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
+        if !damaged.isEmpty {
+            let quarantine = "\(wal.directory)/damaged"
+            try FileSystem.makeDirectories(quarantine)
+            for path in damaged {
+                let target = "\(quarantine)/\(path.split(separator: "/").last!)"
+                try FileSystem.rename(path, target)
+                report.quarantined.append(target)
+            }
+            try FileSystem.syncDirectory(wal.directory)
+        }
+        try removeObsoleteWALFiles()
+        recovery = report
+    }
+
+    /// Applies one WAL record during recovery, skipping what the manifests say is done.
+    private func replay(_ record: WALRecord, start: WALPosition, end: WALPosition, report: inout RecoveryReport,
+                        manifest: (SeriesDay) throws(StrataError) -> DayManifest) throws(StrataError) {
+        switch record {
+        case .rows(let measurement, let symbol, let schema, let rows):
+            let series = try SeriesKey(measurement: measurement, symbol: symbol)
+            var keep: [Int] = []
+            var pendingByDay: [Day: Bool] = [:]
+            let offset = configuration.store.dayOffsetSeconds
+            for (i, t) in rows.timestamps.enumerated() {
+                let day = Day(containing: t, offsetSeconds: offset)
+                let pending: Bool
+                if let known = pendingByDay[day] {
+                    pending = known
+                } else {
+                    pending = start >= (try manifest(SeriesDay(series, day))).rowsFlushedThrough
+                    pendingByDay[day] = pending
+                }
+                if pending { keep.append(i) }
+            }
+            report.rowsAlreadyFlushed += rows.rowCount - keep.count
+            guard !keep.isEmpty else { return }
+            let kept = keep.count == rows.rowCount ? rows : rows.gather(keep)
+            report.rowsRecovered += kept.rowCount
+            try monitor.withLock { () throws(StrataError) in
+                var known = try knownSchema(measurement)
+                _ = try known.merge(schema, measurement: measurement)
+                state.schemas[measurement] = known
+                let chunk = RowChunk(schema: schema, rows: kept)
+                insert(chunk, bytes: chunk.estimatedBytes, series: series, start: start, end: end, now: monotonicNanoseconds())
+            }
+        case .delete(let measurement, let symbol, let from, let to):
+            let series = try SeriesKey(measurement: measurement, symbol: symbol)
+            report.deletes += 1
+            try applyDelete(series, from: from, to: to, start: start, end: end)
+        }
+    }
+}

@@ -1,0 +1,373 @@
+import StrataFormat
+
+/// Settings of a live database.
+public struct DatabaseConfiguration: Sendable {
+    public var store = StoreConfiguration()
+    /// When an append counts as durable (see `FsyncPolicy`).
+    public var fsync: FsyncPolicy = .always
+    /// A WAL file is finished, and the next begun, when it would grow past this.
+    public var walFileSize = 64 << 20
+    /// A series is flushed into segments when it has this many unflushed rows...
+    public var flushRows = 1 << 20
+    /// ...or when its oldest unflushed row arrived this many nanoseconds ago.
+    public var flushAge: Int64 = 600 * 1_000_000_000
+    /// Unflushed rows may take about this much memory. At half of it every series is
+    /// flushed; at the limit appends wait for a flush (backpressure). Each concurrent
+    /// appender may overshoot it by one batch.
+    public var memoryLimit = 512 << 20
+    /// A series-day with this many segments is compacted in the background; 0 turns
+    /// background compaction off.
+    public var compactAfterSegments = 8
+    /// Test hook: ends the process at a named step (see `CrashHook`).
+    public var crashHook: CrashHook = .none
+
+    public init() {}
+}
+
+/// What opening a database found in its write-ahead log.
+public struct RecoveryReport: Sendable {
+    /// WAL files read.
+    public var walFiles = 0
+    /// Valid records read.
+    public var records = 0
+    /// Rows put back (they were not yet in segments); they are flushed before `open` returns.
+    public var rowsRecovered = 0
+    /// Rows of records that were already in segments.
+    public var rowsAlreadyFlushed = 0
+    /// Delete records applied again.
+    public var deletes = 0
+    /// Torn tails and damage, each naming the file and the offset where valid records end.
+    public var damage: [StrataError] = []
+    /// Where damaged WAL files were moved, for inspection.
+    public var quarantined: [String] = []
+    /// Files no manifest listed (leftovers of crashed writes), removed.
+    public var orphansRemoved: [String] = []
+}
+
+/// A live store: appends go through the write-ahead log into an in-memory table, which a
+/// background thread flushes into segments; queries see segments and unflushed rows
+/// together. One process opens a data directory at a time (it holds `<data-dir>/_lock`
+/// until `close`).
+///
+/// Appends may come from any number of tasks at once. Each returns when its rows are
+/// durable under the fsync policy, and every query that starts after that sees them.
+/// (A query may also see rows whose append has not returned yet.)
+public final class Database: @unchecked Sendable {
+    public let store: Store
+    public let configuration: DatabaseConfiguration
+    public internal(set) var recovery = RecoveryReport()
+
+    let lock: FileLock
+    let wal: WriteAheadLog
+    /// Guards `state`; appenders, queries and the flush thread meet here.
+    let monitor = Monitor()
+    var state = State()
+    /// Serialises the writers of manifests: flush, compaction, delete.
+    let writer = Monitor()
+    private var flusher: BackgroundThread?
+
+    struct State {
+        var active: [SeriesKey: SeriesBuffer] = [:]
+        /// Buffers being written into segments; still visible to queries.
+        var flushing: [SeriesKey: SeriesBuffer] = [:]
+        var memoryBytes = 0
+        var schemas: [String: MeasurementSchema] = [:]
+        /// Per series, odd while its manifests are being switched (a seqlock for queries).
+        var generation: [SeriesKey: UInt64] = [:]
+        var memoryWaiters: [CheckedContinuation<MemoryWake, Never>] = []
+        var flushRequested = false
+        var closed = false
+        var lastFlushError: StrataError?
+        var counters = DatabaseStatistics()
+    }
+
+    /// Opens (creating if needed) the database in `directory`: takes the lock, removes
+    /// leftovers of crashed writes, replays the write-ahead log and flushes what it held.
+    public init(directory: String, configuration: DatabaseConfiguration = DatabaseConfiguration()) throws(StrataError) {
+        precondition(configuration.flushRows >= 1 && configuration.memoryLimit >= 1 << 16, "flush limits out of range")
+        precondition(configuration.walFileSize >= 1 << 12, "walFileSize out of range")
+        store = try Store(directory: directory, configuration: configuration.store, create: true)
+        self.configuration = configuration
+        lock = try FileLock(path: "\(store.directory)/_lock", wait: false)
+        let walDirectory = "\(store.directory)/_wal"
+        let old = try WriteAheadLog.files(in: walDirectory)
+        wal = try WriteAheadLog(directory: walDirectory, sequence: (old.last?.sequence ?? 0) + 1,
+                                policy: configuration.fsync, maxFileSize: configuration.walFileSize)
+        do throws(StrataError) {
+            try recover(old)
+        } catch {
+            try? wal.close()
+            lock.unlock()
+            throw error
+        }
+        flusher = BackgroundThread(name: "strata-flush") { [self] in flushLoop() }
+    }
+
+    // MARK: Appending
+
+    /// Appends rows to one series; returns when they are durable under the fsync policy.
+    public func append(_ series: SeriesKey, schema: [Field], rows: RowBlock) async throws(StrataError) {
+        try await append([Store.SeriesRows(series: series, schema: schema, rows: rows)])
+    }
+
+    /// Appends rows to several series (one WAL record each, all made durable together).
+    /// Rows need not be sorted; rows with equal timestamps keep their order. A field's
+    /// type must match what the measurement already has; otherwise nothing is written.
+    public func append(_ batch: [Store.SeriesRows]) async throws(StrataError) {
+        let prepared = try prepare(batch)
+        guard !prepared.records.isEmpty else { return }
+        try await reserveMemory(prepared.bytes)
+        let end = try enter(prepared)
+        try await wal.waitUntilDurable(end)
+    }
+
+    /// `append` for callers outside Swift concurrency: blocks the calling thread while
+    /// memory is full and until the rows are durable.
+    public func appendBlocking(_ batch: [Store.SeriesRows]) throws(StrataError) {
+        let prepared = try prepare(batch)
+        guard !prepared.records.isEmpty else { return }
+        try reserveMemoryBlocking(prepared.bytes)
+        let end = try enter(prepared)
+        try wal.waitUntilDurableBlocking(end)
+    }
+
+    /// A batch checked and encoded as WAL records, outside any lock.
+    struct PreparedBatch {
+        var records: [(item: Store.SeriesRows, framed: [UInt8], bytes: Int)] = []
+        var bytes = 0
+    }
+
+    func prepare(_ batch: [Store.SeriesRows]) throws(StrataError) -> PreparedBatch {
+        var prepared = PreparedBatch()
+        for item in batch {
+            try Store.check(item.schema, item.rows)
+            guard item.rows.rowCount > 0 else { continue }
+            let payload = WALRecord.rows(measurement: item.series.measurement, symbol: item.series.symbol,
+                                         schema: item.schema, rows: item.rows).encode()
+            guard payload.count <= WALLayout.maxRecordSize else {
+                throw StrataError(.invalidInput, "a batch of \(item.rows.rowCount) rows for \(item.series) encodes to \(payload.count) bytes; split it (the limit is \(WALLayout.maxRecordSize))")
+            }
+            var framed: [UInt8] = []
+            framed.reserveCapacity(payload.count + WALLayout.recordHeaderSize)
+            WALLayout.frame(payload, into: &framed)
+            let bytes = RowChunk(schema: item.schema, rows: item.rows).estimatedBytes
+            prepared.records.append((item, framed, bytes))
+            prepared.bytes += bytes
+        }
+        return prepared
+    }
+
+    /// Writes the records to the WAL and their rows to the memtable, in one critical
+    /// section so that both see appends in the same order. Returns where the last record ends.
+    func enter(_ prepared: PreparedBatch) throws(StrataError) -> WALPosition {
+        let end = try monitor.withLock { () throws(StrataError) -> WALPosition in
+            if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
+            // Check every schema before writing anything, so a conflict writes nothing.
+            var schemas: [String: MeasurementSchema] = [:]
+            for r in prepared.records {
+                let m = r.item.series.measurement
+                var schema: MeasurementSchema
+                if let s = schemas[m] { schema = s } else { schema = try knownSchema(m) }
+                _ = try schema.merge(r.item.schema, measurement: m)
+                schemas[m] = schema
+            }
+            var end = WALPosition.zero
+            let now = monotonicNanoseconds()
+            for r in prepared.records {
+                let (start, recordEnd) = try wal.append(r.framed)
+                insert(RowChunk(schema: r.item.schema, rows: r.item.rows), bytes: r.bytes, series: r.item.series,
+                       start: start, end: recordEnd, now: now)
+                end = recordEnd
+            }
+            for (m, s) in schemas { state.schemas[m] = s }
+            state.counters.appends += 1
+            state.counters.rowsAppended += prepared.records.reduce(0) { $0 + $1.item.rows.rowCount }
+            return end
+        }
+        try configuration.crashHook.check(.walAppended)
+        return end
+    }
+
+    /// The schema of a measurement as this database knows it. Lock held.
+    func knownSchema(_ measurement: String) throws(StrataError) -> MeasurementSchema {
+        if let s = state.schemas[measurement] { return s }
+        try Names.validate(measurement, what: "measurement")
+        let s = try store.schema(measurement)
+        state.schemas[measurement] = s
+        return s
+    }
+
+    /// Adds rows to the memtable. Lock held.
+    func insert(_ chunk: RowChunk, bytes: Int, series: SeriesKey, start: WALPosition, end: WALPosition, now: Int64) {
+        var buffer = state.active.removeValue(forKey: series) ?? SeriesBuffer(first: start, since: now)
+        buffer.add(chunk, start: start, end: end)
+        if buffer.rows >= configuration.flushRows { requestFlush() }
+        state.active[series] = buffer
+        state.memoryBytes += bytes
+        if state.memoryBytes >= configuration.memoryLimit / 2 { requestFlush() }
+    }
+
+    /// Wakes the flush thread. Lock held.
+    func requestFlush() {
+        if !state.flushRequested {
+            state.flushRequested = true
+            monitor.broadcast()
+        }
+    }
+
+    enum MemoryWake: Sendable {
+        case proceed, checkAgain
+        case fail(StrataError)
+    }
+
+    /// Waits while the memtable is full (backpressure).
+    func reserveMemory(_ bytes: Int) async throws(StrataError) {
+        while true {
+            let wake: MemoryWake = await withCheckedContinuation { continuation in
+                monitor.withLock {
+                    if state.closed {
+                        continuation.resume(returning: .fail(StrataError(.invalidInput, "the database is closed", path: store.directory)))
+                    } else if state.memoryBytes == 0 || state.memoryBytes + bytes <= configuration.memoryLimit {
+                        continuation.resume(returning: .proceed)
+                    } else {
+                        state.counters.backpressureWaits += 1
+                        state.memoryWaiters.append(continuation)
+                        requestFlush()
+                    }
+                }
+            }
+            switch wake {
+            case .proceed: return
+            case .checkAgain: continue
+            case .fail(let e): throw e
+            }
+        }
+    }
+
+    /// The blocking form of `reserveMemory`.
+    func reserveMemoryBlocking(_ bytes: Int) throws(StrataError) {
+        try monitor.withLock { () throws(StrataError) in
+            var counted = false
+            while !state.closed && state.memoryBytes > 0 && state.memoryBytes + bytes > configuration.memoryLimit {
+                if !counted {
+                    state.counters.backpressureWaits += 1
+                    counted = true
+                }
+                requestFlush()
+                monitor.wait()
+                if let e = state.lastFlushError, state.memoryBytes + bytes > configuration.memoryLimit { throw e }
+            }
+            if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
+        }
+    }
+
+    /// Lets waiting appenders check the memory again, or fails them. Lock held.
+    func wakeMemoryWaiters(_ error: StrataError? = nil) {
+        let waiters = state.memoryWaiters
+        state.memoryWaiters = []
+        for w in waiters { w.resume(returning: error.map { .fail($0) } ?? .checkAgain) }
+    }
+
+    // MARK: Reading
+
+    /// The measurement's fields as this database knows them (flushed or not).
+    public func schema(_ measurement: String) throws(StrataError) -> MeasurementSchema {
+        try monitor.withLock { () throws(StrataError) in try knownSchema(measurement) }
+    }
+
+    /// Segments and unflushed rows of `series` for [from, to], taken consistently: if a
+    /// flush, compaction or delete switches this series' manifests meanwhile, it is taken
+    /// again.
+    public func snapshot(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> SeriesSnapshot {
+        while true {
+            let before = monitor.withLock {
+                while (state.generation[series] ?? 0) & 1 == 1 { monitor.wait() }
+                return state.generation[series] ?? 0
+            }
+            var views: [DayView] = []
+            do throws(StrataError) {
+                for day in try store.days(series, from: from, to: to) { views.append(try store.openDay(SeriesDay(series, day))) }
+            } catch where error.code == .notFound {
+                continue  // a segment went away under a compaction: take it again
+            }
+            let taken: SeriesSnapshot? = try monitor.withLock { () throws(StrataError) in
+                guard (state.generation[series] ?? 0) == before else { return nil }
+                let memory = (state.flushing[series]?.chunks ?? []) + (state.active[series]?.chunks ?? [])
+                return SeriesSnapshot(series: series, schema: try knownSchema(series.measurement), days: views, memory: memory)
+            }
+            if let taken { return taken }
+        }
+    }
+
+    /// Raw rows of `series` with from ≤ time ≤ to, flushed or not (see `SeriesSnapshot.query`).
+    public func query(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max, fields: [String]? = nil) throws(StrataError) -> QueryResult {
+        try snapshot(series, from: from, to: to).query(from: from, to: to, fields: fields)
+    }
+
+    /// Bars of `series` over rows with from ≤ time ≤ to, flushed or not.
+    public func bars(_ series: SeriesKey, spec: BarSpec, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> [Bar] {
+        try snapshot(series, from: from, to: to).bars(spec: spec, from: from, to: to)
+    }
+
+    /// Series with unflushed rows.
+    public func seriesInMemory() -> [SeriesKey] {
+        monitor.withLock { Array(Set(state.active.keys).union(state.flushing.keys)).sorted() }
+    }
+
+    public var statistics: DatabaseStatistics {
+        var s = monitor.withLock {
+            var c = state.counters
+            c.memoryBytes = state.memoryBytes
+            c.unflushedRows = state.active.values.reduce(0) { $0 + $1.rows } + state.flushing.values.reduce(0) { $0 + $1.rows }
+            return c
+        }
+        s.wal = wal.statistics
+        return s
+    }
+
+    // MARK: Closing
+
+    /// Stops background work, flushes every unflushed row into segments, closes the
+    /// write-ahead log and releases the lock. Appends after this fail.
+    public func close() throws(StrataError) {
+        let first = monitor.withLock {
+            let was = state.closed
+            state.closed = true
+            wakeMemoryWaiters(StrataError(.invalidInput, "the database is closed", path: store.directory))
+            monitor.broadcast()
+            return !was
+        }
+        guard first else { return }
+        flusher?.join()
+        var failure: StrataError?
+        do throws(StrataError) {
+            try writer.withLock { () throws(StrataError) in _ = try flush(all: true) }
+        } catch {
+            failure = error
+        }
+        do throws(StrataError) {
+            try wal.close()
+        } catch {
+            failure = failure ?? error
+        }
+        if failure == nil { try? removeObsoleteWALFiles() }
+        lock.unlock()
+        if let failure { throw failure }
+    }
+}
+
+/// Counters of a database since it was opened.
+public struct DatabaseStatistics: Sendable {
+    public var appends = 0
+    public var rowsAppended = 0
+    public var flushes = 0
+    public var rowsFlushed = 0
+    public var segmentsWritten = 0
+    public var compactions = 0
+    public var rowsCompacted = 0
+    public var deletes = 0
+    public var backpressureWaits = 0
+    public var memoryBytes = 0
+    public var unflushedRows = 0
+    public var wal = WALStatistics()
+}

@@ -1,0 +1,315 @@
+import Glibc
+import StrataFormat
+
+/// When an append counts as durable.
+public enum FsyncPolicy: Sendable, Equatable, CustomStringConvertible {
+    /// An append returns after an fdatasync that covers it. Concurrent appends share one
+    /// fdatasync (group commit). Survives a power loss or kernel crash.
+    case always
+    /// An append returns once its record is written to the operating system; a background
+    /// thread fdatasyncs every `milliseconds`. Survives a crash of the process; a power loss
+    /// or kernel crash loses at most the last interval.
+    case interval(milliseconds: Int)
+    /// An append returns once its record is written to the operating system; fdatasync
+    /// only when a WAL file is finished and on close. Survives a crash of the process;
+    /// a power loss or kernel crash may lose whatever the kernel had not written back.
+    case none
+
+    /// Parses `always`, `none` or `interval:<ms>`.
+    public init?(parsing text: String) {
+        switch text {
+        case "always": self = .always
+        case "none": self = .none
+        default:
+            guard text.hasPrefix("interval:"), let ms = Int(text.dropFirst("interval:".count)), ms >= 1, ms <= 60_000 else {
+                return nil
+            }
+            self = .interval(milliseconds: ms)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .always: "always"
+        case .none: "none"
+        case .interval(let ms): "interval:\(ms)"
+        }
+    }
+}
+
+/// The write-ahead log of a store: `<data-dir>/_wal/<16 hex digits>.wal` files with
+/// increasing sequence numbers, each a header and framed records (`WALLayout`). The
+/// newest file is appended to; a file is finished when it reaches `maxFileSize`.
+///
+/// `append` writes a record to the operating system at once (so a crash of the process
+/// cannot lose it); `waitUntilDurable` waits for the fsync policy's promise. Under
+/// `always` one background thread runs fdatasync in a loop, each call covering every record
+/// written before it started: concurrent appenders share it (group commit).
+final class WriteAheadLog: @unchecked Sendable {
+    let directory: String
+    let policy: FsyncPolicy
+    let maxFileSize: Int
+
+    private let monitor = Monitor()
+    // Guarded by `monitor`:
+    private var fd: Int32 = -1
+    private var sequence: UInt64
+    private var size = 0
+    private var written: WALPosition
+    private var synced: WALPosition
+    private var syncing = false
+    private var closed = false
+    private var failure: StrataError?
+    private var waiters: [(position: WALPosition, continuation: CheckedContinuation<StrataError?, Never>)] = []
+    private var stats = WALStatistics()
+    private var thread: BackgroundThread?
+
+    static func fileName(_ sequence: UInt64) -> String {
+        let hex = String(sequence, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex + ".wal"
+    }
+
+    static func sequence(fromFileName name: String) -> UInt64? {
+        guard name.utf8.count == 20, name.hasSuffix(".wal") else { return nil }
+        let digits = name.prefix(16)
+        guard digits.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        return UInt64(digits, radix: 16)
+    }
+
+    /// WAL files in `directory`, oldest first.
+    static func files(in directory: String) throws(StrataError) -> [(sequence: UInt64, path: String)] {
+        try FileSystem.list(directory).compactMap { name in
+            sequence(fromFileName: name).map { ($0, "\(directory)/\(name)") }
+        }.sorted { $0.sequence < $1.sequence }
+    }
+
+    /// Starts a new WAL file numbered `sequence` (one above every existing file).
+    init(directory: String, sequence: UInt64, policy: FsyncPolicy, maxFileSize: Int) throws(StrataError) {
+        self.directory = directory
+        self.policy = policy
+        self.maxFileSize = maxFileSize
+        self.sequence = sequence
+        written = WALPosition(file: sequence, offset: UInt64(WALLayout.headerSize))
+        synced = written
+        try FileSystem.makeDirectories(directory)
+        fd = try Self.create(directory, sequence)
+        size = WALLayout.headerSize
+        switch policy {
+        case .always: thread = BackgroundThread(name: "strata-wal-sync") { [self] in syncLoop(every: nil) }
+        case .interval(let ms): thread = BackgroundThread(name: "strata-wal-sync") { [self] in syncLoop(every: Int64(ms) * 1_000_000) }
+        case .none: break
+        }
+    }
+
+    /// Creates a WAL file with its header, durable with its directory entry.
+    private static func create(_ directory: String, _ sequence: UInt64) throws(StrataError) -> Int32 {
+        let path = "\(directory)/\(fileName(sequence))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.failure("create", path) }
+        do throws(StrataError) {
+            try writeAll(fd, WALLayout.header(), path: path)
+            let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
+            if r != 0 { throw FileSystem.failure("fdatasync", path, err) }
+            try FileSystem.syncDirectory(directory)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StrataError) {
+        var done = 0
+        let total = bytes.count
+        while done < total {
+            let (n, err) = bytes.withUnsafeBytes { raw in FileSystem.retrying { Glibc.write(fd, raw.baseAddress! + done, total - done) } }
+            if n < 0 { throw FileSystem.failure("write", path, err) }
+            done += n
+        }
+    }
+
+    var currentPath: String { monitor.withLock { "\(directory)/\(Self.fileName(sequence))" } }
+    var currentSequence: UInt64 { monitor.withLock { sequence } }
+    var statistics: WALStatistics { monitor.withLock { stats } }
+
+    /// Writes one framed record and returns where it starts and ends. Records are written
+    /// in the order of calls. After a write or sync failure every append fails: the log's
+    /// state on disk is unknown, and the store must be reopened (which replays what is
+    /// valid).
+    func append(_ framed: [UInt8]) throws(StrataError) -> (start: WALPosition, end: WALPosition) {
+        try monitor.withLock { () throws(StrataError) in
+            if let failure { throw failure }
+            guard !closed else { throw StrataError(.invalidInput, "the write-ahead log is closed", path: directory) }
+            if size > WALLayout.headerSize && size + framed.count > maxFileSize { try rotate() }
+            let start = WALPosition(file: sequence, offset: UInt64(size))
+            do throws(StrataError) {
+                try Self.writeAll(fd, framed, path: "\(directory)/\(Self.fileName(sequence))")
+            } catch {
+                fail(error)
+                throw error
+            }
+            size += framed.count
+            written = WALPosition(file: sequence, offset: UInt64(size))
+            stats.records += 1
+            stats.bytes += framed.count
+            if policy == .always { monitor.broadcast() }
+            return (start, written)
+        }
+    }
+
+    /// Finishes the current file (made durable) and starts the next. Lock held.
+    private func rotate() throws(StrataError) {
+        while syncing { monitor.wait() }
+        let path = "\(directory)/\(Self.fileName(sequence))"
+        let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
+        if r != 0 {
+            let e = FileSystem.failure("fdatasync", path, err)
+            fail(e)
+            throw e
+        }
+        Glibc.close(fd)
+        synced = written
+        resumeWaiters()
+        do throws(StrataError) {
+            fd = try Self.create(directory, sequence + 1)
+        } catch {
+            fd = -1
+            fail(error)
+            throw error
+        }
+        sequence += 1
+        size = WALLayout.headerSize
+        written = WALPosition(file: sequence, offset: UInt64(size))
+        synced = written
+    }
+
+    /// Returns when the record ending at `end` is durable under the policy (at once for
+    /// `interval` and `none`, whose records are written by `append`).
+    func waitUntilDurable(_ end: WALPosition) async throws(StrataError) {
+        guard policy == .always else { return }
+        let error: StrataError? = await withCheckedContinuation { continuation in
+            monitor.withLock {
+                if let failure {
+                    continuation.resume(returning: failure)
+                } else if synced >= end {
+                    continuation.resume(returning: nil)
+                } else {
+                    waiters.append((end, continuation))
+                }
+            }
+        }
+        if let error { throw error }
+    }
+
+    /// The blocking form of `waitUntilDurable`, for threads outside Swift concurrency.
+    func waitUntilDurableBlocking(_ end: WALPosition) throws(StrataError) {
+        guard policy == .always else { return }
+        try monitor.withLock { () throws(StrataError) in
+            while synced < end && failure == nil { monitor.wait() }
+            if let failure { throw failure }
+        }
+    }
+
+    /// The sync thread: fdatasync whenever records were written since the last one
+    /// (`always`), or every `interval` nanoseconds.
+    private func syncLoop(every interval: Int64?) {
+        while true {
+            let job: (fd: Int32, target: WALPosition, path: String)? = monitor.withLock {
+                while true {
+                    if failure != nil { return nil }
+                    if synced < written && interval == nil { break }
+                    if closed { return nil }
+                    if let interval {
+                        monitor.wait(nanoseconds: interval)
+                        if synced < written || closed { break }
+                    } else {
+                        monitor.wait()
+                    }
+                }
+                if closed && synced >= written { return nil }
+                syncing = true
+                return (fd, written, "\(directory)/\(Self.fileName(sequence))")
+            }
+            guard let job else { return }
+            let started = monotonicNanoseconds()
+            let (r, err) = FileSystem.retrying { Int(fdatasync(job.fd)) }
+            let elapsed = monotonicNanoseconds() - started
+            monitor.withLock {
+                syncing = false
+                if r != 0 {
+                    fail(FileSystem.failure("fdatasync", job.path, err))
+                } else {
+                    stats.recordSync(nanoseconds: elapsed)
+                    if job.target > synced { synced = job.target }
+                    resumeWaiters()
+                }
+                monitor.broadcast()
+            }
+        }
+    }
+
+    /// Resumes appenders whose records are now durable. Lock held.
+    private func resumeWaiters() {
+        guard !waiters.isEmpty else { return }
+        var keep: [(position: WALPosition, continuation: CheckedContinuation<StrataError?, Never>)] = []
+        for w in waiters {
+            if w.position <= synced { w.continuation.resume(returning: nil) } else { keep.append(w) }
+        }
+        waiters = keep
+        monitor.broadcast()
+    }
+
+    /// Records a failure and fails every waiter. Lock held.
+    private func fail(_ error: StrataError) {
+        var e = error
+        e.message = "the write-ahead log failed, so the store accepts no more writes until it is reopened: " + e.message
+        if failure == nil { failure = e }
+        for w in waiters { w.continuation.resume(returning: failure) }
+        waiters = []
+        monitor.broadcast()
+    }
+
+    /// Makes everything written durable, stops the sync thread and closes the file.
+    func close() throws(StrataError) {
+        let alreadyClosed = monitor.withLock {
+            let was = closed
+            closed = true
+            monitor.broadcast()
+            return was
+        }
+        if alreadyClosed { return }
+        thread?.join()
+        try monitor.withLock { () throws(StrataError) in
+            defer {
+                if fd >= 0 { Glibc.close(fd) }
+                fd = -1
+            }
+            if failure == nil && fd >= 0 {
+                let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
+                if r != 0 { fail(FileSystem.failure("fdatasync", "\(directory)/\(Self.fileName(sequence))", err)) }
+                else { synced = written }
+            }
+            resumeWaiters()
+            if let failure { throw failure }
+        }
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+}
+
+/// Counters of a write-ahead log.
+public struct WALStatistics: Sendable {
+    public var records = 0
+    public var bytes = 0
+    public var syncs = 0
+    public var syncNanoseconds: Int64 = 0
+    public var maxSyncNanoseconds: Int64 = 0
+
+    mutating func recordSync(nanoseconds: Int64) {
+        syncs += 1
+        syncNanoseconds += nanoseconds
+        maxSyncNanoseconds = max(maxSyncNanoseconds, nanoseconds)
+    }
+}
