@@ -71,17 +71,20 @@ extension Database {
                 damaged.append(file.path)
             }
         }
-        _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
+        // Damaged files get a second name outside the log before the flush below removes
+        // them from it, so that the bytes after the damage stay available for inspection.
         if !damaged.isEmpty {
             let quarantine = "\(wal.directory)/damaged"
             try FileSystem.makeDirectories(quarantine)
             for path in damaged {
-                let target = "\(quarantine)/\(path.split(separator: "/").last!)"
-                try FileSystem.rename(path, target)
+                var target = "\(quarantine)/\(path.split(separator: "/").last!)"
+                while FileSystem.exists(target) { target += ".again" }
+                try FileSystem.link(path, target)
                 report.quarantined.append(target)
             }
-            try FileSystem.syncDirectory(wal.directory)
+            try FileSystem.syncDirectory(quarantine)
         }
+        _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
         try removeObsoleteWALFiles()
         recovery = report
     }

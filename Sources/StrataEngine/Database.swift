@@ -371,3 +371,18 @@ public struct DatabaseStatistics: Sendable {
     public var unflushedRows = 0
     public var wal = WALStatistics()
 }
+
+extension Database {
+    /// Stops this database as a crash would, for tests: background threads stop, nothing
+    /// is flushed, the lock is released. What was appended stays in the WAL only.
+    func simulateCrash() {
+        monitor.withLock {
+            state.closed = true
+            wakeMemoryWaiters(StrataError(.invalidInput, "the database is closed", path: store.directory))
+            monitor.broadcast()
+        }
+        flusher?.join()
+        try? wal.close()
+        lock.unlock()
+    }
+}

@@ -106,6 +106,11 @@ public enum FileSystem {
         if Glibc.rename(from, to) != 0 { throw failure("rename to \(to)", from) }
     }
 
+    /// Gives the file at `existing` a second name (a hard link).
+    public static func link(_ existing: String, _ new: String) throws(StrataError) {
+        if Glibc.link(existing, new) != 0 { throw failure("link to \(new)", existing) }
+    }
+
     public static func syncDirectory(_ path: String) throws(StrataError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("open directory", path) }
@@ -173,13 +178,21 @@ public final class WritableFile {
 public final class FileLock: @unchecked Sendable {
     private var fd: Int32
 
-    /// Takes the lock, waiting for another holder to release it, or failing with
-    /// `.conflict` at once when `wait` is false.
-    public init(path: String, wait: Bool = true) throws(StrataError) {
+    /// Takes the lock, waiting for another holder to release it; with `wait` false,
+    /// fails with `.conflict` if it is still held after `patienceMilliseconds` (a short
+    /// patience covers a forked child that has not yet exec'd and closed its copy).
+    public init(path: String, wait: Bool = true, patienceMilliseconds: Int = 2000) throws(StrataError) {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystem.failure("open lock file", path) }
-        let (r, err) = FileSystem.retrying { Int(flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) }
-        if r != 0 {
+        var waited = 0
+        while true {
+            let (r, err) = FileSystem.retrying { Int(flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) }
+            if r == 0 { break }
+            if err == EWOULDBLOCK && waited < patienceMilliseconds {
+                usleep(10_000)
+                waited += 10
+                continue
+            }
             close(fd)
             if err == EWOULDBLOCK {
                 throw StrataError(.conflict, "the store is in use by another process, which holds its lock", path: path)

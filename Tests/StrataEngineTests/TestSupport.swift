@@ -57,14 +57,7 @@ func ns(_ text: String) -> Int64 {
 
 /// Runs the `strata` executable built next to the test bundle; returns status and output.
 func runStrata(_ arguments: [String], stdin: String? = nil) -> (status: Int32, stdout: String, stderr: String) {
-    var exe = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &exe, exe.count - 1)
-    precondition(n > 0)
-    let selfPath = String(decoding: exe[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    var dir = FileSystem.parentDirectory(selfPath)
-    // The test runner may live inside an .xctest bundle directory.
-    while !FileSystem.exists("\(dir)/strata") && dir != "/" { dir = FileSystem.parentDirectory(dir) }
-    let binary = "\(dir)/strata"
+    let binary = strataBinary()
     let tmp = TemporaryDirectory()
     let quoted = arguments.map { "'" + $0.replacingOccurrencesOfQuote() + "'" }.joined(separator: " ")
     var command = "'\(binary)' \(quoted) >'\(tmp.path)/out' 2>'\(tmp.path)/err'"
@@ -77,6 +70,44 @@ func runStrata(_ arguments: [String], stdin: String? = nil) -> (status: Int32, s
     let out = (try? readFile("\(tmp.path)/out")).map { String(decoding: $0, as: UTF8.self) } ?? ""
     let err = (try? readFile("\(tmp.path)/err")).map { String(decoding: $0, as: UTF8.self) } ?? ""
     return (status, out, err)
+}
+
+/// Path of the `strata` executable built next to the test bundle.
+func strataBinary() -> String {
+    var exe = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &exe, exe.count - 1)
+    precondition(n > 0)
+    let selfPath = String(decoding: exe[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    var dir = FileSystem.parentDirectory(selfPath)
+    // The test runner may live inside an .xctest bundle directory.
+    while !FileSystem.exists("\(dir)/strata") && dir != "/" { dir = FileSystem.parentDirectory(dir) }
+    return "\(dir)/strata"
+}
+
+/// Starts `strata` with `arguments` in the background, standard output and error going to
+/// files; returns its process id.
+func spawnStrata(_ arguments: [String], stdout: String, stderr: String) -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let binary = strataBinary()
+    let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    var pid: pid_t = 0
+    let r = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+    precondition(r == 0, "posix_spawn failed: \(r)")
+    return pid
+}
+
+/// Waits for a process; returns its exit status, or 128 + signal if a signal ended it.
+func waitForExit(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let signal = status & 0x7f
+    return signal == 0 ? (status >> 8) & 0xff : 128 + signal
 }
 
 extension String {

@@ -1,0 +1,143 @@
+import Glibc
+@testable import StrataEngine
+import StrataFormat
+import Testing
+
+/// The crash harness: a child `strata ingest --live --ack` is killed with SIGKILL at random
+/// moments, or ends itself at a chosen step of a flush or compaction; after each crash the
+/// store is reopened and checked: every acknowledged row is there exactly once, no segment
+/// fails its checksums, no file is left that no manifest lists, and ingest continues with
+/// the rows that are missing, as a feed handler that resends unacknowledged rows would.
+@Suite(.serialized) struct CrashTests {
+    static let symbols = ["ESH4", "NQH4", "CLH4"]
+    /// 23:59:50 UTC, so that the rows cross into the next day.
+    static let base = ns("2024-01-02T23:59:50Z")
+    static let total = 400_000
+    static let lines = (0..<total).map(line)
+
+    /// Row `seq` of the feed: three symbols interleaved, 50 µs apart, every 5th time repeated.
+    static func time(_ seq: Int) -> Int64 { base + Int64(seq - seq % 5 / 4) * 50_000 }
+
+    static func line(_ seq: Int) -> String {
+        let time = time(seq)
+        let price = 100 + Double(seq % 89) * 0.25
+        return "\(time),\(symbols[seq % 3]),\(price),\(seq % 5 + 1),\(seq)\n"
+    }
+
+    static func csv(_ seqs: [Int]) -> String {
+        "time,symbol,price,size,seq\n" + seqs.map { lines[$0] }.joined()
+    }
+
+    let root = TemporaryDirectory()
+    var data: String { "\(root.path)/data" }
+
+    /// Runs one child on `seqs`; kills it after `killAfterMicroseconds` unless nil.
+    /// Returns the exit status and the rows it acknowledged.
+    func runChild(_ seqs: [Int], extra: [String], killAfterMicroseconds: UInt32?) throws -> (status: Int32, acknowledged: [Int]) {
+        let input = "\(root.path)/input.csv"
+        writeText(input, Self.csv(seqs))
+        let pid = spawnStrata(["ingest", "--data-dir", data, "--measurement", "trade", "--live", "--ack",
+                               "--time-unit", "ns", "--schema", "price:float,size:int,seq:int"] + extra + [input],
+                              stdout: "\(root.path)/ack.txt", stderr: "\(root.path)/err.txt")
+        if let delay = killAfterMicroseconds {
+            usleep(delay)
+            kill(pid, SIGKILL)
+        }
+        let status = waitForExit(pid)
+        // "ack ROWS LINE": rows of lines 2…LINE of this input are durable.
+        let acks = String(decoding: try readFile("\(root.path)/ack.txt"), as: UTF8.self).lines().filter { $0.hasPrefix("ack ") }
+        var acknowledged: [Int] = []
+        if let last = acks.last {
+            let parts = last.split(separator: " ")
+            #expect(parts.count == 3 && parts[0] == "ack", "ack line '\(last)'")
+            if parts.count == 3, let lineNumber = Int(parts[2]) { acknowledged = Array(seqs.prefix(lineNumber - 1)) }
+        }
+        if status != 0 && status != 128 + SIGKILL && status != CrashHook.exitStatus {
+            let err = String(decoding: (try? readFile("\(root.path)/err.txt")) ?? [], as: UTF8.self)
+            Issue.record("child exited with \(status): \(err.prefix(500))")
+        }
+        return (status, acknowledged)
+    }
+
+    /// Opens the store as a restarted server would and checks it. Returns the rows present.
+    func check(acknowledged: Set<Int>, cycle: String) throws -> Set<Int> {
+        let db = try Database(directory: data, configuration: { var c = DatabaseConfiguration(); c.fsync = .none; return c }())
+        defer { try? db.close() }
+        var present = Set<Int>()
+        var duplicates = 0
+        for symbol in Self.symbols {
+            let series = try SeriesKey(measurement: "trade", symbol: symbol)
+            let result = try db.query(series)
+            guard result.rows.rowCount > 0 else { continue }
+            let seqs = TradeRows.seqs(result)
+            for (i, s) in seqs.enumerated() {
+                if !present.insert(Int(s)).inserted { duplicates += 1 }
+                // Every value is the one sent.
+                if result.rows.timestamps[i] != Self.time(Int(s)) || Self.symbols[Int(s) % 3] != symbol {
+                    Issue.record("\(cycle): row \(s) came back as time \(result.rows.timestamps[i]) in \(symbol)")
+                    break
+                }
+            }
+        }
+        #expect(duplicates == 0, "\(cycle): \(duplicates) rows twice")
+        let missing = acknowledged.subtracting(present)
+        #expect(missing.isEmpty, "\(cycle): \(missing.count) acknowledged rows lost, e.g. \(missing.sorted().prefix(5))")
+        // Every live segment passes its checksums; no file outside the manifests remains.
+        for key in try db.store.seriesDays() {
+            let manifest = try db.store.manifest(key)
+            for segment in try db.store.openDay(key, manifest).segments { try segment.verify() }
+            let listed = Set(manifest.segments.map { SegmentID($0.id).fileName } + [DayManifest.fileName])
+            let files = try FileSystem.list(db.store.dayPath(key.series, key.day))
+            #expect(Set(files) == listed, "\(cycle): \(key) holds \(files), its manifest lists \(listed.sorted())")
+        }
+        return present
+    }
+
+    @Test func killedAtRandomMomentsLosesNoAcknowledgedRow() throws {
+        let kills = Int(String(cString: getenv("STRATA_CRASH_KILLS") ?? strdup("50")!)) ?? 50
+        var generator = SyntheticTicks.Random(seed: 20241126)
+        var present = Set<Int>()
+        var crashesWithRowsOnDisk = 0
+        var cycles = 0
+        let policies = ["always", "interval:5", "none"]
+        for cycle in 0..<kills {
+            let remaining = (0..<Self.total).filter { !present.contains($0) }
+            if remaining.isEmpty { break }
+            let extra = ["--fsync", policies[cycle % 3], "--batch-rows", String(50 + Int(generator.next() % 400)),
+                         "--flush-rows", "3000", "--compact-after", "3", "--wal-file-size", "65536"]
+            let delay = UInt32(20_000 + generator.next() % 150_000)
+            let run = try runChild(remaining, extra: extra, killAfterMicroseconds: delay)
+            let before = present.count
+            present = try check(acknowledged: present.union(run.acknowledged), cycle: "kill \(cycle) after \(delay) µs")
+            if present.count > before { crashesWithRowsOnDisk += 1 }
+            cycles += 1
+        }
+        #expect(cycles == kills, "the rows ran out after \(cycles) kills")
+        // The kills landed while rows were flowing, not only before the child started.
+        #expect(crashesWithRowsOnDisk >= kills / 2)
+        // Finally the rest goes in without a kill, and everything is there once.
+        let remaining = (0..<Self.total).filter { !present.contains($0) }
+        let run = try runChild(remaining, extra: ["--flush-rows", "5000"], killAfterMicroseconds: nil)
+        #expect(run.status == 0)
+        let final = try check(acknowledged: present.union(run.acknowledged), cycle: "final")
+        #expect(final.count == Self.total)
+    }
+
+    @Test(arguments: CrashHook.Point.allCases)
+    func aCrashAtEachStepOfAWriteLosesNothing(_ point: CrashHook.Point) throws {
+        var present = Set<Int>()
+        // Crash at the 1st and the 2nd time the step is reached.
+        for hits in [1, 2] {
+            let remaining = (0..<30_000).filter { !present.contains($0) }
+            let extra = ["--fsync", "always", "--batch-rows", "500", "--flush-rows", "2000", "--compact-after", "2",
+                         "--crash-at", "\(point.rawValue):\(hits)"]
+            let run = try runChild(remaining, extra: extra, killAfterMicroseconds: nil)
+            #expect(run.status == CrashHook.exitStatus, "\(point):\(hits) was never reached")
+            present = try check(acknowledged: present.union(run.acknowledged), cycle: "\(point):\(hits)")
+        }
+        let remaining = (0..<30_000).filter { !present.contains($0) }
+        let run = try runChild(remaining, extra: ["--flush-rows", "4000"], killAfterMicroseconds: nil)
+        #expect(run.status == 0)
+        #expect(try check(acknowledged: present.union(run.acknowledged), cycle: "\(point) final").count == 30_000)
+    }
+}

@@ -1,0 +1,297 @@
+import Glibc
+@testable import StrataEngine
+import StrataFormat
+import Testing
+
+/// Trade rows whose `seq` field numbers them, so that loss and duplication are visible.
+struct TradeRows {
+    static let schema = [Field("price", .float64), Field("size", .int64), Field("seq", .int64)]
+
+    static func rows(_ times: [Int64], firstSeq: Int64) -> RowBlock {
+        let n = times.count
+        return RowBlock(timestamps: times, columns: [
+            Column(.float64((0..<n).map { 100 + Double((Int64($0) + firstSeq) % 97) * 0.25 })),
+            Column(.int64((0..<n).map { Int64($0 % 7 + 1) })),
+            Column(.int64((0..<n).map { firstSeq + Int64($0) })),
+        ])
+    }
+
+    /// The `seq` values of a query result, in row order.
+    static func seqs(_ result: QueryResult) -> [Int64] {
+        guard let i = result.schema.firstIndex(where: { $0.name == "seq" }), case .int64(let v) = result.rows.columns[i].values else { return [] }
+        return v
+    }
+}
+
+@Suite struct DatabaseTests {
+    let root = TemporaryDirectory()
+    let es = try! SeriesKey(measurement: "trade", symbol: "ESH4")
+    let nq = try! SeriesKey(measurement: "trade", symbol: "NQH4")
+    let base = ns("2024-01-02T14:30:00Z")
+
+    func configuration(_ change: (inout DatabaseConfiguration) -> Void = { _ in }) -> DatabaseConfiguration {
+        var c = DatabaseConfiguration()
+        c.fsync = .none
+        change(&c)
+        return c
+    }
+
+    func walFiles() -> [String] {
+        ((try? FileSystem.list("\(root.path)/_wal")) ?? []).filter { $0.hasSuffix(".wal") }
+    }
+
+    @Test func appendedRowsAreReadableAtOnceAndAfterReopening() async throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        // Out of order, with equal timestamps that must keep arrival order.
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + 5, base + 1, base + 5], firstSeq: 0))
+        try await db.append([Store.SeriesRows(series: es, schema: TradeRows.schema, rows: TradeRows.rows([base + 3, base + 5], firstSeq: 3)),
+                             Store.SeriesRows(series: nq, schema: TradeRows.schema, rows: TradeRows.rows([base], firstSeq: 100))])
+        let expected: [Int64] = [1, 3, 0, 2, 4]
+        #expect(TradeRows.seqs(try db.query(es)) == expected)
+        #expect(try db.query(es).rows.timestamps == [base + 1, base + 3, base + 5, base + 5, base + 5])
+        #expect(segmentFiles(root.path).isEmpty)
+        try db.close()
+        #expect(segmentFiles(root.path).count == 2)
+        #expect(walFiles().count == 1)
+        let again = try Database(directory: root.path, configuration: configuration())
+        #expect(again.recovery.rowsRecovered == 0)
+        #expect(TradeRows.seqs(try again.query(es)) == expected)
+        #expect(TradeRows.seqs(try again.query(nq)) == [100])
+        try again.close()
+        // The plain store reads the same segments.
+        #expect(TradeRows.seqs(try Store(directory: root.path).query(es)) == expected)
+    }
+
+    @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        #expect { try Database(directory: root.path) } throws: { ($0 as? StrataError)?.code == .conflict }
+        try db.close()
+        try Database(directory: root.path, configuration: configuration()).close()
+    }
+
+    @Test func unflushedRowsAreReplayedAfterACrash() async throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        for k in 0..<10 {
+            try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<100).map { base + Int64(k * 100 + $0) }, firstSeq: Int64(k * 100)))
+        }
+        db.simulateCrash()
+        #expect(segmentFiles(root.path).isEmpty)
+        let again = try Database(directory: root.path, configuration: configuration())
+        #expect(again.recovery.rowsRecovered == 1000)
+        #expect(again.recovery.records == 10)
+        #expect(again.recovery.damage.isEmpty)
+        #expect(TradeRows.seqs(try again.query(es)) == Array(0..<1000))
+        // Replayed rows are flushed on open and the old WAL file removed.
+        #expect(segmentFiles(root.path).count == 1)
+        #expect(walFiles() == ["0000000000000002.wal"])
+        try again.close()
+    }
+
+    @Test func rowsAlreadyFlushedAreNotReplayedTwice() async throws {
+        let db = try Database(directory: root.path, configuration: configuration { $0.flushRows = 250; $0.compactAfterSegments = 0 })
+        for k in 0..<10 {
+            try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<100).map { base + Int64(k * 100 + $0) }, firstSeq: Int64(k * 100)))
+            try await db.append(nq, schema: TradeRows.schema, rows: TradeRows.rows([base + Int64(k)], firstSeq: Int64(5000 + k)))
+        }
+        // Wait for the flush thread to take ESH4 (over 250 rows) at least once.
+        for _ in 0..<200 where db.statistics.flushes == 0 { usleep(10_000) }
+        #expect(db.statistics.flushes > 0)
+        db.simulateCrash()
+        let again = try Database(directory: root.path, configuration: configuration())
+        #expect(again.recovery.rowsAlreadyFlushed > 0)
+        #expect(again.recovery.rowsRecovered + again.recovery.rowsAlreadyFlushed == 1010)
+        #expect(TradeRows.seqs(try again.query(es)) == Array(0..<1000))
+        #expect(TradeRows.seqs(try again.query(nq)) == Array(5000..<5010))
+        try again.close()
+    }
+
+    @Test func queriesMergeSegmentsAndMemoryAndLateRowsGetTheirOwnSegment() async throws {
+        let db = try Database(directory: root.path, configuration: configuration { $0.compactAfterSegments = 0 })
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + 10, base + 20], firstSeq: 0))
+        try db.close()
+        let again = try Database(directory: root.path, configuration: configuration { $0.compactAfterSegments = 0 })
+        // Late rows for the same day, and one equal to a flushed timestamp.
+        try await again.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + 5, base + 20], firstSeq: 2))
+        #expect(TradeRows.seqs(try again.query(es)) == [2, 0, 1, 3])
+        let bars = try again.bars(es, spec: BarSpec(interval: 1_000_000_000, source: .ticks(price: "price", volume: "size")))
+        #expect(bars.count == 1 && bars[0].count == 4)
+        #expect(bars[0].open == 100 + 2 * 0.25 && bars[0].close == 100 + 3 * 0.25)
+        try again.close()
+        let day = Day(containing: base)
+        #expect(try Store(directory: root.path).segmentIDs(es, day).count == 2)
+        let third = try Database(directory: root.path, configuration: configuration())
+        let summary = try third.compact()
+        #expect(summary.seriesDays == 1 && summary.segmentsBefore == 2 && summary.segmentsAfter == 1 && summary.rows == 4)
+        #expect(TradeRows.seqs(try third.query(es)) == [2, 0, 1, 3])
+        try third.close()
+        #expect(try Store(directory: root.path).segmentIDs(es, day).map(\.value) == [3])
+        #expect(segmentFiles(root.path).count == 1)
+    }
+
+    @Test func deletesHideRowsAtOnceAndSpareLaterCorrections() async throws {
+        let db = try Database(directory: root.path, configuration: configuration { $0.compactAfterSegments = 0 })
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<10).map { base + Int64($0) }, firstSeq: 0))
+        try db.close()
+        let live = try Database(directory: root.path, configuration: configuration { $0.compactAfterSegments = 0 })
+        // Rows 10…19 stay in memory; rows 0…9 are in a segment.
+        try await live.append(es, schema: TradeRows.schema, rows: TradeRows.rows((10..<20).map { base + Int64($0) }, firstSeq: 10))
+        try await live.delete(es, from: base + 3, to: base + 14)
+        let kept: [Int64] = [0, 1, 2, 15, 16, 17, 18, 19]
+        #expect(TradeRows.seqs(try live.query(es)) == kept)
+        // A correction inside the deleted range, appended after the delete, stays.
+        try await live.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + 4], firstSeq: 99))
+        let corrected: [Int64] = [0, 1, 2, 99, 15, 16, 17, 18, 19]
+        #expect(TradeRows.seqs(try live.query(es)) == corrected)
+        let bars = try live.bars(es, spec: BarSpec(interval: 1_000_000_000, source: .ticks(price: "price", volume: nil)))
+        #expect(bars.map(\.count) == [9])
+        // Replaying the delete after a crash must not touch the correction.
+        live.simulateCrash()
+        let again = try Database(directory: root.path, configuration: configuration { $0.compactAfterSegments = 0 })
+        #expect(again.recovery.deletes == 1)
+        #expect(TradeRows.seqs(try again.query(es)) == corrected)
+        let day = SeriesDay(es, Day(containing: base))
+        #expect(try again.store.manifest(day).tombstones.count == 1)
+        let summary = try again.compact()
+        #expect(summary.tombstonesPurged == 1 && summary.rows == 9)
+        #expect(try again.store.manifest(day).tombstones.isEmpty)
+        #expect(TradeRows.seqs(try again.query(es)) == corrected)
+        try again.close()
+        let last = try Database(directory: root.path, configuration: configuration())
+        #expect(TradeRows.seqs(try last.query(es)) == corrected)
+        try last.close()
+    }
+
+    @Test func anEmptyDeleteRangeIsAnError() async throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        await #expect { try await db.delete(es, from: base + 1, to: base) } throws: {
+            ($0 as? StrataError)?.message.contains("is after") == true
+        }
+        try db.close()
+    }
+
+    @Test func concurrentAppendsUnderAlwaysShareFsyncs() async throws {
+        let db = try Database(directory: root.path, configuration: configuration { $0.fsync = .always })
+        let writers = 32, batches = 20, perBatch = 10
+        let base = self.base
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    let series = try SeriesKey(measurement: "trade", symbol: "S\(w % 4)")
+                    for b in 0..<batches {
+                        let first = Int64((w * batches + b) * perBatch)
+                        try await db.append(series, schema: TradeRows.schema,
+                                            rows: TradeRows.rows((0..<perBatch).map { base + first + Int64($0) }, firstSeq: first))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stats = db.statistics
+        #expect(stats.appends == writers * batches)
+        #expect(stats.wal.syncs > 0 && stats.wal.syncs < stats.appends)
+        var all: [Int64] = []
+        for s in 0..<4 { all += TradeRows.seqs(try db.query(try SeriesKey(measurement: "trade", symbol: "S\(s)"))) }
+        #expect(all.sorted() == Array(0..<Int64(writers * batches * perBatch)))
+        try db.close()
+    }
+
+    @Test func appendsWaitWhenMemoryIsFullAndLoseNothing() async throws {
+        let db = try Database(directory: root.path, configuration: configuration {
+            $0.memoryLimit = 1 << 16
+            $0.compactAfterSegments = 0
+        })
+        for k in 0..<100 {
+            try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<500).map { base + Int64(k * 500 + $0) }, firstSeq: Int64(k * 500)))
+            #expect(db.statistics.memoryBytes <= (1 << 16) + 500 * 40)
+        }
+        #expect(db.statistics.backpressureWaits > 0)
+        #expect(db.statistics.flushes > 1)
+        #expect(TradeRows.seqs(try db.query(es)) == Array(0..<50_000))
+        try db.close()
+    }
+
+    @Test func aFieldWithAnotherTypeIsRefusedAndNothingIsWritten() async throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base], firstSeq: 0))
+        let wrong = [Store.SeriesRows(series: nq, schema: TradeRows.schema, rows: TradeRows.rows([base], firstSeq: 1)),
+                     Store.SeriesRows(series: es, schema: [Field("size", .string)], rows: RowBlock(timestamps: [base], columns: [Column(.string(["x"]))]))]
+        await #expect { try await db.append(wrong) } throws: {
+            ($0 as? StrataError)?.code == .conflict && ($0 as? StrataError)?.field == "size"
+        }
+        #expect(try db.query(nq).rows.rowCount == 0)
+        #expect(db.statistics.wal.records == 1)
+        try db.close()
+    }
+
+    @Test func aTornLastRecordIsCutOffAndReported() async throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        for k in 0..<3 {
+            try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + Int64(k)], firstSeq: Int64(k)))
+        }
+        let path = "\(root.path)/_wal/\(walFiles().last!)"
+        db.simulateCrash()
+        var bytes = try readFile(path)
+        let full = bytes.count
+        bytes.removeLast(5)  // the last record loses its tail
+        writeFile(path, bytes)
+        let again = try Database(directory: root.path, configuration: configuration())
+        #expect(TradeRows.seqs(try again.query(es)) == [0, 1])
+        #expect(again.recovery.damage.count == 1)
+        let damage = again.recovery.damage[0]
+        #expect(damage.path == path && damage.message.contains("torn"))
+        #expect(damage.offset! > WALLayout.headerSize && damage.offset! < full - 5)
+        // The store goes on.
+        try await again.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + 9], firstSeq: 9))
+        try again.close()
+        let last = try Database(directory: root.path, configuration: configuration())
+        #expect(TradeRows.seqs(try last.query(es)) == [0, 1, 9])
+        try last.close()
+    }
+
+    @Test func aFlippedBitInTheMiddleStopsReplayThereAndIsReported() async throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        var offsets: [Int] = []
+        for k in 0..<3 {
+            offsets.append(Int(db.wal.statistics.bytes) + WALLayout.headerSize)
+            try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + Int64(k)], firstSeq: Int64(k)))
+        }
+        let name = walFiles().last!
+        let path = "\(root.path)/_wal/\(name)"
+        db.simulateCrash()
+        var bytes = try readFile(path)
+        bytes[offsets[1] + WALLayout.recordHeaderSize + 3] ^= 0x10  // inside the second record's payload
+        writeFile(path, bytes)
+        let again = try Database(directory: root.path, configuration: configuration())
+        #expect(TradeRows.seqs(try again.query(es)) == [0])
+        #expect(again.recovery.damage.count == 1)
+        let damage = again.recovery.damage[0]
+        #expect(damage.path == path && damage.offset == offsets[1])
+        #expect(damage.message.contains("checksum"))
+        // The damaged file is kept for inspection, out of the WAL's way.
+        #expect(again.recovery.quarantined == ["\(root.path)/_wal/damaged/\(name)"])
+        #expect(FileSystem.exists("\(root.path)/_wal/damaged/\(name)"))
+        try await again.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + 9], firstSeq: 9))
+        try again.close()
+        let last = try Database(directory: root.path, configuration: configuration())
+        #expect(TradeRows.seqs(try last.query(es)) == [0, 9])
+        #expect(last.recovery.damage.isEmpty)
+        try last.close()
+    }
+
+    @Test func aFailingFlushIsReportedAndLosesNothing() async throws {
+        let db = try Database(directory: root.path, configuration: configuration())
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base, base + 1], firstSeq: 0))
+        // A file where the series directory must go: every flush of it fails.
+        try FileSystem.makeDirectories("\(root.path)/trade")
+        writeText("\(root.path)/trade/ESH4", "in the way")
+        #expect { try db.close() } throws: { error in
+            guard let e = error as? StrataError else { return false }
+            return e.code == .io && e.path?.hasPrefix("\(root.path)/trade/ESH4") == true
+        }
+        try FileSystem.remove("\(root.path)/trade/ESH4")
+        let again = try Database(directory: root.path, configuration: configuration())
+        #expect(again.recovery.rowsRecovered == 2)
+        #expect(TradeRows.seqs(try again.query(es)) == [0, 1])
+        try again.close()
+    }
+}
