@@ -19,13 +19,23 @@ extension Database {
     /// flushed rows are hidden by tombstones until compaction removes them. Durable under
     /// the fsync policy when this returns.
     public func delete(_ series: SeriesKey, from: Int64, to: Int64) async throws(StrataError) {
+        try await wal.waitUntilDurable(try enterDelete(series, from: from, to: to))
+    }
+
+    /// `delete` for callers outside Swift concurrency.
+    public func deleteBlocking(_ series: SeriesKey, from: Int64, to: Int64) throws(StrataError) {
+        try wal.waitUntilDurableBlocking(try enterDelete(series, from: from, to: to))
+    }
+
+    /// Logs and applies a delete; returns where its WAL record ends.
+    func enterDelete(_ series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> WALPosition {
         guard from <= to else {
             throw StrataError(.invalidInput, "delete range is empty: from \(CivilTime.format(from)) is after to \(CivilTime.format(to))")
         }
         let payload = WALRecord.delete(measurement: series.measurement, symbol: series.symbol, from: from, to: to).encode()
         var framed: [UInt8] = []
         WALLayout.frame(payload, into: &framed)
-        let end = try writer.withLock { () throws(StrataError) -> WALPosition in
+        return try writer.withLock { () throws(StrataError) -> WALPosition in
             // Holding `writer`, no flush is running: this series has no buffer in flight.
             let (start, end) = try monitor.withLock { () throws(StrataError) in
                 if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
@@ -35,7 +45,6 @@ extension Database {
             monitor.withLock { state.counters.deletes += 1 }
             return end
         }
-        try await wal.waitUntilDurable(end)
     }
 
     /// Applies a delete record: drops unflushed rows in the range and adds a tombstone to

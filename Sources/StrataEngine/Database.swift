@@ -103,6 +103,15 @@ public final class Database: @unchecked Sendable {
         flusher = BackgroundThread(name: "strata-flush") { [self] in flushLoop() }
     }
 
+    /// Whether `directory` has write-ahead log records that may not be in segments yet
+    /// (its last writer did not close it): opening a `Database` on it recovers them.
+    public static func needsRecovery(_ directory: String) throws(StrataError) -> Bool {
+        for file in try WriteAheadLog.files(in: "\(directory)/_wal") where try FileSystem.fileSize(file.path) > WALLayout.headerSize {
+            return true
+        }
+        return false
+    }
+
     // MARK: Appending
 
     /// Appends rows to one series; returns when they are durable under the fsync policy.
@@ -350,7 +359,17 @@ public final class Database: @unchecked Sendable {
         } catch {
             failure = failure ?? error
         }
-        if failure == nil { try? removeObsoleteWALFiles() }
+        if failure == nil {
+            // Every record is in segments: leave an empty log behind.
+            do throws(StrataError) {
+                try WriteAheadLog.startEmptyFile(in: wal.directory, after: wal.currentSequence)
+                for file in try WriteAheadLog.files(in: wal.directory) where file.sequence <= wal.currentSequence {
+                    try FileSystem.remove(file.path)
+                }
+            } catch {
+                failure = error
+            }
+        }
         lock.unlock()
         if let failure { throw failure }
     }

@@ -101,6 +101,12 @@ final class WriteAheadLog: @unchecked Sendable {
         }
     }
 
+    /// Starts an empty WAL file after the current one, once every record is in segments:
+    /// then the older files can go, and the log shows no unflushed record.
+    static func startEmptyFile(in directory: String, after sequence: UInt64) throws(StrataError) {
+        Glibc.close(try create(directory, sequence + 1))
+    }
+
     /// Creates a WAL file with its header, durable with its directory entry.
     private static func create(_ directory: String, _ sequence: UInt64) throws(StrataError) -> Int32 {
         let path = "\(directory)/\(fileName(sequence))"

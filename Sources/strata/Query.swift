@@ -38,6 +38,7 @@ struct Query: ParsableCommand {
 
     func run() throws {
         running {
+            try recoverIfNeeded(store.path)
             let target = try Store(directory: store.path)
             let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
             let toNs = try to.map { try parseTime($0, option: "--to") } ?? .max

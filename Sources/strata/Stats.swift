@@ -10,6 +10,7 @@ struct Stats: ParsableCommand {
 
     func run() throws {
         running {
+            try recoverIfNeeded(store.path)
             let target = try Store(directory: store.path)
             var out = Output()
             out.write("measurement,series,days,segments,rows,bytes,bytes_per_row\n")

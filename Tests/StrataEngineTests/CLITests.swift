@@ -1,4 +1,4 @@
-import StrataEngine
+@testable import StrataEngine
 import StrataFormat
 import Testing
 
@@ -21,6 +21,39 @@ import Testing
         writeText(root.path + "/t.csv", trades)
         let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])
         #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func liveIngestFromStandardInputThenDeleteAndCompact() {
+        // Batches of 2 rows: the stream is read and acknowledged piece by piece.
+        let live = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", "--live", "--ack", "--batch-rows", "2",
+                              "--fsync", "interval:10", "-"], stdin: trades)
+        #expect(live.status == 0, "\(live.stderr)")
+        #expect(live.stdout.lines().filter { $0.hasPrefix("ack ") }.last == "ack 5 6")
+        #expect(live.stdout.contains("rows written: 5\n"))
+        let all = ["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--time-format", "ns"]
+        #expect(runStrata(all).stdout.lines().count == 5)
+        let delete = runStrata(["delete", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
+                                "--from", "2024-01-02T14:30:00.001Z", "--to", "2024-01-02T14:30:30Z"])
+        #expect(delete.status == 0 && delete.stdout == "rows deleted: 3\n", "\(delete.stderr)")
+        #expect(runStrata(all).stdout.lines().count == 2)
+        let compact = runStrata(["compact", "--data-dir", data])
+        #expect(compact.status == 0 && compact.stdout.contains("deleted ranges purged: 1\n"), "\(compact.stderr)")
+        #expect(runStrata(all).stdout.lines().count == 2)
+        let empty = runStrata(["delete", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
+                               "--from", "2024-01-03", "--to", "2024-01-02"])
+        #expect(empty.status == 1 && empty.stderr.contains("--from is after --to"))
+    }
+
+    @Test func liveIngestThatWasKilledIsRecoveredByTheNextQuery() throws {
+        // What a killed live ingest leaves: rows in the WAL only.
+        let db = try Database(directory: data)
+        let series = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        try db.appendBlocking([Store.SeriesRows(series: series, schema: [Field("price", .float64)],
+                                                rows: RowBlock(timestamps: [1_700_000_000_000_000_000], columns: [Column(.float64([1.5]))]))])
+        db.simulateCrash()
+        let r = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--time-format", "ns"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "time,symbol,price\n1700000000000000000,ESH4,1.5\n")
     }
 
     @Test func ingestPrintsWhatItWrote() {

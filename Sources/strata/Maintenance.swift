@@ -1,0 +1,107 @@
+import ArgumentParser
+import StrataEngine
+import StrataFormat
+
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete the rows of one symbol in a time range.",
+        discussion: """
+        Removes every row of the series with FROM ≤ time ≤ TO that is in the store now; rows \
+        written afterwards (corrections) are kept. Queries stop returning the rows at once; \
+        the space is given back when the day is compacted (strata compact).
+        """)
+
+    @OptionGroup var store: DataDirOption
+    @Option(help: "Measurement.") var measurement: String
+    @Option(help: "Symbol.") var symbol: String
+    @Option(help: "First time deleted (inclusive): RFC 3339, a date, or an epoch integer.") var from: String
+    @Option(help: "Last time deleted (inclusive).") var to: String
+
+    func run() throws {
+        running {
+            let fromNs = try parseTime(from, option: "--from")
+            let toNs = try parseTime(to, option: "--to")
+            if fromNs > toNs { throw ValidationError("--from is after --to") }
+            let series = try SeriesKey(measurement: measurement, symbol: symbol)
+            guard FileSystem.isDirectory(store.path) else {
+                throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: store.path)
+            }
+            let database = try Database(directory: store.path)
+            let before = try database.query(series, from: fromNs, to: toNs, fields: []).rows.rowCount
+            do {
+                try database.deleteBlocking(series, from: fromNs, to: toNs)
+            } catch {
+                try? database.close()
+                throw error
+            }
+            try database.close()
+            var out = Output()
+            out.write("rows deleted: \(before)\n")
+            out.flush()
+        }
+    }
+}
+
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge each series-day's segments into one and purge deleted rows.",
+        discussion: """
+        Every series-day (optionally only those of one measurement, symbol or day) that has \
+        more than one segment, or deleted ranges, is rewritten as one segment with codecs \
+        chosen anew; the switch is atomic and readers never see both versions.
+        """)
+
+    @OptionGroup var store: DataDirOption
+    @Option(help: "Only this measurement.") var measurement: String?
+    @Option(help: "Only this symbol.") var symbol: String?
+    @Option(help: "Only this day (YYYY-MM-DD).") var day: String?
+
+    func run() throws {
+        running {
+            var onlyDay: Day? = nil
+            if let day {
+                guard let d = Day(day) else { throw ValidationError("--day '\(day)' is not a date (YYYY-MM-DD)") }
+                onlyDay = d
+            }
+            guard FileSystem.isDirectory(store.path) else {
+                throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: store.path)
+            }
+            let database = try Database(directory: store.path)
+            let started = now()
+            let summary: CompactionSummary
+            do {
+                summary = try database.compact(measurement: measurement, symbol: symbol, day: onlyDay)
+            } catch {
+                try? database.close()
+                throw error
+            }
+            try database.close()
+            let seconds = max(now() - started, 1e-9)
+            var out = Output()
+            out.write("series-days compacted: \(summary.seriesDays)\n")
+            out.write("segments: \(summary.segmentsBefore) -> \(summary.segmentsAfter)\n")
+            out.write("rows: \(summary.rows)\n")
+            out.write("bytes: \(summary.bytesBefore) -> \(summary.bytesAfter)\n")
+            out.write("deleted ranges purged: \(summary.tombstonesPurged)\n")
+            out.write("seconds: \(format3(seconds))\n")
+            out.flush()
+        }
+    }
+}
+
+/// Brings a store whose last writer crashed up to date before reading it: its log is
+/// replayed into segments, as the next writer would. A store another process has open
+/// is read as it is on disk, with a note.
+func recoverIfNeeded(_ path: String) throws {
+    guard FileSystem.isDirectory(path), try Database.needsRecovery(path) else { return }
+    let opened: Database
+    do {
+        opened = try Database(directory: path)
+    } catch let e as StrataError {
+        guard e.code == .conflict else { throw e }
+        Output.standardError("strata: note: another process is writing this store; rows it has not flushed yet are not shown\n")
+        return
+    }
+    for damage in opened.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
+    try opened.close()
+}
