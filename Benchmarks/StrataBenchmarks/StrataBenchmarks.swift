@@ -20,6 +20,7 @@ let benchmarks: @Sendable () -> Void = {
     registerCodecBenchmarks()
     registerBlockBenchmarks()
     registerEngineBenchmarks()
+    registerLiveBenchmarks()
 }
 
 /// Configuration of the Codec/* and Block/* benchmarks (1M values per iteration).

@@ -334,6 +334,11 @@ public final class Database: @unchecked Sendable {
         return s
     }
 
+    /// Flushes every unflushed row into segments now (e.g. before copying the files).
+    public func flush() throws(StrataError) {
+        _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
+    }
+
     // MARK: Closing
 
     /// Stops background work, flushes every unflushed row into segments, closes the

@@ -94,7 +94,7 @@ import Testing
     }
 
     @Test func killedAtRandomMomentsLosesNoAcknowledgedRow() throws {
-        let kills = Int(String(cString: getenv("STRATA_CRASH_KILLS") ?? strdup("50")!)) ?? 50
+        let kills = getenv("STRATA_CRASH_KILLS").flatMap { Int(String(cString: $0)) } ?? 50
         var generator = SyntheticTicks.Random(seed: 20241126)
         var present = Set<Int>()
         var crashesWithRowsOnDisk = 0
