@@ -198,15 +198,16 @@ extension SeriesSnapshot {
         // Partial bars of every segment, in segment order, then of the unflushed rows;
         // bars of different sources that share a bucket (late data, or bars longer than a
         // day) are merged by the keys of their open and close rows.
-        var partials: [PartialBar] = []
-        var ordinal = 0
+        var sources: [(segment: Segment, deleted: [ClosedRange<Int64>])] = []
         for view in days {
-            for segment in view.segments {
-                partials.append(contentsOf: try barsOf(segment, ordinal: ordinal, deleted: view.deletedRanges(segment),
-                                                       spec: spec, from: from, to: to))
-                ordinal += 1
-            }
+            for segment in view.segments { sources.append((segment, view.deletedRanges(segment))) }
         }
+        // Segments are independent until their bars are joined: several run in parallel.
+        let perSegment = try parallelMap(Array(sources.enumerated())) { (i, source) throws(StrataError) in
+            try barsOf(source.segment, ordinal: i, deleted: source.deleted, spec: spec, from: from, to: to)
+        }
+        var partials: [PartialBar] = perSegment.flatMap { $0 }
+        let ordinal = sources.count
         if !memory.isEmpty {
             let names = [roles.open, roles.high, roles.low, roles.close] + (roles.volume.map { [$0] } ?? [])
             var unique: [String] = []

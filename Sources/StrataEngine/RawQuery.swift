@@ -1,4 +1,7 @@
+import Dispatch
+import Glibc
 import StrataFormat
+import Synchronization
 
 /// The rows of a series in a time range, in the measurement's schema.
 public struct QueryResult: Sendable {
@@ -38,12 +41,20 @@ public struct SeriesSnapshot: Sendable {
     }
 
     /// Raw rows with from ≤ time ≤ to in time order; rows with equal timestamps keep
-    /// arrival order (older segments first, then row order, then unflushed rows).
+    /// arrival order (older segments first, then row order, then unflushed rows). Blocks
+    /// are decoded in parallel; each is a sorted run, and runs are merged, not sorted.
     public func query(from: Int64 = .min, to: Int64 = .max, fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
         let outSchema = try fields(wanted)
-        var parts: [RowBlock] = []
-        for view in days {
-            var dayParts: [RowBlock] = []
+        struct Item: Sendable {
+            var segment: Segment
+            var block: Int
+            var deleted: [ClosedRange<Int64>]
+            var mapping: [Int?]
+            var wanted: Set<Int>
+        }
+        var items: [Item] = []
+        var dayOfItem: [Int] = []
+        for (d, view) in days.enumerated() {
             for segment in view.segments {
                 let blocks = segment.blocks(overlapping: from, to)
                 if blocks.isEmpty { continue }
@@ -52,27 +63,38 @@ public struct SeriesSnapshot: Sendable {
                 let mapping = outSchema.map { f in segment.schema.firstIndex { $0.name == f.name } }
                 let wantedIndexes = Set(mapping.compactMap { $0 })
                 for b in blocks {
-                    let decoded = try segment.decodeBlock(b, fields: wantedIndexes)
-                    var block = RowBlock(timestamps: decoded.timestamps, columns: mapping.enumerated().map { i, m in
-                        m.map { decoded.columns[$0] } ?? .null(outSchema[i].type, count: decoded.rowCount)
-                    })
-                    let s = segment.footer.blocks[b].statistics
-                    let hitsDeleted = deleted.contains { $0.overlaps(s.minTime...s.maxTime) }
-                    if s.minTime < from || s.maxTime > to || hitsDeleted {
-                        block = block.keeping(from: from, to: to, deleted: deleted)
-                    }
-                    if block.rowCount > 0 { dayParts.append(block) }
+                    items.append(Item(segment: segment, block: b, deleted: deleted, mapping: mapping, wanted: wantedIndexes))
+                    dayOfItem.append(d)
                 }
             }
-            if dayParts.isEmpty { continue }
-            let day = RowBlock.concatenate(dayParts, schema: outSchema)
-            // Segments of one day may interleave (late data): a stable sort keeps
-            // segment order, then row order, for equal timestamps.
-            parts.append(day.stableTimeOrder().map { day.gather($0) } ?? day)
         }
-        let recent = memoryRows(outSchema, from: from, to: to)
-        var rows = RowBlock.concatenate(parts + (recent.rowCount > 0 ? [recent] : []), schema: outSchema)
-        if recent.rowCount > 0, let order = rows.stableTimeOrder() { rows = rows.gather(order) }
+        @Sendable func decode(_ item: Item) throws(StrataError) -> RowBlock {
+            let decoded = try item.segment.decodeBlock(item.block, fields: item.wanted)
+            var block = RowBlock(timestamps: decoded.timestamps, columns: item.mapping.enumerated().map { i, m in
+                m.map { decoded.columns[$0] } ?? .null(outSchema[i].type, count: decoded.rowCount)
+            })
+            let s = item.segment.footer.blocks[item.block].statistics
+            let hitsDeleted = item.deleted.contains { $0.overlaps(s.minTime...s.maxTime) }
+            if s.minTime < from || s.maxTime > to || hitsDeleted {
+                block = block.keeping(from: from, to: to, deleted: item.deleted)
+            }
+            return block
+        }
+        let decoded = try parallelMap(items, decode)
+        var parts: [RowBlock] = []
+        var start = 0
+        while start < items.count {
+            var end = start
+            while end < items.count && dayOfItem[end] == dayOfItem[start] { end += 1 }
+            let blocks = decoded[start..<end].filter { $0.rowCount > 0 }
+            start = end
+            if blocks.isEmpty { continue }
+            parts.append(RowBlock.mergingSortedRuns(blocks, schema: outSchema))
+        }
+        var recent = memoryRows(outSchema, from: from, to: to)
+        if let order = recent.stableTimeOrder() { recent = recent.gather(order) }
+        let all = RowBlock.concatenate(parts, schema: outSchema)
+        let rows = recent.rowCount == 0 ? all : RowBlock.mergingSortedRuns([all, recent], schema: outSchema)
         return QueryResult(series: series, schema: outSchema, rows: rows)
     }
 
@@ -118,6 +140,19 @@ extension RowChunk {
 }
 
 extension RowBlock {
+    /// Runs sorted by time merged into one block, stably (see `SortedRuns`).
+    static func mergingSortedRuns(_ runs: [RowBlock], schema: [Field]) -> RowBlock {
+        let all = concatenate(runs, schema: schema)
+        guard runs.count > 1 else { return all }
+        var ranges: [Range<Int>] = []
+        var at = 0
+        for r in runs {
+            ranges.append(at..<(at + r.rowCount))
+            at += r.rowCount
+        }
+        return SortedRuns.mergeOrder(all.timestamps, runs: ranges).map { all.gather($0) } ?? all
+    }
+
     /// The rows with from ≤ time ≤ to outside every deleted range, in order.
     func keeping(from: Int64, to: Int64, deleted: [ClosedRange<Int64>]) -> RowBlock {
         var keep: [Int] = []
@@ -162,4 +197,30 @@ extension RowBlock {
         }
         return RowBlock(timestamps: timestamps, columns: columns)
     }
+}
+
+/// `transform` over `items`, in parallel on every core when there are several; results in
+/// order, the first error thrown.
+func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @Sendable (T) throws(StrataError) -> R) throws(StrataError) -> [R] {
+    let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    if items.count < 4 || cores == 1 {
+        var out: [R] = []
+        out.reserveCapacity(items.count)
+        for item in items { out.append(try transform(item)) }
+        return out
+    }
+    let workers = min(cores, items.count)
+    let results = Mutex<[Result<R, StrataError>?]>(Array(repeating: nil, count: items.count))
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        var i = w
+        while i < items.count {
+            let r = Result { () throws(StrataError) in try transform(items[i]) }
+            results.withLock { $0[i] = r }
+            i += workers
+        }
+    }
+    var out: [R] = []
+    out.reserveCapacity(items.count)
+    for r in results.withLock({ $0 }) { out.append(try r!.get()) }
+    return out
 }
