@@ -10,7 +10,8 @@ import Synchronization
 func liveBatches(rowsPerBatch: Int, count: Int) -> [RowBlock] {
     let t = Fixtures.codecTrades
     return (0..<count).map { b in
-        let lo = (b * rowsPerBatch) % (t.rowCount - rowsPerBatch)
+        // Successive slices while they fit, then around again.
+        let lo = (b + 1) * rowsPerBatch <= t.rowCount ? b * rowsPerBatch : (b * rowsPerBatch) % (t.rowCount - rowsPerBatch)
         let slice = t.slice(lo..<(lo + rowsPerBatch))
         let side = Column(.int64((0..<rowsPerBatch).map { Int64(($0 + b) & 1) }))
         return RowBlock(timestamps: slice.timestamps, columns: slice.columns + [side])
@@ -124,10 +125,14 @@ func registerLiveBenchmarks() {
         liveBatches(rowsPerBatch: 50_000, count: 20)
     }
 
-    // Bars and raw rows of a day of 1M rows in 20 interleaving segments (late data), then
-    // of the same day compacted into one: the first pair may be at most 2x the second.
+    // Bars and raw rows of 1M rows in 20 segments, then of the same rows compacted into
+    // one segment per day: reading the first may be at most 2x slower than the second.
+    // "successive": 20 flushes of a live feed, each holding the next stretch of time (how
+    // unmerged segments arise). "interleaved": 20 segments that each span the whole time
+    // range (every 20th row) — the worst case of late data, where every segment overlaps
+    // every other and rows must be merged one by one.
+    let successive = { liveBatches(rowsPerBatch: 50_000, count: 20) }
     let interleaved = { () -> [RowBlock] in
-        // 20 segments that each span the whole day: every 20th row of the day's trades.
         let t = Fixtures.codecTrades
         return (0..<20).map { s in
             let rows = Array(stride(from: s, to: t.rowCount, by: 20))
@@ -135,30 +140,32 @@ func registerLiveBenchmarks() {
             return RowBlock(timestamps: g.timestamps, columns: g.columns + [Column(.int64(rows.map { Int64($0 & 1) }))])
         }
     }
-    for compacted in [false, true] {
-        let label = compacted ? "1 compacted segment" : "20 unmerged segments"
-        let holder = DatabaseHolder()
-        Benchmark("Live/bars 1m over 1M rows in \(label)",
-                  configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 3, scalingFactor: .one,
-                                       maxDuration: .seconds(5))) { (_: Benchmark, db: Database) in
-            do {
-                blackHole(try db.bars(liveSeries, spec: BarSpec(interval: 60_000_000_000, source: .ticks(price: "price", volume: "size"))))
-            } catch { fatalError("\(error)") }
-        } setup: {
-            holder.make(interleaved(), compacted: compacted)
-        } teardown: {
-            holder.remove()
-        }
-        let rawHolder = DatabaseHolder()
-        Benchmark("Live/raw 1 hour of 1M rows in \(label)",
-                  configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 3, scalingFactor: .one,
-                                       maxDuration: .seconds(5))) { (_: Benchmark, db: Database) in
-            let from = Fixtures.codecTrades.timestamps[0]
-            do { blackHole(try db.query(liveSeries, from: from, to: from + 3_600_000_000_000 - 1)) } catch { fatalError("\(error)") }
-        } setup: {
-            rawHolder.make(interleaved(), compacted: compacted)
-        } teardown: {
-            rawHolder.remove()
+    for (layout, make) in [("successive", successive), ("interleaved", interleaved)] {
+        for compacted in [false, true] {
+            let label = compacted ? "compacted" : "20 \(layout) segments"
+            if compacted && layout == "interleaved" { continue }  // the same rows as compacted successive ones
+            let holder = DatabaseHolder()
+            Benchmark("Live/bars 1m over 1M rows, \(label)",
+                      configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 3, scalingFactor: .one,
+                                           maxDuration: .seconds(5))) { (_: Benchmark, db: Database) in
+                do {
+                    blackHole(try db.bars(liveSeries, spec: BarSpec(interval: 60_000_000_000, source: .ticks(price: "price", volume: "size"))))
+                } catch { fatalError("\(error)") }
+            } setup: {
+                holder.make(make(), compacted: compacted)
+            } teardown: {
+                holder.remove()
+            }
+            let rawHolder = DatabaseHolder()
+            Benchmark("Live/raw rows, all 1M, \(label)",
+                      configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 3, scalingFactor: .one,
+                                           maxDuration: .seconds(5))) { (_: Benchmark, db: Database) in
+                do { blackHole(try db.query(liveSeries)) } catch { fatalError("\(error)") }
+            } setup: {
+                rawHolder.make(make(), compacted: compacted)
+            } teardown: {
+                rawHolder.remove()
+            }
         }
     }
 }

@@ -41,8 +41,7 @@ public struct SeriesSnapshot: Sendable {
     }
 
     /// Raw rows with from ≤ time ≤ to in time order; rows with equal timestamps keep
-    /// arrival order (older segments first, then row order, then unflushed rows). Blocks
-    /// are decoded in parallel; each is a sorted run, and runs are merged, not sorted.
+    /// arrival order (older segments first, then row order, then unflushed rows).
     public func query(from: Int64 = .min, to: Int64 = .max, fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
         let outSchema = try fields(wanted)
         struct Item: Sendable {
@@ -53,8 +52,7 @@ public struct SeriesSnapshot: Sendable {
             var wanted: Set<Int>
         }
         var items: [Item] = []
-        var dayOfItem: [Int] = []
-        for (d, view) in days.enumerated() {
+        for view in days {
             for segment in view.segments {
                 let blocks = segment.blocks(overlapping: from, to)
                 if blocks.isEmpty { continue }
@@ -64,37 +62,30 @@ public struct SeriesSnapshot: Sendable {
                 let wantedIndexes = Set(mapping.compactMap { $0 })
                 for b in blocks {
                     items.append(Item(segment: segment, block: b, deleted: deleted, mapping: mapping, wanted: wantedIndexes))
-                    dayOfItem.append(d)
                 }
             }
         }
-        @Sendable func decode(_ item: Item) throws(StrataError) -> RowBlock {
+        // Each decoded block, cut to the range, is a sorted run; runs are merged (blocks are
+        // decoded on this thread: fresh pages for decoded arrays fault in serially anyway).
+        var runs = SortedRuns()
+        for item in items {
             let decoded = try item.segment.decodeBlock(item.block, fields: item.wanted)
             var block = RowBlock(timestamps: decoded.timestamps, columns: item.mapping.enumerated().map { i, m in
                 m.map { decoded.columns[$0] } ?? .null(outSchema[i].type, count: decoded.rowCount)
             })
             let s = item.segment.footer.blocks[item.block].statistics
-            let hitsDeleted = item.deleted.contains { $0.overlaps(s.minTime...s.maxTime) }
-            if s.minTime < from || s.maxTime > to || hitsDeleted {
+            if item.deleted.contains(where: { $0.overlaps(s.minTime...s.maxTime) }) {
                 block = block.keeping(from: from, to: to, deleted: item.deleted)
+                runs.append(block)
+            } else {
+                let ts = block.timestamps
+                runs.append(block, rows: ts.partitioningIndex { $0 >= from }..<ts.partitioningIndex { $0 > to })
             }
-            return block
-        }
-        let decoded = try parallelMap(items, decode)
-        var parts: [RowBlock] = []
-        var start = 0
-        while start < items.count {
-            var end = start
-            while end < items.count && dayOfItem[end] == dayOfItem[start] { end += 1 }
-            let blocks = decoded[start..<end].filter { $0.rowCount > 0 }
-            start = end
-            if blocks.isEmpty { continue }
-            parts.append(RowBlock.mergingSortedRuns(blocks, schema: outSchema))
         }
         var recent = memoryRows(outSchema, from: from, to: to)
         if let order = recent.stableTimeOrder() { recent = recent.gather(order) }
-        let all = RowBlock.concatenate(parts, schema: outSchema)
-        let rows = recent.rowCount == 0 ? all : RowBlock.mergingSortedRuns([all, recent], schema: outSchema)
+        runs.append(recent)
+        let rows = runs.merged(schema: outSchema)
         return QueryResult(series: series, schema: outSchema, rows: rows)
     }
 
@@ -140,19 +131,6 @@ extension RowChunk {
 }
 
 extension RowBlock {
-    /// Runs sorted by time merged into one block, stably (see `SortedRuns`).
-    static func mergingSortedRuns(_ runs: [RowBlock], schema: [Field]) -> RowBlock {
-        let all = concatenate(runs, schema: schema)
-        guard runs.count > 1 else { return all }
-        var ranges: [Range<Int>] = []
-        var at = 0
-        for r in runs {
-            ranges.append(at..<(at + r.rowCount))
-            at += r.rowCount
-        }
-        return SortedRuns.mergeOrder(all.timestamps, runs: ranges).map { all.gather($0) } ?? all
-    }
-
     /// The rows with from ≤ time ≤ to outside every deleted range, in order.
     func keeping(from: Int64, to: Int64, deleted: [ClosedRange<Int64>]) -> RowBlock {
         var keep: [Int] = []

@@ -213,14 +213,14 @@ public final class Store: Sendable {
         var builder = SegmentBuilder(measurement: series.measurement, symbol: series.symbol,
                                      day: day.daysSinceEpoch, dayOffsetSeconds: configuration.dayOffsetSeconds, schema: schema)
         var pieces: [[UInt8]] = [builder.header()]
-        var start = 0
         let per = configuration.rowsPerBlock
-        while start < rows.rowCount {
-            let end = min(start + per, rows.rowCount)
-            let block = start == 0 && end == rows.rowCount ? rows : rows.slice(start..<end)
-            pieces.append(builder.block(block).bytes)
-            start = end
-        }
+        let ranges = stride(from: 0, to: rows.rowCount, by: per).map { $0..<min($0 + per, rows.rowCount) }
+        // Blocks are independent: a large segment (a flush or a compaction) encodes them on
+        // every core.
+        let encoded = (try? parallelMap(ranges) { (range) throws(StrataError) in
+            SegmentBuilder.encodeBlock(range.count == rows.rowCount ? rows : rows.slice(range), schema: schema)
+        }) ?? []
+        for block in encoded { pieces.append(builder.append(block)) }
         pieces.append(builder.finish())
         return pieces
     }

@@ -173,20 +173,39 @@ public struct SegmentBuilder {
         return SegmentLayout.header()
     }
 
-    /// Encodes rows (sorted by time, and not earlier than the previous block's) as one block.
-    public mutating func block(_ rows: RowBlock) -> (bytes: [UInt8], chunks: [BlockCodec.ChunkInfo]) {
-        precondition(offset > 0, "write the header first")
+    /// A block encoded on its own, to be appended in order: blocks of one segment can be
+    /// encoded in parallel.
+    public struct EncodedBlock: Sendable {
+        public let bytes: [UInt8]
+        public let statistics: BlockStatistics
+        public let chunks: [BlockCodec.ChunkInfo]
+    }
+
+    /// Encodes rows (sorted by time) as one block of a segment with `schema`.
+    public static func encodeBlock(_ rows: RowBlock, schema: [Field]) -> EncodedBlock {
         precondition(rows.columns.count == schema.count, "block columns do not match the schema")
         precondition(rows.stableTimeOrder() == nil, "block rows must be sorted by time")
         let stats = BlockStatistics.of(rows, schema: schema)
-        precondition(stats.minTime >= lastMaxTime || blocks.isEmpty, "blocks must be in time order")
         var bytes: [UInt8] = []
         bytes.reserveCapacity(rows.rowCount * 4 + 64)
         let chunks = BlockCodec.encode(rows, into: &bytes)
-        blocks.append(BlockEntry(offset: offset, length: bytes.count, statistics: stats))
-        offset += bytes.count
-        lastMaxTime = stats.maxTime
-        return (bytes, chunks)
+        return EncodedBlock(bytes: bytes, statistics: stats, chunks: chunks)
+    }
+
+    /// Appends an encoded block (not earlier than the previous one); returns its bytes.
+    public mutating func append(_ block: EncodedBlock) -> [UInt8] {
+        precondition(offset > 0, "write the header first")
+        precondition(block.statistics.minTime >= lastMaxTime || blocks.isEmpty, "blocks must be in time order")
+        blocks.append(BlockEntry(offset: offset, length: block.bytes.count, statistics: block.statistics))
+        offset += block.bytes.count
+        lastMaxTime = block.statistics.maxTime
+        return block.bytes
+    }
+
+    /// Encodes rows (sorted by time, and not earlier than the previous block's) as one block.
+    public mutating func block(_ rows: RowBlock) -> (bytes: [UInt8], chunks: [BlockCodec.ChunkInfo]) {
+        let encoded = Self.encodeBlock(rows, schema: schema)
+        return (append(encoded), encoded.chunks)
     }
 
     /// The footer and trailer. Call last.

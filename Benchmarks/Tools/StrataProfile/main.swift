@@ -41,7 +41,7 @@ func eachBlock(_ blocks: [[UInt8]], _ counts: [Int], _ body: (inout ByteReader, 
 func workload(_ name: String) throws -> (work: () throws -> Void, cleanup: () -> Void) {
     let none = {}
     let work: () throws -> Void = try iteration(name)
-    if name == "bars" || name == "raw-hour", let directory = lastStoreDirectory {
+    if ["bars", "raw-hour", "unmerged-raw", "unmerged-bars", "compact", "compacted-raw", "compacted-bars", "successive-raw", "compact-successive"].contains(name), let directory = lastStoreDirectory {
         return (work, { Fixtures.removeDirectory(directory) })
     }
     return (work, none)
@@ -118,6 +118,53 @@ func iteration(_ name: String) throws -> () throws -> Void {
         return name == "bars"
             ? { consume(try store.bars(series, spec: spec)) }
             : { consume(try store.query(series, from: from, to: from + 3_600_000_000_000 - 1)) }
+    case "unmerged-raw", "unmerged-bars", "compact", "compacted-raw", "compacted-bars", "successive-raw", "compact-successive":
+        // 1M rows in 20 segments that each span the whole time range (every 20th row).
+        let dir = Fixtures.makeTemporaryDirectory("strata-profile-live")
+        lastStoreDirectory = dir
+        var c = DatabaseConfiguration()
+        c.compactAfterSegments = 0
+        c.fsync = .none
+        let db = try Database(directory: dir, configuration: c)
+        let series = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        let t = Fixtures.codecTrades
+        let schema = [Field("price", .float64), Field("size", .int64)]
+        var segments: [RowBlock] = []
+        for k in 0..<20 {
+            segments.append(name.hasPrefix("successive") || name == "compact-successive" ? t.slice((k * 50_000)..<((k + 1) * 50_000))
+                                                     : t.gather(Array(stride(from: k, to: t.rowCount, by: 20))))
+        }
+        func fill() throws {
+            for rows in segments {
+                try db.appendBlocking([Store.SeriesRows(series: series, schema: schema, rows: rows)])
+                try db.flush()
+            }
+        }
+        try fill()
+        if name.hasPrefix("compacted") { _ = try db.compact() }
+        let spec = BarSpec(interval: 60_000_000_000, source: .ticks(price: "price", volume: "size"))
+        switch name {
+        case "unmerged-raw", "compacted-raw", "successive-raw": return { consume(try db.query(series)) }
+        case "unmerged-bars", "compacted-bars": return { consume(try db.bars(series, spec: spec)) }
+        default:
+            // Prints the time of the compaction alone (the refill is not counted).
+            return {
+                let fresh = Fixtures.makeTemporaryDirectory("strata-profile-compact")
+                defer { Fixtures.removeDirectory(fresh) }
+                let db = try Database(directory: fresh, configuration: c)
+                defer { try? db.close() }
+                for rows in segments {
+                    try db.appendBlocking([Store.SeriesRows(series: series, schema: schema, rows: rows)])
+                    try db.flush()
+                }
+                var a = timespec(), b = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &a)
+                let summary = try db.compact()
+                clock_gettime(CLOCK_MONOTONIC, &b)
+                let seconds = Double(b.tv_sec - a.tv_sec) + Double(b.tv_nsec - a.tv_nsec) / 1e9
+                print("compaction: \(summary.rows) rows, \(summary.segmentsBefore) -> \(summary.segmentsAfter) segments, \(Int(seconds * 1000)) ms, \(Int(Double(summary.rows) / seconds / 1e6)) M rows/s")
+            }
+        }
     case "ingest":
         let csv = Fixtures.tradeCSV(rows: 1_000_000)
         return {
