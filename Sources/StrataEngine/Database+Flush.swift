@@ -59,7 +59,8 @@ extension Database {
     /// in segments for each series-day. Queries see the rows throughout: in memory until
     /// the manifests switch, in segments after. Call holding `writer`.
     func flush(_ keys: [SeriesKey]) throws(StrataError) -> [SeriesDay: DayManifest] {
-        let taken: [(SeriesKey, SeriesBuffer)] = monitor.withLock {
+        let taken: [(SeriesKey, SeriesBuffer)] = try monitor.withLock { () throws(StrataError) in
+            if let failure = state.failure { throw failure }
             var out: [(SeriesKey, SeriesBuffer)] = []
             for k in keys.sorted() {
                 guard let b = state.active.removeValue(forKey: k) else { continue }
@@ -81,15 +82,32 @@ extension Database {
             bytes += buffer.bytes
         }
         let result: [SeriesDay: DayManifest]
+        var switching = false
+        var switched = 0
         do throws(StrataError) {
             new = try store.plan(batch)
             try store.registerFields(of: batch)
             beginSwitch(taken.map(\.0))
+            switching = true
             let committed = try store.commit(new, base: store.manifest, edit: { key, m in
                 if let p = flushedThrough[key.series], p > m.rowsFlushedThrough { m.rowsFlushedThrough = p }
-            }, crash: configuration.crashHook)
+            }, crash: configuration.crashHook, switched: &switched)
             result = committed.manifests
         } catch {
+            if switched > 0 {
+                // Some series-days switched to segments holding these rows, others did not:
+                // memory can no longer say which rows are flushed. Stop writing; reopening
+                // replays the log against the manifests, which know exactly.
+                monitor.withLock {
+                    var e = error
+                    e.message = "a flush failed halfway, so the store accepts no more writes until it is reopened: " + e.message
+                    state.failure = e
+                    if switching { endSwitch(taken.map(\.0)) }
+                    wakeMemoryWaiters(e)
+                    monitor.broadcast()
+                }
+                throw error
+            }
             // Nothing switched: the rows go back in front of whatever arrived meanwhile.
             monitor.withLock {
                 for (key, buffer) in taken {
@@ -98,7 +116,8 @@ extension Database {
                     if let newer = state.active[key] { restored.append(newer) }
                     state.active[key] = restored
                 }
-                endSwitch(taken.map(\.0))
+                if switching { endSwitch(taken.map(\.0)) }
+                monitor.broadcast()
             }
             throw error
         }

@@ -39,6 +39,7 @@ extension Database {
             // Holding `writer`, no flush is running: this series has no buffer in flight.
             let (start, end) = try monitor.withLock { () throws(StrataError) in
                 if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
+                if let failure = state.failure { throw failure }
                 return try wal.append(framed)
             }
             try applyDelete(series, from: from, to: to, start: start, end: end)

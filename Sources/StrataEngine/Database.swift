@@ -78,6 +78,8 @@ public final class Database: @unchecked Sendable {
         var flushRequested = false
         var closed = false
         var lastFlushError: StrataError?
+        /// Set when the store's state in memory can no longer be trusted; writes fail.
+        var failure: StrataError?
         var counters = DatabaseStatistics()
     }
 
@@ -171,6 +173,7 @@ public final class Database: @unchecked Sendable {
     func enter(_ prepared: PreparedBatch) throws(StrataError) -> WALPosition {
         let end = try monitor.withLock { () throws(StrataError) -> WALPosition in
             if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
+            if let failure = state.failure { throw failure }
             // Check every schema before writing anything, so a conflict writes nothing.
             var schemas: [String: MeasurementSchema] = [:]
             for r in prepared.records {

@@ -179,7 +179,7 @@ extension RowBlock {
 
 /// `transform` over `items`, in parallel on every core when there are several; results in
 /// order, the first error thrown.
-func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @Sendable (T) throws(StrataError) -> R) throws(StrataError) -> [R] {
+func parallelMap<T: Sendable, R: Sendable, E: Error>(_ items: [T], _ transform: @Sendable (T) throws(E) -> R) throws(E) -> [R] {
     let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     if items.count < 4 || cores == 1 {
         var out: [R] = []
@@ -188,11 +188,11 @@ func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @Sendable 
         return out
     }
     let workers = min(cores, items.count)
-    let results = Mutex<[Result<R, StrataError>?]>(Array(repeating: nil, count: items.count))
+    let results = Mutex<[Result<R, E>?]>(Array(repeating: nil, count: items.count))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         var i = w
         while i < items.count {
-            let r = Result { () throws(StrataError) in try transform(items[i]) }
+            let r = Result { () throws(E) in try transform(items[i]) }
             results.withLock { $0[i] = r }
             i += workers
         }

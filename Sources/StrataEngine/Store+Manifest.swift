@@ -133,9 +133,19 @@ extension Store {
     /// an orphan, removed later); after it, the new set. `base` gives each day's current
     /// manifest; `edit` may change a manifest further before it is written (watermarks,
     /// removed segments). Returns the new manifests. Call with the write lock held.
+    ///
+    /// If it throws, `switched` tells how many manifests were already replaced: those
+    /// series-days have their new set even though the write as a whole failed.
     func commit(_ new: [NewSegment], touching extra: [SeriesDay] = [], base: (SeriesDay) throws(StrataError) -> DayManifest,
                 edit: (SeriesDay, inout DayManifest) -> Void = { _, _ in },
                 crash: CrashHook = .none) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+        var switched = 0
+        return try commit(new, touching: extra, base: base, edit: edit, crash: crash, switched: &switched)
+    }
+
+    func commit(_ new: [NewSegment], touching extra: [SeriesDay] = [], base: (SeriesDay) throws(StrataError) -> DayManifest,
+                edit: (SeriesDay, inout DayManifest) -> Void = { _, _ in },
+                crash: CrashHook = .none, switched: inout Int) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
         var manifests: [SeriesDay: DayManifest] = [:]
         var order: [SeriesDay] = []
         var summary = WriteSummary()
@@ -186,6 +196,7 @@ extension Store {
             try crash.check(.segmentsRenamed)
             for (i, f) in manifestFiles.enumerated() {
                 try FileSystem.rename(f.temporary, f.final)
+                switched += 1
                 if i == 0 { try crash.check(.firstManifestRenamed) }
             }
             if group {

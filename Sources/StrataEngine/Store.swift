@@ -217,17 +217,19 @@ public final class Store: Sendable {
         let ranges = stride(from: 0, to: rows.rowCount, by: per).map { $0..<min($0 + per, rows.rowCount) }
         // Blocks are independent: a large segment (a flush or a compaction) encodes them on
         // every core.
-        let encoded = (try? parallelMap(ranges) { (range) throws(StrataError) in
+        let encoded = parallelMap(ranges) { (range) throws(Never) in
             SegmentBuilder.encodeBlock(range.count == rows.rowCount ? rows : rows.slice(range), schema: schema)
-        }) ?? []
+        }
         for block in encoded { pieces.append(builder.append(block)) }
         pieces.append(builder.finish())
         return pieces
     }
 
     /// Runs `body` holding the store's exclusive write lock (flock on `<data-dir>/_lock`).
+    /// Another writer's short write is waited for; a live database that keeps the store
+    /// open makes this fail after 30 s with "in use by another process".
     func withWriteLock<R>(_ body: () throws(StrataError) -> R) throws(StrataError) -> R {
-        let lock = try FileLock(path: "\(directory)/_lock")
+        let lock = try FileLock(path: "\(directory)/_lock", wait: false, patienceMilliseconds: 30_000)
         defer { lock.unlock() }
         return try body()
     }

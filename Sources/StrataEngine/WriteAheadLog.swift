@@ -152,7 +152,7 @@ final class WriteAheadLog: @unchecked Sendable {
                 try Self.writeAll(fd, framed, path: "\(directory)/\(Self.fileName(sequence))")
             } catch {
                 fail(error)
-                throw error
+                throw failure ?? error
             }
             size += framed.count
             written = WALPosition(file: sequence, offset: UInt64(size))
@@ -169,9 +169,8 @@ final class WriteAheadLog: @unchecked Sendable {
         let path = "\(directory)/\(Self.fileName(sequence))"
         let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
         if r != 0 {
-            let e = FileSystem.failure("fdatasync", path, err)
-            fail(e)
-            throw e
+            fail(FileSystem.failure("fdatasync", path, err))
+            throw failure!
         }
         Glibc.close(fd)
         synced = written
@@ -181,7 +180,7 @@ final class WriteAheadLog: @unchecked Sendable {
         } catch {
             fd = -1
             fail(error)
-            throw error
+            throw failure ?? error
         }
         sequence += 1
         size = WALLayout.headerSize

@@ -141,3 +141,33 @@ import Testing
         #expect(try check(acknowledged: present.union(run.acknowledged), cycle: "\(point) final").count == 30_000)
     }
 }
+
+/// Write errors (here: the file size limit, which fails writes the way a full disk does)
+/// reach the writer as a clear error, and the store stays consistent.
+@Suite struct WriteErrorTests {
+    let root = TemporaryDirectory()
+
+    @Test func aFailingLogWriteStopsIngestWithAClearErrorAndLosesNoAcknowledgedRow() throws {
+        let data = "\(root.path)/data"
+        let input = "\(root.path)/in.csv"
+        writeText(input, CrashTests.csv(Array(0..<30_000)))
+        // 64 KiB of file size: the log's first file fills up long before the input ends.
+        let command = "trap '' XFSZ; ulimit -f 128; exec '\(strataBinary())' ingest --data-dir '\(data)' --measurement trade --live --ack "
+            + "--time-unit ns --schema price:float,size:int,seq:int --batch-rows 200 '\(input)' >'\(root.path)/out' 2>'\(root.path)/err'"
+        let raw = system("sh -c \"\(command)\"")
+        let status = (raw >> 8) & 0xff
+        let err = String(decoding: try readFile("\(root.path)/err"), as: UTF8.self)
+        #expect(status == 1, "\(err)")
+        #expect(err.contains("write-ahead log failed") && err.contains("File too large") && err.contains("\(data)/_wal/"), "\(err)")
+        let acks = String(decoding: try readFile("\(root.path)/out"), as: UTF8.self).lines().filter { $0.hasPrefix("ack ") }
+        let acknowledged = acks.last.map { Int($0.split(separator: " ")[1])! } ?? 0
+        #expect(acknowledged > 0 && acknowledged < 30_000)
+        // Reopened without the limit: every acknowledged row is there, once.
+        let db = try Database(directory: data)
+        var seqs: [Int64] = []
+        for symbol in CrashTests.symbols { seqs += TradeRows.seqs(try db.query(try SeriesKey(measurement: "trade", symbol: symbol))) }
+        #expect(Set(seqs).count == seqs.count)
+        #expect(Set(seqs).isSuperset(of: (0..<Int64(acknowledged))))
+        try db.close()
+    }
+}
