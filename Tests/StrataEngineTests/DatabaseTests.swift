@@ -105,6 +105,24 @@ struct TradeRows {
         try again.close()
     }
 
+    @Test func oldRowsAreFlushedByAgeAndBigSeriesBySize() async throws {
+        let db = try Database(directory: root.path, configuration: configuration {
+            $0.flushAge = 50_000_000  // 50 ms
+            $0.flushRows = 1000
+            $0.compactAfterSegments = 0
+        })
+        // A quiet series: flushed once its first row is 50 ms old.
+        try await db.append(nq, schema: TradeRows.schema, rows: TradeRows.rows([base], firstSeq: 0))
+        // A busy one: flushed as soon as it holds 1,000 rows.
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<1500).map { base + Int64($0) }, firstSeq: 1))
+        for _ in 0..<300 where !db.seriesInMemory().isEmpty { usleep(10_000) }
+        #expect(db.seriesInMemory().isEmpty)
+        #expect(try db.store.segmentIDs(nq, Day(containing: base)).count == 1)
+        #expect(try db.store.segmentIDs(es, Day(containing: base)).count == 1)
+        #expect(TradeRows.seqs(try db.query(es)) == Array(1...1500))
+        try db.close()
+    }
+
     @Test func queriesMergeSegmentsAndMemoryAndLateRowsGetTheirOwnSegment() async throws {
         let db = try Database(directory: root.path, configuration: configuration { $0.compactAfterSegments = 0 })
         try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base + 10, base + 20], firstSeq: 0))
