@@ -7,8 +7,11 @@ extension Database {
         var backoff: Int64 = 0
         while true {
             let due: [SeriesKey]? = monitor.withLock {
-                if !state.flushRequested && !state.closed {
-                    monitor.wait(nanoseconds: backoff > 0 ? backoff : 100_000_000)
+                if backoff > 0 && !state.closed {
+                    // After a failure, wait out the backoff even if appends ask for a flush.
+                    monitor.wait(nanoseconds: backoff)
+                } else if !state.flushRequested && !state.closed {
+                    monitor.wait(nanoseconds: 100_000_000)
                 }
                 if state.closed { return nil }
                 state.flushRequested = false
@@ -16,16 +19,10 @@ extension Database {
             }
             guard let due else { return }
             if due.isEmpty { continue }
+            let touched: [SeriesDay: DayManifest]
             do throws(StrataError) {
-                let touched = try writer.withLock { () throws(StrataError) in try flush(due) }
+                touched = try writer.withLock { () throws(StrataError) in try flush(due) }
                 backoff = 0
-                if configuration.compactAfterSegments > 0 {
-                    for (key, manifest) in touched.sorted(by: { $0.key < $1.key })
-                    where manifest.segments.count >= configuration.compactAfterSegments {
-                        if monitor.withLock({ state.closed }) { return }
-                        _ = try writer.withLock { () throws(StrataError) in try compact(key) }
-                    }
-                }
             } catch {
                 // Rows stay in memory and in the WAL; try again later, and let waiting
                 // appenders see why memory is not freed.
@@ -35,13 +32,28 @@ extension Database {
                     if state.memoryBytes >= configuration.memoryLimit { wakeMemoryWaiters(error) }
                     monitor.broadcast()
                 }
+                continue
+            }
+            guard configuration.compactAfterSegments > 0 else { continue }
+            for (key, manifest) in touched.sorted(by: { $0.key < $1.key }) where manifest.segments.count >= configuration.compactAfterSegments {
+                if monitor.withLock({ state.closed }) { return }
+                do throws(StrataError) {
+                    _ = try writer.withLock { () throws(StrataError) in try compact(key) }
+                } catch {
+                    // The day keeps its segments (the switch is atomic); a later flush of
+                    // it tries again. Writers are not affected.
+                    monitor.withLock { state.lastCompactionError = error }
+                }
             }
         }
     }
 
     /// Series to flush now. Lock held.
     func dueSeries() -> [SeriesKey] {
-        if state.memoryBytes >= configuration.memoryLimit / 2 { return Array(state.active.keys) }
+        // Half the memory used, or appenders waiting for memory: everything goes.
+        if state.memoryBytes >= configuration.memoryLimit / 2 || !state.memoryWaiters.isEmpty || state.blockedAppenders > 0 {
+            return Array(state.active.keys)
+        }
         let now = monotonicNanoseconds()
         return state.active.compactMap { key, buffer in
             buffer.rows >= configuration.flushRows || now - buffer.since >= configuration.flushAge ? key : nil
@@ -49,17 +61,20 @@ extension Database {
     }
 
     /// Flushes every series with unflushed rows (or only the big and old ones).
-    func flush(all: Bool) throws(StrataError) -> [SeriesDay: DayManifest] {
+    func flush(all: Bool, removingLogFiles: Bool = true) throws(StrataError) -> [SeriesDay: DayManifest] {
         let keys = monitor.withLock { all ? Array(state.active.keys) : dueSeries() }
-        return try flush(keys)
+        return try flush(keys, removingLogFiles: removingLogFiles)
     }
 
     /// Writes the unflushed rows of `keys` into segments: sorted, cut into days, written
     /// with the manifests that make them live, which also record how far the WAL is now
     /// in segments for each series-day. Queries see the rows throughout: in memory until
-    /// the manifests switch, in segments after. Call holding `writer`.
-    func flush(_ keys: [SeriesKey]) throws(StrataError) -> [SeriesDay: DayManifest] {
+    /// the manifests switch, in segments after. Then WAL files that hold no unflushed row
+    /// are removed, unless `removingLogFiles` is false (during replay, when files not yet
+    /// read look obsolete). Call holding `writer`.
+    func flush(_ keys: [SeriesKey], removingLogFiles: Bool = true) throws(StrataError) -> [SeriesDay: DayManifest] {
         let taken: [(SeriesKey, SeriesBuffer)] = try monitor.withLock { () throws(StrataError) in
+            if state.finished { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
             if let failure = state.failure { throw failure }
             var out: [(SeriesKey, SeriesBuffer)] = []
             for k in keys.sorted() {
@@ -132,7 +147,7 @@ extension Database {
             endSwitch(taken.map(\.0))
             if state.memoryBytes < configuration.memoryLimit { wakeMemoryWaiters() }
         }
-        try removeObsoleteWALFiles()
+        if removingLogFiles { try removeObsoleteWALFiles() }
         return result
     }
 

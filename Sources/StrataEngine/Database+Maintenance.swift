@@ -36,47 +36,95 @@ extension Database {
         var framed: [UInt8] = []
         WALLayout.frame(payload, into: &framed)
         return try writer.withLock { () throws(StrataError) -> WALPosition in
-            // Holding `writer`, no flush is running: this series has no buffer in flight.
-            let (start, end) = try monitor.withLock { () throws(StrataError) in
-                if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
+            try checkOpen()
+            // Holding `writer`, no flush, compaction or other delete runs: the manifests
+            // read here stay as they are until this delete commits, and the series has no
+            // buffer in flight.
+            let days = try daysToTombstone(series, from: from, to: to, after: nil)
+            // The record and the removal from memory in one critical section: appends
+            // logged before the delete lose their rows in the range, appends logged after
+            // it (corrections) keep them.
+            let (_, end) = try monitor.withLock { () throws(StrataError) in
                 if let failure = state.failure { throw failure }
-                return try wal.append(framed)
+                let position = try wal.append(framed)
+                state.generation[series, default: 0] += 1
+                deleteFromMemory(series, from: from, to: to)
+                state.counters.deletes += 1
+                return position
             }
-            try applyDelete(series, from: from, to: to, start: start, end: end)
-            monitor.withLock { state.counters.deletes += 1 }
+            defer { monitor.withLock { endSwitch([series]) } }
+            do throws(StrataError) {
+                try tombstone(days, from: from, to: to, end: end)
+            } catch {
+                // The delete is logged and half applied: stop writing until a reopen
+                // replays it to the end.
+                monitor.withLock {
+                    var e = error
+                    e.message = "a delete failed halfway, so the store accepts no more writes until it is reopened: " + e.message
+                    state.failure = e
+                    wakeMemoryWaiters(e)
+                    monitor.broadcast()
+                }
+                throw error
+            }
             return end
         }
     }
 
-    /// Applies a delete record: drops unflushed rows in the range and adds a tombstone to
-    /// each day that has segments. On replay, a day whose manifest shows a flush or a
-    /// delete applied after `start` already reflects it and is left alone. Call holding
-    /// `writer`.
-    func applyDelete(_ series: SeriesKey, from: Int64, to: Int64, start: WALPosition, end: WALPosition) throws(StrataError) {
-        var days: [SeriesDay] = []
-        var base: [SeriesDay: DayManifest] = [:]
+    /// Applies a delete record found by replay: drops replayed rows in the range, and adds
+    /// a tombstone to each day whose manifest shows no flush or delete after `start`
+    /// (those already reflect it). Call holding `writer`.
+    func replayDelete(_ series: SeriesKey, from: Int64, to: Int64, start: WALPosition, end: WALPosition) throws(StrataError) {
+        let days = try daysToTombstone(series, from: from, to: to, after: start)
+        monitor.withLock {
+            state.generation[series, default: 0] += 1
+            deleteFromMemory(series, from: from, to: to)
+        }
+        defer { monitor.withLock { endSwitch([series]) } }
+        try tombstone(days, from: from, to: to, end: end)
+    }
+
+    /// The days of `series` in the range that have segments, with their manifests; with
+    /// `after`, only days whose manifests show no flush or delete at or after it.
+    func daysToTombstone(_ series: SeriesKey, from: Int64, to: Int64, after start: WALPosition?) throws(StrataError) -> [(SeriesDay, DayManifest)] {
+        var out: [(SeriesDay, DayManifest)] = []
         for day in try store.days(series, from: from, to: to) {
             let key = SeriesDay(series, day)
             let m = try store.manifest(key)
-            guard !m.segments.isEmpty, start >= m.deletesAppliedThrough, start >= m.rowsFlushedThrough else { continue }
-            days.append(key)
-            base[key] = m
+            guard !m.segments.isEmpty else { continue }
+            if let start, start < m.deletesAppliedThrough || start < m.rowsFlushedThrough { continue }
+            out.append((key, m))
         }
-        beginSwitch([series])
-        defer { monitor.withLock { endSwitch([series]) } }
-        monitor.withLock {
-            guard var buffer = state.active[series] else { return }
-            let before = buffer.bytes
-            if buffer.delete(from: from, to: to) > 0 {
-                state.memoryBytes -= before - buffer.bytes
-                state.active[series] = buffer.rows == 0 ? nil : buffer
-            }
+        return out
+    }
+
+    /// Drops unflushed rows of `series` in the range. Lock held.
+    func deleteFromMemory(_ series: SeriesKey, from: Int64, to: Int64) {
+        guard var buffer = state.active[series] else { return }
+        let before = buffer.bytes
+        if buffer.delete(from: from, to: to) > 0 {
+            state.memoryBytes -= before - buffer.bytes
+            state.active[series] = buffer.rows == 0 ? nil : buffer
         }
+    }
+
+    /// Adds a tombstone over the current segments of each day and records the delete as
+    /// applied through `end`.
+    func tombstone(_ days: [(SeriesDay, DayManifest)], from: Int64, to: Int64, end: WALPosition) throws(StrataError) {
         guard !days.isEmpty else { return }
-        _ = try store.commit([], touching: days, base: { key in base[key]! }, edit: { _, m in
+        let base = Dictionary(uniqueKeysWithValues: days.map { ($0.0, $0.1) })
+        _ = try store.commit([], touching: days.map(\.0), base: { key in base[key]! }, edit: { _, m in
             m.tombstones.append(Tombstone(from: from, to: to, throughSegment: m.segments.last!.id))
             m.deletesAppliedThrough = end
         }, crash: configuration.crashHook)
+    }
+
+    /// Throws if the database is closed or failed. Call holding `writer`.
+    func checkOpen() throws(StrataError) {
+        try monitor.withLock { () throws(StrataError) in
+            if state.finished { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
+            if let failure = state.failure { throw failure }
+        }
     }
 
     // MARK: Compaction
@@ -107,6 +155,7 @@ extension Database {
     /// the manifest switches to it atomically and the old files are removed. Nil when
     /// there is nothing to do. Call holding `writer`.
     func compact(_ key: SeriesDay) throws(StrataError) -> CompactionSummary? {
+        try checkOpen()
         let manifest = try store.manifest(key)
         guard manifest.segments.count >= 2 || !manifest.tombstones.isEmpty else { return nil }
         let view = try store.openDay(key, manifest)

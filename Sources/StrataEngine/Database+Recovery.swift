@@ -1,16 +1,14 @@
 import StrataFormat
 
 extension Database {
-    /// Brings the store to the state of the last acknowledged write: removes leftovers of
-    /// crashed writes, replays the WAL files `old` in order (records already in segments,
+    /// Brings the store to the state of the last acknowledged write (leftovers of crashed
+    /// writes are already removed, and the new WAL file started): replays the WAL files
+    /// `old` in order (records already in segments,
     /// by the manifests' watermarks, are skipped), flushes the replayed rows, then removes
     /// the old WAL files. A torn or damaged file is replayed up to the damage, reported,
     /// and moved to `_wal/damaged/`.
     func recover(_ old: [(sequence: UInt64, path: String)]) throws(StrataError) {
         var report = RecoveryReport()
-        for key in try store.seriesDays() {
-            report.orphansRemoved += try store.removeOrphans(key, try store.manifest(key))
-        }
         var manifests: [SeriesDay: DayManifest] = [:]
         func manifest(_ key: SeriesDay) throws(StrataError) -> DayManifest {
             if let m = manifests[key] { return m }
@@ -46,7 +44,9 @@ extension Database {
                         try replay(record, start: start, end: end, report: &report, manifest: manifest)
                         if case .delete = record { manifests = [:] }
                         if monitor.withLock({ state.memoryBytes >= configuration.memoryLimit / 2 }) {
-                            _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
+                            // Memory is bounded during replay too; the log files stay until
+                            // the whole log is replayed.
+                            _ = try writer.withLock { () throws(StrataError) in try flush(all: true, removingLogFiles: false) }
                             manifests = [:]
                         }
                     } catch {
@@ -84,7 +84,7 @@ extension Database {
             }
             try FileSystem.syncDirectory(quarantine)
         }
-        _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
+        _ = try writer.withLock { () throws(StrataError) in try flush(all: true, removingLogFiles: false) }
         try removeObsoleteWALFiles()
         recovery = report
     }
@@ -123,7 +123,7 @@ extension Database {
         case .delete(let measurement, let symbol, let from, let to):
             let series = try SeriesKey(measurement: measurement, symbol: symbol)
             report.deletes += 1
-            try applyDelete(series, from: from, to: to, start: start, end: end)
+            try replayDelete(series, from: from, to: to, start: start, end: end)
         }
     }
 }

@@ -77,7 +77,12 @@ public final class Database: @unchecked Sendable {
         var memoryWaiters: [CheckedContinuation<MemoryWake, Never>] = []
         var flushRequested = false
         var closed = false
+        /// Set once `close` has flushed: no more manifest writes.
+        var finished = false
         var lastFlushError: StrataError?
+        var lastCompactionError: StrataError?
+        /// Threads waiting in `reserveMemoryBlocking`.
+        var blockedAppenders = 0
         /// Set when the store's state in memory can no longer be trusted; writes fail.
         var failure: StrataError?
         var counters = DatabaseStatistics()
@@ -91,12 +96,36 @@ public final class Database: @unchecked Sendable {
         store = try Store(directory: directory, configuration: configuration.store, create: true)
         self.configuration = configuration
         lock = try FileLock(path: "\(store.directory)/_lock", wait: false)
+        var orphans: [String] = []
         let walDirectory = "\(store.directory)/_wal"
-        let old = try WriteAheadLog.files(in: walDirectory)
-        wal = try WriteAheadLog(directory: walDirectory, sequence: (old.last?.sequence ?? 0) + 1,
-                                policy: configuration.fsync, maxFileSize: configuration.walFileSize)
+        let old: [(sequence: UInt64, path: String)]
+        let sequence: UInt64
+        do throws(StrataError) {
+            // Leftovers of crashed writes go first; the manifests' watermarks also say
+            // which log positions were used, so the new log starts above all of them even
+            // if log files were lost.
+            var highest: UInt64 = 0
+            for key in try store.seriesDays() {
+                let m = try store.manifest(key)
+                orphans += try store.removeOrphans(key, m)
+                highest = max(highest, m.rowsFlushedThrough.file, m.deletesAppliedThrough.file)
+            }
+            old = try WriteAheadLog.files(in: walDirectory)
+            sequence = max(old.last?.sequence ?? 0, highest) + 1
+        } catch {
+            lock.unlock()
+            throw error
+        }
+        do throws(StrataError) {
+            wal = try WriteAheadLog(directory: walDirectory, sequence: sequence,
+                                    policy: configuration.fsync, maxFileSize: configuration.walFileSize)
+        } catch {
+            lock.unlock()
+            throw error
+        }
         do throws(StrataError) {
             try recover(old)
+            recovery.orphansRemoved = orphans
         } catch {
             try? wal.close()
             lock.unlock()
@@ -260,13 +289,16 @@ public final class Database: @unchecked Sendable {
     func reserveMemoryBlocking(_ bytes: Int) throws(StrataError) {
         try monitor.withLock { () throws(StrataError) in
             var counted = false
+            defer { if counted { state.blockedAppenders -= 1 } }
             while !state.closed && state.memoryBytes > 0 && state.memoryBytes + bytes > configuration.memoryLimit {
                 if !counted {
                     state.counters.backpressureWaits += 1
+                    state.blockedAppenders += 1
                     counted = true
                 }
                 requestFlush()
                 monitor.wait()
+                if let e = state.failure { throw e }
                 if let e = state.lastFlushError, state.memoryBytes + bytes > configuration.memoryLimit { throw e }
             }
             if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
@@ -303,6 +335,8 @@ public final class Database: @unchecked Sendable {
                 continue  // a segment went away under a compaction: take it again
             }
             let taken: SeriesSnapshot? = try monitor.withLock { () throws(StrataError) in
+                // After a half-failed write, memory and manifests may both hold some rows.
+                if let failure = state.failure { throw failure }
                 guard (state.generation[series] ?? 0) == before else { return nil }
                 let memory = (state.flushing[series]?.chunks ?? []) + (state.active[series]?.chunks ?? [])
                 return SeriesSnapshot(series: series, schema: try knownSchema(series.measurement), days: views, memory: memory)
@@ -358,7 +392,10 @@ public final class Database: @unchecked Sendable {
         flusher?.join()
         var failure: StrataError?
         do throws(StrataError) {
-            try writer.withLock { () throws(StrataError) in _ = try flush(all: true) }
+            try writer.withLock { () throws(StrataError) in
+                defer { monitor.withLock { state.finished = true } }
+                _ = try flush(all: true)
+            }
         } catch {
             failure = error
         }

@@ -12,7 +12,10 @@ import Testing
     static let symbols = ["ESH4", "NQH4", "CLH4"]
     /// 23:59:50 UTC, so that the rows cross into the next day.
     static let base = ns("2024-01-02T23:59:50Z")
-    static let total = 400_000
+    /// Kills in the random-kill test: 50, or STRATA_CRASH_KILLS for a soak.
+    static let kills = getenv("STRATA_CRASH_KILLS").flatMap { Int(String(cString: $0)) } ?? 50
+    /// Enough rows that the kills never run out of them.
+    static let total = max(400_000, kills * 8_000)
     static let lines = (0..<total).map(line)
 
     /// Row `seq` of the feed: three symbols interleaved, 50 µs apart, every 5th time repeated.
@@ -94,7 +97,7 @@ import Testing
     }
 
     @Test func killedAtRandomMomentsLosesNoAcknowledgedRow() throws {
-        let kills = getenv("STRATA_CRASH_KILLS").flatMap { Int(String(cString: $0)) } ?? 50
+        let kills = Self.kills
         var generator = SyntheticTicks.Random(seed: 20241126)
         var present = Set<Int>()
         var crashesWithRowsOnDisk = 0

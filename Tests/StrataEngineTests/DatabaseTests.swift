@@ -105,6 +105,47 @@ struct TradeRows {
         try again.close()
     }
 
+    @Test func replayThatFlushesForMemoryKeepsTheLogFilesItHasNotReadYet() throws {
+        // 40 appends of 1,000 rows over several small WAL files; reopened with a memory
+        // bound that forces flushes halfway through the replay.
+        let db = try Database(directory: root.path, configuration: configuration {
+            $0.walFileSize = 1 << 12
+            $0.compactAfterSegments = 0
+        })
+        for k in 0..<40 {
+            try db.appendBlocking([Store.SeriesRows(series: es, schema: TradeRows.schema,
+                                                    rows: TradeRows.rows((0..<1000).map { base + Int64(k * 1000 + $0) }, firstSeq: Int64(k * 1000)))])
+        }
+        db.simulateCrash()
+        #expect(walFiles().count >= 4)
+        let again = try Database(directory: root.path, configuration: configuration {
+            $0.memoryLimit = 1 << 16
+            $0.compactAfterSegments = 0
+        })
+        #expect(again.statistics.flushes > 1)
+        #expect(again.recovery.rowsRecovered == 40_000)
+        #expect(TradeRows.seqs(try again.query(es)) == Array(0..<40_000))
+        try again.close()
+        let third = try Database(directory: root.path, configuration: configuration())
+        #expect(TradeRows.seqs(try third.query(es)) == Array(0..<40_000))
+        try third.close()
+    }
+
+    @Test func aBatchThatDoesNotFitWhileMemoryIsUnderHalfIsNotLeftWaiting() async throws {
+        let db = try Database(directory: root.path, configuration: configuration {
+            $0.memoryLimit = 1 << 16
+            $0.compactAfterSegments = 0
+        })
+        // About 40% of the bound, then a batch that does not fit beside it: the flush thread
+        // must flush for the waiting appender although memory is under half full.
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<800).map { base + Int64($0) }, firstSeq: 0))
+        #expect(db.statistics.memoryBytes < (1 << 16) / 2)
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<1250).map { base + 1000 + Int64($0) }, firstSeq: 800))
+        #expect(db.statistics.backpressureWaits == 1)
+        #expect(TradeRows.seqs(try db.query(es)) == Array(0..<2050))
+        try db.close()
+    }
+
     @Test func oldRowsAreFlushedByAgeAndBigSeriesBySize() async throws {
         let db = try Database(directory: root.path, configuration: configuration {
             $0.flushAge = 50_000_000  // 50 ms
