@@ -7,15 +7,25 @@ extension Database {
         var backoff: Int64 = 0
         while true {
             let due: [SeriesKey]? = monitor.withLock {
-                if backoff > 0 && !state.closed {
-                    // After a failure, wait out the backoff even if appends ask for a flush.
-                    monitor.wait(nanoseconds: backoff)
+                if backoff > 0 {
+                    // After a failure, wait out the whole backoff: appends and other
+                    // broadcasts do not cut it short.
+                    let deadline = monotonicNanoseconds() + backoff
+                    while !state.closed, case let left = deadline - monotonicNanoseconds(), left > 0 {
+                        monitor.wait(nanoseconds: left)
+                    }
                 } else if !state.flushRequested && !state.closed {
                     monitor.wait(nanoseconds: 100_000_000)
                 }
                 if state.closed { return nil }
                 state.flushRequested = false
-                return dueSeries()
+                let due = dueSeries()
+                // Memory freed by other means (a delete) lets waiting appenders go on.
+                if due.isEmpty && (!state.memoryWaiters.isEmpty || state.blockedAppenders > 0) {
+                    wakeMemoryWaiters()
+                    monitor.broadcast()
+                }
+                return due
             }
             guard let due else { return }
             if due.isEmpty { continue }

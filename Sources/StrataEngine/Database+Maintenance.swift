@@ -54,6 +54,9 @@ extension Database {
             }
             defer { monitor.withLock { endSwitch([series]) } }
             do throws(StrataError) {
+                // The record must be durable before any tombstone is: a tombstone whose
+                // delete record a power loss took would delete rows no replay knows of.
+                try wal.makeDurable(end)
                 try tombstone(days, from: from, to: to, end: end)
             } catch {
                 // The delete is logged and half applied: stop writing until a reopen
@@ -105,6 +108,9 @@ extension Database {
         if buffer.delete(from: from, to: to) > 0 {
             state.memoryBytes -= before - buffer.bytes
             state.active[series] = buffer.rows == 0 ? nil : buffer
+            // Appenders waiting for memory may fit now.
+            wakeMemoryWaiters()
+            monitor.broadcast()
         }
     }
 

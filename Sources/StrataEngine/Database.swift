@@ -268,6 +268,8 @@ public final class Database: @unchecked Sendable {
                 monitor.withLock {
                     if state.closed {
                         continuation.resume(returning: .fail(StrataError(.invalidInput, "the database is closed", path: store.directory)))
+                    } else if let failure = state.failure {
+                        continuation.resume(returning: .fail(failure))
                     } else if state.memoryBytes == 0 || state.memoryBytes + bytes <= configuration.memoryLimit {
                         continuation.resume(returning: .proceed)
                     } else {
@@ -291,6 +293,7 @@ public final class Database: @unchecked Sendable {
             var counted = false
             defer { if counted { state.blockedAppenders -= 1 } }
             while !state.closed && state.memoryBytes > 0 && state.memoryBytes + bytes > configuration.memoryLimit {
+                if let e = state.failure { throw e }
                 if !counted {
                     state.counters.backpressureWaits += 1
                     state.blockedAppenders += 1

@@ -215,6 +215,27 @@ final class WriteAheadLog: @unchecked Sendable {
         }
     }
 
+    /// Makes the record ending at `end` durable now, whatever the policy (for deletes,
+    /// whose tombstones must never outlive their record).
+    func makeDurable(_ end: WALPosition) throws(StrataError) {
+        if policy == .always { return try waitUntilDurableBlocking(end) }
+        try monitor.withLock { () throws(StrataError) in
+            while syncing { monitor.wait() }
+            if let failure { throw failure }
+            // Finished files were made durable when the next one began.
+            guard synced < end, end.file == sequence else { return }
+            let started = monotonicNanoseconds()
+            let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
+            if r != 0 {
+                fail(FileSystem.failure("fdatasync", "\(directory)/\(Self.fileName(sequence))", err))
+                throw failure!
+            }
+            stats.recordSync(nanoseconds: monotonicNanoseconds() - started)
+            synced = written
+            resumeWaiters()
+        }
+    }
+
     /// The sync thread: fdatasync whenever records were written since the last one
     /// (`always`), or every `interval` nanoseconds.
     private func syncLoop(every interval: Int64?) {

@@ -146,6 +146,40 @@ struct TradeRows {
         try db.close()
     }
 
+    @Test func memoryFreedByADeleteLetsAWaitingAppenderGoOn() async throws {
+        let db = try Database(directory: root.path, configuration: configuration {
+            $0.memoryLimit = 1 << 16
+            $0.compactAfterSegments = 0
+        })
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<800).map { base + Int64($0) }, firstSeq: 0))
+        // Flushes fail from now on (a directory is where the schema file must be), so only
+        // the delete can free memory.
+        try FileSystem.makeDirectories("\(root.path)/trade/_schema")
+        let rows = TradeRows.rows((0..<1250).map { base + 10_000 + Int64($0) }, firstSeq: 800)
+        let series = es
+        let waiting = Task { try await db.append(series, schema: TradeRows.schema, rows: rows) }
+        for _ in 0..<1000 where db.statistics.backpressureWaits == 0 { usleep(5_000) }
+        #expect(db.statistics.backpressureWaits == 1)
+        try await db.delete(es, from: base, to: base + 799)
+        try await waiting.value
+        #expect(TradeRows.seqs(try db.query(es)) == Array(800..<2050))
+        _ = system("rmdir '\(root.path)/trade/_schema'")
+        try db.close()
+    }
+
+    @Test func afterAFailureAppendersThatMustWaitGetTheErrorInsteadOfWaiting() async throws {
+        let db = try Database(directory: root.path, configuration: configuration { $0.memoryLimit = 1 << 16 })
+        try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<800).map { base + Int64($0) }, firstSeq: 0))
+        db.monitor.withLock { db.state.failure = StrataError(.io, "a flush failed halfway (injected)") }
+        await #expect { try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<1250).map { base + Int64($0) }, firstSeq: 800)) } throws: {
+            ($0 as? StrataError)?.message.contains("injected") == true
+        }
+        #expect { try db.appendBlocking([Store.SeriesRows(series: es, schema: TradeRows.schema, rows: TradeRows.rows((0..<1250).map { base + Int64($0) }, firstSeq: 800))]) } throws: {
+            ($0 as? StrataError)?.message.contains("injected") == true
+        }
+        db.simulateCrash()
+    }
+
     @Test func oldRowsAreFlushedByAgeAndBigSeriesBySize() async throws {
         let db = try Database(directory: root.path, configuration: configuration {
             $0.flushAge = 50_000_000  // 50 ms
