@@ -94,7 +94,7 @@ struct TradeRows {
             try await db.append(nq, schema: TradeRows.schema, rows: TradeRows.rows([base + Int64(k)], firstSeq: Int64(5000 + k)))
         }
         // Wait for the flush thread to take ESH4 (over 250 rows) at least once.
-        for _ in 0..<200 where db.statistics.flushes == 0 { usleep(10_000) }
+        for _ in 0..<200 where db.statistics.flushes == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(db.statistics.flushes > 0)
         db.simulateCrash()
         let again = try Database(directory: root.path, configuration: configuration())
@@ -158,7 +158,8 @@ struct TradeRows {
         let rows = TradeRows.rows((0..<1250).map { base + 10_000 + Int64($0) }, firstSeq: 800)
         let series = es
         let waiting = Task { try await db.append(series, schema: TradeRows.schema, rows: rows) }
-        for _ in 0..<1000 where db.statistics.backpressureWaits == 0 { usleep(5_000) }
+        // Sleep without blocking a thread of the (small) cooperative pool the task needs.
+        for _ in 0..<1000 where db.statistics.backpressureWaits == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
         #expect(db.statistics.backpressureWaits == 1)
         try await db.delete(es, from: base, to: base + 799)
         try await waiting.value
@@ -190,7 +191,7 @@ struct TradeRows {
         try await db.append(nq, schema: TradeRows.schema, rows: TradeRows.rows([base], firstSeq: 0))
         // A busy one: flushed as soon as it holds 1,000 rows.
         try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows((0..<1500).map { base + Int64($0) }, firstSeq: 1))
-        for _ in 0..<300 where !db.seriesInMemory().isEmpty { usleep(10_000) }
+        for _ in 0..<300 where !db.seriesInMemory().isEmpty { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(db.seriesInMemory().isEmpty)
         #expect(try db.store.segmentIDs(nq, Day(containing: base)).count == 1)
         #expect(try db.store.segmentIDs(es, Day(containing: base)).count == 1)
