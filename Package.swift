@@ -2,18 +2,21 @@
 import PackageDescription
 
 // Strata: a native Swift time-series store for market data.
-// Layers (arrows point down): strata CLI → StrataEngine → StrataFormat.
-// StrataFormat is pure (bytes in, bytes out); StrataEngine owns files, mmap and queries.
+// Layers (arrows point down): strata CLI → StrataArchive → StrataEngine → StrataFormat.
+// StrataFormat is pure (bytes in, bytes out); StrataEngine owns files, mmap and queries;
+// StrataArchive owns object stores (a local directory, or S3 over libcurl).
 let package = Package(
     name: "Strata",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
+        .library(name: "StrataArchive", targets: ["StrataArchive"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // CRC-32C with the processor's instruction (SSE 4.2 / ARMv8 CRC), 10× the tables.
@@ -22,15 +25,25 @@ let package = Package(
         // syncfs(2) for group durability of bulk writes; Glibc's module map hides it.
         .target(name: "CStrataSystem"),
         .target(name: "StrataEngine", dependencies: ["StrataFormat", "CStrataSystem"]),
+        // libcurl (HTTP for S3), with typed wrappers for its variadic calls.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "StrataArchive",
+            dependencies: [
+                "StrataEngine", "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataEngine",
+                "StrataEngine", "StrataArchive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "strata"]),
+        .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive"]),
     ],
     swiftLanguageModes: [.v6]
 )

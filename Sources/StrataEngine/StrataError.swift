@@ -14,6 +14,8 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         case notFound
         /// Data does not match what the store already holds (e.g. a field's type).
         case conflict
+        /// A service refused the request: wrong credentials, or no permission.
+        case denied
     }
 
     public var code: Code

@@ -1,0 +1,34 @@
+// libcurl for StrataArchive. curl_easy_setopt and curl_easy_getinfo are variadic, which
+// Swift cannot call: these typed wrappers are.
+#ifndef STRATA_CCURL_SHIM_H
+#define STRATA_CCURL_SHIM_H
+
+#include <curl/curl.h>
+
+static inline CURLcode strata_curl_setopt_long(CURL *handle, CURLoption option, long value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode strata_curl_setopt_string(CURL *handle, CURLoption option, const char *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode strata_curl_setopt_pointer(CURL *handle, CURLoption option, void *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode strata_curl_setopt_offset(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+typedef size_t (*strata_curl_data_callback)(char *data, size_t size, size_t count, void *context);
+
+static inline CURLcode strata_curl_setopt_callback(CURL *handle, CURLoption option, strata_curl_data_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode strata_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+#endif

@@ -1,0 +1,60 @@
+import StrataEngine
+
+/// What a listing or a HEAD says about an object.
+public struct ObjectInfo: Sendable, Equatable {
+    public var key: String
+    public var size: Int
+    /// The store's entity tag, without quotes (for S3, the MD5 of a single-part object).
+    public var etag: String?
+
+    public init(key: String, size: Int, etag: String? = nil) {
+        self.key = key
+        self.size = size
+        self.etag = etag
+    }
+}
+
+/// A flat namespace of immutable objects named by keys such as
+/// `trade/ESH4/2024/01/02/0000000000000001.strata`: S3, or a directory on local disk.
+/// Everything above this protocol is the same code for both.
+///
+/// Calls block the calling thread (they do I/O); a store is safe to use from several
+/// threads at once.
+public protocol ObjectStore: Sendable {
+    /// A description for messages, with no secret in it (`s3://bucket/prefix`, `file:///dir`).
+    var location: String { get }
+    /// Writes an object whole; once this returns, a `get` sees all of it.
+    func put(_ key: String, _ bytes: [UInt8]) throws(StrataError)
+    /// The bytes of an object, or of `range` of it (clipped to the object's end).
+    func get(_ key: String, range: Range<Int>?) throws(StrataError) -> [UInt8]
+    /// Size and entity tag, or nil if there is no such object.
+    func head(_ key: String) throws(StrataError) -> ObjectInfo?
+    /// Every object whose key starts with `prefix`, in key order.
+    func list(prefix: String) throws(StrataError) -> [ObjectInfo]
+    /// Removes an object; removing one that does not exist is not an error.
+    func delete(_ key: String) throws(StrataError)
+}
+
+extension ObjectStore {
+    public func get(_ key: String) throws(StrataError) -> [UInt8] {
+        try get(key, range: nil)
+    }
+}
+
+/// Checks an object key: 1…1024 bytes of UTF-8, no control characters, no empty path
+/// segment and no `.` or `..` segment (so a key always maps to one file below a
+/// directory and reads the same in a bucket listing).
+public func validateObjectKey(_ key: String) throws(StrataError) {
+    let bytes = Array(key.utf8)
+    guard !bytes.isEmpty, bytes.count <= 1024 else {
+        throw StrataError(.invalidInput, "object key must be 1 to 1024 bytes, not \(bytes.count)")
+    }
+    guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
+        throw StrataError(.invalidInput, "object key contains a control character")
+    }
+    for segment in key.split(separator: "/", omittingEmptySubsequences: false) {
+        if segment.isEmpty || segment == "." || segment == ".." {
+            throw StrataError(.invalidInput, "object key '\(key)' has an empty, '.' or '..' segment")
+        }
+    }
+}

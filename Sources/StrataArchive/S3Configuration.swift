@@ -1,0 +1,83 @@
+import Glibc
+import StrataEngine
+
+/// Where and how to reach an S3 bucket.
+public struct S3Configuration: Sendable {
+    /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:8333`, …
+    public var endpoint: String
+    public var bucket: String
+    public var region: String
+    public var accessKey: String
+    public var secretKey: String
+    /// Prepended to every key (`strata/` puts everything under that folder).
+    public var prefix: String = ""
+    /// `https://endpoint/bucket/key` (path style) or `https://bucket.endpoint/key`
+    /// (virtual-hosted style, which AWS prefers).
+    public var pathStyle = true
+    /// Objects larger than this go up in parts of this size (S3's minimum is 5 MiB).
+    public var partSize = 8 << 20
+    /// Parts uploaded at once.
+    public var parallelParts = 4
+    /// Tries per request on 5xx, throttling and network errors, with exponential backoff
+    /// and full jitter between them.
+    public var maxAttempts = 5
+    public var initialBackoffMilliseconds = 100
+    public var maxBackoffMilliseconds = 5_000
+    public var connectTimeoutMilliseconds = 5_000
+    public var requestTimeoutMilliseconds = 300_000
+    /// Check the server's TLS certificate (always on, except for a test server).
+    public var verifyTLS = true
+
+    public init(endpoint: String, bucket: String, region: String = "us-east-1", accessKey: String, secretKey: String) {
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.region = region
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+    }
+
+    /// From S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY and S3_PREFIX
+    /// (S3_PATH_STYLE=0 for virtual-hosted addressing); nil when S3_BUCKET is unset.
+    public static func fromEnvironment() throws(StrataError) -> S3Configuration? {
+        func env(_ name: String) -> String? {
+            guard let v = getenv(name), v.pointee != 0 else { return nil }
+            return String(cString: v)
+        }
+        guard let bucket = env("S3_BUCKET") else { return nil }
+        var missing: [String] = []
+        let endpoint = env("S3_ENDPOINT") ?? "https://s3.\(env("S3_REGION") ?? "us-east-1").amazonaws.com"
+        let access = env("S3_ACCESS_KEY") ?? env("AWS_ACCESS_KEY_ID")
+        let secret = env("S3_SECRET_KEY") ?? env("AWS_SECRET_ACCESS_KEY")
+        if access == nil { missing.append("S3_ACCESS_KEY") }
+        if secret == nil { missing.append("S3_SECRET_KEY") }
+        guard missing.isEmpty else {
+            throw StrataError(.invalidInput, "S3_BUCKET is set but \(missing.joined(separator: " and ")) is not")
+        }
+        var c = S3Configuration(endpoint: endpoint, bucket: bucket, region: env("S3_REGION") ?? "us-east-1",
+                                accessKey: access!, secretKey: secret!)
+        c.prefix = env("S3_PREFIX") ?? ""
+        if let style = env("S3_PATH_STYLE") { c.pathStyle = style != "0" && style != "false" }
+        try c.validate()
+        return c
+    }
+
+    public func validate() throws(StrataError) {
+        guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
+            throw StrataError(.invalidInput, "S3 endpoint '\(endpoint)' must start with http:// or https://")
+        }
+        guard !bucket.isEmpty, bucket.utf8.count <= 63,
+              bucket.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }) else {
+            throw StrataError(.invalidInput, "S3 bucket name '\(bucket)' must be 1–63 lower-case letters, digits, '-' or '.'")
+        }
+        guard partSize >= 5 << 20 else { throw StrataError(.invalidInput, "S3 part size must be at least 5 MiB") }
+        guard parallelParts >= 1, maxAttempts >= 1 else { throw StrataError(.invalidInput, "S3 parallelParts and maxAttempts must be at least 1") }
+    }
+
+    /// Scheme and host[:port] of the endpoint, without any path.
+    var schemeAndHost: (scheme: String, host: String) {
+        let scheme = endpoint.hasPrefix("https://") ? "https" : "http"
+        var rest = Substring(endpoint.dropFirst(scheme.count + 3))
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        return (scheme, String(rest))
+    }
+}

@@ -1,0 +1,249 @@
+import Crypto
+import Dispatch
+import Glibc
+import StrataEngine
+import Synchronization
+
+/// Objects in an S3 bucket (AWS, SeaweedFS, MinIO, …) over libcurl, every request signed
+/// with SigV4 and carrying `x-amz-content-sha256`. Uploads carry `Content-MD5`, so the
+/// server refuses a body that arrived damaged; objects above the part size go up as a
+/// multipart upload with parts in parallel, aborted if any part fails. 5xx, throttling
+/// and network errors are retried with exponential backoff and full jitter; S3's error
+/// codes become messages that say what to fix. Secrets never appear in messages.
+public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
+    public let configuration: S3Configuration
+    let signer: SigV4
+    /// Idle curl handles, reused across requests (each keeps its connection alive).
+    private let idle = Mutex<[CurlEasy]>([])
+
+    public init(_ configuration: S3Configuration) throws(StrataError) {
+        try configuration.validate()
+        self.configuration = configuration
+        signer = SigV4(accessKey: configuration.accessKey, secretKey: configuration.secretKey, region: configuration.region)
+    }
+
+    public var location: String {
+        "s3://\(configuration.bucket)/\(configuration.prefix)"
+    }
+
+    // MARK: Requests
+
+    struct Request {
+        var method: String
+        /// Key below the prefix; nil for a bucket-level request.
+        var key: String?
+        var query: [(String, String)] = []
+        var headers: [(String, String)] = []
+        var body: [UInt8] = []
+    }
+
+    /// The URL and the Host header of a request.
+    func address(_ key: String?, _ query: [(String, String)]) -> (url: String, host: String, path: String) {
+        let (scheme, endpointHost) = configuration.schemeAndHost
+        let objectPath = key.map { "/" + SigV4.encode(configuration.prefix + $0, slash: false) } ?? "/"
+        let host: String
+        let path: String
+        if configuration.pathStyle {
+            host = endpointHost
+            path = "/\(configuration.bucket)" + (key == nil ? "" : objectPath)
+        } else {
+            host = "\(configuration.bucket).\(endpointHost)"
+            path = objectPath
+        }
+        let queryString = SigV4.canonicalQuery(query)
+        return ("\(scheme)://\(host)\(path)" + (queryString.isEmpty ? "" : "?\(queryString)"), host, path)
+    }
+
+    /// Sends a request, retrying what may succeed on another try. Statuses in `accept`
+    /// are returned; any other is turned into an error.
+    func send(_ request: Request, accept: Set<Int> = [200, 204, 206]) throws(StrataError) -> HTTPResponse {
+        let payloadHash = request.body.isEmpty ? SigV4.emptyPayloadHash : SigV4.payloadHash(request.body)
+        var attempt = 0
+        var rng = SystemRandomNumberGenerator()
+        while true {
+            attempt += 1
+            let (url, host, path) = address(request.key, request.query)
+            let signed = signer.sign(method: request.method, path: path, query: request.query,
+                                     headers: [("host", host)] + request.headers.filter { $0.0.lowercased() == "range" },
+                                     payloadHash: payloadHash, amzDate: Self.amzDate())
+            let outcome: Result<HTTPResponse, StrataError> = withHandle { (handle) throws(StrataError) in
+                try handle.perform(method: request.method, url: url, headers: request.headers + signed, body: request.body,
+                                   connectTimeoutMilliseconds: configuration.connectTimeoutMilliseconds,
+                                   timeoutMilliseconds: configuration.requestTimeoutMilliseconds, verifyTLS: configuration.verifyTLS)
+            }
+            var failure: StrataError
+            var retryable: Bool
+            switch outcome {
+            case .success(let response):
+                if accept.contains(response.status) { return response }
+                (failure, retryable) = error(for: response, request)
+            case .failure(let e):
+                failure = e
+                retryable = true  // refused, reset, timed out: the server may be back soon
+            }
+            guard retryable && attempt < configuration.maxAttempts else {
+                if attempt > 1 { failure.message += " (after \(attempt) attempts)" }
+                throw failure
+            }
+            // Full jitter: a random wait up to an exponentially growing cap.
+            let cap = min(configuration.maxBackoffMilliseconds, configuration.initialBackoffMilliseconds << min(attempt - 1, 20))
+            usleep(UInt32(Int.random(in: 0...max(cap, 1), using: &rng)) * 1000)
+        }
+    }
+
+    /// Runs `body` with an idle handle (or a new one), returning it to the pool after.
+    func withHandle<R>(_ body: (CurlEasy) throws(StrataError) -> R) -> Result<R, StrataError> {
+        let handle: CurlEasy
+        if let h = idle.withLock({ $0.popLast() }) {
+            handle = h
+        } else {
+            do { handle = try CurlEasy() } catch { return .failure(error) }
+        }
+        let result = Result { () throws(StrataError) in try body(handle) }
+        idle.withLock { $0.append(handle) }
+        return result
+    }
+
+    /// What went wrong, in words that say what to fix, and whether to try again.
+    func error(for response: HTTPResponse, _ request: Request) -> (StrataError, Bool) {
+        let text = Substring(String(decoding: response.body, as: UTF8.self))
+        let code = XMLText.value("Code", in: text) ?? ""
+        let message = XMLText.value("Message", in: text) ?? ""
+        let what = "\(request.method) \(request.key.map { "s3://\(configuration.bucket)/\(configuration.prefix)\($0)" } ?? "s3://\(configuration.bucket)")"
+        let detail = code.isEmpty ? "HTTP \(response.status)" : "\(code)\(message.isEmpty ? "" : ": \(message)")"
+        let retryable = [500, 502, 503, 504, 429].contains(response.status)
+            || ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling"].contains(code)
+        switch code {
+        case "InvalidAccessKeyId":
+            return (StrataError(.denied, "\(what): S3 does not know the access key (\(detail)); check S3_ACCESS_KEY"), false)
+        case "SignatureDoesNotMatch":
+            return (StrataError(.denied, "\(what): S3 rejected the request signature (\(detail)); the secret key is probably wrong, check S3_SECRET_KEY (or S3_REGION)"), false)
+        case "AccessDenied":
+            return (StrataError(.denied, "\(what): access denied (\(detail)); the credentials lack permission for this bucket or key"), false)
+        case "NoSuchBucket":
+            return (StrataError(.notFound, "\(what): bucket '\(configuration.bucket)' does not exist at \(configuration.endpoint) (\(detail))"), false)
+        case "NoSuchKey":
+            return (StrataError(.notFound, "\(what): no such object"), false)
+        default:
+            if response.status == 403 {
+                return (StrataError(.denied, "\(what): access denied (HTTP 403); check S3_ACCESS_KEY, S3_SECRET_KEY and the bucket's permissions"), false)
+            }
+            if response.status == 404 {
+                return (StrataError(.notFound, "\(what): not found (HTTP 404)"), false)
+            }
+            return (StrataError(.io, "\(what): \(detail)"), retryable)
+        }
+    }
+
+    /// The current time as SigV4 wants it: 20130524T000000Z.
+    static func amzDate() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
+    }
+
+    /// Creates the bucket if it does not exist (for a test server or a fresh MinIO or
+    /// SeaweedFS; on AWS, buckets are usually made by the account's owner).
+    public func createBucketIfMissing() throws(StrataError) {
+        let response = try send(Request(method: "PUT", key: nil), accept: [200, 204, 409])
+        _ = response
+    }
+
+    // MARK: ObjectStore
+
+    public func put(_ key: String, _ bytes: [UInt8]) throws(StrataError) {
+        try validateObjectKey(key)
+        if bytes.count > configuration.partSize { return try putMultipart(key, bytes) }
+        let md5 = Array(Insecure.MD5.hash(data: bytes))
+        let response = try send(Request(method: "PUT", key: key,
+                                        headers: [("Content-Type", "application/octet-stream"), ("Content-MD5", Base64.encode(md5))],
+                                        body: bytes))
+        // The server computed the same MD5 as we did, so it holds the bytes we sent.
+        if let etag = response.header("ETag").map(Self.unquoted), etag.count == 32, etag != SigV4.hex(md5) {
+            throw StrataError(.corrupt, "PUT s3://\(configuration.bucket)/\(configuration.prefix)\(key): the server's ETag \(etag) is not the MD5 of what was sent")
+        }
+    }
+
+    public func get(_ key: String, range: Range<Int>?) throws(StrataError) -> [UInt8] {
+        try validateObjectKey(key)
+        var headers: [(String, String)] = []
+        if let range {
+            if range.isEmpty { return [] }
+            headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
+        }
+        let response = try send(Request(method: "GET", key: key, headers: headers), accept: [200, 206, 416])
+        if response.status == 416 { return [] }  // the range starts past the end
+        if let range, response.status == 200 {
+            // A server that ignores Range sends everything: cut it here.
+            let lower = min(range.lowerBound, response.body.count), upper = min(range.upperBound, response.body.count)
+            return Array(response.body[lower..<upper])
+        }
+        return response.body
+    }
+
+    public func head(_ key: String) throws(StrataError) -> ObjectInfo? {
+        try validateObjectKey(key)
+        let response = try send(Request(method: "HEAD", key: key), accept: [200, 404])
+        if response.status == 404 { return nil }
+        return ObjectInfo(key: key, size: Int(response.header("Content-Length") ?? "") ?? 0,
+                          etag: response.header("ETag").map(Self.unquoted))
+    }
+
+    public func list(prefix: String) throws(StrataError) -> [ObjectInfo] {
+        var out: [ObjectInfo] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", configuration.prefix + prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let response = try send(Request(method: "GET", key: nil, query: query))
+            let text = Substring(String(decoding: response.body, as: UTF8.self))
+            for contents in XMLText.elements("Contents", in: text) {
+                guard let key = XMLText.value("Key", in: contents) else { continue }
+                guard key.hasPrefix(configuration.prefix) else { continue }
+                out.append(ObjectInfo(key: String(key.dropFirst(configuration.prefix.count)),
+                                      size: Int(XMLText.value("Size", in: contents) ?? "") ?? 0,
+                                      etag: XMLText.value("ETag", in: contents).map(Self.unquoted)))
+            }
+            token = XMLText.value("IsTruncated", in: text) == "true" ? XMLText.value("NextContinuationToken", in: text) : nil
+        } while token != nil
+        return out
+    }
+
+    public func delete(_ key: String) throws(StrataError) {
+        try validateObjectKey(key)
+        _ = try send(Request(method: "DELETE", key: key), accept: [200, 204, 404])
+    }
+
+    static func unquoted(_ etag: String) -> String {
+        var e = Substring(etag)
+        if e.hasPrefix("W/") { e = e.dropFirst(2) }
+        while e.first == "\"" { e.removeFirst() }
+        while e.last == "\"" { e.removeLast() }
+        return String(e)
+    }
+}
+
+/// Standard base64 (for Content-MD5).
+enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i + 3 <= bytes.count {
+            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [table[Int(v >> 18 & 63)], table[Int(v >> 12 & 63)], table[Int(v >> 6 & 63)], table[Int(v & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let v = UInt32(bytes[i]) << 16
+            out += [table[Int(v >> 18 & 63)], table[Int(v >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+        } else if rest == 2 {
+            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [table[Int(v >> 18 & 63)], table[Int(v >> 12 & 63)], table[Int(v >> 6 & 63)], UInt8(ascii: "=")]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
