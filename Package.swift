@@ -27,10 +27,12 @@ let package = Package(
         .target(name: "StrataEngine", dependencies: ["StrataFormat", "CStrataSystem"]),
         // libcurl (HTTP for S3), with typed wrappers for its variadic calls.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libzstd: cold objects compress each block with zstd.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "StrataArchive",
             dependencies: [
-                "StrataEngine", "CCurl",
+                "StrataEngine", "CCurl", "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -42,7 +44,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
-        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "strata"]),
+        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataArchive", "strata"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive"]),
     ],
     swiftLanguageModes: [.v6]

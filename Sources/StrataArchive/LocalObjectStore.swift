@@ -45,6 +45,17 @@ public struct LocalObjectStore: ObjectStore {
         }
     }
 
+    public func getTail(_ key: String, count: Int) throws(StrataError) -> (bytes: [UInt8], objectSize: Int) {
+        let path = try path(key)
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch where error.code == .notFound {
+            throw StrataError(.notFound, "no object '\(key)' in \(location)")
+        }
+        return file.withUnsafeBytes { raw in (Array(raw[max(0, raw.count - count)...]), raw.count) }
+    }
+
     public func head(_ key: String) throws(StrataError) -> ObjectInfo? {
         let path = try path(key)
         guard FileSystem.exists(path), !FileSystem.isDirectory(path) else { return nil }

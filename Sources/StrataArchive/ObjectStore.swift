@@ -27,6 +27,9 @@ public protocol ObjectStore: Sendable {
     func put(_ key: String, _ bytes: [UInt8]) throws(StrataError)
     /// The bytes of an object, or of `range` of it (clipped to the object's end).
     func get(_ key: String, range: Range<Int>?) throws(StrataError) -> [UInt8]
+    /// The last `count` bytes of an object (all of it if it is smaller) and its total size,
+    /// in one request.
+    func getTail(_ key: String, count: Int) throws(StrataError) -> (bytes: [UInt8], objectSize: Int)
     /// Size and entity tag, or nil if there is no such object.
     func head(_ key: String) throws(StrataError) -> ObjectInfo?
     /// Every object whose key starts with `prefix`, in key order.

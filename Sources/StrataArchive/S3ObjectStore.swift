@@ -183,6 +183,17 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
         return response.body
     }
 
+    public func getTail(_ key: String, count: Int) throws(StrataError) -> (bytes: [UInt8], objectSize: Int) {
+        try validateObjectKey(key)
+        precondition(count > 0, "a tail of at least one byte")
+        let response = try send(Request(method: "GET", key: key, headers: [("Range", "bytes=-\(count)")]), accept: [200, 206])
+        // "Content-Range: bytes 100-199/200" gives the total; a 200 is the whole object.
+        if response.status == 206, let total = response.header("Content-Range")?.split(separator: "/").last.flatMap({ Int($0) }) {
+            return (response.body, total)
+        }
+        return (Array(response.body.suffix(count)), response.body.count)
+    }
+
     public func head(_ key: String) throws(StrataError) -> ObjectInfo? {
         try validateObjectKey(key)
         let response = try send(Request(method: "HEAD", key: key), accept: [200, 404])

@@ -238,6 +238,23 @@ public final class MappedFile: @unchecked Sendable {
         base = p
     }
 
+    /// A read-only mapping of anonymous memory holding a copy of `bytes` (a segment
+    /// rebuilt in memory, e.g. from a cold object); `path` names it in messages.
+    public init(copying bytes: [UInt8], path: String) throws(StrataError) {
+        self.path = path
+        let count = bytes.count
+        size = count
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { throw FileSystem.failure("mmap", path) }
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        mprotect(p, count, PROT_READ)
+        base = p
+    }
+
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeRawBufferPointer(start: base.map { UnsafeRawPointer($0) }, count: size))
     }

@@ -8,10 +8,18 @@ public final class Segment: @unchecked Sendable {
     let file: MappedFile
     let reader: SegmentReader
 
-    public init(path: String, id: SegmentID) throws(StrataError) {
-        self.path = path
+    public convenience init(path: String, id: SegmentID) throws(StrataError) {
+        try self.init(file: try MappedFile(path: path), id: id)
+    }
+
+    /// A segment held in memory (rebuilt from a cold object); `name` stands for its path.
+    public convenience init(bytes: [UInt8], name: String, id: SegmentID) throws(StrataError) {
+        try self.init(file: try MappedFile(copying: bytes, path: name), id: id)
+    }
+
+    init(file: MappedFile, id: SegmentID) throws(StrataError) {
+        self.path = file.path
         self.id = id
-        let file = try MappedFile(path: path)
         self.file = file
         do {
             reader = try file.withUnsafeBytes { (bytes) throws(FormatError) in try SegmentReader(bytes) }

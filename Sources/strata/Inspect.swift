@@ -1,16 +1,17 @@
 import ArgumentParser
 import Glibc
+import StrataArchive
 import StrataEngine
 import StrataFormat
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Describe segment files: header, schema, blocks, encodings, sizes.",
-        discussion: "With --verify every block checksum is checked; any damage is reported with file, block and byte offset and the exit status is 1.")
+        abstract: "Describe segment files and cold objects: header, schema, blocks, encodings, sizes.",
+        discussion: "Reads segment files (.seg) and cold objects from the archive (.strata, e.g. fetched with aws s3 cp). With --verify every block checksum is checked; any damage is reported with file, block and byte offset and the exit status is 1.")
 
     @Flag(help: "Check every checksum.") var verify = false
     @Flag(help: "List every block, not only the per-column summary.") var blocks = false
-    @Argument(help: "Segment files.") var files: [String]
+    @Argument(help: "Segment files or cold objects.") var files: [String]
 
     func run() throws {
         var out = Output()
@@ -33,11 +34,29 @@ struct Inspect: ParsableCommand {
     }
 
     func describe(_ path: String, out: inout Output) throws {
-        let segment = try Segment(path: path, id: SegmentID(fileName: String(path.split(separator: "/").last ?? "")) ?? SegmentID(0))
+        let id = SegmentID(fileName: String(path.split(separator: "/").last ?? "")) ?? SegmentID(0)
+        let file = try MappedFile(path: path)
+        let cold = file.withUnsafeBytes { $0.count >= 8 && Array($0[0..<8]) == ColdObject.magic }
+        let segment: Segment
+        if cold {
+            // A cold object: its blocks decompressed give back the segment it was made from.
+            let rebuilt = file.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.segmentBytes(raw) } }
+            switch rebuilt {
+            case .success(let bytes): segment = try Segment(bytes: bytes, name: path, id: id)
+            case .failure(let e): throw StrataError.corrupt(e, path: path)
+            }
+        } else {
+            segment = try Segment(path: path, id: id)
+        }
         let footer = segment.footer
         let day = Day(daysSinceEpoch: footer.day)
         out.write("file: \(path)\n")
-        out.write("format: STRATSEG version \(SegmentLayout.version)\n")
+        if cold {
+            out.write("format: STRATCLD version \(ColdObject.version), a zstd-compressed STRATSEG version \(SegmentLayout.version) segment\n")
+            out.write("object size: \(file.size) bytes (\(footer.rowCount > 0 ? format3(Double(file.size) / Double(footer.rowCount)) : "-") bytes/row)\n")
+        } else {
+            out.write("format: STRATSEG version \(SegmentLayout.version)\n")
+        }
         out.write("series: \(footer.measurement) / \(footer.symbol)\n")
         out.write("day: \(day)\n")
         out.write("size: \(segment.size) bytes\n")

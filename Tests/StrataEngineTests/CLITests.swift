@@ -1,3 +1,4 @@
+import StrataArchive
 @testable import StrataEngine
 import StrataFormat
 import Testing
@@ -54,6 +55,23 @@ import Testing
         let r = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--time-format", "ns"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "time,symbol,price\n1700000000000000000,ESH4,1.5\n")
+    }
+
+    @Test func inspectReadsAColdObjectAndFindsDamageInIt() throws {
+        ingestTrades()
+        let segment = try readFile(data + "/trade/ESH4/2024-01-02/0000000000000001.seg")
+        let cold = try segment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw) }
+        let path = root.path + "/0000000000000001.strata"
+        writeFile(path, cold)
+        let r = runStrata(["inspect", "--verify", path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("format: STRATCLD version 1, a zstd-compressed STRATSEG version 1 segment"))
+        #expect(r.stdout.contains("series: trade / ESH4") && r.stdout.contains("rows: 4"))
+        var damaged = cold
+        damaged[20] ^= 0x04  // inside the first compressed block
+        writeFile(path, damaged)
+        let bad = runStrata(["inspect", "--verify", path])
+        #expect(bad.status == 1 && bad.stderr.contains(path) && bad.stderr.contains("cold block 0 checksum mismatch"), "\(bad.stderr)")
     }
 
     @Test func ingestPrintsWhatItWrote() {
