@@ -198,7 +198,7 @@ extension SeriesSnapshot {
         // Partial bars of every segment, in segment order, then of the unflushed rows;
         // bars of different sources that share a bucket (late data, or bars longer than a
         // day) are merged by the keys of their open and close rows.
-        var sources: [(segment: Segment, deleted: [ClosedRange<Int64>])] = []
+        var sources: [(segment: any SegmentSource, deleted: [ClosedRange<Int64>])] = []
         for view in days {
             for segment in view.segments { sources.append((segment, view.deletedRanges(segment))) }
         }
@@ -242,7 +242,7 @@ extension SeriesSnapshot {
         }
     }
 
-    func barsOf(_ segment: Segment, ordinal: Int, deleted: [ClosedRange<Int64>], spec: BarSpec,
+    func barsOf(_ segment: any SegmentSource, ordinal: Int, deleted: [ClosedRange<Int64>], spec: BarSpec,
                 from: Int64, to: Int64) throws(StrataError) -> [PartialBar] {
         let schema = segment.schema
         let roles = spec.roles
@@ -258,6 +258,8 @@ extension SeriesSnapshot {
             return (t % interval < 0 ? q - 1 : q) * interval
         }
         let wanted = Set([o, h, l, c] + (v.map { [$0] } ?? []))
+        // A cold segment fetches the blocks in range in one request now.
+        try segment.prefetch(segment.blocks(overlapping: from, to))
         let productIndex = v.flatMap { BlockStatistics.productIndex(schema, c, $0) }
         @Sendable func run(_ blocks: Range<Int>, rowBase firstRow: Int) throws(StrataError) -> [PartialBar] {
         var bars: [PartialBar] = []

@@ -1,7 +1,15 @@
+import Glibc
 /// Proleptic Gregorian calendar arithmetic (Howard Hinnant's days_from_civil), with
 /// RFC 3339 parsing and formatting at nanosecond precision. No Foundation: this runs
 /// per row on the ingest path.
 public enum CivilTime {
+    /// The current UTC time in nanoseconds since the epoch (the wall clock).
+    public static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
     public static func days(fromCivil y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y - 1 : y
         let era = (y >= 0 ? y : y - 399) / 400

@@ -94,7 +94,7 @@ extension Database {
         for day in try store.days(series, from: from, to: to) {
             let key = SeriesDay(series, day)
             let m = try store.manifest(key)
-            guard !m.segments.isEmpty else { continue }
+            guard !m.segments.isEmpty || !m.cold.isEmpty else { continue }
             if let start, start < m.deletesAppliedThrough || start < m.rowsFlushedThrough { continue }
             out.append((key, m))
         }
@@ -120,7 +120,9 @@ extension Database {
         guard !days.isEmpty else { return }
         let base = Dictionary(uniqueKeysWithValues: days.map { ($0.0, $0.1) })
         _ = try store.commit([], touching: days.map(\.0), base: { key in base[key]! }, edit: { _, m in
-            m.tombstones.append(Tombstone(from: from, to: to, throughSegment: m.segments.last!.id))
+            // Over every segment the day has now, local or archived.
+            let newest = max(m.segments.last?.id ?? 0, m.cold.map(\.id).max() ?? 0)
+            m.tombstones.append(Tombstone(from: from, to: to, throughSegment: newest))
             m.deletesAppliedThrough = end
         }, crash: configuration.crashHook)
     }
@@ -163,8 +165,13 @@ extension Database {
     func compact(_ key: SeriesDay) throws(StrataError) -> CompactionSummary? {
         try checkOpen()
         let manifest = try store.manifest(key)
-        guard manifest.segments.count >= 2 || !manifest.tombstones.isEmpty else { return nil }
-        let view = try store.openDay(key, manifest)
+        // Archived segments stay as they are: only local ones are merged, and tombstones
+        // stay while archived segments may still hold rows they delete.
+        let archived = !manifest.cold.isEmpty
+        guard manifest.segments.count >= 2 || (!manifest.tombstones.isEmpty && !archived && !manifest.segments.isEmpty) else { return nil }
+        var local = manifest
+        local.cold = []
+        let view = try store.openDay(key, local)
         // The fields the segments have, in the measurement's order.
         let measurementSchema = try schema(key.series.measurement)
         let present = Set(view.segments.flatMap(\.schema))
@@ -174,13 +181,13 @@ extension Database {
         let old = Set(manifest.segments.map(\.id))
         var summary = CompactionSummary(seriesDays: 1, segmentsBefore: manifest.segments.count, segmentsAfter: rows.rowCount > 0 ? 1 : 0,
                                         rows: rows.rowCount, bytesBefore: view.segments.reduce(0) { $0 + $1.size },
-                                        tombstonesPurged: manifest.tombstones.count)
+                                        tombstonesPurged: archived ? 0 : manifest.tombstones.count)
         beginSwitch([key.series])
         defer { monitor.withLock { endSwitch([key.series]) } }
         let new = rows.rowCount > 0 ? [Store.NewSegment(key: key, schema: fields, rows: rows)] : []
         let committed = try store.commit(new, touching: [key], base: { _ in manifest }, edit: { _, m in
             m.segments.removeAll { old.contains($0.id) }
-            m.tombstones = []
+            if !archived { m.tombstones = [] }
         }, crash: configuration.crashHook)
         summary.bytesAfter = committed.summary.bytes
         try configuration.crashHook.check(.compactionCommitted)
@@ -190,5 +197,75 @@ extension Database {
             state.counters.rowsCompacted += rows.rowCount
         }
         return summary
+    }
+}
+
+extension Database {
+    // MARK: Archiving
+
+    /// Moves the local segments of a series-day to the archive: merges them into one
+    /// (compaction), hands that segment to `upload` — which stores it and returns its key
+    /// and size once the copy is verified — then switches the day's manifest to list it as
+    /// archived, and only then removes the local file. A crash before the switch leaves the
+    /// local segment live (the uploaded object is simply written again next time); after
+    /// it, the leftover file is removed on open. Returns the archived entry, or nil when
+    /// the day has no local segment.
+    public func archive(_ key: SeriesDay, upload: (Segment) throws(StrataError) -> (key: String, bytes: UInt64)) throws(StrataError) -> DayManifest.ColdEntry? {
+        try writer.withLock { () throws(StrataError) -> DayManifest.ColdEntry? in
+            try checkOpen()
+            _ = try compact(key)
+            let manifest = try store.manifest(key)
+            guard manifest.segments.count == 1, let entry = manifest.segments.first else { return nil }
+            let id = SegmentID(entry.id)
+            let path = store.segmentPath(key.series, key.day, id)
+            let segment = try Segment(path: path, id: id)
+            let uploaded = try upload(segment)
+            let cold = DayManifest.ColdEntry(id: entry.id, rows: entry.rows, bytes: uploaded.bytes, key: uploaded.key)
+            beginSwitch([key.series])
+            defer { monitor.withLock { endSwitch([key.series]) } }
+            _ = try store.commit([], touching: [key], base: { _ in manifest }, edit: { _, m in
+                m.segments.removeAll { $0.id == entry.id }
+                m.cold.append(cold)
+                m.cold.sort { $0.id < $1.id }
+            }, crash: configuration.crashHook)
+            try FileSystem.remove(path)
+            return cold
+        }
+    }
+
+    /// Brings archived segments of a series-day back to local disk: each object's segment
+    /// (from `fetch`, verified by its checksums) is written as a local segment with its old
+    /// id, then the manifest switches from the archived entry to the local one.
+    public func restore(_ key: SeriesDay, fetch: (DayManifest.ColdEntry) throws(StrataError) -> [UInt8]) throws(StrataError) -> Int {
+        try writer.withLock { () throws(StrataError) -> Int in
+            try checkOpen()
+            let manifest = try store.manifest(key)
+            guard !manifest.cold.isEmpty else { return 0 }
+            var restored = 0
+            for entry in manifest.cold {
+                let bytes = try fetch(entry)
+                let path = store.segmentPath(key.series, key.day, SegmentID(entry.id))
+                try FileSystem.makeDirectories(store.dayPath(key.series, key.day))
+                try FileSystem.writeAtomically(path, [bytes])
+                // The file must be a valid segment of this series-day before it goes live.
+                let segment = try Segment(path: path, id: SegmentID(entry.id))
+                guard segment.footer.measurement == key.series.measurement, segment.footer.symbol == key.series.symbol,
+                      segment.footer.day == key.day.daysSinceEpoch, UInt64(segment.footer.rowCount) == entry.rows else {
+                    try? FileSystem.remove(path)
+                    throw StrataError(.corrupt, "archived object \(entry.key) does not hold segment \(entry.id) of \(key)", path: path)
+                }
+                restored += 1
+            }
+            // The restored files are durable under their ids; the manifest's rename makes
+            // them live. (Not through `commit`, whose cleanup would take them for leftovers.)
+            var m = manifest
+            for entry in m.cold { m.segments.append(DayManifest.Entry(id: entry.id, rows: entry.rows)) }
+            m.segments.sort { $0.id < $1.id }
+            m.cold = []
+            beginSwitch([key.series])
+            defer { monitor.withLock { endSwitch([key.series]) } }
+            try FileSystem.writeAtomically(store.manifestPath(key), [m.encode()])
+            return restored
+        }
     }
 }

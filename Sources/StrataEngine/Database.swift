@@ -326,7 +326,9 @@ public final class Database: @unchecked Sendable {
     /// flush, compaction or delete switches this series' manifests meanwhile, it is taken
     /// again.
     public func snapshot(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> SeriesSnapshot {
+        var attempts = 0
         while true {
+            attempts += 1
             let before = monitor.withLock {
                 while (state.generation[series] ?? 0) & 1 == 1 { monitor.wait() }
                 return state.generation[series] ?? 0
@@ -334,7 +336,7 @@ public final class Database: @unchecked Sendable {
             var views: [DayView] = []
             do throws(StrataError) {
                 for day in try store.days(series, from: from, to: to) { views.append(try store.openDay(SeriesDay(series, day))) }
-            } catch where error.code == .notFound {
+            } catch where error.code == .notFound && attempts < 100 {
                 continue  // a segment went away under a compaction: take it again
             }
             let taken: SeriesSnapshot? = try monitor.withLock { () throws(StrataError) in

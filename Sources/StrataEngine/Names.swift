@@ -145,10 +145,13 @@ public struct SegmentID: Hashable, Sendable, Comparable, CustomStringConvertible
 
     public static let fileExtension = ".seg"
 
-    public var fileName: String {
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex + SegmentID.fileExtension
+    /// 16 lower-case hex digits.
+    public var hex: String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
+
+    public var fileName: String { hex + SegmentID.fileExtension }
 
     public init?(fileName: String) {
         guard fileName.hasSuffix(SegmentID.fileExtension) else { return nil }

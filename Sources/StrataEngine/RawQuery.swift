@@ -44,14 +44,10 @@ public struct SeriesSnapshot: Sendable {
     /// arrival order (older segments first, then row order, then unflushed rows).
     public func query(from: Int64 = .min, to: Int64 = .max, fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
         let outSchema = try fields(wanted)
-        struct Item: Sendable {
-            var segment: Segment
-            var block: Int
-            var deleted: [ClosedRange<Int64>]
-            var mapping: [Int?]
-            var wanted: Set<Int>
-        }
-        var items: [Item] = []
+        // Each decoded block, cut to the range, is a sorted run; runs are merged. A
+        // segment's blocks are asked for all at once (one request for a cold segment), on
+        // this thread: fresh pages for decoded arrays fault in serially anyway.
+        var runs = SortedRuns()
         for view in days {
             for segment in view.segments {
                 let blocks = segment.blocks(overlapping: from, to)
@@ -59,27 +55,20 @@ public struct SeriesSnapshot: Sendable {
                 let deleted = view.deletedRanges(segment)
                 // Map the output fields onto this segment's schema.
                 let mapping = outSchema.map { f in segment.schema.firstIndex { $0.name == f.name } }
-                let wantedIndexes = Set(mapping.compactMap { $0 })
-                for b in blocks {
-                    items.append(Item(segment: segment, block: b, deleted: deleted, mapping: mapping, wanted: wantedIndexes))
+                let decodedBlocks = try segment.decodeBlocks(blocks, fields: Set(mapping.compactMap { $0 }))
+                for (b, decoded) in zip(blocks, decodedBlocks) {
+                    var block = RowBlock(timestamps: decoded.timestamps, columns: mapping.enumerated().map { i, m in
+                        m.map { decoded.columns[$0] } ?? .null(outSchema[i].type, count: decoded.rowCount)
+                    })
+                    let s = segment.footer.blocks[b].statistics
+                    if deleted.contains(where: { $0.overlaps(s.minTime...s.maxTime) }) {
+                        block = block.keeping(from: from, to: to, deleted: deleted)
+                        runs.append(block)
+                    } else {
+                        let ts = block.timestamps
+                        runs.append(block, rows: ts.partitioningIndex { $0 >= from }..<ts.partitioningIndex { $0 > to })
+                    }
                 }
-            }
-        }
-        // Each decoded block, cut to the range, is a sorted run; runs are merged (blocks are
-        // decoded on this thread: fresh pages for decoded arrays fault in serially anyway).
-        var runs = SortedRuns()
-        for item in items {
-            let decoded = try item.segment.decodeBlock(item.block, fields: item.wanted)
-            var block = RowBlock(timestamps: decoded.timestamps, columns: item.mapping.enumerated().map { i, m in
-                m.map { decoded.columns[$0] } ?? .null(outSchema[i].type, count: decoded.rowCount)
-            })
-            let s = item.segment.footer.blocks[item.block].statistics
-            if item.deleted.contains(where: { $0.overlaps(s.minTime...s.maxTime) }) {
-                block = block.keeping(from: from, to: to, deleted: item.deleted)
-                runs.append(block)
-            } else {
-                let ts = block.timestamps
-                runs.append(block, rows: ts.partitioningIndex { $0 >= from }..<ts.partitioningIndex { $0 > to })
             }
         }
         var recent = memoryRows(outSchema, from: from, to: to)

@@ -2,7 +2,7 @@ import StrataFormat
 
 /// An open, mmap'd segment file. Owns its mapping; decoded blocks are copies, so they
 /// outlive the segment.
-public final class Segment: @unchecked Sendable {
+public final class Segment: SegmentSource, @unchecked Sendable {
     public let path: String
     public let id: SegmentID
     let file: MappedFile
@@ -28,9 +28,21 @@ public final class Segment: @unchecked Sendable {
         }
     }
 
+    /// The segment's bytes, lent for the call.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        file.withUnsafeBytes(body)
+    }
+
     public var footer: SegmentFooter { reader.footer }
-    public var schema: [Field] { reader.footer.schema }
     public var size: Int { file.size }
+    public var location: String { path }
+
+    public func decodeBlocks(_ blocks: [Int], fields: Set<Int>?) throws(StrataError) -> [RowBlock] {
+        var out: [RowBlock] = []
+        out.reserveCapacity(blocks.count)
+        for b in blocks { out.append(try decodeBlock(b, fields: fields)) }
+        return out
+    }
 
     public func decodeBlock(_ index: Int, fields: Set<Int>? = nil) throws(StrataError) -> RowBlock {
         do {
@@ -56,7 +68,5 @@ public final class Segment: @unchecked Sendable {
         }
     }
 
-    public func blocks(overlapping from: Int64, _ to: Int64) -> [Int] {
-        reader.blocks(overlapping: from, to)
-    }
+
 }

@@ -17,11 +17,11 @@ public struct SeriesDay: Hashable, Sendable, Comparable, CustomStringConvertible
 /// The segments and tombstones of one series-day as a reader sees them.
 public struct DayView: Sendable {
     public var day: Day
-    public var segments: [Segment]
+    public var segments: [any SegmentSource]
     public var tombstones: [Tombstone]
 
     /// Time ranges deleted from `segment`.
-    func deletedRanges(_ segment: Segment) -> [ClosedRange<Int64>] {
+    func deletedRanges(_ segment: any SegmentSource) -> [ClosedRange<Int64>] {
         tombstones.filter { segment.id.value <= $0.throughSegment }.map { $0.from...$0.to }
     }
 }
@@ -73,10 +73,22 @@ extension Store {
 
     /// Opens the segments `manifest` lists.
     func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
-        var segments: [Segment] = []
+        var segments: [any SegmentSource] = []
         for entry in manifest.segments {
             let id = SegmentID(entry.id)
             segments.append(try Segment(path: segmentPath(key.series, key.day, id), id: id))
+        }
+        if !manifest.cold.isEmpty {
+            guard let cold = configuration.coldStorage else {
+                throw StrataError(.invalidInput, "\(manifest.cold.count) segment(s) of \(key) are in the archive (\(manifest.cold[0].key)); open the store with its archive to read them",
+                                  path: dayPath(key.series, key.day))
+            }
+            for entry in manifest.cold {
+                segments.append(try cold.open(ColdSegmentEntry(series: key.series, day: key.day, id: SegmentID(entry.id),
+                                                               key: entry.key, rows: entry.rows, bytes: entry.bytes)))
+            }
+            // Segment order (by id) decides the order of rows with equal times.
+            segments.sort { $0.id < $1.id }
         }
         return DayView(day: key.day, segments: segments, tombstones: manifest.tombstones)
     }
@@ -86,7 +98,7 @@ extension Store {
         try manifest(SeriesDay(series, day)).segments.map { SegmentID($0.id) }
     }
 
-    public func openSegments(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [Segment] {
+    public func openSegments(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [any SegmentSource] {
         try openDay(SeriesDay(series, day)).segments
     }
 

@@ -7,6 +7,9 @@ public struct StoreConfiguration: Sendable {
     /// Offset added to UTC before cutting days (e.g. -5 h for days in New York winter
     /// time); 0 means UTC days.
     public var dayOffsetSeconds: Int64 = 0
+    /// Opens segments that were moved to the archive; without it, reading a day that has
+    /// archived segments is an error that says so.
+    public var coldStorage: (any ColdStorage)? = nil
 
     public init(rowsPerBlock: Int = 8192, dayOffsetSeconds: Int64 = 0) {
         precondition(rowsPerBlock >= 1 && rowsPerBlock <= 1 << 20, "rowsPerBlock out of range")

@@ -49,10 +49,27 @@ public struct Tombstone: Hashable, Sendable {
 /// A WAL position is │ file <8b> │ offset <8b> │. The CRC32C covers every byte before it.
 public struct DayManifest: Equatable, Sendable {
     public static let magic: [UInt8] = Array("STRATMAN".utf8)
-    public static let version: UInt16 = 1
+    /// Version 1 has no archived segments; version 2 adds them after the tombstones. A
+    /// manifest with no archived segment is written as version 1.
+    public static let version: UInt16 = 2
     public static let fileName = "_manifest"
     /// More segments or tombstones than this in one day is damage.
     static let maxEntries = 1 << 20
+
+    /// A segment moved to the archive: its id (still ordering it among the day's segments
+    /// and under tombstones), rows, the cold object's size and key.
+    public struct ColdEntry: Equatable, Sendable {
+        public var id: UInt64
+        public var rows: UInt64
+        public var bytes: UInt64
+        public var key: String
+        public init(id: UInt64, rows: UInt64, bytes: UInt64, key: String) {
+            self.id = id
+            self.rows = rows
+            self.bytes = bytes
+            self.key = key
+        }
+    }
 
     public struct Entry: Equatable, Sendable {
         public var id: UInt64
@@ -73,10 +90,12 @@ public struct DayManifest: Equatable, Sendable {
     /// Live segments, oldest first (ids increase).
     public var segments: [Entry] = []
     public var tombstones: [Tombstone] = []
+    /// Segments in the archive, oldest first.
+    public var cold: [ColdEntry] = []
 
     public init() {}
 
-    public var rowCount: UInt64 { segments.reduce(0) { $0 + $1.rows } }
+    public var rowCount: UInt64 { segments.reduce(0) { $0 + $1.rows } + cold.reduce(0) { $0 + $1.rows } }
 
     /// Adds a new segment and returns its id.
     public mutating func addSegment(rows: UInt64) -> UInt64 {
@@ -87,7 +106,7 @@ public struct DayManifest: Equatable, Sendable {
     }
 
     public func encode() -> [UInt8] {
-        var out = FileHeader.encode(magic: Self.magic, version: Self.version)
+        var out = FileHeader.encode(magic: Self.magic, version: cold.isEmpty ? 1 : 2)
         out.writeInteger(nextSegmentID)
         for p in [rowsFlushedThrough, deletesAppliedThrough] {
             out.writeInteger(p.file)
@@ -104,12 +123,22 @@ public struct DayManifest: Equatable, Sendable {
             out.writeInteger(t.to)
             out.writeInteger(t.throughSegment)
         }
+        if !cold.isEmpty {
+            out.writeInteger(UInt32(cold.count))
+            for c in cold {
+                out.writeInteger(c.id)
+                out.writeInteger(c.rows)
+                out.writeInteger(c.bytes)
+                out.writeString(c.key)
+            }
+        }
         out.writeInteger(CRC32C.checksum(out))
         return out
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> DayManifest {
-        try FileHeader.verify(bytes, magic: magic, version: version, kind: "day manifest")
+        let fileVersion: UInt16 = bytes.count >= 10 ? UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self)) : version
+        try FileHeader.verify(bytes, magic: magic, version: fileVersion == 1 ? 1 : version, kind: "day manifest")
         guard bytes.count >= FileHeader.size + 4 else {
             throw FormatError(.truncated, "day manifest of \(bytes.count) bytes has no checksum", offset: bytes.count)
         }
@@ -136,7 +165,8 @@ public struct DayManifest: Equatable, Sendable {
             m.segments.append(Entry(id: id, rows: rows))
         }
         let tombstoneCount = Int(try reader.readInteger(as: UInt32.self, "tombstone count"))
-        guard tombstoneCount <= maxEntries, tombstoneCount * 24 == reader.readableBytes else {
+        let fits = fileVersion == 1 ? tombstoneCount * 24 == reader.readableBytes : tombstoneCount * 24 <= reader.readableBytes
+        guard tombstoneCount <= maxEntries, fits else {
             throw reader.malformed("tombstone count \(tombstoneCount) does not match the \(reader.readableBytes) bytes left")
         }
         for _ in 0..<tombstoneCount {
@@ -145,6 +175,24 @@ public struct DayManifest: Equatable, Sendable {
             let through = try reader.readInteger(as: UInt64.self, "tombstone segment")
             guard from <= to else { throw reader.malformed("tombstone from \(from) is after to \(to)") }
             m.tombstones.append(Tombstone(from: from, to: to, throughSegment: through))
+        }
+        if fileVersion >= 2 {
+            let coldCount = Int(try reader.readInteger(as: UInt32.self, "archived segment count"))
+            guard coldCount >= 1, coldCount <= maxEntries, coldCount * 25 <= reader.readableBytes else {
+                throw reader.malformed("archived segment count \(coldCount) does not fit the manifest")
+            }
+            var ids = Set(m.segments.map(\.id))
+            for _ in 0..<coldCount {
+                let entry = ColdEntry(id: try reader.readInteger(as: UInt64.self, "archived segment id"),
+                                      rows: try reader.readInteger(as: UInt64.self, "archived rows"),
+                                      bytes: try reader.readInteger(as: UInt64.self, "archived bytes"),
+                                      key: try reader.readString("archived key", maxBytes: 1024))
+                guard entry.id < m.nextSegmentID, ids.insert(entry.id).inserted, !entry.key.isEmpty else {
+                    throw reader.malformed("archived segment \(entry.id) is listed twice, has no key, or is not below the next id")
+                }
+                m.cold.append(entry)
+            }
+            guard reader.readableBytes == 0 else { throw reader.malformed("\(reader.readableBytes) unused bytes after the archived segments") }
         }
         return m
     }

@@ -1,0 +1,249 @@
+import Glibc
+import StrataEngine
+import StrataFormat
+import Synchronization
+
+/// The cold tier: series-days moved from local disk to an object store as cold objects
+/// under a key layout a person can browse,
+///
+///     <measurement>/<symbol>/<YYYY>/<MM>/<DD>/<segment id>.strata
+///
+/// (names escaped as in the data directory), and read back for queries with ranged GETs
+/// through a bounded cache of fetched blocks.
+public final class Archive: ColdStorage, Sendable {
+    public let objects: any ObjectStore
+    let cache: ColdBlockCache
+    private let readers = Mutex<[String: ColdReader]>([:])
+
+    /// `cacheBytes` bounds the decompressed blocks kept in memory (least recently used go).
+    public init(objects: any ObjectStore, cacheBytes: Int = 256 << 20) {
+        self.objects = objects
+        cache = ColdBlockCache(capacity: cacheBytes)
+    }
+
+    /// The object key of an archived segment.
+    public static func key(_ series: SeriesKey, _ day: Day, _ id: SegmentID) -> String {
+        let date = day.description  // YYYY-MM-DD
+        let parts = date.split(separator: "-")
+        return "\(Names.directoryName(series.measurement))/\(Names.directoryName(series.symbol))/\(parts[0])/\(parts[1])/\(parts[2])/\(id.hex).strata"
+    }
+
+    func reader(_ key: String) -> ColdReader {
+        readers.withLock { readers in
+            if let r = readers[key] { return r }
+            if readers.count > 100_000 { readers.removeAll() }
+            let r = ColdReader(store: objects, key: key)
+            readers[key] = r
+            return r
+        }
+    }
+
+    // MARK: ColdStorage
+
+    public func open(_ entry: ColdSegmentEntry) throws(StrataError) -> any SegmentSource {
+        let reader = self.reader(entry.key)
+        return ColdSegment(entry: entry, reader: reader, index: try reader.index(), cache: cache)
+    }
+
+    // MARK: Moving days
+
+    /// What `push` did.
+    public struct PushSummary: Sendable {
+        public var seriesDays = 0
+        public var rows = 0
+        public var localBytes = 0
+        public var objectBytes = 0
+        public var keys: [String] = []
+    }
+
+    /// Moves every series-day that ended more than `olderThan` nanoseconds before `now` to
+    /// the archive. Each upload is verified (the server checked the MD5 of what it
+    /// received, and the object's size is read back) before the local file goes.
+    public func push(_ database: Database, olderThan: Int64, now: Int64 = CivilTime.now(), measurement: String? = nil) throws(StrataError) -> PushSummary {
+        var summary = PushSummary()
+        let offset = database.configuration.store.dayOffsetSeconds
+        for key in try database.store.seriesDays() {
+            if let measurement, key.series.measurement != measurement { continue }
+            let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
+            guard dayEnd <= now &- olderThan else { continue }
+            let archived = try database.archive(key) { (segment) throws(StrataError) -> (key: String, bytes: UInt64) in
+                let objectKey = Archive.key(key.series, key.day, segment.id)
+                let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw) } }
+                    .mapError { StrataError.corrupt($0, path: segment.path) }.get()
+                try objects.put(objectKey, cold)
+                guard let info = try objects.head(objectKey), info.size == cold.count else {
+                    throw StrataError(.io, "uploaded \(objectKey) but the store reports another size; the local segment is kept", path: segment.path)
+                }
+                summary.localBytes += segment.size
+                return (objectKey, UInt64(cold.count))
+            }
+            if let archived {
+                summary.seriesDays += 1
+                summary.rows += Int(archived.rows)
+                summary.objectBytes += Int(archived.bytes)
+                summary.keys.append(archived.key)
+            }
+        }
+        return summary
+    }
+
+    /// Brings the archived segments of the series-days of `series` in [from, to] back to
+    /// local disk; the objects stay in the archive. Returns how many segments came back.
+    public func restore(_ database: Database, series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> Int {
+        let offset = database.configuration.store.dayOffsetSeconds
+        let first = Day(containing: from, offsetSeconds: offset), last = Day(containing: to, offsetSeconds: offset)
+        var restored = 0
+        for day in try database.store.days(series) where day >= first && day <= last {
+            restored += try database.restore(SeriesDay(series, day)) { (entry) throws(StrataError) -> [UInt8] in
+                let object = try objects.get(entry.key)
+                return try object.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.segmentBytes(raw) } }
+                    .mapError { StrataError.corrupt($0, path: "\(objects.location)/\(entry.key)") }.get()
+            }
+        }
+        return restored
+    }
+
+    /// An archived object as `archive ls` shows it.
+    public struct Listing: Sendable {
+        public var key: String
+        public var measurement: String
+        public var symbol: String
+        public var day: Day
+        public var size: Int
+    }
+
+    /// Archived objects, optionally of one measurement and symbol and within days.
+    public func list(measurement: String? = nil, symbol: String? = nil, days: ClosedRange<Day>? = nil) throws(StrataError) -> [Listing] {
+        var prefix = ""
+        if let measurement {
+            prefix = Names.directoryName(measurement) + "/"
+            if let symbol { prefix += Names.directoryName(symbol) + "/" }
+        }
+        var out: [Listing] = []
+        for info in try objects.list(prefix: prefix) {
+            let parts = info.key.split(separator: "/")
+            guard parts.count == 6, info.key.hasSuffix(".strata"),
+                  let m = Names.name(fromDirectory: String(parts[0])), let s = Names.name(fromDirectory: String(parts[1])),
+                  let day = Day("\(parts[2])-\(parts[3])-\(parts[4])") else { continue }
+            if let symbol, s != symbol { continue }
+            if let days, !days.contains(day) { continue }
+            out.append(Listing(key: info.key, measurement: m, symbol: s, day: day, size: info.size))
+        }
+        return out
+    }
+}
+
+/// An archived segment read through the archive's cache.
+final class ColdSegment: SegmentSource, Sendable {
+    let entry: ColdSegmentEntry
+    let reader: ColdReader
+    let index: ColdObject.Index
+    let cache: ColdBlockCache
+
+    init(entry: ColdSegmentEntry, reader: ColdReader, index: ColdObject.Index, cache: ColdBlockCache) {
+        self.entry = entry
+        self.reader = reader
+        self.index = index
+        self.cache = cache
+    }
+
+    var id: SegmentID { entry.id }
+    var footer: SegmentFooter { index.footer }
+    var location: String { "\(reader.store.location)\(reader.store.location.hasSuffix("/") ? "" : "/")\(entry.key)" }
+    var size: Int { Int(entry.bytes) }
+
+    func prefetch(_ blocks: [Int]) throws(StrataError) {
+        _ = try fetch(blocks)
+    }
+
+    func decodeBlocks(_ blocks: [Int], fields: Set<Int>?) throws(StrataError) -> [RowBlock] {
+        let bytes = try fetch(blocks)
+        var out: [RowBlock] = []
+        for b in blocks {
+            let decoded = bytes[b]!.withUnsafeBytes { raw in
+                Result { () throws(FormatError) in
+                    try BlockCodec.decode(raw, schema: index.footer.schema, fields: fields, baseOffset: index.footer.blocks[b].offset)
+                }
+            }
+            switch decoded {
+            case .success(let rows): out.append(rows)
+            case .failure(let e): throw StrataError.corrupt(e, path: location, block: b)
+            }
+        }
+        return out
+    }
+
+    /// The segment bytes of `blocks`, from the cache or fetched: one ranged GET per run of
+    /// consecutive missing blocks.
+    func fetch(_ blocks: [Int]) throws(StrataError) -> [Int: [UInt8]] {
+        var out: [Int: [UInt8]] = [:]
+        var missing: [Int] = []
+        for b in blocks {
+            if let hit = cache.get(entry.key, b) { out[b] = hit } else { missing.append(b) }
+        }
+        var start = 0
+        while start < missing.count {
+            var end = start + 1
+            while end < missing.count && missing[end] == missing[end - 1] + 1 { end += 1 }
+            let run = missing[start]..<(missing[end - 1] + 1)
+            let span = index.span(run)
+            let object = try reader.store.get(entry.key, range: span)
+            for b in run {
+                let block = object.withUnsafeBytes { raw in
+                    Result { () throws(FormatError) in try ColdObject.block(b, of: index, span: raw, spanStart: span.lowerBound) }
+                }
+                switch block {
+                case .success(let bytes):
+                    cache.put(entry.key, b, bytes)
+                    out[b] = bytes
+                case .failure(let e):
+                    throw StrataError.corrupt(e, path: location, block: b)
+                }
+            }
+            start = end
+        }
+        return out
+    }
+}
+
+/// Decompressed blocks of cold objects, bounded in bytes, least recently used out first.
+final class ColdBlockCache: Sendable {
+    struct Key: Hashable { var object: String; var block: Int }
+    struct State {
+        var entries: [Key: (bytes: [UInt8], tick: UInt64)] = [:]
+        var total = 0
+        var tick: UInt64 = 0
+    }
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func get(_ object: String, _ block: Int) -> [UInt8]? {
+        state.withLock { s in
+            guard var e = s.entries[Key(object: object, block: block)] else { return nil }
+            s.tick += 1
+            e.tick = s.tick
+            s.entries[Key(object: object, block: block)] = e
+            return e.bytes
+        }
+    }
+
+    func put(_ object: String, _ block: Int, _ bytes: [UInt8]) {
+        guard bytes.count <= capacity else { return }
+        state.withLock { s in
+            s.tick += 1
+            if let old = s.entries.updateValue((bytes, s.tick), forKey: Key(object: object, block: block)) { s.total -= old.bytes.count }
+            s.total += bytes.count
+            if s.total > capacity {
+                // Evict the least recently used until under the bound.
+                for (k, v) in s.entries.sorted(by: { $0.value.tick < $1.value.tick }) where s.total > capacity {
+                    s.entries[k] = nil
+                    s.total -= v.bytes.count
+                }
+            }
+        }
+    }
+
+    var bytes: Int { state.withLock { $0.total } }
+}

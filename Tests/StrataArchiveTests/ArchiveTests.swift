@@ -1,0 +1,146 @@
+import StrataArchive
+import StrataEngine
+import StrataFormat
+import Testing
+
+/// Tiering against the local-directory store and against the real S3 server.
+struct TieringScenario {
+    let root = TemporaryDirectory()
+    let objects: any ObjectStore
+    let archive: Archive
+    let schema = [Field("price", .float64), Field("size", .int64)]
+    let symbols = ["ESH4", "BTC/USD"]
+    let base = Int64(1_704_153_600) * 1_000_000_000  // 2024-01-02T00:00:00Z
+
+    init(objects: any ObjectStore) {
+        self.objects = objects
+        archive = Archive(objects: objects, cacheBytes: 1 << 20)
+    }
+
+    func configuration(withArchive: Bool = true) -> DatabaseConfiguration {
+        var c = DatabaseConfiguration()
+        c.fsync = .none
+        c.compactAfterSegments = 0
+        if withArchive { c.store.coldStorage = archive }
+        return c
+    }
+
+    /// Three days of trades per symbol, each day in two segments.
+    func fill(_ db: Database) async throws {
+        for (k, symbol) in symbols.enumerated() {
+            let series = try SeriesKey(measurement: "trade", symbol: symbol)
+            let ticks = SyntheticTicks(seed: UInt64(k + 1)).trades(count: 30_000)
+            for day in 0..<3 {
+                for half in 0..<2 {
+                    let part = ticks.slice((half * 15_000)..<((half + 1) * 15_000))
+                    let shift = base + Int64(day) * Day.nanosecondsPerDay + 3_600_000_000_000 - ticks.timestamps[0]
+                    let rows = RowBlock(timestamps: part.timestamps.map { $0 + shift }, columns: part.columns)
+                    try await db.append(series, schema: schema, rows: rows)
+                    try db.flush()
+                }
+            }
+        }
+    }
+
+    func answers(_ db: Database) throws -> [String] {
+        var out: [String] = []
+        for symbol in symbols {
+            let series = try SeriesKey(measurement: "trade", symbol: symbol)
+            let raw = try db.query(series)
+            let hour = try db.query(series, from: base + Day.nanosecondsPerDay + 3_700_000_000_000, to: base + Day.nanosecondsPerDay + 7_300_000_000_000)
+            let bars = try db.bars(series, spec: BarSpec(interval: 60_000_000_000, source: .ticks(price: "price", volume: "size")))
+            out.append("\(raw.rows.rowCount) \(raw.rows.timestamps.reduce(0, &+)) \(hour.rows.rowCount) \(bars.count) \(bars.map(\.close).reduce(0, +)) \(bars.compactMap(\.vwap).reduce(0, +))")
+            #expect(raw.rows == (try db.query(series).rows))
+        }
+        return out
+    }
+
+    func run() async throws {
+        let data = root.path + "/data"
+        let db = try Database(directory: data, configuration: configuration())
+        try await fill(db)
+        let before = try answers(db)
+        let rawBefore = try db.query(try SeriesKey(measurement: "trade", symbol: "ESH4")).rows
+        let localBytes = segmentBytes(data)
+        #expect(localBytes > 0)
+
+        // Everything older than now goes (the days are in 2024).
+        let pushed = try archive.push(db, olderThan: 0)
+        #expect(pushed.seriesDays == 6 && pushed.rows == 6 * 30_000)
+        #expect(pushed.keys.contains("trade/BTC%2FUSD/2024/01/03/0000000000000003.strata"))
+        #expect(segmentBytes(data) == 0)
+        #expect(try answers(db) == before)
+        #expect(try db.query(try SeriesKey(measurement: "trade", symbol: "ESH4")).rows == rawBefore)
+        let listed = try archive.list(measurement: "trade", symbol: "ESH4")
+        #expect(listed.map(\.day.description) == ["2024-01-02", "2024-01-03", "2024-01-04"])
+        #expect(listed.allSatisfy { $0.size > 0 })
+        try db.close()
+
+        // A reader without the archive is told where the data went.
+        let blind = try Database(directory: data, configuration: configuration(withArchive: false))
+        #expect { try blind.query(try SeriesKey(measurement: "trade", symbol: "ESH4")) } throws: {
+            ($0 as? StrataError)?.message.contains("in the archive") == true
+        }
+        try blind.close()
+
+        // Late rows for an archived day, and a delete across it: both apply over the tiers.
+        let again = try Database(directory: data, configuration: configuration())
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        let late = base + Day.nanosecondsPerDay + 3_600_000_000_000 + 17
+        try await again.append(es, schema: schema, rows: RowBlock(timestamps: [late], columns: [Column(.float64([1.25])), Column(.int64([7]))]))
+        #expect(try again.query(es).rows.rowCount == 90_001)
+        try await again.delete(es, from: base, to: base + Day.nanosecondsPerDay - 1)
+        #expect(try again.query(es).rows.rowCount == 60_001)
+        try again.flush()
+        _ = try again.compact()
+        #expect(try again.query(es).rows.rowCount == 60_001)
+        // Bring ESH4's days back; the archive keeps its copies.
+        let restored = try archive.restore(again, series: es, from: base, to: base + 3 * Day.nanosecondsPerDay)
+        #expect(restored == 3)
+        #expect(try again.query(es).rows.rowCount == 60_001)
+        #expect(try archive.list(measurement: "trade", symbol: "ESH4").count == 3)
+        try again.close()
+    }
+
+    func segmentBytes(_ dir: String) -> Int {
+        var total = 0
+        func walk(_ d: String) {
+            for name in (try? FileSystem.list(d)) ?? [] {
+                let p = "\(d)/\(name)"
+                if FileSystem.isDirectory(p) { walk(p) } else if name.hasSuffix(".seg") { total += (try? FileSystem.fileSize(p)) ?? 0 }
+            }
+        }
+        walk(dir)
+        return total
+    }
+}
+
+@Suite struct ArchiveTests {
+    @Test func tieringToADirectoryKeepsEveryAnswer() async throws {
+        let objects = TemporaryDirectory()
+        try await TieringScenario(objects: try LocalObjectStore(directory: objects.path)).run()
+    }
+
+    @Test(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts"))
+    func tieringToS3KeepsEveryAnswer() async throws {
+        try await TieringScenario(objects: try S3TestServer.store(bucket: S3TestServer.bucket("tier"))).run()
+    }
+
+    @Test(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts"))
+    func aWrongSecretKeyStopsThePushAndDeletesNothing() async throws {
+        let right = try S3TestServer.store(bucket: S3TestServer.bucket("tier-denied"))
+        var c = right.configuration
+        c.secretKey = "wrong-secret"
+        c.maxAttempts = 1
+        let scenario = TieringScenario(objects: try S3ObjectStore(c))
+        let data = scenario.root.path + "/data"
+        let db = try Database(directory: data, configuration: scenario.configuration())
+        try await scenario.fill(db)
+        let before = scenario.segmentBytes(data)
+        #expect { try scenario.archive.push(db, olderThan: 0) } throws: { ($0 as? StrataError)?.code == .denied }
+        // Compaction may have merged segments, but every row is still local.
+        #expect(scenario.segmentBytes(data) > before / 2)
+        #expect(try db.query(try SeriesKey(measurement: "trade", symbol: "ESH4")).rows.rowCount == 90_000)
+        try db.close()
+    }
+}
