@@ -7,11 +7,12 @@ import StrataEngine
 public struct LocalObjectStore: ObjectStore {
     public let directory: String
 
+    /// The directory is created with the first object written into it.
     public init(directory: String) throws(StrataError) {
         var dir = directory
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        guard !dir.isEmpty else { throw StrataError(.invalidInput, "the archive directory is empty") }
         self.directory = dir
-        try FileSystem.makeDirectories(dir)
     }
 
     public var location: String { "file://\(directory)" }

@@ -20,6 +20,7 @@ struct Query: ParsableCommand {
     enum TimeFormat: String, ExpressibleByArgument { case rfc3339, ns }
 
     @OptionGroup var store: DataDirOption
+    @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Measurement to read.") var measurement: String
     @Option(help: "Symbol, or several separated by commas.") var symbol: String
     @Option(help: "First time (inclusive): RFC 3339, a date, or an epoch integer.") var from: String?
@@ -39,7 +40,9 @@ struct Query: ParsableCommand {
     func run() throws {
         running {
             try recoverIfNeeded(store.path)
-            let target = try Store(directory: store.path)
+            var configuration = StoreConfiguration()
+            configuration.coldStorage = try archiveOption.open(dataDirectory: store.path)
+            let target = try Store(directory: store.path, configuration: configuration)
             let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
             let toNs = try to.map { try parseTime($0, option: "--to") } ?? .max
             if fromNs > toNs { throw ValidationError("--from is after --to") }
@@ -79,10 +82,7 @@ struct Query: ParsableCommand {
         timeFormat == .ns ? String(t) : CivilTime.format(t)
     }
 
-    func quoted(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        return "\"" + s.replacingAll("\"", "\"\"") + "\""
-    }
+    func quoted(_ s: String) -> String { csvQuoted(s) }
 
     func printRows(_ results: [QueryResult], out: inout Output) {
         let schema = results.first?.schema ?? []
@@ -143,14 +143,7 @@ struct Query: ParsableCommand {
         if format == .json { out.write(firstRecord ? "]\n" : "\n]\n") }
     }
 
-    func csvValue(_ values: ColumnValues, _ i: Int) -> String {
-        switch values {
-        case .float64(let v): formatDouble(v[i])
-        case .int64(let v): String(v[i])
-        case .bool(let v): v[i] ? "true" : "false"
-        case .string(let v): quoted(v[i])
-        }
-    }
+    func csvValue(_ values: ColumnValues, _ i: Int) -> String { csvText(values, i) }
 
     func jsonValue(_ values: ColumnValues, _ i: Int) -> String {
         switch values {
@@ -200,4 +193,20 @@ func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ body: @Sendable (T) t
         results.withLock { $0[i] = r }
     }
     return try results.withLock { all in try all.map { try $0!.get() } }
+}
+
+/// A CSV field, quoted when it must be.
+func csvQuoted(_ s: String) -> String {
+    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+    return "\"" + s.replacingAll("\"", "\"\"") + "\""
+}
+
+/// Value `i` of a column as CSV text.
+func csvText(_ values: ColumnValues, _ i: Int) -> String {
+    switch values {
+    case .float64(let v): formatDouble(v[i])
+    case .int64(let v): String(v[i])
+    case .bool(let v): v[i] ? "true" : "false"
+    case .string(let v): csvQuoted(v[i])
+    }
 }

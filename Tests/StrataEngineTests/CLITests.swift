@@ -74,6 +74,29 @@ import Testing
         #expect(bad.status == 1 && bad.stderr.contains(path) && bad.stderr.contains("cold block 0 checksum mismatch"), "\(bad.stderr)")
     }
 
+    @Test func archivePushListCatRestoreAndQueriesAcrossTiers() throws {
+        ingestTrades()
+        let bars = ["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4,NQH4", "--interval", "1m", "--ohlcv", "price,size"]
+        let before = runStrata(bars).stdout
+        let push = runStrata(["archive", "push", "--data-dir", data, "--older-than", "0s"])
+        #expect(push.status == 0 && push.stdout.contains("series-days archived: 2\n"), "\(push.stderr)")
+        #expect(segmentFiles(data).isEmpty)
+        #expect(runStrata(bars).stdout == before)
+        let ls = runStrata(["archive", "ls", "--data-dir", data, "--measurement", "trade"])
+        #expect(ls.stdout.lines() == ["key,measurement,symbol,day,rows,bytes",
+                                      "trade/ESH4/2024/01/02/0000000000000001.strata,trade,ESH4,2024-01-02,4,\(try FileSystem.fileSize(data + "/_archive/trade/ESH4/2024/01/02/0000000000000001.strata"))",
+                                      "trade/NQH4/2024/01/02/0000000000000001.strata,trade,NQH4,2024-01-02,1,\(try FileSystem.fileSize(data + "/_archive/trade/NQH4/2024/01/02/0000000000000001.strata"))"])
+        let cat = runStrata(["archive", "cat", "--data-dir", data, "trade/NQH4/2024/01/02/0000000000000001.strata"])
+        #expect(cat.stdout == "time,symbol,price,size\n2024-01-02T14:30:00.000000000Z,NQH4,16800.25,1\n", "\(cat.stderr)")
+        let restore = runStrata(["archive", "restore", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
+                                 "--from", "2024-01-02", "--to", "2024-01-03"])
+        #expect(restore.stdout == "segments restored: 1\n", "\(restore.stderr)")
+        #expect(segmentFiles(data).count == 1)
+        #expect(runStrata(bars).stdout == before)
+        let missing = runStrata(["archive", "cat", "--data-dir", data, "trade/NONE/2024/01/02/0000000000000001.strata"])
+        #expect(missing.status == 1 && missing.stderr.contains("no object"))
+    }
+
     @Test func ingestPrintsWhatItWrote() {
         writeText(root.path + "/t.csv", trades)
         let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])

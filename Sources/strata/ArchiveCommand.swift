@@ -1,0 +1,175 @@
+import ArgumentParser
+import Glibc
+import StrataArchive
+import StrataEngine
+import StrataFormat
+
+/// `--archive`, shared by the commands that read or move archived data.
+struct ArchiveOption: ParsableArguments {
+    @Option(name: .long, help: "Archive: file:///DIR or s3://BUCKET[/PREFIX] (default: $STRATA_ARCHIVE, else s3:// if S3_BUCKET is set, else <data-dir>/_archive). S3 credentials come from S3_ACCESS_KEY and S3_SECRET_KEY, the endpoint from S3_ENDPOINT.")
+    var archive: String?
+
+    /// The archive for a data directory.
+    func open(dataDirectory: String) throws -> Archive {
+        var url = archive
+        if url == nil, let env = getenv("STRATA_ARCHIVE"), env.pointee != 0 { url = String(cString: env) }
+        if url == nil, let s3 = try S3Configuration.fromEnvironment() {
+            return Archive(objects: try S3ObjectStore(s3))
+        }
+        let location = url ?? "file://\(dataDirectory)/_archive"
+        if location.hasPrefix("file://") {
+            return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))))
+        }
+        if location.hasPrefix("s3://") {
+            let rest = location.dropFirst("s3://".count)
+            let bucket = String(rest.prefix { $0 != "/" })
+            var prefix = String(rest.dropFirst(bucket.count))
+            while prefix.hasPrefix("/") { prefix.removeFirst() }
+            if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
+            setenv("S3_BUCKET", bucket, 1)
+            guard var configuration = try S3Configuration.fromEnvironment() else {
+                throw ValidationError("--archive \(location): S3_ACCESS_KEY and S3_SECRET_KEY are needed")
+            }
+            configuration.bucket = bucket
+            configuration.prefix = prefix
+            return Archive(objects: try S3ObjectStore(configuration))
+        }
+        throw ValidationError("--archive must be file:///DIR or s3://BUCKET[/PREFIX], not '\(location)'")
+    }
+}
+
+struct ArchiveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive",
+        abstract: "Move old days to the archive (S3 or a directory), list, read and restore them.",
+        subcommands: [Push.self, List.self, Cat.self, Restore.self])
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Archive every series-day that ended more than --older-than ago (default 180d).",
+            discussion: "Each day is compacted, converted into a cold object, uploaded and verified; only then is the local segment removed. Queries keep answering for archived days.")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var archiveOption: ArchiveOption
+        @Option(help: "Age of the days to archive: 0s (everything), 7d, 180d, …") var olderThan: String = "180d"
+        @Option(help: "Only this measurement.") var measurement: String?
+
+        func run() throws {
+            running {
+                let age = olderThan == "0" || olderThan == "0s" ? 0 : try parseInterval(olderThan)
+                let archive = try archiveOption.open(dataDirectory: store.path)
+                let database = try openDatabase(store.path, archive)
+                let started = now()
+                let summary: Archive.PushSummary
+                do {
+                    summary = try archive.push(database, olderThan: age, measurement: measurement)
+                } catch {
+                    try? database.close()
+                    throw error
+                }
+                try database.close()
+                var out = Output()
+                out.write("series-days archived: \(summary.seriesDays)\n")
+                out.write("rows: \(summary.rows)\n")
+                out.write("local bytes freed: \(summary.localBytes)\n")
+                out.write("object bytes: \(summary.objectBytes)\n")
+                out.write("archive: \(archive.objects.location)\n")
+                out.write("seconds: \(format3(now() - started))\n")
+                out.flush()
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List archived objects: key, day, rows, bytes (CSV).")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var archiveOption: ArchiveOption
+        @Option(help: "Only this measurement.") var measurement: String?
+        @Option(help: "Only this symbol (with --measurement).") var symbol: String?
+        @Option(help: "First day (a time or date).") var from: String?
+        @Option(help: "Last day.") var to: String?
+
+        func run() throws {
+            running {
+                if symbol != nil && measurement == nil { throw ValidationError("--symbol needs --measurement") }
+                let archive = try archiveOption.open(dataDirectory: store.path)
+                let lo = try from.map { Day(containing: try parseTime($0, option: "--from")) } ?? Day(daysSinceEpoch: -1_000_000)
+                let hi = try to.map { Day(containing: try parseTime($0, option: "--to")) } ?? Day(daysSinceEpoch: 1_000_000)
+                var out = Output()
+                out.write("key,measurement,symbol,day,rows,bytes\n")
+                for item in try archive.list(measurement: measurement, symbol: symbol, days: lo...hi) {
+                    let rows = try ColdReader(store: archive.objects, key: item.key).index().footer.rowCount
+                    out.write("\(item.key),\(item.measurement),\(item.symbol),\(item.day),\(rows),\(item.size)\n")
+                }
+                out.flush()
+            }
+        }
+    }
+
+    struct Cat: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the rows of an archived object as CSV.")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var archiveOption: ArchiveOption
+        @Argument(help: "Object key, as archive ls prints it.") var key: String
+
+        func run() throws {
+            running {
+                let archive = try archiveOption.open(dataDirectory: store.path)
+                let object = try archive.objects.get(key)
+                let bytes = try object.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.segmentBytes(raw) } }
+                    .mapError { StrataError.corrupt($0, path: "\(archive.objects.location)/\(key)") }.get()
+                let segment = try Segment(bytes: bytes, name: key, id: SegmentID(0))
+                let rows = RowBlock.concatenate(try segment.decodeBlocks(Array(segment.footer.blocks.indices), fields: nil), schema: segment.schema)
+                var out = Output()
+                out.write((["time", "symbol"] + segment.schema.map { csvQuoted($0.name) }).joined(separator: ",") + "\n")
+                for i in 0..<rows.rowCount {
+                    var line = CivilTime.format(rows.timestamps[i]) + "," + csvQuoted(segment.footer.symbol)
+                    for c in rows.columns {
+                        line += ","
+                        if c.isPresent(i) { line += csvText(c.values, i) }
+                    }
+                    out.write(line + "\n")
+                }
+                out.flush()
+            }
+        }
+    }
+
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bring archived days of a symbol back to local disk (the archive keeps its copies).")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var archiveOption: ArchiveOption
+        @Option(help: "Measurement.") var measurement: String
+        @Option(help: "Symbol.") var symbol: String
+        @Option(help: "First time.") var from: String
+        @Option(help: "Last time.") var to: String
+
+        func run() throws {
+            running {
+                let archive = try archiveOption.open(dataDirectory: store.path)
+                let database = try openDatabase(store.path, archive)
+                let restored: Int
+                do {
+                    restored = try archive.restore(database, series: try SeriesKey(measurement: measurement, symbol: symbol),
+                                                   from: try parseTime(from, option: "--from"), to: try parseTime(to, option: "--to"))
+                } catch {
+                    try? database.close()
+                    throw error
+                }
+                try database.close()
+                var out = Output()
+                out.write("segments restored: \(restored)\n")
+                out.flush()
+            }
+        }
+    }
+}
+
+/// Opens an existing data directory as a live database that reads archived days.
+func openDatabase(_ path: String, _ archive: Archive) throws -> Database {
+    guard FileSystem.isDirectory(path) else {
+        throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: path)
+    }
+    var configuration = DatabaseConfiguration()
+    configuration.store.coldStorage = archive
+    return try Database(directory: path, configuration: configuration)
+}
