@@ -61,3 +61,44 @@ struct DayManifestTests {
         #expect(!t.covers(segment: 4, time: 15) && !t.covers(segment: 1, time: 21))
     }
 }
+
+@Suite("Day manifests with archived segments")
+struct ArchivedManifestTests {
+    func decode(_ bytes: [UInt8]) throws -> DayManifest {
+        try bytes.withUnsafeBytes { raw throws in try DayManifest.decode(raw) }
+    }
+
+    func sample() -> DayManifest {
+        var m = DayManifest()
+        _ = m.addSegment(rows: 10)
+        _ = m.addSegment(rows: 3)
+        m.segments.removeFirst()
+        m.cold = [DayManifest.ColdEntry(id: 1, rows: 10, bytes: 777, key: "trade/ESH4/2024/01/02/0000000000000001.strata")]
+        m.tombstones = [Tombstone(from: 1, to: 2, throughSegment: 2)]
+        return m
+    }
+
+    @Test func versionTwoOnlyWhenSomethingIsArchived() throws {
+        let m = sample()
+        let bytes = m.encode()
+        #expect(bytes[8] == 2)
+        #expect(try decode(bytes) == m)
+        #expect(m.rowCount == 13)
+        var plain = m
+        plain.cold = []
+        #expect(plain.encode()[8] == 1)
+    }
+
+    @Test func damageInTheArchivedPartIsFound() {
+        let bytes = sample().encode()
+        for bit in 0..<(bytes.count * 8) {
+            var damaged = bytes
+            damaged[bit / 8] ^= 1 << UInt8(bit % 8)
+            #expect(throws: (any Error).self, "bit \(bit)") { try decode(damaged) }
+        }
+        // An archived id that is also a local segment's is malformed even with a good checksum.
+        var twice = sample()
+        twice.cold[0].id = 2
+        #expect(throws: FormatError.self) { try decode(twice.encode()) }
+    }
+}
