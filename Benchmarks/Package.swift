@@ -34,6 +34,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
+                .product(name: "StrataArchive", package: "Strata"),
             ],
             path: "StrataBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -21,6 +21,7 @@ let benchmarks: @Sendable () -> Void = {
     registerBlockBenchmarks()
     registerEngineBenchmarks()
     registerLiveBenchmarks()
+    registerArchiveBenchmarks()
 }
 
 /// Configuration of the Codec/* and Block/* benchmarks (1M values per iteration).
