@@ -6,10 +6,11 @@ import Synchronization
 /// The cold tier: series-days moved from local disk to an object store as cold objects
 /// under a key layout a person can browse,
 ///
-///     <measurement>/<symbol>/<YYYY>/<MM>/<DD>/<segment id>.strata
+///     <measurement>/<symbol>/<YYYY>/<MM>/<DD>/<store id>-<segment id>.strata
 ///
-/// (names escaped as in the data directory), and read back for queries with ranged GETs
-/// through a bounded cache of fetched blocks.
+/// (names escaped as in the data directory; the store id keeps two stores that archive
+/// into one bucket from ever writing the same key), and read back for queries with ranged
+/// GETs through a bounded cache of fetched blocks.
 public final class Archive: ColdStorage, Sendable {
     public let objects: any ObjectStore
     let cache: ColdBlockCache
@@ -22,10 +23,10 @@ public final class Archive: ColdStorage, Sendable {
     }
 
     /// The object key of an archived segment.
-    public static func key(_ series: SeriesKey, _ day: Day, _ id: SegmentID) -> String {
+    public static func key(_ series: SeriesKey, _ day: Day, _ id: SegmentID, store: String) -> String {
         let date = day.description  // YYYY-MM-DD
         let parts = date.split(separator: "-")
-        return "\(Names.directoryName(series.measurement))/\(Names.directoryName(series.symbol))/\(parts[0])/\(parts[1])/\(parts[2])/\(id.hex).strata"
+        return "\(Names.directoryName(series.measurement))/\(Names.directoryName(series.symbol))/\(parts[0])/\(parts[1])/\(parts[2])/\(store)-\(id.hex).strata"
     }
 
     func reader(_ key: String) -> ColdReader {
@@ -42,7 +43,20 @@ public final class Archive: ColdStorage, Sendable {
 
     public func open(_ entry: ColdSegmentEntry) throws(StrataError) -> any SegmentSource {
         let reader = self.reader(entry.key)
-        return ColdSegment(entry: entry, reader: reader, index: try reader.index(), cache: cache)
+        let index: ColdObject.Index
+        do {
+            index = try reader.index()
+        } catch where error.code == .notFound {
+            // Not "not found": the store's own manifest says the object must be there.
+            throw StrataError(.corrupt, "the archive \(objects.location) has no object \(entry.key), which the manifest of \(entry.series) \(entry.day) lists")
+        }
+        // The object must be the segment the manifest lists, not another store's.
+        let f = index.footer
+        guard f.measurement == entry.series.measurement, f.symbol == entry.series.symbol, f.day == entry.day.daysSinceEpoch,
+              UInt64(f.rowCount) == entry.rows else {
+            throw StrataError(.corrupt, "archived object \(entry.key) holds \(f.measurement)/\(f.symbol) day \(Day(daysSinceEpoch: f.day)) with \(f.rowCount) rows, not the \(entry.rows) rows of \(entry.series) \(entry.day) its manifest lists")
+        }
+        return ColdSegment(entry: entry, reader: reader, index: index, cache: cache)
     }
 
     // MARK: Moving days
@@ -61,13 +75,14 @@ public final class Archive: ColdStorage, Sendable {
     /// received, and the object's size is read back) before the local file goes.
     public func push(_ database: Database, olderThan: Int64, now: Int64 = CivilTime.now(), measurement: String? = nil) throws(StrataError) -> PushSummary {
         var summary = PushSummary()
+        let storeID = try database.store.identity()
         let offset = database.configuration.store.dayOffsetSeconds
         for key in try database.store.seriesDays() {
             if let measurement, key.series.measurement != measurement { continue }
             let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
             guard dayEnd <= now &- olderThan else { continue }
             let archived = try database.archive(key) { (segment) throws(StrataError) -> (key: String, bytes: UInt64) in
-                let objectKey = Archive.key(key.series, key.day, segment.id)
+                let objectKey = Archive.key(key.series, key.day, segment.id, store: storeID)
                 let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw) } }
                     .mapError { StrataError.corrupt($0, path: segment.path) }.get()
                 try objects.put(objectKey, cold)

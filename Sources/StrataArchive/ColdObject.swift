@@ -91,10 +91,12 @@ public enum ColdObject {
         guard Array(tail[(t + 16)..<(t + 24)]) == magic else {
             throw FormatError(.badMagic, "not a Strata cold object (no STRATCLD magic at the end)", offset: size - 8)
         }
-        let indexOffset = Int(UInt64(littleEndian: tail.loadUnaligned(fromByteOffset: t, as: UInt64.self)))
+        guard let indexOffset = Int(exactly: UInt64(littleEndian: tail.loadUnaligned(fromByteOffset: t, as: UInt64.self))) else {
+            throw FormatError(.malformed, "cold object index offset is out of range", offset: size - trailerSize)
+        }
         let indexLength = Int(UInt32(littleEndian: tail.loadUnaligned(fromByteOffset: t + 8, as: UInt32.self)))
         let crc = UInt32(littleEndian: tail.loadUnaligned(fromByteOffset: t + 12, as: UInt32.self))
-        guard indexOffset >= FileHeader.size, indexOffset + indexLength == size - trailerSize else {
+        guard indexOffset >= FileHeader.size, indexOffset <= size, size - trailerSize - indexOffset == indexLength else {
             throw FormatError(.malformed, "cold object index at \(indexOffset) of \(indexLength) bytes does not end at the trailer", offset: size - trailerSize)
         }
         guard indexOffset >= tailStart else { return .fetch(range: indexOffset..<(indexOffset + indexLength), crc: crc) }
@@ -123,7 +125,10 @@ public enum ColdObject {
         var extents: [BlockExtent] = []
         var expected = FileHeader.size
         for _ in 0..<count {
-            let e = BlockExtent(offset: Int(try reader.readInteger(as: UInt64.self, "block offset")),
+            guard let blockOffset = Int(exactly: try reader.readInteger(as: UInt64.self, "block offset")) else {
+                throw reader.malformed("cold block offset is out of range")
+            }
+            let e = BlockExtent(offset: blockOffset,
                                 length: Int(try reader.readInteger(as: UInt32.self, "block length")),
                                 crc: try reader.readInteger(as: UInt32.self, "block crc32c"))
             guard e.offset == expected, e.length > 0 else {

@@ -43,6 +43,8 @@ final class CurlEasy: @unchecked Sendable {
     func perform(method: String, url: String, headers: [(String, String)], body: [UInt8],
                  connectTimeoutMilliseconds: Int, timeoutMilliseconds: Int, verifyTLS: Bool = true) throws(StrataError) -> HTTPResponse {
         curl_easy_reset(handle)
+        // Nothing set below may outlive this call in the handle (it goes back to a pool).
+        defer { curl_easy_reset(handle) }
         let exchange = Exchange(upload: body)
         let context = Unmanaged.passRetained(exchange)
         defer { context.release() }

@@ -72,7 +72,7 @@ extension Store {
     }
 
     /// Opens the segments `manifest` lists.
-    func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
+    public func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
         var segments: [any SegmentSource] = []
         for entry in manifest.segments {
             let id = SegmentID(entry.id)

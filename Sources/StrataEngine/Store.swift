@@ -68,6 +68,33 @@ public final class Store: Sendable {
 
     func schemaPath(_ measurement: String) -> String { "\(measurementPath(measurement))/_schema" }
 
+    /// This data directory's identity: 16 random hex digits in `<data-dir>/_id`, made on
+    /// first use. It goes into archive keys, so that two stores archiving into one bucket
+    /// never write the same key.
+    public func identity() throws(StrataError) -> String {
+        let path = "\(directory)/_id"
+        if FileSystem.exists(path) {
+            let text = String(decoding: try MappedFile(path: path).withUnsafeBytes { Array($0) }, as: UTF8.self)
+            let lines = text.split(separator: "\n")
+            guard lines.count == 2, lines[0].utf8.count == 16, lines[0].allSatisfy({ $0.isHexDigit && !$0.isUppercase }),
+                  lines[1] == "crc32c \(Self.hex8(CRC32C.checksum(Array((String(lines[0]) + "\n").utf8))))" else {
+                throw StrataError(.corrupt, "the store identity file is damaged (expected 16 hex digits and their crc32c line)", path: path)
+            }
+            return String(lines[0])
+        }
+        var rng = SystemRandomNumberGenerator()
+        let digits = String(rng.next() as UInt64, radix: 16)
+        let id = String(repeating: "0", count: 16 - digits.count) + digits
+        // Written once, crash-safely; the writer holding the store (or the lock) calls this.
+        try FileSystem.writeAtomically(path, [Array("\(id)\ncrc32c \(Self.hex8(CRC32C.checksum(Array((id + "\n").utf8))))\n".utf8)])
+        return try identity()
+    }
+
+    static func hex8(_ v: UInt32) -> String {
+        let digits = String(v, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+
     // MARK: Listing
 
     public func measurements() throws(StrataError) -> [String] {

@@ -4,7 +4,7 @@ import StrataFormat
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per measurement: series, days, segments, rows, bytes and bytes/row.")
+        abstract: "Per measurement: series, days, segments, rows, bytes and bytes/row (archived segments count with their object size).")
 
     @OptionGroup var store: DataDirOption
 
@@ -21,7 +21,15 @@ struct Stats: ParsableCommand {
                     series += 1
                     for day in try target.days(key) {
                         days += 1
-                        for segment in try target.openSegments(key, day) {
+                        // Local segments from their files; archived ones as the manifest lists them.
+                        var manifest = try target.manifest(SeriesDay(key, day))
+                        for entry in manifest.cold {
+                            segments += 1
+                            rows += Int(entry.rows)
+                            bytes += Int(entry.bytes)
+                        }
+                        manifest.cold = []
+                        for segment in try target.openDay(SeriesDay(key, day), manifest).segments {
                             segments += 1
                             rows += segment.footer.rowCount
                             bytes += segment.size

@@ -67,7 +67,8 @@ struct TieringScenario {
         // Everything older than now goes (the days are in 2024).
         let pushed = try archive.push(db, olderThan: 0)
         #expect(pushed.seriesDays == 6 && pushed.rows == 6 * 30_000)
-        #expect(pushed.keys.contains("trade/BTC%2FUSD/2024/01/03/0000000000000003.strata"))
+        let storeID = try db.store.identity()
+        #expect(pushed.keys.contains("trade/BTC%2FUSD/2024/01/03/\(storeID)-0000000000000003.strata"))
         #expect(segmentBytes(data) == 0)
         #expect(try answers(db) == before)
         #expect(try db.query(try SeriesKey(measurement: "trade", symbol: "ESH4")).rows == rawBefore)
@@ -116,6 +117,25 @@ struct TieringScenario {
 }
 
 @Suite struct ArchiveTests {
+    @Test func twoStoresArchivingIntoOneDirectoryNeverShareAKey() async throws {
+        let objects = TemporaryDirectory()
+        let shared = try LocalObjectStore(directory: objects.path)
+        let a = TieringScenario(objects: shared), b = TieringScenario(objects: shared)
+        let dbA = try Database(directory: a.root.path + "/data", configuration: a.configuration())
+        let dbB = try Database(directory: b.root.path + "/data", configuration: b.configuration())
+        try await a.fill(dbA)
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        try await dbB.append(es, schema: b.schema, rows: RowBlock(timestamps: [a.base + 3_600_000_000_000],
+                                                                 columns: [Column(.float64([1.5])), Column(.int64([1]))]))
+        let answersA = try a.answers(dbA)
+        let pushedA = try a.archive.push(dbA, olderThan: 0), pushedB = try b.archive.push(dbB, olderThan: 0)
+        #expect(Set(pushedA.keys).isDisjoint(with: pushedB.keys))
+        #expect(try dbB.query(es).rows.rowCount == 1)
+        #expect(try a.answers(dbA) == answersA)
+        try dbA.close()
+        try dbB.close()
+    }
+
     @Test func tieringToADirectoryKeepsEveryAnswer() async throws {
         let objects = TemporaryDirectory()
         try await TieringScenario(objects: try LocalObjectStore(directory: objects.path)).run()

@@ -69,6 +69,12 @@ struct TradeDay {
             checked += 1
         }
         #expect(checked > 1000)
+        // Every bit of the trailer (its numbers are not under a checksum): an error, never a trap.
+        for bit in ((cold.count - ColdObject.trailerSize) * 8)..<(cold.count * 8) {
+            var damaged = cold
+            damaged[bit / 8] ^= 1 << UInt8(bit % 8)
+            #expect(throws: FormatError.self, "trailer bit \(bit)") { try damaged.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) } }
+        }
         // Cut short, or not a cold object at all.
         #expect(throws: FormatError.self) { try Array(cold.dropLast(1)).withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) } }
         #expect(throws: FormatError.self) { try day.segment.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) } }

@@ -82,11 +82,13 @@ import Testing
         #expect(push.status == 0 && push.stdout.contains("series-days archived: 2\n"), "\(push.stderr)")
         #expect(segmentFiles(data).isEmpty)
         #expect(runStrata(bars).stdout == before)
-        let ls = runStrata(["archive", "ls", "--data-dir", data, "--measurement", "trade"])
-        #expect(ls.stdout.lines() == ["key,measurement,symbol,day,rows,bytes",
-                                      "trade/ESH4/2024/01/02/0000000000000001.strata,trade,ESH4,2024-01-02,4,\(try FileSystem.fileSize(data + "/_archive/trade/ESH4/2024/01/02/0000000000000001.strata"))",
-                                      "trade/NQH4/2024/01/02/0000000000000001.strata,trade,NQH4,2024-01-02,1,\(try FileSystem.fileSize(data + "/_archive/trade/NQH4/2024/01/02/0000000000000001.strata"))"])
-        let cat = runStrata(["archive", "cat", "--data-dir", data, "trade/NQH4/2024/01/02/0000000000000001.strata"])
+        let ls = runStrata(["archive", "ls", "--data-dir", data, "--measurement", "trade"]).stdout.lines()
+        #expect(ls.count == 3 && ls[0] == "key,measurement,symbol,day,rows,bytes")
+        let nq = ls.first { $0.contains(",NQH4,") }?.split(separator: ",").map(String.init) ?? []
+        #expect(nq.count == 6 && nq[0].hasPrefix("trade/NQH4/2024/01/02/") && nq[0].hasSuffix("-0000000000000001.strata")
+                && nq[3] == "2024-01-02" && nq[4] == "1")
+        #expect(Int(nq.last ?? "") == (try? FileSystem.fileSize(data + "/_archive/" + (nq.first ?? ""))))
+        let cat = runStrata(["archive", "cat", "--data-dir", data, nq.first ?? ""])
         #expect(cat.stdout == "time,symbol,price,size\n2024-01-02T14:30:00.000000000Z,NQH4,16800.25,1\n", "\(cat.stderr)")
         let restore = runStrata(["archive", "restore", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
                                  "--from", "2024-01-02", "--to", "2024-01-03"])
