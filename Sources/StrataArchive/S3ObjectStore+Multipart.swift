@@ -20,8 +20,16 @@ extension S3ObjectStore {
                 body += "<Part><PartNumber>\(i + 1)</PartNumber><ETag>\"\(XMLText.escape(etag))\"</ETag></Part>"
             }
             body += "</CompleteMultipartUpload>"
-            let done = try send(Request(method: "POST", key: key, query: [("uploadId", uploadID)],
+            let done: HTTPResponse
+            do {
+                done = try send(Request(method: "POST", key: key, query: [("uploadId", uploadID)],
                                         headers: [("Content-Type", "application/xml")], body: Array(body.utf8)))
+            } catch where error.code == .notFound {
+                // A retried Complete whose first try succeeded (its answer was lost) finds
+                // the upload gone: then the object is there, with the full size.
+                if let info = try head(key), info.size == bytes.count { return }
+                throw error
+            }
             // S3 may answer 200 with an error document when completing fails late.
             let text = Substring(String(decoding: done.body, as: UTF8.self))
             if let code = XMLText.value("Code", in: text), XMLText.elements("Error", in: text).count > 0 {
