@@ -241,7 +241,7 @@ public final class Database: @unchecked Sendable {
     /// Adds rows to the memtable. Lock held.
     func insert(_ chunk: RowChunk, bytes: Int, series: SeriesKey, start: WALPosition, end: WALPosition, now: Int64) {
         var buffer = state.active.removeValue(forKey: series) ?? SeriesBuffer(first: start, since: now)
-        buffer.add(chunk, start: start, end: end)
+        buffer.add(chunk, bytes: bytes, start: start, end: end)
         if buffer.rows >= configuration.flushRows { requestFlush() }
         state.active[series] = buffer
         state.memoryBytes += bytes
@@ -270,7 +270,7 @@ public final class Database: @unchecked Sendable {
                         continuation.resume(returning: .fail(StrataError(.invalidInput, "the database is closed", path: store.directory)))
                     } else if let failure = state.failure {
                         continuation.resume(returning: .fail(failure))
-                    } else if state.memoryBytes == 0 || state.memoryBytes + bytes <= configuration.memoryLimit {
+                    } else if fits(bytes) {
                         continuation.resume(returning: .proceed)
                     } else {
                         state.counters.backpressureWaits += 1
@@ -287,12 +287,18 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// Whether a batch of `bytes` may go into the memtable now (an empty memtable takes
+    /// any batch, so one larger than the bound still goes in). Lock held.
+    func fits(_ bytes: Int) -> Bool {
+        state.memoryBytes == 0 || state.memoryBytes + bytes <= configuration.memoryLimit
+    }
+
     /// The blocking form of `reserveMemory`.
     func reserveMemoryBlocking(_ bytes: Int) throws(StrataError) {
         try monitor.withLock { () throws(StrataError) in
             var counted = false
             defer { if counted { state.blockedAppenders -= 1 } }
-            while !state.closed && state.memoryBytes > 0 && state.memoryBytes + bytes > configuration.memoryLimit {
+            while !state.closed && !fits(bytes) {
                 if let e = state.failure { throw e }
                 if !counted {
                     state.counters.backpressureWaits += 1
@@ -302,7 +308,7 @@ public final class Database: @unchecked Sendable {
                 requestFlush()
                 monitor.wait()
                 if let e = state.failure { throw e }
-                if let e = state.lastFlushError, state.memoryBytes + bytes > configuration.memoryLimit { throw e }
+                if let e = state.lastFlushError, !fits(bytes) { throw e }
             }
             if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
         }

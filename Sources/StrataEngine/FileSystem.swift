@@ -18,6 +18,23 @@ public enum FileSystem {
         }
     }
 
+    /// Writes all of `bytes` to `fd` (short writes continue).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StrataError) {
+        var done = 0
+        let total = bytes.count
+        while done < total {
+            let (n, err) = bytes.withUnsafeBytes { raw in retrying { Glibc.write(fd, raw.baseAddress! + done, total - done) } }
+            if n < 0 { throw failure("write", path, err) }
+            done += n
+        }
+    }
+
+    /// fdatasync of `fd`, the file at `path`.
+    static func dataSync(_ fd: Int32, path: String) throws(StrataError) {
+        let (r, err) = retrying { Int(fdatasync(fd)) }
+        if r != 0 { throw failure("fdatasync", path, err) }
+    }
+
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }
@@ -145,21 +162,12 @@ public final class WritableFile {
     }
 
     public func write(_ bytes: [UInt8]) throws(StrataError) {
-        var done = 0
-        let total = bytes.count
-        while done < total {
-            let (n, err) = bytes.withUnsafeBytes { raw in
-                FileSystem.retrying { Glibc.write(fd, raw.baseAddress! + done, total - done) }
-            }
-            if n < 0 { throw FileSystem.failure("write", path, err) }
-            done += n
-        }
+        try FileSystem.writeAll(fd, bytes, path: path)
     }
 
     /// Makes the written data durable (fdatasync).
     public func dataSync() throws(StrataError) {
-        let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
-        if r != 0 { throw FileSystem.failure("fdatasync", path, err) }
+        try FileSystem.dataSync(fd, path: path)
     }
 
     public func close() throws(StrataError) {

@@ -37,28 +37,16 @@ public struct MeasurementSchema: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         var text = MeasurementSchema.header + "\n"
         for f in fields { text += Names.directoryName(f.name) + "\t" + f.type.description + "\n" }
-        let crc = CRC32C.checksum(text)
-        let hex = String(crc, radix: 16)
-        text += "crc32c " + String(repeating: "0", count: 8 - hex.count) + hex + "\n"
-        return Array(text.utf8)
+        return ChecksummedText.encode(text)
     }
 
     public static func decode(_ bytes: [UInt8], path: String) throws(StrataError) -> MeasurementSchema {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw StrataError(.corrupt, "schema file is not UTF-8", path: path)
-        }
-        guard text.hasSuffix("\n") else { throw StrataError(.corrupt, "schema file does not end with a line feed", path: path) }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        lines.removeLast()
-        guard lines.first == Substring(header), let last = lines.last, last.hasPrefix("crc32c ") else {
+        let lines = try ChecksummedText.decode(bytes, path: path, kind: "schema file")
+        guard lines.first == Substring(header) else {
             throw StrataError(.corrupt, "not a Strata schema file", path: path)
         }
-        let body = lines.dropLast().joined(separator: "\n") + "\n"
-        guard UInt32(last.dropFirst(7), radix: 16) == CRC32C.checksum(body) else {
-            throw StrataError(.corrupt, "schema file checksum mismatch", path: path)
-        }
         var schema = MeasurementSchema()
-        for (n, line) in lines.dropFirst().dropLast().enumerated() {
+        for (n, line) in lines.dropFirst().enumerated() {
             let parts = line.split(separator: "\t")
             guard parts.count == 2, let name = Names.name(fromDirectory: String(parts[0])),
                   let type = FieldType.allCases.first(where: { $0.description == parts[1] }) else {

@@ -20,11 +20,12 @@ struct SeriesBuffer: Sendable {
         self.since = since
     }
 
-    mutating func add(_ chunk: RowChunk, start: WALPosition, end: WALPosition) {
+    /// Adds rows that take `bytes` (their `estimatedBytes`, which the caller has).
+    mutating func add(_ chunk: RowChunk, bytes chunkBytes: Int, start: WALPosition, end: WALPosition) {
         if chunks.isEmpty { firstPosition = start }
         chunks.append(chunk)
         rows += chunk.rows.rowCount
-        bytes += chunk.estimatedBytes
+        bytes += chunkBytes
         lastEnd = end
     }
 

@@ -146,10 +146,7 @@ public struct SegmentID: Hashable, Sendable, Comparable, CustomStringConvertible
     public static let fileExtension = ".seg"
 
     /// 16 lower-case hex digits.
-    public var hex: String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
+    public var hex: String { paddedHex(value, digits: 16) }
 
     public var fileName: String { hex + SegmentID.fileExtension }
 

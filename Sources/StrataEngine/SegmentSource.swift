@@ -25,7 +25,7 @@ extension SegmentSource {
 
     /// Blocks whose time range meets [from, to].
     public func blocks(overlapping from: Int64, _ to: Int64) -> [Int] {
-        footer.blocks.indices.filter { footer.blocks[$0].statistics.maxTime >= from && footer.blocks[$0].statistics.minTime <= to }
+        footer.blocks(overlapping: from, to)
     }
 
     public func decodeBlock(_ block: Int, fields: Set<Int>? = nil) throws(StrataError) -> RowBlock {

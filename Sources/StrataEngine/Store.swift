@@ -74,25 +74,16 @@ public final class Store: Sendable {
     public func identity() throws(StrataError) -> String {
         let path = "\(directory)/_id"
         if FileSystem.exists(path) {
-            let text = String(decoding: try MappedFile(path: path).withUnsafeBytes { Array($0) }, as: UTF8.self)
-            let lines = text.split(separator: "\n")
-            guard lines.count == 2, lines[0].utf8.count == 16, lines[0].allSatisfy({ $0.isHexDigit && !$0.isUppercase }),
-                  lines[1] == "crc32c \(Self.hex8(CRC32C.checksum(Array((String(lines[0]) + "\n").utf8))))" else {
-                throw StrataError(.corrupt, "the store identity file is damaged (expected 16 hex digits and their crc32c line)", path: path)
+            let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "store identity file")
+            guard lines.count == 1, lines[0].utf8.count == 16, lines[0].allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+                throw StrataError(.corrupt, "the store identity file does not hold 16 hex digits", path: path)
             }
             return String(lines[0])
         }
         var rng = SystemRandomNumberGenerator()
-        let digits = String(rng.next() as UInt64, radix: 16)
-        let id = String(repeating: "0", count: 16 - digits.count) + digits
         // Written once, crash-safely; the writer holding the store (or the lock) calls this.
-        try FileSystem.writeAtomically(path, [Array("\(id)\ncrc32c \(Self.hex8(CRC32C.checksum(Array((id + "\n").utf8))))\n".utf8)])
+        try FileSystem.writeAtomically(path, [ChecksummedText.encode(paddedHex(rng.next() as UInt64, digits: 16) + "\n")])
         return try identity()
-    }
-
-    static func hex8(_ v: UInt32) -> String {
-        let digits = String(v, radix: 16)
-        return String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     // MARK: Listing

@@ -64,10 +64,7 @@ final class WriteAheadLog: @unchecked Sendable {
     private var stats = WALStatistics()
     private var thread: BackgroundThread?
 
-    static func fileName(_ sequence: UInt64) -> String {
-        let hex = String(sequence, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex + ".wal"
-    }
+    static func fileName(_ sequence: UInt64) -> String { paddedHex(sequence, digits: 16) + ".wal" }
 
     static func sequence(fromFileName name: String) -> UInt64? {
         guard name.utf8.count == 20, name.hasSuffix(".wal") else { return nil }
@@ -113,9 +110,8 @@ final class WriteAheadLog: @unchecked Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystem.failure("create", path) }
         do throws(StrataError) {
-            try writeAll(fd, WALLayout.header(), path: path)
-            let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
-            if r != 0 { throw FileSystem.failure("fdatasync", path, err) }
+            try FileSystem.writeAll(fd, WALLayout.header(), path: path)
+            try FileSystem.dataSync(fd, path: path)
             try FileSystem.syncDirectory(directory)
         } catch {
             Glibc.close(fd)
@@ -124,17 +120,8 @@ final class WriteAheadLog: @unchecked Sendable {
         return fd
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StrataError) {
-        var done = 0
-        let total = bytes.count
-        while done < total {
-            let (n, err) = bytes.withUnsafeBytes { raw in FileSystem.retrying { Glibc.write(fd, raw.baseAddress! + done, total - done) } }
-            if n < 0 { throw FileSystem.failure("write", path, err) }
-            done += n
-        }
-    }
-
-    var currentPath: String { monitor.withLock { "\(directory)/\(Self.fileName(sequence))" } }
+    /// The file being appended to. Lock held.
+    private var currentFilePath: String { "\(directory)/\(Self.fileName(sequence))" }
     var currentSequence: UInt64 { monitor.withLock { sequence } }
     var statistics: WALStatistics { monitor.withLock { stats } }
 
@@ -149,7 +136,7 @@ final class WriteAheadLog: @unchecked Sendable {
             if size > WALLayout.headerSize && size + framed.count > maxFileSize { try rotate() }
             let start = WALPosition(file: sequence, offset: UInt64(size))
             do throws(StrataError) {
-                try Self.writeAll(fd, framed, path: "\(directory)/\(Self.fileName(sequence))")
+                try FileSystem.writeAll(fd, framed, path: currentFilePath)
             } catch {
                 fail(error)
                 throw failure ?? error
@@ -166,11 +153,11 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Finishes the current file (made durable) and starts the next. Lock held.
     private func rotate() throws(StrataError) {
         while syncing { monitor.wait() }
-        let path = "\(directory)/\(Self.fileName(sequence))"
-        let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
-        if r != 0 {
-            fail(FileSystem.failure("fdatasync", path, err))
-            throw failure!
+        do throws(StrataError) {
+            try FileSystem.dataSync(fd, path: currentFilePath)
+        } catch {
+            fail(error)
+            throw failure ?? error
         }
         Glibc.close(fd)
         synced = written
@@ -225,10 +212,11 @@ final class WriteAheadLog: @unchecked Sendable {
             // Finished files were made durable when the next one began.
             guard synced < end, end.file == sequence else { return }
             let started = monotonicNanoseconds()
-            let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
-            if r != 0 {
-                fail(FileSystem.failure("fdatasync", "\(directory)/\(Self.fileName(sequence))", err))
-                throw failure!
+            do throws(StrataError) {
+                try FileSystem.dataSync(fd, path: currentFilePath)
+            } catch {
+                fail(error)
+                throw failure ?? error
             }
             stats.recordSync(nanoseconds: monotonicNanoseconds() - started)
             synced = written
@@ -254,16 +242,16 @@ final class WriteAheadLog: @unchecked Sendable {
                 }
                 if closed && synced >= written { return nil }
                 syncing = true
-                return (fd, written, "\(directory)/\(Self.fileName(sequence))")
+                return (fd, written, currentFilePath)
             }
             guard let job else { return }
             let started = monotonicNanoseconds()
-            let (r, err) = FileSystem.retrying { Int(fdatasync(job.fd)) }
+            let outcome = Result { () throws(StrataError) in try FileSystem.dataSync(job.fd, path: job.path) }
             let elapsed = monotonicNanoseconds() - started
             monitor.withLock {
                 syncing = false
-                if r != 0 {
-                    fail(FileSystem.failure("fdatasync", job.path, err))
+                if case .failure(let error) = outcome {
+                    fail(error)
                 } else {
                     stats.recordSync(nanoseconds: elapsed)
                     if job.target > synced { synced = job.target }
@@ -311,9 +299,12 @@ final class WriteAheadLog: @unchecked Sendable {
                 fd = -1
             }
             if failure == nil && fd >= 0 {
-                let (r, err) = FileSystem.retrying { Int(fdatasync(fd)) }
-                if r != 0 { fail(FileSystem.failure("fdatasync", "\(directory)/\(Self.fileName(sequence))", err)) }
-                else { synced = written }
+                do throws(StrataError) {
+                    try FileSystem.dataSync(fd, path: currentFilePath)
+                    synced = written
+                } catch {
+                    fail(error)
+                }
             }
             resumeWaiters()
             if let failure { throw failure }

@@ -53,6 +53,12 @@ public struct SegmentFooter: Sendable, Equatable {
     }
 
     public var rowCount: Int { blocks.reduce(0) { $0 + $1.statistics.rowCount } }
+
+    /// Blocks whose time range meets [from, to].
+    public func blocks(overlapping from: Int64, _ to: Int64) -> [Int] {
+        guard from <= to else { return [] }
+        return blocks.indices.filter { blocks[$0].statistics.maxTime >= from && blocks[$0].statistics.minTime <= to }
+    }
     public var minTime: Int64? { blocks.map(\.statistics.minTime).min() }
     public var maxTime: Int64? { blocks.map(\.statistics.maxTime).max() }
 
@@ -293,10 +299,6 @@ public struct SegmentReader: @unchecked Sendable {
 
     /// Indexes of blocks whose time range meets [from, to] (inclusive).
     public func blocks(overlapping from: Int64, _ to: Int64) -> [Int] {
-        guard from <= to else { return [] }
-        return footer.blocks.indices.filter {
-            let s = footer.blocks[$0].statistics
-            return s.maxTime >= from && s.minTime <= to
-        }
+        footer.blocks(overlapping: from, to)
     }
 }
