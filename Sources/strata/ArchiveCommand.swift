@@ -57,16 +57,10 @@ struct ArchiveCommand: ParsableCommand {
             running {
                 let age = olderThan == "0" || olderThan == "0s" ? 0 : try parseInterval(olderThan)
                 let archive = try archiveOption.open(dataDirectory: store.path)
-                let database = try openDatabase(store.path, archive)
                 let started = now()
-                let summary: Archive.PushSummary
-                do {
-                    summary = try archive.push(database, olderThan: age, measurement: measurement)
-                } catch {
-                    try? database.close()
-                    throw error
+                let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration) { database in
+                    try archive.push(database, olderThan: age, measurement: measurement)
                 }
-                try database.close()
                 var out = Output()
                 out.write("series-days archived: \(summary.seriesDays)\n")
                 out.write("rows: \(summary.rows)\n")
@@ -146,16 +140,11 @@ struct ArchiveCommand: ParsableCommand {
         func run() throws {
             running {
                 let archive = try archiveOption.open(dataDirectory: store.path)
-                let database = try openDatabase(store.path, archive)
-                let restored: Int
-                do {
-                    restored = try archive.restore(database, series: try SeriesKey(measurement: measurement, symbol: symbol),
-                                                   from: try parseTime(from, option: "--from"), to: try parseTime(to, option: "--to"))
-                } catch {
-                    try? database.close()
-                    throw error
+                let series = try SeriesKey(measurement: measurement, symbol: symbol)
+                let (fromNs, toNs) = (try parseTime(from, option: "--from"), try parseTime(to, option: "--to"))
+                let restored = try withDatabase(store.path, configuration: archive.databaseConfiguration) { database in
+                    try archive.restore(database, series: series, from: fromNs, to: toNs)
                 }
-                try database.close()
                 var out = Output()
                 out.write("segments restored: \(restored)\n")
                 out.flush()
@@ -164,12 +153,11 @@ struct ArchiveCommand: ParsableCommand {
     }
 }
 
-/// Opens an existing data directory as a live database that reads archived days.
-func openDatabase(_ path: String, _ archive: Archive) throws -> Database {
-    guard FileSystem.isDirectory(path) else {
-        throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: path)
+extension Archive {
+    /// A database configuration that reads archived days from this archive.
+    var databaseConfiguration: DatabaseConfiguration {
+        var configuration = DatabaseConfiguration()
+        configuration.store.coldStorage = self
+        return configuration
     }
-    var configuration = DatabaseConfiguration()
-    configuration.store.coldStorage = archive
-    return try Database(directory: path, configuration: configuration)
 }

@@ -56,14 +56,7 @@ struct Ingest: ParsableCommand {
     func run() throws {
         if live { return runLive() }
         running {
-            var options = CSVIngestOptions(measurement: measurement)
-            options.timeColumn = timeColumn
-            options.symbolColumn = symbolColumn
-            options.symbol = symbol
-            options.timeUnit = timeUnit.flatMap(TimeUnit.init(rawValue:))
-            options.strict = strict
-            options.allowNonFinite = allowNonfinite
-            if let schema { options.schema = try parseSchema(schema) }
+            let options = try csvOptions()
             let target = try Store(directory: store.path,
                                    configuration: StoreConfiguration(rowsPerBlock: rowsPerBlock), create: true)
             let ingester = CSVIngester(store: target, options: options)
@@ -104,6 +97,19 @@ struct Ingest: ParsableCommand {
             out.flush()
             if report.badRowCount > 0 { Glibc.exit(2) }
         }
+    }
+
+    /// The CSV reading options the flags give (the same for bulk and live ingest).
+    func csvOptions() throws -> CSVIngestOptions {
+        var options = CSVIngestOptions(measurement: measurement)
+        options.timeColumn = timeColumn
+        options.symbolColumn = symbolColumn
+        options.symbol = symbol
+        options.timeUnit = timeUnit.flatMap(TimeUnit.init(rawValue:))
+        options.strict = strict
+        options.allowNonFinite = allowNonfinite
+        if let schema { options.schema = try parseSchema(schema) }
+        return options
     }
 
     func parseSchema(_ text: String) throws -> [Field] {

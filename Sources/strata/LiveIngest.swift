@@ -15,41 +15,27 @@ extension Ingest {
             configuration.walFileSize = walFileSize
             configuration.compactAfterSegments = compactAfter
             if let crashAt { configuration.crashHook = CrashHook(parsing: crashAt)! }
-            let database = try Database(directory: store.path, configuration: configuration)
-            for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
-            var options = CSVIngestOptions(measurement: measurement)
-            options.timeColumn = timeColumn
-            options.symbolColumn = symbolColumn
-            options.symbol = symbol
-            options.timeUnit = timeUnit.flatMap(TimeUnit.init(rawValue:))
-            options.allowNonFinite = allowNonfinite
+            var options = try csvOptions()
             options.batchRows = batchRows
-            if let schema { options.schema = try parseSchema(schema) }
             let started = now()
             var acknowledged = 0
             let ackEnabled = ack
-            let sink: CSVIngester.Sink = { (batch, line) throws(StrataError) in
-                try database.appendBlocking(batch)
-                acknowledged += batch.reduce(0) { $0 + $1.rows.rowCount }
-                if ackEnabled { Output.standardOutputNow("ack \(acknowledged) \(line)\n") }
-            }
             let source = file == "-" ? "<stdin>" : file
-            var report: IngestReport
-            do {
-                if file == "-" {
-                    report = try ingestStream(options: options, database: database, sink: sink)
-                } else {
-                    let mapped = try MappedFile(path: file)
-                    mapped.adviseWillNeed()
-                    report = try mapped.withUnsafeBytes { raw in
-                        try CSVIngester(store: database.store, options: options).ingest(raw, source: source, sink: sink)
-                    }
+            let (report, database) = try withDatabase(store.path, configuration: configuration, creating: true) { database in
+                for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
+                let sink: CSVIngester.Sink = { (batch, line) throws(StrataError) in
+                    try database.appendBlocking(batch)
+                    acknowledged += batch.reduce(0) { $0 + $1.rows.rowCount }
+                    if ackEnabled { Output.standardOutputNow("ack \(acknowledged) \(line)\n") }
                 }
-            } catch {
-                try? database.close()
-                throw error
+                if file == "-" { return (try ingestStream(options: options, database: database, sink: sink), database) }
+                let mapped = try MappedFile(path: file)
+                mapped.adviseWillNeed()
+                let report = try mapped.withUnsafeBytes { raw in
+                    try CSVIngester(store: database.store, options: options).ingest(raw, source: source, sink: sink)
+                }
+                return (report, database)
             }
-            try database.close()
             let seconds = max(now() - started, 1e-9)
             for issue in report.issues { Output.standardError("strata: \(source): \(issue)\n") }
             if report.badRowCount > report.issues.count {

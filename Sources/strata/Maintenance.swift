@@ -23,18 +23,11 @@ struct Delete: ParsableCommand {
             let toNs = try parseTime(to, option: "--to")
             if fromNs > toNs { throw ValidationError("--from is after --to") }
             let series = try SeriesKey(measurement: measurement, symbol: symbol)
-            guard FileSystem.isDirectory(store.path) else {
-                throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: store.path)
-            }
-            let database = try Database(directory: store.path)
-            let before = try database.query(series, from: fromNs, to: toNs, fields: []).rows.rowCount
-            do {
+            let before = try withDatabase(store.path) { database in
+                let before = try database.query(series, from: fromNs, to: toNs, fields: []).rows.rowCount
                 try database.deleteBlocking(series, from: fromNs, to: toNs)
-            } catch {
-                try? database.close()
-                throw error
+                return before
             }
-            try database.close()
             var out = Output()
             out.write("rows deleted: \(before)\n")
             out.flush()
@@ -63,19 +56,10 @@ struct Compact: ParsableCommand {
                 guard let d = Day(day) else { throw ValidationError("--day '\(day)' is not a date (YYYY-MM-DD)") }
                 onlyDay = d
             }
-            guard FileSystem.isDirectory(store.path) else {
-                throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: store.path)
-            }
-            let database = try Database(directory: store.path)
             let started = now()
-            let summary: CompactionSummary
-            do {
-                summary = try database.compact(measurement: measurement, symbol: symbol, day: onlyDay)
-            } catch {
-                try? database.close()
-                throw error
+            let summary = try withDatabase(store.path) { database in
+                try database.compact(measurement: measurement, symbol: symbol, day: onlyDay)
             }
-            try database.close()
             let seconds = max(now() - started, 1e-9)
             var out = Output()
             out.write("series-days compacted: \(summary.seriesDays)\n")
@@ -104,4 +88,24 @@ func recoverIfNeeded(_ path: String) throws {
     }
     for damage in opened.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
     try opened.close()
+}
+
+/// Runs `body` on the live database of the data directory at `path` and closes it (also
+/// when `body` throws; its error is the one reported). Unless `creating`, the directory
+/// must exist already.
+func withDatabase<R>(_ path: String, configuration: DatabaseConfiguration = DatabaseConfiguration(), creating: Bool = false,
+                     _ body: (Database) throws -> R) throws -> R {
+    guard creating || FileSystem.isDirectory(path) else {
+        throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: path)
+    }
+    let database = try Database(directory: path, configuration: configuration)
+    let result: R
+    do {
+        result = try body(database)
+    } catch {
+        try? database.close()
+        throw error
+    }
+    try database.close()
+    return result
 }
