@@ -164,7 +164,7 @@ final class ColdSegment: SegmentSource, Sendable {
 
     var id: SegmentID { entry.id }
     var footer: SegmentFooter { index.footer }
-    var location: String { "\(reader.store.location)\(reader.store.location.hasSuffix("/") ? "" : "/")\(entry.key)" }
+    var location: String { reader.location }
     var size: Int { Int(entry.bytes) }
 
     func prefetch(_ blocks: [Int]) throws(StrataError) {
@@ -174,17 +174,7 @@ final class ColdSegment: SegmentSource, Sendable {
     func decodeBlocks(_ blocks: [Int], fields: Set<Int>?) throws(StrataError) -> [RowBlock] {
         let bytes = try fetch(blocks)
         var out: [RowBlock] = []
-        for b in blocks {
-            let decoded = bytes[b]!.withUnsafeBytes { raw in
-                Result { () throws(FormatError) in
-                    try BlockCodec.decode(raw, schema: index.footer.schema, fields: fields, baseOffset: index.footer.blocks[b].offset)
-                }
-            }
-            switch decoded {
-            case .success(let rows): out.append(rows)
-            case .failure(let e): throw StrataError.corrupt(e, path: location, block: b)
-            }
-        }
+        for b in blocks { out.append(try reader.decode(bytes[b]!, block: b, fields: fields)) }
         return out
     }
 
@@ -201,19 +191,9 @@ final class ColdSegment: SegmentSource, Sendable {
             var end = start + 1
             while end < missing.count && missing[end] == missing[end - 1] + 1 { end += 1 }
             let run = missing[start]..<(missing[end - 1] + 1)
-            let span = index.span(run)
-            let object = try reader.store.get(entry.key, range: span)
-            for b in run {
-                let block = object.withUnsafeBytes { raw in
-                    Result { () throws(FormatError) in try ColdObject.block(b, of: index, span: raw, spanStart: span.lowerBound) }
-                }
-                switch block {
-                case .success(let bytes):
-                    cache.put(entry.key, b, bytes)
-                    out[b] = bytes
-                case .failure(let e):
-                    throw StrataError.corrupt(e, path: location, block: b)
-                }
+            for (b, bytes) in zip(run, try reader.blockBytes(run)) {
+                cache.put(entry.key, b, bytes)
+                out[b] = bytes
             }
             start = end
         }

@@ -15,8 +15,11 @@ public final class ColdReader: Sendable {
         self.key = key
     }
 
-    func corrupt(_ error: FormatError) -> StrataError {
-        StrataError.corrupt(error, path: "\(store.location)\(store.location.hasSuffix("/") ? "" : "/")\(key)")
+    /// Where the object is, for messages.
+    public var location: String { "\(store.location)\(store.location.hasSuffix("/") ? "" : "/")\(key)" }
+
+    func corrupt(_ error: FormatError, block: Int? = nil) -> StrataError {
+        StrataError.corrupt(error, path: location, block: block)
     }
 
     /// The object's index: the segment footer (time ranges and statistics of every block)
@@ -43,35 +46,49 @@ public final class ColdReader: Sendable {
         return index
     }
 
-    /// The decoded rows of blocks `blocks` (consecutive), fetched with one ranged GET.
-    public func decodeBlocks(_ blocks: Range<Int>, fields: Set<Int>? = nil) throws(StrataError) -> [RowBlock] {
-        guard !blocks.isEmpty else { return [] }
+    /// The segment bytes of blocks `run` (consecutive), fetched with one ranged GET and
+    /// checked (each frame's CRC32C, then decompressed to its exact length).
+    public func blockBytes(_ run: Range<Int>) throws(StrataError) -> [[UInt8]] {
+        guard !run.isEmpty else { return [] }
         let index = try self.index()
-        let span = index.span(blocks)
-        let bytes = try store.get(key, range: span)
-        var out: [RowBlock] = []
-        for b in blocks {
-            let decoded = bytes.withUnsafeBytes { span in
-                Result { () throws(FormatError) -> RowBlock in
-                    let raw = try ColdObject.block(b, of: index, span: span, spanStart: index.span(blocks).lowerBound)
-                    return try raw.withUnsafeBytes { r in
-                        Result { () throws(FormatError) in
-                            try BlockCodec.decode(r, schema: index.footer.schema, fields: fields, baseOffset: index.footer.blocks[b].offset)
-                        }
-                    }.get()
-                }
+        let span = index.span(run)
+        let object = try store.get(key, range: span)
+        var out: [[UInt8]] = []
+        for b in run {
+            let block = object.withUnsafeBytes { raw in
+                Result { () throws(FormatError) in try ColdObject.block(b, of: index, span: raw, spanStart: span.lowerBound) }
             }
-            switch decoded {
-            case .success(let rows): out.append(rows)
-            case .failure(let e): throw corrupt(e)
+            switch block {
+            case .success(let bytes): out.append(bytes)
+            case .failure(let e): throw corrupt(e, block: b)
             }
         }
         return out
     }
 
+    /// Block `block`'s rows from its segment bytes.
+    func decode(_ bytes: [UInt8], block: Int, fields: Set<Int>?) throws(StrataError) -> RowBlock {
+        let index = try self.index()
+        let decoded = bytes.withUnsafeBytes { raw in
+            Result { () throws(FormatError) in
+                try BlockCodec.decode(raw, schema: index.footer.schema, fields: fields, baseOffset: index.footer.blocks[block].offset)
+            }
+        }
+        switch decoded {
+        case .success(let rows): return rows
+        case .failure(let e): throw corrupt(e, block: block)
+        }
+    }
+
+    /// The decoded rows of blocks `blocks` (consecutive), fetched with one ranged GET.
+    public func decodeBlocks(_ blocks: Range<Int>, fields: Set<Int>? = nil) throws(StrataError) -> [RowBlock] {
+        var out: [RowBlock] = []
+        for (b, bytes) in zip(blocks, try blockBytes(blocks)) { out.append(try decode(bytes, block: b, fields: fields)) }
+        return out
+    }
+
     /// Blocks whose time range meets [from, to].
     public func blocks(overlapping from: Int64, _ to: Int64) throws(StrataError) -> [Int] {
-        let blocks = try index().footer.blocks
-        return blocks.indices.filter { blocks[$0].statistics.maxTime >= from && blocks[$0].statistics.minTime <= to }
+        try index().footer.blocks(overlapping: from, to)
     }
 }

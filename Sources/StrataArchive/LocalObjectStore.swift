@@ -31,15 +31,17 @@ public struct LocalObjectStore: ObjectStore {
         try FileSystem.writeAtomically(path, [bytes])
     }
 
-    public func get(_ key: String, range: Range<Int>?) throws(StrataError) -> [UInt8] {
-        let path = try path(key)
-        let file: MappedFile
+    /// The object's file, mapped.
+    func map(_ key: String) throws(StrataError) -> MappedFile {
         do {
-            file = try MappedFile(path: path)
+            return try MappedFile(path: try path(key))
         } catch where error.code == .notFound {
             throw StrataError(.notFound, "no object '\(key)' in \(location)")
         }
-        return file.withUnsafeBytes { raw in
+    }
+
+    public func get(_ key: String, range: Range<Int>?) throws(StrataError) -> [UInt8] {
+        try map(key).withUnsafeBytes { raw in
             guard let range else { return Array(raw) }
             let lower = min(max(range.lowerBound, 0), raw.count), upper = min(max(range.upperBound, lower), raw.count)
             return Array(raw[lower..<upper])
@@ -47,14 +49,7 @@ public struct LocalObjectStore: ObjectStore {
     }
 
     public func getTail(_ key: String, count: Int) throws(StrataError) -> (bytes: [UInt8], objectSize: Int) {
-        let path = try path(key)
-        let file: MappedFile
-        do {
-            file = try MappedFile(path: path)
-        } catch where error.code == .notFound {
-            throw StrataError(.notFound, "no object '\(key)' in \(location)")
-        }
-        return file.withUnsafeBytes { raw in (Array(raw[max(0, raw.count - count)...]), raw.count) }
+        try map(key).withUnsafeBytes { raw in (Array(raw[max(0, raw.count - count)...]), raw.count) }
     }
 
     public func head(_ key: String) throws(StrataError) -> ObjectInfo? {

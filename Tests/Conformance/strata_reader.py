@@ -634,22 +634,28 @@ class Segment:
     pass
 
 
-def read_footer_and_header(b, where):
-    size = len(b)
-    if size < 8:
-        raise Truncated("%s: %d bytes" % (where, size))
-    if b[:8] != MAGIC:
+def check_header(b, magic, versions, min_size, where):
+    """The common 16-byte header (Format.md "Header"); returns the version."""
+    if b[:8] != magic:
         raise BadMagic("%s: magic %r" % (where, bytes(b[:8])))
-    if size < 40:
-        raise Truncated("%s: %d bytes" % (where, size))
+    if len(b) < min_size:
+        raise Truncated("%s: %d bytes" % (where, len(b)))
     if crc32c(b[:12]) != int.from_bytes(b[12:16], "little"):
         raise ChecksumMismatch("%s: header" % where)
     version = int.from_bytes(b[8:10], "little")
     flags = int.from_bytes(b[10:12], "little")
-    if version != 1:
+    if version not in versions:
         raise Unsupported("%s: version %d" % (where, version))
     if flags != 0:
         raise Unsupported("%s: header flags 0x%04x" % (where, flags))
+    return version
+
+
+def read_footer_and_header(b, where):
+    size = len(b)
+    if size < 8:
+        raise Truncated("%s: %d bytes" % (where, size))
+    check_header(b, MAGIC, (1,), 40, where)
     if b[-8:] != MAGIC:
         raise Truncated("%s: no trailing magic" % where)
     t = size - 24
@@ -982,15 +988,7 @@ def read_manifest(path):
         b = f.read()
     if len(b) < 8:
         raise Truncated("%s: %d bytes" % (path, len(b)))
-    if b[:8] != MANIFEST_MAGIC:
-        raise BadMagic("%s: magic %r" % (path, bytes(b[:8])))
-    if len(b) < 16 + 8 + 32 + 4 + 4 + 4:
-        raise Truncated("%s: %d bytes" % (path, len(b)))
-    if crc32c(b[:12]) != int.from_bytes(b[12:16], "little"):
-        raise ChecksumMismatch("%s: header" % path)
-    version = int.from_bytes(b[8:10], "little")
-    if version not in (1, 2) or int.from_bytes(b[10:12], "little") != 0:
-        raise Unsupported("%s: version or flags" % path)
+    version = check_header(b, MANIFEST_MAGIC, (1, 2), 16 + 8 + 32 + 4 + 4 + 4, path)
     end = len(b) - 4
     if crc32c(b[:end]) != int.from_bytes(b[end:], "little"):
         raise ChecksumMismatch("%s: manifest" % path)
