@@ -13,12 +13,16 @@ import Synchronization
 /// GETs through a bounded cache of fetched blocks.
 public final class Archive: ColdStorage, Sendable {
     public let objects: any ObjectStore
+    /// Seals new cold objects with its current key and opens encrypted ones; nil: objects
+    /// are written unencrypted (and reading an encrypted one is an error that says so).
+    public let keyring: Keyring?
     let cache: ColdBlockCache
     private let readers = Mutex<[String: ColdReader]>([:])
 
     /// `cacheBytes` bounds the decompressed blocks kept in memory (least recently used go).
-    public init(objects: any ObjectStore, cacheBytes: Int = 256 << 20) {
+    public init(objects: any ObjectStore, keyring: Keyring? = nil, cacheBytes: Int = 256 << 20) {
         self.objects = objects
+        self.keyring = keyring
         cache = ColdBlockCache(capacity: cacheBytes)
     }
 
@@ -33,7 +37,7 @@ public final class Archive: ColdStorage, Sendable {
         readers.withLock { readers in
             if let r = readers[key] { return r }
             if readers.count > 100_000 { readers.removeAll() }
-            let r = ColdReader(store: objects, key: key)
+            let r = ColdReader(store: objects, key: key, keyring: keyring)
             readers[key] = r
             return r
         }
@@ -83,7 +87,8 @@ public final class Archive: ColdStorage, Sendable {
             guard dayEnd <= now &- olderThan else { continue }
             let archived = try database.archive(key) { (segment) throws(StrataError) -> (key: String, bytes: UInt64) in
                 let objectKey = Archive.key(key.series, key.day, segment.id, store: storeID)
-                let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw) } }
+                let cipher = keyring.map { ObjectCipher.new($0.current) }
+                let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
                     .mapError { StrataError.corrupt($0, path: segment.path) }.get()
                 try objects.put(objectKey, cold)
                 guard let info = try objects.head(objectKey), info.size == cold.count else {
@@ -111,8 +116,9 @@ public final class Archive: ColdStorage, Sendable {
         for day in try database.store.days(series) where day >= first && day <= last {
             restored += try database.restore(SeriesDay(series, day)) { (entry) throws(StrataError) -> [UInt8] in
                 let object = try objects.get(entry.key)
-                return try object.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.segmentBytes(raw) } }
-                    .mapError { StrataError.corrupt($0, path: "\(objects.location)/\(entry.key)") }.get()
+                return try object.withUnsafeBytes { raw in
+                    Result { () throws(StrataError) in try ColdObject.segmentBytes(raw, keyring: keyring, location: "\(objects.location)/\(entry.key)") }
+                }.get()
             }
         }
         return restored

@@ -5,21 +5,29 @@ import StrataFormat
 /// followed by an index, so a reader can fetch the index and then only the blocks a query
 /// needs, by ranged GETs.
 ///
-///     │ header "STRATCLD" v1 <16b> │ block 0 (zstd frame) │ … │ block n−1 │ index │ trailer <24b> │
+///     │ header "STRATCLD" v1 <16b> │ frame 0 │ … │ frame n−1 │ index │ trailer │
 ///     index:   │ segment's footer offset <8b> │ footer length <4b> │ segment footer (as in the segment file) │
 ///              │ block count <4b> │
 ///              │ (offset <8b>, length <4b>, crc32c <4b>) × count │
 ///     trailer: │ index offset <8b> │ index length <4b> │ crc32c of the index <4b> │ magic "STRATCLD" <8b> │
+///     encrypted trailer (header flag 1):
+///              │ key id <8b> │ salt <16b> │ index offset <8b> │ index length <4b> │ crc32c <4b> │ magic "STRATCLE" <8b> │
 ///
-/// Each zstd frame decompresses to exactly the bytes the block had in the segment (its
-/// length is the footer's block length), with the block's own CRC32C; the index's crc32c
-/// per block covers the compressed bytes, so damage in the bucket is found before
-/// decompression. Header, blocks and footer put back together are the original segment
-/// file, byte for byte (`segmentBytes`).
+/// Each frame is a zstd frame that decompresses to exactly the bytes the block had in the
+/// segment (its length is the footer's block length), with the block's own CRC32C; in an
+/// encrypted object, frame *i* and the index are sealed with AES-256-GCM as units *i* and
+/// 2⁶⁴−1 of an `ObjectCipher`. The index's crc32c per frame covers the stored bytes, so
+/// damage in the bucket is found before decompression (and without the key). Header,
+/// blocks and footer put back together are the original segment file, byte for byte
+/// (`segmentBytes`).
 public enum ColdObject {
     public static let magic: [UInt8] = Array("STRATCLD".utf8)
+    public static let encryptedMagic: [UInt8] = Array("STRATCLE".utf8)
     public static let version: UInt16 = 1
+    /// Header flag: frames and index are encrypted.
+    public static let encryptedFlag: UInt16 = 1
     public static let trailerSize = 24
+    public static let encryptedTrailerSize = 48
     /// How much of an object's end a reader fetches first: usually trailer and index at once.
     public static let tailGuess = 64 << 10
 
@@ -34,22 +42,26 @@ public enum ColdObject {
     public struct Index: Sendable {
         public var footer: SegmentFooter
         public var extents: [BlockExtent]
+        /// Opens the frames of an encrypted object.
+        public var cipher: ObjectCipher?
         /// Object bytes that hold blocks `range`, as one span for a single ranged GET.
         public func span(_ range: Range<Int>) -> Range<Int> {
             extents[range.lowerBound].offset..<(extents[range.upperBound - 1].offset + extents[range.upperBound - 1].length)
         }
     }
 
-    /// Makes a cold object from a whole segment file (which is checked first).
-    public static func make(fromSegment segment: UnsafeRawBufferPointer) throws(FormatError) -> [UInt8] {
+    /// Makes a cold object from a whole segment file (which is checked first), encrypted
+    /// when a cipher is given.
+    public static func make(fromSegment segment: UnsafeRawBufferPointer, cipher: ObjectCipher? = nil) throws(FormatError) -> [UInt8] {
         let reader = try SegmentReader(segment)
-        var out = FileHeader.encode(magic: magic, version: version)
+        var out = FileHeader.encode(magic: magic, version: version, flags: cipher == nil ? 0 : encryptedFlag)
         var extents: [BlockExtent] = []
         for (i, entry) in reader.footer.blocks.enumerated() {
             try reader.verifyBlock(i)
-            let compressed = Zstd.compress(UnsafeRawBufferPointer(rebasing: segment[entry.offset..<(entry.offset + entry.length)]))
-            extents.append(BlockExtent(offset: out.count, length: compressed.count, crc: CRC32C.checksum(compressed)))
-            out += compressed
+            var frame = Zstd.compress(UnsafeRawBufferPointer(rebasing: segment[entry.offset..<(entry.offset + entry.length)]))
+            if let cipher { frame = cipher.seal(frame, unit: UInt64(i)) }
+            extents.append(BlockExtent(offset: out.count, length: frame.count, crc: CRC32C.checksum(frame)))
+            out += frame
         }
         let indexOffset = out.count
         var footer: [UInt8] = []
@@ -64,51 +76,90 @@ public enum ColdObject {
             index.writeInteger(UInt32(e.length))
             index.writeInteger(e.crc)
         }
+        if let cipher { index = cipher.seal(index, unit: ObjectCipher.indexUnit) }
         out += index
+        if let cipher {
+            out.writeInteger(cipher.keyID.value)
+            out += cipher.salt
+        }
         out.writeInteger(UInt64(indexOffset))
         out.writeInteger(UInt32(index.count))
         out.writeInteger(CRC32C.checksum(index))
-        out += magic
+        out += cipher == nil ? magic : encryptedMagic
         return out
     }
 
-    /// What the end of an object gave: the index, or where to fetch it from.
-    public enum Tail: Sendable {
-        case index(Index)
-        /// The index starts before the fetched tail: fetch `range`, then parse it with
-        /// `index(_:offset:crc:)`.
-        case fetch(range: Range<Int>, crc: UInt32)
+    /// What an object's trailer says: where the index lies, its checksum, and for an
+    /// encrypted object the key id and salt that sealed it.
+    public struct Trailer: Sendable {
+        public var index: Range<Int>
+        public var crc: UInt32
+        public var keyID: KeyID?
+        public var salt: [UInt8]
     }
 
-    /// Reads the index from the end of an object: `tail` holds the object's last bytes
+    /// Reads the trailer from the end of an object: `tail` holds the object's last bytes
     /// (at least the trailer), `size` is the whole object's size.
-    public static func index(tail: UnsafeRawBufferPointer, objectSize size: Int) throws(FormatError) -> Tail {
-        let tailStart = size - tail.count
-        guard size >= FileHeader.size + trailerSize, tail.count >= trailerSize else {
+    public static func trailer(tail: UnsafeRawBufferPointer, objectSize size: Int) throws(FormatError) -> Trailer {
+        guard size >= FileHeader.size + trailerSize, tail.count >= trailerSize, tail.count <= size else {
             throw FormatError(.truncated, "cold object of \(size) bytes is too short", offset: size)
         }
-        let t = tail.count - trailerSize
-        guard Array(tail[(t + 16)..<(t + 24)]) == magic else {
-            throw FormatError(.badMagic, "not a Strata cold object (no STRATCLD magic at the end)", offset: size - 8)
+        let ending = Array(tail[(tail.count - 8)...])
+        let encrypted = ending == encryptedMagic
+        guard encrypted || ending == magic else {
+            throw FormatError(.badMagic, "not a Strata cold object (no STRATCLD or STRATCLE magic at the end)", offset: size - 8)
         }
+        let trailerLength = encrypted ? encryptedTrailerSize : trailerSize
+        guard size >= FileHeader.size + trailerLength, tail.count >= trailerLength else {
+            throw FormatError(.truncated, "encrypted cold object of \(size) bytes is too short", offset: size)
+        }
+        let t = tail.count - 24
         guard let indexOffset = Int(exactly: UInt64(littleEndian: tail.loadUnaligned(fromByteOffset: t, as: UInt64.self))) else {
-            throw FormatError(.malformed, "cold object index offset is out of range", offset: size - trailerSize)
+            throw FormatError(.malformed, "cold object index offset is out of range", offset: size - 24)
         }
         let indexLength = Int(UInt32(littleEndian: tail.loadUnaligned(fromByteOffset: t + 8, as: UInt32.self)))
         let crc = UInt32(littleEndian: tail.loadUnaligned(fromByteOffset: t + 12, as: UInt32.self))
-        guard indexOffset >= FileHeader.size, indexOffset <= size, size - trailerSize - indexOffset == indexLength else {
-            throw FormatError(.malformed, "cold object index at \(indexOffset) of \(indexLength) bytes does not end at the trailer", offset: size - trailerSize)
+        guard indexOffset >= FileHeader.size, indexOffset <= size, size - trailerLength - indexOffset == indexLength else {
+            throw FormatError(.malformed, "cold object index at \(indexOffset) of \(indexLength) bytes does not end at the trailer", offset: size - trailerLength)
         }
-        guard indexOffset >= tailStart else { return .fetch(range: indexOffset..<(indexOffset + indexLength), crc: crc) }
-        let bytes = UnsafeRawBufferPointer(rebasing: tail[(indexOffset - tailStart)..<(indexOffset - tailStart + indexLength)])
-        return .index(try index(bytes, offset: indexOffset, crc: crc))
+        var trailer = Trailer(index: indexOffset..<(indexOffset + indexLength), crc: crc, keyID: nil, salt: [])
+        if encrypted {
+            let s = tail.count - encryptedTrailerSize
+            trailer.keyID = KeyID(UInt64(littleEndian: tail.loadUnaligned(fromByteOffset: s, as: UInt64.self)))
+            trailer.salt = Array(tail[(s + 8)..<(s + 24)])
+        }
+        return trailer
     }
 
-    /// Parses index bytes fetched on their own (after `index(tail:)` asked for them).
-    public static func index(_ bytes: UnsafeRawBufferPointer, offset: Int, crc: UInt32) throws(FormatError) -> Index {
-        guard CRC32C.checksum(bytes) == crc else {
+    /// The cipher that opens an object with this trailer (nil for a plain object), from
+    /// `keyring`; `location` names the object in errors.
+    public static func cipher(_ trailer: Trailer, keyring: Keyring?, location: String) throws(StrataError) -> ObjectCipher? {
+        guard let id = trailer.keyID else { return nil }
+        guard let keyring else { throw missingKeyError("cold object \(location)", id) }
+        return try keyring.cipher(id, salt: trailer.salt, for: "cold object \(location)")
+    }
+
+    /// Parses the stored index bytes (`trailer.index` of the object), opening them with
+    /// `cipher` when the object is encrypted.
+    public static func index(_ stored: UnsafeRawBufferPointer, trailer: Trailer, cipher: ObjectCipher?) throws(FormatError) -> Index {
+        let offset = trailer.index.lowerBound
+        guard stored.count == trailer.index.count else {
+            throw FormatError(.truncated, "cold object index is \(trailer.index.count) bytes; got \(stored.count)", offset: offset)
+        }
+        guard CRC32C.checksum(stored) == trailer.crc else {
             throw FormatError(.checksumMismatch, "cold object index checksum mismatch", offset: offset)
         }
+        guard let cipher else { return try parseIndex(stored, offset: offset, cipher: nil) }
+        let plain: [UInt8]
+        do throws(FormatError) {
+            plain = try cipher.open(stored, unit: ObjectCipher.indexUnit)
+        } catch {
+            throw FormatError(error.code, "cold object index: \(error.message)", offset: offset)
+        }
+        return try plain.withUnsafeBytes { raw in Result { () throws(FormatError) in try parseIndex(raw, offset: offset, cipher: cipher) } }.get()
+    }
+
+    static func parseIndex(_ bytes: UnsafeRawBufferPointer, offset: Int, cipher: ObjectCipher?) throws(FormatError) -> Index {
         var reader = ByteReader(bytes, baseOffset: offset)
         let segmentFooterOffset = try reader.readInteger(as: UInt64.self, "segment footer offset")
         let footerLength = Int(try reader.readInteger(as: UInt32.self, "footer length"))
@@ -138,7 +189,7 @@ public enum ColdObject {
             extents.append(e)
         }
         guard expected == offset else { throw reader.malformed("cold blocks end at \(expected), the index starts at \(offset)") }
-        return Index(footer: footer, extents: extents)
+        return Index(footer: footer, extents: extents, cipher: cipher)
     }
 
     /// The segment bytes of block `block`, from the object bytes `span` (which start at
@@ -153,38 +204,46 @@ public enum ColdObject {
         guard CRC32C.checksum(compressed) == e.crc else {
             throw FormatError(.checksumMismatch, "cold block \(block) checksum mismatch", offset: e.offset)
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try Zstd.decompress(compressed, size: index.footer.blocks[block].length)
+        let size = index.footer.blocks[block].length
+        do throws(FormatError) {
+            guard let cipher = index.cipher else { return try Zstd.decompress(compressed, size: size) }
+            let frame = try cipher.open(compressed, unit: UInt64(block))
+            return try frame.withUnsafeBytes { raw in Result { () throws(FormatError) in try Zstd.decompress(raw, size: size) } }.get()
         } catch {
-            throw FormatError(.malformed, "cold block \(block): \(error.message)", offset: e.offset)
+            throw FormatError(error.code == .checksumMismatch ? .checksumMismatch : .malformed, "cold block \(block): \(error.message)", offset: e.offset)
         }
-        return bytes
     }
 
-    /// The original segment file of a whole cold object.
-    public static func segmentBytes(_ object: UnsafeRawBufferPointer) throws(FormatError) -> [UInt8] {
-        try FileHeader.verify(object, magic: magic, version: version, kind: "cold object")
-        let index: Index
-        switch try Self.index(tail: object, objectSize: object.count) {
-        case .index(let i): index = i
-        case .fetch: throw FormatError(.malformed, "cold object index is not where its trailer says", offset: object.count)
+    /// The original segment file of a whole cold object; `location` names it in errors.
+    public static func segmentBytes(_ object: UnsafeRawBufferPointer, keyring: Keyring?, location: String) throws(StrataError) -> [UInt8] {
+        func corrupt(_ e: FormatError) -> StrataError { StrataError.corrupt(e, path: location) }
+        let flags: UInt16, trailer: Trailer
+        do throws(FormatError) {
+            flags = try FileHeader.verify(object, magic: magic, version: version, kind: "cold object", knownFlags: encryptedFlag)
+            trailer = try Self.trailer(tail: object, objectSize: object.count)
+        } catch { throw corrupt(error) }
+        guard (flags & encryptedFlag != 0) == (trailer.keyID != nil) else {
+            throw StrataError(.corrupt, "cold object header and trailer disagree on whether it is encrypted", path: location)
         }
-        var out = SegmentLayout.header()
-        for i in index.extents.indices {
-            guard index.footer.blocks[i].offset == out.count else {
-                throw FormatError(.malformed, "segment block \(i) was at \(index.footer.blocks[i].offset), not \(out.count)", offset: index.extents[i].offset)
+        let cipher = try Self.cipher(trailer, keyring: keyring, location: location)
+        do throws(FormatError) {
+            let index = try Self.index(UnsafeRawBufferPointer(rebasing: object[trailer.index]), trailer: trailer, cipher: cipher)
+            var out = SegmentLayout.header()
+            for i in index.extents.indices {
+                guard index.footer.blocks[i].offset == out.count else {
+                    throw FormatError(.malformed, "segment block \(i) was at \(index.footer.blocks[i].offset), not \(out.count)", offset: index.extents[i].offset)
+                }
+                out += try block(i, of: index, span: object, spanStart: 0)
             }
-            out += try block(i, of: index, span: object, spanStart: 0)
-        }
-        let footerOffset = out.count
-        var footer: [UInt8] = []
-        index.footer.encode(into: &footer)
-        out += footer
-        out.writeInteger(UInt64(footerOffset))
-        out.writeInteger(UInt32(footer.count))
-        out.writeInteger(CRC32C.checksum(footer))
-        out += SegmentLayout.magic
-        return out
+            let footerOffset = out.count
+            var footer: [UInt8] = []
+            index.footer.encode(into: &footer)
+            out += footer
+            out.writeInteger(UInt64(footerOffset))
+            out.writeInteger(UInt32(footer.count))
+            out.writeInteger(CRC32C.checksum(footer))
+            out += SegmentLayout.magic
+            return out
+        } catch { throw corrupt(error) }
     }
 }

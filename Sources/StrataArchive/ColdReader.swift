@@ -8,11 +8,14 @@ import Synchronization
 public final class ColdReader: Sendable {
     public let store: any ObjectStore
     public let key: String
+    /// Opens encrypted objects.
+    public let keyring: Keyring?
     private let cachedIndex = Mutex<ColdObject.Index?>(nil)
 
-    public init(store: any ObjectStore, key: String) {
+    public init(store: any ObjectStore, key: String, keyring: Keyring? = nil) {
         self.store = store
         self.key = key
+        self.keyring = keyring
     }
 
     /// Where the object is, for messages.
@@ -27,21 +30,16 @@ public final class ColdReader: Sendable {
     public func index() throws(StrataError) -> ColdObject.Index {
         if let cached = cachedIndex.withLock({ $0 }) { return cached }
         let (tail, size) = try store.getTail(key, count: ColdObject.tailGuess)
-        let index: ColdObject.Index
-        let first = tail.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.index(tail: raw, objectSize: size) } }
-        switch first {
-        case .failure(let e):
-            throw corrupt(e)
-        case .success(.index(let i)):
-            index = i
-        case .success(.fetch(let range, let crc)):
-            let bytes = try store.get(key, range: range)
-            let parsed = bytes.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.index(raw, offset: range.lowerBound, crc: crc) } }
-            switch parsed {
-            case .success(let i): index = i
-            case .failure(let e): throw corrupt(e)
-            }
-        }
+        let trailer = try tail.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: size) } }
+            .mapError { corrupt($0) }.get()
+        let cipher = try ColdObject.cipher(trailer, keyring: keyring, location: location)
+        let tailStart = size - tail.count
+        let stored = trailer.index.lowerBound >= tailStart
+            ? Array(tail[(trailer.index.lowerBound - tailStart)..<(trailer.index.upperBound - tailStart)])
+            : try store.get(key, range: trailer.index)
+        let index = try stored.withUnsafeBytes { raw in
+            Result { () throws(FormatError) in try ColdObject.index(raw, trailer: trailer, cipher: cipher) }
+        }.mapError { corrupt($0) }.get()
         cachedIndex.withLock { $0 = index }
         return index
     }

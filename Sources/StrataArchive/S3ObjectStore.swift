@@ -234,7 +234,7 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
     }
 }
 
-/// Standard base64 (for Content-MD5).
+/// Standard base64 (for Content-MD5 and key files).
 enum Base64 {
     static func encode(_ bytes: [UInt8]) -> String {
         let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
@@ -254,5 +254,36 @@ enum Base64 {
             out += [table[Int(v >> 18 & 63)], table[Int(v >> 12 & 63)], table[Int(v >> 6 & 63)], UInt8(ascii: "=")]
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes of padded standard base64, or nil if `text` is not that.
+    static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 4 == 0 else { return nil }
+        func value(_ c: UInt8) -> UInt32? {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): UInt32(c - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(c - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"): 62
+            case UInt8(ascii: "/"): 63
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        for start in stride(from: 0, to: chars.count, by: 4) {
+            let quad = chars[start..<(start + 4)]
+            let padding = quad.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+            guard padding <= 2, start + 4 == chars.count || padding == 0 else { return nil }
+            var v: UInt32 = 0
+            for c in quad.prefix(4 - padding) {
+                guard let d = value(c) else { return nil }
+                v = v << 6 | d
+            }
+            v <<= UInt32(6 * padding)
+            let bytes = [UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)]
+            out += bytes.prefix(3 - padding)
+        }
+        return out
     }
 }

@@ -194,17 +194,19 @@ public enum FieldListCodec {
 public enum FileHeader {
     public static let size = 16
 
-    public static func encode(magic: [UInt8], version: UInt16) -> [UInt8] {
+    public static func encode(magic: [UInt8], version: UInt16, flags: UInt16 = 0) -> [UInt8] {
         precondition(magic.count == 8)
         var h = magic
         h.writeInteger(version)
-        h.writeInteger(UInt16(0))
+        h.writeInteger(flags)
         h.writeInteger(CRC32C.checksum(h))
         return h
     }
 
-    /// Checks magic, checksum, version and flags, naming the file kind in errors.
-    public static func verify(_ bytes: UnsafeRawBufferPointer, magic: [UInt8], version: UInt16, kind: String) throws(FormatError) {
+    /// Checks magic, checksum, version and flags (only those in `knownFlags` may be set),
+    /// naming the file kind in errors; returns the flags.
+    @discardableResult
+    public static func verify(_ bytes: UnsafeRawBufferPointer, magic: [UInt8], version: UInt16, kind: String, knownFlags: UInt16 = 0) throws(FormatError) -> UInt16 {
         guard bytes.count >= 8 else { throw FormatError(.truncated, "file of \(bytes.count) bytes is too short to be a Strata \(kind)", offset: 0) }
         guard Array(bytes[0..<8]) == magic else {
             throw FormatError(.badMagic, "not a Strata \(kind) (no \(String(decoding: magic, as: UTF8.self)) magic at the start)", offset: 0)
@@ -219,8 +221,9 @@ public enum FileHeader {
             throw FormatError(.unsupported, "\(kind) format version \(fileVersion); this reader knows \(version)", offset: 8)
         }
         let flags = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
-        guard flags == 0 else {
-            throw FormatError(.unsupported, "\(kind) header flags 0x\(String(flags, radix: 16)); this reader knows none", offset: 10)
+        guard flags & ~knownFlags == 0 else {
+            throw FormatError(.unsupported, "\(kind) header flags 0x\(String(flags, radix: 16)); this reader knows \(knownFlags == 0 ? "none" : "0x" + String(knownFlags, radix: 16))", offset: 10)
         }
+        return flags
     }
 }

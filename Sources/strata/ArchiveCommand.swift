@@ -6,19 +6,20 @@ import StrataFormat
 
 /// `--archive`, shared by the commands that read or move archived data.
 struct ArchiveOption: ParsableArguments {
-    @Option(name: .long, help: "Archive: file:///DIR or s3://BUCKET[/PREFIX] (default: $STRATA_ARCHIVE, else s3:// if S3_BUCKET is set, else <data-dir>/_archive). S3 credentials come from S3_ACCESS_KEY and S3_SECRET_KEY, the endpoint from S3_ENDPOINT.")
+    @Option(name: .long, help: "Archive: file:///DIR or s3://BUCKET[/PREFIX] (default: $STRATA_ARCHIVE, else s3:// if S3_BUCKET is set, else <data-dir>/_archive). S3 credentials come from S3_ACCESS_KEY and S3_SECRET_KEY, the endpoint from S3_ENDPOINT. With STRATA_ENCRYPTION_KEY_FILE or STRATA_ENCRYPTION_KEY set, new objects are encrypted with the first key.")
     var archive: String?
 
     /// The archive for a data directory.
     func open(dataDirectory: String) throws -> Archive {
+        let keyring = try Keyring.fromEnvironment()
         var url = archive
         if url == nil, let env = getenv("STRATA_ARCHIVE"), env.pointee != 0 { url = String(cString: env) }
         if url == nil, let s3 = try S3Configuration.fromEnvironment() {
-            return Archive(objects: try S3ObjectStore(s3))
+            return Archive(objects: try S3ObjectStore(s3), keyring: keyring)
         }
         let location = url ?? "file://\(dataDirectory)/_archive"
         if location.hasPrefix("file://") {
-            return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))))
+            return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))), keyring: keyring)
         }
         if location.hasPrefix("s3://") {
             let rest = location.dropFirst("s3://".count)
@@ -32,7 +33,7 @@ struct ArchiveOption: ParsableArguments {
             }
             configuration.bucket = bucket
             configuration.prefix = prefix
-            return Archive(objects: try S3ObjectStore(configuration))
+            return Archive(objects: try S3ObjectStore(configuration), keyring: keyring)
         }
         throw ValidationError("--archive must be file:///DIR or s3://BUCKET[/PREFIX], not '\(location)'")
     }
@@ -109,8 +110,9 @@ struct ArchiveCommand: ParsableCommand {
             running {
                 let archive = try archiveOption.open(dataDirectory: store.path)
                 let object = try archive.objects.get(key)
-                let bytes = try object.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.segmentBytes(raw) } }
-                    .mapError { StrataError.corrupt($0, path: "\(archive.objects.location)/\(key)") }.get()
+                let bytes = try object.withUnsafeBytes { raw in
+                    try ColdObject.segmentBytes(raw, keyring: archive.keyring, location: "\(archive.objects.location)/\(key)")
+                }
                 let segment = try Segment(bytes: bytes, name: key, id: SegmentID(0))
                 let rows = RowBlock.concatenate(try segment.decodeBlocks(Array(segment.footer.blocks.indices), fields: nil), schema: segment.schema)
                 var out = Output()

@@ -38,13 +38,13 @@ struct Inspect: ParsableCommand {
         let file = try MappedFile(path: path)
         let cold = file.withUnsafeBytes { $0.count >= 8 && Array($0[0..<8]) == ColdObject.magic }
         let segment: Segment
+        var keyID: KeyID?
         if cold {
             // A cold object: its blocks decompressed give back the segment it was made from.
-            let rebuilt = file.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.segmentBytes(raw) } }
-            switch rebuilt {
-            case .success(let bytes): segment = try Segment(bytes: bytes, name: path, id: id)
-            case .failure(let e): throw StrataError.corrupt(e, path: path)
-            }
+            let keyring = try Keyring.fromEnvironment()
+            let bytes = try file.withUnsafeBytes { raw in try ColdObject.segmentBytes(raw, keyring: keyring, location: path) }
+            segment = try Segment(bytes: bytes, name: path, id: id)
+            keyID = try file.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: raw.count).keyID } }.get()
         } else {
             segment = try Segment(path: path, id: id)
         }
@@ -53,6 +53,7 @@ struct Inspect: ParsableCommand {
         out.write("file: \(path)\n")
         if cold {
             out.write("format: STRATCLD version \(ColdObject.version), a zstd-compressed STRATSEG version \(SegmentLayout.version) segment\n")
+            if let keyID { out.write("encryption: AES-256-GCM, key \(keyID)\n") }
             out.write("object size: \(file.size) bytes (\(footer.rowCount > 0 ? format3(Double(file.size) / Double(footer.rowCount)) : "-") bytes/row)\n")
         } else {
             out.write("format: STRATSEG version \(SegmentLayout.version)\n")

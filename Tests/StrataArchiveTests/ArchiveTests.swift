@@ -12,9 +12,9 @@ struct TieringScenario {
     let symbols = ["ESH4", "BTC/USD"]
     let base = Int64(1_704_153_600) * 1_000_000_000  // 2024-01-02T00:00:00Z
 
-    init(objects: any ObjectStore) {
+    init(objects: any ObjectStore, keyring: Keyring? = nil) {
         self.objects = objects
-        archive = Archive(objects: objects, cacheBytes: 1 << 20)
+        archive = Archive(objects: objects, keyring: keyring, cacheBytes: 1 << 20)
     }
 
     func configuration(withArchive: Bool = true) -> DatabaseConfiguration {

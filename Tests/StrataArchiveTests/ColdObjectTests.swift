@@ -42,9 +42,14 @@ struct TradeDay {
         segment = file.withUnsafeBytes { Array($0) }
     }
 
-    func cold() throws -> [UInt8] {
-        try segment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw) }
+    func cold(_ cipher: ObjectCipher? = nil) throws -> [UInt8] {
+        try segment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw, cipher: cipher) }
     }
+}
+
+/// The segment a whole cold object gives back.
+func rebuild(_ cold: [UInt8], keyring: Keyring? = nil) throws -> [UInt8] {
+    try cold.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw, keyring: keyring, location: "test object") }
 }
 
 @Suite struct ColdObjectTests {
@@ -52,7 +57,7 @@ struct TradeDay {
         let day = try TradeDay()
         let cold = try day.cold()
         #expect(Array(cold.prefix(8)) == Array("STRATCLD".utf8) && Array(cold.suffix(8)) == Array("STRATCLD".utf8))
-        let back = try cold.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) }
+        let back = try rebuild(cold)
         #expect(back == day.segment)
         // zstd over already encoded columns still finds something; never worse than 1.02×.
         #expect(Double(cold.count) <= Double(day.segment.count) * 1.02)
@@ -65,7 +70,7 @@ struct TradeDay {
         for bit in stride(from: 0, to: cold.count * 8, by: 61) {
             var damaged = cold
             damaged[bit / 8] ^= 1 << UInt8(bit % 8)
-            #expect(throws: FormatError.self, "bit \(bit)") { try damaged.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) } }
+            #expect(throws: StrataError.self, "bit \(bit)") { try rebuild(damaged) }
             checked += 1
         }
         #expect(checked > 1000)
@@ -73,20 +78,20 @@ struct TradeDay {
         for bit in ((cold.count - ColdObject.trailerSize) * 8)..<(cold.count * 8) {
             var damaged = cold
             damaged[bit / 8] ^= 1 << UInt8(bit % 8)
-            #expect(throws: FormatError.self, "trailer bit \(bit)") { try damaged.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) } }
+            #expect(throws: StrataError.self, "trailer bit \(bit)") { try rebuild(damaged) }
         }
         // Cut short, or not a cold object at all.
-        #expect(throws: FormatError.self) { try Array(cold.dropLast(1)).withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) } }
-        #expect(throws: FormatError.self) { try day.segment.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) } }
+        #expect(throws: StrataError.self) { try rebuild(Array(cold.dropLast(1))) }
+        #expect(throws: StrataError.self) { try rebuild(day.segment) }
     }
 
     /// One hour inside a cold day: one GET for the index, one for the blocks; the index is
     /// kept, so the next query needs one GET.
-    func checkRangedReads(_ objects: any ObjectStore) throws {
+    func checkRangedReads(_ objects: any ObjectStore, keyring: Keyring? = nil) throws {
         let day = try TradeDay()
         let counting = CountingStore(objects)
-        try counting.put("trade/ESH4/2024/01/02/0000000000000001.strata", try day.cold())
-        let reader = ColdReader(store: counting, key: "trade/ESH4/2024/01/02/0000000000000001.strata")
+        try counting.put("trade/ESH4/2024/01/02/0000000000000001.strata", try day.cold(keyring.map { ObjectCipher.new($0.current) }))
+        let reader = ColdReader(store: counting, key: "trade/ESH4/2024/01/02/0000000000000001.strata", keyring: keyring)
         let from = try day.store.query(day.series).rows.timestamps[0] + 600_000_000_000
         let to = from + 3_600_000_000_000 - 1
         let blocks = try reader.blocks(overlapping: from, to)
@@ -110,5 +115,10 @@ struct TradeDay {
     @Test(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts"))
     func anHourOfAColdDayTakesTwoRangedReadsFromS3() throws {
         try checkRangedReads(try S3TestServer.store(bucket: S3TestServer.bucket("cold")))
+    }
+
+    @Test func anHourOfAnEncryptedColdDayTakesTwoRangedReadsToo() throws {
+        let root = TemporaryDirectory()
+        try checkRangedReads(try LocalObjectStore(directory: root.path), keyring: Keyring(keys: [EncryptionKey.random()], source: "test keys"))
     }
 }
