@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Strata: a native Swift time-series store for market data.
-// Layers (arrows point down): strata CLI → StrataArchive → StrataEngine → StrataFormat.
+// Layers (arrows point down): strata CLI → StrataSystem → StrataArchive → StrataEngine → StrataFormat.
 // StrataFormat is pure (bytes in, bytes out); StrataEngine owns files, mmap and queries;
 // StrataArchive owns object stores (a local directory, or S3 over libcurl).
 let package = Package(
@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
         .library(name: "StrataArchive", targets: ["StrataArchive"]),
+        .library(name: "StrataSystem", targets: ["StrataSystem"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -36,16 +37,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The facade over the engine and the services: backups (and later configuration,
+        // tier policy and scheduling).
+        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive"]),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataEngine", "StrataArchive",
+                "StrataEngine", "StrataArchive", "StrataSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataArchive", "strata"]),
-        .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive"]),
+        .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataSystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

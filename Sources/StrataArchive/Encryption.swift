@@ -206,3 +206,64 @@ extension Substring {
         return s
     }
 }
+
+/// A small file (a manifest, a schema, a backup catalog) sealed whole with AES-256-GCM:
+///
+///     │ header "STRATENC" v1 <16b> │ key id <8b> │ salt <16b> │ sealed unit 0 │ crc32c <4b> │
+///
+/// The crc32c covers every byte before it, so damage is found without the key.
+public enum SealedFile {
+    public static let magic: [UInt8] = Array("STRATENC".utf8)
+    public static let version: UInt16 = 1
+    static let overhead = FileHeader.size + 8 + ObjectCipher.saltSize + ObjectCipher.tagSize + 4
+
+    public static func seal(_ plain: [UInt8], with key: EncryptionKey) -> [UInt8] {
+        let cipher = ObjectCipher.new(key)
+        var out = FileHeader.encode(magic: magic, version: version)
+        out.writeInteger(key.id.value)
+        out += cipher.salt
+        out += cipher.seal(plain, unit: 0)
+        out.writeInteger(CRC32C.checksum(out))
+        return out
+    }
+
+    public static func isSealed(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 8 && Array(bytes[0..<8]) == magic
+    }
+
+    /// The key id of a sealed file, after checking its checksum; nil for a plain one.
+    public static func keyID(_ bytes: [UInt8], location: String) throws(StrataError) -> KeyID? {
+        guard isSealed(bytes) else { return nil }
+        guard bytes.count >= overhead else { throw StrataError(.corrupt, "sealed file of \(bytes.count) bytes is too short", path: location) }
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(FormatError) -> KeyID in
+                try FileHeader.verify(raw, magic: magic, version: version, kind: "sealed file")
+                let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
+                guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 4)])) == crc else {
+                    throw FormatError(.checksumMismatch, "sealed file checksum mismatch", offset: raw.count - 4)
+                }
+                return KeyID(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: FileHeader.size, as: UInt64.self)))
+            }
+        }
+        return try result.mapError { StrataError.corrupt($0, path: location) }.get()
+    }
+
+    /// The plain bytes: `bytes` themselves when they are not sealed, else opened with the
+    /// keyring (a missing key or a failed tag is an error that names `location`).
+    public static func open(_ bytes: [UInt8], keyring: Keyring?, location: String) throws(StrataError) -> [UInt8] {
+        guard let id = try keyID(bytes, location: location) else { return bytes }
+        guard let keyring else { throw missingKeyError(location, id) }
+        let saltStart = FileHeader.size + 8
+        let cipher = try keyring.cipher(id, salt: Array(bytes[saltStart..<(saltStart + ObjectCipher.saltSize)]), for: location)
+        return try bytes.withUnsafeBytes { raw in
+            Result { () throws(FormatError) in
+                try cipher.open(UnsafeRawBufferPointer(rebasing: raw[(saltStart + ObjectCipher.saltSize)..<(raw.count - 4)]), unit: 0)
+            }
+        }.mapError { StrataError.corrupt($0, path: location) }.get()
+    }
+}
+
+/// SHA-256 of `bytes` as 64 lower-case hex digits.
+public func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+}

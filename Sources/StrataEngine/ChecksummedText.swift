@@ -2,14 +2,14 @@ import StrataFormat
 
 /// Small text files that end in `crc32c <8 hex digits>` of every byte before that line
 /// (`_schema`, `_id`): the one place that writes and checks that line.
-enum ChecksummedText {
+public enum ChecksummedText {
     /// The file's bytes: `body` (which ends in a line feed) and the checksum line.
-    static func encode(_ body: String) -> [UInt8] {
+    public static func encode(_ body: String) -> [UInt8] {
         Array((body + "crc32c " + paddedHex(CRC32C.checksum(body), digits: 8) + "\n").utf8)
     }
 
     /// The lines before the checksum line, after checking it; `kind` names the file in errors.
-    static func decode(_ bytes: [UInt8], path: String, kind: String) throws(StrataError) -> [Substring] {
+    public static func decode(_ bytes: [UInt8], path: String, kind: String) throws(StrataError) -> [Substring] {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw StrataError(.corrupt, "\(kind) is not UTF-8", path: path)
         }
@@ -28,7 +28,7 @@ enum ChecksummedText {
 }
 
 /// `value` in lower-case hex, zero-padded to `digits`.
-func paddedHex<T: BinaryInteger>(_ value: T, digits: Int) -> String {
+public func paddedHex<T: BinaryInteger>(_ value: T, digits: Int) -> String {
     let hex = String(value, radix: 16)
     return String(repeating: "0", count: max(0, digits - hex.count)) + hex
 }

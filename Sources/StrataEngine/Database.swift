@@ -126,6 +126,7 @@ public final class Database: @unchecked Sendable {
         do throws(StrataError) {
             try recover(old)
             recovery.orphansRemoved = orphans
+            removeStaleSnapshots()
         } catch {
             try? wal.close()
             lock.unlock()

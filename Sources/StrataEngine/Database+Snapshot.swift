@@ -1,0 +1,99 @@
+import Glibc
+import StrataFormat
+
+/// A consistent view of a store's files for a backup: every series-day's manifest, the
+/// segments it lists (held by hard links, so compaction or archiving may go on), and the
+/// schema files. Taken after a flush, it holds every row acknowledged before it began,
+/// so the write-ahead log adds nothing to it. `discard` removes the links.
+public struct StoreSnapshot: Sendable {
+    public struct SegmentFile: Sendable {
+        public var id: SegmentID
+        public var rows: UInt64
+        /// The hard link that keeps the segment's bytes while the snapshot lives.
+        public var path: String
+        public var size: Int
+    }
+
+    public struct SeriesDayFiles: Sendable {
+        public var key: SeriesDay
+        /// The `_manifest` bytes.
+        public var manifest: [UInt8]
+        public var segments: [SegmentFile]
+        /// Segments the manifest lists as archived (they stay in the archive).
+        public var archived: [DayManifest.ColdEntry]
+    }
+
+    /// Measurement → its `_schema` file's bytes.
+    public var schemas: [String: [UInt8]]
+    public var days: [SeriesDayFiles]
+    /// The log position every row of the snapshot was flushed through.
+    public var walPosition: WALPosition
+    /// The directory of the hard links.
+    public let staging: String
+
+    public var rows: UInt64 { days.reduce(0) { $0 + $1.segments.reduce(0) { $0 + $1.rows } + $1.archived.reduce(0) { $0 + $1.rows } } }
+
+    /// Removes the hard links.
+    public func discard() {
+        for name in (try? FileSystem.list(staging)) ?? [] { try? FileSystem.remove("\(staging)/\(name)") }
+        rmdir(staging)
+    }
+}
+
+extension Database {
+    /// Where snapshots keep their hard links; leftovers of a crash are removed on open.
+    var snapshotDirectory: String { "\(store.directory)/_snapshots" }
+
+    /// Takes a snapshot of the series-days of `measurement` (all when nil) and, within
+    /// them, of `symbols` (all when nil): flushes what is in memory, then — holding the
+    /// writer lock, so no manifest changes meanwhile — reads each manifest and hard-links
+    /// the segments it lists. Appends go on throughout; they belong to the next snapshot.
+    public func snapshot(measurement: String? = nil, symbols: Set<String>? = nil) throws(StrataError) -> StoreSnapshot {
+        try writer.withLock { () throws(StrataError) -> StoreSnapshot in
+            try checkOpen()
+            _ = try flush(all: true)
+            try FileSystem.makeDirectories(snapshotDirectory)
+            var staging = ""
+            for attempt in 0..<1000 {
+                let candidate = "\(snapshotDirectory)/\(getpid())-\(CivilTime.now())-\(attempt)"
+                if mkdir(candidate, 0o755) == 0 { staging = candidate; break }
+                if errno != EEXIST { throw FileSystem.failure("mkdir", candidate) }
+            }
+            var snapshot = StoreSnapshot(schemas: [:], days: [], walPosition: WALPosition.zero, staging: staging)
+            do throws(StrataError) {
+                for m in try store.measurements() where measurement == nil || m == measurement {
+                    let schemaPath = store.schemaPath(m)
+                    if FileSystem.exists(schemaPath) {
+                        snapshot.schemas[m] = try MappedFile(path: schemaPath).withUnsafeBytes { Array($0) }
+                    }
+                }
+                for key in try store.seriesDays() {
+                    if let measurement, key.series.measurement != measurement { continue }
+                    if let symbols, !symbols.contains(key.series.symbol) { continue }
+                    let manifest = try store.manifest(key)
+                    snapshot.walPosition = max(snapshot.walPosition, manifest.rowsFlushedThrough, manifest.deletesAppliedThrough)
+                    var files = StoreSnapshot.SeriesDayFiles(key: key, manifest: manifest.encode(), segments: [], archived: manifest.cold)
+                    for entry in manifest.segments {
+                        let id = SegmentID(entry.id)
+                        let link = "\(staging)/\(snapshot.days.count)-\(id.fileName)"
+                        let source = store.segmentPath(key.series, key.day, id)
+                        try FileSystem.link(source, link)
+                        files.segments.append(StoreSnapshot.SegmentFile(id: id, rows: entry.rows, path: link, size: try FileSystem.fileSize(link)))
+                    }
+                    snapshot.days.append(files)
+                }
+            } catch {
+                snapshot.discard()
+                throw error
+            }
+            return snapshot
+        }
+    }
+
+    /// Removes hard links that snapshots of a crashed process left.
+    func removeStaleSnapshots() {
+        for dir in (try? FileSystem.list(snapshotDirectory)) ?? [] {
+            StoreSnapshot(schemas: [:], days: [], walPosition: WALPosition.zero, staging: "\(snapshotDirectory)/\(dir)").discard()
+        }
+    }
+}

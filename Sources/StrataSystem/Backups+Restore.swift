@@ -1,0 +1,210 @@
+import Glibc
+import StrataArchive
+import StrataEngine
+import StrataFormat
+
+extension Backups {
+    // MARK: Verifying
+
+    /// What `verify` found.
+    public struct VerifyReport: Sendable {
+        public var checked = 0
+        public var bytes = 0
+        /// One line per damaged or missing object, naming its key.
+        public var problems: [String] = []
+        /// Objects whose checksums matched but whose contents could not be opened because
+        /// this process lacks the key (their key ids).
+        public var sealedWithUnknownKey: [String] = []
+        public var ok: Bool { problems.isEmpty }
+    }
+
+    /// Re-reads every object of backup `id` (and the earlier backups' and archive's objects
+    /// it references) and checks its size, its SHA-256, and — when the key is at hand —
+    /// every checksum inside it: each frame, block, manifest and schema.
+    public func verify(_ id: String) throws(StrataError) -> VerifyReport {
+        let catalog = try self.catalog(id)
+        var report = VerifyReport()
+        for file in catalog.files {
+            report.checked += 1
+            do throws(StrataError) {
+                _ = try fetch(file, deep: true, report: &report)
+            } catch {
+                report.problems.append("\(file.key): \(error.message)")
+            }
+        }
+        return report
+    }
+
+    /// An object of a backup checked against its catalog line: size and SHA-256 always;
+    /// with `deep`, also opened and parsed. Returns the plain file bytes (for a segment,
+    /// the segment file), or nil when the key is missing (noted in `report`).
+    func fetch(_ file: BackupCatalog.File, deep: Bool, report: inout VerifyReport) throws(StrataError) -> [UInt8]? {
+        let bytes: [UInt8]
+        do throws(StrataError) {
+            bytes = try objects.get(file.key)
+        } catch where error.code == .notFound {
+            throw StrataError(.notFound, "missing: the catalog lists it, the store does not hold it")
+        }
+        report.bytes += bytes.count
+        guard bytes.count == file.size else {
+            throw StrataError(.corrupt, "size \(bytes.count), the catalog says \(file.size)")
+        }
+        if file.sha256 != "-" && sha256Hex(bytes) != file.sha256 {
+            throw StrataError(.corrupt, "SHA-256 mismatch: the object is not the one the backup wrote")
+        }
+        let where_ = location(file.key)
+        switch file.role {
+        case .schema, .manifest:
+            if let id = try SealedFile.keyID(bytes, location: where_), keyring?.key(id) == nil {
+                report.sealedWithUnknownKey.append(id.description)
+                return nil
+            }
+            let plain = try SealedFile.open(bytes, keyring: keyring, location: where_)
+            if file.role == .schema {
+                _ = try MeasurementSchema.decode(plain, path: where_)
+            } else {
+                _ = try plain.withUnsafeBytes { raw in Result { () throws(FormatError) in try DayManifest.decode(raw) } }
+                    .mapError { StrataError.corrupt($0, path: where_) }.get()
+            }
+            return plain
+        case .segment, .archived:
+            let trailer = try bytes.withUnsafeBytes { raw in
+                Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: raw.count) }
+            }.mapError { StrataError.corrupt($0, path: where_) }.get()
+            if let id = trailer.keyID, keyring?.key(id) == nil {
+                report.sealedWithUnknownKey.append(id.description)
+                return nil
+            }
+            let segment = try bytes.withUnsafeBytes { raw in
+                Result { () throws(StrataError) in try ColdObject.segmentBytes(raw, keyring: keyring, location: where_) }
+            }.get()
+            let rows = try segment.withUnsafeBytes { raw in Result { () throws(FormatError) in try SegmentReader(raw).footer.rowCount } }
+                .mapError { StrataError.corrupt($0, path: where_) }.get()
+            guard UInt64(rows) == file.rows else {
+                throw StrataError(.corrupt, "holds \(rows) rows, the catalog says \(file.rows)")
+            }
+            return segment
+        }
+    }
+
+    // MARK: Restoring
+
+    /// What `restore` did.
+    public struct RestoreSummary: Sendable {
+        public var seriesDays = 0
+        public var segments = 0
+        /// Segments left in the archive, which the restored manifests reference.
+        public var archived = 0
+        public var rows: UInt64 = 0
+    }
+
+    /// Restores backup `id` into `directory`, which must be empty or absent — or, with
+    /// `force`, a store no process has open, whose contents are replaced once the whole
+    /// backup has arrived and checked out (it is restored into `<directory>/.restoring`
+    /// first). Only the
+    /// series-days of `measurement` and `symbols` when given. Every object is checked
+    /// before anything is written; each file is written crash-safely, the manifests of a
+    /// series-day after its segments. The restored store gets a new identity (so it never
+    /// writes archive keys the original writes).
+    public func restore(_ id: String, into directory: String, measurement: String? = nil, symbols: [String]? = nil,
+                        force: Bool = false) throws(StrataError) -> RestoreSummary {
+        let catalog = try self.catalog(id)
+        var dir = directory
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        let existing = try FileSystem.list(dir)
+        var lock: FileLock?
+        if !existing.isEmpty {
+            let isStore = existing.contains("_lock") || existing.contains("_id") || existing.contains("_wal")
+            guard force else {
+                throw StrataError(.conflict, isStore
+                    ? "\(dir) holds a Strata store; restore into an empty directory, or pass --force to replace the store's contents"
+                    : "\(dir) is not empty; restore into an empty directory (or pass --force to replace what it holds)", path: dir)
+            }
+            // Not while a process has the store open.
+            lock = try FileLock(path: "\(dir)/_lock", wait: false)
+        } else {
+            try FileSystem.makeDirectories(dir)
+            lock = try FileLock(path: "\(dir)/_lock", wait: false)
+        }
+        defer { lock?.unlock() }
+
+        func wanted(_ path: String) -> Bool {
+            let parts = path.split(separator: "/")
+            guard let m = parts.first.flatMap({ Names.name(fromDirectory: String($0)) }) else { return false }
+            if let measurement, m != measurement { return false }
+            guard parts.count > 2, let symbols else { return true }
+            return Names.name(fromDirectory: String(parts[1])).map(symbols.contains) ?? false
+        }
+        let files = catalog.files.filter { wanted($0.path) }
+        if let symbols {
+            let present = Set(files.compactMap { $0.role == .manifest ? $0.path.split(separator: "/").dropFirst().first.flatMap { Names.name(fromDirectory: String($0)) } : nil })
+            let absent = symbols.filter { !present.contains($0) }
+            guard absent.isEmpty else {
+                throw StrataError(.notFound, "backup \(id) holds no data of \(absent.joined(separator: ", "))\(measurement.map { " in \($0)" } ?? "")")
+            }
+        }
+
+        // Replacing a store: restore beside it first, so a backup that fails to arrive
+        // leaves the store as it was.
+        let replacing = !existing.isEmpty
+        let target = replacing ? "\(dir)/.restoring" : dir
+        if replacing { try removeTree(target) }
+        var summary = RestoreSummary()
+        var report = VerifyReport()
+        func write(_ path: String, _ bytes: [UInt8]) throws(StrataError) {
+            let full = "\(target)/\(path)"
+            try FileSystem.makeDirectories(FileSystem.parentDirectory(full))
+            try FileSystem.writeAtomically(full, [bytes])
+        }
+        func plain(_ file: BackupCatalog.File) throws(StrataError) -> [UInt8] {
+            do throws(StrataError) {
+                guard let bytes = try fetch(file, deep: true, report: &report) else {
+                    throw StrataError(.denied, "it is sealed with key \(report.sealedWithUnknownKey.last ?? "?"), which this process does not hold (set STRATA_ENCRYPTION_KEY_FILE or STRATA_ENCRYPTION_KEY)")
+                }
+                return bytes
+            } catch {
+                var e = error
+                e.message = "backup \(id), \(file.key): \(e.message)"
+                throw e
+            }
+        }
+        for file in files where file.role == .schema { try write(file.path, try plain(file)) }
+        // Series-day by series-day: segments, then the manifest that makes them live.
+        var manifests: [BackupCatalog.File] = []
+        for file in files {
+            switch file.role {
+            case .schema: continue
+            case .segment:
+                try write(file.path, try plain(file))
+                summary.segments += 1
+                summary.rows += file.rows
+            case .archived:
+                summary.archived += 1
+                summary.rows += file.rows
+            case .manifest:
+                manifests.append(file)
+            }
+        }
+        for file in manifests {
+            try write(file.path, try plain(file))
+            summary.seriesDays += 1
+        }
+        if replacing {
+            for name in existing where name != "_lock" && name != ".restoring" { try removeTree("\(dir)/\(name)") }
+            for name in try FileSystem.list(target) { try FileSystem.rename("\(target)/\(name)", "\(dir)/\(name)") }
+            try removeTree(target)
+            try FileSystem.syncDirectory(dir)
+        }
+        return summary
+    }
+
+    /// Removes a file or a directory and everything below it.
+    func removeTree(_ path: String) throws(StrataError) {
+        if FileSystem.isDirectory(path) {
+            for name in try FileSystem.list(path) { try removeTree("\(path)/\(name)") }
+            if rmdir(path) != 0 && errno != ENOENT { throw StrataError(.io, "rmdir: \(String(cString: strerror(errno)))", path: path) }
+        } else {
+            try FileSystem.remove(path)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Glibc
+import StrataArchive
+import StrataEngine
+import StrataFormat
+
+/// Backups of a store in an object store, under `backups/<id>/`:
+///
+///     backups/<id>/<measurement-dir>/_schema
+///     backups/<id>/<measurement-dir>/<symbol-dir>/<YYYY-MM-DD>/_manifest
+///     backups/<id>/<measurement-dir>/<symbol-dir>/<YYYY-MM-DD>/<segment id>.strata
+///     backups/<id>/catalog                       written last: the backup is complete
+///
+/// Segments are stored as cold objects (zstd, encrypted when a keyring is configured); an
+/// incremental backup lists the objects of earlier backups it did not need to upload
+/// again, and archived segments are referenced in the archive, not copied.
+public struct Backups: Sendable {
+    public static let prefix = "backups/"
+    public let objects: any ObjectStore
+    /// Seals new backup objects with its current key, opens sealed ones.
+    public let keyring: Keyring?
+
+    public init(objects: any ObjectStore, keyring: Keyring? = nil) {
+        self.objects = objects
+        self.keyring = keyring
+    }
+
+    func catalogKey(_ id: String) -> String { "\(Self.prefix)\(id)/catalog" }
+
+    func location(_ key: String) -> String { "\(objects.location)\(objects.location.hasSuffix("/") ? "" : "/")\(key)" }
+
+    /// A backup id: the creation time to the second (UTC) and the store's id, so ids sort
+    /// by time and two stores never make the same one.
+    static func id(created: Int64, store: String) -> String {
+        let seconds = created.dividedFloor(1_000_000_000)
+        let (y, m, d) = CivilTime.civil(fromDays: seconds.dividedFloor(86_400))
+        let s = seconds - seconds.dividedFloor(86_400) * 86_400
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)\(two(m))\(two(d))T\(two(s / 3600))\(two(s / 60 % 60))\(two(s % 60))Z-\(store.prefix(8))"
+    }
+
+    // MARK: Listing and reading
+
+    /// A backup as `backup list` shows it.
+    public struct Listing: Sendable {
+        public var id: String
+        /// Nil when the catalog is sealed with a key this process does not hold.
+        public var catalog: BackupCatalog?
+        public var catalogKeyID: KeyID?
+        /// Bytes of the objects this backup uploaded (not those it references).
+        public var uploadedBytes: Int
+    }
+
+    /// Every complete backup, oldest first.
+    public func list() throws(StrataError) -> [Listing] {
+        var sizes: [String: Int] = [:]
+        var ids: [String] = []
+        for info in try objects.list(prefix: Self.prefix) {
+            let rest = info.key.dropFirst(Self.prefix.count)
+            guard let slash = rest.firstIndex(of: "/") else { continue }
+            let id = String(rest[..<slash])
+            sizes[id, default: 0] += info.size
+            if rest[rest.index(after: slash)...] == "catalog" { ids.append(id) }
+        }
+        var out: [Listing] = []
+        for id in ids.sorted() {
+            let bytes = try objects.get(catalogKey(id))
+            let keyID = try SealedFile.keyID(bytes, location: location(catalogKey(id)))
+            var catalog: BackupCatalog?
+            if keyID == nil || keyID.flatMap({ keyring?.key($0) }) != nil {
+                catalog = try self.catalog(id, bytes: bytes)
+            }
+            out.append(Listing(id: id, catalog: catalog, catalogKeyID: keyID, uploadedBytes: sizes[id] ?? 0))
+        }
+        return out
+    }
+
+    /// The catalog of backup `id`.
+    public func catalog(_ id: String, bytes: [UInt8]? = nil) throws(StrataError) -> BackupCatalog {
+        let key = catalogKey(id)
+        let stored: [UInt8]
+        if let bytes {
+            stored = bytes
+        } else {
+            do throws(StrataError) {
+                stored = try objects.get(key)
+            } catch where error.code == .notFound {
+                throw StrataError(.notFound, "there is no complete backup \(id) in \(objects.location) (backup list shows the backups)")
+            }
+        }
+        let plain = try SealedFile.open(stored, keyring: keyring, location: location(key))
+        let catalog = try BackupCatalog.decode(plain, location: location(key))
+        guard catalog.id == id else {
+            throw StrataError(.corrupt, "the catalog under \(id) is the catalog of backup \(catalog.id)", path: location(key))
+        }
+        return catalog
+    }
+
+    // MARK: Creating
+
+    /// What `create` did.
+    public struct CreateSummary: Sendable {
+        public var catalog: BackupCatalog
+        public var uploaded = 0
+        public var uploadedBytes = 0
+        public var referenced = 0
+    }
+
+    /// Backs up the series-days of `measurement` (all when nil) and `symbols` (all when
+    /// nil) of an open database: a snapshot (after a flush; appends go on), then every
+    /// schema, manifest and segment uploaded and checked, the catalog last. Unless `full`,
+    /// segments that the newest earlier backup of this store already holds, under the same
+    /// key, are referenced instead of uploaded.
+    public func create(_ database: Database, measurement: String? = nil, symbols: [String]? = nil, full: Bool = false,
+                       now: Int64 = CivilTime.now()) throws(StrataError) -> CreateSummary {
+        let storeID = try database.store.identity()
+        let id = Self.id(created: now, store: storeID)
+        guard try objects.head(catalogKey(id)) == nil else {
+            throw StrataError(.conflict, "backup \(id) exists already; wait a second and try again")
+        }
+        var base: BackupCatalog?
+        if !full {
+            base = try list().last { $0.catalog?.store == storeID }?.catalog
+        }
+        var inBase: [String: BackupCatalog.File] = [:]
+        for f in base?.files ?? [] where f.role == .segment { inBase[f.path] = f }
+
+        let snapshot = try database.snapshot(measurement: measurement, symbols: symbols.map(Set.init))
+        defer { snapshot.discard() }
+        var catalog = BackupCatalog(id: id, store: storeID, created: now, base: base?.id, measurement: measurement,
+                                    symbols: measurement == nil ? nil : symbols?.sorted(), flushedThrough: snapshot.walPosition, files: [])
+        var summary = CreateSummary(catalog: catalog)
+        let sealingKey = keyring?.current
+
+        func upload(_ role: BackupCatalog.File.Role, path: String, _ bytes: [UInt8], rows: UInt64 = 0, sealed: Bool) throws(StrataError) {
+            let key = "\(Self.prefix)\(id)/\(path.hasSuffix(".seg") ? String(path.dropLast(4)) + ".strata" : path)"
+            try objects.put(key, bytes)
+            guard let info = try objects.head(key), info.size == bytes.count else {
+                throw StrataError(.io, "uploaded \(key) but the store reports another size", path: location(key))
+            }
+            catalog.files.append(BackupCatalog.File(role: role, path: path, key: key, size: bytes.count, sha256: sha256Hex(bytes),
+                                                    keyID: sealed ? sealingKey?.id : nil, rows: rows))
+            summary.uploaded += 1
+            summary.uploadedBytes += bytes.count
+        }
+        func seal(_ plain: [UInt8]) -> [UInt8] { sealingKey.map { SealedFile.seal(plain, with: $0) } ?? plain }
+
+        for (m, bytes) in snapshot.schemas.sorted(by: { $0.key < $1.key }) {
+            try upload(.schema, path: "\(Names.directoryName(m))/_schema", seal(bytes), sealed: true)
+        }
+        for day in snapshot.days {
+            let dayPath = "\(Names.directoryName(day.key.series.measurement))/\(Names.directoryName(day.key.series.symbol))/\(day.key.day)"
+            for segment in day.segments {
+                let path = "\(dayPath)/\(segment.id.fileName)"
+                if let old = inBase[path], old.keyID == sealingKey?.id, old.rows == segment.rows {
+                    // Segment ids are never reused within a series-day: same path, same bytes.
+                    catalog.files.append(old)
+                    summary.referenced += 1
+                    continue
+                }
+                let file = try MappedFile(path: segment.path)
+                let cipher = sealingKey.map { ObjectCipher.new($0) }
+                let cold = try file.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
+                    .mapError { StrataError.corrupt($0, path: "\(database.store.directory)/\(path)") }.get()
+                try upload(.segment, path: path, cold, rows: segment.rows, sealed: true)
+            }
+            for entry in day.archived {
+                guard let info = try objects.head(entry.key) else {
+                    throw StrataError(.notFound, "the manifest of \(day.key.series) \(day.key.day) lists archived object \(entry.key), which \(objects.location) does not hold; a backup must go to the store the archive is in")
+                }
+                catalog.files.append(BackupCatalog.File(role: .archived, path: dayPath, key: entry.key, size: info.size, sha256: "-", keyID: nil, rows: entry.rows))
+                summary.referenced += 1
+            }
+            try upload(.manifest, path: "\(dayPath)/_manifest", seal(day.manifest), sealed: true)
+        }
+        let catalogBytes = seal(catalog.encode())
+        try objects.put(catalogKey(id), catalogBytes)
+        guard let info = try objects.head(catalogKey(id)), info.size == catalogBytes.count else {
+            throw StrataError(.io, "uploaded the catalog of backup \(id) but the store reports another size", path: location(catalogKey(id)))
+        }
+        summary.catalog = catalog
+        return summary
+    }
+}
+
+extension Int64 {
+    func dividedFloor(_ d: Int64) -> Int64 {
+        let q = self / d
+        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
+    }
+}

@@ -1,0 +1,196 @@
+import StrataArchive
+import StrataEngine
+import StrataFormat
+@testable import StrataSystem
+import Testing
+
+/// Backups of a store with local, archived and unflushed data, against the local-directory
+/// store and the real S3 server.
+struct BackupScenario {
+    let tiers: TieringScenario
+    let backups: Backups
+    var objects: any ObjectStore { tiers.objects }
+
+    init(objects: any ObjectStore, keyring: Keyring? = nil) {
+        tiers = TieringScenario(objects: objects, keyring: keyring)
+        backups = Backups(objects: objects, keyring: keyring)
+    }
+
+    func open(_ dir: String) throws -> Database {
+        try Database(directory: dir, configuration: tiers.configuration())
+    }
+
+    func run() async throws {
+        let data = tiers.root.path + "/data"
+        let db = try open(data)
+        try await tiers.fill(db)
+        // The first day goes to the archive; the others stay local.
+        let pushed = try tiers.archive.push(db, olderThan: Day.nanosecondsPerDay, now: tiers.base + 2 * Day.nanosecondsPerDay)
+        #expect(pushed.seriesDays == 2)
+        // Rows still in memory: the backup's snapshot flushes them.
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        try await db.append(es, schema: tiers.schema, rows: RowBlock(timestamps: [tiers.base + 2 * Day.nanosecondsPerDay + 5],
+                                                                   columns: [Column(.float64([4.5])), Column(.int64([3]))]))
+        let firstAnswers = try tiers.answers(db)
+        let esFirst = try db.query(es).rows
+
+        let first = try backups.create(db, now: tiers.base + 10 * Day.nanosecondsPerDay)
+        #expect(first.catalog.base == nil)
+        #expect(first.referenced == 2)  // the two archived days
+        #expect(first.catalog.rows == 2 * 90_000 + 1)
+        let verified = try backups.verify(first.catalog.id)
+        #expect(verified.ok, "\(verified.problems)")
+        #expect(verified.checked == first.catalog.files.count && verified.sealedWithUnknownKey.isEmpty)
+
+        // New rows on a new day; the second backup uploads only what changed.
+        try await db.append(es, schema: tiers.schema, rows: RowBlock(timestamps: [tiers.base + 5 * Day.nanosecondsPerDay],
+                                                                   columns: [Column(.float64([5.5])), Column(.int64([1]))]))
+        let secondAnswers = try tiers.answers(db)
+        let second = try backups.create(db, now: tiers.base + 11 * Day.nanosecondsPerDay)
+        #expect(second.catalog.base == first.catalog.id)
+        let firstSegments = first.catalog.files.filter { $0.role == .segment }
+        #expect(second.referenced == firstSegments.count + 2)
+        #expect(second.catalog.files.filter { $0.role == .segment && $0.key.hasPrefix("backups/\(second.catalog.id)/") }.count == 1)
+        #expect(try backups.verify(second.catalog.id).ok)
+        let listed = try backups.list()
+        #expect(listed.map(\.id) == [first.catalog.id, second.catalog.id])
+        #expect(listed.allSatisfy { $0.catalog != nil })
+        try db.close()
+
+        // The second backup restored into an empty directory answers exactly as the store did.
+        let restored = tiers.root.path + "/restored"
+        let summary = try backups.restore(second.catalog.id, into: restored)
+        #expect(summary.archived == 2 && summary.rows == second.catalog.rows)
+        let back = try open(restored)
+        #expect(try tiers.answers(back) == secondAnswers)
+        #expect(try back.store.identity() != (try Store(directory: data).identity()))
+        try back.close()
+
+        // One symbol of the first backup.
+        let one = tiers.root.path + "/one"
+        _ = try backups.restore(first.catalog.id, into: one, symbols: ["ESH4"])
+        let oneDB = try open(one)
+        #expect(try oneDB.query(es).rows == esFirst)
+        #expect(try oneDB.store.symbols("trade") == ["ESH4"])
+        try oneDB.close()
+        #expect { try backups.restore(first.catalog.id, into: tiers.root.path + "/none", symbols: ["NQH4"]) } throws: {
+            ($0 as? StrataError)?.message.contains("no data of NQH4") == true
+        }
+
+        // Over a live store: refused without force; with force, not while it is open.
+        #expect { try backups.restore(first.catalog.id, into: data) } throws: {
+            ($0 as? StrataError)?.message.contains("--force") == true
+        }
+        let live = try open(data)
+        #expect { try backups.restore(first.catalog.id, into: data, force: true) } throws: {
+            ($0 as? StrataError)?.code == .conflict
+        }
+        try live.close()
+        _ = try backups.restore(first.catalog.id, into: data, force: true)
+        let rewound = try open(data)
+        #expect(try tiers.answers(rewound) == firstAnswers)
+        try rewound.close()
+        #expect(!FileSystem.exists(data + "/.restoring"))
+    }
+
+    /// Damage one object and remove another: verify names both, restore refuses.
+    func damage() async throws {
+        let data = tiers.root.path + "/data"
+        let db = try open(data)
+        try await tiers.fill(db)
+        let created = try backups.create(db)
+        try db.close()
+        let segments = created.catalog.files.filter { $0.role == .segment }
+        var bytes = try objects.get(segments[3].key)
+        bytes[bytes.count / 2] ^= 0x20
+        try objects.put(segments[3].key, bytes)
+        try objects.delete(segments[5].key)
+        let report = try backups.verify(created.catalog.id)
+        #expect(report.problems.count == 2)
+        #expect(report.problems.contains { $0.hasPrefix(segments[3].key) && $0.contains("SHA-256") })
+        #expect(report.problems.contains { $0.hasPrefix(segments[5].key) && $0.contains("missing") })
+        #expect(report.checked == created.catalog.files.count)
+        #expect { try backups.restore(created.catalog.id, into: tiers.root.path + "/r") } throws: {
+            let e = $0 as! StrataError
+            return e.message.contains(segments[3].key) || e.message.contains(segments[5].key)
+        }
+        // A damaged catalog is named too.
+        var catalog = try objects.get("backups/\(created.catalog.id)/catalog")
+        catalog[catalog.count / 2] ^= 1
+        try objects.put("backups/\(created.catalog.id)/catalog", catalog)
+        #expect { try backups.verify(created.catalog.id) } throws: {
+            let e = $0 as! StrataError
+            return e.code == .corrupt && e.path?.hasSuffix("backups/\(created.catalog.id)/catalog") == true
+        }
+    }
+}
+
+@Suite struct BackupTests {
+    @Test func backupsRestoreToIdenticalAnswersInADirectory() async throws {
+        let root = TemporaryDirectory()
+        try await BackupScenario(objects: try LocalObjectStore(directory: root.path + "/bucket")).run()
+    }
+
+    @Test(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts"))
+    func backupsRestoreToIdenticalAnswersInS3() async throws {
+        try await BackupScenario(objects: try S3TestServer.store(bucket: S3TestServer.bucket("backup"))).run()
+    }
+
+    @Test func verifyNamesTheDamagedAndTheMissingObjectInADirectory() async throws {
+        let root = TemporaryDirectory()
+        try await BackupScenario(objects: try LocalObjectStore(directory: root.path + "/bucket")).damage()
+    }
+
+    @Test(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts"))
+    func verifyNamesTheDamagedAndTheMissingObjectInS3() async throws {
+        try await BackupScenario(objects: try S3TestServer.store(bucket: S3TestServer.bucket("backup-damage"))).damage()
+    }
+
+    @Test func encryptedBackupsRoundTripAndRefuseTheWrongKey() async throws {
+        let root = TemporaryDirectory()
+        let objects = try LocalObjectStore(directory: root.path + "/bucket")
+        let key = EncryptionKey.random()
+        let scenario = BackupScenario(objects: objects, keyring: Keyring(keys: [key], source: "test keys"))
+        try await scenario.run()
+        // Every object is sealed: the small files whole, segments frame by frame.
+        for info in try objects.list(prefix: "") {
+            let bytes = try objects.get(info.key)
+            if info.key.hasSuffix(".strata") {
+                #expect(Array(bytes.suffix(8)) == Array("STRATCLE".utf8), "\(info.key)")
+            } else {
+                #expect(try SealedFile.keyID(bytes, location: info.key) == key.id, "\(info.key)")
+            }
+        }
+        let id = try scenario.backups.list().last!.id
+        for keyring in [nil, Keyring(keys: [EncryptionKey.random()], source: "other keys")] {
+            let blind = Backups(objects: objects, keyring: keyring)
+            #expect { try blind.restore(id, into: root.path + "/blind") } throws: {
+                let e = $0 as! StrataError
+                return e.code == .denied && e.message.contains(key.id.description) && !e.message.contains(key.hex)
+            }
+            #expect(throws: StrataError.self) { try blind.verify(id) }
+            // Listing still shows the backup, marked as sealed with a key it lacks.
+            let listed = try blind.list()
+            #expect(listed.count == 2 && listed.allSatisfy { $0.catalog == nil && $0.catalogKeyID == key.id })
+        }
+        #expect(!FileSystem.exists(root.path + "/blind/trade"))
+    }
+
+    @Test func catalogsRoundTripAndNameTheirBadLines() throws {
+        let catalog = BackupCatalog(
+            id: "20240102T030405Z-0123abcd", store: "0123abcd0123abcd", created: 1_704_164_645_000_000_000, base: "20240101T000000Z-0123abcd",
+            measurement: "trade", symbols: ["BTC/USD", "ESH4"], flushedThrough: WALPosition(file: 7, offset: 1234),
+            files: [BackupCatalog.File(role: .segment, path: "trade/ESH4/2024-01-02/0000000000000001.seg",
+                                       key: "backups/20240101T000000Z-0123abcd/trade/ESH4/2024-01-02/0000000000000001.strata",
+                                       size: 77, sha256: String(repeating: "ab", count: 32), keyID: KeyID(0x1234), rows: 9)])
+        let bytes = catalog.encode()
+        #expect(try BackupCatalog.decode(bytes, location: "c") == catalog)
+        #expect(String(decoding: bytes, as: UTF8.self).contains("scope trade BTC%2FUSD,ESH4\n"))
+        var text = String(decoding: bytes, as: UTF8.self).split(separator: "\n").dropLast().map { $0 + "\n" }.joined()
+        text = text.split(separator: " ", omittingEmptySubsequences: false).map { $0 == "77" ? "seventy" : $0 }.joined(separator: " ")
+        #expect { try BackupCatalog.decode(ChecksummedText.encode(text), location: "c") } throws: {
+            let e = $0 as! StrataError
+            return e.code == .corrupt && e.line == 8
+        }
+    }
+}
