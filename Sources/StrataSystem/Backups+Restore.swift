@@ -100,8 +100,9 @@ extension Backups {
 
     /// Restores backup `id` into `directory`, which must be empty or absent — or, with
     /// `force`, a store no process has open, whose contents are replaced once the whole
-    /// backup has arrived and checked out (it is restored into `<directory>/.restoring`
-    /// first). Only the
+    /// backup has arrived and checked out. Either way it is restored into
+    /// `<directory>/.restoring` first, and moved in place when complete; a failure leaves
+    /// the directory as it was. Only the
     /// series-days of `measurement` and `symbols` when given. Every object is checked
     /// before anything is written; each file is written crash-safely, the manifests of a
     /// series-day after its segments. The restored store gets a new identity (so it never
@@ -144,11 +145,26 @@ extension Backups {
             }
         }
 
-        // Replacing a store: restore beside it first, so a backup that fails to arrive
-        // leaves the store as it was.
-        let replacing = !existing.isEmpty
-        let target = replacing ? "\(dir)/.restoring" : dir
-        if replacing { try removeTree(target) }
+        // Restore beside what is there first, so a backup that fails to arrive leaves the
+        // directory as it was (an existing store untouched, an empty directory empty).
+        let target = "\(dir)/.restoring"
+        try removeTree(target)
+        do throws(StrataError) {
+            let summary = try restore(id, files, into: target)
+            for name in existing where name != "_lock" && name != ".restoring" { try removeTree("\(dir)/\(name)") }
+            for name in try FileSystem.list(target) { try FileSystem.rename("\(target)/\(name)", "\(dir)/\(name)") }
+            try removeTree(target)
+            try FileSystem.syncDirectory(dir)
+            return summary
+        } catch {
+            try? removeTree(target)
+            if existing.isEmpty { try? FileSystem.remove("\(dir)/_lock") }
+            throw error
+        }
+    }
+
+    /// Writes `files` of backup `id` into `target`.
+    func restore(_ id: String, _ files: [BackupCatalog.File], into target: String) throws(StrataError) -> RestoreSummary {
         var summary = RestoreSummary()
         var report = VerifyReport()
         func write(_ path: String, _ bytes: [UInt8]) throws(StrataError) {
@@ -188,12 +204,6 @@ extension Backups {
         for file in manifests {
             try write(file.path, try plain(file))
             summary.seriesDays += 1
-        }
-        if replacing {
-            for name in existing where name != "_lock" && name != ".restoring" { try removeTree("\(dir)/\(name)") }
-            for name in try FileSystem.list(target) { try FileSystem.rename("\(target)/\(name)", "\(dir)/\(name)") }
-            try removeTree(target)
-            try FileSystem.syncDirectory(dir)
         }
         return summary
     }

@@ -113,9 +113,12 @@ public struct Backups: Sendable {
     public func create(_ database: Database, measurement: String? = nil, symbols: [String]? = nil, full: Bool = false,
                        now: Int64 = CivilTime.now()) throws(StrataError) -> CreateSummary {
         let storeID = try database.store.identity()
-        let id = Self.id(created: now, store: storeID)
-        guard try objects.head(catalogKey(id)) == nil else {
-            throw StrataError(.conflict, "backup \(id) exists already; wait a second and try again")
+        // A second backup within the same second gets a suffix.
+        var id = Self.id(created: now, store: storeID)
+        var n = 1
+        while try objects.head(catalogKey(id)) != nil {
+            n += 1
+            id = Self.id(created: now, store: storeID) + "-\(n)"
         }
         var base: BackupCatalog?
         if !full {
@@ -178,6 +181,8 @@ public struct Backups: Sendable {
             throw StrataError(.io, "uploaded the catalog of backup \(id) but the store reports another size", path: location(catalogKey(id)))
         }
         summary.catalog = catalog
+        summary.uploaded += 1
+        summary.uploadedBytes += catalogBytes.count
         return summary
     }
 }

@@ -9,15 +9,18 @@ struct ArchiveOption: ParsableArguments {
     @Option(name: .long, help: "Archive: file:///DIR or s3://BUCKET[/PREFIX] (default: $STRATA_ARCHIVE, else s3:// if S3_BUCKET is set, else <data-dir>/_archive). S3 credentials come from S3_ACCESS_KEY and S3_SECRET_KEY, the endpoint from S3_ENDPOINT. With STRATA_ENCRYPTION_KEY_FILE or STRATA_ENCRYPTION_KEY set, new objects are encrypted with the first key.")
     var archive: String?
 
-    /// The archive for a data directory.
-    func open(dataDirectory: String) throws -> Archive {
+    /// The archive for a data directory (nil: there is no default directory, the archive
+    /// must be named).
+    func open(dataDirectory: String?) throws -> Archive {
         let keyring = try Keyring.fromEnvironment()
         var url = archive
         if url == nil, let env = getenv("STRATA_ARCHIVE"), env.pointee != 0 { url = String(cString: env) }
         if url == nil, let s3 = try S3Configuration.fromEnvironment() {
             return Archive(objects: try S3ObjectStore(s3), keyring: keyring)
         }
-        let location = url ?? "file://\(dataDirectory)/_archive"
+        guard let location = url ?? dataDirectory.map({ "file://\($0)/_archive" }) else {
+            throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, or the S3_* variables)")
+        }
         if location.hasPrefix("file://") {
             return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))), keyring: keyring)
         }
@@ -92,7 +95,7 @@ struct ArchiveCommand: ParsableCommand {
                 var out = Output()
                 out.write("key,measurement,symbol,day,rows,bytes\n")
                 for item in try archive.list(measurement: measurement, symbol: symbol, days: lo...hi) {
-                    let rows = try ColdReader(store: archive.objects, key: item.key).index().footer.rowCount
+                    let rows = try ColdReader(store: archive.objects, key: item.key, keyring: archive.keyring).index().footer.rowCount
                     out.write("\(item.key),\(item.measurement),\(item.symbol),\(item.day),\(rows),\(item.size)\n")
                 }
                 out.flush()

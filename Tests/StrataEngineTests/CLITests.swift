@@ -99,6 +99,70 @@ import Testing
         #expect(missing.status == 1 && missing.stderr.contains("no object"))
     }
 
+    @Test func backupCreateListVerifyRestoreAndADamagedObject() throws {
+        ingestTrades()
+        let bucket = "file://\(root.path)/bucket"
+        let bars = { (dir: String) in
+            runStrata(["query", "--data-dir", dir, "--measurement", "trade", "--symbol", "ESH4,NQH4", "--interval", "1m", "--ohlcv", "price,size"]).stdout
+        }
+        let before = bars(data)
+        let created = runStrata(["backup", "create", "--data-dir", data, "--archive", bucket])
+        #expect(created.status == 0 && created.stdout.contains("rows: 5\n") && created.stdout.contains("base: none (full)\n"), "\(created.stderr)")
+        let list = runStrata(["backup", "list", "--archive", bucket]).stdout.lines()
+        #expect(list.count == 2 && list[0] == "id,created,store,base,scope,rows,objects,uploaded_bytes,encryption")
+        let id = String(list.last?.split(separator: ",").first ?? "")
+        #expect(list.last?.contains(",,all,5,5,") == true && list.last?.hasSuffix(",none") == true, "\(list)")
+        let verified = runStrata(["backup", "verify", "--archive", bucket, id])
+        #expect(verified.status == 0 && verified.stdout.hasSuffix("backup \(id): ok\n"), "\(verified.stdout)\(verified.stderr)")
+        // An incremental backup references both segments.
+        let again = runStrata(["backup", "create", "--data-dir", data, "--archive", bucket])
+        #expect(again.stdout.contains("base: \(id)\n") && again.stdout.contains("objects referenced: 2\n"), "\(again.stdout)")
+
+        let copy = root.path + "/copy"
+        let restored = runStrata(["backup", "restore", id, "--archive", bucket, "--data-dir", copy])
+        #expect(restored.status == 0 && restored.stdout.contains("rows: 5\n"), "\(restored.stderr)")
+        #expect(bars(copy) == before && !before.isEmpty)
+        let refused = runStrata(["backup", "restore", id, "--archive", bucket, "--data-dir", data])
+        #expect(refused.status == 1 && refused.stderr.contains("--force"))
+        let noArchive = runStrata(["backup", "restore", id, "--data-dir", root.path + "/x"], environment: ["STRATA_ARCHIVE": "", "S3_BUCKET": ""])
+        #expect(noArchive.status != 0 && noArchive.stderr.contains("--archive"), "\(noArchive.stderr)")
+
+        let segment = try FileSystem.list(root.path + "/bucket/backups/\(id)/trade/NQH4/2024-01-02").first { $0.hasSuffix(".strata") } ?? ""
+        let key = "backups/\(id)/trade/NQH4/2024-01-02/\(segment)"
+        var bytes = try readFile(root.path + "/bucket/" + key)
+        bytes[bytes.count - 30] ^= 0x10
+        writeFile(root.path + "/bucket/" + key, bytes)
+        let damaged = runStrata(["backup", "verify", "--archive", bucket, id])
+        #expect(damaged.status == 1 && damaged.stdout.contains("damaged: \(key): SHA-256 mismatch"), "\(damaged.stdout)")
+    }
+
+    @Test func encryptedArchiveAndBackupWithAKeyFile() throws {
+        ingestTrades()
+        let bucket = "file://\(root.path)/bucket"
+        let keyFile = root.path + "/keys"
+        writeText(keyFile, "# current\n" + String(repeating: "5a", count: 32) + "\n")
+        let env = ["STRATA_ENCRYPTION_KEY_FILE": keyFile, "STRATA_ARCHIVE": bucket]
+        let bars = ["query", "--data-dir", data, "--measurement", "trade", "--symbol", "NQH4", "--interval", "1m", "--ohlcv", "price,size"]
+        let before = runStrata(bars).stdout
+        let push = runStrata(["archive", "push", "--data-dir", data, "--older-than", "0s"], environment: env)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(runStrata(bars, environment: env).stdout == before)
+        let blind = runStrata(bars, environment: ["STRATA_ARCHIVE": bucket])
+        #expect(blind.status == 1 && blind.stderr.contains("is encrypted with key") && blind.stderr.contains("STRATA_ENCRYPTION_KEY"), "\(blind.stderr)")
+        #expect(!blind.stderr.contains("5a5a5a"))
+        let created = runStrata(["backup", "create", "--data-dir", data], environment: env)
+        #expect(created.status == 0 && created.stdout.contains("encryption: key "), "\(created.stderr)")
+        let id = String(runStrata(["backup", "list"], environment: env).stdout.lines().last?.split(separator: ",").first ?? "")
+        let wrong = root.path + "/wrong"
+        writeText(wrong, String(repeating: "a5", count: 32) + "\n")
+        let refused = runStrata(["backup", "restore", id, "--data-dir", root.path + "/copy"], environment: ["STRATA_ENCRYPTION_KEY_FILE": wrong, "STRATA_ARCHIVE": bucket])
+        #expect(refused.status == 1 && refused.stderr.contains("is encrypted with key") && !refused.stderr.contains("a5a5a5"), "\(refused.stderr)")
+        let restored = runStrata(["backup", "restore", id, "--data-dir", root.path + "/copy"], environment: env)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(runStrata(["query", "--data-dir", root.path + "/copy", "--measurement", "trade", "--symbol", "NQH4", "--interval", "1m", "--ohlcv", "price,size"],
+                          environment: env).stdout == before)
+    }
+
     @Test func ingestPrintsWhatItWrote() {
         writeText(root.path + "/t.csv", trades)
         let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])

@@ -56,11 +56,12 @@ func ns(_ text: String) -> Int64 {
 }
 
 /// Runs the `strata` executable built next to the test bundle; returns status and output.
-func runStrata(_ arguments: [String], stdin: String? = nil) -> (status: Int32, stdout: String, stderr: String) {
+func runStrata(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) -> (status: Int32, stdout: String, stderr: String) {
     let binary = strataBinary()
     let tmp = TemporaryDirectory()
     let quoted = arguments.map { "'" + $0.replacingOccurrencesOfQuote() + "'" }.joined(separator: " ")
-    var command = "'\(binary)' \(quoted) >'\(tmp.path)/out' 2>'\(tmp.path)/err'"
+    let variables = environment.sorted { $0.key < $1.key }.map { "\($0.key)='\($0.value.replacingOccurrencesOfQuote())' " }.joined()
+    var command = "\(variables)'\(binary)' \(quoted) >'\(tmp.path)/out' 2>'\(tmp.path)/err'"
     if let stdin {
         writeText("\(tmp.path)/in", stdin)
         command += " <'\(tmp.path)/in'"
