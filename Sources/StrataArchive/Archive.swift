@@ -85,8 +85,11 @@ public final class Archive: ColdStorage, Sendable {
             if let measurement, key.series.measurement != measurement { continue }
             let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
             guard dayEnd <= now &- olderThan else { continue }
+            var uploadedKey: String?
+            var localSize = 0
             let archived = try database.archive(key) { (segment) throws(StrataError) -> (key: String, bytes: UInt64) in
                 let objectKey = Archive.key(key.series, key.day, segment.id, store: storeID)
+                uploadedKey = objectKey
                 let cipher = keyring.map { ObjectCipher.new($0.current) }
                 let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
                     .mapError { StrataError.corrupt($0, path: segment.path) }.get()
@@ -94,10 +97,16 @@ public final class Archive: ColdStorage, Sendable {
                 guard let info = try objects.head(objectKey), info.size == cold.count else {
                     throw StrataError(.io, "uploaded \(objectKey) but the store reports another size; the local segment is kept", path: segment.path)
                 }
-                summary.localBytes += segment.size
+                localSize = segment.size
                 return (objectKey, UInt64(cold.count))
             }
+            if archived == nil, let uploadedKey {
+                // The segment was compacted with late rows during the upload: the object
+                // is no longer what the day holds. The next push archives the new one.
+                try? objects.delete(uploadedKey)
+            }
             if let archived {
+                summary.localBytes += localSize
                 summary.seriesDays += 1
                 summary.rows += Int(archived.rows)
                 summary.objectBytes += Int(archived.bytes)

@@ -206,21 +206,30 @@ extension Database {
     /// Moves the local segments of a series-day to the archive: merges them into one
     /// (compaction), hands that segment to `upload` — which stores it and returns its key
     /// and size once the copy is verified — then switches the day's manifest to list it as
-    /// archived, and only then removes the local file. A crash before the switch leaves the
-    /// local segment live (the uploaded object is simply written again next time); after
-    /// it, the leftover file is removed on open. Returns the archived entry, or nil when
-    /// the day has no local segment.
+    /// archived, and only then removes the local file. The upload runs without the writer
+    /// lock, so flushes, deletes and compactions go on meanwhile; if the segment was
+    /// replaced in that time (compacted with late rows), nothing switches and nil is
+    /// returned (the caller may remove what it uploaded). Segments added meanwhile stay
+    /// local. A crash before the switch leaves the local segment live (the uploaded object
+    /// is simply written again next time); after it, the leftover file is removed on open.
+    /// Returns the archived entry, or nil when the day has no local segment.
     public func archive(_ key: SeriesDay, upload: (Segment) throws(StrataError) -> (key: String, bytes: UInt64)) throws(StrataError) -> DayManifest.ColdEntry? {
-        try writer.withLock { () throws(StrataError) -> DayManifest.ColdEntry? in
+        let picked = try writer.withLock { () throws(StrataError) -> (DayManifest.Entry, Segment)? in
             try checkOpen()
             _ = try compact(key)
             let manifest = try store.manifest(key)
             guard manifest.segments.count == 1, let entry = manifest.segments.first else { return nil }
             let id = SegmentID(entry.id)
-            let path = store.segmentPath(key.series, key.day, id)
-            let segment = try Segment(path: path, id: id)
-            let uploaded = try upload(segment)
-            let cold = DayManifest.ColdEntry(id: entry.id, rows: entry.rows, bytes: uploaded.bytes, key: uploaded.key)
+            return (entry, try Segment(path: store.segmentPath(key.series, key.day, id), id: id))
+        }
+        guard let (entry, segment) = picked else { return nil }
+        // The mapping keeps the bytes readable even if a compaction removes the file meanwhile.
+        let uploaded = try upload(segment)
+        let cold = DayManifest.ColdEntry(id: entry.id, rows: entry.rows, bytes: uploaded.bytes, key: uploaded.key)
+        return try writer.withLock { () throws(StrataError) -> DayManifest.ColdEntry? in
+            try checkOpen()
+            let manifest = try store.manifest(key)
+            guard manifest.segments.contains(where: { $0.id == entry.id }) else { return nil }
             beginSwitch([key.series])
             defer { monitor.withLock { endSwitch([key.series]) } }
             _ = try store.commit([], touching: [key], base: { _ in manifest }, edit: { _, m in
@@ -228,7 +237,7 @@ extension Database {
                 m.cold.append(cold)
                 m.cold.sort { $0.id < $1.id }
             }, crash: configuration.crashHook)
-            try FileSystem.remove(path)
+            try FileSystem.remove(segment.path)
             return cold
         }
     }

@@ -136,6 +136,45 @@ struct TieringScenario {
         try dbB.close()
     }
 
+    /// Uploads run without the writer lock: rows flushed into the day being uploaded stay
+    /// local beside the archived segment; if a compaction replaces the segment meanwhile,
+    /// the day is not switched and the stale object is removed.
+    @Test(arguments: [false, true])
+    func writesDuringAnUploadAreKept(compactMeanwhile: Bool) async throws {
+        let root = TemporaryDirectory()
+        let bucket = try LocalObjectStore(directory: root.path + "/bucket")
+        let hook = UploadHook(bucket)
+        let scenario = TieringScenario(objects: hook)
+        let db = try Database(directory: scenario.root.path + "/data", configuration: scenario.configuration())
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        let t0 = scenario.base + 3_600_000_000_000
+        try db.appendBlocking([Store.SeriesRows(series: es, schema: scenario.schema, rows: RowBlock(
+            timestamps: [t0, t0 + 1], columns: [Column(.float64([1, 2])), Column(.int64([1, 2]))]))])
+        try db.flush()
+        hook.during = {
+            // Before the change that released the lock here, these calls deadlocked.
+            try db.appendBlocking([Store.SeriesRows(series: es, schema: scenario.schema, rows: RowBlock(
+                timestamps: [t0 + 2], columns: [Column(.float64([3])), Column(.int64([3]))]))])
+            try db.flush()
+            if compactMeanwhile { _ = try db.compact() }
+        }
+        let pushed = try scenario.archive.push(db, olderThan: 0)
+        let manifest = try db.store.manifest(SeriesDay(es, Day(containing: t0)))
+        if compactMeanwhile {
+            #expect(pushed.seriesDays == 0 && manifest.cold.isEmpty && manifest.segments.count == 1)
+            #expect(try bucket.list(prefix: "").isEmpty)
+        } else {
+            #expect(pushed.seriesDays == 1 && manifest.cold.count == 1 && manifest.segments.count == 1)
+            #expect(try bucket.list(prefix: "").count == 1)
+        }
+        #expect(try db.query(es).rows.timestamps == [t0, t0 + 1, t0 + 2])
+        // The next push archives what is left.
+        hook.during = nil
+        _ = try scenario.archive.push(db, olderThan: 0)
+        #expect(try db.query(es).rows.timestamps == [t0, t0 + 1, t0 + 2])
+        try db.close()
+    }
+
     @Test func tieringToADirectoryKeepsEveryAnswer() async throws {
         let objects = TemporaryDirectory()
         try await TieringScenario(objects: try LocalObjectStore(directory: objects.path)).run()
@@ -163,4 +202,25 @@ struct TieringScenario {
         #expect(try db.query(try SeriesKey(measurement: "trade", symbol: "ESH4")).rows.rowCount == 90_000)
         try db.close()
     }
+}
+
+/// An object store that runs `during` once, inside the first `put`, as another writer
+/// would while an upload is in flight.
+final class UploadHook: ObjectStore, @unchecked Sendable {
+    let inner: any ObjectStore
+    var during: (() throws -> Void)?
+    init(_ inner: any ObjectStore) { self.inner = inner }
+    var location: String { inner.location }
+    func put(_ key: String, _ bytes: [UInt8]) throws(StrataError) {
+        if let run = during {
+            during = nil
+            do { try run() } catch { throw StrataError(.io, "hook: \(error)") }
+        }
+        try inner.put(key, bytes)
+    }
+    func get(_ key: String, range: Range<Int>?) throws(StrataError) -> [UInt8] { try inner.get(key, range: range) }
+    func getTail(_ key: String, count: Int) throws(StrataError) -> (bytes: [UInt8], objectSize: Int) { try inner.getTail(key, count: count) }
+    func head(_ key: String) throws(StrataError) -> ObjectInfo? { try inner.head(key) }
+    func list(prefix: String) throws(StrataError) -> [ObjectInfo] { try inner.list(prefix: prefix) }
+    func delete(_ key: String) throws(StrataError) { try inner.delete(key) }
 }
