@@ -41,7 +41,8 @@ final class CurlEasy: @unchecked Sendable {
     /// Performs one request. Network failures (refused, timed out, reset) throw `.io`
     /// with curl's message; any HTTP status is a response.
     func perform(method: String, url: String, headers: [(String, String)], body: [UInt8],
-                 connectTimeoutMilliseconds: Int, timeoutMilliseconds: Int, verifyTLS: Bool = true) throws(StrataError) -> HTTPResponse {
+                 connectTimeoutMilliseconds: Int, timeoutMilliseconds: Int, stallMilliseconds: Int = 30_000,
+                 verifyTLS: Bool = true) throws(StrataError) -> HTTPResponse {
         curl_easy_reset(handle)
         // Nothing set below may outlive this call in the handle (it goes back to a pool).
         defer { curl_easy_reset(handle) }
@@ -61,6 +62,8 @@ final class CurlEasy: @unchecked Sendable {
                     _ = strata_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
                     _ = strata_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMilliseconds)
                     _ = strata_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
+                    _ = strata_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1024)
+                    _ = strata_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, stallMilliseconds / 1000))
                     _ = strata_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, verifyTLS ? 1 : 0)
                     _ = strata_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, verifyTLS ? 2 : 0)
                     _ = strata_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))

@@ -25,6 +25,9 @@ public struct S3Configuration: Sendable {
     public var maxBackoffMilliseconds = 5_000
     public var connectTimeoutMilliseconds = 5_000
     public var requestTimeoutMilliseconds = 300_000
+    /// A transfer slower than 1 KiB/s for this long is abandoned (and retried), so a
+    /// stalled connection fails long before the request timeout.
+    public var stallTimeoutMilliseconds = 30_000
     /// Check the server's TLS certificate (always on, except for a test server).
     public var verifyTLS = true
 
@@ -55,7 +58,7 @@ public struct S3Configuration: Sendable {
         }
         var c = S3Configuration(endpoint: endpoint, bucket: bucket, region: env("S3_REGION") ?? "us-east-1",
                                 accessKey: access!, secretKey: secret!)
-        c.prefix = env("S3_PREFIX") ?? ""
+        c.prefix = normalizedPrefix(env("S3_PREFIX") ?? "")
         if let style = env("S3_PATH_STYLE") { c.pathStyle = style != "0" && style != "false" }
         try c.validate()
         return c
@@ -69,6 +72,14 @@ public struct S3Configuration: Sendable {
               bucket.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }) else {
             throw StrataError(.invalidInput, "S3 bucket name '\(bucket)' must be 1–63 lower-case letters, digits, '-' or '.'")
         }
+        if !prefix.isEmpty {
+            guard prefix.hasSuffix("/") else { throw StrataError(.invalidInput, "S3 prefix '\(prefix)' must end with '/'") }
+            do throws(StrataError) {
+                try validateObjectKey(prefix + "x")
+            } catch {
+                throw StrataError(.invalidInput, "S3 prefix '\(prefix)': \(error.message)")
+            }
+        }
         guard partSize >= 5 << 20 else { throw StrataError(.invalidInput, "S3 part size must be at least 5 MiB") }
         guard parallelParts >= 1, maxAttempts >= 1 else { throw StrataError(.invalidInput, "S3 parallelParts and maxAttempts must be at least 1") }
     }
@@ -80,4 +91,13 @@ public struct S3Configuration: Sendable {
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         return (scheme, String(rest))
     }
+}
+
+/// A key prefix as given (`strata`, `/strata/`, `a/b`) in the form keys are joined to:
+/// no leading slash, one trailing slash, or empty.
+public func normalizedPrefix(_ prefix: String) -> String {
+    var p = Substring(prefix)
+    while p.hasPrefix("/") { p = p.dropFirst() }
+    while p.hasSuffix("/") { p = p.dropLast() }
+    return p.isEmpty ? "" : p + "/"
 }

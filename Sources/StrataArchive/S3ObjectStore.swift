@@ -69,7 +69,8 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
             let outcome: Result<HTTPResponse, StrataError> = withHandle { (handle) throws(StrataError) in
                 try handle.perform(method: request.method, url: url, headers: request.headers + signed, body: request.body,
                                    connectTimeoutMilliseconds: configuration.connectTimeoutMilliseconds,
-                                   timeoutMilliseconds: configuration.requestTimeoutMilliseconds, verifyTLS: configuration.verifyTLS)
+                                   timeoutMilliseconds: configuration.requestTimeoutMilliseconds,
+                                   stallMilliseconds: configuration.stallTimeoutMilliseconds, verifyTLS: configuration.verifyTLS)
             }
             var failure: StrataError
             var retryable: Bool

@@ -27,9 +27,7 @@ struct ArchiveOption: ParsableArguments {
         if location.hasPrefix("s3://") {
             let rest = location.dropFirst("s3://".count)
             let bucket = String(rest.prefix { $0 != "/" })
-            var prefix = String(rest.dropFirst(bucket.count))
-            while prefix.hasPrefix("/") { prefix.removeFirst() }
-            if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
+            let prefix = normalizedPrefix(String(rest.dropFirst(bucket.count)))
             setenv("S3_BUCKET", bucket, 1)
             guard var configuration = try S3Configuration.fromEnvironment() else {
                 throw ValidationError("--archive \(location): S3_ACCESS_KEY and S3_SECRET_KEY are needed")

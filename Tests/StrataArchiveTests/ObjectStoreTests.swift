@@ -80,6 +80,22 @@ func checkObjectStoreContract(_ store: any ObjectStore) throws {
     }
 }
 
+@Suite struct S3ConfigurationTests {
+    @Test func prefixesAreNormalisedAndBadOnesNamed() throws {
+        #expect(normalizedPrefix("/strata") == "strata/" && normalizedPrefix("a/b//") == "a/b/" && normalizedPrefix("/") == "")
+        for bad in ["a//b/", "../x/", "a/./", "x\u{1}/"] {
+            var c = S3Configuration(endpoint: "http://127.0.0.1:1", bucket: "b", accessKey: "k", secretKey: "s")
+            c.prefix = bad
+            #expect(throws: StrataError.self, "\(bad)") { try c.validate() }
+        }
+        var c = S3Configuration(endpoint: "http://127.0.0.1:1", bucket: "b", accessKey: "k", secretKey: "s")
+        c.prefix = "strata"
+        #expect { try c.validate() } throws: { ($0 as? StrataError)?.message.contains("must end with '/'") == true }
+        c.prefix = "tenant-1/strata/"
+        try c.validate()
+    }
+}
+
 @Suite(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts")) struct S3ObjectStoreTests {
     @Test func keepsTheContract() throws {
         try checkObjectStoreContract(try S3TestServer.store(bucket: S3TestServer.bucket("contract")))
