@@ -40,11 +40,12 @@ public struct S3Configuration: Sendable {
     }
 
     /// From S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY and S3_PREFIX
-    /// (S3_PATH_STYLE=0 for virtual-hosted addressing); nil when S3_BUCKET is unset.
-    public static func fromEnvironment() throws(StrataError) -> S3Configuration? {
+    /// (S3_PATH_STYLE=0 for virtual-hosted addressing; S3_PART_SIZE_MIB, S3_PARALLEL_PARTS),
+    /// as `variable` looks them up (the environment by default); nil when S3_BUCKET is unset.
+    public static func fromEnvironment(_ variable: (String) -> String? = Keyring.environmentVariable) throws(StrataError) -> S3Configuration? {
         func env(_ name: String) -> String? {
-            guard let v = getenv(name), v.pointee != 0 else { return nil }
-            return String(cString: v)
+            guard let v = variable(name), !v.isEmpty else { return nil }
+            return v
         }
         guard let bucket = env("S3_BUCKET") else { return nil }
         var missing: [String] = []
@@ -60,6 +61,14 @@ public struct S3Configuration: Sendable {
                                 accessKey: access!, secretKey: secret!)
         c.prefix = normalizedPrefix(env("S3_PREFIX") ?? "")
         if let style = env("S3_PATH_STYLE") { c.pathStyle = style != "0" && style != "false" }
+        if let text = env("S3_PART_SIZE_MIB") {
+            guard let mib = Int(text), mib >= 5, mib <= 5120 else { throw StrataError(.invalidInput, "S3_PART_SIZE_MIB must be 5…5120, not '\(text)'") }
+            c.partSize = mib << 20
+        }
+        if let text = env("S3_PARALLEL_PARTS") {
+            guard let n = Int(text), n >= 1, n <= 64 else { throw StrataError(.invalidInput, "S3_PARALLEL_PARTS must be 1…64, not '\(text)'") }
+            c.parallelParts = n
+        }
         try c.validate()
         return c
     }

@@ -9,6 +9,8 @@ public struct CompactionSummary: Sendable {
     public var bytesBefore = 0
     public var bytesAfter = 0
     public var tombstonesPurged = 0
+
+    public init() {}
 }
 
 extension Database {
@@ -140,11 +142,17 @@ extension Database {
     /// Compacts the series-days matching the filters that have more than one segment or
     /// have tombstones.
     public func compact(measurement: String? = nil, symbol: String? = nil, day: Day? = nil) throws(StrataError) -> CompactionSummary {
+        try compact { key in
+            (measurement == nil || key.series.measurement == measurement) && (symbol == nil || key.series.symbol == symbol)
+                && (day == nil || key.day == day)
+        }
+    }
+
+    /// Compacts the series-days for which `include` is true (and that have more than one
+    /// segment or have tombstones).
+    public func compact(where include: (SeriesDay) -> Bool) throws(StrataError) -> CompactionSummary {
         var summary = CompactionSummary()
-        for key in try store.seriesDays() {
-            if let measurement, key.series.measurement != measurement { continue }
-            if let symbol, key.series.symbol != symbol { continue }
-            if let day, key.day != day { continue }
+        for key in try store.seriesDays() where include(key) {
             if let s = try writer.withLock({ () throws(StrataError) in try compact(key) }) {
                 summary.seriesDays += 1
                 summary.segmentsBefore += s.segmentsBefore
@@ -179,9 +187,13 @@ extension Database {
         let snapshot = SeriesSnapshot(series: key.series, schema: MeasurementSchema(fields: fields), days: [view])
         let rows = try snapshot.query().rows
         let old = Set(manifest.segments.map(\.id))
-        var summary = CompactionSummary(seriesDays: 1, segmentsBefore: manifest.segments.count, segmentsAfter: rows.rowCount > 0 ? 1 : 0,
-                                        rows: rows.rowCount, bytesBefore: view.segments.reduce(0) { $0 + $1.size },
-                                        tombstonesPurged: archived ? 0 : manifest.tombstones.count)
+        var summary = CompactionSummary()
+        summary.seriesDays = 1
+        summary.segmentsBefore = manifest.segments.count
+        summary.segmentsAfter = rows.rowCount > 0 ? 1 : 0
+        summary.rows = rows.rowCount
+        summary.bytesBefore = view.segments.reduce(0) { $0 + $1.size }
+        summary.tombstonesPurged = archived ? 0 : manifest.tombstones.count
         beginSwitch([key.series])
         defer { monitor.withLock { endSwitch([key.series]) } }
         let new = rows.rowCount > 0 ? [Store.NewSegment(key: key, schema: fields, rows: rows)] : []

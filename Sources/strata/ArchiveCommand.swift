@@ -3,40 +3,45 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataSystem
 
 /// `--archive`, shared by the commands that read or move archived data.
 struct ArchiveOption: ParsableArguments {
     @Option(name: .long, help: "Archive: file:///DIR or s3://BUCKET[/PREFIX] (default: $STRATA_ARCHIVE, else s3:// if S3_BUCKET is set, else <data-dir>/_archive). S3 credentials come from S3_ACCESS_KEY and S3_SECRET_KEY, the endpoint from S3_ENDPOINT. With STRATA_ENCRYPTION_KEY_FILE or STRATA_ENCRYPTION_KEY set, new objects are encrypted with the first key.")
     var archive: String?
 
-    /// The archive for a data directory (nil: there is no default directory, the archive
-    /// must be named).
-    func open(dataDirectory: String?) throws -> Archive {
-        let keyring = try Keyring.fromEnvironment()
-        var url = archive
-        if url == nil, let env = getenv("STRATA_ARCHIVE"), env.pointee != 0 { url = String(cString: env) }
-        if url == nil, let s3 = try S3Configuration.fromEnvironment() {
-            return Archive(objects: try S3ObjectStore(s3), keyring: keyring)
+    /// The archive of a store's command: its data directory and configuration file.
+    func open(_ store: DataDirOption) throws -> Archive {
+        try open(dataDirectory: store.path, settings: try store.settings())
+    }
+
+    /// The archive named by `--archive`, else the environment, else the configuration
+    /// file, else `<data-dir>/_archive` (nil data directory: there is no default).
+    func open(dataDirectory: String?, settings: StrataConfiguration) throws -> Archive {
+        let variable = { (name: String) in settings.variable(name) }
+        let keyring = try Keyring.fromEnvironment(variable)
+        let url = archive ?? variable("STRATA_ARCHIVE")
+        if url == nil, let s3 = try S3Configuration.fromEnvironment(variable) {
+            return Archive(objects: try S3ObjectStore(s3), keyring: keyring, cacheBytes: settings.cacheBytes)
         }
         guard let location = url ?? dataDirectory.map({ "file://\($0)/_archive" }) else {
-            throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, or the S3_* variables)")
+            throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, the S3_* variables, or the configuration's [archive] url)")
         }
         if location.hasPrefix("file://") {
-            return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))), keyring: keyring)
+            return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))), keyring: keyring,
+                           cacheBytes: settings.cacheBytes)
         }
         if location.hasPrefix("s3://") {
             let rest = location.dropFirst("s3://".count)
             let bucket = String(rest.prefix { $0 != "/" })
             let prefix = normalizedPrefix(String(rest.dropFirst(bucket.count)))
-            setenv("S3_BUCKET", bucket, 1)
-            guard var configuration = try S3Configuration.fromEnvironment() else {
+            let lookup = { (name: String) -> String? in name == "S3_BUCKET" ? bucket : name == "S3_PREFIX" ? prefix : variable(name) }
+            guard let configuration = try S3Configuration.fromEnvironment(lookup) else {
                 throw ValidationError("--archive \(location): S3_ACCESS_KEY and S3_SECRET_KEY are needed")
             }
-            configuration.bucket = bucket
-            configuration.prefix = prefix
-            return Archive(objects: try S3ObjectStore(configuration), keyring: keyring)
+            return Archive(objects: try S3ObjectStore(configuration), keyring: keyring, cacheBytes: settings.cacheBytes)
         }
-        throw ValidationError("--archive must be file:///DIR or s3://BUCKET[/PREFIX], not '\(location)'")
+        throw ValidationError("the archive must be file:///DIR or s3://BUCKET[/PREFIX], not '\(location)'")
     }
 }
 
@@ -52,15 +57,18 @@ struct ArchiveCommand: ParsableCommand {
             discussion: "Each day is compacted, converted into a cold object, uploaded and verified; only then is the local segment removed. Queries keep answering for archived days.")
         @OptionGroup var store: DataDirOption
         @OptionGroup var archiveOption: ArchiveOption
-        @Option(help: "Age of the days to archive: 0s (everything), 7d, 180d, …") var olderThan: String = "180d"
+        @Option(help: "Age of the days to archive: 0s (everything), 7d, 180d, … (default: the configuration's archive_after, else 180d)") var olderThan: String?
         @Option(help: "Only this measurement.") var measurement: String?
 
         func run() throws {
             running {
-                let age = olderThan == "0" || olderThan == "0s" ? 0 : try parseInterval(olderThan)
-                let archive = try archiveOption.open(dataDirectory: store.path)
+                let settings = try store.settings()
+                guard let age = try olderThan.map({ try parseDuration($0) }) ?? settings.tiers.archiveAfter else {
+                    throw ValidationError("the configuration sets archive_after = \"never\"; give --older-than to archive anyway")
+                }
+                let archive = try archiveOption.open(store)
                 let started = now()
-                let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration) { database in
+                let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
                     try archive.push(database, olderThan: age, measurement: measurement)
                 }
                 var out = Output()
@@ -87,7 +95,7 @@ struct ArchiveCommand: ParsableCommand {
         func run() throws {
             running {
                 if symbol != nil && measurement == nil { throw ValidationError("--symbol needs --measurement") }
-                let archive = try archiveOption.open(dataDirectory: store.path)
+                let archive = try archiveOption.open(store)
                 let lo = try from.map { Day(containing: try parseTime($0, option: "--from")) } ?? Day(daysSinceEpoch: -1_000_000)
                 let hi = try to.map { Day(containing: try parseTime($0, option: "--to")) } ?? Day(daysSinceEpoch: 1_000_000)
                 var out = Output()
@@ -109,7 +117,7 @@ struct ArchiveCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let archive = try archiveOption.open(dataDirectory: store.path)
+                let archive = try archiveOption.open(store)
                 let object = try archive.objects.get(key)
                 let bytes = try object.withUnsafeBytes { raw in
                     try ColdObject.segmentBytes(raw, keyring: archive.keyring, location: "\(archive.objects.location)/\(key)")
@@ -142,10 +150,10 @@ struct ArchiveCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let archive = try archiveOption.open(dataDirectory: store.path)
+                let archive = try archiveOption.open(store)
                 let series = try SeriesKey(measurement: measurement, symbol: symbol)
                 let (fromNs, toNs) = (try parseTime(from, option: "--from"), try parseTime(to, option: "--to"))
-                let restored = try withDatabase(store.path, configuration: archive.databaseConfiguration) { database in
+                let restored = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
                     try archive.restore(database, series: series, from: fromNs, to: toNs)
                 }
                 var out = Output()
@@ -157,9 +165,9 @@ struct ArchiveCommand: ParsableCommand {
 }
 
 extension Archive {
-    /// A database configuration that reads archived days from this archive.
-    var databaseConfiguration: DatabaseConfiguration {
-        var configuration = DatabaseConfiguration()
+    /// `base` (the configuration file's settings), reading archived days from this archive.
+    func databaseConfiguration(_ base: DatabaseConfiguration) -> DatabaseConfiguration {
+        var configuration = base
         configuration.store.coldStorage = self
         return configuration
     }

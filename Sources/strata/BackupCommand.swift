@@ -24,10 +24,10 @@ struct BackupCommand: ParsableCommand {
         func run() throws {
             running {
                 if !symbol.isEmpty && measurement == nil { throw ValidationError("--symbol needs --measurement") }
-                let archive = try archiveOption.open(dataDirectory: store.path)
+                let archive = try archiveOption.open(store)
                 let backups = Backups(objects: archive.objects, keyring: archive.keyring)
                 let started = now()
-                let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration) { database in
+                let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
                     try backups.create(database, measurement: measurement, symbols: symbol.isEmpty ? nil : symbol, full: full)
                 }
                 var out = Output()
@@ -52,7 +52,7 @@ struct BackupCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let archive = try archiveOption.open(dataDirectory: store.dataDir == nil && hasArchiveSetting ? nil : store.path)
+                let archive = try archiveOption.open(store)
                 let backups = Backups(objects: archive.objects, keyring: archive.keyring)
                 var out = Output()
                 out.write("id,created,store,base,scope,rows,objects,uploaded_bytes,encryption\n")
@@ -78,7 +78,7 @@ struct BackupCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let archive = try archiveOption.open(dataDirectory: store.dataDir == nil && hasArchiveSetting ? nil : store.path)
+                let archive = try archiveOption.open(store)
                 let backups = Backups(objects: archive.objects, keyring: archive.keyring)
                 let report = try backups.verify(id)
                 var out = Output()
@@ -104,10 +104,11 @@ struct BackupCommand: ParsableCommand {
         @Option(help: "Only this measurement.") var measurement: String?
         @Option(help: "Only this symbol (repeat for several).") var symbol: [String] = []
         @Flag(help: "Replace the contents of a store that no process has open.") var force = false
+        @Option(help: "Configuration file (default: $STRATA_CONFIG) naming the archive and keys.") var config: String?
 
         func run() throws {
             running {
-                let archive = try archiveOption.open(dataDirectory: nil)
+                let archive = try archiveOption.open(dataDirectory: nil, settings: try loadSettings(config))
                 let backups = Backups(objects: archive.objects, keyring: archive.keyring)
                 let started = now()
                 let summary = try backups.restore(id, into: dataDir, measurement: measurement, symbols: symbol.isEmpty ? nil : symbol, force: force)
@@ -123,9 +124,4 @@ struct BackupCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// Whether the archive is named by the environment (so `--data-dir` need not be).
-var hasArchiveSetting: Bool {
-    ["STRATA_ARCHIVE", "S3_BUCKET"].contains { (name: String) in Keyring.environmentVariable(name).map { !$0.isEmpty } ?? false }
 }

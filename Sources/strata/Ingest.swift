@@ -31,13 +31,13 @@ struct Ingest: ParsableCommand {
     @Flag(help: "Accept NaN, Inf and -Inf in float fields.") var allowNonfinite = false
     @Option(help: "Rows per block (default 8192).") var rowsPerBlock: Int = 8192
     @Flag(help: "Write through the write-ahead log in batches, as a server does.") var live = false
-    @Option(help: "With --live: always, interval:<ms> or none (default always).") var fsync: String = "always"
+    @Option(help: "With --live: always, interval:<ms> or none (default: the configuration's, else always).") var fsync: String?
     @Option(help: "With --live: rows per append (default 1000).") var batchRows: Int = 1000
-    @Option(help: "With --live: flush a series into segments at this many rows (default 1048576).") var flushRows: Int = 1 << 20
-    @Option(help: "With --live: memory for unflushed rows, in MiB (default 512).") var memoryMiB: Int = 512
+    @Option(help: "With --live: flush a series into segments at this many rows (default 1048576).") var flushRows: Int?
+    @Option(help: "With --live: memory for unflushed rows, in MiB (default 512).") var memoryMiB: Int?
     @Flag(help: "With --live: print \"ack ROWS LINE\" when each batch is durable.") var ack = false
     @Option(help: .hidden) var walFileSize: Int = 64 << 20
-    @Option(help: .hidden) var compactAfter: Int = 8
+    @Option(help: .hidden) var compactAfter: Int?
     @Option(help: .hidden) var crashAt: String?
     @Argument(help: "CSV file, or - for standard input.") var file: String
 
@@ -45,10 +45,10 @@ struct Ingest: ParsableCommand {
         if symbol != nil && symbolColumn != nil { throw ValidationError("give --symbol or --symbol-column, not both") }
         if let timeUnit, TimeUnit(rawValue: timeUnit) == nil { throw ValidationError("--time-unit must be s, ms, us or ns, not '\(timeUnit)'") }
         if rowsPerBlock < 1 || rowsPerBlock > 1 << 20 { throw ValidationError("--rows-per-block must be 1…1048576") }
-        if FsyncPolicy(parsing: fsync) == nil { throw ValidationError("--fsync must be always, none or interval:<ms> (1…60000), not '\(fsync)'") }
+        if let fsync, FsyncPolicy(parsing: fsync) == nil { throw ValidationError("--fsync must be always, none or interval:<ms> (1…60000), not '\(fsync)'") }
         if batchRows < 1 || batchRows > 1 << 20 { throw ValidationError("--batch-rows must be 1…1048576") }
-        if flushRows < 1 { throw ValidationError("--flush-rows must be at least 1") }
-        if memoryMiB < 1 { throw ValidationError("--memory-mib must be at least 1") }
+        if let flushRows, flushRows < 1 { throw ValidationError("--flush-rows must be at least 1") }
+        if let memoryMiB, memoryMiB < 1 { throw ValidationError("--memory-mib must be at least 1") }
         if let crashAt, CrashHook(parsing: crashAt) == nil { throw ValidationError("--crash-at: unknown point '\(crashAt)'") }
         if live && strict { throw ValidationError("--strict needs the whole file before writing; it does not go with --live") }
     }

@@ -7,13 +7,14 @@ extension Ingest {
     /// `ingest --live`: CSV rows through the write-ahead log in batches.
     func runLive() {
         running {
-            var configuration = DatabaseConfiguration()
+            // Flags over the configuration file's [store] and [tiers] settings.
+            var configuration = try store.settings().database
             configuration.store = StoreConfiguration(rowsPerBlock: rowsPerBlock)
-            configuration.fsync = FsyncPolicy(parsing: fsync)!
-            configuration.flushRows = flushRows
-            configuration.memoryLimit = memoryMiB << 20
+            if let fsync { configuration.fsync = FsyncPolicy(parsing: fsync)! }
+            if let flushRows { configuration.flushRows = flushRows }
+            if let memoryMiB { configuration.memoryLimit = memoryMiB << 20 }
             configuration.walFileSize = walFileSize
-            configuration.compactAfterSegments = compactAfter
+            if let compactAfter { configuration.compactAfterSegments = compactAfter }
             if let crashAt { configuration.crashHook = CrashHook(parsing: crashAt)! }
             var options = try csvOptions()
             options.batchRows = batchRows
@@ -46,7 +47,7 @@ extension Ingest {
             out.write("rows written: \(acknowledged)\n")
             out.write("rows rejected: \(report.badRowCount)\n")
             out.write("series: \(report.series)\n")
-            out.write("fsync: \(fsync)\n")
+            out.write("fsync: \(database.configuration.fsync)\n")
             out.write("appends: \(stats.appends)\n")
             out.write("wal fsyncs: \(stats.wal.syncs)\n")
             out.write("flushes: \(stats.flushes)\n")

@@ -41,7 +41,7 @@ struct Query: ParsableCommand {
         running {
             try recoverIfNeeded(store.path)
             var configuration = StoreConfiguration()
-            configuration.coldStorage = try archiveOption.open(dataDirectory: store.path)
+            configuration.coldStorage = try archiveOption.open(store)
             let target = try Store(directory: store.path, configuration: configuration)
             let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
             let toNs = try to.map { try parseTime($0, option: "--to") } ?? .max

@@ -1,26 +1,47 @@
 import ArgumentParser
 import Glibc
+import StrataArchive
 import StrataEngine
+import StrataSystem
 
 @main
 struct Strata: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Strata: a time-series store for market data.",
-        subcommands: [Ingest.self, Query.self, Delete.self, Compact.self, ArchiveCommand.self, BackupCommand.self, Inspect.self, Stats.self, Generate.self, Demo.self]
+        subcommands: [Ingest.self, Query.self, Delete.self, Compact.self, ArchiveCommand.self, BackupCommand.self, Tier.self, Inspect.self, Stats.self, Generate.self, Demo.self]
     )
 }
 
-/// `--data-dir`, shared by every command that touches a store.
+/// `--data-dir` and `--config`, shared by every command that touches a store.
 struct DataDirOption: ParsableArguments {
-    @Option(name: .long, help: "Data directory (default: $STRATA_DATA_DIR or ./strata-data).")
+    @Option(name: .long, help: "Data directory (default: $STRATA_DATA_DIR, else the configuration's data_dir, else ./strata-data).")
     var dataDir: String?
+    @Option(name: .long, help: "Configuration file (default: $STRATA_CONFIG). The environment and flags override what it sets.")
+    var config: String?
+
+    func validate() throws {
+        do { _ = try settings() } catch let e as StrataError { throw ValidationError(e.description) }
+    }
+
+    /// The configuration file's settings (built-in defaults without one).
+    func settings() throws -> StrataConfiguration {
+        try loadSettings(config)
+    }
 
     var path: String {
         if let dataDir { return dataDir }
         if let env = getenv("STRATA_DATA_DIR"), env.pointee != 0 { return String(cString: env) }
-        return "./strata-data"
+        return (try? settings())?.dataDirectory ?? "./strata-data"
     }
+}
+
+/// The settings of the configuration file `path` (else `$STRATA_CONFIG`), or the defaults.
+func loadSettings(_ path: String?) throws -> StrataConfiguration {
+    guard let file = path ?? Keyring.environmentVariable("STRATA_CONFIG").flatMap({ $0.isEmpty ? nil : $0 }) else {
+        return StrataConfiguration()
+    }
+    return try StrataConfiguration.load(file)
 }
 
 /// Reports a failure on standard error and exits with status 1.
@@ -97,19 +118,12 @@ func parseTime(_ text: String, option: String) throws -> Int64 {
     }
 }
 
-/// Parses an interval such as 250ms, 1s, 5m, 1h, 1d, 1w.
+/// Parses an interval such as 250ms, 1s, 5m, 1h, 1d, 1w (more than zero).
 func parseInterval(_ text: String) throws -> Int64 {
-    let units: [(String, Int64)] = [("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000),
-                                    ("m", 60_000_000_000), ("h", 3_600_000_000_000), ("d", 86_400_000_000_000),
-                                    ("w", 604_800_000_000_000)]
-    for (suffix, ns) in units where text.hasSuffix(suffix) {
-        let number = text.dropLast(suffix.count)
-        guard let n = Int64(number), n > 0 else { break }
-        let (v, o) = n.multipliedReportingOverflow(by: ns)
-        if o { throw ValidationError("interval '\(text)' is too long") }
-        return v
+    guard let v = try? parseDuration(text), v > 0 else {
+        throw ValidationError("interval '\(text)' is not a positive whole number with a unit: ns, us, ms, s, m, h, d, w (e.g. 1m)")
     }
-    throw ValidationError("interval '\(text)' is not a positive whole number with a unit: ns, us, ms, s, m, h, d, w (e.g. 1m)")
+    return v
 }
 
 /// Formats a Double for CSV: shortest round-trip decimal, NaN and ±Inf spelled out.

@@ -163,6 +163,33 @@ import Testing
                           environment: env).stdout == before)
     }
 
+    @Test func aConfigurationFileNamesTheStoreTheArchiveAndTheTierPolicy() throws {
+        writeText(root.path + "/t.csv", trades)
+        let config = root.path + "/strata.toml"
+        writeText(config, """
+        data_dir = "\(data)"
+        [tiers]
+        compact_after = "1d"
+        archive_after = "never"
+        [archive]
+        url = "file://\(root.path)/bucket"
+        """)
+        #expect(runStrata(["ingest", "--config", config, "--measurement", "trade", root.path + "/t.csv"]).status == 0)
+        #expect(FileSystem.isDirectory(data + "/trade"))
+        // Archiving is off in the file: tier compacts only, push needs --older-than.
+        let tier = runStrata(["tier", "--config", config])
+        #expect(tier.status == 0 && tier.stdout.contains("series-days archived: 0 (archiving is off)"), "\(tier.stdout)\(tier.stderr)")
+        let refused = runStrata(["archive", "push", "--config", config])
+        #expect(refused.status != 0 && refused.stderr.contains("never"))
+        let pushed = runStrata(["tier", "--archive-after", "1d"], environment: ["STRATA_CONFIG": config])
+        #expect(pushed.status == 0 && pushed.stdout.contains("series-days archived: 2\n"), "\(pushed.stdout)\(pushed.stderr)")
+        #expect(try FileSystem.list(root.path + "/bucket/trade").sorted() == ["ESH4", "NQH4"])
+        // A misspelt setting is named with its file and line.
+        writeText(config, "data_dir = \"\(data)\"\n[tiers]\narchive_afer = \"1d\"\n")
+        let bad = runStrata(["tier", "--config", config])
+        #expect(bad.status != 0 && bad.stderr.contains("\(config), line 3: unknown setting 'archive_afer' in [tiers]"), "\(bad.stderr)")
+    }
+
     @Test func ingestPrintsWhatItWrote() {
         writeText(root.path + "/t.csv", trades)
         let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])

@@ -1,0 +1,124 @@
+import StrataArchive
+import StrataEngine
+
+/// When data moves down the tiers. Ages count from the end of a series-day.
+public struct TierPolicy: Sendable, Equatable {
+    /// Hot → warm: unflushed rows are flushed into segments at most this long after they
+    /// arrived (the memtable also flushes by size).
+    public var flushAge: Int64 = 10 * 60 * 1_000_000_000
+    /// Days older than this are compacted into one segment (the raw warm tier before it).
+    public var compactAfter: Int64 = 7 * Day.nanosecondsPerDay
+    /// Days older than this move to the archive (cold); nil: never.
+    public var archiveAfter: Int64? = 180 * Day.nanosecondsPerDay
+
+    public init() {}
+}
+
+/// Everything a configuration file sets, over built-in defaults. The environment wins over
+/// the file (`STRATA_DATA_DIR`, `STRATA_ARCHIVE`, `S3_*`, `STRATA_ENCRYPTION_KEY*`), and
+/// command-line flags win over both.
+///
+///     data_dir = "/var/lib/strata"
+///
+///     [store]
+///     fsync = "interval:100"         # always | none | interval:<ms>
+///     flush_rows = 1048576
+///     memory_mib = 512
+///
+///     [tiers]
+///     flush_age = "10m"              # hot → warm
+///     compact_after = "7d"           # warm days are compacted after this
+///     archive_after = "180d"         # and moved to the archive after this ("never": kept)
+///
+///     [archive]
+///     url = "s3://market-data/strata"   # or "file:///srv/strata-archive"
+///     endpoint = "https://s3.eu-west-1.amazonaws.com"
+///     region = "eu-west-1"
+///     access_key = "…"               # better: S3_ACCESS_KEY / S3_SECRET_KEY in the environment
+///     secret_key = "…"
+///     path_style = false
+///     part_size_mib = 8
+///     parallel_parts = 4
+///     cache_mib = 256
+///
+///     [encryption]
+///     key_file = "/etc/strata/keys"  # encrypts cold objects and backups
+public struct StrataConfiguration: Sendable {
+    public var dataDirectory: String?
+    public var database = DatabaseConfiguration()
+    public var tiers = TierPolicy()
+    /// Settings of the archive, keyed by the environment variable each one stands in for
+    /// (`STRATA_ARCHIVE`, `S3_ENDPOINT`, …), so that one lookup serves both.
+    public var archiveSettings: [String: String] = [:]
+    public var cacheBytes = 256 << 20
+    public var encryptionKeyFile: String?
+    public let source: String?
+
+    public init(source: String? = nil) { self.source = source }
+
+    /// Reads a configuration file.
+    public static func load(_ path: String) throws(StrataError) -> StrataConfiguration {
+        try StrataConfiguration(try ConfigurationFile.load(path))
+    }
+
+    public init(_ file: ConfigurationFile) throws(StrataError) {
+        source = file.source
+        try file.checkSections(["store", "tiers", "archive", "encryption"])
+        try file.check("", known: ["data_dir"])
+        dataDirectory = try file.string("", "data_dir")
+
+        try file.check("store", known: ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments"])
+        if let text = try file.string("store", "fsync") {
+            guard let policy = FsyncPolicy(parsing: text) else {
+                throw StrataError(.invalidInput, "fsync must be always, none or interval:<ms> (1…60000), not '\(text)'",
+                                  path: file.source, line: file.sections["store"]?["fsync"]?.line)
+            }
+            database.fsync = policy
+        }
+        if let v = try file.integer("store", "flush_rows", in: 1...(1 << 30)) { database.flushRows = Int(v) }
+        if let v = try file.integer("store", "memory_mib", in: 1...(1 << 20)) { database.memoryLimit = Int(v) << 20 }
+        if let v = try file.integer("store", "wal_file_mib", in: 1...(1 << 14)) { database.walFileSize = Int(v) << 20 }
+        if let v = try file.integer("store", "compact_after_segments", in: 0...1_000_000) { database.compactAfterSegments = Int(v) }
+
+        try file.check("tiers", known: ["flush_age", "compact_after", "archive_after"])
+        if let v = try file.duration("tiers", "flush_age") { tiers.flushAge = v }
+        if let v = try file.duration("tiers", "compact_after") { tiers.compactAfter = v }
+        if try file.string("tiers", "archive_after") == "never" {
+            tiers.archiveAfter = nil
+        } else if let v = try file.duration("tiers", "archive_after") {
+            tiers.archiveAfter = v
+        }
+        database.flushAge = tiers.flushAge
+
+        let archiveKeys: [String: String] = [
+            "url": "STRATA_ARCHIVE", "endpoint": "S3_ENDPOINT", "region": "S3_REGION", "access_key": "S3_ACCESS_KEY",
+            "secret_key": "S3_SECRET_KEY", "path_style": "S3_PATH_STYLE", "part_size_mib": "S3_PART_SIZE_MIB",
+            "parallel_parts": "S3_PARALLEL_PARTS",
+        ]
+        try file.check("archive", known: Set(archiveKeys.keys).union(["cache_mib"]))
+        for (key, variable) in archiveKeys {
+            guard let entry = file.sections["archive"]?[key] else { continue }
+            switch entry.value {
+            case .string(let s): archiveSettings[variable] = s
+            case .integer(let v): archiveSettings[variable] = String(v)
+            case .boolean(let b): archiveSettings[variable] = b ? "1" : "0"
+            }
+        }
+        if let v = try file.integer("archive", "cache_mib", in: 1...(1 << 20)) { cacheBytes = Int(v) << 20 }
+
+        try file.check("encryption", known: ["key_file"])
+        encryptionKeyFile = try file.string("encryption", "key_file")
+    }
+
+    /// A setting looked up in the environment first, then in this file.
+    public func variable(_ name: String, environment: (String) -> String? = Keyring.environmentVariable) -> String? {
+        if let v = environment(name), !v.isEmpty { return v }
+        switch name {
+        case "STRATA_DATA_DIR": return dataDirectory
+        case "STRATA_ENCRYPTION_KEY_FILE":
+            // A key given directly in the environment wins over the file's key file.
+            return environment("STRATA_ENCRYPTION_KEY").map { $0.isEmpty } ?? true ? encryptionKeyFile : nil
+        default: return archiveSettings[name]
+        }
+    }
+}

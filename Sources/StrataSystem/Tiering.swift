@@ -1,0 +1,28 @@
+import StrataArchive
+import StrataEngine
+
+/// What one pass of the tier policy did.
+public struct TieringSummary: Sendable {
+    public var compacted = CompactionSummary()
+    public var archived: Archive.PushSummary?
+}
+
+extension TierPolicy {
+    /// One pass over the store: compacts the series-days that ended more than
+    /// `compactAfter` before `now`, then moves those that ended more than `archiveAfter`
+    /// before it to the archive (when there is one and archiving is on). The server runs
+    /// this on a schedule; `strata tier` runs it once.
+    public func apply(to database: Database, archive: Archive?, now: Int64 = CivilTime.now(),
+                      measurement: String? = nil) throws(StrataError) -> TieringSummary {
+        var summary = TieringSummary()
+        let offset = database.configuration.store.dayOffsetSeconds
+        summary.compacted = try database.compact { key in
+            let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
+            return (measurement == nil || key.series.measurement == measurement) && dayEnd <= now &- compactAfter
+        }
+        if let archive, let archiveAfter {
+            summary.archived = try archive.push(database, olderThan: archiveAfter, now: now, measurement: measurement)
+        }
+        return summary
+    }
+}
