@@ -35,6 +35,7 @@ let package = Package(
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
                 .product(name: "StrataArchive", package: "Strata"),
+                .product(name: "StrataSystem", package: "Strata"),
             ],
             path: "StrataBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

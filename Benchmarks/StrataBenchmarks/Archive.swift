@@ -27,35 +27,64 @@ func tradeDaySegment() -> (store: Store, series: SeriesKey, segment: [UInt8]) {
     return (store, series, file.withUnsafeBytes { Array($0) })
 }
 
+/// A keyring of one fixed key, for the encrypted variants.
+let benchmarkKeyring = Keyring(keys: [EncryptionKey(bytes: Array(0..<32))], source: "benchmark key")
+
 func registerArchiveBenchmarks() {
-    // One iteration: convert a 450k-trade segment into a cold object and upload it.
-    // Throughput reads as MB/s of segment bytes.
-    Benchmark("Archive/make cold object and upload one trade day",
-              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .one,
-                                   maxDuration: .seconds(10), maxIterations: 50)) { (_: Benchmark, fixture: (objects: any ObjectStore, segment: [UInt8])) in
-        let cold = try! fixture.segment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw) }
-        try! fixture.objects.put("trade/ESH4/2024/01/02/0000000000000001.strata", cold)
-    } setup: {
-        (benchmarkObjects("upload").store, tradeDaySegment().segment)
+    // AES-256-GCM alone: one iteration seals (or opens) 64 units of 8 KiB, 512 KiB in all —
+    // about what one trade day's frames are.
+    for step in ["seal", "open"] {
+        Benchmark("Archive/\(step) 512 KiB in 8 KiB units",
+                  configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 3, scalingFactor: .one,
+                                       maxDuration: .seconds(3))) { (_: Benchmark, fixture: (cipher: ObjectCipher, units: [[UInt8]])) in
+            for (i, unit) in fixture.units.enumerated() {
+                if step == "seal" {
+                    blackHole(fixture.cipher.seal(unit, unit: UInt64(i)))
+                } else {
+                    blackHole(try! unit.withUnsafeBytes { try fixture.cipher.open($0, unit: UInt64(i)) })
+                }
+            }
+        } setup: {
+            let cipher = ObjectCipher.new(benchmarkKeyring.current)
+            let plain = (0..<64).map { i in [UInt8]((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }) }
+            return (cipher, step == "seal" ? plain : plain.enumerated().map { cipher.seal($0.element, unit: UInt64($0.offset)) })
+        }
     }
 
-    // One iteration: download a whole cold day and rebuild its segment.
-    Benchmark("Archive/download and rebuild one trade day",
-              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .one,
-                                   maxDuration: .seconds(10), maxIterations: 50)) { (_: Benchmark, objects: any ObjectStore) in
-        let object = try! objects.get("trade/ESH4/2024/01/02/0000000000000001.strata")
-        blackHole(try! object.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw) })
-    } setup: {
-        let objects = benchmarkObjects("download").store
-        let cold = try tradeDaySegment().segment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw) }
-        try objects.put("trade/ESH4/2024/01/02/0000000000000001.strata", cold)
-        return objects
+    for encrypted in [false, true] {
+        let label = encrypted ? ", encrypted" : ""
+        let keyring = encrypted ? benchmarkKeyring : nil
+        // One iteration: convert a 450k-trade segment into a cold object and upload it.
+        // Throughput reads as MB/s of segment bytes.
+        Benchmark("Archive/make cold object and upload one trade day\(label)",
+                  configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .one,
+                                       maxDuration: .seconds(10), maxIterations: 50)) { (_: Benchmark, fixture: (objects: any ObjectStore, segment: [UInt8])) in
+            let cipher = keyring.map { ObjectCipher.new($0.current) }
+            let cold = try! fixture.segment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw, cipher: cipher) }
+            try! fixture.objects.put("trade/ESH4/2024/01/02/0000000000000001.strata", cold)
+        } setup: {
+            (benchmarkObjects("upload").store, tradeDaySegment().segment)
+        }
+
+        // One iteration: download a whole cold day and rebuild its segment.
+        Benchmark("Archive/download and rebuild one trade day\(label)",
+                  configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .one,
+                                       maxDuration: .seconds(10), maxIterations: 50)) { (_: Benchmark, objects: any ObjectStore) in
+            let object = try! objects.get("trade/ESH4/2024/01/02/0000000000000001.strata")
+            blackHole(try! object.withUnsafeBytes { raw throws in try ColdObject.segmentBytes(raw, keyring: keyring, location: "benchmark") })
+        } setup: {
+            let objects = benchmarkObjects("download").store
+            let cipher = keyring.map { ObjectCipher.new($0.current) }
+            let cold = try tradeDaySegment().segment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw, cipher: cipher) }
+            try objects.put("trade/ESH4/2024/01/02/0000000000000001.strata", cold)
+            return objects
+        }
     }
 
     // One hour inside a day: warm (a local segment) and cold (the same day archived; the
     // index is cached after the first iteration, the blocks are not: each iteration fetches
     // them with one ranged GET).
-    for tier in ["warm", "cold"] {
+    for tier in ["warm", "cold", "cold encrypted"] {
         Benchmark("Archive/raw rows of one hour, \(tier) day",
                   configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 3, scalingFactor: .one,
                                        maxDuration: .seconds(5))) { (_: Benchmark, fixture: (db: Database, series: SeriesKey)) in
@@ -66,13 +95,13 @@ func registerArchiveBenchmarks() {
             var c = DatabaseConfiguration()
             c.fsync = .none
             // No cache: every iteration fetches the hour's blocks again.
-            let archive = Archive(objects: benchmarkObjects("tier").store, cacheBytes: 0)
+            let archive = Archive(objects: benchmarkObjects("tier").store, keyring: tier == "cold encrypted" ? benchmarkKeyring : nil, cacheBytes: 0)
             c.store.coldStorage = archive
             let db = try Database(directory: dir, configuration: c)
             let series = try SeriesKey(measurement: "trade", symbol: "ESH4")
             try await db.append(series, schema: [Field("price", .float64), Field("size", .int64)], rows: Fixtures.trades)
             try db.flush()
-            if tier == "cold" { _ = try archive.push(db, olderThan: 0) }
+            if tier != "warm" { _ = try archive.push(db, olderThan: 0) }
             return (db, series)
         }
     }

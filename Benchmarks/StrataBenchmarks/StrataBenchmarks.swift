@@ -22,6 +22,7 @@ let benchmarks: @Sendable () -> Void = {
     registerEngineBenchmarks()
     registerLiveBenchmarks()
     registerArchiveBenchmarks()
+    registerBackupBenchmarks()
 }
 
 /// Configuration of the Codec/* and Block/* benchmarks (1M values per iteration).

@@ -267,3 +267,10 @@ public enum SealedFile {
 public func sha256Hex(_ bytes: [UInt8]) -> String {
     SHA256.hash(data: bytes).map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
 }
+
+/// HMAC-SHA256 of `bytes` under `key` as 64 hex digits: tells whether two sealed files hold
+/// the same bytes without revealing anything of them to a reader without the key.
+public func contentTag(_ bytes: [UInt8], key: EncryptionKey) -> String {
+    HMAC<SHA256>.authenticationCode(for: Array("strata content".utf8) + bytes, using: key.key)
+        .map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+}

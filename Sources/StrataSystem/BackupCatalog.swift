@@ -13,7 +13,7 @@ import StrataFormat
 ///     base 20261126T012345Z-1a2b3c4d          (only in an incremental backup)
 ///     scope all                               (or: measurement trade, symbols ESH4,NQH4)
 ///     flushed-through 0000000000000007:1234
-///     file <role> <path> <key> <size> <sha256> <key id> <rows>
+///     file <role> <path> <key> <size> <sha256> <key id> <rows> <content>
 ///     …
 ///     crc32c 1b2c3d4e
 public struct BackupCatalog: Sendable, Equatable {
@@ -44,6 +44,11 @@ public struct BackupCatalog: Sendable, Equatable {
         /// The key that sealed the object, or nil.
         public var keyID: KeyID?
         public var rows: UInt64
+        /// Identifies the plain file, so an unchanged schema or manifest is referenced by
+        /// a later backup instead of uploaded again: SHA-256 of the plain bytes, or for a
+        /// sealed file HMAC-SHA256 of them under the key (which reveals nothing without
+        /// it); "-" for segments (their id is their identity) and archived objects.
+        public var content: String = "-"
     }
 
     public var id: String
@@ -67,7 +72,7 @@ public struct BackupCatalog: Sendable, Equatable {
         text += "scope \(measurement.map { Names.directoryName($0) } ?? "*") \(symbols.map { $0.map { Names.directoryName($0) }.joined(separator: ",") } ?? "*")\n"
         text += "flushed-through \(flushedThrough.file) \(flushedThrough.offset)\n"
         for f in files {
-            text += "file \(f.role.rawValue) \(f.path) \(f.key) \(f.size) \(f.sha256) \(f.keyID?.description ?? "-") \(f.rows)\n"
+            text += "file \(f.role.rawValue) \(f.path) \(f.key) \(f.size) \(f.sha256) \(f.keyID?.description ?? "-") \(f.rows) \(f.content)\n"
         }
         return ChecksummedText.encode(text)
     }
@@ -109,7 +114,7 @@ public struct BackupCatalog: Sendable, Equatable {
             case ("flushed-through", 3):
                 guard let f = UInt64(words[1]), let o = UInt64(words[2]) else { throw bad(n, "bad log position") }
                 catalog.flushedThrough = WALPosition(file: f, offset: o)
-            case ("file", 8):
+            case ("file", 9):
                 guard let role = File.Role(rawValue: words[1]), let size = Int(words[4]), size >= 0, let rows = UInt64(words[7]) else {
                     throw bad(n, "bad file line")
                 }
@@ -119,7 +124,9 @@ public struct BackupCatalog: Sendable, Equatable {
                     keyID = KeyID(v)
                 }
                 guard words[5] == "-" || words[5].utf8.count == 64 else { throw bad(n, "bad sha256") }
-                catalog.files.append(File(role: role, path: words[2], key: words[3], size: size, sha256: words[5], keyID: keyID, rows: rows))
+                guard words[8] == "-" || words[8].utf8.count == 64 else { throw bad(n, "bad content tag") }
+                catalog.files.append(File(role: role, path: words[2], key: words[3], size: size, sha256: words[5], keyID: keyID, rows: rows,
+                                          content: words[8]))
             default:
                 throw bad(n, "unknown line '\(line.prefix(40))'")
             }

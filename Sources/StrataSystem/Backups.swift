@@ -50,8 +50,9 @@ public struct Backups: Sendable {
         public var uploadedBytes: Int
     }
 
-    /// Every complete backup, oldest first.
-    public func list() throws(StrataError) -> [Listing] {
+    /// The ids of complete backups (those with a catalog), oldest first, and the bytes
+    /// each one's own objects take.
+    func completeBackups() throws(StrataError) -> (ids: [String], sizes: [String: Int]) {
         var sizes: [String: Int] = [:]
         var ids: [String] = []
         for info in try objects.list(prefix: Self.prefix) {
@@ -61,8 +62,31 @@ public struct Backups: Sendable {
             sizes[id, default: 0] += info.size
             if rest[rest.index(after: slash)...] == "catalog" { ids.append(id) }
         }
+        return (ids.sorted(), sizes)
+    }
+
+    /// The newest complete backup of the store `storeID` whose catalog this process can
+    /// read, reading as few catalogs as it can (ids carry the store id's first digits).
+    func newestBackup(of storeID: String) throws(StrataError) -> BackupCatalog? {
+        for id in try completeBackups().ids.reversed() where id.contains("Z-\(storeID.prefix(8))") {
+            let bytes = try objects.get(catalogKey(id))
+            guard let keyID = try SealedFile.keyID(bytes, location: location(catalogKey(id))) else {
+                let c = try catalog(id, bytes: bytes)
+                if c.store == storeID { return c } else { continue }
+            }
+            // Sealed with a key this process lacks: it cannot be a base.
+            guard keyring?.key(keyID) != nil else { continue }
+            let c = try catalog(id, bytes: bytes)
+            if c.store == storeID { return c }
+        }
+        return nil
+    }
+
+    /// Every complete backup, oldest first.
+    public func list() throws(StrataError) -> [Listing] {
+        let (ids, sizes) = try completeBackups()
         var out: [Listing] = []
-        for id in ids.sorted() {
+        for id in ids {
             let bytes = try objects.get(catalogKey(id))
             let keyID = try SealedFile.keyID(bytes, location: location(catalogKey(id)))
             var catalog: BackupCatalog?
@@ -121,11 +145,9 @@ public struct Backups: Sendable {
             id = Self.id(created: now, store: storeID) + "-\(n)"
         }
         var base: BackupCatalog?
-        if !full {
-            base = try list().last { $0.catalog?.store == storeID }?.catalog
-        }
+        if !full { base = try newestBackup(of: storeID) }
         var inBase: [String: BackupCatalog.File] = [:]
-        for f in base?.files ?? [] where f.role == .segment { inBase[f.path] = f }
+        for f in base?.files ?? [] where f.role != .archived { inBase[f.path] = f }
 
         let snapshot = try database.snapshot(measurement: measurement, symbols: symbols.map(Set.init))
         defer { snapshot.discard() }
@@ -134,21 +156,31 @@ public struct Backups: Sendable {
         var summary = CreateSummary(catalog: catalog)
         let sealingKey = keyring?.current
 
-        func upload(_ role: BackupCatalog.File.Role, path: String, _ bytes: [UInt8], rows: UInt64 = 0, sealed: Bool) throws(StrataError) {
+        func upload(_ role: BackupCatalog.File.Role, path: String, _ bytes: [UInt8], rows: UInt64 = 0, content: String = "-") throws(StrataError) {
             let key = "\(Self.prefix)\(id)/\(path.hasSuffix(".seg") ? String(path.dropLast(4)) + ".strata" : path)"
             try objects.put(key, bytes)
             guard let info = try objects.head(key), info.size == bytes.count else {
                 throw StrataError(.io, "uploaded \(key) but the store reports another size", path: location(key))
             }
             catalog.files.append(BackupCatalog.File(role: role, path: path, key: key, size: bytes.count, sha256: sha256Hex(bytes),
-                                                    keyID: sealed ? sealingKey?.id : nil, rows: rows))
+                                                    keyID: sealingKey?.id, rows: rows, content: content))
             summary.uploaded += 1
             summary.uploadedBytes += bytes.count
         }
-        func seal(_ plain: [UInt8]) -> [UInt8] { sealingKey.map { SealedFile.seal(plain, with: $0) } ?? plain }
+        /// A schema or manifest: referenced when the base holds the same plain bytes under
+        /// the same key, else uploaded (sealed when encryption is on).
+        func uploadSmall(_ role: BackupCatalog.File.Role, path: String, _ plain: [UInt8]) throws(StrataError) {
+            let content = sealingKey.map { contentTag(plain, key: $0) } ?? sha256Hex(plain)
+            if let old = inBase[path], old.role == role, old.keyID == sealingKey?.id, old.content == content {
+                catalog.files.append(old)
+                summary.referenced += 1
+                return
+            }
+            try upload(role, path: path, sealingKey.map { SealedFile.seal(plain, with: $0) } ?? plain, content: content)
+        }
 
         for (m, bytes) in snapshot.schemas.sorted(by: { $0.key < $1.key }) {
-            try upload(.schema, path: "\(Names.directoryName(m))/_schema", seal(bytes), sealed: true)
+            try uploadSmall(.schema, path: "\(Names.directoryName(m))/_schema", bytes)
         }
         for day in snapshot.days {
             let dayPath = "\(Names.directoryName(day.key.series.measurement))/\(Names.directoryName(day.key.series.symbol))/\(day.key.day)"
@@ -164,7 +196,7 @@ public struct Backups: Sendable {
                 let cipher = sealingKey.map { ObjectCipher.new($0) }
                 let cold = try file.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
                     .mapError { StrataError.corrupt($0, path: "\(database.store.directory)/\(path)") }.get()
-                try upload(.segment, path: path, cold, rows: segment.rows, sealed: true)
+                try upload(.segment, path: path, cold, rows: segment.rows)
             }
             for entry in day.archived {
                 guard let info = try objects.head(entry.key) else {
@@ -173,9 +205,9 @@ public struct Backups: Sendable {
                 catalog.files.append(BackupCatalog.File(role: .archived, path: dayPath, key: entry.key, size: info.size, sha256: "-", keyID: nil, rows: entry.rows))
                 summary.referenced += 1
             }
-            try upload(.manifest, path: "\(dayPath)/_manifest", seal(day.manifest), sealed: true)
+            try uploadSmall(.manifest, path: "\(dayPath)/_manifest", day.manifest)
         }
-        let catalogBytes = seal(catalog.encode())
+        let catalogBytes = sealingKey.map { SealedFile.seal(catalog.encode(), with: $0) } ?? catalog.encode()
         try objects.put(catalogKey(id), catalogBytes)
         guard let info = try objects.head(catalogKey(id)), info.size == catalogBytes.count else {
             throw StrataError(.io, "uploaded the catalog of backup \(id) but the store reports another size", path: location(catalogKey(id)))

@@ -49,11 +49,18 @@ struct BackupScenario {
         let second = try backups.create(db, now: tiers.base + 11 * Day.nanosecondsPerDay)
         #expect(second.catalog.base == first.catalog.id)
         let firstSegments = first.catalog.files.filter { $0.role == .segment }
-        #expect(second.referenced == firstSegments.count + 2)
+        // Uploaded: the new day's segment and manifest, and the catalog; everything else
+        // (segments, unchanged manifests, the schema, archived days) is referenced.
+        #expect(second.uploaded == 3, "\(second.catalog.files.filter { $0.key.hasPrefix("backups/\(second.catalog.id)/") }.map(\.path))")
+        #expect(second.referenced == second.catalog.files.count - 2)
         #expect(second.catalog.files.filter { $0.role == .segment && $0.key.hasPrefix("backups/\(second.catalog.id)/") }.count == 1)
+        #expect(firstSegments.allSatisfy { f in second.catalog.files.contains(f) })
         #expect(try backups.verify(second.catalog.id).ok)
+        // Nothing changed: a backup is its catalog alone.
+        let third = try backups.create(db, now: tiers.base + 11 * Day.nanosecondsPerDay)
+        #expect(third.uploaded == 1 && third.catalog.base == second.catalog.id && third.catalog.id == second.catalog.id + "-2")
         let listed = try backups.list()
-        #expect(listed.map(\.id) == [first.catalog.id, second.catalog.id])
+        #expect(listed.map(\.id) == [first.catalog.id, second.catalog.id, third.catalog.id])
         #expect(listed.allSatisfy { $0.catalog != nil })
         try db.close()
 
@@ -146,9 +153,18 @@ struct BackupScenario {
         try await BackupScenario(objects: try S3TestServer.store(bucket: S3TestServer.bucket("backup-damage"))).damage()
     }
 
-    @Test func encryptedBackupsRoundTripAndRefuseTheWrongKey() async throws {
+    @Test func encryptedBackupsRoundTripAndRefuseTheWrongKeyInADirectory() async throws {
         let root = TemporaryDirectory()
-        let objects = try LocalObjectStore(directory: root.path + "/bucket")
+        try await encryptedRoundTrip(try LocalObjectStore(directory: root.path + "/bucket"))
+    }
+
+    @Test(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts"))
+    func encryptedBackupsRoundTripAndRefuseTheWrongKeyInS3() async throws {
+        try await encryptedRoundTrip(try S3TestServer.store(bucket: S3TestServer.bucket("backup-sealed")))
+    }
+
+    func encryptedRoundTrip(_ objects: any ObjectStore) async throws {
+        let root = TemporaryDirectory()
         let key = EncryptionKey.random()
         let scenario = BackupScenario(objects: objects, keyring: Keyring(keys: [key], source: "test keys"))
         try await scenario.run()
@@ -171,7 +187,7 @@ struct BackupScenario {
             #expect(throws: StrataError.self) { try blind.verify(id) }
             // Listing still shows the backup, marked as sealed with a key it lacks.
             let listed = try blind.list()
-            #expect(listed.count == 2 && listed.allSatisfy { $0.catalog == nil && $0.catalogKeyID == key.id })
+            #expect(listed.count == 3 && listed.allSatisfy { $0.catalog == nil && $0.catalogKeyID == key.id })
         }
         #expect(!FileSystem.exists(root.path + "/blind/trade"))
     }
