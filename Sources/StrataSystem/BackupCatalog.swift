@@ -77,6 +77,22 @@ public struct BackupCatalog: Sendable, Equatable {
         return ChecksummedText.encode(text)
     }
 
+    /// Whether `path` has the shape of `role`'s files in a data directory:
+    /// `<m>/_schema`, `<m>/<s>/<day>/_manifest`, `<m>/<s>/<day>/<16 hex>.seg`, `<m>/<s>/<day>`.
+    static func validPath(_ path: String, role: File.Role) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard let m = parts.first.flatMap(Names.name(fromDirectory:)), (try? Names.validate(m, what: "measurement")) != nil else { return false }
+        if role == .schema { return parts.count == 2 && parts[1] == "_schema" }
+        guard parts.count >= 3, let s = Names.name(fromDirectory: parts[1]), (try? Names.validate(s, what: "symbol")) != nil,
+              Day(parts[2])?.description == parts[2] else { return false }
+        switch role {
+        case .archived: return parts.count == 3
+        case .manifest: return parts.count == 4 && parts[3] == DayManifest.fileName
+        case .segment: return parts.count == 4 && SegmentID(fileName: parts[3]) != nil
+        case .schema: return false
+        }
+    }
+
     public static func decode(_ bytes: [UInt8], location: String) throws(StrataError) -> BackupCatalog {
         let lines = try ChecksummedText.decode(bytes, path: location, kind: "backup catalog")
         func bad(_ n: Int, _ why: String) -> StrataError {
@@ -125,6 +141,13 @@ public struct BackupCatalog: Sendable, Equatable {
                 }
                 guard words[5] == "-" || words[5].utf8.count == 64 else { throw bad(n, "bad sha256") }
                 guard words[8] == "-" || words[8].utf8.count == 64 else { throw bad(n, "bad content tag") }
+                // Restore writes to these paths: only the shapes a data directory has.
+                guard Self.validPath(words[2], role: role) else { throw bad(n, "'\(words[2].prefix(80))' is not a \(role.rawValue) path of a data directory") }
+                do throws(StrataError) {
+                    try validateObjectKey(words[3])
+                } catch {
+                    throw bad(n, error.message)
+                }
                 catalog.files.append(File(role: role, path: words[2], key: words[3], size: size, sha256: words[5], keyID: keyID, rows: rows,
                                           content: words[8]))
             default:

@@ -208,5 +208,17 @@ struct BackupScenario {
             let e = $0 as! StrataError
             return e.code == .corrupt && e.line == 8
         }
+        // A forged catalog cannot make restore write outside the data directory.
+        let good = "trade/ESH4/2024-01-02/0000000000000001.seg"
+        for path in ["../../etc/passwd", "/etc/passwd", "trade/../../x/2024-01-02/0000000000000001.seg", "trade/ESH4/2024-01-02/x.seg",
+                     "trade/ESH4/2024-13-02/0000000000000001.seg", "_wal/ESH4/2024-01-02/0000000000000001.seg", "trade//2024-01-02/0000000000000001.seg"] {
+            var forged = catalog
+            forged.files[0].path = path
+            #expect(throws: StrataError.self, "\(path)") { try BackupCatalog.decode(forged.encode(), location: "c") }
+        }
+        var forgedKey = catalog
+        forgedKey.files[0].key = "backups/../../x"
+        #expect(throws: StrataError.self) { try BackupCatalog.decode(forgedKey.encode(), location: "c") }
+        #expect(catalog.files[0].path == good)
     }
 }
