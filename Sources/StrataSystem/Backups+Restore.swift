@@ -101,12 +101,13 @@ extension Backups {
     /// Restores backup `id` into `directory`, which must be empty or absent — or, with
     /// `force`, a store no process has open, whose contents are replaced once the whole
     /// backup has arrived and checked out. Either way it is restored into
-    /// `<directory>/.restoring` first, and moved in place when complete; a failure leaves
-    /// the directory as it was. Only the
-    /// series-days of `measurement` and `symbols` when given. Every object is checked
-    /// before anything is written; each file is written crash-safely, the manifests of a
-    /// series-day after its segments. The restored store gets a new identity (so it never
-    /// writes archive keys the original writes).
+    /// `<directory>/.restoring` first and moved in place when complete; a store being
+    /// replaced is first moved aside into `<directory>/.replaced` (its `_archive`, the
+    /// default local archive, stays), which is removed last, so a failure puts it back and
+    /// a crash leaves it there whole. Only the series-days of `measurement` and `symbols`
+    /// when given. Every object is checked before anything is written; each file is
+    /// written crash-safely, the manifests of a series-day after its segments. The restored
+    /// store gets a new identity (so it never writes archive keys the original writes).
     public func restore(_ id: String, into directory: String, measurement: String? = nil, symbols: [String]? = nil,
                         force: Bool = false) throws(StrataError) -> RestoreSummary {
         let catalog = try self.catalog(id)
@@ -147,20 +148,46 @@ extension Backups {
 
         // Restore beside what is there first, so a backup that fails to arrive leaves the
         // directory as it was (an existing store untouched, an empty directory empty).
-        let target = "\(dir)/.restoring"
+        let target = "\(dir)/.restoring", aside = "\(dir)/.replaced"
+        guard !existing.contains(".replaced") else {
+            throw StrataError(.conflict, "\(aside) holds the store an interrupted restore replaced; move it back or remove it first", path: aside)
+        }
         try removeTree(target)
+        let summary: RestoreSummary
         do throws(StrataError) {
-            let summary = try restore(id, files, into: target)
-            for name in existing where name != "_lock" && name != ".restoring" { try removeTree("\(dir)/\(name)") }
-            for name in try FileSystem.list(target) { try FileSystem.rename("\(target)/\(name)", "\(dir)/\(name)") }
-            try removeTree(target)
-            try FileSystem.syncDirectory(dir)
-            return summary
+            summary = try restore(id, files, into: target)
         } catch {
             try? removeTree(target)
             if existing.isEmpty { try? FileSystem.remove("\(dir)/_lock") }
             throw error
         }
+        // Swap: the old contents aside, the new ones in, the old ones removed last.
+        let old = existing.filter { $0 != "_lock" && $0 != ".restoring" && $0 != "_archive" }
+        var movedAside: [String] = [], movedIn: [String] = []
+        do throws(StrataError) {
+            if !old.isEmpty {
+                try FileSystem.makeDirectories(aside)
+                for name in old {
+                    try FileSystem.rename("\(dir)/\(name)", "\(aside)/\(name)")
+                    movedAside.append(name)
+                }
+            }
+            for name in try FileSystem.list(target) {
+                try FileSystem.rename("\(target)/\(name)", "\(dir)/\(name)")
+                movedIn.append(name)
+            }
+            try FileSystem.syncDirectory(dir)
+        } catch {
+            // Put the old store back as it was.
+            for name in movedIn { try? FileSystem.rename("\(dir)/\(name)", "\(target)/\(name)") }
+            for name in movedAside { try? FileSystem.rename("\(aside)/\(name)", "\(dir)/\(name)") }
+            if movedAside.count == old.count { try? removeTree(aside) }
+            try? removeTree(target)
+            throw error
+        }
+        try removeTree(target)
+        try removeTree(aside)
+        return summary
     }
 
     /// Writes `files` of backup `id` into `target`.
@@ -208,9 +235,15 @@ extension Backups {
         return summary
     }
 
-    /// Removes a file or a directory and everything below it.
+    /// Removes a file or a directory and everything below it; a symbolic link is removed,
+    /// never followed.
     func removeTree(_ path: String) throws(StrataError) {
-        if FileSystem.isDirectory(path) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw StrataError(.io, "lstat: \(String(cString: strerror(errno)))", path: path)
+        }
+        if info.st_mode & S_IFMT == S_IFDIR {
             for name in try FileSystem.list(path) { try removeTree("\(path)/\(name)") }
             if rmdir(path) != 0 && errno != ENOENT { throw StrataError(.io, "rmdir: \(String(cString: strerror(errno)))", path: path) }
         } else {

@@ -1,3 +1,4 @@
+import Glibc
 import StrataArchive
 import StrataEngine
 import StrataFormat
@@ -93,11 +94,24 @@ struct BackupScenario {
             ($0 as? StrataError)?.code == .conflict
         }
         try live.close()
+        // What the directory links to is not the store's: replacing it never follows links.
+        let outside = tiers.root.path + "/outside"
+        try FileSystem.makeDirectories(outside)
+        try FileSystem.writeAtomically(outside + "/keep", [Array("not the store's".utf8)])
+        #expect(symlink(outside, data + "/link") == 0)
+        try FileSystem.makeDirectories(data + "/_archive")
+        try FileSystem.writeAtomically(data + "/_archive/object", [Array("the default archive stays".utf8)])
         _ = try backups.restore(first.catalog.id, into: data, force: true)
         let rewound = try open(data)
         #expect(try tiers.answers(rewound) == firstAnswers)
         try rewound.close()
-        #expect(!FileSystem.exists(data + "/.restoring"))
+        #expect(!FileSystem.exists(data + "/.restoring") && !FileSystem.exists(data + "/.replaced") && !FileSystem.exists(data + "/link"))
+        #expect(FileSystem.exists(outside + "/keep") && FileSystem.exists(data + "/_archive/object"))
+        // A store an interrupted restore moved aside is never thrown away.
+        try FileSystem.makeDirectories(data + "/.replaced")
+        #expect { try backups.restore(first.catalog.id, into: data, force: true) } throws: {
+            ($0 as? StrataError)?.message.contains("interrupted restore") == true
+        }
     }
 
     /// Damage one object and remove another: verify names both, restore refuses.
