@@ -89,20 +89,33 @@ public final class Archive: ColdStorage, Sendable {
             var localSize = 0
             let archived = try database.archive(key) { (segment) throws(StrataError) -> (key: String, bytes: UInt64) in
                 let objectKey = Archive.key(key.series, key.day, segment.id, store: storeID)
-                uploadedKey = objectKey
+                localSize = segment.size
+                // An object already under this key (the day was archived, restored and is
+                // pushed again, or a crash came between an upload and its switch) holds
+                // this very segment — ids are never reused — and backups may refer to it:
+                // it is kept as it is, never written over.
+                if let info = try objects.head(objectKey) {
+                    let f = try reader(objectKey).index().footer
+                    guard f.measurement == key.series.measurement, f.symbol == key.series.symbol,
+                          f.day == key.day.daysSinceEpoch, f.rowCount == segment.footer.rowCount else {
+                        throw StrataError(.conflict, "the archive already holds \(objectKey), and not this segment; the local segment is kept", path: segment.path)
+                    }
+                    return (objectKey, UInt64(info.size))
+                }
                 let cipher = keyring.map { ObjectCipher.new($0.current) }
                 let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
                     .mapError { StrataError.corrupt($0, path: segment.path) }.get()
                 try objects.put(objectKey, cold)
+                uploadedKey = objectKey
                 guard let info = try objects.head(objectKey), info.size == cold.count else {
                     throw StrataError(.io, "uploaded \(objectKey) but the store reports another size; the local segment is kept", path: segment.path)
                 }
-                localSize = segment.size
                 return (objectKey, UInt64(cold.count))
             }
-            if archived == nil, let uploadedKey {
+            if archived == nil, let uploadedKey, (try? database.store.manifest(key).cold.contains { $0.key == uploadedKey }) == false {
                 // The segment was compacted with late rows during the upload: the object
-                // is no longer what the day holds. The next push archives the new one.
+                // this call wrote is no longer what the day holds, and nothing lists it.
+                // The next push archives the new segment.
                 try? objects.delete(uploadedKey)
             }
             if let archived {

@@ -134,7 +134,10 @@ public enum ColdObject {
     /// The cipher that opens an object with this trailer (nil for a plain object), from
     /// `keyring`; `location` names the object in errors.
     public static func cipher(_ trailer: Trailer, keyring: Keyring?, location: String) throws(StrataError) -> ObjectCipher? {
-        guard let id = trailer.keyID else { return nil }
+        guard let id = trailer.keyID else {
+            try keyring?.checkPlainAccepted("cold object \(location)")
+            return nil
+        }
         guard let keyring else { throw missingKeyError("cold object \(location)", id) }
         return try keyring.cipher(id, salt: trailer.salt, for: "cold object \(location)")
     }

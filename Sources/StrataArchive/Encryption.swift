@@ -53,6 +53,10 @@ public struct Keyring: Sendable {
     public let keys: [EncryptionKey]
     /// Where the keys came from, for messages (`STRATA_ENCRYPTION_KEY_FILE /etc/strata/keys`).
     public let source: String
+    /// Whether unencrypted objects are read too. Off by default: with encryption on, an
+    /// unencrypted object could have been put there by anyone who can write to the bucket
+    /// (only a CRC guards it). On to read what was archived before encryption was turned on.
+    public var acceptsPlain = false
 
     public init(keys: [EncryptionKey], source: String) {
         precondition(!keys.isEmpty, "a keyring holds at least one key")
@@ -90,12 +94,27 @@ public struct Keyring: Sendable {
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw StrataError(.invalidInput, "the key file is not text", path: path)
             }
-            return try parse(text, source: "key file \(path)")
+            var ring = try parse(text, source: "key file \(path)")
+            ring.acceptsPlain = acceptPlain(variable)
+            return ring
         }
         if let value = variable("STRATA_ENCRYPTION_KEY"), !value.isEmpty {
-            return try parse(value.split(separator: ",").joined(separator: "\n"), source: "STRATA_ENCRYPTION_KEY")
+            var ring = try parse(value.split(separator: ",").joined(separator: "\n"), source: "STRATA_ENCRYPTION_KEY")
+            ring.acceptsPlain = acceptPlain(variable)
+            return ring
         }
         return nil
+    }
+
+    static func acceptPlain(_ variable: (String) -> String?) -> Bool {
+        ["1", "true", "yes"].contains(variable("STRATA_ENCRYPTION_ACCEPT_PLAIN")?.lowercased() ?? "")
+    }
+
+    /// Throws unless unencrypted objects are accepted; `what` names the object.
+    public func checkPlainAccepted(_ what: String) throws(StrataError) {
+        guard acceptsPlain else {
+            throw StrataError(.denied, "\(what) is not encrypted, but encryption is on, and an unencrypted object could have been put there by anyone who can write to the bucket; set STRATA_ENCRYPTION_ACCEPT_PLAIN=1 (or accept_plain = true under [encryption]) to read what was stored before encryption was turned on")
+        }
     }
 
     public static func environmentVariable(_ name: String) -> String? {
@@ -251,7 +270,10 @@ public enum SealedFile {
     /// The plain bytes: `bytes` themselves when they are not sealed, else opened with the
     /// keyring (a missing key or a failed tag is an error that names `location`).
     public static func open(_ bytes: [UInt8], keyring: Keyring?, location: String) throws(StrataError) -> [UInt8] {
-        guard let id = try keyID(bytes, location: location) else { return bytes }
+        guard let id = try keyID(bytes, location: location) else {
+            try keyring?.checkPlainAccepted(location)
+            return bytes
+        }
         guard let keyring else { throw missingKeyError(location, id) }
         let saltStart = FileHeader.size + 8
         let cipher = try keyring.cipher(id, salt: Array(bytes[saltStart..<(saltStart + ObjectCipher.saltSize)]), for: location)

@@ -18,8 +18,14 @@ enum Zstd {
         return out
     }
 
-    /// Decompresses a frame that must hold exactly `size` bytes.
+    /// Decompresses a frame that must hold exactly `size` bytes. The frame header's content
+    /// size is checked first, so a damaged or hostile length never allocates.
     static func decompress(_ input: UnsafeRawBufferPointer, size: Int) throws(FormatError) -> [UInt8] {
+        let declared = ZSTD_getFrameContentSize(input.baseAddress, input.count)
+        guard declared == UInt64(size) else {
+            // Also ZSTD_CONTENTSIZE_UNKNOWN and _ERROR, which are the largest u64 values.
+            throw FormatError(.malformed, "zstd frame header declares \(declared >= UInt64.max - 1 ? "no valid size" : "\(declared) bytes"), the index says \(size)", offset: 0)
+        }
         var out = [UInt8](repeating: 0, count: size)
         let n = out.withUnsafeMutableBytes { dst in
             ZSTD_decompress(dst.baseAddress, size, input.baseAddress, input.count)

@@ -55,7 +55,11 @@ extension Backups {
         let where_ = location(file.key)
         switch file.role {
         case .schema, .manifest:
-            if let id = try SealedFile.keyID(bytes, location: where_), keyring?.key(id) == nil {
+            let sealedWith = try SealedFile.keyID(bytes, location: where_)
+            guard sealedWith == file.keyID else {
+                throw StrataError(.corrupt, "sealed with \(sealedWith.map { "key \($0)" } ?? "no key"), the catalog says \(file.keyID.map { "key \($0)" } ?? "none")")
+            }
+            if let id = sealedWith, keyring?.key(id) == nil {
                 report.sealedWithUnknownKey.append(id.description)
                 return nil
             }
@@ -71,7 +75,15 @@ extension Backups {
             let trailer = try bytes.withUnsafeBytes { raw in
                 Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: raw.count) }
             }.mapError { StrataError.corrupt($0, path: where_) }.get()
+            guard trailer.keyID == file.keyID else {
+                throw StrataError(.corrupt, "sealed with \(trailer.keyID.map { "key \($0)" } ?? "no key"), the catalog says \(file.keyID.map { "key \($0)" } ?? "none")")
+            }
             if let id = trailer.keyID, keyring?.key(id) == nil {
+                // Without the key, the trailer's checksum of the sealed index still tells
+                // whether the index arrived intact (the frames' checksums are inside it).
+                guard CRC32C.checksum(bytes[trailer.index]) == trailer.crc else {
+                    throw StrataError(.corrupt, "cold object index checksum mismatch")
+                }
                 report.sealedWithUnknownKey.append(id.description)
                 return nil
             }
@@ -222,6 +234,10 @@ extension Backups {
                 summary.segments += 1
                 summary.rows += file.rows
             case .archived:
+                // Left in the archive; it must be there for the restored store to read it.
+                guard let info = try objects.head(file.key), info.size == file.size else {
+                    throw StrataError(.notFound, "backup \(id), \(file.key): the archived object the restored days need is missing or has another size")
+                }
                 summary.archived += 1
                 summary.rows += file.rows
             case .manifest:

@@ -48,52 +48,56 @@ public struct Backups: Sendable {
         public var catalogKeyID: KeyID?
         /// Bytes of the objects this backup uploaded (not those it references).
         public var uploadedBytes: Int
+        /// Why the catalog could not be read, when it could not.
+        public var problem: String?
     }
 
     /// The ids of complete backups (those with a catalog), oldest first, and the bytes
     /// each one's own objects take.
-    func completeBackups() throws(StrataError) -> (ids: [String], sizes: [String: Int]) {
+    func completeBackups() throws(StrataError) -> (ids: [String], sizes: [String: Int], objects: [String: Int]) {
         var sizes: [String: Int] = [:]
+        var objectSizes: [String: Int] = [:]
         var ids: [String] = []
         for info in try objects.list(prefix: Self.prefix) {
+            objectSizes[info.key] = info.size
             let rest = info.key.dropFirst(Self.prefix.count)
             guard let slash = rest.firstIndex(of: "/") else { continue }
             let id = String(rest[..<slash])
             sizes[id, default: 0] += info.size
             if rest[rest.index(after: slash)...] == "catalog" { ids.append(id) }
         }
-        return (ids.sorted(), sizes)
+        return (ids.sorted(), sizes, objectSizes)
     }
 
     /// The newest complete backup of the store `storeID` whose catalog this process can
-    /// read, reading as few catalogs as it can (ids carry the store id's first digits).
-    func newestBackup(of storeID: String) throws(StrataError) -> BackupCatalog? {
-        for id in try completeBackups().ids.reversed() where id.contains("Z-\(storeID.prefix(8))") {
+    /// read, reading as few catalogs as it can (ids carry the store id's first digits), and
+    /// the size of every object under `backups/`. A damaged or unreadable catalog is
+    /// passed over: an older backup serves as base instead.
+    func newestBackup(of storeID: String) throws(StrataError) -> (catalog: BackupCatalog?, objects: [String: Int]) {
+        let complete = try completeBackups()
+        for id in complete.ids.reversed() where id.contains("Z-\(storeID.prefix(8))") {
             let bytes = try objects.get(catalogKey(id))
-            guard let keyID = try SealedFile.keyID(bytes, location: location(catalogKey(id))) else {
-                let c = try catalog(id, bytes: bytes)
-                if c.store == storeID { return c } else { continue }
-            }
-            // Sealed with a key this process lacks: it cannot be a base.
-            guard keyring?.key(keyID) != nil else { continue }
-            let c = try catalog(id, bytes: bytes)
-            if c.store == storeID { return c }
+            guard let c = try? catalog(id, bytes: bytes), c.store == storeID else { continue }
+            return (c, complete.objects)
         }
-        return nil
+        return (nil, complete.objects)
     }
 
-    /// Every complete backup, oldest first.
+    /// Every complete backup, oldest first; one whose catalog cannot be read (damaged, or
+    /// sealed with a key this process lacks) is listed with the reason.
     public func list() throws(StrataError) -> [Listing] {
-        let (ids, sizes) = try completeBackups()
+        let complete = try completeBackups()
         var out: [Listing] = []
-        for id in ids {
+        for id in complete.ids {
             let bytes = try objects.get(catalogKey(id))
-            let keyID = try SealedFile.keyID(bytes, location: location(catalogKey(id)))
-            var catalog: BackupCatalog?
-            if keyID == nil || keyID.flatMap({ keyring?.key($0) }) != nil {
-                catalog = try self.catalog(id, bytes: bytes)
+            var item = Listing(id: id, catalog: nil, catalogKeyID: nil, uploadedBytes: complete.sizes[id] ?? 0)
+            do throws(StrataError) {
+                item.catalogKeyID = try SealedFile.keyID(bytes, location: location(catalogKey(id)))
+                item.catalog = try catalog(id, bytes: bytes)
+            } catch {
+                item.problem = error.message
             }
-            out.append(Listing(id: id, catalog: catalog, catalogKeyID: keyID, uploadedBytes: sizes[id] ?? 0))
+            out.append(item)
         }
         return out
     }
@@ -145,14 +149,19 @@ public struct Backups: Sendable {
             id = Self.id(created: now, store: storeID) + "-\(n)"
         }
         var base: BackupCatalog?
-        if !full { base = try newestBackup(of: storeID) }
+        var existing: [String: Int] = [:]
+        if !full { (base, existing) = try newestBackup(of: storeID) }
+        // Only what is still there, whole, is referenced; anything else goes up again.
         var inBase: [String: BackupCatalog.File] = [:]
-        for f in base?.files ?? [] where f.role != .archived { inBase[f.path] = f }
+        var archivedInBase: [String: BackupCatalog.File] = [:]
+        for f in base?.files ?? [] {
+            if f.role == .archived { archivedInBase[f.key] = f } else if existing[f.key] == f.size { inBase[f.path] = f }
+        }
 
         let snapshot = try database.snapshot(measurement: measurement, symbols: symbols.map(Set.init))
         defer { snapshot.discard() }
         var catalog = BackupCatalog(id: id, store: storeID, created: now, base: base?.id, measurement: measurement,
-                                    symbols: measurement == nil ? nil : symbols?.sorted(), flushedThrough: snapshot.walPosition, files: [])
+                                    symbols: symbols?.sorted(), flushedThrough: snapshot.walPosition, files: [])
         var summary = CreateSummary(catalog: catalog)
         let sealingKey = keyring?.current
 
@@ -199,10 +208,23 @@ public struct Backups: Sendable {
                 try upload(.segment, path: path, cold, rows: segment.rows)
             }
             for entry in day.archived {
-                guard let info = try objects.head(entry.key) else {
+                if let old = archivedInBase[entry.key], old.size == Int(entry.bytes), old.path == dayPath, old.rows == entry.rows {
+                    catalog.files.append(old)
+                    summary.referenced += 1
+                    continue
+                }
+                // The object's tail: its size, and the key that sealed it (if any).
+                let tail: (bytes: [UInt8], objectSize: Int)
+                do throws(StrataError) {
+                    tail = try objects.getTail(entry.key, count: ColdObject.encryptedTrailerSize)
+                } catch where error.code == .notFound {
                     throw StrataError(.notFound, "the manifest of \(day.key.series) \(day.key.day) lists archived object \(entry.key), which \(objects.location) does not hold; a backup must go to the store the archive is in")
                 }
-                catalog.files.append(BackupCatalog.File(role: .archived, path: dayPath, key: entry.key, size: info.size, sha256: "-", keyID: nil, rows: entry.rows))
+                let trailer = try tail.bytes.withUnsafeBytes { raw in
+                    Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: tail.objectSize) }
+                }.mapError { StrataError.corrupt($0, path: location(entry.key)) }.get()
+                catalog.files.append(BackupCatalog.File(role: .archived, path: dayPath, key: entry.key, size: tail.objectSize, sha256: "-",
+                                                        keyID: trailer.keyID, rows: entry.rows))
                 summary.referenced += 1
             }
             try uploadSmall(.manifest, path: "\(dayPath)/_manifest", day.manifest)

@@ -52,6 +52,8 @@ public struct StrataConfiguration: Sendable {
     public var archiveSettings: [String: String] = [:]
     public var cacheBytes = 256 << 20
     public var encryptionKeyFile: String?
+    /// Read unencrypted objects although encryption is on (`STRATA_ENCRYPTION_ACCEPT_PLAIN`).
+    public var acceptPlain = false
     public let source: String?
 
     public init(source: String? = nil) { self.source = source }
@@ -106,8 +108,9 @@ public struct StrataConfiguration: Sendable {
         }
         if let v = try file.integer("archive", "cache_mib", in: 1...(1 << 20)) { cacheBytes = Int(v) << 20 }
 
-        try file.check("encryption", known: ["key_file"])
+        try file.check("encryption", known: ["key_file", "accept_plain"])
         encryptionKeyFile = try file.string("encryption", "key_file")
+        acceptPlain = try file.boolean("encryption", "accept_plain") ?? false
     }
 
     /// A setting looked up in the environment first, then in this file.
@@ -115,6 +118,7 @@ public struct StrataConfiguration: Sendable {
         if let v = environment(name), !v.isEmpty { return v }
         switch name {
         case "STRATA_DATA_DIR": return dataDirectory
+        case "STRATA_ENCRYPTION_ACCEPT_PLAIN": return acceptPlain ? "1" : nil
         case "STRATA_ENCRYPTION_KEY_FILE":
             // A key given directly in the environment wins over the file's key file.
             return environment("STRATA_ENCRYPTION_KEY").map { $0.isEmpty } ?? true ? encryptionKeyFile : nil

@@ -59,7 +59,8 @@ struct BackupCommand: ParsableCommand {
                 for item in try backups.list() {
                     let sealed = item.catalogKeyID.map { "key \($0)" } ?? "none"
                     guard let c = item.catalog else {
-                        out.write("\(item.id),,,,,,,\(item.uploadedBytes),\(sealed) (not held: catalog unreadable)\n")
+                        out.write("\(item.id),,,,,,,\(item.uploadedBytes),\(sealed)\n")
+                        Output.standardError("strata: backup \(item.id): catalog unreadable: \(item.problem ?? "")\n")
                         continue
                     }
                     out.write("\(c.id),\(CivilTime.format(c.created)),\(c.store),\(c.base ?? ""),\(csvQuoted(c.scope)),\(c.rows),\(c.files.count),\(item.uploadedBytes),\(sealed)\n")

@@ -41,7 +41,9 @@ struct Inspect: ParsableCommand {
         var keyID: KeyID?
         if cold {
             // A cold object: its blocks decompressed give back the segment it was made from.
-            let keyring = try Keyring.fromEnvironment()
+            // A file the user names: unencrypted ones are read even when keys are set.
+            var keyring = try Keyring.fromEnvironment()
+            keyring?.acceptsPlain = true
             let bytes = try file.withUnsafeBytes { raw in try ColdObject.segmentBytes(raw, keyring: keyring, location: path) }
             segment = try Segment(bytes: bytes, name: path, id: id)
             keyID = try file.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: raw.count).keyID } }.get()

@@ -143,6 +143,14 @@ struct BackupScenario {
             let e = $0 as! StrataError
             return e.code == .corrupt && e.path?.hasSuffix("backups/\(created.catalog.id)/catalog") == true
         }
+        // It is listed with the reason, and the next backup is a full one (no usable base).
+        let listed = try backups.list()
+        #expect(listed.count == 1 && listed[0].catalog == nil && listed[0].problem?.contains("checksum") == true)
+        let db2 = try open(data)
+        let next = try backups.create(db2)
+        try db2.close()
+        #expect(next.catalog.base == nil && next.referenced == 0)
+        #expect(try backups.verify(next.catalog.id).ok)
     }
 }
 
@@ -234,5 +242,39 @@ struct BackupScenario {
         forgedKey.files[0].key = "backups/../../x"
         #expect(throws: StrataError.self) { try BackupCatalog.decode(forgedKey.encode(), location: "c") }
         #expect(catalog.files[0].path == good)
+    }
+}
+
+extension BackupTests {
+    /// With encryption on, an archived object swapped for an unencrypted one (a CRC is all
+    /// that guards it) is named by verify and refused by queries.
+    @Test func aSwappedPlainArchivedObjectIsCaught() async throws {
+        let root = TemporaryDirectory()
+        let objects = try LocalObjectStore(directory: root.path + "/bucket")
+        let keyring = Keyring(keys: [EncryptionKey.random()], source: "test keys")
+        let scenario = BackupScenario(objects: objects, keyring: keyring)
+        let data = scenario.tiers.root.path + "/data"
+        let db = try scenario.open(data)
+        try await scenario.tiers.fill(db)
+        _ = try scenario.tiers.archive.push(db, olderThan: 0)
+        let created = try scenario.backups.create(db)
+        let archived = created.catalog.files.first { $0.role == .archived }!
+        // The same segment, cold but unencrypted, put in its place.
+        let sealed = try objects.get(archived.key)
+        let plainSegment = try rebuild(sealed, keyring: keyring)
+        let plain = try plainSegment.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw) }
+        try objects.put(archived.key, plain)
+        let report = try scenario.backups.verify(created.catalog.id)
+        #expect(report.problems.count == 1 && report.problems[0].hasPrefix(archived.key), "\(report.problems)")
+        try db.close()
+        // A fresh process (no cached index or blocks) reading that day.
+        var c = scenario.tiers.configuration(withArchive: false)
+        c.store.coldStorage = Archive(objects: objects, keyring: keyring)
+        let again = try Database(directory: data, configuration: c)
+        let symbol = Names.name(fromDirectory: String(archived.path.split(separator: "/")[1]))!
+        #expect { try again.query(try SeriesKey(measurement: "trade", symbol: symbol)) } throws: {
+            ($0 as? StrataError)?.message.contains("not encrypted") == true
+        }
+        try again.close()
     }
 }

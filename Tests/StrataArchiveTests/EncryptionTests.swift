@@ -94,6 +94,25 @@ import Testing
         }
     }
 
+    /// With encryption on, an unencrypted object could be anyone's: refused unless asked for.
+    @Test func plainObjectsAreRefusedWhenEncryptionIsOnUnlessAccepted() throws {
+        let day = try TradeDay(rows: 20_000)
+        let plain = try day.cold()
+        #expect { try rebuild(plain, keyring: keyring) } throws: {
+            let e = $0 as! StrataError
+            return e.code == .denied && e.message.contains("not encrypted") && e.message.contains("STRATA_ENCRYPTION_ACCEPT_PLAIN")
+        }
+        var lenient = keyring
+        lenient.acceptsPlain = true
+        #expect(try rebuild(plain, keyring: lenient) == day.segment)
+        #expect(throws: StrataError.self) { try SealedFile.open(Array("strata-schema 1\n".utf8), keyring: keyring, location: "s") }
+        #expect(try SealedFile.open(Array("x".utf8), keyring: lenient, location: "s") == Array("x".utf8))
+        let sealed = SealedFile.seal(Array("x".utf8), with: key)
+        #expect(try SealedFile.open(sealed, keyring: keyring, location: "s") == Array("x".utf8))
+        let env = try Keyring.fromEnvironment { ["STRATA_ENCRYPTION_KEY": self.key.hex, "STRATA_ENCRYPTION_ACCEPT_PLAIN": "1"][$0] }
+        #expect(env?.acceptsPlain == true)
+    }
+
     @Test func everyFlippedBitOfAnEncryptedObjectIsFound() throws {
         let day = try TradeDay(rows: 20_000)
         let cold = try day.cold(ObjectCipher.new(key))
