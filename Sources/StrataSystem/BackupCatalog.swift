@@ -11,8 +11,8 @@ import StrataFormat
 ///     store 1a2b3c4d5e6f7081
 ///     created 2026-11-27T01:23:45.000000000Z
 ///     base 20261126T012345Z-1a2b3c4d          (only in an incremental backup)
-///     scope all                               (or: measurement trade, symbols ESH4,NQH4)
-///     flushed-through 0000000000000007:1234
+///     scope * *                               (or: scope trade ESH4,NQH4)
+///     flushed-through 7 1234                  (WAL file sequence, offset)
 ///     file <role> <path> <key> <size> <sha256> <key id> <rows> <content>
 ///     …
 ///     crc32c 1b2c3d4e

@@ -31,8 +31,8 @@ public struct ConfigurationFile: Sendable {
             if text.hasPrefix("[") {
                 guard text.hasSuffix("]"), text.count > 2 else { throw error(line, "a section header is [name]") }
                 section = String(text.dropFirst().dropLast()).trimmingSpaces()
-                guard Self.isBareKey(section) || section.split(separator: ".").allSatisfy({ Self.isBareKey(String($0)) }) else {
-                    throw error(line, "section name '\(section)' must be letters, digits, '_' and '-'")
+                guard Self.isBareKey(section) else {
+                    throw error(line, "a section name is letters, digits, '_' and '-'")
                 }
                 guard sections[section] == nil || section.isEmpty else { throw error(line, "section [\(section)] appears twice") }
                 sections[section] = [:]
@@ -40,7 +40,8 @@ public struct ConfigurationFile: Sendable {
             }
             guard let eq = text.firstIndex(of: "=") else { throw error(line, "expected key = value") }
             let key = String(text[..<eq]).trimmingSpaces()
-            guard Self.isBareKey(key) else { throw error(line, "key '\(key)' must be letters, digits, '_' and '-'") }
+            // Not echoed: a malformed line may hold a secret.
+            guard Self.isBareKey(key) else { throw error(line, "expected key = value, with a key of letters, digits, '_' and '-'") }
             guard sections[section]?[key] == nil else { throw error(line, "key '\(key)' appears twice in [\(section)]") }
             let value = try parseValue(String(text[text.index(after: eq)...]).trimmingSpaces(), line: line)
             sections[section]![key] = Entry(value: value, line: line)

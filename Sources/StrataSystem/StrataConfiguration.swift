@@ -92,20 +92,17 @@ public struct StrataConfiguration: Sendable {
         }
         database.flushAge = tiers.flushAge
 
-        let archiveKeys: [String: String] = [
-            "url": "STRATA_ARCHIVE", "endpoint": "S3_ENDPOINT", "region": "S3_REGION", "access_key": "S3_ACCESS_KEY",
-            "secret_key": "S3_SECRET_KEY", "path_style": "S3_PATH_STYLE", "part_size_mib": "S3_PART_SIZE_MIB",
-            "parallel_parts": "S3_PARALLEL_PARTS",
-        ]
-        try file.check("archive", known: Set(archiveKeys.keys).union(["cache_mib"]))
-        for (key, variable) in archiveKeys {
-            guard let entry = file.sections["archive"]?[key] else { continue }
-            switch entry.value {
-            case .string(let s): archiveSettings[variable] = s
-            case .integer(let v): archiveSettings[variable] = String(v)
-            case .boolean(let b): archiveSettings[variable] = b ? "1" : "0"
-            }
+        let strings = ["url": "STRATA_ARCHIVE", "endpoint": "S3_ENDPOINT", "region": "S3_REGION", "access_key": "S3_ACCESS_KEY",
+                       "secret_key": "S3_SECRET_KEY"]
+        let numbers = ["part_size_mib": ("S3_PART_SIZE_MIB", Int64(5)...5120), "parallel_parts": ("S3_PARALLEL_PARTS", Int64(1)...64)]
+        try file.check("archive", known: Set(strings.keys).union(numbers.keys).union(["path_style", "cache_mib"]))
+        for (key, variable) in strings {
+            if let s = try file.string("archive", key) { archiveSettings[variable] = s }
         }
+        for (key, (variable, range)) in numbers {
+            if let v = try file.integer("archive", key, in: range) { archiveSettings[variable] = String(v) }
+        }
+        if let b = try file.boolean("archive", "path_style") { archiveSettings["S3_PATH_STYLE"] = b ? "1" : "0" }
         if let v = try file.integer("archive", "cache_mib", in: 1...(1 << 20)) { cacheBytes = Int(v) << 20 }
 
         try file.check("encryption", known: ["key_file", "accept_plain"])

@@ -20,10 +20,13 @@ struct ArchiveOption: ParsableArguments {
     func open(dataDirectory: String?, settings: StrataConfiguration) throws -> Archive {
         let variable = { (name: String) in settings.variable(name) }
         let keyring = try Keyring.fromEnvironment(variable)
-        let url = archive ?? variable("STRATA_ARCHIVE")
-        if url == nil, let s3 = try S3Configuration.fromEnvironment(variable) {
+        // Flag, then the environment (STRATA_ARCHIVE, then S3_BUCKET), then the file's url.
+        let environment = Keyring.environmentVariable
+        var url = archive ?? environment("STRATA_ARCHIVE").flatMap { $0.isEmpty ? nil : $0 }
+        if url == nil, environment("S3_BUCKET").map({ !$0.isEmpty }) == true, let s3 = try S3Configuration.fromEnvironment(variable) {
             return Archive(objects: try S3ObjectStore(s3), keyring: keyring, cacheBytes: settings.cacheBytes)
         }
+        if url == nil { url = settings.archiveSettings["STRATA_ARCHIVE"] }
         guard let location = url ?? dataDirectory.map({ "file://\($0)/_archive" }) else {
             throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, the S3_* variables, or the configuration's [archive] url)")
         }

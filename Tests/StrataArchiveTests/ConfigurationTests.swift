@@ -57,11 +57,22 @@ import Testing
         ("\n\ndata_dir = /srv\n", 3, "a value is"),
         ("[archive]\nurl = \"a\"b\"\n", 2, "second '\"'"),
         ("[archive\n", 1, "section header"),
+        ("[ ]\nx = 1\n", 1, "section name"),
+        ("[archive]\naccess_key = 123\n", 2, "must be a \"string\""),
+        ("[archive]\npath_style = \"no\"\n", 2, "must be true or false"),
+        ("[archive]\nparallel_parts = 0\n", 2, "must be in 1…64"),
     ])
     func badSettingsAreNamedWithTheirLine(text: String, line: Int, message: String) throws {
         #expect { try StrataConfiguration(try ConfigurationFile(text: text, source: "strata.toml")) } throws: {
             let e = $0 as! StrataError
             return e.code == .invalidInput && e.line == line && e.path == "strata.toml" && e.message.contains(message)
+        }
+    }
+
+    @Test func aMalformedLineIsNotEchoed() throws {
+        #expect { try ConfigurationFile(text: "[archive]\nsecret_key \"s3cr3t/abc=\"\n", source: "f") } throws: {
+            let e = $0 as! StrataError
+            return e.line == 2 && !e.message.contains("s3cr3t")
         }
     }
 
