@@ -31,6 +31,26 @@ func tradeDaySegment() -> (store: Store, series: SeriesKey, segment: [UInt8]) {
 let benchmarkKeyring = Keyring(keys: [EncryptionKey(bytes: Array(0..<32))], source: "benchmark key")
 
 func registerArchiveBenchmarks() {
+    // Raw transfer: one iteration puts (multipart on S3: 5 MiB parts, 4 at a time) or gets
+    // a 64 MiB object. MB/s = 67.1 / seconds per iteration.
+    for step in ["put", "get"] {
+        Benchmark("Archive/\(step) a 64 MiB object",
+                  configuration: .init(metrics: [.wallClock], warmupIterations: 1, scalingFactor: .one,
+                                       maxDuration: .seconds(10), maxIterations: 20)) { (_: Benchmark, fixture: (objects: any ObjectStore, bytes: [UInt8])) in
+            if step == "put" {
+                try! fixture.objects.put("bench/64MiB", fixture.bytes)
+            } else {
+                blackHole(try! fixture.objects.get("bench/64MiB"))
+            }
+        } setup: {
+            let objects = benchmarkObjects("transfer-\(step)").store
+            var rng = SystemRandomNumberGenerator()
+            let bytes = (0..<(64 << 20) / 8).flatMap { _ in withUnsafeBytes(of: rng.next() as UInt64, Array.init) }
+            if step == "get" { try objects.put("bench/64MiB", bytes) }
+            return (objects, bytes)
+        }
+    }
+
     // AES-256-GCM alone: one iteration seals (or opens) 64 units of 8 KiB, 512 KiB in all —
     // about what one trade day's frames are.
     for step in ["seal", "open"] {
