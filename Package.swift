@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
         .library(name: "StrataArchive", targets: ["StrataArchive"]),
+        .library(name: "StrataMirror", targets: ["StrataMirror"]),
         .library(name: "StrataSystem", targets: ["StrataSystem"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
@@ -37,9 +38,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // libpq (the TimescaleDB / PostgreSQL mirror), with shims for its character macros.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "StrataMirror", dependencies: ["StrataEngine", "CLibPQ"]),
         // The facade over the engine and the services: backups (and later configuration,
         // tier policy and scheduling).
-        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive"]),
+        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive", "StrataMirror"]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataArchive", "strata"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataSystem"]),
+        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,6 +26,8 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
     public var field: String?
     /// Index of the damaged block in a segment.
     public var block: Int?
+    /// PostgreSQL's five-character SQLSTATE, for errors the mirror's database reported.
+    public var sqlState: String?
     public var cause: FormatError?
 
     public init(_ code: Code, _ message: String, path: String? = nil, offset: Int? = nil,
@@ -54,6 +56,6 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         if let block { place.append("block \(block)") }
         if let offset { place.append("byte \(offset)") }
         let prefix = place.isEmpty ? "" : place.joined(separator: ", ") + ": "
-        return "\(prefix)\(message)"
+        return "\(prefix)\(message)" + (sqlState.map { " (SQLSTATE \($0))" } ?? "")
     }
 }

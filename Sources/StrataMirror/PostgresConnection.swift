@@ -1,0 +1,207 @@
+import CLibPQ
+import Glibc
+import StrataEngine
+
+/// One connection to PostgreSQL, owned by this object and closed in deinit. Not for use
+/// by two threads at once (libpq's rule for a PGconn); the mirror gives each worker its own.
+///
+/// Errors carry PostgreSQL's SQLSTATE and message, and name the server by host, port,
+/// database and user — never by the connection string, which may hold a password.
+public final class PostgresConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// `host:port/dbname as user`, for messages.
+    public let server: String
+
+    /// Connects with a libpq connection string (`host=… port=… dbname=… user=…
+    /// password=… sslmode=…`) or URI (`postgresql://user:pass@host:port/db?sslmode=…`);
+    /// every libpq option passes through.
+    public init(_ dsn: String) throws(StrataError) {
+        let described = PostgresConnection.describe(dsn)
+        guard let connection = PQconnectdb(dsn) else {
+            throw StrataError(.io, "cannot allocate a PostgreSQL connection to \(described)")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = PostgresConnection.connectionMessage(connection)
+            PQfinish(connection)
+            let denied = message.contains("password authentication failed") || message.contains("no password supplied")
+                || message.contains("authentication failed")
+            throw StrataError(denied ? .denied : .io, "cannot connect to PostgreSQL at \(described): \(message)")
+        }
+        handle = connection
+        strata_pq_silence_notices(connection)
+        server = described
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// The server's version as PostgreSQL numbers it (150018 for 15.18).
+    public var serverVersion: Int { Int(PQserverVersion(handle)) }
+
+    /// Whether the connection is still usable (false after the server went away).
+    public var isOK: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    static func connectionMessage(_ connection: OpaquePointer) -> String {
+        guard let raw = PQerrorMessage(connection) else { return "unknown error" }
+        var text = String(cString: raw)
+        while text.last == "\n" || text.last == " " { text.removeLast() }
+        // libpq puts several lines (one per address tried); keep them on one.
+        return text.split(separator: "\n").map { $0.trimmingPrefix(" ") }.joined(separator: "; ")
+    }
+
+    /// `host:port/dbname as user` from a connection string, without its password.
+    public static func describe(_ dsn: String) -> String {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(dsn, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            return "(an unparsable connection string)"
+        }
+        defer { PQconninfoFree(options) }
+        var values: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        let host = values["host"] ?? values["hostaddr"] ?? "localhost"
+        return "\(host):\(values["port"] ?? "5432")/\(values["dbname"] ?? values["user"] ?? "postgres")" + (values["user"].map { " as \($0)" } ?? "")
+    }
+
+    func failure(_ result: OpaquePointer?, _ what: String) -> StrataError {
+        var message: String
+        var state: String?
+        if let result, let primary = strata_pq_primary_message(result) {
+            message = String(cString: primary)
+            state = strata_pq_sqlstate(result).map { String(cString: $0) }
+        } else {
+            message = PostgresConnection.connectionMessage(handle)
+        }
+        if state == nil && !isOK { message = "the connection to \(server) was lost: \(message)" }
+        var e = StrataError(.io, "\(what): \(message)")
+        e.sqlState = state
+        if let state, state.hasPrefix("28") || state == "42501" { e.code = .denied }
+        return e
+    }
+
+    /// Runs SQL (one or more statements without parameters) and returns the last result.
+    @discardableResult
+    public func execute(_ sql: String) throws(StrataError) -> PostgresResult {
+        let result = PQexec(handle, sql)
+        return try check(result, sql)
+    }
+
+    /// Runs one statement with text parameters `$1`, `$2`, … (nil is NULL).
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?]) throws(StrataError) -> PostgresResult {
+        var cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { for p in cStrings { free(p) } }
+        let result = cStrings.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) { values in
+                PQexecParams(handle, sql, Int32(parameters.count), nil, parameters.isEmpty ? nil : values, nil, nil, 0)
+            }
+        }
+        return try check(result, sql)
+    }
+
+    func check(_ result: OpaquePointer?, _ sql: String) throws(StrataError) -> PostgresResult {
+        guard let result else { throw failure(nil, PostgresConnection.statementName(sql)) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN else {
+            let error = failure(result, PostgresConnection.statementName(sql))
+            PQclear(result)
+            throw error
+        }
+        return PostgresResult(result)
+    }
+
+    /// The first words of a statement, for messages (never its values).
+    static func statementName(_ sql: String) -> String {
+        let words = sql.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(3)
+        return words.joined(separator: " ")
+    }
+
+    /// `COPY … FROM STDIN`: sends the bytes that `produce` hands to its writer, then ends
+    /// the copy; throws with the server's message if it rejected the data. Returns the
+    /// number of rows the server reports.
+    @discardableResult
+    public func copy(_ sql: String, _ produce: (_ send: ([UInt8]) throws(StrataError) -> Void) throws(StrataError) -> Void) throws(StrataError) -> Int {
+        let started = try execute(sql)
+        guard started.status == PGRES_COPY_IN else {
+            throw StrataError(.invalidInput, "\(PostgresConnection.statementName(sql)) did not start a COPY FROM STDIN")
+        }
+        var failed: StrataError?
+        do throws(StrataError) {
+            try produce { (bytes: [UInt8]) throws(StrataError) in
+                guard !bytes.isEmpty else { return }
+                let r = bytes.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+                }
+                guard r == 1 else { throw failure(nil, "COPY data") }
+            }
+        } catch {
+            failed = error
+        }
+        // On a failure of ours, end the copy with an error so the server discards it.
+        guard PQputCopyEnd(handle, failed == nil ? nil : "aborted by the client") == 1 else {
+            throw failed ?? failure(nil, "COPY end")
+        }
+        var rows = 0
+        var serverError: StrataError?
+        while let result = PQgetResult(handle) {
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                rows = Int(String(cString: PQcmdTuples(result))) ?? 0
+            } else if serverError == nil {
+                serverError = failure(result, PostgresConnection.statementName(sql))
+            }
+            PQclear(result)
+        }
+        if let failed { throw failed }
+        if let serverError { throw serverError }
+        return rows
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<R>(_ body: () throws(StrataError) -> R) throws(StrataError) -> R {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// `name` quoted as an SQL identifier.
+    public static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacing("\"", with: "\"\"") + "\""
+    }
+
+    /// `text` quoted as an SQL string literal.
+    public static func quoteLiteral(_ text: String) -> String {
+        "'" + text.replacing("'", with: "''") + "'"
+    }
+}
+
+/// A query's result, owned by this object and freed in deinit.
+public final class PostgresResult {
+    let handle: OpaquePointer
+
+    init(_ handle: OpaquePointer) { self.handle = handle }
+    deinit { PQclear(handle) }
+
+    var status: ExecStatusType { PQresultStatus(handle) }
+    public var rowCount: Int { Int(PQntuples(handle)) }
+    public var columnCount: Int { Int(PQnfields(handle)) }
+
+    /// The text of row `row`, column `column`, or nil for NULL.
+    public func value(_ row: Int, _ column: Int) -> String? {
+        guard row < rowCount, column < columnCount, PQgetisnull(handle, Int32(row), Int32(column)) == 0 else { return nil }
+        return String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
+    }
+
+    /// Every row as text values.
+    public var rows: [[String?]] {
+        (0..<rowCount).map { r in (0..<columnCount).map { value(r, $0) } }
+    }
+}
