@@ -14,7 +14,7 @@ enum PostgresTestServer {
     /// In CI the server must be there: tests fail rather than skip without it.
     static var enabled: Bool { dsn != nil || env("CI") != nil }
 
-    static func connect() throws -> PostgresConnection {
+    static func connect() throws(StrataError) -> PostgresConnection {
         guard let dsn else { throw StrataError(.notFound, "STRATA_TEST_PG_DSN is not set: run the tests with scripts/test") }
         return try PostgresConnection(dsn)
     }
@@ -125,4 +125,14 @@ struct PostgresConnectionTests {
         try c.transaction { () throws(StrataError) in try c.execute("INSERT INTO \(schema).t VALUES (2)") }
         #expect(try c.execute("SELECT array_agg(n) FROM \(schema).t").value(0, 0) == "{2}")
     }
+}
+
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        var template = Array("/tmp/strata-mirror-test-XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: p!)
+    }
+    deinit { _ = system("rm -rf '\(path)'") }
 }

@@ -1,0 +1,113 @@
+import StrataEngine
+import StrataFormat
+
+/// How the mirror lays out tables, and what it asks TimescaleDB for.
+public struct MirrorOptions: Sendable {
+    /// The PostgreSQL schema the tables go in.
+    public var schema = "public"
+    /// TimescaleDB: chunks of this many seconds (1 day).
+    public var chunkSeconds: Int64 = 86_400
+    /// TimescaleDB: chunks older than this many seconds are compressed (7 days).
+    public var compressAfterSeconds: Int64 = 7 * 86_400
+    /// TimescaleDB: chunks older than this are dropped; nil keeps everything.
+    public var retentionSeconds: Int64?
+    /// Measurements that get 1-minute OHLCV bars, with their price and volume fields.
+    public var bars: [String: BarFields] = [:]
+
+    public struct BarFields: Sendable, Equatable {
+        public var price: String
+        public var volume: String?
+        public init(price: String, volume: String?) {
+            self.price = price
+            self.volume = volume
+        }
+    }
+
+    public init() {}
+}
+
+/// The SQL of the mirror's tables: one per measurement,
+///
+///     time timestamptz, time_ns bigint, seq bigint, symbol text, <one column per field>
+///
+/// where `time_ns` keeps the nanoseconds `timestamptz` rounds to microseconds, and `seq`
+/// numbers rows in the order Strata received them (so rows of equal time keep their
+/// order, as in Strata's own answers). With TimescaleDB the table is a hypertable with
+/// compression and a continuous aggregate of 1-minute bars; without it, a plain table and
+/// a view of the same name and columns.
+public struct MirrorSchema: Sendable {
+    public let options: MirrorOptions
+    public let timescale: Bool
+
+    public init(options: MirrorOptions, timescale: Bool) {
+        self.options = options
+        self.timescale = timescale
+    }
+
+    public static func sqlType(_ type: FieldType) -> String {
+        switch type {
+        case .float64: "double precision"
+        case .int64: "bigint"
+        case .bool: "boolean"
+        case .string: "text"
+        }
+    }
+
+    func q(_ name: String) -> String { PostgresConnection.quoteIdentifier(name) }
+    public func table(_ measurement: String) -> String { "\(q(options.schema)).\(q(measurement))" }
+    public func barsView(_ measurement: String) -> String { "\(q(options.schema)).\(q(measurement + "_ohlcv_1m"))" }
+    func interval(_ seconds: Int64) -> String { "INTERVAL '\(seconds) seconds'" }
+
+    /// The statements that create a measurement's table (idempotent).
+    public func create(_ measurement: String, fields: [Field]) -> [String] {
+        var columns = ["time timestamptz NOT NULL", "time_ns bigint NOT NULL", "seq bigint NOT NULL", "symbol text NOT NULL"]
+        columns += fields.map { "\(q($0.name)) \(Self.sqlType($0.type))" }
+        var out = ["CREATE SCHEMA IF NOT EXISTS \(q(options.schema))",
+                   "CREATE TABLE IF NOT EXISTS \(table(measurement)) (\(columns.joined(separator: ", ")))"]
+        if timescale {
+            let name = PostgresConnection.quoteLiteral("\(q(options.schema)).\(q(measurement))")
+            out.append("SELECT create_hypertable(\(name), 'time', chunk_time_interval => \(interval(options.chunkSeconds)), if_not_exists => TRUE)")
+            out.append("ALTER TABLE \(table(measurement)) SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol', timescaledb.compress_orderby = 'time DESC, time_ns DESC, seq DESC')")
+            out.append("SELECT add_compression_policy(\(name), \(interval(options.compressAfterSeconds)), if_not_exists => TRUE)")
+            if let retention = options.retentionSeconds {
+                out.append("SELECT add_retention_policy(\(name), \(interval(retention)), if_not_exists => TRUE)")
+            }
+        }
+        out.append("CREATE INDEX IF NOT EXISTS \(q(measurement + "_symbol_time_idx")) ON \(table(measurement)) (symbol, time DESC)")
+        return out
+    }
+
+    /// The statement that adds a field first seen later.
+    public func addColumn(_ measurement: String, _ field: Field) -> String {
+        "ALTER TABLE \(table(measurement)) ADD COLUMN IF NOT EXISTS \(q(field.name)) \(Self.sqlType(field.type))"
+    }
+
+    /// The 1-minute bars of a measurement whose price (and volume) fields are configured:
+    /// bucket, symbol, open, high, low, close, volume, count, vwap.
+    public func bars(_ measurement: String, _ fields: MirrorOptions.BarFields) -> [String] {
+        let p = q(fields.price), v = fields.volume.map(q)
+        let volume = v.map { "sum(\($0))" } ?? "NULL::double precision"
+        let vwap = v.map { "sum(\(p) * \($0)) / NULLIF(sum(\($0)), 0)" } ?? "NULL::double precision"
+        if timescale {
+            let view = barsView(measurement)
+            return [
+                """
+                CREATE MATERIALIZED VIEW IF NOT EXISTS \(view) WITH (timescaledb.continuous) AS \
+                SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, symbol, first(\(p), time_ns) AS open, max(\(p)) AS high, \
+                min(\(p)) AS low, last(\(p), time_ns) AS close, \(volume) AS volume, count(*) AS count, \(vwap) AS vwap \
+                FROM \(table(measurement)) GROUP BY bucket, symbol WITH NO DATA
+                """,
+                "SELECT add_continuous_aggregate_policy(\(PostgresConnection.quoteLiteral(view)), start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', if_not_exists => TRUE)",
+            ]
+        }
+        // Rows of equal time in arrival order, as Strata orders them.
+        return [
+            """
+            CREATE OR REPLACE VIEW \(barsView(measurement)) AS \
+            SELECT date_trunc('minute', time) AS bucket, symbol, (array_agg(\(p) ORDER BY time_ns, seq))[1] AS open, max(\(p)) AS high, \
+            min(\(p)) AS low, (array_agg(\(p) ORDER BY time_ns DESC, seq DESC))[1] AS close, \(volume) AS volume, count(*) AS count, \(vwap) AS vwap \
+            FROM \(table(measurement)) GROUP BY 1, 2
+            """,
+        ]
+    }
+}

@@ -1,0 +1,178 @@
+import StrataEngine
+import StrataFormat
+
+/// How far the mirror has replicated a store: the write-ahead log position every change
+/// before which is in the database, and the sequence number the next row gets.
+public struct MirrorCursor: Sendable, Equatable {
+    public var position: WALPosition
+    public var nextSeq: Int64
+
+    public init(position: WALPosition, nextSeq: Int64) {
+        self.position = position
+        self.nextSeq = nextSeq
+    }
+
+    public static let start = MirrorCursor(position: .zero, nextSeq: 0)
+}
+
+/// A change to replicate, in the order the store made it.
+public enum MirrorChange: Sendable {
+    case rows(SeriesKey, [Field], RowBlock)
+    /// Removes the rows of the series in [from, to] replicated before it.
+    case delete(SeriesKey, from: Int64, to: Int64)
+}
+
+/// Writes changes into PostgreSQL exactly once: each batch, and the cursor that says how
+/// far the store is replicated, commit in one transaction. A crash or a lost connection
+/// at any moment leaves either the batch and its cursor, or neither; the next batch starts
+/// from the cursor in the database.
+public final class MirrorWriter {
+    public let connection: PostgresConnection
+    public let schema: MirrorSchema
+    /// Why TimescaleDB is not used, when it is not.
+    public let plainReason: String?
+    let store: String
+    /// Measurement → column → SQL type, as the database has them.
+    var columns: [String: [String: String]] = [:]
+
+    /// Connects the writer for the store `store` (its id): finds out whether TimescaleDB is
+    /// there (installing the extension when it is available and allowed), and creates the
+    /// cursor table.
+    public init(connection: PostgresConnection, options: MirrorOptions, store: String) throws(StrataError) {
+        self.connection = connection
+        self.store = store
+        var timescale = false
+        var reason: String?
+        let installed = try connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+        if installed.rowCount == 1 {
+            timescale = true
+        } else if try connection.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").rowCount == 1 {
+            do throws(StrataError) {
+                try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                timescale = true
+            } catch {
+                reason = "the timescaledb extension is available but could not be created: \(error.message)"
+            }
+        } else {
+            reason = "the timescaledb extension is not installed on the server"
+        }
+        schema = MirrorSchema(options: options, timescale: timescale)
+        plainReason = reason
+        for statement in [
+            "CREATE SCHEMA IF NOT EXISTS \(PostgresConnection.quoteIdentifier(options.schema))",
+            "CREATE TABLE IF NOT EXISTS \(cursorTable) (store text PRIMARY KEY, wal_file bigint NOT NULL, wal_offset bigint NOT NULL, next_seq bigint NOT NULL, updated timestamptz NOT NULL DEFAULT now())",
+        ] { try connection.execute(statement) }
+    }
+
+    var cursorTable: String { "\(PostgresConnection.quoteIdentifier(schema.options.schema)).strata_mirror_cursor" }
+
+    /// The cursor in the database (the start when this store never replicated).
+    public func cursor() throws(StrataError) -> MirrorCursor {
+        let r = try connection.execute("SELECT wal_file, wal_offset, next_seq FROM \(cursorTable) WHERE store = $1", [store])
+        guard r.rowCount == 1, let f = r.value(0, 0).flatMap(UInt64.init), let o = r.value(0, 1).flatMap(UInt64.init),
+              let s = r.value(0, 2).flatMap(Int64.init) else { return .start }
+        return MirrorCursor(position: WALPosition(file: f, offset: o), nextSeq: s)
+    }
+
+    /// Makes sure the measurement's table exists with a column for each field; a field
+    /// that exists with another type is a conflict.
+    public func prepare(_ measurement: String, fields: [Field]) throws(StrataError) {
+        if columns[measurement] == nil {
+            let r = try connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+                [schema.options.schema, measurement])
+            if r.rowCount == 0 {
+                for statement in schema.create(measurement, fields: fields) { try connection.execute(statement) }
+                if let bars = schema.options.bars[measurement] {
+                    for statement in schema.bars(measurement, bars) { try connection.execute(statement) }
+                }
+                columns[measurement] = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, MirrorSchema.sqlType($0.type)) })
+            } else {
+                columns[measurement] = Dictionary(r.rows.compactMap { row in row[0].flatMap { n in row[1].map { (n, $0) } } }, uniquingKeysWith: { a, _ in a })
+            }
+        }
+        for field in fields {
+            let type = MirrorSchema.sqlType(field.type)
+            if let existing = columns[measurement]?[field.name] {
+                guard existing == type else {
+                    throw StrataError(.conflict, "the mirror's table \(schema.table(measurement)) has column \(field.name) of type \(existing), but the field is \(type)")
+                }
+                continue
+            }
+            try connection.execute(schema.addColumn(measurement, field))
+            columns[measurement]![field.name] = type
+        }
+    }
+
+    /// Applies `changes` — everything from `expected.position` up to `end` — and moves the
+    /// cursor to `end` in the same transaction. Throws `.conflict` if the cursor is no
+    /// longer `expected` (another mirror of this store moved it). `beforeCommit` runs last
+    /// inside the transaction (tests use it to break the connection there).
+    @discardableResult
+    public func apply(_ changes: [MirrorChange], through end: WALPosition, expected: MirrorCursor,
+                      beforeCommit: () throws(StrataError) -> Void = {}) throws(StrataError) -> MirrorCursor {
+        // Tables and columns first (DDL, idempotent), outside the data's transaction.
+        var fieldsOf: [String: [Field]] = [:]
+        for case .rows(let series, let fields, _) in changes {
+            var known = fieldsOf[series.measurement, default: []]
+            for f in fields where !known.contains(f) { known.append(f) }
+            fieldsOf[series.measurement] = known
+        }
+        for (measurement, fields) in fieldsOf.sorted(by: { $0.key < $1.key }) { try prepare(measurement, fields: fields) }
+
+        return try connection.transaction { () throws(StrataError) -> MirrorCursor in
+            let locked = try connection.execute("SELECT wal_file, wal_offset, next_seq FROM \(cursorTable) WHERE store = $1 FOR UPDATE", [store])
+            let current: MirrorCursor = locked.rowCount == 0 ? .start : MirrorCursor(
+                position: WALPosition(file: UInt64(locked.value(0, 0) ?? "") ?? 0, offset: UInt64(locked.value(0, 1) ?? "") ?? 0),
+                nextSeq: Int64(locked.value(0, 2) ?? "") ?? 0)
+            guard current == expected else {
+                throw StrataError(.conflict, "the mirror cursor of store \(store) is at \(current.position), not \(expected.position): another mirror of this store is running")
+            }
+            var seq = current.nextSeq
+            var pending: [(measurement: String, fields: [Field], bytes: [UInt8])] = []
+            func flush() throws(StrataError) {
+                for batch in pending where !batch.bytes.isEmpty {
+                    let names = ["time", "time_ns", "seq", "symbol"] + batch.fields.map { PostgresConnection.quoteIdentifier($0.name) }
+                    try connection.copy("COPY \(schema.table(batch.measurement)) (\(names.joined(separator: ", "))) FROM STDIN") {
+                        (send: ([UInt8]) throws(StrataError) -> Void) throws(StrataError) in try send(batch.bytes)
+                    }
+                }
+                pending = []
+            }
+            for change in changes {
+                switch change {
+                case .rows(let series, let fields, let rows):
+                    let all = fieldsOf[series.measurement] ?? fields
+                    let index = pending.firstIndex { $0.measurement == series.measurement } ?? {
+                        pending.append((series.measurement, all, []))
+                        return pending.count - 1
+                    }()
+                    let columnOf = all.map { f in fields.firstIndex(of: f) }
+                    CopyText.append(rows, symbol: series.symbol, firstSeq: seq, columnOf: columnOf, into: &pending[index].bytes)
+                    seq += Int64(rows.rowCount)
+                    if pending[index].bytes.count > 32 << 20 { try flush() }
+                case .delete(let series, let from, let to):
+                    try flush()
+                    var exists = columns[series.measurement] != nil
+                    if !exists {
+                        exists = try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+                                                        [schema.options.schema, series.measurement]).rowCount == 1
+                    }
+                    if exists {
+                        try connection.execute("DELETE FROM \(schema.table(series.measurement)) WHERE symbol = $1 AND time_ns BETWEEN $2 AND $3",
+                                               [series.symbol, String(from), String(to)])
+                    }
+                }
+            }
+            try flush()
+            let next = MirrorCursor(position: end, nextSeq: seq)
+            try connection.execute("""
+                INSERT INTO \(cursorTable) (store, wal_file, wal_offset, next_seq) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (store) DO UPDATE SET wal_file = EXCLUDED.wal_file, wal_offset = EXCLUDED.wal_offset,
+                next_seq = EXCLUDED.next_seq, updated = now()
+                """, [store, String(end.file), String(end.offset), String(seq)])
+            try beforeCommit()
+            return next
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Glibc
+import StrataEngine
+import StrataFormat
+import StrataMirror
+import Testing
+
+@Suite struct MirrorSchemaTests {
+    /// TimescaleDB is in neither Debian nor PyPI: the hypertable path is checked as text.
+    @Test func theTimescaleDDLAsksForHypertablesCompressionAndBars() {
+        var options = MirrorOptions()
+        options.schema = "market"
+        options.retentionSeconds = 365 * 86_400
+        options.bars["trade"] = .init(price: "price", volume: "size")
+        let s = MirrorSchema(options: options, timescale: true)
+        let create = s.create("trade", fields: [Field("price", .float64), Field("size", .int64)])
+        #expect(create.contains(#"CREATE TABLE IF NOT EXISTS "market"."trade" (time timestamptz NOT NULL, time_ns bigint NOT NULL, seq bigint NOT NULL, symbol text NOT NULL, "price" double precision, "size" bigint)"#))
+        #expect(create.contains(#"SELECT create_hypertable('"market"."trade"', 'time', chunk_time_interval => INTERVAL '86400 seconds', if_not_exists => TRUE)"#))
+        #expect(create.contains(#"ALTER TABLE "market"."trade" SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol', timescaledb.compress_orderby = 'time DESC, time_ns DESC, seq DESC')"#))
+        #expect(create.contains(#"SELECT add_compression_policy('"market"."trade"', INTERVAL '604800 seconds', if_not_exists => TRUE)"#))
+        #expect(create.contains(#"SELECT add_retention_policy('"market"."trade"', INTERVAL '31536000 seconds', if_not_exists => TRUE)"#))
+        #expect(create.last == #"CREATE INDEX IF NOT EXISTS "trade_symbol_time_idx" ON "market"."trade" (symbol, time DESC)"#)
+        let bars = s.bars("trade", options.bars["trade"]!)
+        #expect(bars[0].hasPrefix(#"CREATE MATERIALIZED VIEW IF NOT EXISTS "market"."trade_ohlcv_1m" WITH (timescaledb.continuous) AS SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, symbol, first("price", time_ns) AS open"#))
+        #expect(bars[0].hasSuffix("GROUP BY bucket, symbol WITH NO DATA"))
+        #expect(bars[1].contains("add_continuous_aggregate_policy") && bars[1].contains("schedule_interval => INTERVAL '1 minute'"))
+        // Without TimescaleDB: no hypertable, a plain view of the same name and columns.
+        let plain = MirrorSchema(options: options, timescale: false)
+        #expect(!plain.create("trade", fields: []).contains { $0.contains("timescaledb") || $0.contains("hypertable") })
+        #expect(plain.bars("trade", options.bars["trade"]!)[0].hasPrefix(#"CREATE OR REPLACE VIEW "market"."trade_ohlcv_1m" AS SELECT date_trunc('minute', time) AS bucket, symbol"#))
+        #expect(MirrorSchema(options: options, timescale: false).table(#"we"ird"#) == #""market"."we""ird""#)
+    }
+}
+
+@Suite(.enabled(if: PostgresTestServer.enabled, "needs the PostgreSQL server scripts/test starts"))
+struct MirrorWriterTests {
+    let schema = [Field("price", .float64), Field("size", .int64)]
+    let base = Int64(1_704_205_800) * 1_000_000_000  // 2024-01-02T14:30:00Z
+
+    func writer(_ name: String, store: String = "0123456789abcdef", bars: Bool = false) throws -> MirrorWriter {
+        var options = MirrorOptions()
+        options.schema = try PostgresTestServer.schema(name)
+        if bars { options.bars["trade"] = .init(price: "price", volume: "size") }
+        return try MirrorWriter(connection: try PostgresTestServer.connect(), options: options, store: store)
+    }
+
+    func rows(_ times: [Int64], _ prices: [Double], _ sizes: [Int64]) -> RowBlock {
+        RowBlock(timestamps: times, columns: [Column(.float64(prices)), Column(.int64(sizes))])
+    }
+
+    @Test func rowsDeletesAndANewFieldArriveOnceInOrder() throws {
+        let w = try writer("writer")
+        #expect(w.plainReason?.contains("timescaledb") == true)
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4"), nq = try SeriesKey(measurement: "trade", symbol: "NQH4")
+        // Equal timestamps, nanoseconds below a microsecond, a tab in a string field later.
+        var cursor = try w.apply([
+            .rows(es, schema, rows([base + 1, base + 1, base + 2_500], [4512.25, 4512.5, 4513], [1, 2, 3])),
+            .rows(nq, schema, rows([base], [16800.25], [1])),
+        ], through: WALPosition(file: 1, offset: 100), expected: try w.cursor())
+        #expect(cursor == MirrorCursor(position: WALPosition(file: 1, offset: 100), nextSeq: 4))
+        #expect(try w.cursor() == cursor)
+        let table = w.schema.table("trade")
+        let r = try w.connection.execute("SELECT time_ns, seq, symbol, price, size, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM \(table) ORDER BY seq")
+        #expect(r.rows == [
+            ["\(base + 1)", "0", "ESH4", "4512.25", "1", "2024-01-02 14:30:00.000000"],
+            ["\(base + 1)", "1", "ESH4", "4512.5", "2", "2024-01-02 14:30:00.000000"],
+            ["\(base + 2_500)", "2", "ESH4", "4513", "3", "2024-01-02 14:30:00.000002"],
+            ["\(base)", "3", "NQH4", "16800.25", "1", "2024-01-02 14:30:00.000000"],
+        ])
+        // A field first seen now; a delete of ESH4's first microsecond, then a correction.
+        let withVenue = schema + [Field("venue", .string)]
+        cursor = try w.apply([
+            .rows(es, withVenue, RowBlock(timestamps: [base + 5_000], columns: [Column(.float64([4514])), Column(.int64([4])), Column(.string(["X\tY\\Z"]))])),
+            .delete(es, from: base, to: base + 999),
+            .rows(es, schema, rows([base + 1], [4512.75], [9])),
+        ], through: WALPosition(file: 2, offset: 40), expected: cursor)
+        #expect(cursor.nextSeq == 6)
+        let after = try w.connection.execute("SELECT seq, price, venue FROM \(table) WHERE symbol = 'ESH4' ORDER BY time_ns, seq")
+        #expect(after.rows == [["5", "4512.75", nil], ["2", "4513", nil], ["4", "4514", "X\tY\\Z"]])
+        // A batch from a stale cursor is refused: another mirror moved it.
+        #expect { try w.apply([.rows(nq, schema, rows([base], [1], [1]))], through: WALPosition(file: 3, offset: 0), expected: .start) } throws: {
+            ($0 as! StrataError).code == .conflict
+        }
+        #expect(try w.connection.execute("SELECT count(*) FROM \(table)").value(0, 0) == "4")
+        // A type conflict is named.
+        #expect { try w.prepare("trade", fields: [Field("size", .string)]) } throws: {
+            ($0 as! StrataError).message.contains("has column size of type bigint")
+        }
+    }
+
+    /// The connection dies after the COPY, before COMMIT: neither the rows nor the cursor
+    /// stay, and applying the batch again from the database's cursor writes it once.
+    @Test func aConnectionLostBeforeCommitLeavesNothingAndTheRetryWritesOnce() throws {
+        let w = try writer("lost")
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        let first = try w.apply([.rows(es, schema, rows([base], [1], [1]))], through: WALPosition(file: 1, offset: 10), expected: .start)
+        let batch: [MirrorChange] = [.rows(es, schema, rows((0..<10_000).map { base + Int64($0) }, Array(repeating: 2, count: 10_000), Array(repeating: 1, count: 10_000)))]
+        let pid = try w.connection.execute("SELECT pg_backend_pid()").value(0, 0)!
+        #expect(throws: StrataError.self) {
+            try w.apply(batch, through: WALPosition(file: 1, offset: 20), expected: first) { () throws(StrataError) in
+                let killer = try PostgresTestServer.connect()
+                try killer.execute("SELECT pg_terminate_backend($1::int)", [pid])
+            }
+        }
+        var options = MirrorOptions()
+        options.schema = w.schema.options.schema
+        let fresh = try MirrorWriter(connection: try PostgresTestServer.connect(), options: options, store: "0123456789abcdef")
+        #expect(try fresh.cursor() == first)
+        #expect(try fresh.connection.execute("SELECT count(*) FROM \(fresh.schema.table("trade"))").value(0, 0) == "1")
+        try fresh.apply(batch, through: WALPosition(file: 1, offset: 20), expected: try fresh.cursor())
+        #expect(try fresh.connection.execute("SELECT count(*), sum(price) FROM \(fresh.schema.table("trade"))").rows == [["10001", "20001"]])
+    }
+
+    /// What a SQL user writes on the mirror gives the bars `strata query --interval 1m` gives.
+    @Test func sqlBarsOnTheMirrorEqualStrataBars() throws {
+        let w = try writer("bars", bars: true)
+        let root = TemporaryDirectory()
+        let store = try Store(directory: root.path, create: true)
+        let series = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        let ticks = SyntheticTicks(seed: 3).trades(count: 100_000)
+        _ = try store.write(series, schema: schema, rows: ticks)
+        let expected = try store.bars(series, spec: BarSpec(interval: 60_000_000_000, source: .ticks(price: "price", volume: "size")))
+        try w.apply([.rows(series, schema, ticks)], through: WALPosition(file: 1, offset: 1), expected: .start)
+        let user = try w.connection.execute("""
+            SELECT extract(epoch FROM date_trunc('minute', time))::bigint, (array_agg(price ORDER BY time_ns, seq))[1], max(price), min(price),
+                   (array_agg(price ORDER BY time_ns DESC, seq DESC))[1], sum(size), count(*)
+            FROM \(w.schema.table("trade")) WHERE symbol = 'ESH4' GROUP BY 1 ORDER BY 1
+            """)
+        #expect(user.rowCount == expected.count && expected.count > 10)
+        for (row, bar) in zip(user.rows, expected) {
+            #expect(Int64(row[0]!)! * 1_000_000_000 == bar.start)
+            #expect(Double(row[1]!) == bar.open && Double(row[2]!) == bar.high && Double(row[3]!) == bar.low && Double(row[4]!) == bar.close)
+            #expect(Double(row[5]!) == bar.volume && Int(row[6]!) == bar.count)
+        }
+        let view = try w.connection.execute("SELECT open, close, count, vwap FROM \(w.schema.barsView("trade")) ORDER BY bucket")
+        #expect(view.rowCount == expected.count)
+        for (row, bar) in zip(view.rows, expected) {
+            #expect(Double(row[0]!) == bar.open && Double(row[1]!) == bar.close && Int(row[2]!) == bar.count)
+            #expect(abs(Double(row[3]!)! - bar.vwap!) < 1e-9 * bar.vwap!)
+        }
+    }
+}
