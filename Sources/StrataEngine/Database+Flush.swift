@@ -173,11 +173,11 @@ extension Database {
     }
 
     /// Removes WAL files that hold no unflushed row: those before the oldest record still
-    /// in memory, never the file being written.
+    /// in memory, never the file being written, and none a reader of the log retains.
     func removeObsoleteWALFiles() throws(StrataError) {
         let current = wal.currentSequence
         let oldestNeeded = monitor.withLock {
-            (Array(state.active.values) + Array(state.flushing.values)).map(\.firstPosition.file).min() ?? current
+            ((Array(state.active.values) + Array(state.flushing.values)).map(\.firstPosition.file) + [state.logRetention?.file].compactMap { $0 }).min() ?? current
         }
         for file in try WriteAheadLog.files(in: wal.directory) where file.sequence < min(oldestNeeded, current) {
             try FileSystem.remove(file.path)

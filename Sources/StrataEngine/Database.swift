@@ -67,6 +67,8 @@ public final class Database: @unchecked Sendable {
     private var flusher: BackgroundThread?
 
     struct State {
+        /// Log files from here on are kept for a reader of the log (`retainLog`).
+        var logRetention: WALPosition?
         var active: [SeriesKey: SeriesBuffer] = [:]
         /// Buffers being written into segments; still visible to queries.
         var flushing: [SeriesKey: SeriesBuffer] = [:]
@@ -100,6 +102,7 @@ public final class Database: @unchecked Sendable {
         let walDirectory = "\(store.directory)/_wal"
         let old: [(sequence: UInt64, path: String)]
         let sequence: UInt64
+        var retention: WALPosition?
         do throws(StrataError) {
             // Leftovers of crashed writes go first; the manifests' watermarks also say
             // which log positions were used, so the new log starts above all of them even
@@ -112,6 +115,7 @@ public final class Database: @unchecked Sendable {
             }
             old = try WriteAheadLog.files(in: walDirectory)
             sequence = max(old.last?.sequence ?? 0, highest) + 1
+            retention = try Database.loadRetention(walDirectory)
         } catch {
             lock.unlock()
             throw error
@@ -123,6 +127,7 @@ public final class Database: @unchecked Sendable {
             lock.unlock()
             throw error
         }
+        monitor.withLock { state.logRetention = retention }
         do throws(StrataError) {
             try recover(old)
             recovery.orphansRemoved = orphans
@@ -417,10 +422,12 @@ public final class Database: @unchecked Sendable {
             failure = failure ?? error
         }
         if failure == nil {
-            // Every record is in segments: leave an empty log behind.
+            // Every record is in segments: leave an empty log behind (but for the files a
+            // reader of the log retains).
             do throws(StrataError) {
                 try WriteAheadLog.startEmptyFile(in: wal.directory, after: wal.currentSequence)
-                for file in try WriteAheadLog.files(in: wal.directory) where file.sequence <= wal.currentSequence {
+                let retained = monitor.withLock { state.logRetention?.file } ?? .max
+                for file in try WriteAheadLog.files(in: wal.directory) where file.sequence <= wal.currentSequence && file.sequence < retained {
                     try FileSystem.remove(file.path)
                 }
             } catch {

@@ -123,6 +123,9 @@ final class WriteAheadLog: @unchecked Sendable {
     /// The file being appended to. Lock held.
     private var currentFilePath: String { "\(directory)/\(Self.fileName(sequence))" }
     var currentSequence: UInt64 { monitor.withLock { sequence } }
+    /// Where the records the fsync policy has made durable end (under `none`, what is
+    /// written to the operating system, which is all that policy promises).
+    var durablePosition: WALPosition { monitor.withLock { policy == .none ? written : synced } }
     var statistics: WALStatistics { monitor.withLock { stats } }
 
     /// Writes one framed record and returns where it starts and ends. Records are written

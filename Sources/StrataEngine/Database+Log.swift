@@ -1,0 +1,101 @@
+import StrataFormat
+
+/// A record of the write-ahead log with where it lies.
+public struct LogEntry: Sendable {
+    public var record: WALRecord
+    public var start: WALPosition
+    public var end: WALPosition
+}
+
+extension Database {
+    /// Where the durable part of the log ends: every acknowledged write is before it.
+    public var durableLogPosition: WALPosition { wal.durablePosition }
+
+    var retentionPath: String { "\(wal.directory)/_retain" }
+
+    /// Keeps the log files from `position` on until a later call moves it (or
+    /// `releaseLog`): a reader of the log — the database mirror — needs them even after
+    /// their rows are in segments. Persisted in `_wal/_retain`, so it holds across restarts.
+    public func retainLog(from position: WALPosition) throws(StrataError) {
+        let changed = monitor.withLock { () -> Bool in
+            defer { state.logRetention = position }
+            return state.logRetention != position
+        }
+        guard changed else { return }
+        try FileSystem.writeAtomically(retentionPath, [ChecksummedText.encode("strata-log-retention 1\n\(position.file) \(position.offset)\n")])
+    }
+
+    /// Lets the log files go again once their rows are in segments.
+    public func releaseLog() throws(StrataError) {
+        monitor.withLock { state.logRetention = nil }
+        try FileSystem.remove(retentionPath)
+    }
+
+    /// The retention point `_wal/_retain` records, if any.
+    static func loadRetention(_ walDirectory: String) throws(StrataError) -> WALPosition? {
+        let path = "\(walDirectory)/_retain"
+        guard FileSystem.exists(path) else { return nil }
+        let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "log retention file")
+        let words = lines.count == 2 ? lines[1].split(separator: " ") : []
+        guard lines.first == "strata-log-retention 1", words.count == 2, let f = UInt64(words[0]), let o = UInt64(words[1]) else {
+            throw StrataError(.corrupt, "not a log retention file", path: path)
+        }
+        return WALPosition(file: f, offset: o)
+    }
+
+    /// Reads the durable records after `position` (the end of the last record read before,
+    /// or `.zero` for the oldest record there is), in order, handing each to `body`, until
+    /// about `maxBytes` of records are read or the durable end is reached. Returns the
+    /// position to read after next time: the end of the last record read, or the start of
+    /// the next file once a finished file is read to its end. Throws `.notFound` if the log
+    /// at `position` is gone (its file was removed: the reader fell behind the retention).
+    public func readLog(after position: WALPosition, maxBytes: Int = 16 << 20,
+                        _ body: (LogEntry) throws(StrataError) -> Void) throws(StrataError) -> WALPosition {
+        let durable = wal.durablePosition
+        let files = try WriteAheadLog.files(in: wal.directory).filter { $0.sequence <= durable.file }
+        var at = position
+        if at == .zero {
+            guard let first = files.first else { return position }
+            at = WALPosition(file: first.sequence, offset: UInt64(WALLayout.headerSize))
+        }
+        guard var index = files.firstIndex(where: { $0.sequence == at.file }) else {
+            throw StrataError(.notFound, "the write-ahead log at \(at) is gone (its file was removed); the reader fell behind", path: wal.directory)
+        }
+        var read = 0
+        while index < files.count && read < maxBytes {
+            let file = files[index]
+            let mapped = try MappedFile(path: file.path)
+            let limit = file.sequence == durable.file ? Int(durable.offset) : mapped.size
+            var failure: StrataError?
+            var last = at
+            _ = mapped.withUnsafeBytes { bytes in
+                WALLayout.scan(UnsafeRawBufferPointer(rebasing: bytes[..<min(limit, bytes.count)])) { offset, payload in
+                    guard failure == nil, read < maxBytes, UInt64(offset) >= at.offset else { return }
+                    let start = WALPosition(file: file.sequence, offset: UInt64(offset))
+                    let end = WALPosition(file: file.sequence, offset: UInt64(offset + WALLayout.recordHeaderSize + payload.count))
+                    do throws(StrataError) {
+                        let record: WALRecord
+                        do throws(FormatError) {
+                            record = try WALRecord.decode(payload, baseOffset: offset + WALLayout.recordHeaderSize)
+                        } catch {
+                            throw StrataError.corrupt(error, path: file.path)
+                        }
+                        try body(LogEntry(record: record, start: start, end: end))
+                        read += WALLayout.recordHeaderSize + payload.count
+                        last = end
+                    } catch {
+                        failure = error
+                    }
+                }
+            }
+            if let failure { throw failure }
+            at = last
+            // A finished file read to its end: continue in the next one.
+            let finished = file.sequence < durable.file && read < maxBytes
+            guard finished, index + 1 < files.count else { break }
+            index += 1
+            at = WALPosition(file: files[index].sequence, offset: UInt64(WALLayout.headerSize))
+        }
+        return at
+    }
+}
