@@ -4,11 +4,11 @@ import Glibc
 /// A mutex with a condition variable, for the engine's background threads (WAL sync,
 /// flush) and the callers that wait on them. Swift's `Mutex` has no condition; this owns
 /// one pthread mutex and one pthread condition, freed in deinit.
-final class Monitor: @unchecked Sendable {
+public final class Monitor: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
-    init() {
+    public init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -26,19 +26,19 @@ final class Monitor: @unchecked Sendable {
         condition.deallocate()
     }
 
-    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Waits for a signal; call with the lock held (inside `withLock`).
-    func wait() {
+    public func wait() {
         pthread_cond_wait(condition, mutex)
     }
 
     /// Waits for a signal or until `nanoseconds` have passed; call with the lock held.
-    func wait(nanoseconds: Int64) {
+    public func wait(nanoseconds: Int64) {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let total = Int64(now.tv_nsec) + nanoseconds % 1_000_000_000
@@ -47,13 +47,13 @@ final class Monitor: @unchecked Sendable {
         pthread_cond_timedwait(condition, mutex, &deadline)
     }
 
-    func broadcast() {
+    public func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }
 
 /// Monotonic clock in nanoseconds (for ages and latencies, never for data).
-func monotonicNanoseconds() -> Int64 {
+public func monotonicNanoseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
@@ -61,10 +61,10 @@ func monotonicNanoseconds() -> Int64 {
 
 /// A joinable thread running `body`; the engine's background work runs on these rather
 /// than on Swift's cooperative pool, which must never block in fdatasync.
-final class BackgroundThread: @unchecked Sendable {
+public final class BackgroundThread: @unchecked Sendable {
     private var thread = pthread_t()
 
-    init(name: String, _ body: @escaping @Sendable () -> Void) {
+    public init(name: String, _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
         let r = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
@@ -75,7 +75,7 @@ final class BackgroundThread: @unchecked Sendable {
         precondition(r == 0, "pthread_create failed: \(r)")
     }
 
-    func join() {
+    public func join() {
         pthread_join(thread, nil)
     }
 

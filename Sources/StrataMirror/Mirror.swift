@@ -1,0 +1,201 @@
+import Glibc
+import StrataEngine
+import StrataFormat
+
+/// Settings of the database mirror.
+public struct MirrorConfiguration: Sendable {
+    /// libpq connection string or URI (`TIMESCALE_DSN`).
+    public var dsn: String
+    public var options = MirrorOptions()
+    /// Log bytes per transaction: large batches make COPY fast.
+    public var batchBytes = 16 << 20
+    /// How often an idle mirror looks for new durable records.
+    public var pollMilliseconds = 20
+    /// Retries after a failure wait this long, doubling up to the maximum, with jitter.
+    public var initialBackoffMilliseconds = 100
+    public var maxBackoffMilliseconds = 10_000
+
+    public init(dsn: String) { self.dsn = dsn }
+}
+
+/// What the mirror is doing, for `strata mirror status` and /metrics.
+public struct MirrorStatus: Sendable {
+    public enum State: String, Sendable {
+        case starting, replicating
+        case caughtUp = "caught up"
+        case retrying, stopped
+        /// The log the cursor points into is gone: `strata mirror sync` must fill the gap.
+        case needsSync = "needs sync"
+    }
+
+    public var state: State = .starting
+    public var cursor: MirrorCursor?
+    /// Where the durable log ended when last looked at.
+    public var durable: WALPosition = .zero
+    /// Rows and batches replicated by this process.
+    public var rowsReplicated = 0
+    public var deletesReplicated = 0
+    public var batches = 0
+    public var failures = 0
+    /// Seconds since the mirror last had everything durable replicated (0 when caught up).
+    public var lagSeconds: Double = 0
+    /// Durable log records not yet replicated (counted while reading; 0 when caught up).
+    public var lagBytes = 0
+    public var lastError: String?
+    public var timescale: Bool?
+    public var plainReason: String?
+    public var server: String?
+}
+
+/// Replicates a store into PostgreSQL/TimescaleDB in the background: reads the durable
+/// write-ahead log from the cursor the database holds, sends it in large COPY batches,
+/// and commits each batch with the new cursor (exactly once). It never blocks ingest: the
+/// engine only keeps the log files the mirror still needs. When the database is down or
+/// refuses, the mirror records the error, waits (exponential backoff with jitter) and
+/// reconnects; the store keeps accepting writes and the mirror catches up afterwards.
+public final class Mirror: @unchecked Sendable {
+    public let database: Database
+    public let configuration: MirrorConfiguration
+    let store: String
+    private let monitor = Monitor()
+    private var current = MirrorStatus()
+    private var stopping = false
+    private var thread: BackgroundThread?
+    private var lastCaughtUp = monotonicNanoseconds()
+
+    public init(database: Database, configuration: MirrorConfiguration) throws(StrataError) {
+        self.database = database
+        self.configuration = configuration
+        store = try database.store.identity()
+    }
+
+    public var status: MirrorStatus { monitor.withLock { current } }
+
+    public func start() {
+        monitor.withLock {
+            guard thread == nil else { return }
+            stopping = false
+            thread = BackgroundThread(name: "strata-mirror") { [self] in run() }
+        }
+    }
+
+    /// Stops after the batch in flight (which commits or rolls back as a whole).
+    public func stop() {
+        let t = monitor.withLock { () -> BackgroundThread? in
+            stopping = true
+            monitor.broadcast()
+            defer { thread = nil }
+            return thread
+        }
+        t?.join()
+        monitor.withLock { current.state = .stopped }
+    }
+
+    /// Waits until everything durable when called is replicated; throws the mirror's last
+    /// error if that does not happen within `seconds`.
+    public func waitUntilReplicated(seconds: Double = 60) throws(StrataError) {
+        let target = database.durableLogPosition
+        let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
+        while true {
+            let s = status
+            if let c = s.cursor, c.position >= target { return }
+            if monotonicNanoseconds() > deadline {
+                throw StrataError(.io, "the mirror did not reach \(target) in \(seconds) s (at \(s.cursor.map { "\($0.position)" } ?? "no cursor"), \(s.state.rawValue))" + (s.lastError.map { ": \($0)" } ?? ""))
+            }
+            usleep(5_000)
+        }
+    }
+
+    private var isStopping: Bool { monitor.withLock { stopping } }
+
+    /// Sleeps `milliseconds` unless stopped meanwhile; returns false when stopping.
+    private func pause(_ milliseconds: Int) -> Bool {
+        monitor.withLock {
+            if !stopping { monitor.wait(nanoseconds: Int64(milliseconds) * 1_000_000) }
+            return !stopping
+        }
+    }
+
+    private func update(_ change: (inout MirrorStatus) -> Void) {
+        monitor.withLock { change(&current) }
+    }
+
+    private func run() {
+        var backoff = configuration.initialBackoffMilliseconds
+        while !isStopping {
+            let batchesBefore = status.batches
+            do throws(StrataError) {
+                try session()
+                return
+            } catch {
+                // A session that got somewhere starts the backoff over.
+                if status.batches > batchesBefore { backoff = configuration.initialBackoffMilliseconds }
+                let gap = error.code == .notFound
+                update {
+                    $0.state = gap ? .needsSync : .retrying
+                    $0.failures += 1
+                    $0.lastError = error.description
+                }
+                // Full jitter: a random wait up to the backoff.
+                let wait = Int.random(in: backoff / 2...backoff)
+                backoff = min(backoff * 2, configuration.maxBackoffMilliseconds)
+                if !pause(gap ? configuration.maxBackoffMilliseconds : wait) { return }
+            }
+        }
+    }
+
+    /// One connection's life: replicate until stopped or until something fails.
+    private func session() throws(StrataError) {
+        let connection = try PostgresConnection(configuration.dsn)
+        let writer = try MirrorWriter(connection: connection, options: configuration.options, store: store)
+        var cursor = try writer.cursor()
+        try database.retainLog(from: cursor.position)
+        update {
+            $0.cursor = cursor
+            $0.timescale = writer.schema.timescale
+            $0.plainReason = writer.plainReason
+            $0.server = connection.server
+            $0.lastError = nil
+        }
+        while !isStopping {
+            var changes: [MirrorChange] = []
+            var rows = 0, deletes = 0, bytes = 0
+            let durable = database.durableLogPosition
+            let end = try database.readLog(after: cursor.position, maxBytes: configuration.batchBytes) { (entry: LogEntry) throws(StrataError) in
+                bytes += Int(entry.end.offset - entry.start.offset)
+                switch entry.record {
+                case .rows(let measurement, let symbol, let schema, let block):
+                    changes.append(.rows(try SeriesKey(measurement: measurement, symbol: symbol), schema, block))
+                    rows += block.rowCount
+                case .delete(let measurement, let symbol, let from, let to):
+                    changes.append(.delete(try SeriesKey(measurement: measurement, symbol: symbol), from: from, to: to))
+                    deletes += 1
+                }
+            }
+            if end == cursor.position {
+                // Nothing new: caught up with the durable log.
+                lastCaughtUp = monotonicNanoseconds()
+                update {
+                    $0.state = .caughtUp
+                    $0.durable = durable
+                    $0.lagSeconds = 0
+                    $0.lagBytes = 0
+                }
+                if !pause(configuration.pollMilliseconds) { return }
+                continue
+            }
+            update { $0.state = .replicating; $0.durable = durable }
+            cursor = try writer.apply(changes, through: end, expected: cursor)
+            try database.retainLog(from: cursor.position)
+            let lag = Double(monotonicNanoseconds() - lastCaughtUp) / 1e9
+            update {
+                $0.cursor = cursor
+                $0.rowsReplicated += rows
+                $0.deletesReplicated += deletes
+                $0.batches += 1
+                $0.lagSeconds = lag
+                $0.lagBytes = end < durable ? bytes : 0
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Glibc
+import StrataEngine
+import StrataFormat
+import StrataMirror
+import Testing
+
+@Suite(.enabled(if: PostgresTestServer.enabled, "needs the PostgreSQL server scripts/test starts"), .serialized)
+struct MirrorTests {
+    let root = TemporaryDirectory()
+    let schema = [Field("price", .float64), Field("size", .int64)]
+    let symbols = (0..<10).map { "SYM\($0)" }
+
+    func open() throws -> Database {
+        var c = DatabaseConfiguration()
+        c.fsync = .interval(milliseconds: 5)
+        c.walFileSize = 4 << 20
+        return try Database(directory: root.path, configuration: c)
+    }
+
+    func mirror(_ db: Database, schemaName: String, dsn: String? = nil) throws -> Mirror {
+        var c = MirrorConfiguration(dsn: dsn ?? PostgresTestServer.dsn!)
+        c.options.schema = try PostgresTestServer.schema(schemaName)
+        c.maxBackoffMilliseconds = 400
+        return try Mirror(database: db, configuration: c)
+    }
+
+    /// Appends `batches` batches of 1,000 synthetic trades per symbol, starting at batch `from`.
+    func ingest(_ db: Database, batches: Range<Int>) throws {
+        for b in batches {
+            var batch: [Store.SeriesRows] = []
+            for (k, symbol) in symbols.enumerated() {
+                let ticks = SyntheticTicks(seed: UInt64(b * 100 + k + 1)).trades(count: 1_000)
+                let shift = Int64(b) * 60_000_000_000
+                batch.append(Store.SeriesRows(series: try SeriesKey(measurement: "trade", symbol: symbol), schema: schema,
+                                              rows: RowBlock(timestamps: ticks.timestamps.map { $0 + shift }, columns: ticks.columns)))
+            }
+            try db.appendBlocking(batch)
+        }
+    }
+
+    /// Per symbol: rows, sum of prices, sum of sizes — in Strata and in the mirror.
+    func compare(_ db: Database, _ m: Mirror) throws {
+        let c = try PostgresTestServer.connect()
+        let table = MirrorSchema(options: m.configuration.options, timescale: false).table("trade")
+        let r = try c.execute("SELECT symbol, count(*), sum(price)::numeric(30,4)::text, sum(size) FROM \(table) GROUP BY symbol ORDER BY symbol")
+        var strata: [[String?]] = []
+        for symbol in symbols {
+            let rows = try db.query(try SeriesKey(measurement: "trade", symbol: symbol)).rows
+            guard case .float64(let p) = rows.columns[0].values, case .int64(let s) = rows.columns[1].values else { return }
+            let price = p.reduce(0, +)
+            strata.append([symbol, "\(rows.rowCount)", String(format4(price)), "\(s.reduce(0, +))"])
+        }
+        #expect(r.rows == strata)
+    }
+
+    func format4(_ v: Double) -> String {
+        // Sums of prices on a 0.25 grid are exact in a double.
+        let scaled = Int64((v * 10_000).rounded())
+        return "\(scaled / 10_000).\(String(repeating: "0", count: 4 - String(scaled % 10_000).count))\(scaled % 10_000)"
+    }
+
+    @Test func aMillionRowsArriveExactlyOnceWhileIngestGoesOn() throws {
+        let db = try open()
+        let m = try mirror(db, schemaName: "million")
+        m.start()
+        try ingest(db, batches: 0..<100)  // 100 × 10 × 1,000 = 1M rows
+        try m.waitUntilReplicated(seconds: 120)
+        try compare(db, m)
+        let s = m.status
+        #expect(s.rowsReplicated == 1_000_000 && s.timescale == false && s.plainReason != nil)
+        m.stop()
+        try db.close()
+    }
+
+    /// PostgreSQL crashes (pg_ctl stop -m immediate) in the middle of replication and comes
+    /// back: ingest never waits, and the mirror ends with every row once.
+    @Test func theServerCrashingMidStreamLosesAndDuplicatesNothing() throws {
+        guard let dir = PostgresTestServer.env("STRATA_TEST_PG_DIR") else { return }
+        let db = try open()
+        let m = try mirror(db, schemaName: "crash")
+        m.start()
+        try ingest(db, batches: 0..<20)
+        #expect(runScript("pg-server", "kill", dir) == 0)
+        let started = monotonicNanoseconds()
+        try ingest(db, batches: 20..<40)
+        let ingestSeconds = Double(monotonicNanoseconds() - started) / 1e9
+        // The mirror notices (when it next writes) and retries.
+        var waited = 0
+        while m.status.state != .retrying && waited < 100 {
+            usleep(50_000)
+            waited += 1
+        }
+        #expect(m.status.state == .retrying && m.status.lastError != nil, "\(m.status)")
+        #expect(runScript("pg-server", "restart", dir) == 0)
+        try ingest(db, batches: 40..<50)
+        try m.waitUntilReplicated(seconds: 120)
+        try compare(db, m)
+        #expect(ingestSeconds < 30)
+        m.stop()
+        try db.close()
+    }
+
+    @Test func aWrongPasswordIsReportedAndIngestIsUnaffected() throws {
+        let db = try open()
+        let secret = "wrong-\(getpid())"
+        let m = try mirror(db, schemaName: "denied", dsn: PostgresTestServer.dsn(replacing: "password", with: secret))
+        m.start()
+        try ingest(db, batches: 0..<5)
+        usleep(300_000)
+        let s = m.status
+        #expect(s.state == .retrying && s.lastError?.contains("password authentication failed") == true && s.lastError?.contains(secret) == false)
+        #expect(try db.query(try SeriesKey(measurement: "trade", symbol: "SYM3")).rows.rowCount == 5_000)
+        m.stop()
+        try db.close()
+    }
+}
+
+/// Runs one of the project's scripts (`scripts/<name> …`); returns its exit status.
+func runScript(_ name: String, _ arguments: String...) -> Int32 {
+    var root = "\(#filePath)"
+    for _ in 0..<3 { root = String(root[..<root.lastIndex(of: "/")!]) }
+    let status = system("'\(root)/scripts/\(name)' " + arguments.map { "'\($0)'" }.joined(separator: " ") + " >/dev/null 2>&1")
+    return (status >> 8) & 0xFF
+}
