@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataEngine", "StrataArchive", "StrataSystem",
+                "StrataEngine", "StrataArchive", "StrataMirror", "StrataSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -99,3 +99,17 @@ extension Database {
         return at
     }
 }
+
+extension Database {
+    /// The log files of a data directory and their sizes, oldest first, without opening it.
+    public static func logFiles(_ directory: String) throws(StrataError) -> [(sequence: UInt64, size: Int)] {
+        var out: [(sequence: UInt64, size: Int)] = []
+        for file in try WriteAheadLog.files(in: "\(directory)/_wal") { out.append((file.sequence, try FileSystem.fileSize(file.path))) }
+        return out
+    }
+
+    /// The retention point of a data directory's log, without opening it.
+    public static func logRetention(_ directory: String) throws(StrataError) -> WALPosition? {
+        try loadRetention("\(directory)/_wal")
+    }
+}

@@ -164,13 +164,10 @@ public final class Mirror: @unchecked Sendable {
             let end = try database.readLog(after: cursor.position, maxBytes: configuration.batchBytes) { (entry: LogEntry) throws(StrataError) in
                 bytes += Int(entry.end.offset - entry.start.offset)
                 switch entry.record {
-                case .rows(let measurement, let symbol, let schema, let block):
-                    changes.append(.rows(try SeriesKey(measurement: measurement, symbol: symbol), schema, block))
-                    rows += block.rowCount
-                case .delete(let measurement, let symbol, let from, let to):
-                    changes.append(.delete(try SeriesKey(measurement: measurement, symbol: symbol), from: from, to: to))
-                    deletes += 1
+                case .rows(_, _, _, let block): rows += block.rowCount
+                case .delete: deletes += 1
                 }
+                changes.append(try MirrorChange(entry.record))
             }
             if end == cursor.position {
                 // Nothing new: caught up with the durable log.

@@ -1,5 +1,6 @@
 import StrataArchive
 import StrataEngine
+import StrataMirror
 
 /// When data moves down the tiers. Ages count from the end of a series-day.
 public struct TierPolicy: Sendable, Equatable {
@@ -54,6 +55,9 @@ public struct StrataConfiguration: Sendable {
     public var encryptionKeyFile: String?
     /// Read unencrypted objects although encryption is on (`STRATA_ENCRYPTION_ACCEPT_PLAIN`).
     public var acceptPlain = false
+    /// The `[mirror]` settings (the DSN may also come from `TIMESCALE_DSN`).
+    public var mirrorDSN: String?
+    public var mirrorOptions = MirrorOptions()
     public let source: String?
 
     public init(source: String? = nil) { self.source = source }
@@ -65,7 +69,7 @@ public struct StrataConfiguration: Sendable {
 
     public init(_ file: ConfigurationFile) throws(StrataError) {
         source = file.source
-        try file.checkSections(["store", "tiers", "archive", "encryption"])
+        try file.checkSections(["store", "tiers", "archive", "encryption", "mirror"])
         try file.check("", known: ["data_dir"])
         dataDirectory = try file.string("", "data_dir")
 
@@ -108,6 +112,44 @@ public struct StrataConfiguration: Sendable {
         try file.check("encryption", known: ["key_file", "accept_plain"])
         encryptionKeyFile = try file.string("encryption", "key_file")
         acceptPlain = try file.boolean("encryption", "accept_plain") ?? false
+
+        try file.check("mirror", known: ["dsn", "schema", "compress_after", "retention", "bars"])
+        mirrorDSN = try file.string("mirror", "dsn")
+        if let schema = try file.string("mirror", "schema") { mirrorOptions.schema = schema }
+        if let v = try file.duration("mirror", "compress_after") { mirrorOptions.compressAfterSeconds = v / 1_000_000_000 }
+        if let v = try file.duration("mirror", "retention") { mirrorOptions.retentionSeconds = v / 1_000_000_000 }
+        if let text = try file.string("mirror", "bars") {
+            do throws(StrataError) {
+                mirrorOptions.bars = try StrataConfiguration.parseBars(text)
+            } catch {
+                throw StrataError(.invalidInput, error.message, path: file.source, line: file.sections["mirror"]?["bars"]?.line)
+            }
+        }
+    }
+
+    /// `trade=price,size; bar=close,volume`: measurements that get 1-minute bars, with their
+    /// price field and optional volume field.
+    public static func parseBars(_ text: String) throws(StrataError) -> [String: MirrorOptions.BarFields] {
+        var out: [String: MirrorOptions.BarFields] = [:]
+        for item in text.split(separator: ";") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
+            let fields = parts.count == 2 ? parts[1].split(separator: ",").map { $0.trimmingSpaces() } : []
+            guard parts.count == 2, !parts[0].isEmpty, (1...2).contains(fields.count), fields.allSatisfy({ !$0.isEmpty }) else {
+                throw StrataError(.invalidInput, "bars must read measurement=price[,volume]; … (e.g. trade=price,size), not '\(item)'")
+            }
+            out[parts[0]] = MirrorOptions.BarFields(price: fields[0], volume: fields.count == 2 ? fields[1] : nil)
+        }
+        return out
+    }
+
+    /// The mirror's settings: the DSN from `TIMESCALE_DSN`, else the file's `[mirror] dsn`;
+    /// nil when neither is set (the mirror is off).
+    public func mirror(environment: (String) -> String? = Keyring.environmentVariable) -> MirrorConfiguration? {
+        guard let dsn = environment("TIMESCALE_DSN").flatMap({ $0.isEmpty ? nil : $0 }) ?? mirrorDSN else { return nil }
+        var c = MirrorConfiguration(dsn: dsn)
+        c.options = mirrorOptions
+        if let schema = environment("STRATA_MIRROR_SCHEMA"), !schema.isEmpty { c.options.schema = schema }
+        return c
     }
 
     /// A setting looked up in the environment first, then in this file.

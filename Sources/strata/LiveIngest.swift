@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataMirror
 
 extension Ingest {
     /// `ingest --live`: CSV rows through the write-ahead log in batches.
@@ -22,8 +23,23 @@ extension Ingest {
             var acknowledged = 0
             let ackEnabled = ack
             let source = file == "-" ? "<stdin>" : file
+            let mirrorConfiguration = try store.settings().mirror()
+            var mirrorStatus: MirrorStatus?
+            var mirrorCaughtUp = false
             let (report, database) = try withDatabase(store.path, configuration: configuration, creating: true) { database in
                 for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
+                // The mirror replicates alongside; ingest never waits for it.
+                let mirror = try mirrorConfiguration.map { c throws(StrataError) in try Mirror(database: database, configuration: c) }
+                mirror?.start()
+                defer {
+                    if let mirror {
+                        // Give it a moment to catch up before the process ends; what it
+                        // does not reach is replicated by the next run (the log is kept).
+                        mirrorCaughtUp = (try? mirror.waitUntilReplicated(seconds: 30)) != nil
+                        mirror.stop()
+                        mirrorStatus = mirror.status
+                    }
+                }
                 let sink: CSVIngester.Sink = { (batch, line) throws(StrataError) in
                     try database.appendBlocking(batch)
                     acknowledged += batch.reduce(0) { $0 + $1.rows.rowCount }
@@ -48,6 +64,10 @@ extension Ingest {
             out.write("rows rejected: \(report.badRowCount)\n")
             out.write("series: \(report.series)\n")
             out.write("fsync: \(database.configuration.fsync)\n")
+            if let s = mirrorStatus {
+                out.write("mirror: \(s.rowsReplicated) rows replicated to \(s.server ?? "the database")"
+                          + (mirrorCaughtUp ? "" : "; behind (the next run catches up): \(s.lastError ?? "not caught up in 30 s")") + "\n")
+            }
             out.write("appends: \(stats.appends)\n")
             out.write("wal fsyncs: \(stats.wal.syncs)\n")
             out.write("flushes: \(stats.flushes)\n")

@@ -1,0 +1,49 @@
+import StrataEngine
+import StrataFormat
+
+/// The mirror's state as another process sees it: the cursor in the database against the
+/// end of the store's log on disk. Reads only; opens no store (a running ingest holds it).
+public struct MirrorReport: Sendable {
+    public var server: String
+    public var timescale: Bool
+    public var timescaleVersion: String?
+    public var cursor: MirrorCursor?
+    public var logEnd: WALPosition
+    public var lagBytes: Int
+    public var retained: WALPosition?
+    public var state: String
+
+    public static func inspect(dataDirectory: String, configuration: MirrorConfiguration) throws(StrataError) -> MirrorReport {
+        let store = try Store(directory: dataDirectory)
+        let id = try store.identity()
+        let connection = try PostgresConnection(configuration.dsn)
+        let ext = try connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+        let schema = configuration.options.schema
+        var cursor: MirrorCursor?
+        if try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'strata_mirror_cursor'", [schema]).rowCount == 1 {
+            let r = try connection.execute("SELECT wal_file, wal_offset, next_seq FROM \(PostgresConnection.quoteIdentifier(schema)).strata_mirror_cursor WHERE store = $1", [id])
+            if r.rowCount == 1, let f = r.value(0, 0).flatMap(UInt64.init), let o = r.value(0, 1).flatMap(UInt64.init), let s = r.value(0, 2).flatMap(Int64.init) {
+                cursor = MirrorCursor(position: WALPosition(file: f, offset: o), nextSeq: s)
+            }
+        }
+        let files = try Database.logFiles(dataDirectory)
+        let last = files.last
+        let logEnd = last.map { WALPosition(file: $0.sequence, offset: UInt64($0.size)) } ?? .zero
+        var lag = 0
+        var gap = false
+        if let cursor {
+            gap = cursor.position != .zero && !files.contains { $0.sequence == cursor.position.file }
+            for f in files where f.sequence >= cursor.position.file {
+                lag += f.size - (f.sequence == cursor.position.file ? Int(cursor.position.offset) : WALLayout.headerSize)
+            }
+        }
+        let state: String
+        switch (cursor, gap) {
+        case (nil, _): state = "never replicated (run strata mirror sync to backfill)"
+        case (_, true): state = "needs sync (the log at the cursor is gone)"
+        default: state = lag == 0 ? "caught up" : "behind"
+        }
+        return MirrorReport(server: connection.server, timescale: ext.rowCount == 1, timescaleVersion: ext.value(0, 0), cursor: cursor,
+                            logEnd: logEnd, lagBytes: max(0, lag), retained: try Database.logRetention(dataDirectory), state: state)
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Glibc
+import StrataEngine
+import StrataMirror
+import StrataSystem
+
+/// `--dsn`, shared by the mirror commands.
+struct MirrorOption: ParsableArguments {
+    @Option(help: "PostgreSQL/TimescaleDB connection string or URI (default: $TIMESCALE_DSN, else the configuration's [mirror] dsn).")
+    var dsn: String?
+
+    func configuration(_ store: DataDirOption) throws -> MirrorConfiguration {
+        let settings = try store.settings()
+        guard var c = settings.mirror() ?? dsn.map({ MirrorConfiguration(dsn: $0) }) else {
+            throw ValidationError("no mirror database: give --dsn, or set TIMESCALE_DSN or [mirror] dsn in the configuration")
+        }
+        if let dsn { c.dsn = dsn }
+        return c
+    }
+}
+
+struct MirrorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mirror",
+        abstract: "The PostgreSQL/TimescaleDB mirror: its state, backfill, and a comparison with Strata.",
+        discussion: "With TIMESCALE_DSN (or [mirror] dsn) set, strata ingest --live replicates every row into the database as it goes, exactly once; these commands inspect and repair it.",
+        subcommands: [Status.self, Sync.self, Verify.self])
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Where the mirror is: cursor, lag, extension detected.")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var mirror: MirrorOption
+
+        func run() throws {
+            running {
+                let c = try mirror.configuration(store)
+                let report = try MirrorReport.inspect(dataDirectory: store.path, configuration: c)
+                var out = Output()
+                out.write("server: \(report.server)\n")
+                out.write("extension: \(report.timescale ? "timescaledb \(report.timescaleVersion ?? "")" : "none (plain PostgreSQL tables and views)")\n")
+                out.write("state: \(report.state)\n")
+                out.write("cursor: \(report.cursor.map { "\($0.position) (next row \($0.nextSeq))" } ?? "none (never replicated)")\n")
+                out.write("log end: \(report.logEnd)\n")
+                out.write("lag: \(report.lagBytes) bytes of log\n")
+                out.write("retained log from: \(report.retained.map { "\($0)" } ?? "nothing retained")\n")
+                out.flush()
+            }
+        }
+    }
+
+    struct Sync: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Backfill the mirror from Strata's data: catch up with the log, then replace each series-day.",
+            discussion: "Run it after enabling the mirror on a store that has data, or when mirror status says \"needs sync\" (then without filters). Re-running it is harmless.")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var mirror: MirrorOption
+        @Option(help: "Only this measurement.") var measurement: String?
+        @Option(help: "First time (a time or date).") var from: String?
+        @Option(help: "Last time.") var to: String?
+
+        func run() throws {
+            running {
+                let c = try mirror.configuration(store)
+                let (lo, hi) = (try from.map { try parseTime($0, option: "--from") } ?? .min, try to.map { try parseTime($0, option: "--to") } ?? .max)
+                let started = now()
+                let summary = try withDatabase(store.path, configuration: try store.settings().database) { database in
+                    try Mirror(database: database, configuration: c).sync(measurement: measurement, from: lo, to: hi)
+                }
+                var out = Output()
+                out.write("series-days replaced: \(summary.seriesDays)\n")
+                out.write("rows: \(summary.rows)\n")
+                if summary.gapFilled { out.write("log gap: the cursor moved to the log's end; every series-day was replaced\n") }
+                out.write("seconds: \(format3(now() - started))\n")
+                out.flush()
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare row counts and sums per series-day between Strata and the mirror; exit 1 naming each difference.")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var mirror: MirrorOption
+        @Option(help: "Only this measurement.") var measurement: String?
+        @Option(help: "Only this day (YYYY-MM-DD).") var day: String?
+
+        func run() throws {
+            running {
+                let c = try mirror.configuration(store)
+                let onlyDay = try day.map { d in
+                    guard let parsed = Day(d) else { throw ValidationError("--day must be YYYY-MM-DD, not '\(d)'") }
+                    return parsed
+                }
+                let (compared, differences) = try withDatabase(store.path, configuration: try store.settings().database) { database in
+                    try Mirror(database: database, configuration: c).verify(measurement: measurement, day: onlyDay)
+                }
+                var out = Output()
+                for d in differences { out.write("differs: \(d)\n") }
+                out.write("series-days compared: \(compared)\n")
+                out.write(differences.isEmpty ? "mirror: identical\n" : "mirror: \(differences.count) series-days differ\n")
+                out.flush()
+                if !differences.isEmpty { Glibc.exit(1) }
+            }
+        }
+    }
+}
