@@ -36,6 +36,7 @@ let package = Package(
                 .product(name: "StrataEngine", package: "Strata"),
                 .product(name: "StrataArchive", package: "Strata"),
                 .product(name: "StrataSystem", package: "Strata"),
+                .product(name: "StrataMirror", package: "Strata"),
             ],
             path: "StrataBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -23,6 +23,7 @@ let benchmarks: @Sendable () -> Void = {
     registerLiveBenchmarks()
     registerArchiveBenchmarks()
     registerBackupBenchmarks()
+    registerMirrorBenchmarks()
 }
 
 /// Configuration of the Codec/* and Block/* benchmarks (1M values per iteration).

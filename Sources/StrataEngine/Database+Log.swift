@@ -11,6 +11,10 @@ extension Database {
     /// Where the durable part of the log ends: every acknowledged write is before it.
     public var durableLogPosition: WALPosition { wal.durablePosition }
 
+    /// Where the log's records end, including those not yet durable: every append that
+    /// has returned is before it.
+    public var writtenLogPosition: WALPosition { wal.writtenPosition }
+
     var retentionPath: String { "\(wal.directory)/_retain" }
 
     /// Keeps the log files from `position` on until a later call moves it (or

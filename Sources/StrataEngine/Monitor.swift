@@ -75,6 +75,11 @@ public final class BackgroundThread: @unchecked Sendable {
         precondition(r == 0, "pthread_create failed: \(r)")
     }
 
+    /// Lowers (or raises, as root) the calling thread's CPU priority: `niceness` 0…19.
+    public static func setCurrentNiceness(_ niceness: Int32) {
+        _ = strata_set_thread_niceness(niceness)
+    }
+
     public func join() {
         pthread_join(thread, nil)
     }

@@ -126,6 +126,8 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Where the records the fsync policy has made durable end (under `none`, what is
     /// written to the operating system, which is all that policy promises).
     var durablePosition: WALPosition { monitor.withLock { policy == .none ? written : synced } }
+    /// Where the records written so far end (durable or not yet).
+    var writtenPosition: WALPosition { monitor.withLock { written } }
     var statistics: WALStatistics { monitor.withLock { stats } }
 
     /// Writes one framed record and returns where it starts and ends. Records are written

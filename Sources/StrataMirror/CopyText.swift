@@ -5,18 +5,21 @@ import StrataFormat
 /// in text; `time` as a UTC `timestamptz` (microseconds, rounded down as PostgreSQL keeps
 /// them), `time_ns` with the nanoseconds.
 enum CopyText {
-    /// Appends one line per row: time, time_ns, seq, symbol, then `fields` in order (a field
-    /// the block lacks is NULL). `columnOf[i]` is the block's column for field i, or nil.
-    static func append(_ rows: RowBlock, symbol: String, firstSeq: Int64, columnOf: [Int?], into out: inout [UInt8]) {
+    /// Appends one line per row of `range`: time, time_ns, seq, symbol, then `fields` in
+    /// order (a field the block lacks is NULL). `columnOf[i]` is the block's column for
+    /// field i, or nil. The row at `range.lowerBound` gets `firstSeq`.
+    static func append(_ rows: RowBlock, range: Range<Int>? = nil, symbol: String, firstSeq: Int64, columnOf: [Int?], into out: inout [UInt8]) {
         var escapedSymbol: [UInt8] = []
         appendText(symbol, into: &escapedSymbol)
-        for r in 0..<rows.rowCount {
+        let range = range ?? 0..<rows.rowCount
+        var dayCache: (day: Int64, text: [UInt8]) = (.min, [])
+        for r in range {
             let ns = rows.timestamps[r]
-            appendTimestamp(ns, into: &out)
+            appendTimestamp(ns, cache: &dayCache, into: &out)
             out.append(9)
             appendInteger(ns, into: &out)
             out.append(9)
-            appendInteger(firstSeq + Int64(r), into: &out)
+            appendInteger(firstSeq + Int64(r - range.lowerBound), into: &out)
             out.append(9)
             out += escapedSymbol
             for c in columnOf {
@@ -35,15 +38,18 @@ enum CopyText {
 
     static func appendInteger(_ value: Int64, into out: inout [UInt8]) {
         if value == 0 { out.append(48); return }
-        var v = value.magnitude
-        var digits: [UInt8] = []
-        digits.reserveCapacity(20)
-        while v > 0 {
-            digits.append(UInt8(48 + v % 10))
-            v /= 10
-        }
         if value < 0 { out.append(45) }
-        out += digits.reversed()
+        var v = value.magnitude
+        // Digits written backwards into a fixed buffer: no allocation per number.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var i = 20
+            while v > 0 {
+                i -= 1
+                buffer[i] = UInt8(48 + v % 10)
+                v /= 10
+            }
+            out.append(contentsOf: buffer[i..<20])
+        }
     }
 
     static func appendDouble(_ value: Double, into out: inout [UInt8]) {
@@ -66,26 +72,35 @@ enum CopyText {
         }
     }
 
-    /// `YYYY-MM-DD HH:MM:SS.ffffff+00` (ISO 8601 with microseconds, floor of the ns).
-    static func appendTimestamp(_ ns: Int64, into out: inout [UInt8]) {
+    /// `YYYY-MM-DD HH:MM:SS.ffffff+00` (ISO 8601 with microseconds, floor of the ns); the
+    /// date part is kept in `cache` while rows stay within one day.
+    static func appendTimestamp(_ ns: Int64, cache: inout (day: Int64, text: [UInt8]), into out: inout [UInt8]) {
         let micros = ns >= 0 ? ns / 1000 : (ns - 999) / 1000
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        let (y, m, d) = CivilTime.civil(fromDays: days)
-        func pad(_ v: Int64, _ width: Int) {
-            var digits: [UInt8] = []
-            var x = v
-            for _ in 0..<width {
-                digits.append(UInt8(48 + x % 10))
-                x /= 10
-            }
-            out += digits.reversed()
+        if days != cache.day {
+            let (y, m, d) = CivilTime.civil(fromDays: days)
+            var text: [UInt8] = []
+            pad(y, 4, &text); text.append(45); pad(m, 2, &text); text.append(45); pad(d, 2, &text); text.append(32)
+            cache = (days, text)
         }
-        pad(y, 4); out.append(45); pad(m, 2); out.append(45); pad(d, 2); out.append(32)
-        pad(secondOfDay / 3600, 2); out.append(58); pad(secondOfDay / 60 % 60, 2); out.append(58); pad(secondOfDay % 60, 2)
-        out.append(46); pad(fraction, 6)
-        out += Array("+00".utf8)
+        out += cache.text
+        pad(secondOfDay / 3600, 2, &out); out.append(58); pad(secondOfDay / 60 % 60, 2, &out); out.append(58); pad(secondOfDay % 60, 2, &out)
+        out.append(46); pad(fraction, 6, &out)
+        out.append(43); out.append(48); out.append(48)  // +00
+    }
+
+    /// `v` in exactly `width` decimal digits.
+    static func pad(_ v: Int64, _ width: Int, _ out: inout [UInt8]) {
+        var divisor: Int64 = 1
+        for _ in 1..<width { divisor *= 10 }
+        var x = v
+        while divisor > 0 {
+            out.append(UInt8(48 + (x / divisor) % 10))
+            x %= divisor
+            divisor /= 10
+        }
     }
 }

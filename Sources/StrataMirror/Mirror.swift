@@ -14,6 +14,8 @@ public struct MirrorConfiguration: Sendable {
     /// Retries after a failure wait this long, doubling up to the maximum, with jitter.
     public var initialBackoffMilliseconds = 100
     public var maxBackoffMilliseconds = 10_000
+    /// The mirror thread's nice value (0…19): above 0 it yields the CPU to ingest.
+    public var niceness: Int32 = 10
 
     public init(dsn: String) { self.dsn = dsn }
 }
@@ -91,10 +93,11 @@ public final class Mirror: @unchecked Sendable {
         monitor.withLock { current.state = .stopped }
     }
 
-    /// Waits until everything durable when called is replicated; throws the mirror's last
-    /// error if that does not happen within `seconds`.
+    /// Waits until every append that returned before the call is replicated (once the
+    /// fsync policy has made it durable); throws the mirror's last error if that does not
+    /// happen within `seconds`.
     public func waitUntilReplicated(seconds: Double = 60) throws(StrataError) {
-        let target = database.durableLogPosition
+        let target = database.writtenLogPosition
         let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
         while true {
             let s = status
@@ -121,6 +124,9 @@ public final class Mirror: @unchecked Sendable {
     }
 
     private func run() {
+        // Below ingest: on a busy machine the mirror takes the CPU ingest leaves (Linux
+        // gives each thread its own nice value), and catches up when ingest pauses.
+        BackgroundThread.setCurrentNiceness(configuration.niceness)
         var backoff = configuration.initialBackoffMilliseconds
         while !isStopping {
             let batchesBefore = status.batches

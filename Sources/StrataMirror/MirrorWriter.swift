@@ -34,6 +34,8 @@ public final class MirrorWriter {
     let store: String
     /// Measurement → column → SQL type, as the database has them.
     var columns: [String: [String: String]] = [:]
+    /// COPY data goes out in pieces of about this size.
+    static let chunkBytes = 256 << 10
 
     /// Connects the writer for the store `store` (its id): finds out whether TimescaleDB is
     /// there (installing the extension when it is available and allowed), and creates the
@@ -129,12 +131,33 @@ public final class MirrorWriter {
                 throw StrataError(.conflict, "the mirror cursor of store \(store) is at \(current.position), not \(expected.position): another mirror of this store is running")
             }
             var seq = current.nextSeq
-            var pending: [(measurement: String, fields: [Field], bytes: [UInt8])] = []
+            // Rows wait here, per measurement, until a delete or the end of the batch; then
+            // each measurement's rows stream through one COPY, encoded in chunks that go
+            // out while the next is encoded (so the server parses while we encode).
+            var pending: [(measurement: String, fields: [Field], rows: [(SeriesKey, [Field], RowBlock, Int64)])] = []
             func flush() throws(StrataError) {
-                for batch in pending where !batch.bytes.isEmpty {
+                for batch in pending where !batch.rows.isEmpty {
                     let names = ["time", "time_ns", "seq", "symbol"] + batch.fields.map { PostgresConnection.quoteIdentifier($0.name) }
                     try connection.copy("COPY \(schema.table(batch.measurement)) (\(names.joined(separator: ", "))) FROM STDIN") {
-                        (send: ([UInt8]) throws(StrataError) -> Void) throws(StrataError) in try send(batch.bytes)
+                        (send: ([UInt8]) throws(StrataError) -> Void) throws(StrataError) in
+                        var chunk: [UInt8] = []
+                        chunk.reserveCapacity(Self.chunkBytes + (1 << 16))
+                        for (series, fields, rows, firstSeq) in batch.rows {
+                            let columnOf = batch.fields.map { f in fields.firstIndex(of: f) }
+                            var start = 0
+                            while start < rows.rowCount {
+                                // About chunkBytes per send: rows of ~40 bytes.
+                                let end = min(rows.rowCount, start + max(1, Self.chunkBytes / 48))
+                                CopyText.append(rows, range: start..<end, symbol: series.symbol, firstSeq: firstSeq + Int64(start),
+                                                columnOf: columnOf, into: &chunk)
+                                start = end
+                                if chunk.count >= Self.chunkBytes {
+                                    try send(chunk)
+                                    chunk.removeAll(keepingCapacity: true)
+                                }
+                            }
+                        }
+                        try send(chunk)
                     }
                 }
                 pending = []
@@ -143,14 +166,12 @@ public final class MirrorWriter {
                 switch change {
                 case .rows(let series, let fields, let rows):
                     let all = fieldsOf[series.measurement] ?? fields
-                    let index = pending.firstIndex { $0.measurement == series.measurement } ?? {
-                        pending.append((series.measurement, all, []))
-                        return pending.count - 1
-                    }()
-                    let columnOf = all.map { f in fields.firstIndex(of: f) }
-                    CopyText.append(rows, symbol: series.symbol, firstSeq: seq, columnOf: columnOf, into: &pending[index].bytes)
+                    if let index = pending.firstIndex(where: { $0.measurement == series.measurement }) {
+                        pending[index].rows.append((series, fields, rows, seq))
+                    } else {
+                        pending.append((series.measurement, all, [(series, fields, rows, seq)]))
+                    }
                     seq += Int64(rows.rowCount)
-                    if pending[index].bytes.count > 32 << 20 { try flush() }
                 case .delete(let series, let from, let to):
                     try flush()
                     var exists = columns[series.measurement] != nil

@@ -8,4 +8,7 @@ int strata_syncfs(int fd);
 /// pthread_setname_np for the calling thread (names show in top -H and gdb).
 int strata_set_thread_name(const char *name);
 
+/// setpriority(2) for the calling thread alone (Linux keeps a nice value per thread).
+int strata_set_thread_niceness(int niceness);
+
 #endif
