@@ -16,6 +16,9 @@ public struct MirrorConfiguration: Sendable {
     public var maxBackoffMilliseconds = 10_000
     /// The mirror thread's nice value (0…19): above 0 it yields the CPU to ingest.
     public var niceness: Int32 = 10
+    /// While the log grew within this long and less than `batchBytes` waits, the mirror
+    /// waits for a quiet moment rather than take CPU from a burst of ingest.
+    public var quietMilliseconds = 50
 
     public init(dsn: String) { self.dsn = dsn }
 }
@@ -163,10 +166,25 @@ public final class Mirror: @unchecked Sendable {
             $0.server = connection.server
             $0.lastError = nil
         }
+        var lastDurable = WALPosition.zero
+        var lastGrowth = monotonicNanoseconds()
         while !isStopping {
             var changes: [MirrorChange] = []
             var rows = 0, deletes = 0, bytes = 0
             let durable = database.durableLogPosition
+            // Yield to bursts of ingest: while the log is growing and the backlog is small,
+            // wait for a quiet moment (a full batch of backlog goes at once regardless).
+            let now = monotonicNanoseconds()
+            if durable != lastDurable {
+                lastDurable = durable
+                lastGrowth = now
+            }
+            let backlog = durable.file == cursor.position.file ? Int(durable.offset) - Int(cursor.position.offset) : configuration.batchBytes
+            if durable > cursor.position, backlog < configuration.batchBytes,
+               now - lastGrowth < Int64(configuration.quietMilliseconds) * 1_000_000 {
+                if !pause(configuration.pollMilliseconds) { return }
+                continue
+            }
             let end = try database.readLog(after: cursor.position, maxBytes: configuration.batchBytes) { (entry: LogEntry) throws(StrataError) in
                 bytes += Int(entry.end.offset - entry.start.offset)
                 switch entry.record {

@@ -138,9 +138,9 @@ public final class MirrorWriter {
             func flush() throws(StrataError) {
                 for batch in pending where !batch.rows.isEmpty {
                     let names = ["time", "time_ns", "seq", "symbol"] + batch.fields.map { PostgresConnection.quoteIdentifier($0.name) }
-                    try connection.copy("COPY \(schema.table(batch.measurement)) (\(names.joined(separator: ", "))) FROM STDIN") {
+                    try connection.copy("COPY \(schema.table(batch.measurement)) (\(names.joined(separator: ", "))) FROM STDIN WITH (FORMAT binary)") {
                         (send: ([UInt8]) throws(StrataError) -> Void) throws(StrataError) in
-                        var chunk: [UInt8] = []
+                        var chunk: [UInt8] = CopyBinary.header
                         chunk.reserveCapacity(Self.chunkBytes + (1 << 16))
                         for (series, fields, rows, firstSeq) in batch.rows {
                             let columnOf = batch.fields.map { f in fields.firstIndex(of: f) }
@@ -148,8 +148,8 @@ public final class MirrorWriter {
                             while start < rows.rowCount {
                                 // About chunkBytes per send: rows of ~40 bytes.
                                 let end = min(rows.rowCount, start + max(1, Self.chunkBytes / 48))
-                                CopyText.append(rows, range: start..<end, symbol: series.symbol, firstSeq: firstSeq + Int64(start),
-                                                columnOf: columnOf, into: &chunk)
+                                CopyBinary.append(rows, range: start..<end, symbol: series.symbol, firstSeq: firstSeq + Int64(start),
+                                                  columnOf: columnOf, into: &chunk)
                                 start = end
                                 if chunk.count >= Self.chunkBytes {
                                     try send(chunk)
@@ -157,7 +157,7 @@ public final class MirrorWriter {
                                 }
                             }
                         }
-                        try send(chunk)
+                        try send(chunk + CopyBinary.trailer)
                     }
                 }
                 pending = []
