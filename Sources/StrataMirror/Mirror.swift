@@ -19,6 +19,9 @@ public struct MirrorConfiguration: Sendable {
     /// While the log grew within this long and less than `batchBytes` waits, the mirror
     /// waits for a quiet moment rather than take CPU from a burst of ingest.
     public var quietMilliseconds = 50
+    /// Tests only: end the process (status 86) inside the first batch's transaction, after
+    /// its COPY and before COMMIT.
+    public var exitBeforeCommit = false
 
     public init(dsn: String) { self.dsn = dsn }
 }
@@ -206,7 +209,11 @@ public final class Mirror: @unchecked Sendable {
                 continue
             }
             update { $0.state = .replicating; $0.durable = durable }
-            cursor = try writer.apply(changes, through: end, expected: cursor)
+            let crash = configuration.exitBeforeCommit
+            cursor = try writer.apply(changes, through: end, expected: cursor) { () throws(StrataError) in
+                // For crash tests: the process dies with the COPY sent and not committed.
+                if crash { Glibc.exit(86) }
+            }
             try database.retainLog(from: cursor.position)
             let lag = Double(monotonicNanoseconds() - lastCaughtUp) / 1e9
             update {

@@ -39,6 +39,7 @@ struct Ingest: ParsableCommand {
     @Option(help: .hidden) var walFileSize: Int = 64 << 20
     @Option(help: .hidden) var compactAfter: Int?
     @Option(help: .hidden) var crashAt: String?
+    @Flag(help: .hidden) var mirrorExitBeforeCommit = false
     @Argument(help: "CSV file, or - for standard input.") var file: String
 
     func validate() throws {

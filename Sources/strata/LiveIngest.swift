@@ -23,7 +23,8 @@ extension Ingest {
             var acknowledged = 0
             let ackEnabled = ack
             let source = file == "-" ? "<stdin>" : file
-            let mirrorConfiguration = try store.settings().mirror()
+            var mirrorConfiguration = try store.settings().mirror()
+            mirrorConfiguration?.exitBeforeCommit = mirrorExitBeforeCommit
             var mirrorStatus: MirrorStatus?
             var mirrorCaughtUp = false
             let (report, database) = try withDatabase(store.path, configuration: configuration, creating: true) { database in

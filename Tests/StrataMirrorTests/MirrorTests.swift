@@ -100,15 +100,25 @@ struct MirrorTests {
         try db.close()
     }
 
-    @Test func aWrongPasswordIsReportedAndIngestIsUnaffected() throws {
+    /// A wrong password, or a host nothing listens on: reported, retried, ingest unaffected.
+    @Test(arguments: ["password", "port"])
+    func anUnusableDatabaseIsReportedAndIngestIsUnaffected(broken: String) throws {
         let db = try open()
         let secret = "wrong-\(getpid())"
-        let m = try mirror(db, schemaName: "denied", dsn: PostgresTestServer.dsn(replacing: "password", with: secret))
+        let dsn = broken == "password" ? PostgresTestServer.dsn(replacing: "password", with: secret) : PostgresTestServer.dsn(replacing: "port", with: "1")
+        let m = try mirror(db, schemaName: "denied", dsn: dsn)
         m.start()
+        let started = monotonicNanoseconds()
         try ingest(db, batches: 0..<5)
-        usleep(300_000)
+        #expect(Double(monotonicNanoseconds() - started) / 1e9 < 10)
+        var waited = 0
+        while m.status.failures < 2 && waited < 100 {
+            usleep(50_000)
+            waited += 1
+        }
         let s = m.status
-        #expect(s.state == .retrying && s.lastError?.contains("password authentication failed") == true && s.lastError?.contains(secret) == false)
+        let expected = broken == "password" ? "password authentication failed" : "cannot connect to PostgreSQL at 127.0.0.1:1"
+        #expect(s.state == .retrying && s.failures >= 2 && s.lastError?.contains(expected) == true && s.lastError?.contains(secret) == false, "\(s)")
         #expect(try db.query(try SeriesKey(measurement: "trade", symbol: "SYM3")).rows.rowCount == 5_000)
         m.stop()
         try db.close()
