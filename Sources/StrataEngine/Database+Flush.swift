@@ -176,11 +176,27 @@ extension Database {
     /// in memory, never the file being written, and none a reader of the log retains.
     func removeObsoleteWALFiles() throws(StrataError) {
         let current = wal.currentSequence
+        try limitRetention()
         let oldestNeeded = monitor.withLock {
             ((Array(state.active.values) + Array(state.flushing.values)).map(\.firstPosition.file) + [state.logRetention?.file].compactMap { $0 }).min() ?? current
         }
         for file in try WriteAheadLog.files(in: wal.directory) where file.sequence < min(oldestNeeded, current) {
             try FileSystem.remove(file.path)
+        }
+    }
+}
+
+extension Database {
+    /// Drops the log retention when it keeps more than `maxRetainedLogBytes`: the disk must
+    /// not fill because the mirror is down.
+    func limitRetention() throws(StrataError) {
+        guard let retention = monitor.withLock({ state.logRetention }) else { return }
+        var kept = 0
+        for file in try WriteAheadLog.files(in: wal.directory) where file.sequence >= retention.file {
+            kept += try FileSystem.fileSize(file.path)
+        }
+        if kept > configuration.maxRetainedLogBytes {
+            try releaseLog()
         }
     }
 }

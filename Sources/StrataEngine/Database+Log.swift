@@ -17,6 +17,15 @@ extension Database {
 
     var retentionPath: String { "\(wal.directory)/_retain" }
 
+    /// Where log files are kept from for a reader of the log, if anywhere.
+    public var logRetention: WALPosition? { monitor.withLock { state.logRetention } }
+
+    /// The start of the oldest log file there is.
+    public var oldestLogPosition: WALPosition {
+        let first = (try? WriteAheadLog.files(in: wal.directory).first?.sequence) ?? nil
+        return WALPosition(file: first ?? wal.currentSequence, offset: 0)
+    }
+
     /// Keeps the log files from `position` on until a later call moves it (or
     /// `releaseLog`): a reader of the log — the database mirror — needs them even after
     /// their rows are in segments. Persisted in `_wal/_retain`, so it holds across restarts.
@@ -56,6 +65,8 @@ extension Database {
     public func readLog(after position: WALPosition, maxBytes: Int = 16 << 20,
                         _ body: (LogEntry) throws(StrataError) -> Void) throws(StrataError) -> WALPosition {
         let durable = wal.durablePosition
+        // Nothing new since the last call: no directory listing, no scanning.
+        if position != .zero && position >= durable { return position }
         let files = try WriteAheadLog.files(in: wal.directory).filter { $0.sequence <= durable.file }
         var at = position
         if at == .zero {
@@ -72,9 +83,10 @@ extension Database {
             let limit = file.sequence == durable.file ? Int(durable.offset) : mapped.size
             var failure: StrataError?
             var last = at
-            _ = mapped.withUnsafeBytes { bytes in
-                WALLayout.scan(UnsafeRawBufferPointer(rebasing: bytes[..<min(limit, bytes.count)])) { offset, payload in
-                    guard failure == nil, read < maxBytes, UInt64(offset) >= at.offset else { return }
+            // Records start where the previous call stopped: no file is scanned twice.
+            let outcome = mapped.withUnsafeBytes { bytes in
+                WALLayout.scan(UnsafeRawBufferPointer(rebasing: bytes[..<min(limit, bytes.count)]), from: Int(at.offset)) { offset, payload in
+                    guard failure == nil, read < maxBytes else { return }
                     let start = WALPosition(file: file.sequence, offset: UInt64(offset))
                     let end = WALPosition(file: file.sequence, offset: UInt64(offset + WALLayout.recordHeaderSize + payload.count))
                     do throws(StrataError) {
@@ -93,6 +105,10 @@ extension Database {
                 }
             }
             if let failure { throw failure }
+            if case .corrupt(let offset, let reason) = outcome, read < maxBytes {
+                // Damage in the middle: what follows it cannot be read in order.
+                throw StrataError(.corrupt, "damaged write-ahead log: \(reason); the records after it cannot be replicated", path: file.path, offset: offset)
+            }
             at = last
             // A finished file read to its end: continue in the next one.
             let finished = file.sequence < durable.file && read < maxBytes

@@ -7,6 +7,10 @@ public struct DatabaseConfiguration: Sendable {
     public var fsync: FsyncPolicy = .always
     /// A WAL file is finished, and the next begun, when it would grow past this.
     public var walFileSize = 64 << 20
+    /// At most this many bytes of log are kept for a reader of the log (the database
+    /// mirror); beyond it the retention is dropped, the disk is not filled, and the reader
+    /// finds its position gone (the mirror then reports "needs sync").
+    public var maxRetainedLogBytes = 8 << 30
     /// A series is flushed into segments when it has this many unflushed rows...
     public var flushRows = 1 << 20
     /// ...or when its oldest unflushed row arrived this many nanoseconds ago.
@@ -129,6 +133,11 @@ public final class Database: @unchecked Sendable {
         }
         monitor.withLock { state.logRetention = retention }
         do throws(StrataError) {
+            // From here until a clean close, the log may hold records not in segments.
+            if FileSystem.exists("\(walDirectory)/_closed") {
+                try FileSystem.remove("\(walDirectory)/_closed")
+                try FileSystem.syncDirectory(walDirectory)
+            }
             try recover(old)
             recovery.orphansRemoved = orphans
             removeStaleSnapshots()
@@ -143,6 +152,9 @@ public final class Database: @unchecked Sendable {
     /// Whether `directory` has write-ahead log records that may not be in segments yet
     /// (its last writer did not close it): opening a `Database` on it recovers them.
     public static func needsRecovery(_ directory: String) throws(StrataError) -> Bool {
+        // Closed cleanly: every record is in segments (files kept for the mirror hold only
+        // records that are).
+        if FileSystem.exists("\(directory)/_wal/_closed") { return false }
         for file in try WriteAheadLog.files(in: "\(directory)/_wal") where try FileSystem.fileSize(file.path) > WALLayout.headerSize {
             return true
         }
@@ -430,6 +442,7 @@ public final class Database: @unchecked Sendable {
                 for file in try WriteAheadLog.files(in: wal.directory) where file.sequence <= wal.currentSequence && file.sequence < retained {
                     try FileSystem.remove(file.path)
                 }
+                try FileSystem.writeAtomically("\(wal.directory)/_closed", [Array("closed cleanly: every record is in segments\n".utf8)])
             } catch {
                 failure = error
             }

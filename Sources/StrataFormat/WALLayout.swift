@@ -51,9 +51,9 @@ public enum WALLayout {
 
     /// Calls `body(offset, payload)` for each valid record after the header, in order, and
     /// stops at the first record that is torn or damaged. Never writes to `bytes`.
-    public static func scan(_ bytes: UnsafeRawBufferPointer,
+    public static func scan(_ bytes: UnsafeRawBufferPointer, from start: Int = headerSize,
                             _ body: (Int, UnsafeRawBufferPointer) throws -> Void) rethrows -> End {
-        var offset = headerSize
+        var offset = max(start, headerSize)
         let size = bytes.count
         while offset < size {
             guard size - offset >= recordHeaderSize else { return .torn(offset: offset) }

@@ -16,6 +16,12 @@ enum CopyBinary {
     /// Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
     static let postgresEpochMicros: Int64 = 946_684_800_000_000
 
+    /// Microseconds since 1970, rounded down (never overflows).
+    static func floorMicros(_ ns: Int64) -> Int64 {
+        let (q, r) = ns.quotientAndRemainder(dividingBy: 1000)
+        return r < 0 ? q - 1 : q
+    }
+
     static func appendInt16(_ v: Int16, _ out: inout [UInt8]) {
         out.append(UInt8(truncatingIfNeeded: v >> 8))
         out.append(UInt8(truncatingIfNeeded: v))
@@ -39,8 +45,7 @@ enum CopyBinary {
         for r in range {
             let ns = rows.timestamps[r]
             appendInt16(fieldCount, &out)
-            let micros = ns >= 0 ? ns / 1000 : (ns - 999) / 1000
-            appendInt64Field(micros - postgresEpochMicros, &out)
+            appendInt64Field(floorMicros(ns) - postgresEpochMicros, &out)
             appendInt64Field(ns, &out)
             appendInt64Field(firstSeq + Int64(r - range.lowerBound), &out)
             appendInt32(Int32(symbolBytes.count), &out)
@@ -52,7 +57,9 @@ enum CopyBinary {
                 case .int64(let v): appendInt64Field(v[r], &out)
                 case .bool(let v): out += [0, 0, 0, 1, v[r] ? 1 : 0]
                 case .string(let v):
-                    let bytes = v[r].utf8
+                    // PostgreSQL's text holds no NUL: it becomes U+FFFD.
+                    let text = v[r].utf8.contains(0) ? String(v[r].map { $0 == "\0" ? "\u{FFFD}" : $0 }) : v[r]
+                    let bytes = text.utf8
                     appendInt32(Int32(bytes.count), &out)
                     out.append(contentsOf: bytes)
                 }

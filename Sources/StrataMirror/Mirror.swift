@@ -50,6 +50,8 @@ public struct MirrorStatus: Sendable {
     /// Durable log records not yet replicated (counted while reading; 0 when caught up).
     public var lagBytes = 0
     public var lastError: String?
+    /// The store held rows before the mirror first ran: `strata mirror sync` backfills them.
+    public var needsBackfill = false
     public var timescale: Bool?
     public var plainReason: String?
     public var server: String?
@@ -71,10 +73,22 @@ public final class Mirror: @unchecked Sendable {
     private var thread: BackgroundThread?
     private var lastCaughtUp = monotonicNanoseconds()
 
+    /// Sets up the mirror of an open store. From here on the store keeps every log file
+    /// the mirror has not replicated (even before it first reaches the database).
     public init(database: Database, configuration: MirrorConfiguration) throws(StrataError) {
         self.database = database
         self.configuration = configuration
         store = try database.store.identity()
+        if database.logRetention == nil {
+            // The first mirror of this store: rows it already holds are not in the log.
+            var data = false
+            for key in try database.store.seriesDays() where !data {
+                let m = try database.store.manifest(key)
+                data = !m.segments.isEmpty || !m.cold.isEmpty
+            }
+            current.needsBackfill = data
+            try database.retainLog(from: database.oldestLogPosition)
+        }
     }
 
     public var status: MirrorStatus { monitor.withLock { current } }
@@ -92,11 +106,13 @@ public final class Mirror: @unchecked Sendable {
         let t = monitor.withLock { () -> BackgroundThread? in
             stopping = true
             monitor.broadcast()
-            defer { thread = nil }
             return thread
         }
         t?.join()
-        monitor.withLock { current.state = .stopped }
+        monitor.withLock {
+            thread = nil
+            current.state = .stopped
+        }
     }
 
     /// Waits until every append that returned before the call is replicated (once the
@@ -161,7 +177,7 @@ public final class Mirror: @unchecked Sendable {
         let connection = try PostgresConnection(configuration.dsn)
         let writer = try MirrorWriter(connection: connection, options: configuration.options, store: store)
         var cursor = try writer.cursor()
-        try database.retainLog(from: cursor.position)
+        try database.retainLog(from: cursor == .start ? database.oldestLogPosition : cursor.position)
         update {
             $0.cursor = cursor
             $0.timescale = writer.schema.timescale
@@ -171,6 +187,7 @@ public final class Mirror: @unchecked Sendable {
         }
         var lastDurable = WALPosition.zero
         var lastGrowth = monotonicNanoseconds()
+        var waitingSince: Int64?
         while !isStopping {
             var changes: [MirrorChange] = []
             var rows = 0, deletes = 0, bytes = 0
@@ -183,8 +200,15 @@ public final class Mirror: @unchecked Sendable {
                 lastGrowth = now
             }
             let backlog = durable.file == cursor.position.file ? Int(durable.offset) - Int(cursor.position.offset) : configuration.batchBytes
+            if durable > cursor.position {
+                waitingSince = waitingSince ?? now
+            } else {
+                waitingSince = nil
+            }
+            // …but no record waits more than a second for it.
             if durable > cursor.position, backlog < configuration.batchBytes,
-               now - lastGrowth < Int64(configuration.quietMilliseconds) * 1_000_000 {
+               now - lastGrowth < Int64(configuration.quietMilliseconds) * 1_000_000,
+               now - (waitingSince ?? now) < 1_000_000_000 {
                 if !pause(configuration.pollMilliseconds) { return }
                 continue
             }

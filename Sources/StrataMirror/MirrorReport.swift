@@ -22,7 +22,8 @@ public struct MirrorReport: Sendable {
         var cursor: MirrorCursor?
         if try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'strata_mirror_cursor'", [schema]).rowCount == 1 {
             let r = try connection.execute("SELECT wal_file, wal_offset, next_seq FROM \(PostgresConnection.quoteIdentifier(schema)).strata_mirror_cursor WHERE store = $1", [id])
-            if r.rowCount == 1, let f = r.value(0, 0).flatMap(UInt64.init), let o = r.value(0, 1).flatMap(UInt64.init), let s = r.value(0, 2).flatMap(Int64.init) {
+            if r.rowCount == 1, let f = r.value(0, 0).flatMap(UInt64.init), let o = r.value(0, 1).flatMap(UInt64.init), let s = r.value(0, 2).flatMap(Int64.init),
+               MirrorCursor(position: WALPosition(file: f, offset: o), nextSeq: s) != .start {
                 cursor = MirrorCursor(position: WALPosition(file: f, offset: o), nextSeq: s)
             }
         }

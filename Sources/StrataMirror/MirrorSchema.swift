@@ -54,18 +54,42 @@ public struct MirrorSchema: Sendable {
     }
 
     func q(_ name: String) -> String { PostgresConnection.quoteIdentifier(name) }
-    public func table(_ measurement: String) -> String { "\(q(options.schema)).\(q(measurement))" }
-    public func barsView(_ measurement: String) -> String { "\(q(options.schema)).\(q(measurement + "_ohlcv_1m"))" }
+    /// A measurement's table, quoted and qualified.
+    public func table(_ measurement: String) -> String { "\(q(options.schema)).\(q(Self.identifier(measurement)))" }
+    /// A measurement's table name as the catalog has it.
+    public func tableName(_ measurement: String) -> String { Self.identifier(measurement) }
+    public func barsView(_ measurement: String) -> String { "\(q(options.schema)).\(q(Self.identifier(measurement + "_ohlcv_1m")))" }
+
+    /// The mirror's own columns; a field of one of these names is stored as `field_<name>`.
+    public static let reservedColumns: Set<String> = ["time", "time_ns", "seq", "symbol"]
+
+    /// The column a field is stored in.
+    public static func columnName(_ field: String) -> String {
+        identifier(reservedColumns.contains(field) ? "field_" + field : field)
+    }
+
+    /// `name` as a PostgreSQL identifier: names longer than PostgreSQL's 63 bytes are cut
+    /// and given 8 hex digits of their CRC32C, so that two long names never become one.
+    public static func identifier(_ name: String) -> String {
+        guard name.utf8.count > 63 else { return name }
+        var cut = ""
+        for c in name {
+            if cut.utf8.count + String(c).utf8.count > 54 { break }
+            cut.append(c)
+        }
+        let crc = String(CRC32C.checksum(Array(name.utf8)), radix: 16)
+        return cut + "_" + String(repeating: "0", count: 8 - crc.count) + crc
+    }
     func interval(_ seconds: Int64) -> String { "INTERVAL '\(seconds) seconds'" }
 
     /// The statements that create a measurement's table (idempotent).
     public func create(_ measurement: String, fields: [Field]) -> [String] {
         var columns = ["time timestamptz NOT NULL", "time_ns bigint NOT NULL", "seq bigint NOT NULL", "symbol text NOT NULL"]
-        columns += fields.map { "\(q($0.name)) \(Self.sqlType($0.type))" }
+        columns += fields.map { "\(q(Self.columnName($0.name))) \(Self.sqlType($0.type))" }
         var out = ["CREATE SCHEMA IF NOT EXISTS \(q(options.schema))",
                    "CREATE TABLE IF NOT EXISTS \(table(measurement)) (\(columns.joined(separator: ", ")))"]
         if timescale {
-            let name = PostgresConnection.quoteLiteral("\(q(options.schema)).\(q(measurement))")
+            let name = PostgresConnection.quoteLiteral(table(measurement))
             out.append("SELECT create_hypertable(\(name), 'time', chunk_time_interval => \(interval(options.chunkSeconds)), if_not_exists => TRUE)")
             out.append("ALTER TABLE \(table(measurement)) SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol', timescaledb.compress_orderby = 'time DESC, time_ns DESC, seq DESC')")
             out.append("SELECT add_compression_policy(\(name), \(interval(options.compressAfterSeconds)), if_not_exists => TRUE)")
@@ -73,19 +97,19 @@ public struct MirrorSchema: Sendable {
                 out.append("SELECT add_retention_policy(\(name), \(interval(retention)), if_not_exists => TRUE)")
             }
         }
-        out.append("CREATE INDEX IF NOT EXISTS \(q(measurement + "_symbol_time_idx")) ON \(table(measurement)) (symbol, time DESC)")
+        out.append("CREATE INDEX IF NOT EXISTS \(q(Self.identifier(measurement + "_symbol_time_idx"))) ON \(table(measurement)) (symbol, time DESC)")
         return out
     }
 
     /// The statement that adds a field first seen later.
     public func addColumn(_ measurement: String, _ field: Field) -> String {
-        "ALTER TABLE \(table(measurement)) ADD COLUMN IF NOT EXISTS \(q(field.name)) \(Self.sqlType(field.type))"
+        "ALTER TABLE \(table(measurement)) ADD COLUMN IF NOT EXISTS \(q(Self.columnName(field.name))) \(Self.sqlType(field.type))"
     }
 
     /// The 1-minute bars of a measurement whose price (and volume) fields are configured:
     /// bucket, symbol, open, high, low, close, volume, count, vwap.
     public func bars(_ measurement: String, _ fields: MirrorOptions.BarFields) -> [String] {
-        let p = q(fields.price), v = fields.volume.map(q)
+        let p = q(Self.columnName(fields.price)), v = fields.volume.map { q(Self.columnName($0)) }
         let volume = v.map { "sum(\($0))" } ?? "NULL::double precision"
         let vwap = v.map { "sum(\(p) * \($0)) / NULLIF(sum(\($0)), 0)" } ?? "NULL::double precision"
         if timescale {

@@ -84,14 +84,17 @@ extension Mirror {
             let numeric = result.schema.enumerated().filter { $0.element.type == .float64 || $0.element.type == .int64 }
             let table = writer.schema.table(key.series.measurement)
             let exists = try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
-                                                [configuration.options.schema, key.series.measurement]).rowCount == 1
+                                                [configuration.options.schema, writer.schema.tableName(key.series.measurement)]).rowCount == 1
             guard exists else {
                 differences.append(Difference(series: key.series, day: key.day, what: "the mirror has no table \(table) (\(result.rows.rowCount) rows in Strata)"))
                 continue
             }
             let known = Set(try connection.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
-                                                   [configuration.options.schema, key.series.measurement]).rows.compactMap { $0[0] })
-            let sums = numeric.map { known.contains($0.element.name) ? "sum(\(PostgresConnection.quoteIdentifier($0.element.name)))::text" : "NULL" }
+                                                   [configuration.options.schema, writer.schema.tableName(key.series.measurement)]).rows.compactMap { $0[0] })
+            let sums = numeric.map { f in
+                let column = MirrorSchema.columnName(f.element.name)
+                return known.contains(column) ? "sum(\(PostgresConnection.quoteIdentifier(column)))::text" : "NULL"
+            }
             let r = try connection.execute("SELECT count(*)\(sums.map { ", " + $0 }.joined()) FROM \(table) WHERE symbol = $1 AND time_ns BETWEEN $2 AND $3",
                                            [key.series.symbol, String(dayStart), String(dayStart + Day.nanosecondsPerDay - 1)])
             var what: [String] = []

@@ -64,6 +64,9 @@ public final class MirrorWriter {
             "CREATE SCHEMA IF NOT EXISTS \(PostgresConnection.quoteIdentifier(options.schema))",
             "CREATE TABLE IF NOT EXISTS \(cursorTable) (store text PRIMARY KEY, wal_file bigint NOT NULL, wal_offset bigint NOT NULL, next_seq bigint NOT NULL, updated timestamptz NOT NULL DEFAULT now())",
         ] { try connection.execute(statement) }
+        // The store's row exists from the start, so two mirrors of one store always meet
+        // on its lock (SELECT … FOR UPDATE) and never both commit a first batch.
+        try connection.execute("INSERT INTO \(cursorTable) (store, wal_file, wal_offset, next_seq) VALUES ($1, 0, 0, 0) ON CONFLICT (store) DO NOTHING", [store])
     }
 
     var cursorTable: String { "\(PostgresConnection.quoteIdentifier(schema.options.schema)).strata_mirror_cursor" }
@@ -82,27 +85,28 @@ public final class MirrorWriter {
         if columns[measurement] == nil {
             let r = try connection.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
-                [schema.options.schema, measurement])
+                [schema.options.schema, schema.tableName(measurement)])
             if r.rowCount == 0 {
                 for statement in schema.create(measurement, fields: fields) { try connection.execute(statement) }
                 if let bars = schema.options.bars[measurement] {
                     for statement in schema.bars(measurement, bars) { try connection.execute(statement) }
                 }
-                columns[measurement] = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, MirrorSchema.sqlType($0.type)) })
+                columns[measurement] = Dictionary(fields.map { (MirrorSchema.columnName($0.name), MirrorSchema.sqlType($0.type)) }, uniquingKeysWith: { a, _ in a })
             } else {
                 columns[measurement] = Dictionary(r.rows.compactMap { row in row[0].flatMap { n in row[1].map { (n, $0) } } }, uniquingKeysWith: { a, _ in a })
             }
         }
         for field in fields {
             let type = MirrorSchema.sqlType(field.type)
-            if let existing = columns[measurement]?[field.name] {
+            let column = MirrorSchema.columnName(field.name)
+            if let existing = columns[measurement]?[column] {
                 guard existing == type else {
-                    throw StrataError(.conflict, "the mirror's table \(schema.table(measurement)) has column \(field.name) of type \(existing), but the field is \(type)")
+                    throw StrataError(.conflict, "the mirror's table \(schema.table(measurement)) has column \(column) of type \(existing), but the field is \(type)")
                 }
                 continue
             }
             try connection.execute(schema.addColumn(measurement, field))
-            columns[measurement]![field.name] = type
+            columns[measurement]![column] = type
         }
     }
 
@@ -137,7 +141,7 @@ public final class MirrorWriter {
             var pending: [(measurement: String, fields: [Field], rows: [(SeriesKey, [Field], RowBlock, Int64)])] = []
             func flush() throws(StrataError) {
                 for batch in pending where !batch.rows.isEmpty {
-                    let names = ["time", "time_ns", "seq", "symbol"] + batch.fields.map { PostgresConnection.quoteIdentifier($0.name) }
+                    let names = ["time", "time_ns", "seq", "symbol"] + batch.fields.map { PostgresConnection.quoteIdentifier(MirrorSchema.columnName($0.name)) }
                     try connection.copy("COPY \(schema.table(batch.measurement)) (\(names.joined(separator: ", "))) FROM STDIN WITH (FORMAT binary)") {
                         (send: ([UInt8]) throws(StrataError) -> Void) throws(StrataError) in
                         var chunk: [UInt8] = CopyBinary.header
@@ -177,11 +181,15 @@ public final class MirrorWriter {
                     var exists = columns[series.measurement] != nil
                     if !exists {
                         exists = try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
-                                                        [schema.options.schema, series.measurement]).rowCount == 1
+                                                        [schema.options.schema, schema.tableName(series.measurement)]).rowCount == 1
                     }
                     if exists {
-                        try connection.execute("DELETE FROM \(schema.table(series.measurement)) WHERE symbol = $1 AND time_ns BETWEEN $2 AND $3",
-                                               [series.symbol, String(from), String(to)])
+                        // Also on `time` (whole microseconds around the range), so that
+                        // TimescaleDB can skip the chunks outside it.
+                        try connection.execute("""
+                            DELETE FROM \(schema.table(series.measurement)) WHERE symbol = $1 AND time_ns BETWEEN $2 AND $3
+                            AND time BETWEEN TIMESTAMPTZ 'epoch' + $4::bigint * INTERVAL '1 microsecond' AND TIMESTAMPTZ 'epoch' + $5::bigint * INTERVAL '1 microsecond'
+                            """, [series.symbol, String(from), String(to), String(CopyBinary.floorMicros(from)), String(CopyBinary.floorMicros(to))])
                     }
                 }
             }

@@ -16,8 +16,22 @@ public final class PostgresConnection: @unchecked Sendable {
     /// password=… sslmode=…`) or URI (`postgresql://user:pass@host:port/db?sslmode=…`);
     /// every libpq option passes through.
     public init(_ dsn: String) throws(StrataError) {
+        // libpq's own parse errors quote the text they stop at, which may be a password.
+        var parseError: UnsafeMutablePointer<CChar>?
+        guard let parsed = PQconninfoParse(dsn, &parseError) else {
+            if let parseError { PQfreemem(parseError) }
+            throw StrataError(.invalidInput, "the PostgreSQL connection string is not valid (a key=value list or a postgresql:// URI; quote values with spaces, percent-encode reserved characters in URIs)")
+        }
+        PQconninfoFree(parsed)
         let described = PostgresConnection.describe(dsn)
-        guard let connection = PQconnectdb(dsn) else {
+        // Defaults the connection string may override (it is expanded after them): a
+        // connect timeout, and TCP keepalives so a vanished server is noticed.
+        let keywords = ["connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname"]
+        let values = ["10", "1", "30", "10", "3", dsn]
+        let connection: OpaquePointer? = withArrayOfCStrings(keywords) { k in
+            withArrayOfCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let connection else {
             throw StrataError(.io, "cannot allocate a PostgreSQL connection to \(described)")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
@@ -180,6 +194,15 @@ public final class PostgresConnection: @unchecked Sendable {
     /// `text` quoted as an SQL string literal.
     public static func quoteLiteral(_ text: String) -> String {
         "'" + text.replacing("'", with: "''") + "'"
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings.
+func withArrayOfCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+    defer { for p in copies { free(p) } }
+    return copies.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
     }
 }
 

@@ -90,6 +90,43 @@ import Testing
         try db.close()
     }
 
+    /// A clean close says so, so readers do not recover a store whose log is only kept for
+    /// the mirror; a crash does not.
+    @Test func aCleanCloseIsMarkedSoRetainedLogsNeedNoRecovery() throws {
+        let db = try open()
+        try db.retainLog(from: .zero)
+        try db.appendBlocking([Store.SeriesRows(series: es, schema: TradeRows.schema, rows: TradeRows.rows([base], firstSeq: 0))])
+        #expect(try Database.needsRecovery(root.path))
+        try db.close()
+        #expect(try !Database.needsRecovery(root.path))
+        let again = try open()
+        try again.appendBlocking([Store.SeriesRows(series: es, schema: TradeRows.schema, rows: TradeRows.rows([base + 1], firstSeq: 1))])
+        again.simulateCrash()
+        #expect(try Database.needsRecovery(root.path))
+        let third = try open()
+        #expect(TradeRows.seqs(try third.query(es)) == [0, 1])
+        try third.close()
+    }
+
+    /// A mirror that is down for long must not fill the disk: past the bound, the log is let go.
+    @Test func retentionIsDroppedPastItsBound() throws {
+        var c = DatabaseConfiguration()
+        c.fsync = .none
+        c.walFileSize = 1 << 12
+        c.maxRetainedLogBytes = 1 << 14
+        let db = try Database(directory: root.path, configuration: c)
+        try db.retainLog(from: .zero)
+        for i in 0..<200 {
+            try db.appendBlocking([Store.SeriesRows(series: es, schema: TradeRows.schema, rows: TradeRows.rows([base + Int64(i)], firstSeq: Int64(i)))])
+        }
+        try db.flush()
+        #expect(db.logRetention == nil && !FileSystem.exists(root.path + "/_wal/_retain"))
+        #expect { try db.readLog(after: WALPosition(file: 1, offset: 16)) { (_: LogEntry) throws(StrataError) in } } throws: {
+            ($0 as? StrataError)?.code == .notFound
+        }
+        try db.close()
+    }
+
     /// Under `interval`, only what the sync thread has made durable is read.
     @Test func onlyDurableRecordsAreRead() throws {
         let db = try open(.interval(milliseconds: 60_000))

@@ -72,6 +72,23 @@ struct MirrorTests {
         try db.close()
     }
 
+    /// A store that held rows before its first mirror says they need a backfill, and its
+    /// log is kept from the moment the mirror is set up, before it ever reaches the database.
+    @Test func aFirstMirrorOfAStoreWithDataAsksForABackfillAndKeepsTheLog() throws {
+        let db = try open()
+        try ingest(db, batches: 0..<2)
+        try db.flush()
+        #expect(db.logRetention == nil)
+        let m = try mirror(db, schemaName: "backfill", dsn: PostgresTestServer.dsn(replacing: "port", with: "1"))
+        #expect(m.status.needsBackfill && db.logRetention != nil)
+        try ingest(db, batches: 2..<3)
+        try db.flush()
+        var seen = 0
+        _ = try db.readLog(after: .zero) { (_: LogEntry) throws(StrataError) in seen += 1 }
+        #expect(seen >= 10)  // at least the batch appended after the mirror was set up (10 series)
+        try db.close()
+    }
+
     /// PostgreSQL crashes (pg_ctl stop -m immediate) in the middle of replication and comes
     /// back: ingest never waits, and the mirror ends with every row once.
     @Test func theServerCrashingMidStreamLosesAndDuplicatesNothing() throws {

@@ -87,6 +87,27 @@ struct MirrorWriterTests {
         }
     }
 
+    /// Names PostgreSQL cannot take as they are: fields named like the mirror's own
+    /// columns, names past PostgreSQL's 63 bytes, and a NUL in a text value.
+    @Test func awkwardNamesAndValuesDoNotStopTheMirror() throws {
+        let w = try writer("names")
+        let long = String(repeating: "m", count: 100), longField = String(repeating: "f", count: 70) + "é"
+        let series = try SeriesKey(measurement: long, symbol: "ESH4")
+        let fields = [Field("seq", .int64), Field("symbol", .string), Field(longField, .float64), Field(longField + "2", .float64)]
+        let rows = RowBlock(timestamps: [base], columns: [Column(.int64([7])), Column(.string(["a\0b"])), Column(.float64([1.5])), Column(.float64([2.5]))])
+        let c = try w.apply([.rows(series, fields, rows)], through: WALPosition(file: 1, offset: 1), expected: try w.cursor())
+        let table = w.schema.table(long)
+        #expect(MirrorSchema.identifier(long).utf8.count <= 63 && MirrorSchema.identifier(longField) != MirrorSchema.identifier(longField + "2"))
+        let r = try w.connection.execute("SELECT seq, field_seq, field_symbol, \(PostgresConnection.quoteIdentifier(MirrorSchema.columnName(longField))), \(PostgresConnection.quoteIdentifier(MirrorSchema.columnName(longField + "2"))) FROM \(table)")
+        #expect(r.rows == [["0", "7", "a\u{FFFD}b", "1.5", "2.5"]])
+        // A later writer (a restart) finds the table and its columns by their shortened names.
+        var options = MirrorOptions()
+        options.schema = w.schema.options.schema
+        let again = try MirrorWriter(connection: try PostgresTestServer.connect(), options: options, store: "0123456789abcdef")
+        try again.apply([.delete(series, from: base, to: base), .rows(series, fields, rows)], through: WALPosition(file: 1, offset: 2), expected: c)
+        #expect(try again.connection.execute("SELECT count(*) FROM \(table)").value(0, 0) == "1")
+    }
+
     /// The connection dies after the COPY, before COMMIT: neither the rows nor the cursor
     /// stay, and applying the batch again from the database's cursor writes it once.
     @Test func aConnectionLostBeforeCommitLeavesNothingAndTheRetryWritesOnce() throws {

@@ -79,6 +79,15 @@ struct PostgresConnectionTests {
         }
     }
 
+    @Test func anUnparsableConnectionStringIsRefusedWithoutEchoingIt() {
+        for dsn in ["postgresql://quant:p%zzsecret@db.example/ticks", "host=db.example password=has secret spaces"] {
+            #expect { try PostgresConnection(dsn) } throws: {
+                let e = $0 as! StrataError
+                return e.code == .invalidInput && !e.message.contains("secret") && e.message.contains("not valid")
+            }
+        }
+    }
+
     @Test func connectionStringsAreDescribedWithoutPasswords() {
         #expect(PostgresConnection.describe("host=db.example port=6543 dbname=ticks user=quant password=hunter2 sslmode=require")
                 == "db.example:6543/ticks as quant")
