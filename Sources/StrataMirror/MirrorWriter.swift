@@ -146,7 +146,10 @@ public final class MirrorWriter {
                         (send: ([UInt8]) throws(StrataError) -> Void) throws(StrataError) in
                         var chunk: [UInt8] = CopyBinary.header
                         chunk.reserveCapacity(Self.chunkBytes + (1 << 16))
-                        for (series, fields, rows, firstSeq) in batch.rows {
+                        // Grouped by symbol (stable: each series keeps its order), so that
+                        // the (symbol, time) index is filled one series at a time.
+                        let grouped = batch.rows.enumerated().sorted { ($0.element.0.symbol, $0.offset) < ($1.element.0.symbol, $1.offset) }.map(\.element)
+                        for (series, fields, rows, firstSeq) in grouped {
                             let columnOf = batch.fields.map { f in fields.firstIndex(of: f) }
                             var start = 0
                             while start < rows.rowCount {
