@@ -114,11 +114,13 @@ public struct MirrorSchema: Sendable {
         let vwap = v.map { "sum(\(p) * \($0)) / NULLIF(sum(\($0)), 0)" } ?? "NULL::double precision"
         if timescale {
             let view = barsView(measurement)
+            // first/last take one ordering value: time, then arrival order for equal times.
+            let order = "time_ns::numeric * 9223372036854775808 + seq"
             return [
                 """
-                CREATE MATERIALIZED VIEW IF NOT EXISTS \(view) WITH (timescaledb.continuous) AS \
-                SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, symbol, first(\(p), time_ns) AS open, max(\(p)) AS high, \
-                min(\(p)) AS low, last(\(p), time_ns) AS close, \(volume) AS volume, count(*) AS count, \(vwap) AS vwap \
+                CREATE MATERIALIZED VIEW IF NOT EXISTS \(view) WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS \
+                SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, symbol, first(\(p), \(order)) AS open, max(\(p)) AS high, \
+                min(\(p)) AS low, last(\(p), \(order)) AS close, \(volume) AS volume, count(*) AS count, \(vwap) AS vwap \
                 FROM \(table(measurement)) GROUP BY bucket, symbol WITH NO DATA
                 """,
                 "SELECT add_continuous_aggregate_policy(\(PostgresConnection.quoteLiteral(view)), start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', if_not_exists => TRUE)",
