@@ -49,11 +49,17 @@ public final class MirrorWriter {
         if installed.rowCount == 1 {
             timescale = true
         } else if try connection.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").rowCount == 1 {
-            do throws(StrataError) {
-                try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-                timescale = true
-            } catch {
-                reason = "the timescaledb extension is available but could not be created: \(error.message)"
+            // Creating it without the library preloaded ends the server's session (FATAL).
+            let preload = try connection.execute("SELECT current_setting('shared_preload_libraries')").value(0, 0) ?? ""
+            if !preload.split(separator: ",").contains(where: { $0.trimmingPrefix(" ").hasPrefix("timescaledb") }) {
+                reason = "the timescaledb extension is installed on the server but not in shared_preload_libraries"
+            } else {
+                do throws(StrataError) {
+                    try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                    timescale = true
+                } catch {
+                    reason = "the timescaledb extension is available but could not be created: \(error.message)"
+                }
             }
         } else {
             reason = "the timescaledb extension is not installed on the server"
