@@ -105,11 +105,8 @@ public final class Archive: ColdStorage, Sendable {
                 let cipher = keyring.map { ObjectCipher.new($0.current) }
                 let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
                     .mapError { StrataError.corrupt($0, path: segment.path) }.get()
-                try objects.put(objectKey, cold)
                 uploadedKey = objectKey
-                guard let info = try objects.head(objectKey), info.size == cold.count else {
-                    throw StrataError(.io, "uploaded \(objectKey) but the store reports another size; the local segment is kept", path: segment.path)
-                }
+                try objects.putVerified(objectKey, cold, what: "; the local segment \(segment.path) is kept")
                 return (objectKey, UInt64(cold.count))
             }
             if archived == nil, let uploadedKey, (try? database.store.manifest(key).cold.contains { $0.key == uploadedKey }) == false {

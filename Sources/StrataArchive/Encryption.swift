@@ -16,10 +16,7 @@ public struct KeyID: Hashable, Sendable, CustomStringConvertible {
         value = Array(mac).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    public var description: String {
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    public var description: String { paddedHex(value, digits: 16) }
 }
 
 /// A 256-bit key for AES-256-GCM with its id.
@@ -43,7 +40,7 @@ public struct EncryptionKey: Sendable {
 
     /// The key as 64 hex digits, the form key files hold.
     public var hex: String {
-        bytes.map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+        hexString(bytes)
     }
 }
 
@@ -287,12 +284,16 @@ public enum SealedFile {
 
 /// SHA-256 of `bytes` as 64 lower-case hex digits.
 public func sha256Hex(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+    hexString(SHA256.hash(data: bytes))
 }
 
 /// HMAC-SHA256 of `bytes` under `key` as 64 hex digits: tells whether two sealed files hold
 /// the same bytes without revealing anything of them to a reader without the key.
 public func contentTag(_ bytes: [UInt8], key: EncryptionKey) -> String {
-    HMAC<SHA256>.authenticationCode(for: Array("strata content".utf8) + bytes, using: key.key)
-        .map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+    hexString(HMAC<SHA256>.authenticationCode(for: Array("strata content".utf8) + bytes, using: key.key))
+}
+
+/// Bytes as lower-case hex, two digits each.
+func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    bytes.map { paddedHex($0, digits: 2) }.joined()
 }

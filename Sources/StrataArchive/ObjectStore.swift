@@ -42,6 +42,16 @@ extension ObjectStore {
     public func get(_ key: String) throws(StrataError) -> [UInt8] {
         try get(key, range: nil)
     }
+
+    /// Writes an object and reads its size back: a copy that is verified before anything
+    /// that depends on it (a local file's removal, a catalog) goes ahead. `what` is said
+    /// in the error if the sizes differ.
+    public func putVerified(_ key: String, _ bytes: [UInt8], what: String = "") throws(StrataError) {
+        try put(key, bytes)
+        guard let info = try head(key), info.size == bytes.count else {
+            throw StrataError(.io, "uploaded \(key) but the store reports another size\(what)", path: location)
+        }
+    }
 }
 
 /// Checks an object key: 1…1024 bytes of UTF-8, no control characters, no empty path

@@ -35,8 +35,7 @@ public struct StoreSnapshot: Sendable {
 
     /// Removes the hard links.
     public func discard() {
-        for name in (try? FileSystem.list(staging)) ?? [] { try? FileSystem.remove("\(staging)/\(name)") }
-        rmdir(staging)
+        try? FileSystem.removeTree(staging)
     }
 }
 

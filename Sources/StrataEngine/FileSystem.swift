@@ -123,6 +123,22 @@ public enum FileSystem {
         if Glibc.rename(from, to) != 0 { throw failure("rename to \(to)", from) }
     }
 
+    /// Removes a file or a directory and everything below it; a symbolic link is removed,
+    /// never followed. A path that does not exist is not an error.
+    public static func removeTree(_ path: String) throws(StrataError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw failure("lstat", path)
+        }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            for name in try list(path) { try removeTree("\(path)/\(name)") }
+            if rmdir(path) != 0 && errno != ENOENT { throw failure("rmdir", path) }
+        } else {
+            try remove(path)
+        }
+    }
+
     /// Gives the file at `existing` a second name (a hard link).
     public static func link(_ existing: String, _ new: String) throws(StrataError) {
         if Glibc.link(existing, new) != 0 { throw failure("link to \(new)", existing) }

@@ -20,12 +20,9 @@ public struct MirrorReport: Sendable {
         let ext = try connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
         let schema = configuration.options.schema
         var cursor: MirrorCursor?
-        if try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'strata_mirror_cursor'", [schema]).rowCount == 1 {
-            let r = try connection.execute("SELECT wal_file, wal_offset, next_seq FROM \(PostgresConnection.quoteIdentifier(schema)).strata_mirror_cursor WHERE store = $1", [id])
-            if r.rowCount == 1, let f = r.value(0, 0).flatMap(UInt64.init), let o = r.value(0, 1).flatMap(UInt64.init), let s = r.value(0, 2).flatMap(Int64.init),
-               MirrorCursor(position: WALPosition(file: f, offset: o), nextSeq: s) != .start {
-                cursor = MirrorCursor(position: WALPosition(file: f, offset: o), nextSeq: s)
-            }
+        if try connection.tableExists(schema, "strata_mirror_cursor") {
+            let found = MirrorCursor(try connection.execute(MirrorCursor.select("\(PostgresConnection.quoteIdentifier(schema)).strata_mirror_cursor"), [id]))
+            if found != .start { cursor = found }
         }
         let files = try Database.logFiles(dataDirectory)
         let last = files.last

@@ -83,9 +83,7 @@ extension Mirror {
             let result = try database.query(key.series, from: dayStart, to: dayStart + Day.nanosecondsPerDay - 1)
             let numeric = result.schema.enumerated().filter { $0.element.type == .float64 || $0.element.type == .int64 }
             let table = writer.schema.table(key.series.measurement)
-            let exists = try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
-                                                [configuration.options.schema, writer.schema.tableName(key.series.measurement)]).rowCount == 1
-            guard exists else {
+            guard try connection.tableExists(configuration.options.schema, writer.schema.tableName(key.series.measurement)) else {
                 differences.append(Difference(series: key.series, day: key.day, what: "the mirror has no table \(table) (\(result.rows.rowCount) rows in Strata)"))
                 continue
             }

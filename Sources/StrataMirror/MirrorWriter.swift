@@ -13,6 +13,22 @@ public struct MirrorCursor: Sendable, Equatable {
     }
 
     public static let start = MirrorCursor(position: .zero, nextSeq: 0)
+
+    /// The cursor a `SELECT wal_file, wal_offset, next_seq` returned (the start if no row).
+    init(_ result: PostgresResult) {
+        guard result.rowCount == 1, let f = result.value(0, 0).flatMap(UInt64.init), let o = result.value(0, 1).flatMap(UInt64.init),
+              let s = result.value(0, 2).flatMap(Int64.init) else { self = .start; return }
+        self.init(position: WALPosition(file: f, offset: o), nextSeq: s)
+    }
+
+    static func select(_ table: String) -> String { "SELECT wal_file, wal_offset, next_seq FROM \(table) WHERE store = $1" }
+}
+
+extension PostgresConnection {
+    /// Whether `schema` holds a table (or view) named `name`.
+    func tableExists(_ schema: String, _ name: String) throws(StrataError) -> Bool {
+        try execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2", [schema, name]).rowCount == 1
+    }
 }
 
 /// A change to replicate, in the order the store made it.
@@ -79,10 +95,7 @@ public final class MirrorWriter {
 
     /// The cursor in the database (the start when this store never replicated).
     public func cursor() throws(StrataError) -> MirrorCursor {
-        let r = try connection.execute("SELECT wal_file, wal_offset, next_seq FROM \(cursorTable) WHERE store = $1", [store])
-        guard r.rowCount == 1, let f = r.value(0, 0).flatMap(UInt64.init), let o = r.value(0, 1).flatMap(UInt64.init),
-              let s = r.value(0, 2).flatMap(Int64.init) else { return .start }
-        return MirrorCursor(position: WALPosition(file: f, offset: o), nextSeq: s)
+        MirrorCursor(try connection.execute(MirrorCursor.select(cursorTable), [store]))
     }
 
     /// Makes sure the measurement's table exists with a column for each field; a field
@@ -133,10 +146,7 @@ public final class MirrorWriter {
         for (measurement, fields) in fieldsOf.sorted(by: { $0.key < $1.key }) { try prepare(measurement, fields: fields) }
 
         return try connection.transaction { () throws(StrataError) -> MirrorCursor in
-            let locked = try connection.execute("SELECT wal_file, wal_offset, next_seq FROM \(cursorTable) WHERE store = $1 FOR UPDATE", [store])
-            let current: MirrorCursor = locked.rowCount == 0 ? .start : MirrorCursor(
-                position: WALPosition(file: UInt64(locked.value(0, 0) ?? "") ?? 0, offset: UInt64(locked.value(0, 1) ?? "") ?? 0),
-                nextSeq: Int64(locked.value(0, 2) ?? "") ?? 0)
+            let current = MirrorCursor(try connection.execute(MirrorCursor.select(cursorTable) + " FOR UPDATE", [store]))
             guard current == expected else {
                 throw StrataError(.conflict, "the mirror cursor of store \(store) is at \(current.position), not \(expected.position): another mirror of this store is running")
             }
@@ -188,10 +198,7 @@ public final class MirrorWriter {
                 case .delete(let series, let from, let to):
                     try flush()
                     var exists = columns[series.measurement] != nil
-                    if !exists {
-                        exists = try connection.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
-                                                        [schema.options.schema, schema.tableName(series.measurement)]).rowCount == 1
-                    }
+                    if !exists { exists = try connection.tableExists(schema.options.schema, schema.tableName(series.measurement)) }
                     if exists {
                         // Also on `time` (whole microseconds around the range), so that
                         // TimescaleDB can skip the chunks outside it.

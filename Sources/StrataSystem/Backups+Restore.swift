@@ -164,12 +164,12 @@ extension Backups {
         guard !existing.contains(".replaced") else {
             throw StrataError(.conflict, "\(aside) holds the store an interrupted restore replaced; move it back or remove it first", path: aside)
         }
-        try removeTree(target)
+        try FileSystem.removeTree(target)
         let summary: RestoreSummary
         do throws(StrataError) {
             summary = try restore(id, files, into: target)
         } catch {
-            try? removeTree(target)
+            try? FileSystem.removeTree(target)
             if existing.isEmpty { try? FileSystem.remove("\(dir)/_lock") }
             throw error
         }
@@ -193,12 +193,12 @@ extension Backups {
             // Put the old store back as it was.
             for name in movedIn { try? FileSystem.rename("\(dir)/\(name)", "\(target)/\(name)") }
             for name in movedAside { try? FileSystem.rename("\(aside)/\(name)", "\(dir)/\(name)") }
-            if movedAside.count == old.count { try? removeTree(aside) }
-            try? removeTree(target)
+            if movedAside.count == old.count { try? FileSystem.removeTree(aside) }
+            try? FileSystem.removeTree(target)
             throw error
         }
-        try removeTree(target)
-        try removeTree(aside)
+        try FileSystem.removeTree(target)
+        try FileSystem.removeTree(aside)
         return summary
     }
 
@@ -249,21 +249,5 @@ extension Backups {
             summary.seriesDays += 1
         }
         return summary
-    }
-
-    /// Removes a file or a directory and everything below it; a symbolic link is removed,
-    /// never followed.
-    func removeTree(_ path: String) throws(StrataError) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else {
-            if errno == ENOENT { return }
-            throw StrataError(.io, "lstat: \(String(cString: strerror(errno)))", path: path)
-        }
-        if info.st_mode & S_IFMT == S_IFDIR {
-            for name in try FileSystem.list(path) { try removeTree("\(path)/\(name)") }
-            if rmdir(path) != 0 && errno != ENOENT { throw StrataError(.io, "rmdir: \(String(cString: strerror(errno)))", path: path) }
-        } else {
-            try FileSystem.remove(path)
-        }
     }
 }

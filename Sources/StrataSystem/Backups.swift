@@ -31,11 +31,9 @@ public struct Backups: Sendable {
     /// A backup id: the creation time to the second (UTC) and the store's id, so ids sort
     /// by time and two stores never make the same one.
     static func id(created: Int64, store: String) -> String {
-        let seconds = created.dividedFloor(1_000_000_000)
-        let (y, m, d) = CivilTime.civil(fromDays: seconds.dividedFloor(86_400))
-        let s = seconds - seconds.dividedFloor(86_400) * 86_400
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(y)\(two(m))\(two(d))T\(two(s / 3600))\(two(s / 60 % 60))\(two(s % 60))Z-\(store.prefix(8))"
+        // 2026-11-27T01:02:06.344127516Z → 20261127T010206Z
+        let time = CivilTime.format(created).prefix(19).filter { $0 != "-" && $0 != ":" }
+        return "\(time)Z-\(store.prefix(8))"
     }
 
     // MARK: Listing and reading
@@ -167,10 +165,7 @@ public struct Backups: Sendable {
 
         func upload(_ role: BackupCatalog.File.Role, path: String, _ bytes: [UInt8], rows: UInt64 = 0, content: String = "-") throws(StrataError) {
             let key = "\(Self.prefix)\(id)/\(path.hasSuffix(".seg") ? String(path.dropLast(4)) + ".strata" : path)"
-            try objects.put(key, bytes)
-            guard let info = try objects.head(key), info.size == bytes.count else {
-                throw StrataError(.io, "uploaded \(key) but the store reports another size", path: location(key))
-            }
+            try objects.putVerified(key, bytes)
             catalog.files.append(BackupCatalog.File(role: role, path: path, key: key, size: bytes.count, sha256: sha256Hex(bytes),
                                                     keyID: sealingKey?.id, rows: rows, content: content))
             summary.uploaded += 1
@@ -230,20 +225,10 @@ public struct Backups: Sendable {
             try uploadSmall(.manifest, path: "\(dayPath)/_manifest", day.manifest)
         }
         let catalogBytes = sealingKey.map { SealedFile.seal(catalog.encode(), with: $0) } ?? catalog.encode()
-        try objects.put(catalogKey(id), catalogBytes)
-        guard let info = try objects.head(catalogKey(id)), info.size == catalogBytes.count else {
-            throw StrataError(.io, "uploaded the catalog of backup \(id) but the store reports another size", path: location(catalogKey(id)))
-        }
+        try objects.putVerified(catalogKey(id), catalogBytes)
         summary.catalog = catalog
         summary.uploaded += 1
         summary.uploadedBytes += catalogBytes.count
         return summary
-    }
-}
-
-extension Int64 {
-    func dividedFloor(_ d: Int64) -> Int64 {
-        let q = self / d
-        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
     }
 }
