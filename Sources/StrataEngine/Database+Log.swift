@@ -81,30 +81,19 @@ extension Database {
             let file = files[index]
             let mapped = try MappedFile(path: file.path)
             let limit = file.sequence == durable.file ? Int(durable.offset) : mapped.size
-            var failure: StrataError?
             var last = at
             // Records start where the previous call stopped: no file is scanned twice.
-            let outcome = mapped.withUnsafeBytes { bytes in
-                WALLayout.scan(UnsafeRawBufferPointer(rebasing: bytes[..<min(limit, bytes.count)]), from: Int(at.offset)) { offset, payload in
-                    guard failure == nil, read < maxBytes else { return }
-                    let start = WALPosition(file: file.sequence, offset: UInt64(offset))
-                    let end = WALPosition(file: file.sequence, offset: UInt64(offset + WALLayout.recordHeaderSize + payload.count))
-                    do throws(StrataError) {
-                        let record: WALRecord
-                        do throws(FormatError) {
-                            record = try WALRecord.decode(payload, baseOffset: offset + WALLayout.recordHeaderSize)
-                        } catch {
-                            throw StrataError.corrupt(error, path: file.path)
-                        }
-                        try body(LogEntry(record: record, start: start, end: end))
-                        read += WALLayout.recordHeaderSize + payload.count
-                        last = end
-                    } catch {
-                        failure = error
+            let outcome = try mapped.withUnsafeBytes { bytes in
+                Result { () throws(StrataError) in
+                    try Self.scanLog(UnsafeRawBufferPointer(rebasing: bytes[..<min(limit, bytes.count)]), sequence: file.sequence, path: file.path,
+                                     from: Int(at.offset)) { (entry: LogEntry) throws(StrataError) in
+                        guard read < maxBytes else { return }
+                        try body(entry)
+                        read += Int(entry.end.offset - entry.start.offset)
+                        last = entry.end
                     }
                 }
-            }
-            if let failure { throw failure }
+            }.get()
             if case .corrupt(let offset, let reason) = outcome, read < maxBytes {
                 // Damage in the middle: what follows it cannot be read in order.
                 throw StrataError(.corrupt, "damaged write-ahead log: \(reason); the records after it cannot be replicated", path: file.path, offset: offset)
@@ -121,6 +110,31 @@ extension Database {
 }
 
 extension Database {
+    /// Decodes the valid records of one log file's bytes from `start` on, in order, handing
+    /// each with its positions to `body` (nothing more after `body` throws, which is
+    /// rethrown); returns how the file ended.
+    static func scanLog(_ bytes: UnsafeRawBufferPointer, sequence: UInt64, path: String, from start: Int = WALLayout.headerSize,
+                        _ body: (LogEntry) throws(StrataError) -> Void) throws(StrataError) -> WALLayout.End {
+        var failure: StrataError?
+        let end = WALLayout.scan(bytes, from: start) { offset, payload in
+            guard failure == nil else { return }
+            do throws(StrataError) {
+                let record: WALRecord
+                do throws(FormatError) {
+                    record = try WALRecord.decode(payload, baseOffset: offset + WALLayout.recordHeaderSize)
+                } catch {
+                    throw StrataError.corrupt(error, path: path)
+                }
+                try body(LogEntry(record: record, start: WALPosition(file: sequence, offset: UInt64(offset)),
+                                  end: WALPosition(file: sequence, offset: UInt64(offset + WALLayout.recordHeaderSize + payload.count))))
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return end
+    }
+
     /// The log files of a data directory and their sizes, oldest first, without opening it.
     public static func logFiles(_ directory: String) throws(StrataError) -> [(sequence: UInt64, size: Int)] {
         var out: [(sequence: UInt64, size: Int)] = []

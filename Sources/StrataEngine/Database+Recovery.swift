@@ -28,33 +28,19 @@ extension Database {
                     return .success(bytes.count < WALLayout.headerSize && bytes.allSatisfy { $0 == 0 } || bytes.count < 8
                                     ? .torn(offset: 0) : .corrupt(offset: error.offset ?? 0, reason: error.message))
                 }
-                var failure: StrataError?
-                let end = WALLayout.scan(bytes) { offset, payload in
-                    guard failure == nil else { return }
-                    let start = WALPosition(file: file.sequence, offset: UInt64(offset))
-                    let end = WALPosition(file: file.sequence, offset: UInt64(offset + WALLayout.recordHeaderSize + payload.count))
-                    do throws(StrataError) {
-                        let record: WALRecord
-                        do throws(FormatError) {
-                            record = try WALRecord.decode(payload, baseOffset: offset + WALLayout.recordHeaderSize)
-                        } catch {
-                            throw StrataError.corrupt(error, path: file.path)
-                        }
+                return Result { () throws(StrataError) in
+                    try Self.scanLog(bytes, sequence: file.sequence, path: file.path) { (entry: LogEntry) throws(StrataError) in
                         report.records += 1
-                        try replay(record, start: start, end: end, report: &report, manifest: manifest)
-                        if case .delete = record { manifests = [:] }
+                        try replay(entry.record, start: entry.start, end: entry.end, report: &report, manifest: manifest)
+                        if case .delete = entry.record { manifests = [:] }
                         if monitor.withLock({ state.memoryBytes >= configuration.memoryLimit / 2 }) {
                             // Memory is bounded during replay too; the log files stay until
                             // the whole log is replayed.
                             _ = try writer.withLock { () throws(StrataError) in try flush(all: true, removingLogFiles: false) }
                             manifests = [:]
                         }
-                    } catch {
-                        failure = error
                     }
                 }
-                if let failure { return .failure(failure) }
-                return .success(end)
             }
             switch outcome {
             case .failure(let error): throw error

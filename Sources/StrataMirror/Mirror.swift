@@ -189,8 +189,6 @@ public final class Mirror: @unchecked Sendable {
         var lastGrowth = monotonicNanoseconds()
         var waitingSince: Int64?
         while !isStopping {
-            var changes: [MirrorChange] = []
-            var rows = 0, deletes = 0, bytes = 0
             let durable = database.durableLogPosition
             // Yield to bursts of ingest: while the log is growing and the backlog is small,
             // wait for a quiet moment (a full batch of backlog goes at once regardless).
@@ -212,15 +210,8 @@ public final class Mirror: @unchecked Sendable {
                 if !pause(configuration.pollMilliseconds) { return }
                 continue
             }
-            let end = try database.readLog(after: cursor.position, maxBytes: configuration.batchBytes) { (entry: LogEntry) throws(StrataError) in
-                bytes += Int(entry.end.offset - entry.start.offset)
-                switch entry.record {
-                case .rows(_, _, _, let block): rows += block.rowCount
-                case .delete: deletes += 1
-                }
-                changes.append(try MirrorChange(entry.record))
-            }
-            if end == cursor.position {
+            let batch = try nextBatch(after: cursor.position)
+            if batch.end == cursor.position {
                 // Nothing new: caught up with the durable log.
                 lastCaughtUp = monotonicNanoseconds()
                 update {
@@ -234,7 +225,7 @@ public final class Mirror: @unchecked Sendable {
             }
             update { $0.state = .replicating; $0.durable = durable }
             let crash = configuration.exitBeforeCommit
-            cursor = try writer.apply(changes, through: end, expected: cursor) { () throws(StrataError) in
+            cursor = try writer.apply(batch.changes, through: batch.end, expected: cursor) { () throws(StrataError) in
                 // For crash tests: the process dies with the COPY sent and not committed.
                 if crash { Glibc.exit(86) }
             }
@@ -242,12 +233,28 @@ public final class Mirror: @unchecked Sendable {
             let lag = Double(monotonicNanoseconds() - lastCaughtUp) / 1e9
             update {
                 $0.cursor = cursor
-                $0.rowsReplicated += rows
-                $0.deletesReplicated += deletes
+                $0.rowsReplicated += batch.rows
+                $0.deletesReplicated += batch.deletes
                 $0.batches += 1
                 $0.lagSeconds = lag
-                $0.lagBytes = end < durable ? bytes : 0
+                // What is left in the current log file (a lower bound across files).
+                $0.lagBytes = durable.file == batch.end.file ? max(0, Int(durable.offset) - Int(batch.end.offset)) : configuration.batchBytes
             }
         }
+    }
+
+    /// The changes of the durable log after `position`, about `batchBytes` of them, and
+    /// where they end (`position` itself when there is nothing new).
+    func nextBatch(after position: WALPosition) throws(StrataError) -> (changes: [MirrorChange], end: WALPosition, rows: Int, deletes: Int) {
+        var changes: [MirrorChange] = []
+        var rows = 0, deletes = 0
+        let end = try database.readLog(after: position, maxBytes: configuration.batchBytes) { (entry: LogEntry) throws(StrataError) in
+            switch entry.record {
+            case .rows(_, _, _, let block): rows += block.rowCount
+            case .delete: deletes += 1
+            }
+            changes.append(try MirrorChange(entry.record))
+        }
+        return (changes, end, rows, deletes)
     }
 }

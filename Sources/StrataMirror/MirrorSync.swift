@@ -24,12 +24,9 @@ extension Mirror {
         var cursor = try writer.cursor()
         // Catch up with the log first.
         while true {
-            var changes: [MirrorChange] = []
-            let end: WALPosition
+            let batch: (changes: [MirrorChange], end: WALPosition, rows: Int, deletes: Int)
             do throws(StrataError) {
-                end = try database.readLog(after: cursor.position, maxBytes: configuration.batchBytes) { (entry: LogEntry) throws(StrataError) in
-                    changes.append(try MirrorChange(entry.record))
-                }
+                batch = try nextBatch(after: cursor.position)
             } catch where error.code == .notFound {
                 guard measurement == nil, from == .min, to == .max else {
                     throw StrataError(.notFound, "the mirror's log position \(cursor.position) is gone, so only a full sync (no --measurement, --from or --to) can bring it back: \(error.message)")
@@ -39,8 +36,8 @@ extension Mirror {
                 summary.gapFilled = true
                 continue
             }
-            if end == cursor.position { break }
-            cursor = try writer.apply(changes, through: end, expected: cursor)
+            if batch.end == cursor.position { break }
+            cursor = try writer.apply(batch.changes, through: batch.end, expected: cursor)
         }
         try database.retainLog(from: cursor.position)
         // Replace series-day by series-day.
