@@ -7,9 +7,25 @@ public struct LogEntry: Sendable {
     public var end: WALPosition
 }
 
+/// A point of the log with the rows this process wrote to it before that point: the
+/// difference of two marks is the rows appended in between.
+public struct LogMark: Sendable, Equatable {
+    public var position: WALPosition
+    public var rows: Int
+}
+
 extension Database {
     /// Where the durable part of the log ends: every acknowledged write is before it.
     public var durableLogPosition: WALPosition { wal.durablePosition }
+
+    /// `durableLogPosition` with the rows written before it since the store was opened.
+    public var durableLog: LogMark { wal.durableMark }
+
+    /// The rows of the log's records after `position` up to `end`, counted from the
+    /// records' headers (checksummed, not decoded).
+    public func logRows(after position: WALPosition, through end: WALPosition) throws(StrataError) -> Int {
+        try Self.logRows(walDirectory: wal.directory, after: position, through: end)
+    }
 
     /// Where the log's records end, including those not yet durable: every append that
     /// has returned is before it.
@@ -140,6 +156,33 @@ extension Database {
         var out: [(sequence: UInt64, size: Int)] = []
         for file in try WriteAheadLog.files(in: "\(directory)/_wal") { out.append((file.sequence, try FileSystem.fileSize(file.path))) }
         return out
+    }
+
+    /// The rows of a data directory's log after `position`, without opening it.
+    public static func logRows(_ directory: String, after position: WALPosition) throws(StrataError) -> Int {
+        try logRows(walDirectory: "\(directory)/_wal", after: position, through: nil)
+    }
+
+    static func logRows(walDirectory: String, after position: WALPosition, through end: WALPosition?) throws(StrataError) -> Int {
+        var rows = 0
+        for file in try WriteAheadLog.files(in: walDirectory) where file.sequence >= position.file && file.sequence <= end?.file ?? .max {
+            let mapped = try MappedFile(path: file.path)
+            let limit = end.map { file.sequence == $0.file ? min(Int($0.offset), mapped.size) : mapped.size } ?? mapped.size
+            let from = file.sequence == position.file ? Int(position.offset) : WALLayout.headerSize
+            var failure: StrataError?
+            mapped.withUnsafeBytes { bytes in
+                _ = WALLayout.scan(UnsafeRawBufferPointer(rebasing: bytes[..<min(limit, bytes.count)]), from: from) { offset, payload in
+                    guard failure == nil else { return }
+                    do throws(FormatError) {
+                        rows += try WALRecord.rowCount(payload, baseOffset: offset + WALLayout.recordHeaderSize)
+                    } catch {
+                        failure = StrataError.corrupt(error, path: file.path)
+                    }
+                }
+            }
+            if let failure { throw failure }
+        }
+        return rows
     }
 
     /// The retention point of a data directory's log, without opening it.

@@ -48,7 +48,7 @@ extension Database {
             // it (corrections) keep them.
             let (_, end) = try monitor.withLock { () throws(StrataError) in
                 if let failure = state.failure { throw failure }
-                let position = try wal.append(framed)
+                let position = try wal.append(framed, rows: 0)
                 state.generation[series, default: 0] += 1
                 deleteFromMemory(series, from: from, to: to)
                 state.counters.deletes += 1

@@ -233,7 +233,7 @@ public final class Database: @unchecked Sendable {
             var end = WALPosition.zero
             let now = monotonicNanoseconds()
             for r in prepared.records {
-                let (start, recordEnd) = try wal.append(r.framed)
+                let (start, recordEnd) = try wal.append(r.framed, rows: r.item.rows.rowCount)
                 insert(RowChunk(schema: r.item.schema, rows: r.item.rows), bytes: r.bytes, series: r.item.series,
                        start: start, end: recordEnd, now: now)
                 end = recordEnd

@@ -57,6 +57,9 @@ final class WriteAheadLog: @unchecked Sendable {
     private var size = 0
     private var written: WALPosition
     private var synced: WALPosition
+    /// Rows in the records this log wrote since it was opened, and in those of them synced.
+    private var writtenRows = 0
+    private var syncedRows = 0
     private var syncing = false
     private var closed = false
     private var failure: StrataError?
@@ -126,6 +129,10 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Where the records the fsync policy has made durable end (under `none`, what is
     /// written to the operating system, which is all that policy promises).
     var durablePosition: WALPosition { monitor.withLock { policy == .none ? written : synced } }
+    /// `durablePosition` with the rows this log wrote before it.
+    var durableMark: LogMark {
+        monitor.withLock { policy == .none ? LogMark(position: written, rows: writtenRows) : LogMark(position: synced, rows: syncedRows) }
+    }
     /// Where the records written so far end (durable or not yet).
     var writtenPosition: WALPosition { monitor.withLock { written } }
     var statistics: WALStatistics { monitor.withLock { stats } }
@@ -134,7 +141,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// in the order of calls. After a write or sync failure every append fails: the log's
     /// state on disk is unknown, and the store must be reopened (which replays what is
     /// valid).
-    func append(_ framed: [UInt8]) throws(StrataError) -> (start: WALPosition, end: WALPosition) {
+    func append(_ framed: [UInt8], rows: Int) throws(StrataError) -> (start: WALPosition, end: WALPosition) {
         try monitor.withLock { () throws(StrataError) in
             if let failure { throw failure }
             guard !closed else { throw StrataError(.invalidInput, "the write-ahead log is closed", path: directory) }
@@ -148,6 +155,7 @@ final class WriteAheadLog: @unchecked Sendable {
             }
             size += framed.count
             written = WALPosition(file: sequence, offset: UInt64(size))
+            writtenRows += rows
             stats.records += 1
             stats.bytes += framed.count
             if policy == .always { monitor.broadcast() }
@@ -165,7 +173,7 @@ final class WriteAheadLog: @unchecked Sendable {
             throw failure ?? error
         }
         Glibc.close(fd)
-        synced = written
+        markSynced()
         resumeWaiters()
         do throws(StrataError) {
             fd = try Self.create(directory, sequence + 1)
@@ -178,6 +186,12 @@ final class WriteAheadLog: @unchecked Sendable {
         size = WALLayout.headerSize
         written = WALPosition(file: sequence, offset: UInt64(size))
         synced = written
+    }
+
+    /// Everything written is now durable. Lock held.
+    private func markSynced() {
+        synced = written
+        syncedRows = writtenRows
     }
 
     /// Returns when the record ending at `end` is durable under the policy (at once for
@@ -224,7 +238,7 @@ final class WriteAheadLog: @unchecked Sendable {
                 throw failure ?? error
             }
             stats.recordSync(nanoseconds: monotonicNanoseconds() - started)
-            synced = written
+            markSynced()
             resumeWaiters()
         }
     }
@@ -233,7 +247,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// (`always`), or every `interval` nanoseconds.
     private func syncLoop(every interval: Int64?) {
         while true {
-            let job: (fd: Int32, target: WALPosition, path: String)? = monitor.withLock {
+            let job: (fd: Int32, target: LogMark, path: String)? = monitor.withLock {
                 while true {
                     if failure != nil { return nil }
                     if synced < written && interval == nil { break }
@@ -247,7 +261,7 @@ final class WriteAheadLog: @unchecked Sendable {
                 }
                 if closed && synced >= written { return nil }
                 syncing = true
-                return (fd, written, currentFilePath)
+                return (fd, LogMark(position: written, rows: writtenRows), currentFilePath)
             }
             guard let job else { return }
             let started = monotonicNanoseconds()
@@ -259,7 +273,10 @@ final class WriteAheadLog: @unchecked Sendable {
                     fail(error)
                 } else {
                     stats.recordSync(nanoseconds: elapsed)
-                    if job.target > synced { synced = job.target }
+                    if job.target.position > synced {
+                        synced = job.target.position
+                        syncedRows = job.target.rows
+                    }
                     resumeWaiters()
                 }
                 monitor.broadcast()
@@ -306,7 +323,7 @@ final class WriteAheadLog: @unchecked Sendable {
             if failure == nil && fd >= 0 {
                 do throws(StrataError) {
                     try FileSystem.dataSync(fd, path: currentFilePath)
-                    synced = written
+                    markSynced()
                 } catch {
                     fail(error)
                 }

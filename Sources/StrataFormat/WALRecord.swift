@@ -36,6 +36,22 @@ public enum WALRecord: Equatable, Sendable {
         return out
     }
 
+    /// The number of rows a record holds (0 for a delete), read from its header without
+    /// decoding or checking the block: for counting a log's rows cheaply.
+    public static func rowCount(_ payload: UnsafeRawBufferPointer, baseOffset: Int = 0) throws(FormatError) -> Int {
+        var reader = ByteReader(payload, baseOffset: baseOffset)
+        let kindByte = try reader.readInteger(as: UInt8.self, "WAL record kind")
+        guard let kind = Kind(rawValue: kindByte) else {
+            throw FormatError(.unsupported, "unknown WAL record kind \(kindByte)", offset: baseOffset)
+        }
+        guard kind == .rows else { return 0 }
+        for what in ["measurement", "symbol"] {
+            try reader.skip(try reader.readCount("\(what) length", limit: 1024), what)
+        }
+        _ = try FieldListCodec.read(&reader)
+        return try reader.readCount("row count", limit: Int(Int32.max))
+    }
+
     public static func decode(_ payload: UnsafeRawBufferPointer, baseOffset: Int = 0) throws(FormatError) -> WALRecord {
         var reader = ByteReader(payload, baseOffset: baseOffset)
         let kindByte = try reader.readInteger(as: UInt8.self, "WAL record kind")

@@ -49,6 +49,9 @@ public struct MirrorStatus: Sendable {
     public var lagSeconds: Double = 0
     /// Durable log records not yet replicated (counted while reading; 0 when caught up).
     public var lagBytes = 0
+    /// Rows in the durable log not yet replicated, also while the database is away (nil
+    /// until the mirror first connects and counts the backlog after its cursor).
+    public var lagRows: Int?
     public var lastError: String?
     /// The store held rows before the mirror first ran: `strata mirror sync` backfills them.
     public var needsBackfill = false
@@ -72,6 +75,10 @@ public final class Mirror: @unchecked Sendable {
     private var stopping = false
     private var thread: BackgroundThread?
     private var lastCaughtUp = monotonicNanoseconds()
+    /// For the lag in rows: the rows after the cursor up to a mark of the log, counted once,
+    /// and the rows replicated since. Guarded by `monitor`.
+    private var lagBase: (mark: LogMark, rows: Int, cursor: WALPosition)?
+    private var replicatedSinceBase = 0
 
     /// Sets up the mirror of an open store. From here on the store keeps every log file
     /// the mirror has not replicated (even before it first reaches the database).
@@ -86,12 +93,33 @@ public final class Mirror: @unchecked Sendable {
                 let m = try database.store.manifest(key)
                 data = !m.segments.isEmpty || !m.cold.isEmpty
             }
-            current.needsBackfill = data
-            try database.retainLog(from: database.oldestLogPosition)
+            let start = database.oldestLogPosition
+            if data { try Self.markBackfillNeeded(database.store.directory, logFrom: start) }
+            try database.retainLog(from: start)
         }
+        current.needsBackfill = Self.needsBackfill(database.store.directory)
     }
 
-    public var status: MirrorStatus { monitor.withLock { current } }
+    /// `_wal/_backfill`: the store held rows when its mirror was set up, so the database
+    /// lacks them until a full `sync`. Kept across restarts until then.
+    static func backfillPath(_ dataDirectory: String) -> String { "\(dataDirectory)/_wal/_backfill" }
+
+    /// Whether the store held rows before its mirror was set up and no full sync ran since.
+    public static func needsBackfill(_ dataDirectory: String) -> Bool { FileSystem.exists(backfillPath(dataDirectory)) }
+
+    static func markBackfillNeeded(_ dataDirectory: String, logFrom start: WALPosition) throws(StrataError) {
+        let text = "strata-mirror-backfill 1\nrows before log position \(start.file) \(start.offset) are not replicated\n"
+        try FileSystem.writeAtomically(backfillPath(dataDirectory), [ChecksummedText.encode(text)])
+    }
+
+    public var status: MirrorStatus {
+        let mark = database.durableLog
+        return monitor.withLock {
+            var s = current
+            s.lagRows = lagBase.map { max(0, $0.rows + (mark.rows - $0.mark.rows) - replicatedSinceBase) }
+            return s
+        }
+    }
 
     public func start() {
         monitor.withLock {
@@ -141,7 +169,7 @@ public final class Mirror: @unchecked Sendable {
         }
     }
 
-    private func update(_ change: (inout MirrorStatus) -> Void) {
+    func update(_ change: (inout MirrorStatus) -> Void) {
         monitor.withLock { change(&current) }
     }
 
@@ -178,6 +206,7 @@ public final class Mirror: @unchecked Sendable {
         let writer = try MirrorWriter(connection: connection, options: configuration.options, store: store)
         var cursor = try writer.cursor()
         try database.retainLog(from: cursor == .start ? database.oldestLogPosition : cursor.position)
+        try countBacklog(at: cursor.position)
         update {
             $0.cursor = cursor
             $0.timescale = writer.schema.timescale
@@ -232,6 +261,7 @@ public final class Mirror: @unchecked Sendable {
             try database.retainLog(from: cursor.position)
             let lag = Double(monotonicNanoseconds() - lastCaughtUp) / 1e9
             update {
+                replicatedSinceBase += batch.rows
                 $0.cursor = cursor
                 $0.rowsReplicated += batch.rows
                 $0.deletesReplicated += batch.deletes
@@ -240,6 +270,27 @@ public final class Mirror: @unchecked Sendable {
                 // What is left in the current log file (a lower bound across files).
                 $0.lagBytes = durable.file == batch.end.file ? max(0, Int(durable.offset) - Int(batch.end.offset)) : configuration.batchBytes
             }
+        }
+    }
+
+    /// Counts the rows not yet replicated when a session starts: all of them the first
+    /// time, afterwards only those of a batch whose commit the last session did not see.
+    private func countBacklog(at cursor: WALPosition) throws(StrataError) {
+        let (base, seen) = monitor.withLock { (lagBase, current.cursor?.position) }
+        if let base {
+            // Where this process last saw the cursor committed.
+            let known = seen ?? base.cursor
+            if cursor >= known {
+                let missed = cursor > known ? try database.logRows(after: known, through: cursor) : 0
+                update { _ in replicatedSinceBase += missed }
+                return
+            }
+        }
+        let mark = database.durableLog
+        let rows = try database.logRows(after: cursor, through: mark.position)
+        update { _ in
+            lagBase = (mark, rows, cursor)
+            replicatedSinceBase = 0
         }
     }
 

@@ -10,6 +10,10 @@ public struct MirrorReport: Sendable {
     public var cursor: MirrorCursor?
     public var logEnd: WALPosition
     public var lagBytes: Int
+    /// Rows in the log after the cursor (all of the log's rows before the first batch).
+    public var lagRows: Int
+    /// The store held rows before the mirror was set up and no full sync has run since.
+    public var needsBackfill: Bool
     public var retained: WALPosition?
     public var state: String
 
@@ -35,13 +39,17 @@ public struct MirrorReport: Sendable {
                 lag += f.size - (f.sequence == cursor.position.file ? Int(cursor.position.offset) : WALLayout.headerSize)
             }
         }
+        let backfill = Mirror.needsBackfill(dataDirectory)
         let state: String
         switch (cursor, gap) {
-        case (nil, _): state = "never replicated (run strata mirror sync to backfill)"
+        case (nil, _): state = "never replicated"
         case (_, true): state = "needs sync (the log at the cursor is gone)"
         default: state = lag == 0 ? "caught up" : "behind"
         }
+        let rows = gap ? 0 : try Database.logRows(dataDirectory, after: cursor?.position ?? .zero)
         return MirrorReport(server: connection.server, timescale: ext.rowCount == 1, timescaleVersion: ext.value(0, 0), cursor: cursor,
-                            logEnd: logEnd, lagBytes: max(0, lag), retained: try Database.logRetention(dataDirectory), state: state)
+                            logEnd: logEnd, lagBytes: max(0, lag), lagRows: rows, needsBackfill: backfill,
+                            retained: try Database.logRetention(dataDirectory),
+                            state: backfill ? state + "; needs backfill (the store held rows before the mirror was set up: run strata mirror sync)" : state)
     }
 }

@@ -53,6 +53,11 @@ extension Mirror {
             summary.seriesDays += 1
             summary.rows += result.rows.rowCount
         }
+        if measurement == nil, from == .min, to == .max {
+            // Every series-day is in the database now.
+            try FileSystem.remove(Self.backfillPath(database.store.directory))
+            update { $0.needsBackfill = false }
+        }
         return summary
     }
 

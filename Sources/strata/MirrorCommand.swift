@@ -41,7 +41,7 @@ struct MirrorCommand: ParsableCommand {
                 out.write("state: \(report.state)\n")
                 out.write("cursor: \(report.cursor.map { "\($0.position) (next row \($0.nextSeq))" } ?? "none (never replicated)")\n")
                 out.write("log end: \(report.logEnd)\n")
-                out.write("lag: \(report.lagBytes) bytes of log\n")
+                out.write("lag: \(report.lagRows) rows (\(report.lagBytes) bytes of log)\n")
                 out.write("retained log from: \(report.retained.map { "\($0)" } ?? "nothing retained")\n")
                 out.flush()
             }

@@ -56,6 +56,13 @@ import Testing
             middle = entry.end
         }
         #expect(try readAll(db, after: middle).seqs == Array(Int64(count)..<200))
+        // Rows counted from record headers: all of them, those after a point, and the
+        // durable mark's count of what this process wrote.
+        let end = db.durableLogPosition
+        #expect(try db.logRows(after: .zero, through: end) == 200)
+        #expect(try db.logRows(after: middle, through: end) == 200 - count)
+        #expect(try Database.logRows(root.path, after: middle) == 200 - count)
+        #expect(db.durableLog == LogMark(position: end, rows: 200))
         try db.close()
     }
 

@@ -31,7 +31,7 @@ struct MirrorCLITests {
         #expect(live.status == 0 && live.stdout.contains("mirror: 2 rows replicated to 127.0.0.1:"), "\(live.stdout)\(live.stderr)")
         #expect(runStrata(["mirror", "verify", "--data-dir", data], environment: env).status == 0)
         let caughtUp = runStrata(["mirror", "status", "--data-dir", data], environment: env)
-        #expect(caughtUp.stdout.contains("state: caught up"), "\(caughtUp.stdout)")
+        #expect(caughtUp.stdout.contains("state: caught up\n") && caughtUp.stdout.contains("lag: 0 rows (0 bytes of log)"), "\(caughtUp.stdout)")
 
         // A delete made without the mirror running is kept in the log and replicated later.
         #expect(runStrata(["delete", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
@@ -49,6 +49,8 @@ struct MirrorCLITests {
         #expect(killed.status == 86, "\(killed.stdout)\(killed.stderr)")
         let partial = runStrata(["mirror", "verify", "--data-dir", data], environment: env)
         #expect(partial.status == 1 && partial.stdout.contains("differs: trade/ESH4 2024-01-04: 1 rows in Strata, 0 in the mirror"), "\(partial.stdout)")
+        let lagging = runStrata(["mirror", "status", "--data-dir", data], environment: env)
+        #expect(lagging.stdout.contains("state: behind\n") && lagging.stdout.contains("lag: 2 rows ("), "\(lagging.stdout)")
         #expect(runStrata(["ingest", "--live", "--data-dir", data, "--measurement", "trade", root.path + "/empty.csv"], environment: env).status == 0)
         let whole = runStrata(["mirror", "verify", "--data-dir", data], environment: env)
         #expect(whole.status == 0 && whole.stdout.contains("series-days compared: 4\n"), "\(whole.stdout)")

@@ -116,6 +116,22 @@ struct WALTests {
         #expect(try delete.encode().withUnsafeBytes { (raw) throws(FormatError) in try WALRecord.decode(raw) } == delete)
     }
 
+    @Test func theRowCountIsReadFromTheHeaderAlone() throws {
+        let schema = [Field("price", .float64), Field("venue", .string)]
+        let rows = RowBlock(timestamps: [3, 1, 2], columns: [Column(.float64([1, 2, 3])), Column(.string(["A", "B", "C"]))])
+        let bytes = WALRecord.rows(measurement: "quote", symbol: "005930", schema: schema, rows: rows).encode()
+        #expect(try bytes.withUnsafeBytes { (raw) throws(FormatError) in try WALRecord.rowCount(raw) } == 3)
+        let delete = WALRecord.delete(measurement: "trade", symbol: "ESH4", from: 1, to: 2).encode()
+        #expect(try delete.withUnsafeBytes { (raw) throws(FormatError) in try WALRecord.rowCount(raw) } == 0)
+        // Cut before the row count: truncated, never a guess.
+        let cut = Array(bytes.prefix(1 + 1 + 5 + 1 + 6 + 1))
+        let outcome = cut.withUnsafeBytes { raw in Result { () throws(FormatError) in try WALRecord.rowCount(raw) } }
+        switch outcome {
+        case .success(let n): Issue.record("counted \(n) rows in a cut record")
+        case .failure(let error): #expect(error.code == .truncated)
+        }
+    }
+
     @Test func unknownRecordKindsAreUnsupported() {
         let outcome = [UInt8]([9, 0, 0]).withUnsafeBytes { raw in
             Result { () throws(FormatError) in try WALRecord.decode(raw) }

@@ -87,6 +87,17 @@ struct MirrorTests {
         _ = try db.readLog(after: .zero) { (_: LogEntry) throws(StrataError) in seen += 1 }
         #expect(seen >= 10)  // at least the batch appended after the mirror was set up (10 series)
         try db.close()
+        // The need outlives the process, until a full sync fills the database.
+        let reopened = try open()
+        let real = try mirror(reopened, schemaName: "backfill")
+        #expect(real.status.needsBackfill && Mirror.needsBackfill(root.path))
+        _ = try real.sync(measurement: "trade")
+        #expect(real.status.needsBackfill)  // a partial sync is not a backfill
+        _ = try real.sync()
+        #expect(!real.status.needsBackfill && !Mirror.needsBackfill(root.path))
+        try compare(reopened, real)
+        try reopened.close()
+        #expect(try !mirror(try open(), schemaName: "backfill").status.needsBackfill)
     }
 
     /// PostgreSQL crashes (pg_ctl stop -m immediate) in the middle of replication and comes
@@ -108,10 +119,16 @@ struct MirrorTests {
             waited += 1
         }
         #expect(m.status.state == .retrying && m.status.lastError != nil, "\(m.status)")
+        // While the database is away the lag in rows is what the log holds after the cursor.
+        usleep(50_000)  // the 5 ms fsync interval makes the last batch durable
+        let away = m.status
+        let behind = try db.logRows(after: away.cursor!.position, through: db.durableLogPosition)
+        #expect(behind > 0 && away.lagRows == behind, "\(away)")
         #expect(runScript("pg-server", "restart", dir) == 0)
         try ingest(db, batches: 40..<50)
         try m.waitUntilReplicated(seconds: 120)
         try compare(db, m)
+        #expect(m.status.lagRows == 0, "\(m.status)")
         #expect(ingestSeconds < 30)
         m.stop()
         try db.close()
