@@ -20,26 +20,31 @@ func freshMirrorSchema() -> String {
 func registerMirrorBenchmarks() {
     guard let dsn = benchmarkPostgresDSN else { return }
 
-    // One iteration: replicate 1M rows (1,000 appends of 1,000 trade rows, three fields)
-    // from the log into an empty PostgreSQL table, exactly once, until caught up.
-    // Throughput reads as M rows/s.
-    Benchmark("Mirror/replicate 1M rows into PostgreSQL",
-              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .mega,
-                                   maxDuration: .seconds(60), maxIterations: 5)) { (benchmark: Benchmark, batches: [RowBlock]) in
-        withDatabase({ $0.fsync = .none }) { db in
-            try! db.retainLog(from: .zero)
-            for b in batches { try! db.appendBlocking([Store.SeriesRows(series: liveSeries, schema: liveSchema, rows: b)]) }
-            var c = MirrorConfiguration(dsn: dsn)
-            c.options.schema = freshMirrorSchema()
-            let mirror = try! Mirror(database: db, configuration: c)
-            benchmark.startMeasurement()
-            mirror.start()
-            try! mirror.waitUntilReplicated(seconds: 300)
-            benchmark.stopMeasurement()
-            mirror.stop()
+    // One iteration: replicate 1M rows (1,000 appends of 1,000 trade rows, three fields,
+    // to one series or in turn to ten) from the log into an empty PostgreSQL table,
+    // exactly once, until caught up. Throughput reads as M rows/s.
+    let tenSeries = (0..<10).map { try! SeriesKey(measurement: "trade", symbol: "SYM\($0)") }
+    for series in [[liveSeries], tenSeries] {
+        Benchmark("Mirror/replicate 1M rows into PostgreSQL" + (series.count > 1 ? ", \(series.count) series" : ""),
+                  configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .mega,
+                                       maxDuration: .seconds(60), maxIterations: 5)) { (benchmark: Benchmark, batches: [RowBlock]) in
+            withDatabase({ $0.fsync = .none }) { db in
+                try! db.retainLog(from: .zero)
+                for (i, b) in batches.enumerated() {
+                    try! db.appendBlocking([Store.SeriesRows(series: series[i % series.count], schema: liveSchema, rows: b)])
+                }
+                var c = MirrorConfiguration(dsn: dsn)
+                c.options.schema = freshMirrorSchema()
+                let mirror = try! Mirror(database: db, configuration: c)
+                benchmark.startMeasurement()
+                mirror.start()
+                try! mirror.waitUntilReplicated(seconds: 300)
+                benchmark.stopMeasurement()
+                mirror.stop()
+            }
+        } setup: {
+            liveBatches(rowsPerBatch: 1000, count: 1000)
         }
-    } setup: {
-        liveBatches(rowsPerBatch: 1000, count: 1000)
     }
 
     // One iteration: 1M rows appended by one caller (1,000-row batches, fsync
