@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Strata: a native Swift time-series store for market data.
-// Layers (arrows point down): strata CLI → StrataSystem → StrataArchive → StrataEngine → StrataFormat.
+// Layers (arrows point down): strata CLI → StrataSystem → StrataArchive / StrataMirror /
+// StrataCache → StrataEngine → StrataFormat.
 // StrataFormat is pure (bytes in, bytes out); StrataEngine owns files, mmap and queries;
 // StrataArchive owns object stores (a local directory, or S3 over libcurl).
 let package = Package(
@@ -13,6 +14,7 @@ let package = Package(
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
         .library(name: "StrataArchive", targets: ["StrataArchive"]),
         .library(name: "StrataMirror", targets: ["StrataMirror"]),
+        .library(name: "StrataCache", targets: ["StrataCache"]),
         .library(name: "StrataSystem", targets: ["StrataSystem"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
@@ -41,13 +43,16 @@ let package = Package(
         // libpq (the TimescaleDB / PostgreSQL mirror), with shims for its character macros.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "StrataMirror", dependencies: ["StrataEngine", "CLibPQ"]),
+        // hiredis (the Redis hot tier): Debian's 0.14, fed with commands Strata formats.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(name: "StrataCache", dependencies: ["StrataEngine", "CHiredis"]),
         // The facade over the engine and the services: backups (and later configuration,
         // tier policy and scheduling).
-        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive", "StrataMirror"]),
+        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive", "StrataMirror", "StrataCache"]),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataEngine", "StrataArchive", "StrataMirror", "StrataSystem",
+                "StrataEngine", "StrataArchive", "StrataMirror", "StrataCache", "StrataSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,6 +60,7 @@ let package = Package(
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataArchive", "strata"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataSystem"]),
         .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataEngine"]),
+        .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,120 @@
+import CHiredis
+import Glibc
+import StrataEngine
+
+/// One connection to a Redis server: the only owner of its `redisContext`, freed in deinit.
+/// Logs in (AUTH, with the URL's user if any), selects the database, and checks both before
+/// the initialiser returns; socket reads and writes time out. Commands go as RESP pipelines
+/// (`RESPWriter`), one write and then one reply per command. After an I/O error the
+/// connection is broken for good: make a new one. Safe to share between threads (calls are
+/// serialised).
+public final class RedisConnection: @unchecked Sendable {
+    private let context: UnsafeMutablePointer<redisContext>
+    private let lock = Monitor()
+    public let url: RedisURL
+
+    /// `host:port/db [as user]`, for messages (never the password).
+    public var server: String { url.description }
+
+    public init(_ url: RedisURL, timeoutMilliseconds: Int = 5_000) throws(StrataError) {
+        self.url = url
+        let timeout = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
+        guard let c = redisConnectWithTimeout(url.host, Int32(url.port), timeout) else {
+            throw StrataError(.io, "cannot connect to Redis at \(url): out of memory")
+        }
+        if c.pointee.err != 0 {
+            let reason = String(cString: strata_redis_errstr(c))
+            redisFree(c)
+            throw StrataError(.io, "cannot connect to Redis at \(url): \(reason)")
+        }
+        context = c
+        _ = redisSetTimeout(c, timeout)
+        _ = redisEnableKeepAlive(c)
+        var login = RESPWriter()
+        if let password = url.password {
+            login.command(url.user.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+        }
+        login.command(["SELECT", String(url.database)])
+        for reply in try send(login) {
+            guard let e = reply.errorMessage else { continue }
+            // Redis's own words (WRONGPASS, NOAUTH, …), which never repeat the password.
+            let code: StrataError.Code = e.hasPrefix("WRONGPASS") || e.hasPrefix("NOAUTH") || e.contains("AUTH") || e.hasPrefix("NOPERM") ? .denied : .invalidInput
+            throw StrataError(code, "Redis at \(url) refused the connection: \(e)")
+        }
+    }
+
+    deinit { redisFree(context) }
+
+    /// Sends the commands and returns their replies, in order. Error replies are values
+    /// (`.error`); a lost connection or a timeout throws.
+    public func send(_ commands: RESPWriter) throws(StrataError) -> [RedisReply] {
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.commands)
+        try exchange(commands) { _, reply in replies.append(Self.convert(reply)) }
+        return replies
+    }
+
+    /// Sends one command and returns its reply.
+    public func command(_ arguments: String...) throws(StrataError) -> RedisReply {
+        var w = RESPWriter()
+        w.command(arguments)
+        return try send(w)[0]
+    }
+
+    /// Sends the commands and returns only the error replies with their command's index:
+    /// for pipelines of writes whose other replies say nothing (no reply is copied).
+    public func sendCheckingErrors(_ commands: RESPWriter) throws(StrataError) -> [(index: Int, message: String)] {
+        var errors: [(index: Int, message: String)] = []
+        try exchange(commands) { index, reply in
+            if reply.pointee.type == strata_redis_reply_error { errors.append((index, Self.text(reply))) }
+        }
+        return errors
+    }
+
+    private func exchange(_ commands: RESPWriter, _ each: (Int, UnsafeMutablePointer<redisReply>) -> Void) throws(StrataError) {
+        guard !commands.isEmpty else { return }
+        try lock.withLock { () throws(StrataError) in
+            if context.pointee.err != 0 { throw failure("the connection is broken") }
+            let appended = commands.bytes.withUnsafeBytes {
+                redisAppendFormattedCommand(context, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
+            }
+            guard appended == strata_redis_ok else { throw failure("cannot queue commands") }
+            for index in 0..<commands.commands {
+                var raw: UnsafeMutableRawPointer?
+                guard redisGetReply(context, &raw) == strata_redis_ok, let raw else {
+                    throw failure("no reply to command \(index + 1) of \(commands.commands)")
+                }
+                let reply = raw.assumingMemoryBound(to: redisReply.self)
+                each(index, reply)
+                freeReplyObject(raw)
+            }
+        }
+    }
+
+    /// An I/O failure, with hiredis's reason. Lock held.
+    private func failure(_ what: String) -> StrataError {
+        let reason = context.pointee.err != 0 ? String(cString: strata_redis_errstr(context)) : "unknown error"
+        return StrataError(.io, "Redis at \(url): \(what): \(reason)")
+    }
+
+    private static func text(_ reply: UnsafeMutablePointer<redisReply>) -> String {
+        guard let s = reply.pointee.str else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: s, count: reply.pointee.len), as: UTF8.self)
+    }
+
+    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let r = reply.pointee
+        switch r.type {
+        case strata_redis_reply_status: return .status(text(reply))
+        case strata_redis_reply_error: return .error(text(reply))
+        case strata_redis_reply_integer: return .integer(r.integer)
+        case strata_redis_reply_string:
+            guard let s = r.str else { return .string([]) }
+            return .string(Array(UnsafeRawBufferPointer(start: s, count: r.len)))
+        case strata_redis_reply_array:
+            guard let elements = r.element else { return .array([]) }
+            return .array((0..<r.elements).map { i in elements[i].map { convert($0) } ?? .null })
+        default: return .null
+        }
+    }
+}
