@@ -15,7 +15,7 @@ public struct StreamID: Sendable, Comparable, CustomStringConvertible {
 
     /// Parses `<ms>-<seq>`.
     public init?(_ text: String) {
-        let parts = text.split(separator: "-")
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, let ms = Int64(parts[0]), let seq = Int64(parts[1]), ms >= 0, seq >= 0 else { return nil }
         self.init(milliseconds: ms, sequence: seq)
     }
@@ -60,8 +60,8 @@ public struct CacheEncoder: Sendable {
     /// XADDs rows `range` of `rows` to `series`'s stream, ids following `last`; the last
     /// one also trims the stream to the window. Returns the newest id.
     public func appendRows(_ series: SeriesKey, schema: [Field], rows: RowBlock, range: Range<Int>, after last: StreamID,
-                           into out: inout RESPWriter) -> StreamID {
-        let key = keys.stream(series)
+                           into out: inout RESPWriter, key: String? = nil) -> StreamID {
+        let key = key ?? keys.stream(series)
         let names = schema.map { Self.fieldName($0.name) }
         var id = last
         for r in range {
@@ -101,6 +101,31 @@ public struct CacheEncoder: Sendable {
         out.argument(lastTTLMilliseconds)
         out.command(["EXEC"])
     }
+
+    /// Sets `series`'s `last` hash to row `row` of `rows` unless it holds a newer row (for
+    /// `strata cache warm`, beside a publisher that may have written a newer one).
+    public func appendLastIfNewer(_ series: SeriesKey, schema: [Field], rows: RowBlock, row: Int, into out: inout RESPWriter) {
+        let names = schema.map { Self.fieldName($0.name) }
+        var present = 0
+        for c in rows.columns where c.isPresent(row) { present += 1 }
+        out.begin(arguments: 4 + 1 + 2 + 2 * present)  // EVAL script 1 key, TTL, time, fields
+        out.argument("EVAL")
+        out.argument(Self.lastIfNewerScript)
+        out.argument("1")
+        out.argument(keys.last(series))
+        out.argument(lastTTLMilliseconds)
+        appendFields(names, rows, row, into: &out)
+    }
+
+    /// ARGV: the TTL, then `time`, the row's time, and the other field pairs.
+    static let lastIfNewerScript = """
+        local t = redis.call('HGET', KEYS[1], 'time')
+        if t and tonumber(t) >= tonumber(ARGV[3]) then return 0 end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        return 1
+        """
 
     private func appendFields(_ names: [String], _ rows: RowBlock, _ r: Int, into out: inout RESPWriter) {
         out.argument("time")

@@ -4,14 +4,20 @@ public struct RESPWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
     /// Commands in the buffer (each gets one reply).
     public private(set) var commands = 0
+    /// Arguments the current command still expects.
+    private var expected = 0
 
     public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
     public var isEmpty: Bool { commands == 0 }
 
+    /// Whether every command has all the arguments its header announced.
+    public var isComplete: Bool { expected == 0 }
+
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         commands = 0
+        expected = 0
     }
 
     /// Appends a whole command.
@@ -22,6 +28,8 @@ public struct RESPWriter: Sendable {
 
     /// Starts a command of `count` arguments; exactly that many `argument` calls follow.
     public mutating func begin(arguments count: Int) {
+        assert(expected == 0, "the previous command lacks \(expected) arguments")
+        expected = count
         commands += 1
         bytes.append(UInt8(ascii: "*"))
         appendDecimal(Int64(count))
@@ -34,6 +42,8 @@ public struct RESPWriter: Sendable {
     }
 
     public mutating func argument(bytes raw: UnsafeRawBufferPointer) {
+        assert(expected > 0, "more arguments than the command announced")
+        expected -= 1
         bytes.append(UInt8(ascii: "$"))
         appendDecimal(Int64(raw.count))
         bytes.append(13); bytes.append(10)
@@ -47,6 +57,8 @@ public struct RESPWriter: Sendable {
 
     /// An integer argument in decimal, without going through a String.
     public mutating func argument(_ value: Int64) {
+        assert(expected > 0, "more arguments than the command announced")
+        expected -= 1
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: 20 digits and a sign fit
         let count = withUnsafeMutableBytes(of: &digits) { buffer in Self.decimal(value, into: buffer) }
         bytes.append(UInt8(ascii: "$"))

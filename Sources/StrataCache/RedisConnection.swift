@@ -73,6 +73,7 @@ public final class RedisConnection: @unchecked Sendable {
 
     private func exchange(_ commands: RESPWriter, _ each: (Int, UnsafeMutablePointer<redisReply>) -> Void) throws(StrataError) {
         guard !commands.isEmpty else { return }
+        precondition(commands.isComplete, "a command lacks arguments its header announced")
         try lock.withLock { () throws(StrataError) in
             if context.pointee.err != 0 { throw failure("the connection is broken") }
             let appended = commands.bytes.withUnsafeBytes {

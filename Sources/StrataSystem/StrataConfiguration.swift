@@ -1,4 +1,5 @@
 import StrataArchive
+import StrataCache
 import StrataEngine
 import StrataMirror
 
@@ -44,6 +45,13 @@ public struct TierPolicy: Sendable, Equatable {
 ///
 ///     [encryption]
 ///     key_file = "/etc/strata/keys"  # encrypts cold objects and backups
+///
+///     [cache]
+///     url = "redis://:password@127.0.0.1:6379/0"   # or REDIS_URL
+///     prefix = "strata"
+///     window = "1h"                  # each series' stream keeps this much of its data
+///     last_ttl = "1d"                # the last hashes expire after this without rows
+///     buffer_rows = 1000000          # rows waiting while Redis is away; older are dropped
 public struct StrataConfiguration: Sendable {
     public var dataDirectory: String?
     public var database = DatabaseConfiguration()
@@ -58,6 +66,12 @@ public struct StrataConfiguration: Sendable {
     /// The `[mirror]` settings (the DSN may also come from `TIMESCALE_DSN`).
     public var mirrorDSN: String?
     public var mirrorOptions = MirrorOptions()
+    /// The `[cache]` settings (the URL may also come from `REDIS_URL`).
+    public var cacheURL: String?
+    public var cachePrefix: String?
+    public var cacheWindowSeconds: Double?
+    public var cacheLastTTLSeconds: Double?
+    public var cacheBufferRows: Int?
     public let source: String?
 
     public init(source: String? = nil) { self.source = source }
@@ -69,7 +83,7 @@ public struct StrataConfiguration: Sendable {
 
     public init(_ file: ConfigurationFile) throws(StrataError) {
         source = file.source
-        try file.checkSections(["store", "tiers", "archive", "encryption", "mirror"])
+        try file.checkSections(["store", "tiers", "archive", "encryption", "mirror", "cache"])
         try file.check("", known: ["data_dir"])
         dataDirectory = try file.string("", "data_dir")
 
@@ -125,6 +139,24 @@ public struct StrataConfiguration: Sendable {
                 throw StrataError(.invalidInput, error.message, path: file.source, line: file.sections["mirror"]?["bars"]?.line)
             }
         }
+
+        try file.check("cache", known: ["url", "prefix", "window", "last_ttl", "buffer_rows"])
+        cacheURL = try file.string("cache", "url")
+        if let url = cacheURL {
+            do throws(StrataError) {
+                _ = try RedisURL(parsing: url)
+            } catch {
+                throw StrataError(.invalidInput, error.message, path: file.source, line: file.sections["cache"]?["url"]?.line, field: "cache.url")
+            }
+        }
+        cachePrefix = try file.string("cache", "prefix")
+        if let prefix = cachePrefix, prefix.isEmpty || prefix.contains(":") {
+            throw StrataError(.invalidInput, "the key prefix must be non-empty and without ':', not '\(prefix)'", path: file.source,
+                              line: file.sections["cache"]?["prefix"]?.line, field: "cache.prefix")
+        }
+        cacheWindowSeconds = try file.duration("cache", "window").map { Double($0) / 1e9 }
+        cacheLastTTLSeconds = try file.duration("cache", "last_ttl").map { Double($0) / 1e9 }
+        cacheBufferRows = try file.integer("cache", "buffer_rows", in: 1_000...(1 << 30)).map { Int($0) }
     }
 
     /// `trade=price,size; bar=close,volume`: measurements that get 1-minute bars, with their
@@ -149,6 +181,18 @@ public struct StrataConfiguration: Sendable {
         var c = MirrorConfiguration(dsn: dsn)
         c.options = mirrorOptions
         if let schema = environment("STRATA_MIRROR_SCHEMA"), !schema.isEmpty { c.options.schema = schema }
+        return c
+    }
+
+    /// The Redis hot tier's settings: the URL from `REDIS_URL`, else the file's `[cache] url`;
+    /// nil when neither is set (publishing is off). Throws on a malformed URL.
+    public func cache(environment: (String) -> String? = Keyring.environmentVariable) throws(StrataError) -> CacheConfiguration? {
+        guard let text = environment("REDIS_URL").flatMap({ $0.isEmpty ? nil : $0 }) ?? cacheURL else { return nil }
+        var c = CacheConfiguration(url: try RedisURL(parsing: text))
+        if let v = cachePrefix { c.prefix = v }
+        if let v = cacheWindowSeconds { c.windowSeconds = v }
+        if let v = cacheLastTTLSeconds { c.lastTTLSeconds = v }
+        if let v = cacheBufferRows { c.bufferRows = v }
         return c
     }
 

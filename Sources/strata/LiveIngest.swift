@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataCache
 import StrataMirror
 
 extension Ingest {
@@ -27,11 +28,24 @@ extension Ingest {
             mirrorConfiguration?.exitBeforeCommit = mirrorExitBeforeCommit
             var mirrorStatus: MirrorStatus?
             var mirrorCaughtUp = false
+            let cacheConfiguration = try store.settings().cache()
+            var cacheStatus: CacheStatus?
+            var cachePublished = false
             let (report, database) = try withDatabase(store.path, configuration: configuration, creating: true) { database in
                 for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
                 // The mirror replicates alongside; ingest never waits for it.
                 let mirror = try mirrorConfiguration.map { c throws(StrataError) in try Mirror(database: database, configuration: c) }
                 mirror?.start()
+                // So does the Redis publisher.
+                let publisher = try cacheConfiguration.map { c throws(StrataError) in try CachePublisher(database: database, configuration: c) }
+                publisher?.start()
+                defer {
+                    if let publisher {
+                        cachePublished = (try? publisher.waitUntilPublished(seconds: 10)) != nil
+                        publisher.stop()
+                        cacheStatus = publisher.status
+                    }
+                }
                 defer {
                     if let mirror {
                         // Give it a moment to catch up before the process ends; what it
@@ -68,6 +82,10 @@ extension Ingest {
             if let s = mirrorStatus {
                 out.write("mirror: \(s.rowsReplicated) rows replicated to \(s.server ?? "the database")"
                           + (mirrorCaughtUp ? "" : "; behind (the next run catches up): \(s.lastError ?? "not caught up in 30 s")") + "\n")
+            }
+            if let s = cacheStatus {
+                out.write("cache: \(s.rowsPublished) rows published to \(s.server)" + (s.rowsDropped > 0 ? ", \(s.rowsDropped) dropped" : "")
+                          + (cachePublished ? "" : "; behind: \(s.lastError ?? "not published in 10 s")") + "\n")
             }
             out.write("appends: \(stats.appends)\n")
             out.write("wal fsyncs: \(stats.wal.syncs)\n")

@@ -79,10 +79,10 @@ struct Compact: ParsableCommand {
 func recoverIfNeeded(_ path: String) throws {
     guard FileSystem.isDirectory(path), try Database.needsRecovery(path) else { return }
     let opened: Database
-    do {
+    do throws(StrataError) {
         opened = try Database(directory: path)
-    } catch let e as StrataError {
-        guard e.code == .conflict else { throw e }
+    } catch {
+        guard error.code == .conflict else { throw error }
         Output.standardError("strata: note: another process is writing this store; rows it has not flushed yet are not shown\n")
         return
     }
