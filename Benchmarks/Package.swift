@@ -37,6 +37,7 @@ let package = Package(
                 .product(name: "StrataArchive", package: "Strata"),
                 .product(name: "StrataSystem", package: "Strata"),
                 .product(name: "StrataMirror", package: "Strata"),
+                .product(name: "StrataCache", package: "Strata"),
             ],
             path: "StrataBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -24,6 +24,7 @@ let benchmarks: @Sendable () -> Void = {
     registerArchiveBenchmarks()
     registerBackupBenchmarks()
     registerMirrorBenchmarks()
+    registerCacheBenchmarks()
 }
 
 /// Configuration of the Codec/* and Block/* benchmarks (1M values per iteration).
