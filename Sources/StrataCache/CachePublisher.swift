@@ -91,7 +91,11 @@ public final class CachePublisher: @unchecked Sendable {
     private var head = 0
     private var latest: [SeriesKey: Latest] = [:]
     private var streamIDs: [SeriesKey: StreamID] = [:]
-    private var unsent: Batch?
+    /// The batch written to Redis whose replies are not read yet: Redis works on it while
+    /// the next one is encoded.
+    private var inflight: Batch?
+    /// Batches a lost connection left without replies, sent again (in order) on reconnect.
+    private var unsent: [Batch] = []
     private var lastStatusWrite: Int64 = 0
 
     /// Rows read from the log and not yet sent.
@@ -117,7 +121,6 @@ public final class CachePublisher: @unchecked Sendable {
         var rows = 0
         /// For each XADD's command index, its series (other commands are absent).
         var streamOf: [Int: SeriesKey] = [:]
-        var newestIDs: [SeriesKey: StreamID] = [:]
         var oldestReadAt: Int64?
     }
 
@@ -248,9 +251,9 @@ public final class CachePublisher: @unchecked Sendable {
     /// hash from the newest rows seen (those written while Redis was away were dropped).
     private func connect() throws(StrataError) -> RedisConnection {
         let c = try RedisConnection(configuration.url, timeoutMilliseconds: configuration.timeoutMilliseconds)
-        if let batch = unsent {
-            try send(batch, c, resend: true)
-            unsent = nil
+        while let batch = unsent.first {
+            account(batch, try c.sendCheckingErrors(batch.commands), resend: true)
+            unsent.removeFirst()
         }
         var commands = RESPWriter()
         for (series, l) in latest {
@@ -304,7 +307,7 @@ public final class CachePublisher: @unchecked Sendable {
                 position = end
                 rowsRead += rows
                 waitingRows += enqueued - dropped
-                drained = head == queue.count && unsent == nil
+                drained = head == queue.count && inflight == nil && unsent.isEmpty
                 if oldestWaitingSince == nil && head < queue.count { oldestWaitingSince = queue[head].readAt }
             }
         } catch {
@@ -359,19 +362,66 @@ public final class CachePublisher: @unchecked Sendable {
         }
     }
 
-    /// Sends up to a batch of waiting rows. Returns how many rows it sent.
+    /// Writes the next batch of waiting rows, then reads the replies of the batch before
+    /// it (so Redis works while the next batch is encoded). Returns the rows written.
     private func publish(_ c: RedisConnection) throws(StrataError) -> Int {
-        guard head < queue.count else { return 0 }
-        try learnStreamIDs(c)
+        var written = 0
+        if head < queue.count {
+            if needsStreamIDs() {
+                try finishInflight(c)
+                try learnStreamIDs(c)
+            }
+            let batch = makeBatch()
+            do throws(StrataError) {
+                try c.write(batch.commands)
+            } catch {
+                unsent = [inflight, batch].compactMap { $0 }
+                inflight = nil
+                throw error
+            }
+            let previous = inflight
+            inflight = batch
+            if let previous {
+                do throws(StrataError) {
+                    account(previous, try c.readErrors(count: previous.commands.commands), resend: false)
+                } catch {
+                    unsent = [previous, batch]
+                    inflight = nil
+                    throw error
+                }
+            }
+            written = batch.rows
+        } else {
+            try finishInflight(c)
+        }
+        monitor.withLock { drained = head == queue.count && inflight == nil && unsent.isEmpty }
+        return written
+    }
+
+    /// Reads the replies of the batch in flight.
+    private func finishInflight(_ c: RedisConnection) throws(StrataError) {
+        guard let batch = inflight else { return }
+        inflight = nil
+        do throws(StrataError) {
+            account(batch, try c.readErrors(count: batch.commands.commands), resend: false)
+        } catch {
+            unsent = [batch]
+            throw error
+        }
+    }
+
+    /// Encodes up to `batchRows` waiting rows (ids continuing each stream's newest) and the
+    /// last hashes of their series.
+    private func makeBatch() -> Batch {
         var batch = Batch()
         var touched: [SeriesKey] = []
         while head < queue.count && batch.rows < configuration.batchRows {
             let w = queue[head]
             let n = min(w.remaining, configuration.batchRows - batch.rows)
             let first = batch.commands.commands
-            let last = batch.newestIDs[w.series] ?? streamIDs[w.series] ?? .zero
-            batch.newestIDs[w.series] = encoder.appendRows(w.series, schema: w.schema, rows: w.rows, range: w.next..<(w.next + n),
-                                                           after: last, into: &batch.commands)
+            let newest = encoder.appendRows(w.series, schema: w.schema, rows: w.rows, range: w.next..<(w.next + n),
+                                            after: streamIDs[w.series] ?? .zero, into: &batch.commands)
+            streamIDs[w.series] = newest
             for i in first..<batch.commands.commands { batch.streamOf[i] = w.series }
             batch.rows += n
             batch.oldestReadAt = batch.oldestReadAt ?? w.readAt
@@ -388,11 +438,19 @@ public final class CachePublisher: @unchecked Sendable {
             oldestWaitingSince = head < queue.count ? queue[head].readAt : nil
             drained = false
         }
-        unsent = batch
-        try send(batch, c, resend: false)
-        unsent = nil
-        monitor.withLock { drained = head == queue.count }
-        return batch.rows
+        return batch
+    }
+
+    /// Whether the next batch goes to a stream whose newest id is not known here.
+    private func needsStreamIDs() -> Bool {
+        var rows = 0
+        var i = head
+        while i < queue.count && rows < configuration.batchRows {
+            if streamIDs[queue[i].series] == nil { return true }
+            rows += queue[i].remaining
+            i += 1
+        }
+        return false
     }
 
     /// Asks Redis for the newest id of each stream the queue's rows go to and that this
@@ -427,27 +485,24 @@ public final class CachePublisher: @unchecked Sendable {
         return nil
     }
 
-    /// Sends a batch. XADDs Redis refuses are counted as dropped, and their stream's id is
-    /// asked for again; on a resend (after a lost connection), ids that are already there
-    /// are the rows that arrived before the loss, and are not counted.
-    private func send(_ batch: Batch, _ c: RedisConnection, resend: Bool) throws(StrataError) {
-        let errors = try c.sendCheckingErrors(batch.commands)
+    /// Counts a batch's rows from its replies. XADDs Redis refused are counted as dropped,
+    /// and their stream's id is asked for again; on a resend (after a lost connection), ids
+    /// already there are rows that arrived before the loss, and are not counted.
+    private func account(_ batch: Batch, _ errors: [(index: Int, message: String)], resend: Bool) {
         var refused = 0
         var firstError: String?
+        var refusedStreams = Set<SeriesKey>()
         for e in errors {
-            guard batch.streamOf[e.index] != nil else {
+            guard let series = batch.streamOf[e.index] else {
                 firstError = firstError ?? e.message
                 continue
             }
+            refusedStreams.insert(series)
             if resend && e.message.contains("equal or smaller") { continue }
             refused += 1
             firstError = firstError ?? e.message
         }
-        // Streams Redis refused a row of are asked for their id again before the next batch.
-        let refusedStreams = Set(errors.compactMap { batch.streamOf[$0.index] })
-        for (series, id) in batch.newestIDs {
-            streamIDs[series] = refusedStreams.contains(series) ? nil : id
-        }
+        for series in refusedStreams { streamIDs[series] = nil }
         update {
             $0.rowsPublished += batch.rows - refused
             $0.rowsDropped += refused
@@ -463,6 +518,8 @@ public final class CachePublisher: @unchecked Sendable {
         let now = monotonicNanoseconds()
         guard force || now - lastStatusWrite >= 1_000_000_000 else { return }
         lastStatusWrite = now
+        // Replies come in order: the batch in flight's first.
+        try finishInflight(c)
         let s = status
         let key = encoder.keys.status(store: store)
         var commands = RESPWriter()

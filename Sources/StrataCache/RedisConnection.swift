@@ -71,24 +71,57 @@ public final class RedisConnection: @unchecked Sendable {
         return errors
     }
 
+    /// Sends the commands without waiting for their replies: the server works on them
+    /// while the caller prepares the next ones. `readErrors(count:)` collects the replies.
+    public func write(_ commands: RESPWriter) throws(StrataError) {
+        try lock.withLock { () throws(StrataError) in try unlockedWrite(commands) }
+    }
+
+    /// Reads the replies of `count` commands written before, returning the error replies
+    /// with their command's index.
+    public func readErrors(count: Int) throws(StrataError) -> [(index: Int, message: String)] {
+        var errors: [(index: Int, message: String)] = []
+        try lock.withLock { () throws(StrataError) in
+            try unlockedRead(count) { index, reply in
+                if reply.pointee.type == strata_redis_reply_error { errors.append((index, Self.text(reply))) }
+            }
+        }
+        return errors
+    }
+
     private func exchange(_ commands: RESPWriter, _ each: (Int, UnsafeMutablePointer<redisReply>) -> Void) throws(StrataError) {
         guard !commands.isEmpty else { return }
-        precondition(commands.isComplete, "a command lacks arguments its header announced")
         try lock.withLock { () throws(StrataError) in
-            if context.pointee.err != 0 { throw failure("the connection is broken") }
-            let appended = commands.bytes.withUnsafeBytes {
-                redisAppendFormattedCommand(context, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
+            try unlockedWrite(commands)
+            try unlockedRead(commands.commands, each)
+        }
+    }
+
+    /// Appends the commands to the output buffer and writes all of it. Lock held.
+    private func unlockedWrite(_ commands: RESPWriter) throws(StrataError) {
+        guard !commands.isEmpty else { return }
+        precondition(commands.isComplete, "a command lacks arguments its header announced")
+        if context.pointee.err != 0 { throw failure("the connection is broken") }
+        let appended = commands.bytes.withUnsafeBytes {
+            redisAppendFormattedCommand(context, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
+        }
+        guard appended == strata_redis_ok else { throw failure("cannot queue commands") }
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == strata_redis_ok else { throw failure("cannot send commands") }
+        }
+    }
+
+    /// Reads `count` replies, handing each to `each` before freeing it. Lock held.
+    private func unlockedRead(_ count: Int, _ each: (Int, UnsafeMutablePointer<redisReply>) -> Void) throws(StrataError) {
+        for index in 0..<count {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == strata_redis_ok, let raw else {
+                throw failure("no reply to command \(index + 1) of \(count)")
             }
-            guard appended == strata_redis_ok else { throw failure("cannot queue commands") }
-            for index in 0..<commands.commands {
-                var raw: UnsafeMutableRawPointer?
-                guard redisGetReply(context, &raw) == strata_redis_ok, let raw else {
-                    throw failure("no reply to command \(index + 1) of \(commands.commands)")
-                }
-                let reply = raw.assumingMemoryBound(to: redisReply.self)
-                each(index, reply)
-                freeReplyObject(raw)
-            }
+            let reply = raw.assumingMemoryBound(to: redisReply.self)
+            each(index, reply)
+            freeReplyObject(raw)
         }
     }
 
