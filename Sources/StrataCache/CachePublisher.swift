@@ -235,6 +235,7 @@ public final class CachePublisher: @unchecked Sendable {
                 if !pause(configuration.pollMilliseconds) { break }
             }
         }
+        update { $0.state = .stopped }
         if let connection { try? writeStatus(connection, force: true) }
     }
 
