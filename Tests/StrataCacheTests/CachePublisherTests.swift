@@ -196,6 +196,41 @@ struct CachePublisherTests {
         try db.close()
     }
 
+    /// Warm beside a live publisher: rows from before the publisher started go in front of
+    /// the stream's live entries, in order, and a newer last hash is kept.
+    @Test func warmPutsOlderRowsInFrontOfLiveOnes() throws {
+        let db = try open()
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        let schema = [Field("price", .float64)]
+        func append(_ seconds: [Int64], _ price: Double) throws {
+            try db.appendBlocking([Store.SeriesRows(series: es, schema: schema,
+                                                    rows: RowBlock(timestamps: seconds.map { base + $0 * 1_000_000_000 }, columns: [Column(.float64(seconds.map { _ in price }))]))])
+        }
+        try append([0, 1, 2], 1)  // before the publisher: only warm can publish these
+        try db.flush()
+        let prefix = RedisTestServer.prefix("warm")
+        let p = try publisher(db, prefix: prefix)
+        p.start()
+        try append([10, 11], 2)
+        try p.waitUntilPublished()
+        var c = CacheConfiguration(url: try RedisTestServer.url)
+        c.prefix = prefix
+        let redis = try RedisTestServer.connect()
+        let summary = try CacheWarm.warm(store: db.store, connection: redis, configuration: c)
+        #expect(summary.series == 1 && summary.rows == 3)
+        let stream = try entries(redis, "\(prefix):trade:ESH4")
+        #expect(stream.map { $0.1["time"]! } == [Int64(0), 1, 2, 10, 11].map { "\(base + $0 * 1_000_000_000)" })
+        #expect(stream.map { $0.1["price"] } == ["1.0", "1.0", "1.0", "2.0", "2.0"])
+        #expect(try hash(redis, "\(prefix):last:trade:ESH4")["time"] == "\(base + 11_000_000_000)")
+        // The publisher goes on appending after the merged entries.
+        try append([12], 3)
+        try p.waitUntilPublished()
+        #expect(try entries(redis, "\(prefix):trade:ESH4").count == 6)
+        #expect(p.status.rowsDropped == 0)
+        p.stop()
+        try db.close()
+    }
+
     func startRedis(_ dir: String) -> String? {
         let pipe = popen("'\(scriptsPath)/redis-server' start '\(dir)'", "r")
         defer { pclose(pipe) }
