@@ -117,10 +117,18 @@ public struct CacheEncoder: Sendable {
         appendFields(names, rows, row, into: &out)
     }
 
-    /// ARGV: the TTL, then `time`, the row's time, and the other field pairs.
+    /// ARGV: the TTL, then `time`, the row's time, and the other field pairs. Times are
+    /// compared as decimal strings (Lua's numbers are doubles: 256 ns apart at today's times).
     static let lastIfNewerScript = """
+        local function greater(a, b)
+          local na, nb = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
+          if na ~= nb then return nb end
+          if #a ~= #b then return (#a > #b) ~= na end
+          if na then return a < b end
+          return a > b
+        end
         local t = redis.call('HGET', KEYS[1], 'time')
-        if t and tonumber(t) >= tonumber(ARGV[3]) then return 0 end
+        if t and not greater(ARGV[3], t) then return 0 end
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], unpack(ARGV, 2))
         redis.call('PEXPIRE', KEYS[1], ARGV[1])

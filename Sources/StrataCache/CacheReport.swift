@@ -2,7 +2,8 @@ import StrataEngine
 
 /// The hot tier as another process sees it, for `strata cache status`: the server, the
 /// counters the publishing process writes to Redis each second (if one runs), and the
-/// streams and last hashes under the prefix. Opens no store.
+/// streams and last hashes under the prefix. Reads only the store's identity (a running
+/// ingest may hold the store).
 public struct CacheReport: Sendable {
     public var server: String
     public var redisVersion: String?

@@ -41,19 +41,22 @@ public enum CacheWarm {
         let first = try connection.command("XRANGE", key, "-", "+", "COUNT", "1").array?.first?.array?.first?.text.flatMap { StreamID($0) }
         let rows = result.rows
         let older = first.map { f in rows.timestamps.prefix { $0 / 1_000_000 < f.milliseconds }.count } ?? rows.rowCount
-        let temporary = "\(key):warm:\(getpid()):\(UInt32.random(in: 0...UInt32.max))"
         var commands = RESPWriter()
-        commands.command(["DEL", temporary])
-        var id = StreamID.zero
-        var start = 0
-        while start < older {
-            let end = min(older, start + 5_000)
-            id = encoder.appendRows(series, schema: result.schema, rows: rows, range: start..<end, after: id, into: &commands, key: temporary)
-            try refuse(connection.sendCheckingErrors(commands), "warming \(key)")
-            commands.removeAll()
-            start = end
+        if older > 0 {
+            // Built under a temporary name that expires if this stops half way.
+            let temporary = "\(key):warm:\(getpid()):\(UInt32.random(in: 0...UInt32.max))"
+            var id = StreamID.zero
+            var start = 0
+            while start < older {
+                let end = min(older, start + 5_000)
+                id = encoder.appendRows(series, schema: result.schema, rows: rows, range: start..<end, after: id, into: &commands, key: temporary)
+                commands.command(["PEXPIRE", temporary, "600000"])
+                try refuse(connection.sendCheckingErrors(commands), "warming \(key)")
+                commands.removeAll()
+                start = end
+            }
+            commands.command(["EVAL", mergeScript, "2", key, temporary, id.description])
         }
-        commands.command(["EVAL", mergeScript, "2", key, temporary])
         if rows.rowCount > 0 {
             // The newest row; of equal times, the last to arrive.
             var newest = 0
@@ -64,12 +67,26 @@ public enum CacheWarm {
         return older
     }
 
-    /// KEYS[1] the live stream, KEYS[2] the warmed one: the live entries follow the warmed
-    /// ones (their ids are larger), then the warmed stream takes the live one's name.
+    /// KEYS[1] the live stream, KEYS[2] the warmed one, ARGV[1] the warmed one's newest id:
+    /// the live entries after it follow the warmed ones, then the warmed stream takes the
+    /// live one's name and keeps no expiry. Atomic in Redis, so it holds the server for a
+    /// time proportional to the live stream's length, and the live stream's consumer groups
+    /// do not carry over.
     static let mergeScript = """
+        local function id(text)
+          local ms, seq = string.match(text, '^(%d+)-(%d+)$')
+          return tonumber(ms), tonumber(seq)
+        end
+        local lastMs, lastSeq = id(ARGV[1])
         local entries = redis.call('XRANGE', KEYS[1], '-', '+')
-        for _, e in ipairs(entries) do redis.call('XADD', KEYS[2], e[1], unpack(e[2])) end
-        if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[1]) end
+        for _, e in ipairs(entries) do
+          local ms, seq = id(e[1])
+          if ms > lastMs or (ms == lastMs and seq > lastSeq) then
+            redis.call('XADD', KEYS[2], e[1], unpack(e[2]))
+          end
+        end
+        redis.call('RENAME', KEYS[2], KEYS[1])
+        redis.call('PERSIST', KEYS[1])
         return #entries
         """
 

@@ -11,6 +11,9 @@ import StrataEngine
 public final class RedisConnection: @unchecked Sendable {
     private let context: UnsafeMutablePointer<redisContext>
     private let lock = Monitor()
+    /// Replies of commands sent with `write` and not read yet (guarded by `lock`): replies
+    /// come in order, so nothing else may be sent until they are read.
+    private var unread = 0
     public let url: RedisURL
 
     /// `host:port/db [as user]`, for messages (never the password).
@@ -74,7 +77,10 @@ public final class RedisConnection: @unchecked Sendable {
     /// Sends the commands without waiting for their replies: the server works on them
     /// while the caller prepares the next ones. `readErrors(count:)` collects the replies.
     public func write(_ commands: RESPWriter) throws(StrataError) {
-        try lock.withLock { () throws(StrataError) in try unlockedWrite(commands) }
+        try lock.withLock { () throws(StrataError) in
+            try unlockedWrite(commands)
+            unread += commands.commands
+        }
     }
 
     /// Reads the replies of `count` commands written before, returning the error replies
@@ -82,6 +88,8 @@ public final class RedisConnection: @unchecked Sendable {
     public func readErrors(count: Int) throws(StrataError) -> [(index: Int, message: String)] {
         var errors: [(index: Int, message: String)] = []
         try lock.withLock { () throws(StrataError) in
+            precondition(count <= unread, "reading \(count) replies of \(unread) outstanding")
+            unread -= count
             try unlockedRead(count) { index, reply in
                 if reply.pointee.type == strata_redis_reply_error { errors.append((index, Self.text(reply))) }
             }
@@ -92,6 +100,7 @@ public final class RedisConnection: @unchecked Sendable {
     private func exchange(_ commands: RESPWriter, _ each: (Int, UnsafeMutablePointer<redisReply>) -> Void) throws(StrataError) {
         guard !commands.isEmpty else { return }
         try lock.withLock { () throws(StrataError) in
+            precondition(unread == 0, "\(unread) replies of written commands are unread: read them first")
             try unlockedWrite(commands)
             try unlockedRead(commands.commands, each)
         }

@@ -57,7 +57,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let db = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
             if !db.isEmpty {
-                guard let n = Int(db), n >= 0, n <= 1_000_000 else { throw bad("database '\(db.prefix(20))' is not a number") }
+                guard let n = Int(db), n >= 0, n <= 1_000_000 else { throw bad("the database\(Self.quoted(db)) must be a number from 0 to 1000000") }
                 database = n
             }
         }
@@ -67,18 +67,24 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             host = rest[rest.index(after: rest.startIndex)..<close]
             let after = rest[rest.index(after: close)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (1...65_535).contains(p) else { throw bad("port '\(after.dropFirst().prefix(20))' is not 1…65535") }
+                guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (1...65_535).contains(p) else { throw bad("the port\(Self.quoted(after.dropFirst())) must be 1…65535") }
                 port = p
             }
         } else if let colon = rest.lastIndex(of: ":") {
             host = rest[..<colon]
             let p = rest[rest.index(after: colon)...]
-            guard let n = Int(p), (1...65_535).contains(n) else { throw bad("port '\(p.prefix(20))' is not 1…65535") }
+            guard let n = Int(p), (1...65_535).contains(n) else { throw bad("the port\(Self.quoted(p)) must be 1…65535") }
             port = n
         }
         guard !host.isEmpty else { throw bad("no host") }
         guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "%") }) else { throw bad("the host has characters a host name cannot have") }
         self.init(host: String(host), port: port, database: database, user: user, password: password)
+    }
+
+    /// A port or database as written, when it is digits; otherwise it may be a password
+    /// written where the host belongs (`redis://user:secret`), so it is not repeated.
+    static func quoted(_ text: Substring) -> String {
+        !text.isEmpty && text.count <= 20 && text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber) ? " (\(text))" : ""
     }
 
     static func percentDecoded(_ text: Substring, what: String, _ bad: (String) -> StrataError) throws(StrataError) -> String {

@@ -41,7 +41,10 @@ extension Ingest {
                 publisher?.start()
                 defer {
                     if let publisher {
-                        cachePublished = (try? publisher.waitUntilPublished(seconds: 10)) != nil
+                        // A moment to send what waits, unless Redis is away (then the rows
+                        // are dropped anyway: Redis is a cache).
+                        let away = publisher.status.state == .disconnected
+                        cachePublished = (try? publisher.waitUntilPublished(seconds: away ? 0.5 : 10)) != nil
                         publisher.stop()
                         cacheStatus = publisher.status
                     }

@@ -133,7 +133,7 @@ struct CachePublisherTests {
         #expect(eventually { p.status.failures >= 2 })
         let s = p.status
         #expect(s.state == .disconnected && !s.connected && s.lastError?.contains("WRONGPASS") == true && s.lastError?.contains("wrong-\(getpid())") == false, "\(s)")
-        #expect(s.lagRows == 100 && s.rowsPublished == 0)
+        #expect(s.lagRows == 100 && s.rowsPublished == 0 && s.lagSeconds > 0)
         #expect(try db.query(es).rows.rowCount == 100)
         p.stop()
         try db.close()
@@ -187,7 +187,7 @@ struct CachePublisherTests {
         for series in symbols {
             let r = try db.query(series).rows
             let last = try hash(c, "\(prefix):last:trade:\(series.symbol)")
-            guard case .float64(let prices) = r.columns[0].values else { return }
+            let prices = try #require({ if case .float64(let v) = r.columns[0].values { v } else { nil } }())
             #expect(last["time"] == "\(r.timestamps.last!)" && last["price"] == "\(prices.last!)", "\(series.symbol): \(last)")
         }
         // The stream of a symbol that kept trading resumes after the restart.
@@ -213,11 +213,19 @@ struct CachePublisherTests {
         p.start()
         try append([10, 11], 2)
         try p.waitUntilPublished()
+        try db.flush()  // warm reads the store's segments
         var c = CacheConfiguration(url: try RedisTestServer.url)
         c.prefix = prefix
         let redis = try RedisTestServer.connect()
+        // A newer last row than any Strata has (as a publisher elsewhere may have written) stays.
+        _ = try redis.command("HSET", "\(prefix):last:trade:ESH4", "time", "\(base + 99_000_000_000)", "price", "9.0")
         let summary = try CacheWarm.warm(store: db.store, connection: redis, configuration: c)
         #expect(summary.series == 1 && summary.rows == 3)
+        #expect(try hash(redis, "\(prefix):last:trade:ESH4")["price"] == "9.0")
+        _ = try redis.command("DEL", "\(prefix):last:trade:ESH4")
+        #expect(try CacheWarm.warm(store: db.store, connection: redis, configuration: c).rows == 0)  // nothing older left to add
+        #expect(try hash(redis, "\(prefix):last:trade:ESH4")["price"] == "2.0")
+        #expect(try redis.command("PTTL", "\(prefix):trade:ESH4") == .integer(-1))  // the stream keeps no expiry
         let stream = try entries(redis, "\(prefix):trade:ESH4")
         #expect(stream.map { $0.1["time"]! } == [Int64(0), 1, 2, 10, 11].map { "\(base + $0 * 1_000_000_000)" })
         #expect(stream.map { $0.1["price"] } == ["1.0", "1.0", "1.0", "2.0", "2.0"])
@@ -227,6 +235,28 @@ struct CachePublisherTests {
         try p.waitUntilPublished()
         #expect(try entries(redis, "\(prefix):trade:ESH4").count == 6)
         #expect(p.status.rowsDropped == 0)
+        p.stop()
+        try db.close()
+    }
+
+    /// A row Redis refuses (its stream's key holds another type) is counted as dropped and
+    /// named; the other series go on.
+    @Test func refusedRowsAreCountedAndNamed() throws {
+        let db = try open()
+        let prefix = RedisTestServer.prefix("refused")
+        let redis = try RedisTestServer.connect()
+        _ = try redis.command("SET", "\(prefix):trade:BAD", "not a stream")
+        let p = try publisher(db, prefix: prefix)
+        p.start()
+        let schema = [Field("price", .float64)]
+        for symbol in ["BAD", "GOOD"] {
+            try db.appendBlocking([Store.SeriesRows(series: try SeriesKey(measurement: "trade", symbol: symbol), schema: schema,
+                                                    rows: RowBlock(timestamps: [base, base + 1], columns: [Column(.float64([1, 2]))]))])
+        }
+        try p.waitUntilPublished()
+        let s = p.status
+        #expect(s.rowsDropped == 2 && s.rowsPublished == 2 && s.lastError?.contains("WRONGTYPE") == true, "\(s)")
+        #expect(try entries(redis, "\(prefix):trade:GOOD").count == 2)
         p.stop()
         try db.close()
     }

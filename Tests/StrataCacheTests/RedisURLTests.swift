@@ -19,10 +19,10 @@ import Testing
         ("localhost:6379", "scheme localhost:// is not redis://"),
         ("http://h", "scheme http:// is not redis://"),
         ("rediss://h", "TLS (rediss://) is not supported"),
-        ("redis://h:0", "port '0' is not 1…65535"),
-        ("redis://h:99999", "port '99999' is not 1…65535"),
-        ("redis://h:abc", "port 'abc' is not 1…65535"),
-        ("redis://h/x", "database 'x' is not a number"),
+        ("redis://h:0", "the port (0) must be 1…65535"),
+        ("redis://h:99999", "the port (99999) must be 1…65535"),
+        ("redis://h:abc", "the port must be 1…65535"),
+        ("redis://h/x", "the database must be a number from 0 to 1000000"),
         ("redis://:pw@", "no host"),
         ("redis://h?timeout=1", "query parameters"),
         ("redis://:%zz@h", "the password has a % not followed by two hex digits"),
@@ -40,6 +40,11 @@ import Testing
         let url = try! RedisURL(parsing: "redis://feed:hunter2@cache:6380/3")
         #expect(url.description == "cache:6380/3 as feed")
         #expect { try RedisURL(parsing: "redis://feed:hunter2@cache:port") } throws: { !"\($0)".contains("hunter2") }
+        // A URL without its host: the password sits where the port goes, and is not repeated.
+        for text in ["redis://default:hunter2", "redis://:hunter2", "redis://[::1]:hunter2", "redis://h/hunter2"] {
+            #expect(throws: StrataError.self) { try RedisURL(parsing: text) }
+            #expect { try RedisURL(parsing: text) } throws: { !"\($0)".contains("hunter2") }
+        }
     }
 }
 
