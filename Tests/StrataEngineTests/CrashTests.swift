@@ -34,15 +34,24 @@ import Testing
     let root = TemporaryDirectory()
     var data: String { "\(root.path)/data" }
 
-    /// Runs one child on `seqs`; kills it after `killAfterMicroseconds` unless nil.
+    /// Runs one child on `seqs`; kills it after `killAfterMicroseconds` unless nil, counted
+    /// from its first acknowledgement when `afterFirstAck` (so that the kill lands while
+    /// rows flow, however long the child takes to start), else from its start.
     /// Returns the exit status and the rows it acknowledged.
-    func runChild(_ seqs: [Int], extra: [String], killAfterMicroseconds: UInt32?) throws -> (status: Int32, acknowledged: [Int]) {
+    func runChild(_ seqs: [Int], extra: [String], killAfterMicroseconds: UInt32?, afterFirstAck: Bool = false) throws -> (status: Int32, acknowledged: [Int]) {
         let input = "\(root.path)/input.csv"
         writeText(input, Self.csv(seqs))
         let pid = spawnStrata(["ingest", "--data-dir", data, "--measurement", "trade", "--live", "--ack",
                                "--time-unit", "ns", "--schema", "price:float,size:int,seq:int"] + extra + [input],
                               stdout: "\(root.path)/ack.txt", stderr: "\(root.path)/err.txt")
         if let delay = killAfterMicroseconds {
+            if afterFirstAck {
+                var waited = 0
+                while ((try? FileSystem.fileSize("\(root.path)/ack.txt")) ?? 0) == 0 && waited < 10_000 && kill(pid, 0) == 0 {
+                    usleep(1_000)
+                    waited += 1
+                }
+            }
             usleep(delay)
             kill(pid, SIGKILL)
         }
@@ -108,8 +117,11 @@ import Testing
             if remaining.isEmpty { break }
             let extra = ["--fsync", policies[cycle % 3], "--batch-rows", String(50 + Int(generator.next() % 400)),
                          "--flush-rows", "3000", "--compact-after", "3", "--wal-file-size", "65536"]
-            let delay = UInt32(20_000 + generator.next() % 150_000)
-            let run = try runChild(remaining, extra: extra, killAfterMicroseconds: delay)
+            // Most kills count from the first acknowledgement, some from the start (so
+            // start-up and recovery are killed too).
+            let fromAck = cycle % 5 != 0
+            let delay = UInt32(fromAck ? generator.next() % 100_000 : 20_000 + generator.next() % 150_000)
+            let run = try runChild(remaining, extra: extra, killAfterMicroseconds: delay, afterFirstAck: fromAck)
             let before = present.count
             present = try check(acknowledged: present.union(run.acknowledged), cycle: "kill \(cycle) after \(delay) µs")
             if present.count > before { crashesWithRowsOnDisk += 1 }
