@@ -3,7 +3,7 @@ import PackageDescription
 
 // Strata: a native Swift time-series store for market data.
 // Layers (arrows point down): strata CLI → StrataSystem → StrataArchive / StrataMirror /
-// StrataCache → StrataEngine → StrataFormat.
+// StrataCache → StrataEngine → StrataFormat; StrataServer (HTTP) sits beside the CLI.
 // StrataFormat is pure (bytes in, bytes out); StrataEngine owns files, mmap and queries;
 // StrataArchive owns object stores (a local directory, or S3 over libcurl).
 let package = Package(
@@ -16,11 +16,14 @@ let package = Package(
         .library(name: "StrataMirror", targets: ["StrataMirror"]),
         .library(name: "StrataCache", targets: ["StrataCache"]),
         .library(name: "StrataSystem", targets: ["StrataSystem"]),
+        .library(name: "StrataServer", targets: ["StrataServer"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // CRC-32C with the processor's instruction (SSE 4.2 / ARMv8 CRC), 10× the tables.
@@ -49,10 +52,20 @@ let package = Package(
         // The facade over the engine and the services: backups (and later configuration,
         // tier policy and scheduling).
         .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive", "StrataMirror", "StrataCache"]),
+        // HTTP: line protocol writes, queries, /metrics, /status (Hummingbird on SwiftNIO).
+        .target(
+            name: "StrataServer",
+            dependencies: [
+                "StrataEngine", "StrataSystem",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataEngine", "StrataArchive", "StrataMirror", "StrataCache", "StrataSystem",
+                "StrataEngine", "StrataArchive", "StrataMirror", "StrataCache", "StrataSystem", "StrataServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -15,6 +15,12 @@ public struct LogMark: Sendable, Equatable {
 }
 
 extension Database {
+    /// The type of a measurement's field as the store has it (nil for a new field or
+    /// measurement): lets a writer refuse a line that changes it before the batch.
+    public func fieldType(_ measurement: String, _ field: String) -> FieldType? {
+        monitor.withLock { (try? knownSchema(measurement))?.type(of: field) }
+    }
+
     /// Where the durable part of the log ends: every acknowledged write is before it.
     public var durableLogPosition: WALPosition { wal.durablePosition }
 

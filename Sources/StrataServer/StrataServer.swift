@@ -1,0 +1,139 @@
+import Glibc
+import Hummingbird
+import Logging
+import NIOCore
+import StrataEngine
+import StrataFormat
+
+/// Settings of `strata serve`.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8000
+    /// The line protocol tag naming the series.
+    public var symbolTag = "symbol"
+    /// Bodies larger than this are refused with 413.
+    public var maxBodyBytes = 64 << 20
+    /// Lines longer than this are refused (each with its number).
+    public var maxLineBytes = 64 << 10
+
+    public init() {}
+}
+
+/// Strata over HTTP: InfluxDB line protocol writes, health and readiness.
+public struct StrataServer: Sendable {
+    public let database: Database
+    public let configuration: ServerConfiguration
+
+    public init(database: Database, configuration: ServerConfiguration) {
+        self.database = database
+        self.configuration = configuration
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("api/v2/write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
+        router.post("write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
+        router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
+        router.get("ready") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n"))) }
+        return router
+    }
+
+    /// An application serving `router()`; `onRunning` gets the port it listens on (useful
+    /// with port 0).
+    public func application(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Strata"),
+                    onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+    }
+
+    /// POST /api/v2/write and /write: line protocol in, rows durable before the reply.
+    func write(_ request: Request, precision: Substring?) async throws -> Response {
+        guard let unit = TimeUnit(influxPrecision: precision.map(String.init) ?? "ns") else {
+            return Self.error(.badRequest, "unknown precision '\(precision ?? "")': use ns, us, ms or s")
+        }
+        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+            return Self.error(.unsupportedMediaType, "Content-Encoding '\(encoding)' is not supported")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        var options = LineProtocolOptions()
+        options.precision = unit
+        options.symbolTag = configuration.symbolTag
+        options.maxLineBytes = configuration.maxLineBytes
+        options.now = Self.unixNanoseconds()
+        let database = self.database
+        options.knownType = { measurement, field in database.fieldType(measurement, field) }
+        let batch = body.withUnsafeReadableBytes { LineProtocol.parse($0, options: options) }
+        if !batch.series.isEmpty {
+            do throws(StrataError) {
+                try await database.append(batch.series)
+            } catch {
+                return Self.error(error.code == .invalidInput || error.code == .conflict ? .badRequest : .internalServerError,
+                                  error.description, extra: ["written": "0", "rejected": "\(batch.rows + batch.badLines)"])
+            }
+        }
+        guard batch.badLines == 0 else {
+            let first = batch.issues[0]
+            let message = "partial write: \(batch.badLines) of \(batch.rows + batch.badLines) lines refused, \(batch.rows) written; line \(first.line): \(first.message)"
+            var extra = ["written": "\(batch.rows)", "rejected": "\(batch.badLines)", "line": "\(first.line)"]
+            extra["errors"] = "[" + batch.issues.map { "{\"line\":\($0.line),\"message\":\(JSON.string($0.message))}" }.joined(separator: ",") + "]"
+            return Self.error(.badRequest, message, extra: extra)
+        }
+        return Response(status: .noContent)
+    }
+
+    /// An InfluxDB-style error body: `{"code": …, "message": …}` plus details.
+    static func error(_ status: HTTPResponse.Status, _ message: String, extra: [String: String] = [:]) -> Response {
+        let code = status == .badRequest ? "invalid" : status == .internalServerError ? "internal error" : "\(status.code)"
+        var fields = ["\"code\":\(JSON.string(code))", "\"message\":\(JSON.string(message))"]
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
+            // Numbers and arrays go in as they are; the rest are strings.
+            fields.append("\(JSON.string(key)):\(value.first == "[" || Int(value) != nil ? value : JSON.string(value))")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{" + fields.joined(separator: ",") + "}\n")))
+    }
+
+    static func unixNanoseconds() -> Int64 {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+    }
+}
+
+/// JSON text for strings.
+enum JSON {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    out += "\\u00" + (u.value < 16 ? "0" : "") + String(u.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension TimeUnit {
+    /// The write API's `precision`: ns, us, ms or s.
+    public init?(influxPrecision text: String) {
+        switch text {
+        case "ns", "n": self = .ns
+        case "us", "u", "µs": self = .us
+        case "ms": self = .ms
+        case "s": self = .s
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Glibc
+import Logging
+import StrataEngine
+import StrataServer
+
+/// `strata serve`: the store over HTTP.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the store over HTTP: InfluxDB line protocol writes (POST /api/v2/write, /write), GET /health and /ready.",
+        discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. Until API keys exist it listens on loopback only.")
+    @OptionGroup var store: DataDirOption
+    @Option(help: "HOST:PORT to listen on (default 127.0.0.1:8000; port 0 picks a free port).") var listen = "127.0.0.1:8000"
+    @Option(help: "The line protocol tag that names the series.") var symbolTag = "symbol"
+
+    func run() async throws {
+        var c = ServerConfiguration()
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("--listen takes HOST:PORT, not '\(listen)'")
+        }
+        c.host = String(listen[..<colon]).trimmingBrackets
+        c.port = port
+        guard ["127.0.0.1", "::1", "localhost"].contains(c.host) else {
+            throw ValidationError("--listen \(listen): without API keys (not built yet) the server listens on loopback only (127.0.0.1, ::1, localhost)")
+        }
+        c.symbolTag = symbolTag
+        let settings = try store.settings()
+        let database: Database
+        do throws(StrataError) {
+            database = try Database(directory: store.path, configuration: settings.database)
+        } catch {
+            fail(error.description)
+        }
+        for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
+        var logger = Logger(label: "strata")
+        logger.logLevel = .warning
+        let host = c.host
+        let app = StrataServer(database: database, configuration: c).application(logger: logger) { port in
+            Output.standardOutputNow("strata: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n")
+        }
+        do {
+            try await app.runService()
+        } catch {
+            try? database.close()
+            fail("\(error)")
+        }
+        do throws(StrataError) {
+            try database.close()
+        } catch {
+            fail(error.description)
+        }
+        Output.standardOutputNow("strata: stopped; every acknowledged row is in the store\n")
+    }
+}
+
+extension String {
+    fileprivate var trimmingBrackets: String {
+        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
+    }
+}

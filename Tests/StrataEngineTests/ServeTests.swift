@@ -1,0 +1,77 @@
+import Glibc
+import StrataEngine
+import Testing
+
+/// `strata serve` as a process, written to with curl, stopped with SIGTERM.
+@Suite struct ServeTests {
+    let root = TemporaryDirectory()
+    var data: String { root.path + "/data" }
+
+    /// Starts `strata serve` on a free port; returns its pid and base URL.
+    func start() throws -> (pid: pid_t, url: String) {
+        let pid = spawnStrata(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"], stdout: root.path + "/out.txt", stderr: root.path + "/err.txt")
+        for _ in 0..<600 {
+            let out = String(decoding: (try? readFile(root.path + "/out.txt")) ?? [], as: UTF8.self)
+            if let line = out.split(separator: "\n").first(where: { $0.hasPrefix("strata: listening on ") }) {
+                return (pid, String(line.dropFirst("strata: listening on ".count)))
+            }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        let err = String(decoding: (try? readFile(root.path + "/err.txt")) ?? [], as: UTF8.self)
+        throw StrataError(.io, "strata serve did not start: \(err)")
+    }
+
+    /// POSTs `body` with curl; returns the status code and the response body.
+    func post(_ url: String, _ body: String, headers: [String] = []) -> (code: Int, body: String) {
+        writeText(root.path + "/req.txt", body)
+        let h = headers.map { "-H '\($0)' " }.joined()
+        let status = system("curl -s -o '\(root.path)/resp.txt' -w '%{http_code}' \(h)--data-binary @'\(root.path)/req.txt' '\(url)' > '\(root.path)/code.txt'")
+        guard status == 0 else { return (0, "") }
+        let code = Int(String(decoding: (try? readFile(root.path + "/code.txt")) ?? [], as: UTF8.self)) ?? 0
+        return (code, String(decoding: (try? readFile(root.path + "/resp.txt")) ?? [], as: UTF8.self))
+    }
+
+    func get(_ url: String) -> Int {
+        guard system("curl -s -o /dev/null -w '%{http_code}' '\(url)' > '\(root.path)/code.txt'") == 0 else { return 0 }
+        return Int(String(decoding: (try? readFile(root.path + "/code.txt")) ?? [], as: UTF8.self)) ?? 0
+    }
+
+    @Test func lineProtocolOverHTTPIsDurableAndExact() throws {
+        let (pid, url) = try start()
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        #expect(get(url + "/health") == 200 && get(url + "/ready") == 200)
+        // Influx v2 and v1 paths, precisions, several trades in one millisecond.
+        let v2 = post(url + "/api/v2/write?org=o&bucket=b&precision=ms", """
+            trade,symbol=ESH4 price=4512.25,size=1i 1704205800000
+            trade,symbol=ESH4 price=4512.5,size=2i 1704205800000
+            trade,symbol=NQH4 price=16800.25,size=1i 1704205800001
+            """, headers: ["Authorization: Token anything"])
+        #expect(v2.code == 204, "\(v2)")
+        let v1 = post(url + "/write?db=market&precision=s", "trade,symbol=ESH4 price=4513,size=3i 1704205801\n")
+        #expect(v1.code == 204, "\(v1)")
+        // A bad line among good ones: 400 naming it, the good ones written.
+        let partial = post(url + "/api/v2/write?bucket=b&precision=ns", """
+            trade,symbol=ESH4 price=4514,size=4i 1704205802000000000
+            trade,symbol=ESH4 price=oops 1704205803000000000
+            trade,symbol=ESH4 price=4515,size=5 1704205804000000000
+            """)
+        #expect(partial.code == 400 && partial.body.contains("\"line\":2") && partial.body.contains("\"written\":2") && partial.body.contains("'oops' is not a number"), "\(partial)")
+        #expect(post(url + "/api/v2/write?precision=h", "trade,symbol=A price=1").code == 400)
+        #expect(post(url + "/api/v2/write", "trade,symbol=A price=1", headers: ["Content-Encoding: br"]).code == 415)
+        // SIGTERM: the server stops, flushes and closes the store.
+        kill(pid, SIGTERM)
+        #expect(waitForExit(pid) == 0)
+        stopped = true
+        #expect(String(decoding: try readFile(root.path + "/out.txt"), as: UTF8.self).contains("strata: stopped"))
+        let q = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--time-format", "ns"])
+        #expect(q.status == 0 && q.stdout.split(separator: "\n").count == 6, "\(q.stdout)\(q.stderr)")  // header + 5 rows
+        #expect(q.stdout.contains("1704205800000000000,ESH4,4512.25,1") && q.stdout.contains("1704205800000000000,ESH4,4512.5,2") && q.stdout.contains("1704205804000000000,ESH4,4515,5"), "\(q.stdout)")
+    }
+
+    @Test func onlyLoopbackUntilThereAreKeys() {
+        let r = runStrata(["serve", "--data-dir", data, "--listen", "0.0.0.0:0"])
+        #expect(r.status != 0 && r.stderr.contains("loopback only"), "\(r.stderr)")
+    }
+}
