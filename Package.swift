@@ -52,11 +52,13 @@ let package = Package(
         // The facade over the engine and the services: backups (and later configuration,
         // tier policy and scheduling).
         .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive", "StrataMirror", "StrataCache"]),
+        // zlib: gzip request bodies.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // HTTP: line protocol writes, queries, /metrics, /status (Hummingbird on SwiftNIO).
         .target(
             name: "StrataServer",
             dependencies: [
-                "StrataEngine", "StrataSystem",
+                "StrataEngine", "StrataSystem", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

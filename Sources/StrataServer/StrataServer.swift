@@ -51,11 +51,20 @@ public struct StrataServer: Sendable {
         guard let unit = TimeUnit(influxPrecision: precision.map(String.init) ?? "ns") else {
             return Self.error(.badRequest, "unknown precision '\(precision ?? "")': use ns, us, ms or s")
         }
-        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
-            return Self.error(.unsupportedMediaType, "Content-Encoding '\(encoding)' is not supported")
+        let encoding = request.headers[.contentEncoding]?.lowercased() ?? "identity"
+        guard encoding == "identity" || encoding == "gzip" else {
+            return Self.error(.unsupportedMediaType, "Content-Encoding '\(encoding)' is not supported (gzip is)")
         }
         var request = request
-        let body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        var body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        if encoding == "gzip" {
+            do throws(StrataError) {
+                let inflated = try body.withUnsafeReadableBytes { (raw) throws(StrataError) in try Gzip.decompress(raw, limit: configuration.maxBodyBytes) }
+                body = ByteBuffer(bytes: inflated)
+            } catch {
+                return Self.error(error.message.contains("limit") ? .contentTooLarge : .badRequest, error.message)
+            }
+        }
         var options = LineProtocolOptions()
         options.precision = unit
         options.symbolTag = configuration.symbolTag

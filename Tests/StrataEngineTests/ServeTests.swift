@@ -22,11 +22,17 @@ import Testing
         throw StrataError(.io, "strata serve did not start: \(err)")
     }
 
-    /// POSTs `body` with curl; returns the status code and the response body.
-    func post(_ url: String, _ body: String, headers: [String] = []) -> (code: Int, body: String) {
+    /// POSTs `body` with curl (gzipped first with `gzip`); returns the status code and the
+    /// response body.
+    func post(_ url: String, _ body: String, headers: [String] = [], gzip: Bool = false) -> (code: Int, body: String) {
         writeText(root.path + "/req.txt", body)
+        if gzip { _ = system("gzip -f '\(root.path)/req.txt' && mv '\(root.path)/req.txt.gz' '\(root.path)/req.txt'") }
+        return postFile(url, root.path + "/req.txt", headers: headers + (gzip ? ["Content-Encoding: gzip"] : []))
+    }
+
+    func postFile(_ url: String, _ path: String, headers: [String] = []) -> (code: Int, body: String) {
         let h = headers.map { "-H '\($0)' " }.joined()
-        let status = system("curl -s -o '\(root.path)/resp.txt' -w '%{http_code}' \(h)--data-binary @'\(root.path)/req.txt' '\(url)' > '\(root.path)/code.txt'")
+        let status = system("curl -s -o '\(root.path)/resp.txt' -w '%{http_code}' \(h)--data-binary @'\(path)' '\(url)' > '\(root.path)/code.txt'")
         guard status == 0 else { return (0, "") }
         let code = Int(String(decoding: (try? readFile(root.path + "/code.txt")) ?? [], as: UTF8.self)) ?? 0
         return (code, String(decoding: (try? readFile(root.path + "/resp.txt")) ?? [], as: UTF8.self))
@@ -59,6 +65,14 @@ import Testing
             """)
         #expect(partial.code == 400 && partial.body.contains("\"line\":2") && partial.body.contains("\"written\":2") && partial.body.contains("'oops' is not a number"), "\(partial)")
         #expect(post(url + "/api/v2/write?precision=h", "trade,symbol=A price=1").code == 400)
+        // gzip bodies, as Telegraf sends them; damaged gzip; a body that inflates past the limit.
+        let zipped = post(url + "/api/v2/write?precision=s", "trade,symbol=NQH4 price=16801,size=2i 1704205805\n", gzip: true)
+        #expect(zipped.code == 204, "\(zipped)")
+        let damaged = post(url + "/api/v2/write", "not gzip at all", headers: ["Content-Encoding: gzip"])
+        #expect(damaged.code == 400 && damaged.body.contains("not valid gzip"), "\(damaged)")
+        _ = system("head -c 70000000 /dev/zero | gzip -1 > '\(root.path)/bomb.gz'")
+        let bomb = postFile(url + "/api/v2/write", root.path + "/bomb.gz", headers: ["Content-Encoding: gzip"])
+        #expect(bomb.code == 413 && bomb.body.contains("inflates to more than"), "\(bomb)")
         #expect(post(url + "/api/v2/write", "trade,symbol=A price=1", headers: ["Content-Encoding: br"]).code == 415)
         // SIGTERM: the server stops, flushes and closes the store.
         kill(pid, SIGTERM)
@@ -67,6 +81,8 @@ import Testing
         #expect(String(decoding: try readFile(root.path + "/out.txt"), as: UTF8.self).contains("strata: stopped"))
         let q = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--time-format", "ns"])
         #expect(q.status == 0 && q.stdout.split(separator: "\n").count == 6, "\(q.stdout)\(q.stderr)")  // header + 5 rows
+        let nq = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "NQH4", "--time-format", "ns"])
+        #expect(nq.stdout.contains("1704205805000000000,NQH4,16801,2"), "\(nq.stdout)")
         #expect(q.stdout.contains("1704205800000000000,ESH4,4512.25,1") && q.stdout.contains("1704205800000000000,ESH4,4512.5,2") && q.stdout.contains("1704205804000000000,ESH4,4515,5"), "\(q.stdout)")
     }
 
