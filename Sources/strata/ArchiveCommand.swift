@@ -128,12 +128,12 @@ struct ArchiveCommand: ParsableCommand {
                 let segment = try Segment(bytes: bytes, name: key, id: SegmentID(0))
                 let rows = RowBlock.concatenate(try segment.decodeBlocks(Array(segment.footer.blocks.indices), fields: nil), schema: segment.schema)
                 var out = Output()
-                out.write((["time", "symbol"] + segment.schema.map { csvQuoted($0.name) }).joined(separator: ",") + "\n")
+                out.write((["time", "symbol"] + segment.schema.map { TextFormat.csvQuoted($0.name) }).joined(separator: ",") + "\n")
                 for i in 0..<rows.rowCount {
-                    var line = CivilTime.format(rows.timestamps[i]) + "," + csvQuoted(segment.footer.symbol)
+                    var line = CivilTime.format(rows.timestamps[i]) + "," + TextFormat.csvQuoted(segment.footer.symbol)
                     for c in rows.columns {
                         line += ","
-                        if c.isPresent(i) { line += csvText(c.values, i) }
+                        if c.isPresent(i) { line += TextFormat.csvText(c.values, i) }
                     }
                     out.write(line + "\n")
                 }

@@ -63,7 +63,7 @@ struct BackupCommand: ParsableCommand {
                         Output.standardError("strata: backup \(item.id): catalog unreadable: \(item.problem ?? "")\n")
                         continue
                     }
-                    out.write("\(c.id),\(CivilTime.format(c.created)),\(c.store),\(c.base ?? ""),\(csvQuoted(c.scope)),\(c.rows),\(c.files.count),\(item.uploadedBytes),\(sealed)\n")
+                    out.write("\(c.id),\(CivilTime.format(c.created)),\(c.store),\(c.base ?? ""),\(TextFormat.csvQuoted(c.scope)),\(c.rows),\(c.files.count),\(item.uploadedBytes),\(sealed)\n")
                 }
                 out.flush()
             }

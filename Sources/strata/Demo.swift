@@ -40,7 +40,7 @@ struct Demo: ParsableCommand {
             out.write("hourly bars of \(symbols[0]) (\(format3(barSeconds * 1000)) ms):\n")
             out.write("time,symbol,open,high,low,close,volume,count,vwap\n")
             for b in bars.prefix(24) {
-                out.write("\(CivilTime.format(b.start)),\(symbols[0]),\(formatDouble(b.open)),\(formatDouble(b.high)),\(formatDouble(b.low)),\(formatDouble(b.close)),\(formatDouble(b.volume ?? 0)),\(b.count),\(b.vwap.map { format3($0) } ?? "")\n")
+                out.write("\(CivilTime.format(b.start)),\(symbols[0]),\(TextFormat.double(b.open)),\(TextFormat.double(b.high)),\(TextFormat.double(b.low)),\(TextFormat.double(b.close)),\(TextFormat.double(b.volume ?? 0)),\(b.count),\(b.vwap.map { format3($0) } ?? "")\n")
             }
             out.write("\ntry: strata query --data-dir \(target.directory) --measurement trade --symbol ESH4,NQH4 --interval 1m --ohlcv price,size | head\n")
             out.flush()

@@ -31,7 +31,7 @@ struct Generate: ParsableCommand {
                 case .ms: String(t / 1_000_000)
                 case .ns: String(t)
                 }
-                out.write("\(time),\(symbol),\(formatDouble(prices[i])),\(sizes[i])\n")
+                out.write("\(time),\(symbol),\(TextFormat.double(prices[i])),\(sizes[i])\n")
             }
         }
         out.flush()

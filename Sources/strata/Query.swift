@@ -16,8 +16,8 @@ struct Query: ParsableCommand {
         RFC 3339 UTC with nanoseconds unless --time-format ns.
         """)
 
-    enum Format: String, ExpressibleByArgument { case csv, json }
-    enum TimeFormat: String, ExpressibleByArgument { case rfc3339, ns }
+    typealias Format = ResultWriter.Format
+    typealias TimeFormat = ResultWriter.TimeFormat
 
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
@@ -78,111 +78,37 @@ struct Query: ParsableCommand {
         }
     }
 
-    func time(_ t: Int64) -> String {
-        timeFormat == .ns ? String(t) : CivilTime.format(t)
-    }
-
-    func quoted(_ s: String) -> String { csvQuoted(s) }
-
     func printRows(_ results: [QueryResult], out: inout Output) {
-        let schema = results.first?.schema ?? []
-        if format == .csv {
-            out.write((["time", "symbol"] + schema.map { quoted($0.name) }).joined(separator: ",") + "\n")
-        } else {
-            out.write("[")
-        }
-        var firstRecord = true
+        var writer = ResultWriter(format: format, timeFormat: timeFormat)
+        var text = ""
+        writer.beginRows(results.first?.schema ?? [], into: &text)
         for r in results {
-            let rows = r.rows
-            let symbolText = format == .csv ? quoted(r.series.symbol) : jsonString(r.series.symbol)
-            for i in 0..<rows.rowCount {
-                if format == .csv {
-                    var line = time(rows.timestamps[i]) + "," + symbolText
-                    for c in rows.columns {
-                        line += ","
-                        if c.isPresent(i) { line += csvValue(c.values, i) }
-                    }
-                    out.write(line + "\n")
-                } else {
-                    var line = (firstRecord ? "\n" : ",\n") + "{\"time\":" + (timeFormat == .ns ? time(rows.timestamps[i]) : "\"\(time(rows.timestamps[i]))\"")
-                    line += ",\"symbol\":" + symbolText
-                    for (k, c) in rows.columns.enumerated() {
-                        line += "," + jsonString(schema[k].name) + ":" + (c.isPresent(i) ? jsonValue(c.values, i) : "null")
-                    }
-                    out.write(line + "}")
-                    firstRecord = false
-                }
+            var start = 0
+            while start < r.rows.rowCount {
+                // In pieces, so a large result never sits whole in one string.
+                let end = min(r.rows.rowCount, start + 4_096)
+                writer.rows(r, range: start..<end, into: &text)
+                out.write(text)
+                text = ""
+                start = end
             }
         }
-        if format == .json { out.write(firstRecord ? "]\n" : "\n]\n") }
+        writer.end(into: &text)
+        out.write(text)
     }
 
     func printBars(_ results: [[Bar]], series: [SeriesKey], out: inout Output) {
-        func number(_ v: Double?) -> String {
-            guard let v else { return format == .csv ? "" : "null" }
-            if format == .json && !v.isFinite { return "null" }
-            return formatDouble(v)
-        }
-        if format == .csv {
-            out.write("time,symbol,open,high,low,close,volume,count,vwap\n")
-        } else {
-            out.write("[")
-        }
-        var firstRecord = true
-        for (s, bars) in zip(series, results) {
-            for b in bars {
-                if format == .csv {
-                    out.write("\(time(b.start)),\(quoted(s.symbol)),\(number(b.open)),\(number(b.high)),\(number(b.low)),\(number(b.close)),\(number(b.volume)),\(b.count),\(number(b.vwap))\n")
-                } else {
-                    let t = timeFormat == .ns ? time(b.start) : "\"\(time(b.start))\""
-                    out.write((firstRecord ? "\n" : ",\n") + "{\"time\":\(t),\"symbol\":\(jsonString(s.symbol)),\"open\":\(number(b.open)),\"high\":\(number(b.high)),\"low\":\(number(b.low)),\"close\":\(number(b.close)),\"volume\":\(number(b.volume)),\"count\":\(b.count),\"vwap\":\(number(b.vwap))}")
-                    firstRecord = false
-                }
-            }
-        }
-        if format == .json { out.write(firstRecord ? "]\n" : "\n]\n") }
-    }
-
-    func csvValue(_ values: ColumnValues, _ i: Int) -> String { csvText(values, i) }
-
-    func jsonValue(_ values: ColumnValues, _ i: Int) -> String {
-        switch values {
-        case .float64(let v): v[i].isFinite ? formatDouble(v[i]) : "null"
-        case .int64(let v): String(v[i])
-        case .bool(let v): v[i] ? "true" : "false"
-        case .string(let v): jsonString(v[i])
-        }
+        var writer = ResultWriter(format: format, timeFormat: timeFormat)
+        var text = ""
+        writer.beginBars(into: &text)
+        for (s, bars) in zip(series, results) { writer.bars(bars, symbol: s.symbol, into: &text) }
+        writer.end(into: &text)
+        out.write(text)
     }
 }
 
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                let h = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}
-
-extension String {
-    func replacingAll(_ target: Character, _ replacement: String) -> String {
-        var out = ""
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
-    }
-}
+extension ResultWriter.Format: ExpressibleByArgument {}
+extension ResultWriter.TimeFormat: ExpressibleByArgument {}
 
 /// Maps in parallel (one task per element, on all cores), keeping order.
 func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ body: @Sendable (T) throws -> R) throws -> [R] {
@@ -195,18 +121,4 @@ func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ body: @Sendable (T) t
     return try results.withLock { all in try all.map { try $0!.get() } }
 }
 
-/// A CSV field, quoted when it must be.
-func csvQuoted(_ s: String) -> String {
-    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-    return "\"" + s.replacingAll("\"", "\"\"") + "\""
-}
 
-/// Value `i` of a column as CSV text.
-func csvText(_ values: ColumnValues, _ i: Int) -> String {
-    switch values {
-    case .float64(let v): formatDouble(v[i])
-    case .int64(let v): String(v[i])
-    case .bool(let v): v[i] ? "true" : "false"
-    case .string(let v): csvQuoted(v[i])
-    }
-}

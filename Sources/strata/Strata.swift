@@ -126,11 +126,3 @@ func parseInterval(_ text: String) throws -> Int64 {
     return v
 }
 
-/// Formats a Double for CSV: shortest round-trip decimal, NaN and ±Inf spelled out.
-func formatDouble(_ v: Double) -> String {
-    if v.isNaN { return "NaN" }
-    if v.isInfinite { return v < 0 ? "-Inf" : "Inf" }
-    if v == 0 { return v.sign == .minus ? "-0.0" : "0" }
-    if v == v.rounded(), v.magnitude < 1e15 { return String(Int64(v)) }
-    return v.description
-}

@@ -1,0 +1,148 @@
+import StrataFormat
+
+/// Query results as CSV or JSON text, shared by `strata query` and the HTTP query API.
+///
+/// Raw rows: `time,symbol,<fields in schema order>` (CSV with a header; JSON an array of
+/// objects). Bars: `time,symbol,open,high,low,close,volume,count,vwap`. Times are RFC 3339
+/// UTC with nanoseconds, or integers of nanoseconds. Absent values are empty in CSV and
+/// `null` in JSON; JSON has no NaN or infinity, so those are `null` there. Output is
+/// appended piece by piece, so a large result can be streamed.
+public struct ResultWriter: Sendable {
+    public enum Format: String, Sendable, CaseIterable { case csv, json }
+    public enum TimeFormat: String, Sendable, CaseIterable { case rfc3339, ns }
+
+    public let format: Format
+    public let timeFormat: TimeFormat
+    private var records = 0
+
+    public init(format: Format, timeFormat: TimeFormat) {
+        self.format = format
+        self.timeFormat = timeFormat
+    }
+
+    /// The start of a raw-row result with these fields.
+    public func beginRows(_ schema: [Field], into out: inout String) {
+        if format == .csv {
+            out += (["time", "symbol"] + schema.map { TextFormat.csvQuoted($0.name) }).joined(separator: ",") + "\n"
+        } else {
+            out += "["
+        }
+    }
+
+    /// The start of a bar result.
+    public func beginBars(into out: inout String) {
+        out += format == .csv ? "time,symbol,open,high,low,close,volume,count,vwap\n" : "["
+    }
+
+    /// Rows `range` of one series' result.
+    public mutating func rows(_ result: QueryResult, range: Range<Int>? = nil, into out: inout String) {
+        let rows = result.rows
+        let names = result.schema.map { TextFormat.jsonString($0.name) }
+        let symbol = format == .csv ? TextFormat.csvQuoted(result.series.symbol) : TextFormat.jsonString(result.series.symbol)
+        for i in range ?? 0..<rows.rowCount {
+            if format == .csv {
+                out += time(rows.timestamps[i]) + "," + symbol
+                for c in rows.columns {
+                    out += ","
+                    if c.isPresent(i) { out += TextFormat.csvText(c.values, i) }
+                }
+                out += "\n"
+            } else {
+                out += (records == 0 ? "\n" : ",\n") + "{\"time\":" + jsonTime(rows.timestamps[i]) + ",\"symbol\":" + symbol
+                for (k, c) in rows.columns.enumerated() {
+                    out += "," + names[k] + ":" + (c.isPresent(i) ? TextFormat.jsonValue(c.values, i) : "null")
+                }
+                out += "}"
+            }
+            records += 1
+        }
+    }
+
+    /// One series' bars.
+    public mutating func bars(_ bars: [Bar], symbol: String, into out: inout String) {
+        func number(_ v: Double?) -> String {
+            guard let v else { return format == .csv ? "" : "null" }
+            if format == .json && !v.isFinite { return "null" }
+            return TextFormat.double(v)
+        }
+        for b in bars {
+            if format == .csv {
+                out += "\(time(b.start)),\(TextFormat.csvQuoted(symbol)),\(number(b.open)),\(number(b.high)),\(number(b.low)),\(number(b.close)),\(number(b.volume)),\(b.count),\(number(b.vwap))\n"
+            } else {
+                out += (records == 0 ? "\n" : ",\n")
+                    + "{\"time\":\(jsonTime(b.start)),\"symbol\":\(TextFormat.jsonString(symbol)),\"open\":\(number(b.open)),\"high\":\(number(b.high)),\"low\":\(number(b.low)),\"close\":\(number(b.close)),\"volume\":\(number(b.volume)),\"count\":\(b.count),\"vwap\":\(number(b.vwap))}"
+            }
+            records += 1
+        }
+    }
+
+    /// The end of the result.
+    public func end(into out: inout String) {
+        if format == .json { out += records == 0 ? "]\n" : "\n]\n" }
+    }
+
+    func time(_ t: Int64) -> String { timeFormat == .ns ? String(t) : CivilTime.format(t) }
+    func jsonTime(_ t: Int64) -> String { timeFormat == .ns ? String(t) : "\"\(CivilTime.format(t))\"" }
+}
+
+/// Values as CSV and JSON text.
+public enum TextFormat {
+    /// Shortest round-trip decimal; whole numbers below 10¹⁵ without a fraction; NaN and
+    /// ±Inf spelled out.
+    public static func double(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v < 0 ? "-Inf" : "Inf" }
+        if v == 0 { return v.sign == .minus ? "-0.0" : "0" }
+        if v == v.rounded(), v.magnitude < 1e15 { return String(Int64(v)) }
+        return v.description
+    }
+
+    /// A CSV field, quoted when it must be.
+    public static func csvQuoted(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        var out = "\""
+        for c in s {
+            if c == "\"" { out += "\"\"" } else { out.append(c) }
+        }
+        return out + "\""
+    }
+
+    public static func csvText(_ values: ColumnValues, _ i: Int) -> String {
+        switch values {
+        case .float64(let v): double(v[i])
+        case .int64(let v): String(v[i])
+        case .bool(let v): v[i] ? "true" : "false"
+        case .string(let v): csvQuoted(v[i])
+        }
+    }
+
+    public static func jsonValue(_ values: ColumnValues, _ i: Int) -> String {
+        switch values {
+        case .float64(let v): v[i].isFinite ? double(v[i]) : "null"
+        case .int64(let v): String(v[i])
+        case .bool(let v): v[i] ? "true" : "false"
+        case .string(let v): jsonString(v[i])
+        }
+    }
+
+    public static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let h = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
