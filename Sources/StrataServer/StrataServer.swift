@@ -19,7 +19,7 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 }
 
-/// Strata over HTTP: InfluxDB line protocol writes, health and readiness.
+/// Strata over HTTP: InfluxDB line protocol writes, queries, health and readiness.
 public struct StrataServer: Sendable {
     public let database: Database
     public let configuration: ServerConfiguration
@@ -33,6 +33,7 @@ public struct StrataServer: Sendable {
         let router = Router()
         router.post("api/v2/write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
         router.post("write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
+        router.get("api/v1/query") { request, _ in query(request) }
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("ready") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n"))) }
         return router

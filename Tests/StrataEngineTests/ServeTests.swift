@@ -38,6 +38,12 @@ import Testing
         return (code, String(decoding: (try? readFile(root.path + "/resp.txt")) ?? [], as: UTF8.self))
     }
 
+    func fetch(_ url: String) -> (code: Int, body: String) {
+        guard system("curl -s -o '\(root.path)/resp.txt' -w '%{http_code}' '\(url)' > '\(root.path)/code.txt'") == 0 else { return (0, "") }
+        let code = Int(String(decoding: (try? readFile(root.path + "/code.txt")) ?? [], as: UTF8.self)) ?? 0
+        return (code, String(decoding: (try? readFile(root.path + "/resp.txt")) ?? [], as: UTF8.self))
+    }
+
     func get(_ url: String) -> Int {
         guard system("curl -s -o /dev/null -w '%{http_code}' '\(url)' > '\(root.path)/code.txt'") == 0 else { return 0 }
         return Int(String(decoding: (try? readFile(root.path + "/code.txt")) ?? [], as: UTF8.self)) ?? 0
@@ -74,6 +80,23 @@ import Testing
         let bomb = postFile(url + "/api/v2/write", root.path + "/bomb.gz", headers: ["Content-Encoding: gzip"])
         #expect(bomb.code == 413 && bomb.body.contains("inflates to more than"), "\(bomb)")
         #expect(post(url + "/api/v2/write", "trade,symbol=A price=1", headers: ["Content-Encoding: br"]).code == 415)
+        // Queries see the rows at once (from memory), raw or as bars, JSON or CSV.
+        let json = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4,NQH4&from=2024-01-02T14:30:00Z&to=2024-01-02T14:30:02Z&time_format=ns")
+        #expect(json.code == 200 && json.body == """
+            [
+            {"time":1704205800000000000,"symbol":"ESH4","price":4512.25,"size":1},
+            {"time":1704205800000000000,"symbol":"ESH4","price":4512.5,"size":2},
+            {"time":1704205801000000000,"symbol":"ESH4","price":4513,"size":3},
+            {"time":1704205802000000000,"symbol":"ESH4","price":4514,"size":4},
+            {"time":1704205800001000000,"symbol":"NQH4","price":16800.25,"size":1}
+            ]
+
+            """, "\(json)")
+        let bars = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m&ohlcv=price,size&format=csv")
+        #expect(bars.code == 200 && bars.body == "time,symbol,open,high,low,close,volume,count,vwap\n2024-01-02T14:30:00.000000000Z,ESH4,4512.25,4515,4512.25,4515,15,5,4513.816666666667\n", "\(bars)")
+        let badQuery = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m")
+        #expect(badQuery.code == 400 && badQuery.body.contains("'interval' and 'ohlcv' go together"), "\(badQuery)")
+        #expect(fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&from=yesterday").body.contains("'from' 'yesterday' is not a time"))
         // SIGTERM: the server stops, flushes and closes the store.
         kill(pid, SIGTERM)
         #expect(waitForExit(pid) == 0)

@@ -1,0 +1,142 @@
+import Hummingbird
+import NIOCore
+import StrataEngine
+import StrataFormat
+import StrataSystem
+
+/// GET /api/v1/query: raw rows or bars of one or more symbols of a measurement, across
+/// memory, local segments and the archive, as JSON or CSV, streamed.
+///
+///     measurement  required
+///     symbol       required; several separated by commas
+///     from, to     RFC 3339, a date, or an epoch integer (unit from its magnitude); inclusive
+///     interval     bar length (1m, 5m, 1h, 1d…) — with ohlcv
+///     ohlcv        PRICE[,VOLUME] (bars from ticks) or OPEN,HIGH,LOW,CLOSE[,VOLUME] (roll-up)
+///     format       json (default) or csv
+///     time_format  rfc3339 (default) or ns
+///
+/// A symbol without rows returns none. Parameters are checked before the first byte is
+/// sent: a bad one is a 400 naming it.
+extension StrataServer {
+    struct QueryRequest: Sendable {
+        var series: [SeriesKey]
+        var from = Int64.min
+        var to = Int64.max
+        var bars: BarSpec?
+        var format = ResultWriter.Format.json
+        var timeFormat = ResultWriter.TimeFormat.rfc3339
+    }
+
+    func query(_ request: Request) -> Response {
+        let parameters = request.uri.queryParameters
+        let parsed: QueryRequest
+        do throws(StrataError) {
+            parsed = try Self.queryRequest { parameters[Substring($0)].map(String.init) }
+        } catch {
+            return Self.error(.badRequest, error.message)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = parsed.format == .csv ? "text/csv; charset=utf-8" : "application/json"
+        let database = self.database
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var text = ""
+            var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
+            var begun = false
+            for series in parsed.series {
+                let outcome = Result { () throws(StrataError) -> (QueryResult?, [Bar]) in
+                    if let spec = parsed.bars { return (nil, try database.bars(series, spec: spec, from: parsed.from, to: parsed.to)) }
+                    return (try database.query(series, from: parsed.from, to: parsed.to), [])
+                }
+                guard case .success(let (result, bars)) = outcome else {
+                    // Too late for a status: the body says so and stops (a JSON reader
+                    // sees it as malformed, a CSV reader as a line that is not a row).
+                    if case .failure(let error) = outcome { try await writer.write(ByteBuffer(string: "\nerror: \(error.description)\n")) }
+                    try await writer.finish(nil)
+                    return
+                }
+                if let result {
+                    if !begun { out.beginRows(result.schema, into: &text) }
+                    var start = 0
+                    while start < result.rows.rowCount {
+                        let end = min(result.rows.rowCount, start + 4_096)
+                        out.rows(result, range: start..<end, into: &text)
+                        try await writer.write(ByteBuffer(string: text))
+                        text = ""
+                        start = end
+                    }
+                } else {
+                    if !begun { out.beginBars(into: &text) }
+                    out.bars(bars, symbol: series.symbol, into: &text)
+                }
+                begun = true
+            }
+            if !begun {
+                if parsed.bars != nil { out.beginBars(into: &text) } else { out.beginRows([], into: &text) }
+            }
+            out.end(into: &text)
+            try await writer.write(ByteBuffer(string: text))
+            try await writer.finish(nil)
+        })
+    }
+
+    /// Reads and checks the parameters.
+    static func queryRequest(_ parameter: (String) -> String?) throws(StrataError) -> QueryRequest {
+        func bad(_ message: String, _ name: String) -> StrataError { StrataError(.invalidInput, message, field: name) }
+        guard let measurement = parameter("measurement"), !measurement.isEmpty else { throw bad("the parameter 'measurement' is required", "measurement") }
+        guard let symbols = parameter("symbol"), !symbols.isEmpty else { throw bad("the parameter 'symbol' is required (several separated by commas)", "symbol") }
+        var q = QueryRequest(series: [])
+        for symbol in symbols.split(separator: ",", omittingEmptySubsequences: false) {
+            q.series.append(try SeriesKey(measurement: measurement, symbol: String(symbol)))
+        }
+        if let text = parameter("from") { q.from = try time(text, "from") }
+        if let text = parameter("to") { q.to = try time(text, "to") }
+        guard q.from <= q.to else { throw bad("'from' is after 'to'", "from") }
+        switch (parameter("interval"), parameter("ohlcv")) {
+        case (nil, nil): break
+        case (let interval?, let ohlcv?):
+            let length: Int64
+            do throws(StrataError) {
+                length = try parseDuration(interval)
+            } catch {
+                throw bad("'interval' \(error.message)", "interval")
+            }
+            guard length > 0 else { throw bad("'interval' must be more than zero", "interval") }
+            let f = ohlcv.split(separator: ",").map(String.init)
+            let source: BarSpec.Source
+            switch f.count {
+            case 1: source = .ticks(price: f[0], volume: nil)
+            case 2: source = .ticks(price: f[0], volume: f[1])
+            case 4: source = .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: nil)
+            case 5: source = .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: f[4])
+            default: throw bad("'ohlcv' takes PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME]", "ohlcv")
+            }
+            q.bars = BarSpec(interval: length, source: source)
+        default:
+            throw bad("'interval' and 'ohlcv' go together", "interval")
+        }
+        if let text = parameter("format") {
+            guard let f = ResultWriter.Format(rawValue: text) else { throw bad("'format' is json or csv, not '\(text)'", "format") }
+            q.format = f
+        }
+        if let text = parameter("time_format") {
+            guard let f = ResultWriter.TimeFormat(rawValue: text) else { throw bad("'time_format' is rfc3339 or ns, not '\(text)'", "time_format") }
+            q.timeFormat = f
+        }
+        return q
+    }
+
+    /// RFC 3339, a date, or an epoch integer whose unit its magnitude tells.
+    static func time(_ text: String, _ name: String) throws(StrataError) -> Int64 {
+        if let v = Int64(text) {
+            let (t, overflow) = v.multipliedReportingOverflow(by: TimeUnit.guess(v).nanoseconds)
+            guard !overflow else { throw StrataError(.invalidInput, "'\(name)' \(text) is out of range", field: name) }
+            return t
+        }
+        switch CivilTime.parse(text) {
+        case .success(let t): return t
+        case .failure(.outOfRange): throw StrataError(.invalidInput, "'\(name)' '\(text)' is outside 1677-09-21…2262-04-11", field: name)
+        case .failure(.syntax(let why)):
+            throw StrataError(.invalidInput, "'\(name)' '\(text)' is not a time (RFC 3339, a date or an epoch integer): \(why)", field: name)
+        }
+    }
+}
