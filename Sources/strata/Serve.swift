@@ -10,6 +10,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve the store over HTTP: InfluxDB line protocol writes (POST /api/v2/write, /write), GET /health and /ready.",
         discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. Until API keys exist it listens on loopback only.")
     @OptionGroup var store: DataDirOption
+    @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "HOST:PORT to listen on (default 127.0.0.1:8000; port 0 picks a free port).") var listen = "127.0.0.1:8000"
     @Option(help: "The line protocol tag that names the series.") var symbolTag = "symbol"
 
@@ -25,9 +26,11 @@ struct Serve: AsyncParsableCommand {
         }
         c.symbolTag = symbolTag
         let settings = try store.settings()
+        // Queries reach the archive (cold days) too.
+        let archive = try archiveOption.open(store)
         let database: Database
         do throws(StrataError) {
-            database = try Database(directory: store.path, configuration: settings.database)
+            database = try Database(directory: store.path, configuration: archive.databaseConfiguration(settings.database))
         } catch {
             fail(error.description)
         }

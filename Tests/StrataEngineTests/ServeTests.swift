@@ -109,6 +109,26 @@ import Testing
         #expect(q.stdout.contains("1704205800000000000,ESH4,4512.25,1") && q.stdout.contains("1704205800000000000,ESH4,4512.5,2") && q.stdout.contains("1704205804000000000,ESH4,4515,5"), "\(q.stdout)")
     }
 
+    /// InfluxData's Python client writes (plain and gzip); counts and sums read back exact,
+    /// through the query API and, after a SIGTERM, through the CLI.
+    @Test(.enabled(if: system("python3 -c 'import influxdb_client' 2>/dev/null") == 0 || getenv("CI") != nil, "needs influxdb-client (pip), which scripts/test installs"))
+    func theInfluxPythonClientWritesExactly() throws {
+        let (pid, url) = try start()
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        var script = "\(#filePath)"
+        for _ in 0..<3 { script = String(script[..<script.lastIndex(of: "/")!]) }
+        script += "/scripts/clients/influx-write.py"
+        let status = system("python3 '\(script)' '\(url)' 30000 > '\(root.path)/py.txt' 2>&1")
+        let output = String(decoding: (try? readFile(root.path + "/py.txt")) ?? [], as: UTF8.self)
+        #expect(status == 0 && output.contains("ok: 30001 rows"), "\(output)")
+        kill(pid, SIGTERM)
+        #expect(waitForExit(pid) == 0)
+        stopped = true
+        let q = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4,NQH4,005930,GZ"])
+        #expect(q.status == 0 && q.stdout.split(separator: "\n").count == 30_002, "\(q.stderr)")
+    }
+
     @Test func onlyLoopbackUntilThereAreKeys() {
         let r = runStrata(["serve", "--data-dir", data, "--listen", "0.0.0.0:0"])
         #expect(r.status != 0 && r.stderr.contains("loopback only"), "\(r.stderr)")
