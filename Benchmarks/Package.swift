@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(name: "Strata", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Deterministic in-memory data shared by the executables.
@@ -38,6 +39,8 @@ let package = Package(
                 .product(name: "StrataSystem", package: "Strata"),
                 .product(name: "StrataMirror", package: "Strata"),
                 .product(name: "StrataCache", package: "Strata"),
+                .product(name: "StrataServer", package: "Strata"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "StrataBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -25,6 +25,7 @@ let benchmarks: @Sendable () -> Void = {
     registerBackupBenchmarks()
     registerMirrorBenchmarks()
     registerCacheBenchmarks()
+    registerServerBenchmarks()
 }
 
 /// Configuration of the Codec/* and Block/* benchmarks (1M values per iteration).

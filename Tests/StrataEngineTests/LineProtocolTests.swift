@@ -49,7 +49,7 @@ import Testing
         ("trade,symbol=A price=1 9999999999999", "is out of range"),
         ("trade,symbol=A price=1 5 extra", "unexpected 'extra'"),
         ("trade,symbol=A price=1,price=2", "field 'price' appears twice"),
-        ("trade,symbol=A,price=x price=2", "field 'price' appears twice"),
+        ("quote,symbol=A,price=x price=2", "field 'price' appears twice"),
         ("trade,symbol=A,venue price=2", "tag 'venue' has no '='"),
         ("trade,symbol=A price", "field 'price' has no '='"),
     ])

@@ -173,6 +173,21 @@ func iteration(_ name: String) throws -> () throws -> Void {
             let ingester = CSVIngester(store: try Store(directory: dir, create: true), options: CSVIngestOptions(measurement: "trade"))
             consume(try csv.withUnsafeBufferPointer { (b) throws(StrataError) in try ingester.ingest(b, source: "trades.csv") })
         }
+    case "line-protocol":
+        // 1M lines in 200 bodies of 5,000 (ten series), as the HTTP write benchmark sends them.
+        let t = Fixtures.codecTrades
+        guard case .float64(let prices) = t.columns[0].values, case .int64(let sizes) = t.columns[1].values else { fatalError() }
+        let bodies: [[UInt8]] = (0..<200).map { b in
+            var body = ""
+            for l in 0..<5_000 {
+                let i = (b * 5_000 + l) % t.rowCount
+                body += "trade,symbol=SYM\((b * 5_000 + l) % 10) price=\(prices[i]),size=\(sizes[i])i \(t.timestamps[i])\n"
+            }
+            return Array(body.utf8)
+        }
+        return {
+            for body in bodies { consume(body.withUnsafeBytes { LineProtocol.parse($0, options: LineProtocolOptions()) }) }
+        }
     case "csv":
         // Not a workload: prints the in-memory CSV, to compare with `strata generate`.
         let rows = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 450_000 : 450_000
@@ -184,7 +199,7 @@ func iteration(_ name: String) throws -> () throws -> Void {
         usage: StrataProfile WORKLOAD [SECONDS]
         workloads: ts-decode decimal-decode gorilla-decode-prices gorilla-decode-walk int-decode
                    ts-encode decimal-encode float-encode gorilla-encode-walk int-encode
-                   block-decode block-encode bars raw-hour ingest
+                   block-decode block-encode bars raw-hour ingest line-protocol
         (codec and block workloads do 1M values per iteration; csv ROWS prints the CSV fixture)
         """)
         exit(2)

@@ -1,0 +1,140 @@
+import Benchmark
+import Glibc
+import Logging
+import StrataBenchmarkSupport
+import StrataEngine
+import StrataFormat
+import StrataServer
+import Synchronization
+
+/// Line protocol bodies: `count` bodies of `lines` trades each, ten symbols in turn, times
+/// in nanoseconds.
+func lineProtocolBodies(count: Int, lines: Int) -> [[UInt8]] {
+    let t = Fixtures.codecTrades
+    guard case .float64(let prices) = t.columns[0].values, case .int64(let sizes) = t.columns[1].values else { fatalError("trade columns") }
+    return (0..<count).map { b in
+        var body = ""
+        body.reserveCapacity(lines * 64)
+        for l in 0..<lines {
+            let i = (b * lines + l) % t.rowCount
+            body += "trade,symbol=SYM\((b * lines + l) % 10) price=\(prices[i]),size=\(sizes[i])i \(t.timestamps[i])\n"
+        }
+        return Array(body.utf8)
+    }
+}
+
+/// A blocking HTTP/1.1 client on one keep-alive connection: enough to drive the server
+/// without measuring a client library.
+final class RawHTTPClient: @unchecked Sendable {  // one thread uses each
+    let fd: Int32
+    var buffer = [UInt8](repeating: 0, count: 64 << 10)
+
+    init(port: Int) {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        precondition(connected == 0, "connect: \(errno)")
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// POSTs `body`; returns the status code once the whole response is read.
+    func post(_ path: String, _ body: [UInt8]) -> Int {
+        let head = Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        sendAll(head)
+        sendAll(body)
+        var received: [UInt8] = []
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            precondition(n > 0, "recv: \(errno)")
+            received += buffer[..<n]
+            guard let end = received.firstRange(of: [13, 10, 13, 10]) else { continue }
+            let header = String(decoding: received[..<end.lowerBound], as: UTF8.self)
+            let length = header.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: " ")) } ?? 0
+            if received.count - end.upperBound >= length {
+                return Int(header.split(separator: " ")[1]) ?? 0
+            }
+        }
+    }
+
+    private func sendAll(_ bytes: [UInt8]) {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            precondition(n > 0, "send: \(errno)")
+            sent += n
+        }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let c = s.first, set.contains(c) { s = s.dropFirst() }
+        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        return s
+    }
+}
+
+func registerServerBenchmarks() {
+    // One iteration: parse 1M lines (200 bodies of 5,000 lines, ten series).
+    Benchmark("LineProtocol/parse 1M lines",
+              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .mega,
+                                   maxDuration: .seconds(20), maxIterations: 10)) { (benchmark: Benchmark, bodies: [[UInt8]]) in
+        var options = LineProtocolOptions()
+        options.now = 0
+        for body in bodies {
+            let batch = body.withUnsafeBytes { LineProtocol.parse($0, options: options) }
+            precondition(batch.rows == 5_000 && batch.badLines == 0)
+            blackHole(batch)
+        }
+    } setup: {
+        lineProtocolBodies(count: 200, lines: 5_000)
+    }
+
+    // One iteration: 1M rows through `strata serve`'s HTTP API on loopback: 8 connections,
+    // each POSTing 5,000-line bodies (25 each) to /api/v2/write, fsync interval:100; an
+    // iteration ends when every reply (204, rows durable under the policy) is in.
+    Benchmark("Server/line protocol over HTTP, 8 connections × 5,000-line batches",
+              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .mega,
+                                   maxDuration: .seconds(60), maxIterations: 10)) { (benchmark: Benchmark, bodies: [[UInt8]]) in
+        let dir = Fixtures.makeTemporaryDirectory("strata-bench-server")
+        defer { Fixtures.removeDirectory(dir) }
+        var c = DatabaseConfiguration()
+        c.fsync = .interval(milliseconds: 100)
+        let db = try! Database(directory: dir, configuration: c)
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let port = Atomic<Int>(0)
+        let app = StrataServer(database: db, configuration: configuration).application(logger: logger) { p in port.store(p, ordering: .sequentiallyConsistent) }
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        while port.load(ordering: .sequentiallyConsistent) == 0 { usleep(1_000) }
+        let clients = (0..<8).map { _ in RawHTTPClient(port: port.load(ordering: .sequentiallyConsistent)) }
+        let failures = Atomic<Int>(0)
+        benchmark.startMeasurement()
+        let threads = (0..<8).map { k in
+            BackgroundThread(name: "client-\(k)") {
+                for b in stride(from: k, to: bodies.count, by: 8) where clients[k].post("/api/v2/write?precision=ns", bodies[b]) != 204 {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        for t in threads { t.join() }
+        benchmark.stopMeasurement()
+        precondition(failures.load(ordering: .relaxed) == 0, "some writes failed")
+        server.cancel()
+        try! db.close()
+    } setup: {
+        lineProtocolBodies(count: 200, lines: 5_000)
+    }
+}
