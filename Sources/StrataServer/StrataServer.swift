@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 64 << 20
     /// Lines longer than this are refused (each with its number).
     public var maxLineBytes = 64 << 10
+    /// API keys; with none, requests need no key (allowed on loopback only).
+    public var keyring = APIKeyring()
 
     public init() {}
 }
@@ -31,6 +33,9 @@ public struct StrataServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        if !configuration.keyring.isEmpty {
+            router.middlewares.add(AuthMiddleware(keyring: configuration.keyring, maxBodyBytes: configuration.maxBodyBytes))
+        }
         router.post("api/v2/write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
         router.post("write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
         router.get("api/v1/query") { request, _ in query(request) }
@@ -93,14 +98,20 @@ public struct StrataServer: Sendable {
     }
 
     /// An InfluxDB-style error body: `{"code": …, "message": …}` plus details.
-    static func error(_ status: HTTPResponse.Status, _ message: String, extra: [String: String] = [:]) -> Response {
-        let code = status == .badRequest ? "invalid" : status == .internalServerError ? "internal error" : "\(status.code)"
+    static func error(_ status: HTTPResponse.Status, _ message: String, extra: [String: String] = [:], headers: HTTPFields = HTTPFields()) -> Response {
+        let code = switch status {
+        case .badRequest: "invalid"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        case .internalServerError: "internal error"
+        default: "\(status.code)"
+        }
         var fields = ["\"code\":\(JSON.string(code))", "\"message\":\(JSON.string(message))"]
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
             // Numbers and arrays go in as they are; the rest are strings.
             fields.append("\(JSON.string(key)):\(value.first == "[" || Int(value) != nil ? value : JSON.string(value))")
         }
-        var headers = HTTPFields()
+        var headers = headers
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{" + fields.joined(separator: ",") + "}\n")))
     }

@@ -2,17 +2,20 @@ import ArgumentParser
 import Glibc
 import Logging
 import StrataEngine
+import StrataArchive
 import StrataServer
+import StrataSystem
 
 /// `strata serve`: the store over HTTP.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the store over HTTP: InfluxDB line protocol writes (POST /api/v2/write, /write), GET /health and /ready.",
-        discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. Until API keys exist it listens on loopback only.")
+        discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. With API keys (--api-keys, $STRATA_API_KEYS_FILE) every route but /health and /ready needs one; without, it listens on loopback only. strata keys create makes keys.")
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "HOST:PORT to listen on (default 127.0.0.1:8000; port 0 picks a free port).") var listen = "127.0.0.1:8000"
     @Option(help: "The line protocol tag that names the series.") var symbolTag = "symbol"
+    @Option(help: "API keys file (default: $STRATA_API_KEYS_FILE): lines '<name> <role> sha256:<hex>' from strata keys create.") var apiKeys: String?
 
     func run() async throws {
         var c = ServerConfiguration()
@@ -21,8 +24,16 @@ struct Serve: AsyncParsableCommand {
         }
         c.host = String(listen[..<colon]).trimmingBrackets
         c.port = port
-        guard ["127.0.0.1", "::1", "localhost"].contains(c.host) else {
-            throw ValidationError("--listen \(listen): without API keys (not built yet) the server listens on loopback only (127.0.0.1, ::1, localhost)")
+        if let file = apiKeys ?? Keyring.environmentVariable("STRATA_API_KEYS_FILE").flatMap({ $0.isEmpty ? nil : $0 }) {
+            do throws(StrataError) {
+                c.keyring = try APIKeyring.load(file)
+            } catch {
+                fail(error.description)
+            }
+            guard !c.keyring.isEmpty else { fail("\(file): no API keys in it") }
+        }
+        guard !c.keyring.isEmpty || ["127.0.0.1", "::1", "localhost"].contains(c.host) else {
+            throw ValidationError("--listen \(listen): without API keys (--api-keys or $STRATA_API_KEYS_FILE) the server listens on loopback only (127.0.0.1, ::1, localhost)")
         }
         c.symbolTag = symbolTag
         let settings = try store.settings()

@@ -8,12 +8,13 @@ import Testing
     var data: String { root.path + "/data" }
 
     /// Starts `strata serve` on a free port; returns its pid and base URL.
-    func start() throws -> (pid: pid_t, url: String) {
-        let pid = spawnStrata(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"], stdout: root.path + "/out.txt", stderr: root.path + "/err.txt")
+    func start(_ extra: [String] = [], listen: String = "127.0.0.1:0") throws -> (pid: pid_t, url: String) {
+        let pid = spawnStrata(["serve", "--data-dir", data, "--listen", listen] + extra, stdout: root.path + "/out.txt", stderr: root.path + "/err.txt")
         for _ in 0..<600 {
             let out = String(decoding: (try? readFile(root.path + "/out.txt")) ?? [], as: UTF8.self)
             if let line = out.split(separator: "\n").first(where: { $0.hasPrefix("strata: listening on ") }) {
-                return (pid, String(line.dropFirst("strata: listening on ".count)))
+                let port = line.split(separator: ":").last!
+                return (pid, "http://127.0.0.1:\(port)")
             }
             usleep(50_000)
         }
@@ -44,8 +45,9 @@ import Testing
         return (code, String(decoding: (try? readFile(root.path + "/resp.txt")) ?? [], as: UTF8.self))
     }
 
-    func get(_ url: String) -> Int {
-        guard system("curl -s -o /dev/null -w '%{http_code}' '\(url)' > '\(root.path)/code.txt'") == 0 else { return 0 }
+    func get(_ url: String, headers: [String] = []) -> Int {
+        let h = headers.map { "-H '\($0)' " }.joined()
+        guard system("curl -s -o /dev/null -w '%{http_code}' \(h)'\(url)' > '\(root.path)/code.txt'") == 0 else { return 0 }
         return Int(String(decoding: (try? readFile(root.path + "/code.txt")) ?? [], as: UTF8.self)) ?? 0
     }
 
@@ -129,8 +131,65 @@ import Testing
         #expect(q.status == 0 && q.stdout.split(separator: "\n").count == 30_002, "\(q.stderr)")
     }
 
+    /// A key made by `strata keys create`: (key, keys-file line).
+    func makeKey(_ name: String, _ role: String) -> (key: String, line: String) {
+        let r = runStrata(["keys", "create", "--name", name, "--role", role])
+        let lines = r.stdout.split(separator: "\n")
+        return (String(lines[0].dropFirst("key: ".count)), String(lines[1].dropFirst("keys file line: ".count)))
+    }
+
+    /// Signs a request as a client would (Python's hmac, independent of the server's code):
+    /// returns the X-Strata-* headers.
+    func signed(_ name: String, _ key: String, path: String, query: String, body: String, age: Int = 0) -> [String] {
+        writeText(root.path + "/sign-body.txt", body)
+        let script = "import hmac,hashlib,sys,time; key=sys.argv[1]; ts=str(int(time.time())-int(sys.argv[5])); body=open(sys.argv[4],'rb').read(); msg='POST\\n'+sys.argv[2]+'\\n'+sys.argv[3]+'\\n'+ts+'\\n'+hashlib.sha256(body).hexdigest(); print(ts, hmac.new(hashlib.sha256(key.encode()).digest(), msg.encode(), hashlib.sha256).hexdigest())"
+        _ = system("python3 -c \"\(script)\" '\(key)' '\(path)' '\(query)' '\(root.path)/sign-body.txt' \(age) > '\(root.path)/sig.txt'")
+        let parts = String(decoding: (try? readFile(root.path + "/sig.txt")) ?? [], as: UTF8.self).split(separator: " ")
+        guard parts.count == 2 else { return [] }
+        return ["X-Strata-Key: \(name)", "X-Strata-Timestamp: \(parts[0])", "X-Strata-Signature: \(parts[1].trimmingNewline)"]
+    }
+
+    /// API keys: every route but /health and /ready needs one of the right role; signed
+    /// requests within five minutes work; nothing says which part was wrong.
+    @Test func apiKeysRolesAndSignatures() throws {
+        let writer = makeKey("feed", "write"), reader = makeKey("notebook", "read"), admin = makeKey("ops", "admin")
+        #expect(writer.key.hasPrefix("strata_") && writer.line.hasPrefix("feed write sha256:") && writer.line.count == "feed write sha256:".count + 64)
+        writeText(root.path + "/keys", "# Strata API keys\n\(writer.line)\n\(reader.line)\n\n\(admin.line)\n")
+        // With keys it may listen beyond loopback.
+        let (pid, url) = try start(["--api-keys", root.path + "/keys"], listen: "0.0.0.0:0")
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let line = "trade,symbol=ESH4 price=1,size=1i 1704205800"
+        let write = url + "/api/v2/write?precision=s"
+        #expect(get(url + "/health") == 200 && get(url + "/ready") == 200)
+        let none = post(write, line)
+        #expect(none.code == 401 && none.body.contains("a valid API key is required"), "\(none)")
+        #expect(post(write, line, headers: ["Authorization: Bearer strata_wrong"]).code == 401)
+        #expect(post(write, line, headers: ["Authorization: Bearer \(reader.key)"]).code == 403)
+        #expect(post(write, line, headers: ["Authorization: Bearer \(writer.key)"]).code == 204)
+        #expect(post(url + "/write?precision=s", line, headers: ["Authorization: Token \(writer.key)"]).code == 204)
+        #expect(post(write, line, headers: ["Authorization: Token \(admin.key)"]).code == 204)
+        let query = url + "/api/v1/query?measurement=trade&symbol=ESH4"
+        #expect(get(query) == 401 && get(query, headers: ["Authorization: Bearer \(writer.key)"]) == 403)
+        #expect(get(query, headers: ["Authorization: Bearer \(reader.key)"]) == 200 && get(query, headers: ["Authorization: Bearer \(admin.key)"]) == 200)
+        // Signed requests: right, tampered, too old, unknown key.
+        let headers = signed("feed", writer.key, path: "/api/v2/write", query: "precision=s", body: line)
+        #expect(headers.count == 3 && post(write, line, headers: headers).code == 204)
+        #expect(post(write, line + "0", headers: headers).code == 401)
+        #expect(post(write, line, headers: signed("feed", writer.key, path: "/api/v2/write", query: "precision=s", body: line, age: 600)).code == 401)
+        #expect(post(write, line, headers: signed("nobody", writer.key, path: "/api/v2/write", query: "precision=s", body: line)).code == 401)
+        #expect(post(write, line, headers: signed("notebook", reader.key, path: "/api/v2/write", query: "precision=s", body: line)).code == 403)
+        // A bad keys file is named.
+        writeText(root.path + "/bad-keys", "feed superuser sha256:00\n")
+        let bad = runStrata(["serve", "--data-dir", data, "--api-keys", root.path + "/bad-keys"])
+        #expect(bad.status != 0 && bad.stderr.contains("bad-keys, line 1: bad API key line (role 'superuser' is not read, write or admin)"), "\(bad.stderr)")
+    }
+
     @Test func onlyLoopbackUntilThereAreKeys() {
         let r = runStrata(["serve", "--data-dir", data, "--listen", "0.0.0.0:0"])
         #expect(r.status != 0 && r.stderr.contains("loopback only"), "\(r.stderr)")
     }
+}
+
+extension Substring {
+    fileprivate var trimmingNewline: Substring { last == "\n" ? dropLast() : self }
 }

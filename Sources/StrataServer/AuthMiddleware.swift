@@ -1,0 +1,97 @@
+import Crypto
+import Glibc
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import StrataEngine
+
+/// API keys on every route but /health and /ready.
+///
+/// A request carries its key as `Authorization: Bearer KEY` or Influx's
+/// `Authorization: Token KEY`, or is signed instead:
+///
+///     X-Strata-Key: <key name>
+///     X-Strata-Timestamp: <seconds since the epoch, within 5 minutes of the server's clock>
+///     X-Strata-Signature: hex(HMAC-SHA256(SHA-256(key), method \n path \n query \n timestamp \n hex(SHA-256(body))))
+///
+/// (the HMAC key is the key's SHA-256, which is what the server holds). Without a valid key
+/// or signature: 401; with a key whose role does not cover the route: 403. Neither says
+/// which part was wrong.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let keyring: APIKeyring
+    let maxBodyBytes: Int
+    static let window: Int64 = 300
+
+    /// The role a route needs; nil for the open ones.
+    static func required(_ method: HTTPRequest.Method, _ path: String) -> Role? {
+        switch (method, path) {
+        case (_, "/health"), (_, "/ready"): nil
+        case (.post, "/api/v2/write"), (.post, "/write"): .write
+        case (.get, "/api/v1/query"), (.get, "/metrics"): .read
+        default: .admin
+        }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let required = Self.required(request.method, request.uri.path) else { return try await next(request, context) }
+        var request = request
+        let key: APIKey?
+        if request.headers[Self.signatureField] != nil {
+            let body = try await request.collectBody(upTo: maxBodyBytes)
+            key = body.withUnsafeReadableBytes { verifySignature(request, body: $0) }
+        } else {
+            key = request.headers[.authorization].flatMap(Self.token).flatMap(keyring.authenticate)
+        }
+        guard let key else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Bearer realm=\"strata\""
+            return StrataServer.error(.unauthorized, "a valid API key is required (Authorization: Bearer KEY or Token KEY, or a signed request)", headers: headers)
+        }
+        guard key.role.allows(required) else {
+            return StrataServer.error(.forbidden, "this key may not use \(request.method) \(request.uri.path)")
+        }
+        return try await next(request, context)
+    }
+
+    /// The key from `Bearer KEY` or `Token KEY`.
+    static func token(_ header: String) -> String? {
+        for scheme in ["Bearer ", "Token "] where header.hasPrefix(scheme) {
+            return String(header.dropFirst(scheme.count)).trimmingSpaces
+        }
+        return nil
+    }
+
+    static let keyField = HTTPField.Name("X-Strata-Key")!
+    static let timestampField = HTTPField.Name("X-Strata-Timestamp")!
+    static let signatureField = HTTPField.Name("X-Strata-Signature")!
+
+    /// The key of a correctly signed request made within the time window.
+    func verifySignature(_ request: Request, body: UnsafeRawBufferPointer) -> APIKey? {
+        guard let name = request.headers[Self.keyField], let key = keyring.key(named: name),
+              let stamp = request.headers[Self.timestampField], let seconds = Int64(stamp),
+              let signature = request.headers[Self.signatureField].flatMap({ APIKeyring.bytes(hex: Substring($0)) }) else { return nil }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        guard abs(Int64(now.tv_sec) - seconds) <= Self.window else { return nil }
+        let expected = Self.signature(hashedKey: key.hash, method: request.method.rawValue, path: request.uri.path,
+                                      query: request.uri.query ?? "", timestamp: stamp, body: body)
+        return APIKeyring.constantTimeEqual(expected, signature) ? key : nil
+    }
+
+    /// HMAC-SHA256 of the request's canonical form under the key's SHA-256.
+    static func signature(hashedKey: [UInt8], method: String, path: String, query: String, timestamp: String, body: UnsafeRawBufferPointer) -> [UInt8] {
+        let bodyHash = APIKeyring.hex(Array(SHA256.hash(data: body)))
+        let message = "\(method)\n\(path)\n\(query)\n\(timestamp)\n\(bodyHash)"
+        return Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: hashedKey)))
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}
