@@ -345,10 +345,17 @@ public struct WALStatistics: Sendable {
     public var syncs = 0
     public var syncNanoseconds: Int64 = 0
     public var maxSyncNanoseconds: Int64 = 0
+    /// fdatasyncs per duration bucket: at most `syncBucketBounds[i]`, the last beyond them all.
+    public var syncBuckets = [Int](repeating: 0, count: WALStatistics.syncBucketBounds.count + 1)
+
+    /// Upper bounds of the fdatasync buckets (nanoseconds): 100 µs … 1 s.
+    public static let syncBucketBounds: [Int64] = [100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000,
+                                                   25_000_000, 50_000_000, 100_000_000, 250_000_000, 1_000_000_000]
 
     mutating func recordSync(nanoseconds: Int64) {
         syncs += 1
         syncNanoseconds += nanoseconds
         maxSyncNanoseconds = max(maxSyncNanoseconds, nanoseconds)
+        syncBuckets[Self.syncBucketBounds.firstIndex { nanoseconds <= $0 } ?? Self.syncBucketBounds.count] += 1
     }
 }

@@ -38,7 +38,10 @@ extension StrataServer {
         var headers = HTTPFields()
         headers[.contentType] = parsed.format == .csv ? "text/csv; charset=utf-8" : "application/json"
         let database = self.database
+        let metrics = self.metrics
+        let started = ContinuousClock.now
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { metrics.query(kind: parsed.bars == nil ? "raw" : "bars", duration: ContinuousClock.now - started) }
             var text = ""
             var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
             var begun = false

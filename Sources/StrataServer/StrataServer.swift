@@ -25,6 +25,7 @@ public struct ServerConfiguration: Sendable {
 public struct StrataServer: Sendable {
     public let database: Database
     public let configuration: ServerConfiguration
+    public let metrics = ServerMetrics()
 
     public init(database: Database, configuration: ServerConfiguration) {
         self.database = database
@@ -33,12 +34,18 @@ public struct StrataServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.middlewares.add(MetricsMiddleware(metrics: metrics))
         if !configuration.keyring.isEmpty {
             router.middlewares.add(AuthMiddleware(keyring: configuration.keyring, maxBodyBytes: configuration.maxBodyBytes))
         }
         router.post("api/v2/write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
         router.post("write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
         router.get("api/v1/query") { request, _ in query(request) }
+        router.get("metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(database))))
+        }
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("ready") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n"))) }
         return router
@@ -79,6 +86,8 @@ public struct StrataServer: Sendable {
         let database = self.database
         options.knownType = { measurement, field in database.fieldType(measurement, field) }
         let batch = body.withUnsafeReadableBytes { LineProtocol.parse($0, options: options) }
+        metrics.bytesReceived.increment(by: Int64(body.readableBytes))
+        metrics.linesRejected.increment(by: Int64(batch.badLines))
         if !batch.series.isEmpty {
             do throws(StrataError) {
                 try await database.append(batch.series)
@@ -87,6 +96,7 @@ public struct StrataServer: Sendable {
                                   error.description, extra: ["written": "0", "rejected": "\(batch.rows + batch.badLines)"])
             }
         }
+        metrics.rowsWritten.increment(by: Int64(batch.rows))
         guard batch.badLines == 0 else {
             let first = batch.issues[0]
             let message = "partial write: \(batch.badLines) of \(batch.rows + batch.badLines) lines refused, \(batch.rows) written; line \(first.line): \(first.message)"

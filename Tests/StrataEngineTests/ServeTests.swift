@@ -99,6 +99,21 @@ import Testing
         let badQuery = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m")
         #expect(badQuery.code == 400 && badQuery.body.contains("'interval' and 'ohlcv' go together"), "\(badQuery)")
         #expect(fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&from=yesterday").body.contains("'from' 'yesterday' is not a time"))
+        // Metrics: what was written and asked, and a scrape promtool accepts.
+        let scrape = fetch(url + "/metrics")
+        #expect(scrape.code == 200, "\(scrape)")
+        for expected in ["strata_ingest_rows_total 7", "strata_ingest_rejected_lines_total 1", "strata_rows_appended_total 7",
+                         "strata_http_requests_total{route=\"/api/v2/write\",method=\"POST\",status=\"204\"} 2",
+                         "strata_http_requests_total{route=\"/api/v1/query\",method=\"GET\",status=\"400\"} 2",
+                         "strata_query_duration_seconds_count{kind=\"raw\"} 1", "strata_query_duration_seconds_count{kind=\"bars\"} 1",
+                         "# TYPE strata_wal_fsync_duration_seconds histogram"] {
+            #expect(scrape.body.contains(expected), "\(expected) not in\n\(scrape.body)")
+        }
+        if system("command -v promtool >/dev/null") == 0 || getenv("CI") != nil {
+            writeText(root.path + "/metrics.txt", scrape.body)
+            let check = system("promtool check metrics < '\(root.path)/metrics.txt' > '\(root.path)/promtool.txt' 2>&1")
+            #expect(check == 0, "\(String(decoding: (try? readFile(root.path + "/promtool.txt")) ?? [], as: UTF8.self))")
+        }
         // SIGTERM: the server stops, flushes and closes the store.
         kill(pid, SIGTERM)
         #expect(waitForExit(pid) == 0)

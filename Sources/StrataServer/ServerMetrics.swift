@@ -1,0 +1,151 @@
+import Glibc
+import Hummingbird
+import Prometheus
+import StrataEngine
+import Synchronization
+
+/// The server's metrics in Prometheus's text format (`GET /metrics`): what the server
+/// counts as it goes (swift-prometheus), and the engine's counters and the storage census
+/// read at scrape time (the census at most every 30 s: it lists every day's manifest).
+public final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let rowsWritten: Counter
+    let bytesReceived: Counter
+    let linesRejected: Counter
+    private let census = Mutex<(at: Int64, value: StorageCensus?)>((0, nil))
+
+    static let latencyBuckets: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                              .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                              .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10)]
+
+    public init() {
+        rowsWritten = registry.makeCounter(descriptor: .init(namespace: "strata", metricName: "ingest_rows", unitName: "total",
+                                                             helpText: "Rows written through the HTTP write endpoints."))
+        bytesReceived = registry.makeCounter(descriptor: .init(namespace: "strata", metricName: "ingest_bytes", unitName: "total",
+                                                               helpText: "Line protocol bytes received by the write endpoints (after gzip)."))
+        linesRejected = registry.makeCounter(descriptor: .init(namespace: "strata", metricName: "ingest_rejected_lines", unitName: "total",
+                                                               helpText: "Line protocol lines refused as malformed or conflicting."))
+    }
+
+    /// One finished HTTP request.
+    func request(route: String, method: String, status: Int, duration: Duration) {
+        registry.makeCounter(descriptor: .init(namespace: "strata", subsystem: "http", metricName: "requests", unitName: "total",
+                                               helpText: "HTTP requests by route, method and status."),
+                             labels: [("route", route), ("method", method), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: .init(namespace: "strata", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+                                                         helpText: "HTTP request latency by route, until the response head is ready."),
+                                       labels: [("route", route)], buckets: Self.latencyBuckets).record(duration)
+    }
+
+    /// One finished query (`raw` or `bars`).
+    func query(kind: String, duration: Duration) {
+        registry.makeDurationHistogram(descriptor: .init(namespace: "strata", subsystem: "query", metricName: "duration", unitName: "seconds",
+                                                         helpText: "Query latency by kind (raw rows or bars), until the last byte is written."),
+                                       labels: [("kind", kind)], buckets: Self.latencyBuckets).record(duration)
+    }
+
+    /// The whole exposition: the registry's metrics, then the engine's.
+    func render(_ database: Database) -> [UInt8] {
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        var text = ""
+        let s = database.statistics
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples { text += "\(name)\(sample.labels) \(sample.value)\n" }
+        }
+        metric("strata_appends_total", "counter", "Appends (batches) accepted by the store since it was opened.", [("", "\(s.appends)")])
+        metric("strata_rows_appended_total", "counter", "Rows appended through the write-ahead log since the store was opened.", [("", "\(s.rowsAppended)")])
+        metric("strata_flushes_total", "counter", "Memtable flushes into segments.", [("", "\(s.flushes)")])
+        metric("strata_rows_flushed_total", "counter", "Rows flushed into segments.", [("", "\(s.rowsFlushed)")])
+        metric("strata_segments_written_total", "counter", "Segment files written by flushes and compactions.", [("", "\(s.segmentsWritten)")])
+        metric("strata_compactions_total", "counter", "Series-day compactions.", [("", "\(s.compactions)")])
+        metric("strata_deletes_total", "counter", "Deleted time ranges.", [("", "\(s.deletes)")])
+        metric("strata_backpressure_waits_total", "counter", "Appends that waited because unflushed rows reached the memory bound.", [("", "\(s.backpressureWaits)")])
+        metric("strata_memtable_bytes", "gauge", "Bytes of rows in memory, not yet in segments.", [("", "\(s.memoryBytes)")])
+        metric("strata_memtable_rows", "gauge", "Rows in memory, not yet in segments.", [("", "\(s.unflushedRows)")])
+        metric("strata_wal_records_total", "counter", "Write-ahead log records written.", [("", "\(s.wal.records)")])
+        metric("strata_wal_bytes_total", "counter", "Write-ahead log bytes written.", [("", "\(s.wal.bytes)")])
+        var cumulative = 0
+        var buckets: [(labels: String, value: String)] = []
+        for (i, bound) in WALStatistics.syncBucketBounds.enumerated() {
+            cumulative += s.wal.syncBuckets[i]
+            buckets.append(("{le=\"\(Self.seconds(bound))\"}", "\(cumulative)"))
+        }
+        buckets.append(("{le=\"+Inf\"}", "\(s.wal.syncs)"))
+        text += "# HELP strata_wal_fsync_duration_seconds Write-ahead log fdatasync latency.\n# TYPE strata_wal_fsync_duration_seconds histogram\n"
+        for b in buckets { text += "strata_wal_fsync_duration_seconds_bucket\(b.labels) \(b.value)\n" }
+        text += "strata_wal_fsync_duration_seconds_sum \(Self.seconds(s.wal.syncNanoseconds))\nstrata_wal_fsync_duration_seconds_count \(s.wal.syncs)\n"
+        if let c = storage(database) {
+            let names = c.measurements.keys.sorted()
+            func label(_ m: String) -> String { m.replacingQuotes }
+            metric("strata_storage_bytes", "gauge", "Bytes of segments by tier (warm: local disk, cold: archive) and measurement.",
+                   names.flatMap { m in [("{tier=\"warm\",measurement=\"\(label(m))\"}", "\(c.measurements[m]!.warmBytes)"),
+                                         ("{tier=\"cold\",measurement=\"\(label(m))\"}", "\(c.measurements[m]!.coldBytes)")] })
+            metric("strata_stored_rows", "gauge", "Rows in segments by tier and measurement (deleted rows count until compaction).",
+                   names.flatMap { m in [("{tier=\"warm\",measurement=\"\(label(m))\"}", "\(c.measurements[m]!.warmRows)"),
+                                         ("{tier=\"cold\",measurement=\"\(label(m))\"}", "\(c.measurements[m]!.coldRows)")] })
+            metric("strata_series", "gauge", "Series (symbols) with data in segments, by measurement.",
+                   names.map { m in ("{measurement=\"\(label(m))\"}", "\(c.measurements[m]!.series)") })
+        }
+        out.append(contentsOf: text.utf8)
+        return out
+    }
+
+    /// The storage census, recounted when older than 30 s.
+    func storage(_ database: Database) -> StorageCensus? {
+        let now = monotonicNanoseconds()
+        if let cached = census.withLock({ now - $0.at < 30_000_000_000 ? $0.value : nil }) { return cached }
+        let fresh = try? database.store.census()
+        census.withLock { $0 = (now, fresh) }
+        return fresh
+    }
+
+    static func seconds(_ nanoseconds: Int64) -> String {
+        let s = Double(nanoseconds) / 1e9
+        return s.description
+    }
+}
+
+extension String {
+    /// A label value: backslashes, quotes and newlines escaped.
+    fileprivate var replacingQuotes: String {
+        var out = ""
+        for c in self {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
+
+/// Counts every request and its latency by route.
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let route = Self.route(request.uri.path)
+        do {
+            let response = try await next(request, context)
+            metrics.request(route: route, method: request.method.rawValue, status: response.status.code, duration: ContinuousClock.now - started)
+            return response
+        } catch let error as HTTPError {
+            metrics.request(route: route, method: request.method.rawValue, status: error.status.code, duration: ContinuousClock.now - started)
+            throw error
+        } catch {
+            metrics.request(route: route, method: request.method.rawValue, status: 500, duration: ContinuousClock.now - started)
+            throw error
+        }
+    }
+
+    /// Known routes by name, everything else as "other" (so labels stay few).
+    static func route(_ path: String) -> String {
+        ["/api/v2/write", "/write", "/api/v1/query", "/metrics", "/health", "/ready", "/status"].contains(path) ? path : "other"
+    }
+}
