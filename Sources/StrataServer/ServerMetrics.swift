@@ -1,7 +1,9 @@
 import Glibc
 import Hummingbird
 import Prometheus
+import StrataCache
 import StrataEngine
+import StrataMirror
 import Synchronization
 
 /// The server's metrics in Prometheus's text format (`GET /metrics`): what the server
@@ -45,7 +47,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The whole exposition: the registry's metrics, then the engine's.
-    func render(_ database: Database) -> [UInt8] {
+    func render(_ database: Database, mirror: MirrorStatus? = nil, cache: CacheStatus? = nil) -> [UInt8] {
         var out: [UInt8] = []
         registry.emit(into: &out)
         var text = ""
@@ -76,6 +78,18 @@ public final class ServerMetrics: Sendable {
         text += "# HELP strata_wal_fsync_duration_seconds Write-ahead log fdatasync latency.\n# TYPE strata_wal_fsync_duration_seconds histogram\n"
         for b in buckets { text += "strata_wal_fsync_duration_seconds_bucket\(b.labels) \(b.value)\n" }
         text += "strata_wal_fsync_duration_seconds_sum \(Self.seconds(s.wal.syncNanoseconds))\nstrata_wal_fsync_duration_seconds_count \(s.wal.syncs)\n"
+        if let m = mirror {
+            metric("strata_mirror_rows_replicated_total", "counter", "Rows the database mirror committed since the server started.", [("", "\(m.rowsReplicated)")])
+            metric("strata_mirror_failures_total", "counter", "Failed mirror sessions (each retried with backoff).", [("", "\(m.failures)")])
+            metric("strata_mirror_lag_rows", "gauge", "Durable rows not yet in the mirror's database.", [("", "\(m.lagRows ?? 0)")])
+            metric("strata_mirror_lag_seconds", "gauge", "Seconds since the mirror last had everything durable.", [("", "\(m.lagSeconds)")])
+        }
+        if let c = cache {
+            metric("strata_cache_rows_published_total", "counter", "Rows published to Redis.", [("", "\(c.rowsPublished)")])
+            metric("strata_cache_rows_dropped_total", "counter", "Rows not published to Redis (it was away or slow, or refused them).", [("", "\(c.rowsDropped)")])
+            metric("strata_cache_lag_rows", "gauge", "Durable rows not yet confirmed by Redis.", [("", "\(c.lagRows)")])
+            metric("strata_cache_connected", "gauge", "1 while the Redis publisher is connected.", [("", c.connected ? "1" : "0")])
+        }
         if let c = storage(database) {
             let names = c.measurements.keys.sorted()
             func label(_ m: String) -> String { m.replacingQuotes }

@@ -3,7 +3,9 @@ import Hummingbird
 import Logging
 import NIOCore
 import StrataEngine
+import StrataCache
 import StrataFormat
+import StrataMirror
 
 /// Settings of `strata serve`.
 public struct ServerConfiguration: Sendable {
@@ -26,10 +28,15 @@ public struct StrataServer: Sendable {
     public let database: Database
     public let configuration: ServerConfiguration
     public let metrics = ServerMetrics()
+    /// The database mirror and the Redis publisher when they run in this process.
+    public let mirror: Mirror?
+    public let publisher: CachePublisher?
 
-    public init(database: Database, configuration: ServerConfiguration) {
+    public init(database: Database, configuration: ServerConfiguration, mirror: Mirror? = nil, publisher: CachePublisher? = nil) {
         self.database = database
         self.configuration = configuration
+        self.mirror = mirror
+        self.publisher = publisher
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -44,7 +51,7 @@ public struct StrataServer: Sendable {
         router.get("metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(database))))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(database, mirror: mirror?.status, cache: publisher?.status))))
         }
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("ready") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n"))) }

@@ -3,6 +3,8 @@ import Glibc
 import Logging
 import StrataEngine
 import StrataArchive
+import StrataCache
+import StrataMirror
 import StrataServer
 import StrataSystem
 
@@ -46,18 +48,34 @@ struct Serve: AsyncParsableCommand {
             fail(error.description)
         }
         for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
+        // The database mirror and the Redis publisher run beside the server when configured.
+        let mirror: Mirror?
+        let publisher: CachePublisher?
+        do throws(StrataError) {
+            mirror = try settings.mirror().map { c throws(StrataError) in try Mirror(database: database, configuration: c) }
+            publisher = try settings.cache().map { c throws(StrataError) in try CachePublisher(database: database, configuration: c) }
+        } catch {
+            try? database.close()
+            fail(error.description)
+        }
+        mirror?.start()
+        publisher?.start()
         var logger = Logger(label: "strata")
         logger.logLevel = .warning
         let host = c.host
-        let app = StrataServer(database: database, configuration: c).application(logger: logger) { port in
+        let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher).application(logger: logger) { port in
             Output.standardOutputNow("strata: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n")
         }
         do {
             try await app.runService()
         } catch {
+            mirror?.stop()
+            publisher?.stop()
             try? database.close()
             fail("\(error)")
         }
+        mirror?.stop()
+        publisher?.stop()
         do throws(StrataError) {
             try database.close()
         } catch {

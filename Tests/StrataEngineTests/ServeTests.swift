@@ -199,6 +199,44 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("bad-keys, line 1: bad API key line (role 'superuser' is not read, write or admin)"), "\(bad.stderr)")
     }
 
+    /// With [mirror] and [cache] configured, the server replicates and publishes what it
+    /// takes, and /metrics shows both.
+    @Test(.enabled(if: (getenv("STRATA_TEST_PG_DSN") != nil && getenv("STRATA_TEST_REDIS_URL") != nil) || getenv("CI") != nil,
+                   "needs the PostgreSQL and Redis servers scripts/test starts"))
+    func theMirrorAndThePublisherRunInsideTheServer() throws {
+        let unique = "serve_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
+        let config = root.path + "/strata.toml"
+        writeText(config, """
+            data_dir = "\(data)"
+
+            [mirror]
+            dsn = "\(String(cString: getenv("STRATA_TEST_PG_DSN")!))"
+            schema = "\(unique)"
+
+            [cache]
+            url = "\(String(cString: getenv("STRATA_TEST_REDIS_URL")!))"
+            prefix = "\(unique)"
+
+            """)
+        let (pid, url) = try start(["--config", config])
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=ESH4 price=1,size=1i 1704205800\ntrade,symbol=ESH4 price=2,size=2i 1704205801\ntrade,symbol=NQH4 price=3,size=3i 1704205802\n").code == 204)
+        var scrape = ""
+        for _ in 0..<200 {
+            scrape = fetch(url + "/metrics").body
+            if scrape.contains("strata_mirror_rows_replicated_total 3") && scrape.contains("strata_cache_rows_published_total 3") { break }
+            usleep(50_000)
+        }
+        #expect(scrape.contains("strata_mirror_rows_replicated_total 3") && scrape.contains("strata_mirror_lag_rows 0"), "\(scrape)")
+        #expect(scrape.contains("strata_cache_rows_published_total 3") && scrape.contains("strata_cache_connected 1") && scrape.contains("strata_cache_rows_dropped_total 0"), "\(scrape)")
+        kill(pid, SIGTERM)
+        #expect(waitForExit(pid) == 0)
+        stopped = true
+        let verify = runStrata(["mirror", "verify", "--config", config])
+        #expect(verify.status == 0 && verify.stdout.contains("mirror: identical"), "\(verify.stdout)\(verify.stderr)")
+    }
+
     @Test func onlyLoopbackUntilThereAreKeys() {
         let r = runStrata(["serve", "--data-dir", data, "--listen", "0.0.0.0:0"])
         #expect(r.status != 0 && r.stderr.contains("loopback only"), "\(r.stderr)")
