@@ -15,6 +15,12 @@ public struct LogMark: Sendable, Equatable {
 }
 
 extension Database {
+    /// Whether unflushed rows have reached the memory bound: appends would wait for a flush
+    /// (a server answers "retry later" instead of holding the request).
+    public var isMemoryFull: Bool {
+        monitor.withLock { state.memoryBytes >= configuration.memoryLimit }
+    }
+
     /// The type of a measurement's field as the store has it (nil for a new field or
     /// measurement): lets a writer refuse a line that changes it before the batch.
     public func fieldType(_ measurement: String, _ field: String) -> FieldType? {

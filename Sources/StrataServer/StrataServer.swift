@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 64 << 20
     /// Lines longer than this are refused (each with its number).
     public var maxLineBytes = 64 << 10
+    /// Requests handled at once; more get 503 with Retry-After.
+    public var maxConcurrentRequests = 64
     /// API keys; with none, requests need no key (allowed on loopback only).
     public var keyring = APIKeyring()
 
@@ -42,6 +44,7 @@ public struct StrataServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
+        router.middlewares.add(ConcurrencyLimit(limit: configuration.maxConcurrentRequests))
         if !configuration.keyring.isEmpty {
             router.middlewares.add(AuthMiddleware(keyring: configuration.keyring, maxBodyBytes: configuration.maxBodyBytes))
         }
@@ -92,6 +95,12 @@ public struct StrataServer: Sendable {
         options.now = Self.unixNanoseconds()
         let database = self.database
         options.knownType = { measurement, field in database.fieldType(measurement, field) }
+        // Rows wait in memory for a flush beyond the bound: the client retries instead.
+        guard !database.isMemoryFull else {
+            var headers = HTTPFields()
+            headers[.retryAfter] = "1"
+            return Self.error(.serviceUnavailable, "unflushed rows are at the memory bound; retry in a second", headers: headers)
+        }
         let batch = body.withUnsafeReadableBytes { LineProtocol.parse($0, options: options) }
         metrics.bytesReceived.increment(by: Int64(body.readableBytes))
         metrics.linesRejected.increment(by: Int64(batch.badLines))

@@ -17,6 +17,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "HOST:PORT to listen on (default 127.0.0.1:8000; port 0 picks a free port).") var listen = "127.0.0.1:8000"
     @Option(help: "The line protocol tag that names the series.") var symbolTag = "symbol"
+    @Option(help: "Requests handled at once; more get 503 with Retry-After.") var maxConcurrentRequests = 64
+    @Option(help: "Largest request body in MiB (also once gzip is inflated); larger get 413.") var maxBodyMib = 64
     @Option(help: "API keys file (default: $STRATA_API_KEYS_FILE): lines '<name> <role> sha256:<hex>' from strata keys create.") var apiKeys: String?
 
     func run() async throws {
@@ -38,6 +40,11 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--listen \(listen): without API keys (--api-keys or $STRATA_API_KEYS_FILE) the server listens on loopback only (127.0.0.1, ::1, localhost)")
         }
         c.symbolTag = symbolTag
+        guard maxConcurrentRequests >= 1, (1...4096).contains(maxBodyMib) else {
+            throw ValidationError("--max-concurrent-requests must be at least 1 and --max-body-mib 1…4096")
+        }
+        c.maxConcurrentRequests = maxConcurrentRequests
+        c.maxBodyBytes = maxBodyMib << 20
         let settings = try store.settings()
         // Queries reach the archive (cold days) too.
         let archive = try archiveOption.open(store)

@@ -237,6 +237,29 @@ import Testing
         #expect(verify.status == 0 && verify.stdout.contains("mirror: identical"), "\(verify.stdout)\(verify.stderr)")
     }
 
+    /// Beyond the concurrent requests allowed, 503 with Retry-After at once; the request
+    /// holding the slot (a slow upload) still completes.
+    @Test func requestsBeyondTheLimitAreToldToRetry() throws {
+        let (pid, url) = try start(["--max-concurrent-requests", "1"])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        var body = ""
+        for i in 0..<6_000 { body += "trade,symbol=SLOW price=\(i),size=1i \(1_704_205_800 + i)\n" }
+        writeText(root.path + "/slow.txt", body)
+        // ~300 KB at 100 KB/s: the slot is held for about three seconds.
+        _ = system("curl -s -o /dev/null -w '%{http_code}' --limit-rate 100K --data-binary @'\(root.path)/slow.txt' '\(url)/api/v2/write?precision=s' > '\(root.path)/slow-code.txt' &")
+        usleep(700_000)
+        let busy = fetch(url + "/api/v1/query?measurement=trade&symbol=SLOW")
+        #expect(busy.code == 503 && busy.body.contains("more than 1 requests at once"), "\(busy)")
+        var slow = ""
+        for _ in 0..<100 {
+            slow = String(decoding: (try? readFile(root.path + "/slow-code.txt")) ?? [], as: UTF8.self)
+            if !slow.isEmpty { break }
+            usleep(100_000)
+        }
+        #expect(slow == "204")
+        #expect(fetch(url + "/api/v1/query?measurement=trade&symbol=SLOW&format=csv").body.split(separator: "\n").count == 6_001)
+    }
+
     @Test func onlyLoopbackUntilThereAreKeys() {
         let r = runStrata(["serve", "--data-dir", data, "--listen", "0.0.0.0:0"])
         #expect(r.status != 0 && r.stderr.contains("loopback only"), "\(r.stderr)")
