@@ -39,9 +39,17 @@ extension StrataServer {
         headers[.contentType] = parsed.format == .csv ? "text/csv; charset=utf-8" : "application/json"
         let database = self.database
         let metrics = self.metrics
+        let queries = self.queries
         let started = ContinuousClock.now
+        let wallClock = StrataServer.unixNanoseconds()
+        let text = request.uri.query ?? ""
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { metrics.query(kind: parsed.bars == nil ? "raw" : "bars", duration: ContinuousClock.now - started) }
+            defer {
+                let duration = ContinuousClock.now - started
+                metrics.query(kind: parsed.bars == nil ? "raw" : "bars", duration: duration)
+                let c = duration.components
+                queries.record(query: text, seconds: Double(c.seconds) + Double(c.attoseconds) / 1e18, at: wallClock)
+            }
             var text = ""
             var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
             var begun = false

@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 64 << 20
     /// Lines longer than this are refused (each with its number).
     public var maxLineBytes = 64 << 10
+    /// Queries slower than this are listed in /status.
+    public var slowQuerySeconds = 1.0
     /// Requests handled at once; more get 503 with Retry-After.
     public var maxConcurrentRequests = 64
     /// API keys; with none, requests need no key (allowed on loopback only).
@@ -30,6 +32,8 @@ public struct StrataServer: Sendable {
     public let database: Database
     public let configuration: ServerConfiguration
     public let metrics = ServerMetrics()
+    public let queries: QueryLog
+    let startedAt = monotonicNanoseconds()
     /// The database mirror and the Redis publisher when they run in this process.
     public let mirror: Mirror?
     public let publisher: CachePublisher?
@@ -39,6 +43,7 @@ public struct StrataServer: Sendable {
         self.configuration = configuration
         self.mirror = mirror
         self.publisher = publisher
+        queries = QueryLog(slowSeconds: configuration.slowQuerySeconds)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -56,6 +61,7 @@ public struct StrataServer: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(database, mirror: mirror?.status, cache: publisher?.status))))
         }
+        router.get("status") { _, _ in status() }
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("ready") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n"))) }
         return router

@@ -19,6 +19,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The line protocol tag that names the series.") var symbolTag = "symbol"
     @Option(help: "Requests handled at once; more get 503 with Retry-After.") var maxConcurrentRequests = 64
     @Option(help: "Largest request body in MiB (also once gzip is inflated); larger get 413.") var maxBodyMib = 64
+    @Option(help: "Queries slower than this many seconds are listed in /status.") var slowQuerySeconds = 1.0
     @Option(help: "API keys file (default: $STRATA_API_KEYS_FILE): lines '<name> <role> sha256:<hex>' from strata keys create.") var apiKeys: String?
 
     func run() async throws {
@@ -45,6 +46,7 @@ struct Serve: AsyncParsableCommand {
         }
         c.maxConcurrentRequests = maxConcurrentRequests
         c.maxBodyBytes = maxBodyMib << 20
+        c.slowQuerySeconds = slowQuerySeconds
         let settings = try store.settings()
         // Queries reach the archive (cold days) too.
         let archive = try archiveOption.open(store)

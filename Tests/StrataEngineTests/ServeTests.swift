@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func lineProtocolOverHTTPIsDurableAndExact() throws {
-        let (pid, url) = try start()
+        let (pid, url) = try start(["--slow-query-seconds", "0"])
         var stopped = false
         defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
         #expect(get(url + "/health") == 200 && get(url + "/ready") == 200)
@@ -99,6 +99,11 @@ import Testing
         let badQuery = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m")
         #expect(badQuery.code == 400 && badQuery.body.contains("'interval' and 'ohlcv' go together"), "\(badQuery)")
         #expect(fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&from=yesterday").body.contains("'from' 'yesterday' is not a time"))
+        // Status: valid JSON with the query log (every query is "slow" at threshold 0).
+        let status = fetch(url + "/status")
+        writeText(root.path + "/status.json", status.body)
+        let checked = system("python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); q=d[\"queries\"]; assert q[\"recent\"]==2 and len(q[\"slow\"])==2 and \"symbol=ESH4\" in q[\"slow\"][1][\"query\"], q; assert d[\"ingest\"][\"rows_appended\"]==7 and d[\"mirror\"] is None and d[\"cache\"] is None, d; assert \"storage\" in d' '\(root.path)/status.json' 2> '\(root.path)/status-check.txt'")
+        #expect(status.code == 200 && checked == 0, "\(status.body)\(String(decoding: (try? readFile(root.path + "/status-check.txt")) ?? [], as: UTF8.self))")
         // Metrics: what was written and asked, and a scrape promtool accepts.
         let scrape = fetch(url + "/metrics")
         #expect(scrape.code == 200, "\(scrape)")
@@ -186,6 +191,9 @@ import Testing
         let query = url + "/api/v1/query?measurement=trade&symbol=ESH4"
         #expect(get(query) == 401 && get(query, headers: ["Authorization: Bearer \(writer.key)"]) == 403)
         #expect(get(query, headers: ["Authorization: Bearer \(reader.key)"]) == 200 && get(query, headers: ["Authorization: Bearer \(admin.key)"]) == 200)
+        // /status is the admin's; /metrics the readers'.
+        #expect(get(url + "/status", headers: ["Authorization: Bearer \(reader.key)"]) == 403 && get(url + "/status", headers: ["Authorization: Bearer \(admin.key)"]) == 200)
+        #expect(get(url + "/metrics") == 401 && get(url + "/metrics", headers: ["Authorization: Bearer \(reader.key)"]) == 200)
         // Signed requests: right, tampered, too old, unknown key.
         let headers = signed("feed", writer.key, path: "/api/v2/write", query: "precision=s", body: line)
         #expect(headers.count == 3 && post(write, line, headers: headers).code == 204)
