@@ -78,7 +78,7 @@ let package = Package(
         ),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataArchive", "strata"]),
-        .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataSystem"]),
+        .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataSystem", "StrataCache"]),
         .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataEngine"]),
         .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataEngine"]),
     ],

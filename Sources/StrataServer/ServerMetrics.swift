@@ -47,7 +47,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The whole exposition: the registry's metrics, then the engine's.
-    func render(_ database: Database, mirror: MirrorStatus? = nil, cache: CacheStatus? = nil) -> [UInt8] {
+    func render(_ database: Database, mirror: MirrorStatus? = nil, cache: CacheStatus? = nil,
+                scheduled: [(job: Scheduler.Job, record: Scheduler.Record)] = []) -> [UInt8] {
         var out: [UInt8] = []
         registry.emit(into: &out)
         var text = ""
@@ -89,6 +90,14 @@ public final class ServerMetrics: Sendable {
             metric("strata_cache_rows_dropped_total", "counter", "Rows not published to Redis (it was away or slow, or refused them).", [("", "\(c.rowsDropped)")])
             metric("strata_cache_lag_rows", "gauge", "Durable rows not yet confirmed by Redis.", [("", "\(c.lagRows)")])
             metric("strata_cache_connected", "gauge", "1 while the Redis publisher is connected.", [("", c.connected ? "1" : "0")])
+        }
+        if !scheduled.isEmpty {
+            metric("strata_scheduled_runs_total", "counter", "Runs of scheduled work (tier, backup) since the server started.",
+                   scheduled.map { ("{job=\"\($0.job.name)\"}", "\($0.record.runs)") })
+            metric("strata_scheduled_failures_total", "counter", "Failed runs of scheduled work.",
+                   scheduled.map { ("{job=\"\($0.job.name)\"}", "\($0.record.failures)") })
+            metric("strata_scheduled_last_success_timestamp_seconds", "gauge", "When scheduled work last succeeded (Unix time; 0: not yet).",
+                   scheduled.map { ("{job=\"\($0.job.name)\"}", Self.seconds($0.record.lastSuccess ?? 0)) })
         }
         if let c = storage(database) {
             let names = c.measurements.keys.sorted()

@@ -82,6 +82,15 @@ extension StrataServer {
         } else {
             fields.append("\"cache\":null")
         }
+        let jobs = (scheduler?.state ?? []).map { item -> String in
+            let r = item.record
+            func time(_ t: Int64?) -> String { t.map { TextFormat.jsonString(CivilTime.format($0)) } ?? "null" }
+            return "{\"job\":\(TextFormat.jsonString(item.job.name)),\"every_seconds\":\(Self.round(item.job.intervalSeconds)),\"runs\":\(r.runs),"
+                + "\"failures\":\(r.failures),\"last_start\":\(time(r.lastStart)),\"last_seconds\":\(r.lastSeconds.map(Self.round) ?? "null"),"
+                + "\"last_success\":\(time(r.lastSuccess)),\"last_summary\":\(r.lastSummary.map(TextFormat.jsonString) ?? "null"),"
+                + "\"last_failure\":\(time(r.lastFailure)),\"last_error\":\(r.lastError.map(TextFormat.jsonString) ?? "null")}"
+        }
+        fields.append("\"scheduled\":[\(jobs.joined(separator: ","))]")
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{" + fields.joined(separator: ",") + "}\n")))

@@ -37,12 +37,16 @@ public struct StrataServer: Sendable {
     /// The database mirror and the Redis publisher when they run in this process.
     public let mirror: Mirror?
     public let publisher: CachePublisher?
+    /// Scheduled tiering and backups.
+    public let scheduler: Scheduler?
 
-    public init(database: Database, configuration: ServerConfiguration, mirror: Mirror? = nil, publisher: CachePublisher? = nil) {
+    public init(database: Database, configuration: ServerConfiguration, mirror: Mirror? = nil, publisher: CachePublisher? = nil,
+                scheduler: Scheduler? = nil) {
         self.database = database
         self.configuration = configuration
         self.mirror = mirror
         self.publisher = publisher
+        self.scheduler = scheduler
         queries = QueryLog(slowSeconds: configuration.slowQuerySeconds)
     }
 
@@ -59,7 +63,7 @@ public struct StrataServer: Sendable {
         router.get("metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(database, mirror: mirror?.status, cache: publisher?.status))))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(database, mirror: mirror?.status, cache: publisher?.status, scheduled: scheduler?.state ?? []))))
         }
         router.get("status") { _, _ in status() }
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }

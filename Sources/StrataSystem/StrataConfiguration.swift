@@ -52,6 +52,10 @@ public struct TierPolicy: Sendable, Equatable {
 ///     window = "1h"                  # each series' stream keeps this much of its data
 ///     last_ttl = "1d"                # the last hashes expire after this without rows
 ///     buffer_rows = 1000000          # rows waiting while Redis is away; older are dropped
+///
+///     [schedule]                     # work strata serve does on its own
+///     tier_every = "1h"              # apply [tiers] (compact, archive); "never": off
+///     backup_every = "24h"           # incremental backup to the archive (default: never)
 public struct StrataConfiguration: Sendable {
     public var dataDirectory: String?
     public var database = DatabaseConfiguration()
@@ -72,6 +76,10 @@ public struct StrataConfiguration: Sendable {
     public var cacheWindowSeconds: Double?
     public var cacheLastTTLSeconds: Double?
     public var cacheBufferRows: Int?
+    /// `[schedule]`: how often `strata serve` applies the tier policy and takes a backup
+    /// (nil: never; the tier policy runs hourly unless the file says otherwise).
+    public var tierEverySeconds: Double? = 3_600
+    public var backupEverySeconds: Double?
     public let source: String?
 
     public init(source: String? = nil) { self.source = source }
@@ -83,7 +91,7 @@ public struct StrataConfiguration: Sendable {
 
     public init(_ file: ConfigurationFile) throws(StrataError) {
         source = file.source
-        try file.checkSections(["store", "tiers", "archive", "encryption", "mirror", "cache"])
+        try file.checkSections(["store", "tiers", "archive", "encryption", "mirror", "cache", "schedule"])
         try file.check("", known: ["data_dir"])
         dataDirectory = try file.string("", "data_dir")
 
@@ -157,6 +165,20 @@ public struct StrataConfiguration: Sendable {
         cacheWindowSeconds = try file.duration("cache", "window").map { Double($0) / 1e9 }
         cacheLastTTLSeconds = try file.duration("cache", "last_ttl").map { Double($0) / 1e9 }
         cacheBufferRows = try file.integer("cache", "buffer_rows", in: 1_000...(1 << 30)).map { Int($0) }
+
+        try file.check("schedule", known: ["tier_every", "backup_every"])
+        tierEverySeconds = try Self.every(file, "tier_every", default: tierEverySeconds)
+        backupEverySeconds = try Self.every(file, "backup_every", default: backupEverySeconds)
+    }
+
+    /// A `[schedule]` interval: a duration of at least a second, or "never".
+    static func every(_ file: ConfigurationFile, _ key: String, default value: Double?) throws(StrataError) -> Double? {
+        if try file.string("schedule", key) == "never" { return nil }
+        guard let v = try file.duration("schedule", key) else { return value }
+        guard v >= 1_000_000_000 else {
+            throw StrataError(.invalidInput, "'\(key)' must be at least 1s", path: file.source, line: file.sections["schedule"]?[key]?.line)
+        }
+        return Double(v) / 1e9
     }
 
     /// `trade=price,size; bar=close,volume`: measurements that get 1-minute bars, with their

@@ -20,6 +20,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests handled at once; more get 503 with Retry-After.") var maxConcurrentRequests = 64
     @Option(help: "Largest request body in MiB (also once gzip is inflated); larger get 413.") var maxBodyMib = 64
     @Option(help: "Queries slower than this many seconds are listed in /status.") var slowQuerySeconds = 1.0
+    @Option(help: "Apply the tier policy (compact, archive) this often, or never (default: [schedule] tier_every, else 1h).") var tierEvery: String?
+    @Option(help: "Take an incremental backup to the archive this often, or never (default: [schedule] backup_every, else never).") var backupEvery: String?
     @Option(help: "API keys file (default: $STRATA_API_KEYS_FILE): lines '<name> <role> sha256:<hex>' from strata keys create.") var apiKeys: String?
 
     func run() async throws {
@@ -69,20 +71,32 @@ struct Serve: AsyncParsableCommand {
         }
         mirror?.start()
         publisher?.start()
+        var jobs: [Scheduler.Job] = []
+        if let seconds = try every(tierEvery, "--tier-every", default: settings.tierEverySeconds) {
+            let policy = settings.tiers
+            jobs.append(Scheduler.tiering(policy, database: database, archive: policy.archiveAfter == nil ? nil : archive, every: seconds))
+        }
+        if let seconds = try every(backupEvery, "--backup-every", default: settings.backupEverySeconds) {
+            jobs.append(Scheduler.backup(Backups(objects: archive.objects, keyring: archive.keyring), database: database, every: seconds))
+        }
+        let scheduler = Scheduler(jobs: jobs)
+        scheduler.start()
         var logger = Logger(label: "strata")
         logger.logLevel = .warning
         let host = c.host
-        let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher).application(logger: logger) { port in
+        let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher, scheduler: scheduler).application(logger: logger) { port in
             Output.standardOutputNow("strata: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n")
         }
         do {
             try await app.runService()
         } catch {
+            scheduler.stop()
             mirror?.stop()
             publisher?.stop()
             try? database.close()
             fail("\(error)")
         }
+        scheduler.stop()
         mirror?.stop()
         publisher?.stop()
         do throws(StrataError) {
@@ -92,6 +106,16 @@ struct Serve: AsyncParsableCommand {
         }
         Output.standardOutputNow("strata: stopped; every acknowledged row is in the store\n")
     }
+}
+
+/// An interval option: a duration (at least 1s) or "never"; nil when never.
+func every(_ text: String?, _ option: String, default value: Double?) throws -> Double? {
+    guard let text else { return value }
+    if text == "never" { return nil }
+    guard let v = try? parseDuration(text), v >= 1_000_000_000 else {
+        throw ValidationError("\(option) takes a duration of at least 1s (30m, 1h, 1d) or never, not '\(text)'")
+    }
+    return Double(v) / 1e9
 }
 
 extension String {

@@ -1,4 +1,5 @@
 import StrataArchive
+import StrataCache
 import StrataEngine
 import StrataFormat
 import StrataSystem
@@ -45,6 +46,16 @@ import Testing
         let never = try StrataConfiguration(try ConfigurationFile(text: "[tiers]\narchive_after = \"never\"\n", source: "t"))
         #expect(never.tiers.archiveAfter == nil)
         #expect(StrataConfiguration().tiers.archiveAfter == 180 * Day.nanosecondsPerDay)
+        // [schedule] and [cache].
+        let scheduled = try StrataConfiguration(try ConfigurationFile(text: "[schedule]\ntier_every = \"30m\"\nbackup_every = \"1d\"\n[cache]\nurl = \"redis://h:6380/2\"\nwindow = \"15m\"\n", source: "t"))
+        #expect(scheduled.tierEverySeconds == 1_800 && scheduled.backupEverySeconds == 86_400)
+        let cache = try #require(try scheduled.cache(environment: { _ in nil }))
+        #expect(cache.url == RedisURL(host: "h", port: 6380, database: 2) && cache.windowSeconds == 900)
+        #expect(try scheduled.cache(environment: { $0 == "REDIS_URL" ? "redis://other" : nil })?.url.host == "other")
+        let defaults = StrataConfiguration()
+        let noCache = try defaults.cache(environment: { _ in nil })
+        #expect(defaults.tierEverySeconds == 3_600 && defaults.backupEverySeconds == nil && noCache == nil)
+        #expect(try StrataConfiguration(try ConfigurationFile(text: "[schedule]\ntier_every = \"never\"\n", source: "t")).tierEverySeconds == nil)
     }
 
     @Test(arguments: [
@@ -61,6 +72,9 @@ import Testing
         ("[archive]\naccess_key = 123\n", 2, "must be a \"string\""),
         ("[archive]\npath_style = \"no\"\n", 2, "must be true or false"),
         ("[archive]\nparallel_parts = 0\n", 2, "must be in 1…64"),
+        ("[schedule]\ntier_every = \"0s\"\n", 2, "'tier_every' must be at least 1s"),
+        ("[cache]\nurl = \"http://h\"\n", 2, "bad Redis URL"),
+        ("[cache]\nprefix = \"a:b\"\n", 2, "without ':'"),
     ])
     func badSettingsAreNamedWithTheirLine(text: String, line: Int, message: String) throws {
         #expect { try StrataConfiguration(try ConfigurationFile(text: text, source: "strata.toml")) } throws: {

@@ -268,6 +268,30 @@ import Testing
         #expect(fetch(url + "/api/v1/query?measurement=trade&symbol=SLOW&format=csv").body.split(separator: "\n").count == 6_001)
     }
 
+    /// Tiering and backups on a schedule, their runs in /status and /metrics.
+    @Test func tieringAndBackupsRunOnSchedule() throws {
+        let (pid, url) = try start(["--tier-every", "1s", "--backup-every", "1s"])
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=ESH4 price=1,size=1i 1704205800\n").code == 204)
+        var status = ""
+        for _ in 0..<100 {
+            status = fetch(url + "/status").body
+            if status.contains("\"job\":\"backup\"") && !status.contains("\"runs\":0") { break }
+            usleep(100_000)
+        }
+        writeText(root.path + "/status.json", status)
+        let checked = system("python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); jobs={j[\"job\"]: j for j in d[\"scheduled\"]}; assert set(jobs)=={\"tier\",\"backup\"}, jobs; assert all(j[\"runs\"]>=1 and j[\"failures\"]==0 and j[\"last_success\"] for j in jobs.values()), jobs; assert \"1 rows\" in jobs[\"backup\"][\"last_summary\"] or \"rows\" in jobs[\"backup\"][\"last_summary\"], jobs' '\(root.path)/status.json' 2> '\(root.path)/check.txt'")
+        #expect(checked == 0, "\(status)\(String(decoding: (try? readFile(root.path + "/check.txt")) ?? [], as: UTF8.self))")
+        let scrape = fetch(url + "/metrics").body
+        #expect(scrape.contains("strata_scheduled_failures_total{job=\"backup\"} 0") && scrape.contains("strata_scheduled_runs_total{job=\"tier\"}"), "\(scrape)")
+        kill(pid, SIGTERM)
+        #expect(waitForExit(pid) == 0)
+        stopped = true
+        let list = runStrata(["backup", "list", "--data-dir", data])
+        #expect(list.status == 0 && list.stdout.split(separator: "\n").count >= 2, "\(list.stdout)\(list.stderr)")
+    }
+
     @Test func onlyLoopbackUntilThereAreKeys() {
         let r = runStrata(["serve", "--data-dir", data, "--listen", "0.0.0.0:0"])
         #expect(r.status != 0 && r.stderr.contains("loopback only"), "\(r.stderr)")

@@ -1,0 +1,120 @@
+import Glibc
+import StrataArchive
+import StrataEngine
+import StrataSystem
+
+/// The server's scheduled work: each job runs every `interval` on a background thread (the
+/// first time one interval after start), one job at a time, and records its last run.
+public final class Scheduler: @unchecked Sendable {
+    public struct Job: Sendable {
+        public var name: String
+        public var intervalSeconds: Double
+        /// Does the work; returns a one-line summary.
+        public var work: @Sendable () throws(StrataError) -> String
+
+        public init(name: String, intervalSeconds: Double, work: @escaping @Sendable () throws(StrataError) -> String) {
+            self.name = name
+            self.intervalSeconds = intervalSeconds
+            self.work = work
+        }
+    }
+
+    /// A job's runs so far.
+    public struct Record: Sendable {
+        public var runs = 0
+        public var failures = 0
+        public var lastStart: Int64?
+        public var lastSeconds: Double?
+        public var lastSuccess: Int64?
+        public var lastSummary: String?
+        public var lastFailure: Int64?
+        public var lastError: String?
+    }
+
+    public let jobs: [Job]
+    private let monitor = Monitor()
+    private var records: [String: Record] = [:]
+    private var stopping = false
+    private var thread: BackgroundThread?
+
+    public init(jobs: [Job]) { self.jobs = jobs }
+
+    public var state: [(job: Job, record: Record)] { monitor.withLock { jobs.map { ($0, records[$0.name] ?? Record()) } } }
+
+    public func start() {
+        guard !jobs.isEmpty else { return }
+        monitor.withLock {
+            stopping = false
+            thread = BackgroundThread(name: "strata-scheduler") { [self] in run() }
+        }
+    }
+
+    /// Stops after the job in progress, if any.
+    public func stop() {
+        let t = monitor.withLock { () -> BackgroundThread? in
+            stopping = true
+            monitor.broadcast()
+            return thread
+        }
+        t?.join()
+    }
+
+    private func run() {
+        BackgroundThread.setCurrentNiceness(5)
+        let start = monotonicNanoseconds()
+        var due = jobs.map { start + Int64($0.intervalSeconds * 1e9) }
+        while true {
+            let now = monotonicNanoseconds()
+            if let i = due.indices.min(by: { due[$0] < due[$1] }), due[i] <= now {
+                execute(jobs[i])
+                due[i] = monotonicNanoseconds() + Int64(jobs[i].intervalSeconds * 1e9)
+                continue
+            }
+            let wait = max(1_000_000, (due.min() ?? now + 1_000_000_000) - now)
+            let stop = monitor.withLock { () -> Bool in
+                if !stopping { monitor.wait(nanoseconds: wait) }
+                return stopping
+            }
+            if stop { return }
+        }
+    }
+
+    private func execute(_ job: Job) {
+        let started = CivilTime.now()
+        let clock = monotonicNanoseconds()
+        let outcome = Result { () throws(StrataError) in try job.work() }
+        let seconds = Double(monotonicNanoseconds() - clock) / 1e9
+        monitor.withLock {
+            var r = records[job.name] ?? Record()
+            r.runs += 1
+            r.lastStart = started
+            r.lastSeconds = seconds
+            switch outcome {
+            case .success(let summary):
+                r.lastSuccess = started
+                r.lastSummary = summary
+            case .failure(let error):
+                r.failures += 1
+                r.lastFailure = started
+                r.lastError = error.description
+            }
+            records[job.name] = r
+        }
+    }
+
+    /// The tier policy (compaction, archiving) as a job.
+    public static func tiering(_ policy: TierPolicy, database: Database, archive: Archive?, every seconds: Double) -> Job {
+        Job(name: "tier", intervalSeconds: seconds) { () throws(StrataError) -> String in
+            let s = try policy.apply(to: database, archive: archive)
+            return "\(s.compacted.seriesDays) series-days compacted, \(s.archived?.seriesDays ?? 0) archived"
+        }
+    }
+
+    /// An incremental backup as a job.
+    public static func backup(_ backups: Backups, database: Database, every seconds: Double) -> Job {
+        Job(name: "backup", intervalSeconds: seconds) { () throws(StrataError) -> String in
+            let s = try backups.create(database)
+            return "backup \(s.catalog.id): \(s.catalog.rows) rows, \(s.uploaded) objects uploaded"
+        }
+    }
+}
