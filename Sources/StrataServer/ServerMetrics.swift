@@ -27,6 +27,14 @@ public final class ServerMetrics: Sendable {
                                                                helpText: "Line protocol bytes received by the write endpoints (after gzip)."))
         linesRejected = registry.makeCounter(descriptor: .init(namespace: "strata", metricName: "ingest_rejected_lines", unitName: "total",
                                                                helpText: "Line protocol lines refused as malformed or conflicting."))
+        // Both kinds from the start, so that dashboards have series before the first query.
+        for kind in ["raw", "bars"] { _ = queryHistogram(kind) }
+    }
+
+    func queryHistogram(_ kind: String) -> DurationHistogram {
+        registry.makeDurationHistogram(descriptor: .init(namespace: "strata", subsystem: "query", metricName: "duration", unitName: "seconds",
+                                                         helpText: "Query latency by kind (raw rows or bars), until the last byte is written."),
+                                       labels: [("kind", kind)], buckets: Self.latencyBuckets)
     }
 
     /// One finished HTTP request.
@@ -41,9 +49,7 @@ public final class ServerMetrics: Sendable {
 
     /// One finished query (`raw` or `bars`).
     func query(kind: String, duration: Duration) {
-        registry.makeDurationHistogram(descriptor: .init(namespace: "strata", subsystem: "query", metricName: "duration", unitName: "seconds",
-                                                         helpText: "Query latency by kind (raw rows or bars), until the last byte is written."),
-                                       labels: [("kind", kind)], buckets: Self.latencyBuckets).record(duration)
+        queryHistogram(kind).record(duration)
     }
 
     /// The whole exposition: the registry's metrics, then the engine's.

@@ -238,6 +238,22 @@ import Testing
         }
         #expect(scrape.contains("strata_mirror_rows_replicated_total 3") && scrape.contains("strata_mirror_lag_rows 0"), "\(scrape)")
         #expect(scrape.contains("strata_cache_rows_published_total 3") && scrape.contains("strata_cache_connected 1") && scrape.contains("strata_cache_rows_dropped_total 0"), "\(scrape)")
+        // Every metric the Grafana dashboard charts is one the server exports.
+        var dashboardPath = "\(#filePath)"
+        for _ in 0..<3 { dashboardPath = String(dashboardPath[..<dashboardPath.lastIndex(of: "/")!]) }
+        let dashboard = String(decoding: try readFile(dashboardPath + "/config/grafana/strata-dashboard.json"), as: UTF8.self)
+        var names = Set<String>()
+        var rest = Substring(dashboard)
+        while let r = rest.range(of: "strata_") {
+            let name = rest[r.lowerBound...].prefix { $0.isLowercase || $0 == "_" }
+            if name.count > "strata_".count { names.insert(String(name)) }
+            rest = rest[r.upperBound...]
+        }
+        names.remove("strata_")
+        #expect(names.count >= 20, "\(names)")
+        for name in names.sorted() where !name.hasPrefix("strata_overview") {
+            #expect(scrape.contains(name), "the dashboard charts \(name), which /metrics lacks")
+        }
         kill(pid, SIGTERM)
         #expect(waitForExit(pid) == 0)
         stopped = true
