@@ -136,3 +136,12 @@ final class CurlEasy: @unchecked Sendable {
         String(url.prefix { $0 != "?" })
     }
 }
+
+/// One plain HTTP GET, for commands that ask a running `strata serve` (e.g. `strata status`).
+public enum HTTPGet {
+    public static func fetch(_ url: String, headers: [(String, String)] = [], timeoutMilliseconds: Int = 10_000) throws(StrataError) -> (status: Int, body: [UInt8]) {
+        let response = try CurlEasy().perform(method: "GET", url: url, headers: headers, body: [],
+                                              connectTimeoutMilliseconds: timeoutMilliseconds, timeoutMilliseconds: timeoutMilliseconds)
+        return (response.status, response.body)
+    }
+}

@@ -194,6 +194,11 @@ import Testing
         // /status is the admin's; /metrics the readers'.
         #expect(get(url + "/status", headers: ["Authorization: Bearer \(reader.key)"]) == 403 && get(url + "/status", headers: ["Authorization: Bearer \(admin.key)"]) == 200)
         #expect(get(url + "/metrics") == 401 && get(url + "/metrics", headers: ["Authorization: Bearer \(reader.key)"]) == 200)
+        // strata status asks the server, with an admin key.
+        let status = runStrata(["status", "--url", url, "--api-key", admin.key])
+        #expect(status.status == 0 && status.stdout.hasPrefix("{\"store\":") && status.stdout.contains("\"scheduled\":["), "\(status.stdout)\(status.stderr)")
+        let refused = runStrata(["status", "--url", url], environment: ["STRATA_API_KEY": reader.key])
+        #expect(refused.status != 0 && refused.stderr.contains("/status answered 403"), "\(refused.stderr)")
         // Signed requests: right, tampered, too old, unknown key.
         let headers = signed("feed", writer.key, path: "/api/v2/write", query: "precision=s", body: line)
         #expect(headers.count == 3 && post(write, line, headers: headers).code == 204)
