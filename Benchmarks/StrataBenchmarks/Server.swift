@@ -50,6 +50,17 @@ final class RawHTTPClient: @unchecked Sendable {  // one thread uses each
         let head = Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
         sendAll(head)
         sendAll(body)
+        return readResponse()
+    }
+
+    /// GETs `path`; returns the status code once the whole response is read.
+    func get(_ path: String) -> Int {
+        sendAll(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+        return readResponse()
+    }
+
+    /// Reads one response: by Content-Length, or chunked to its last chunk.
+    private func readResponse() -> Int {
         var received: [UInt8] = []
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
@@ -57,11 +68,17 @@ final class RawHTTPClient: @unchecked Sendable {  // one thread uses each
             received += buffer[..<n]
             guard let end = received.firstRange(of: [13, 10, 13, 10]) else { continue }
             let header = String(decoding: received[..<end.lowerBound], as: UTF8.self)
+            let status = Int(header.split(separator: " ")[1]) ?? 0
+            if header.lowercased().contains("transfer-encoding: chunked") {
+                // Done at the terminating zero-length chunk.
+                if received[end.upperBound...].firstRange(of: Array("\r\n0\r\n\r\n".utf8)) != nil || received[end.upperBound...].starts(with: Array("0\r\n\r\n".utf8)) {
+                    return status
+                }
+                continue
+            }
             let length = header.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
                 .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: " ")) } ?? 0
-            if received.count - end.upperBound >= length {
-                return Int(header.split(separator: " ")[1]) ?? 0
-            }
+            if received.count - end.upperBound >= length { return status }
         }
     }
 
@@ -84,7 +101,59 @@ extension Substring {
     }
 }
 
+/// A server on a free loopback port over a database in a fresh directory, made in a
+/// benchmark's setup and stopped in its teardown.
+final class ServerFixture: @unchecked Sendable {
+    nonisolated(unsafe) static var current: ServerFixture?
+    let directory: String
+    let database: Database
+    let task: Task<Void, any Error>
+    let client: RawHTTPClient
+
+    init(_ fill: (Database) -> Void) {
+        directory = Fixtures.makeTemporaryDirectory("strata-bench-server")
+        var c = DatabaseConfiguration()
+        c.fsync = .interval(milliseconds: 100)
+        database = try! Database(directory: directory, configuration: c)
+        fill(database)
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let port = Atomic<Int>(0)
+        let app = StrataServer(database: database, configuration: configuration).application(logger: logger) { p in port.store(p, ordering: .sequentiallyConsistent) }
+        task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        while port.load(ordering: .sequentiallyConsistent) == 0 { usleep(1_000) }
+        client = RawHTTPClient(port: port.load(ordering: .sequentiallyConsistent))
+    }
+
+    func stop() {
+        task.cancel()
+        try? database.close()
+        Fixtures.removeDirectory(directory)
+    }
+}
+
 func registerServerBenchmarks() {
+    // One iteration: one symbol-day (450k trades, flushed to a segment) as 1-minute OHLCV
+    // bars through GET /api/v1/query, JSON, on a warm keep-alive connection. Read p99.
+    Benchmark("Server/1-minute bars of one symbol-day over HTTP",
+              configuration: .init(metrics: [.wallClock], warmupIterations: 20, scalingFactor: .one,
+                                   maxDuration: .seconds(10), maxIterations: 2_000)) { benchmark in
+        let client = ServerFixture.current!.client
+        for _ in benchmark.scaledIterations {
+            precondition(client.get("/api/v1/query?measurement=trade&symbol=ESH4&interval=1m&ohlcv=price,size") == 200)
+        }
+    } setup: {
+        ServerFixture.current = ServerFixture { db in
+            try! db.appendBlocking([Store.SeriesRows(series: try! SeriesKey(measurement: "trade", symbol: "ESH4"), schema: SyntheticTicks.tradeSchema, rows: Fixtures.trades)])
+            try! db.flush()
+        }
+    } teardown: {
+        ServerFixture.current?.stop()
+        ServerFixture.current = nil
+    }
+
     // One iteration: parse 1M lines (200 bodies of 5,000 lines, ten series).
     Benchmark("LineProtocol/parse 1M lines",
               configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 1, scalingFactor: .mega,
