@@ -128,14 +128,15 @@ public final class CachePublisher: @unchecked Sendable {
         var streamOf: [Int: SeriesKey] = [:]
     }
 
-    /// Starts from the store's durable end: rows appended from now on are published (the
-    /// hour before is `strata cache warm`'s).
+    /// Starts from the end of the store's log: rows appended from now on are published once
+    /// durable; rows appended before (even those not yet durable) are not (the hour before
+    /// is `strata cache warm`'s).
     public init(database: Database, configuration: CacheConfiguration) throws(StrataError) {
         self.database = database
         self.configuration = configuration
         store = try database.store.identity()
         encoder = configuration.encoder
-        base = database.durableLog
+        base = database.writtenLog
         position = base.position
         current = CacheStatus(server: configuration.url.description)
     }

@@ -30,6 +30,9 @@ extension Database {
     /// Where the durable part of the log ends: every acknowledged write is before it.
     public var durableLogPosition: WALPosition { wal.durablePosition }
 
+    /// `writtenLogPosition` with the rows written before it since the store was opened.
+    public var writtenLog: LogMark { wal.writtenMark }
+
     /// `durableLogPosition` with the rows written before it since the store was opened.
     public var durableLog: LogMark { wal.durableMark }
 

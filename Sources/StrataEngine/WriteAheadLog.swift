@@ -129,6 +129,8 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Where the records the fsync policy has made durable end (under `none`, what is
     /// written to the operating system, which is all that policy promises).
     var durablePosition: WALPosition { monitor.withLock { policy == .none ? written : synced } }
+    /// `writtenPosition` with the rows this log wrote before it.
+    var writtenMark: LogMark { monitor.withLock { LogMark(position: written, rows: writtenRows) } }
     /// `durablePosition` with the rows this log wrote before it.
     var durableMark: LogMark {
         monitor.withLock { policy == .none ? LogMark(position: written, rows: writtenRows) : LogMark(position: synced, rows: syncedRows) }
