@@ -294,6 +294,6 @@ public func contentTag(_ bytes: [UInt8], key: EncryptionKey) -> String {
 }
 
 /// Bytes as lower-case hex, two digits each.
-func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+public func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
     bytes.map { paddedHex($0, digits: 2) }.joined()
 }

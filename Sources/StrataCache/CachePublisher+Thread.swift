@@ -364,14 +364,8 @@ extension CachePublisher {
         var commands = RESPWriter()
         commands.command(["HSET", key, "state", s.state.rawValue, "rows_published", "\(s.rowsPublished)", "rows_dropped", "\(s.rowsDropped)",
                           "lag_rows", "\(s.lagRows)", "lag_seconds", "\(s.lagSeconds)", "streams", "\(s.streams)",
-                          "connects", "\(s.connects)", "pid", "\(getpid())", "updated_unix_ms", "\(Self.unixMilliseconds())"])
+                          "connects", "\(s.connects)", "pid", "\(getpid())", "updated_unix_ms", "\(CivilTime.now() / 1_000_000)"])
         commands.command(["PEXPIRE", key, "10000"])
         try check(c.sendCheckingErrors(commands), "the status hash")
-    }
-
-    static func unixMilliseconds() -> Int64 {
-        var t = timespec()
-        clock_gettime(CLOCK_REALTIME, &t)
-        return Int64(t.tv_sec) * 1000 + Int64(t.tv_nsec) / 1_000_000
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import StrataArchive
 import StrataEngine
 
 /// What an API key may do: `read` (queries, metrics), `write` (line protocol writes) or
@@ -71,7 +72,7 @@ public struct APIKeyring: Sendable {
         var generator = SystemRandomNumberGenerator()
         let random = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let key = "strata_" + base64URL(random)
-        return (key, "\(name) \(role.rawValue) sha256:\(hex(Array(SHA256.hash(data: Array(key.utf8)))))")
+        return (key, "\(name) \(role.rawValue) sha256:\(hexString(SHA256.hash(data: Array(key.utf8))))")
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -79,10 +80,6 @@ public struct APIKeyring: Sendable {
         var difference: UInt8 = 0
         for i in a.indices { difference |= a[i] ^ b[i] }
         return difference == 0
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     static func bytes(hex text: Substring) -> [UInt8]? {

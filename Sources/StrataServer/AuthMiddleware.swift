@@ -2,6 +2,7 @@ import Crypto
 import Glibc
 import HTTPTypes
 import Hummingbird
+import StrataArchive
 import NIOCore
 import StrataEngine
 
@@ -81,7 +82,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// HMAC-SHA256 of the request's canonical form under the key's SHA-256.
     static func signature(hashedKey: [UInt8], method: String, path: String, query: String, timestamp: String, body: UnsafeRawBufferPointer) -> [UInt8] {
-        let bodyHash = APIKeyring.hex(Array(SHA256.hash(data: body)))
+        let bodyHash = hexString(SHA256.hash(data: body))
         let message = "\(method)\n\(path)\n\(query)\n\(timestamp)\n\(bodyHash)"
         return Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: hashedKey)))
     }

@@ -41,7 +41,7 @@ extension StrataServer {
         let metrics = self.metrics
         let queries = self.queries
         let started = ContinuousClock.now
-        let wallClock = StrataServer.unixNanoseconds()
+        let wallClock = CivilTime.now()
         let text = request.uri.query ?? ""
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer {

@@ -1,4 +1,3 @@
-import Glibc
 import Hummingbird
 import Logging
 import NIOCore
@@ -102,7 +101,7 @@ public struct StrataServer: Sendable {
         options.precision = unit
         options.symbolTag = configuration.symbolTag
         options.maxLineBytes = configuration.maxLineBytes
-        options.now = Self.unixNanoseconds()
+        options.now = CivilTime.now()
         let database = self.database
         options.knownType = { measurement, field in database.fieldType(measurement, field) }
         // Rows wait in memory for a flush beyond the bound: the client retries instead.
@@ -127,7 +126,7 @@ public struct StrataServer: Sendable {
             let first = batch.issues[0]
             let message = "partial write: \(batch.badLines) of \(batch.rows + batch.badLines) lines refused, \(batch.rows) written; line \(first.line): \(first.message)"
             var extra = ["written": "\(batch.rows)", "rejected": "\(batch.badLines)", "line": "\(first.line)"]
-            extra["errors"] = "[" + batch.issues.map { "{\"line\":\($0.line),\"message\":\(JSON.string($0.message))}" }.joined(separator: ",") + "]"
+            extra["errors"] = "[" + batch.issues.map { "{\"line\":\($0.line),\"message\":\(TextFormat.jsonString($0.message))}" }.joined(separator: ",") + "]"
             return Self.error(.badRequest, message, extra: extra)
         }
         return Response(status: .noContent)
@@ -142,43 +141,14 @@ public struct StrataServer: Sendable {
         case .internalServerError: "internal error"
         default: "\(status.code)"
         }
-        var fields = ["\"code\":\(JSON.string(code))", "\"message\":\(JSON.string(message))"]
+        var fields = ["\"code\":\(TextFormat.jsonString(code))", "\"message\":\(TextFormat.jsonString(message))"]
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
             // Numbers and arrays go in as they are; the rest are strings.
-            fields.append("\(JSON.string(key)):\(value.first == "[" || Int(value) != nil ? value : JSON.string(value))")
+            fields.append("\(TextFormat.jsonString(key)):\(value.first == "[" || Int(value) != nil ? value : TextFormat.jsonString(value))")
         }
         var headers = headers
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{" + fields.joined(separator: ",") + "}\n")))
-    }
-
-    static func unixNanoseconds() -> Int64 {
-        var t = timespec()
-        clock_gettime(CLOCK_REALTIME, &t)
-        return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
-    }
-}
-
-/// JSON text for strings.
-enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    out += "\\u00" + (u.value < 16 ? "0" : "") + String(u.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }
 
