@@ -10,6 +10,19 @@ public struct BarSpec: Sendable {
         case ticks(price: String, volume: String?)
         /// Bars rolled up into coarser bars; VWAP is weighted by close · volume.
         case bars(open: String, high: String, low: String, close: String, volume: String?)
+
+        /// `PRICE[,VOLUME]` (bars from ticks) or `OPEN,HIGH,LOW,CLOSE[,VOLUME]` (a roll-up);
+        /// nil for any other number of fields.
+        public init?(fields text: String) {
+            let f = text.split(separator: ",").map(String.init)
+            switch f.count {
+            case 1: self = .ticks(price: f[0], volume: nil)
+            case 2: self = .ticks(price: f[0], volume: f[1])
+            case 4: self = .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: nil)
+            case 5: self = .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: f[4])
+            default: return nil
+            }
+        }
     }
 
     /// Bar length in nanoseconds; bars start at multiples of it since the epoch (UTC).

@@ -154,6 +154,23 @@ public enum CivilTime {
         return .success(b)
     }
 
+    /// A time given by a person: RFC 3339, a date, or an epoch integer whose unit its
+    /// magnitude tells (seconds, milliseconds, microseconds or nanoseconds). `what` names
+    /// it in errors (`--from`, `'from'`).
+    public static func parseInstant(_ text: String, what: String) throws(StrataError) -> Int64 {
+        if let v = Int64(text) {
+            let (t, overflow) = v.multipliedReportingOverflow(by: TimeUnit.guess(v).nanoseconds)
+            guard !overflow else { throw StrataError(.invalidInput, "\(what) \(text) is out of range") }
+            return t
+        }
+        switch parse(text) {
+        case .success(let t): return t
+        case .failure(.outOfRange): throw StrataError(.invalidInput, "\(what) '\(text)' is outside 1677-09-21…2262-04-11")
+        case .failure(.syntax(let why)):
+            throw StrataError(.invalidInput, "\(what) '\(text)' is not a time (RFC 3339, a date or an epoch integer): \(why)")
+        }
+    }
+
     public static func parse(_ text: String) -> Result<Int64, ParseError> {
         var t = text
         return t.withUTF8 { parse($0) }

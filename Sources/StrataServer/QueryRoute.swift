@@ -99,8 +99,8 @@ extension StrataServer {
         for symbol in symbols.split(separator: ",", omittingEmptySubsequences: false) {
             q.series.append(try SeriesKey(measurement: measurement, symbol: String(symbol)))
         }
-        if let text = parameter("from") { q.from = try time(text, "from") }
-        if let text = parameter("to") { q.to = try time(text, "to") }
+        if let text = parameter("from") { q.from = try CivilTime.parseInstant(text, what: "'from'") }
+        if let text = parameter("to") { q.to = try CivilTime.parseInstant(text, what: "'to'") }
         guard q.from <= q.to else { throw bad("'from' is after 'to'", "from") }
         switch (parameter("interval"), parameter("ohlcv")) {
         case (nil, nil): break
@@ -112,14 +112,8 @@ extension StrataServer {
                 throw bad("'interval' \(error.message)", "interval")
             }
             guard length > 0 else { throw bad("'interval' must be more than zero", "interval") }
-            let f = ohlcv.split(separator: ",").map(String.init)
-            let source: BarSpec.Source
-            switch f.count {
-            case 1: source = .ticks(price: f[0], volume: nil)
-            case 2: source = .ticks(price: f[0], volume: f[1])
-            case 4: source = .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: nil)
-            case 5: source = .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: f[4])
-            default: throw bad("'ohlcv' takes PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME]", "ohlcv")
+            guard let source = BarSpec.Source(fields: ohlcv) else {
+                throw bad("'ohlcv' takes PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME]", "ohlcv")
             }
             q.bars = BarSpec(interval: length, source: source)
         default:
@@ -134,20 +128,5 @@ extension StrataServer {
             q.timeFormat = f
         }
         return q
-    }
-
-    /// RFC 3339, a date, or an epoch integer whose unit its magnitude tells.
-    static func time(_ text: String, _ name: String) throws(StrataError) -> Int64 {
-        if let v = Int64(text) {
-            let (t, overflow) = v.multipliedReportingOverflow(by: TimeUnit.guess(v).nanoseconds)
-            guard !overflow else { throw StrataError(.invalidInput, "'\(name)' \(text) is out of range", field: name) }
-            return t
-        }
-        switch CivilTime.parse(text) {
-        case .success(let t): return t
-        case .failure(.outOfRange): throw StrataError(.invalidInput, "'\(name)' '\(text)' is outside 1677-09-21…2262-04-11", field: name)
-        case .failure(.syntax(let why)):
-            throw StrataError(.invalidInput, "'\(name)' '\(text)' is not a time (RFC 3339, a date or an epoch integer): \(why)", field: name)
-        }
     }
 }

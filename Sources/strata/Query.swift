@@ -32,7 +32,7 @@ struct Query: ParsableCommand {
 
     func validate() throws {
         if (interval == nil) != (ohlcv == nil) { throw ValidationError("--interval and --ohlcv go together") }
-        if let ohlcv, ![1, 2, 4, 5].contains(ohlcv.split(separator: ",").count) {
+        if let ohlcv, BarSpec.Source(fields: ohlcv) == nil {
             throw ValidationError("--ohlcv takes PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME]")
         }
     }
@@ -57,7 +57,7 @@ struct Query: ParsableCommand {
             }
             var out = Output()
             if let interval, let ohlcv {
-                let spec = BarSpec(interval: try parseInterval(interval), source: barSource(ohlcv))
+                let spec = BarSpec(interval: try parseInterval(interval), source: BarSpec.Source(fields: ohlcv)!)
                 let results = try parallelMap(series) { try target.bars($0, spec: spec, from: fromNs, to: toNs) }
                 printBars(results, series: series, out: &out)
             } else {
@@ -65,16 +65,6 @@ struct Query: ParsableCommand {
                 printRows(results, out: &out)
             }
             out.flush()
-        }
-    }
-
-    func barSource(_ text: String) -> BarSpec.Source {
-        let f = text.split(separator: ",").map(String.init)
-        switch f.count {
-        case 1: return .ticks(price: f[0], volume: nil)
-        case 2: return .ticks(price: f[0], volume: f[1])
-        case 4: return .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: nil)
-        default: return .bars(open: f[0], high: f[1], low: f[2], close: f[3], volume: f[4])
         }
     }
 

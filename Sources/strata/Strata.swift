@@ -106,15 +106,10 @@ func now() -> Double {
 /// Parses a time given on the command line: RFC 3339 or a date, or epoch integer
 /// (unit guessed from magnitude).
 func parseTime(_ text: String, option: String) throws -> Int64 {
-    if let v = Int64(text) {
-        let (t, o) = v.multipliedReportingOverflow(by: TimeUnit.guess(v).nanoseconds)
-        if o { throw ValidationError("\(option) \(text) is out of range") }
-        return t
-    }
-    switch CivilTime.parse(text) {
-    case .success(let t): return t
-    case .failure(.outOfRange): throw ValidationError("\(option) '\(text)' is outside 1677-09-21…2262-04-11")
-    case .failure(.syntax(let why)): throw ValidationError("\(option) '\(text)' is not a time (RFC 3339, a date or an epoch integer): \(why)")
+    do throws(StrataError) {
+        return try CivilTime.parseInstant(text, what: option)
+    } catch {
+        throw ValidationError(error.message)
     }
 }
 
