@@ -74,8 +74,7 @@ public final class CachePublisher: @unchecked Sendable {
     let encoder: CacheEncoder
     private let monitor = Monitor()
     var current: CacheStatus
-    private var stopping = false
-    private var thread: BackgroundThread?
+    private let worker = ServiceThread(name: "strata-cache")
 
     // Guarded by `monitor` (read by `status`):
     /// The log mark where publishing began, and the rows read from the log since.
@@ -153,25 +152,15 @@ public final class CachePublisher: @unchecked Sendable {
     }
 
     public func start() {
-        monitor.withLock {
-            guard thread == nil else { return }
-            stopping = false
-            thread = BackgroundThread(name: "strata-cache") { [self] in run() }
-        }
+        worker.start { [self] in run() }
     }
 
     /// Stops the publisher; rows still waiting stay unpublished (the log keeps them safe).
     public func stop() {
-        let t = monitor.withLock { () -> BackgroundThread? in
-            stopping = true
-            monitor.broadcast()
-            return thread
-        }
-        t?.join()
-        monitor.withLock {
-            thread = nil
-            current.state = .stopped
-            current.connected = false
+        worker.stop()
+        update {
+            $0.state = .stopped
+            $0.connected = false
         }
     }
 
@@ -198,12 +187,7 @@ public final class CachePublisher: @unchecked Sendable {
     /// Changes the guarded counters (and the status) under the lock.
     func withState<R>(_ body: () -> R) -> R { monitor.withLock(body) }
 
-    var isStopping: Bool { monitor.withLock { stopping } }
+    var isStopping: Bool { worker.isStopping }
 
-    func pause(_ milliseconds: Int) -> Bool {
-        monitor.withLock {
-            if !stopping { monitor.wait(nanoseconds: Int64(milliseconds) * 1_000_000) }
-            return !stopping
-        }
-    }
+    func pause(_ milliseconds: Int) -> Bool { worker.pause(milliseconds: milliseconds) }
 }

@@ -72,8 +72,7 @@ public final class Mirror: @unchecked Sendable {
     let store: String
     private let monitor = Monitor()
     private var current = MirrorStatus()
-    private var stopping = false
-    private var thread: BackgroundThread?
+    private let worker = ServiceThread(name: "strata-mirror")
     private var lastCaughtUp = monotonicNanoseconds()
     /// For the lag in rows: the rows after the cursor up to a mark of the log, counted once,
     /// and the rows replicated since. Guarded by `monitor`.
@@ -122,25 +121,13 @@ public final class Mirror: @unchecked Sendable {
     }
 
     public func start() {
-        monitor.withLock {
-            guard thread == nil else { return }
-            stopping = false
-            thread = BackgroundThread(name: "strata-mirror") { [self] in run() }
-        }
+        worker.start { [self] in run() }
     }
 
     /// Stops after the batch in flight (which commits or rolls back as a whole).
     public func stop() {
-        let t = monitor.withLock { () -> BackgroundThread? in
-            stopping = true
-            monitor.broadcast()
-            return thread
-        }
-        t?.join()
-        monitor.withLock {
-            thread = nil
-            current.state = .stopped
-        }
+        worker.stop()
+        update { $0.state = .stopped }
     }
 
     /// Waits until every append that returned before the call is replicated (once the
@@ -159,15 +146,9 @@ public final class Mirror: @unchecked Sendable {
         }
     }
 
-    private var isStopping: Bool { monitor.withLock { stopping } }
+    private var isStopping: Bool { worker.isStopping }
 
-    /// Sleeps `milliseconds` unless stopped meanwhile; returns false when stopping.
-    private func pause(_ milliseconds: Int) -> Bool {
-        monitor.withLock {
-            if !stopping { monitor.wait(nanoseconds: Int64(milliseconds) * 1_000_000) }
-            return !stopping
-        }
-    }
+    private func pause(_ milliseconds: Int) -> Bool { worker.pause(milliseconds: milliseconds) }
 
     func update(_ change: (inout MirrorStatus) -> Void) {
         monitor.withLock { change(&current) }
@@ -177,7 +158,8 @@ public final class Mirror: @unchecked Sendable {
         // Below ingest: on a busy machine the mirror takes the CPU ingest leaves (Linux
         // gives each thread its own nice value), and catches up when ingest pauses.
         BackgroundThread.setCurrentNiceness(configuration.niceness)
-        var backoff = configuration.initialBackoffMilliseconds
+        var schedule = ReconnectSchedule(initialMilliseconds: configuration.initialBackoffMilliseconds,
+                                         maxMilliseconds: configuration.maxBackoffMilliseconds)
         while !isStopping {
             let batchesBefore = status.batches
             do throws(StrataError) {
@@ -185,16 +167,14 @@ public final class Mirror: @unchecked Sendable {
                 return
             } catch {
                 // A session that got somewhere starts the backoff over.
-                if status.batches > batchesBefore { backoff = configuration.initialBackoffMilliseconds }
+                if status.batches > batchesBefore { schedule.connected() }
                 let gap = error.code == .notFound
                 update {
                     $0.state = gap ? .needsSync : .retrying
                     $0.failures += 1
                     $0.lastError = error.description
                 }
-                // Full jitter: a random wait up to the backoff.
-                let wait = Int.random(in: backoff / 2...backoff)
-                backoff = min(backoff * 2, configuration.maxBackoffMilliseconds)
+                let wait = schedule.failed(at: monotonicNanoseconds())
                 if !pause(gap ? configuration.maxBackoffMilliseconds : wait) { return }
             }
         }

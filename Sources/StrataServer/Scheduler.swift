@@ -34,8 +34,7 @@ public final class Scheduler: @unchecked Sendable {
     public let jobs: [Job]
     private let monitor = Monitor()
     private var records: [String: Record] = [:]
-    private var stopping = false
-    private var thread: BackgroundThread?
+    private let worker = ServiceThread(name: "strata-scheduler")
 
     public init(jobs: [Job]) { self.jobs = jobs }
 
@@ -43,21 +42,11 @@ public final class Scheduler: @unchecked Sendable {
 
     public func start() {
         guard !jobs.isEmpty else { return }
-        monitor.withLock {
-            stopping = false
-            thread = BackgroundThread(name: "strata-scheduler") { [self] in run() }
-        }
+        worker.start { [self] in run() }
     }
 
     /// Stops after the job in progress, if any.
-    public func stop() {
-        let t = monitor.withLock { () -> BackgroundThread? in
-            stopping = true
-            monitor.broadcast()
-            return thread
-        }
-        t?.join()
-    }
+    public func stop() { worker.stop() }
 
     private func run() {
         BackgroundThread.setCurrentNiceness(5)
@@ -71,11 +60,7 @@ public final class Scheduler: @unchecked Sendable {
                 continue
             }
             let wait = max(1_000_000, (due.min() ?? now + 1_000_000_000) - now)
-            let stop = monitor.withLock { () -> Bool in
-                if !stopping { monitor.wait(nanoseconds: wait) }
-                return stopping
-            }
-            if stop { return }
+            if !worker.pause(nanoseconds: wait) { return }
         }
     }
 
