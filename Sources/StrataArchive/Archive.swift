@@ -26,6 +26,15 @@ public final class Archive: ColdStorage, Sendable {
         cache = ColdBlockCache(capacity: cacheBytes)
     }
 
+    /// The cache of decompressed blocks: its bound, fill, hits and misses.
+    public var cacheStatistics: ColdCacheStatistics { cache.statistics }
+
+    /// Changes the cache's bound (the least recently used blocks go if it shrinks).
+    public func setCacheCapacity(_ bytes: Int) {
+        precondition(bytes > 0, "a cache needs room")
+        cache.setCapacity(bytes)
+    }
+
     /// The object key of an archived segment.
     public static func key(_ series: SeriesKey, _ day: Day, _ id: SegmentID, store: String) -> String {
         let date = day.description  // YYYY-MM-DD
@@ -226,22 +235,39 @@ final class ColdSegment: SegmentSource, Sendable {
     }
 }
 
+/// What the cache of decompressed cold blocks holds and how well it serves.
+public struct ColdCacheStatistics: Sendable, Equatable {
+    public var capacity = 0
+    public var bytes = 0
+    public var hits = 0
+    public var misses = 0
+    public var evictedBytes = 0
+}
+
 /// Decompressed blocks of cold objects, bounded in bytes, least recently used out first.
+/// The bound can change while in use (auto-tuning).
 final class ColdBlockCache: Sendable {
     struct Key: Hashable { var object: String; var block: Int }
     struct State {
         var entries: [Key: (bytes: [UInt8], tick: UInt64)] = [:]
-        var total = 0
         var tick: UInt64 = 0
+        var statistics = ColdCacheStatistics()
     }
-    let capacity: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int) {
+        var s = State()
+        s.statistics.capacity = capacity
+        state = Mutex(s)
+    }
 
     func get(_ object: String, _ block: Int) -> [UInt8]? {
         state.withLock { s in
-            guard var e = s.entries[Key(object: object, block: block)] else { return nil }
+            guard var e = s.entries[Key(object: object, block: block)] else {
+                s.statistics.misses += 1
+                return nil
+            }
+            s.statistics.hits += 1
             s.tick += 1
             e.tick = s.tick
             s.entries[Key(object: object, block: block)] = e
@@ -250,20 +276,33 @@ final class ColdBlockCache: Sendable {
     }
 
     func put(_ object: String, _ block: Int, _ bytes: [UInt8]) {
-        guard bytes.count <= capacity else { return }
         state.withLock { s in
+            guard bytes.count <= s.statistics.capacity else { return }
             s.tick += 1
-            if let old = s.entries.updateValue((bytes, s.tick), forKey: Key(object: object, block: block)) { s.total -= old.bytes.count }
-            s.total += bytes.count
-            if s.total > capacity {
-                // Evict the least recently used until under the bound.
-                for (k, v) in s.entries.sorted(by: { $0.value.tick < $1.value.tick }) where s.total > capacity {
-                    s.entries[k] = nil
-                    s.total -= v.bytes.count
-                }
-            }
+            if let old = s.entries.updateValue((bytes, s.tick), forKey: Key(object: object, block: block)) { s.statistics.bytes -= old.bytes.count }
+            s.statistics.bytes += bytes.count
+            Self.evict(&s)
         }
     }
 
-    var bytes: Int { state.withLock { $0.total } }
+    /// Evicts the least recently used until under the bound.
+    private static func evict(_ s: inout State) {
+        guard s.statistics.bytes > s.statistics.capacity else { return }
+        for (k, v) in s.entries.sorted(by: { $0.value.tick < $1.value.tick }) where s.statistics.bytes > s.statistics.capacity {
+            s.entries[k] = nil
+            s.statistics.bytes -= v.bytes.count
+            s.statistics.evictedBytes += v.bytes.count
+        }
+    }
+
+    var bytes: Int { state.withLock { $0.statistics.bytes } }
+
+    var statistics: ColdCacheStatistics { state.withLock { $0.statistics } }
+
+    func setCapacity(_ capacity: Int) {
+        state.withLock { s in
+            s.statistics.capacity = capacity
+            Self.evict(&s)
+        }
+    }
 }

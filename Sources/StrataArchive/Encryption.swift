@@ -110,7 +110,7 @@ public struct Keyring: Sendable {
     /// Throws unless unencrypted objects are accepted; `what` names the object.
     public func checkPlainAccepted(_ what: String) throws(StrataError) {
         guard acceptsPlain else {
-            throw StrataError(.denied, "\(what) is not encrypted, but encryption is on, and an unencrypted object could have been put there by anyone who can write to the bucket; set STRATA_ENCRYPTION_ACCEPT_PLAIN=1 (or accept_plain = true under [encryption]) to read what was stored before encryption was turned on")
+            throw StrataError(.denied, "\(what) is not encrypted, but encryption is on, and an unencrypted object could have been put there by anyone who can write to the bucket; set STRATA_ENCRYPTION_ACCEPT_PLAIN=1 (or encryption.accept_plain in the configuration) to read what was stored before encryption was turned on")
         }
     }
 

@@ -55,18 +55,20 @@ extension CachePublisher {
         }
     }
 
+    /// Whether a Redis version can trim streams by MINID (6.2 or newer).
+    public static func isSupported(version: String) -> Bool {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        return parts.count >= 2 && (parts[0], parts[1]) >= (6, 2)
+    }
+
     /// Connects, checks the server can trim by MINID, sends the batches a lost connection
     /// left without replies, and rewrites the `last` hash of every series with a row in the
     /// last `last_ttl` from the newest rows seen (those written while Redis was away were
     /// dropped; a restarted Redis has none).
     func connect() throws(StrataError) -> RedisConnection {
         let c = try RedisConnection(configuration.url, timeoutMilliseconds: configuration.timeoutMilliseconds)
-        let info = try c.command("INFO", "server").text ?? ""
-        if let version = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("redis_version:") })?.dropFirst("redis_version:".count) {
-            let parts = version.split(separator: ".").compactMap { Int($0) }
-            if parts.count >= 2 && (parts[0], parts[1]) < (6, 2) {
-                throw StrataError(.invalidInput, "Redis at \(c.server) is version \(version); the hot tier needs 6.2 or newer (XADD … MINID)")
-            }
+        if let version = try c.serverVersion(), !CachePublisher.isSupported(version: version) {
+            throw StrataError(.invalidInput, "Redis at \(c.server) is version \(version); the hot tier needs 6.2 or newer (XADD … MINID)")
         }
         while let batch = unsent.first {
             account(batch, try c.sendCheckingErrors(batch.commands), resend: true)

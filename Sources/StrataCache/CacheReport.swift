@@ -19,9 +19,7 @@ public struct CacheReport: Sendable {
         let connection = try RedisConnection(configuration.url, timeoutMilliseconds: configuration.timeoutMilliseconds)
         let keys = CacheKeys(prefix: configuration.prefix)
         var report = CacheReport(server: connection.server)
-        let info = try connection.command("INFO", "server").text ?? ""
-        report.redisVersion = info.split(whereSeparator: \.isNewline)
-            .first { $0.hasPrefix("redis_version:") }.map { String($0.dropFirst("redis_version:".count)) }
+        report.redisVersion = try connection.serverVersion()
         let status = try connection.command("HGETALL", keys.status(store: store)).array ?? []
         if !status.isEmpty {
             var map: [String: String] = [:]

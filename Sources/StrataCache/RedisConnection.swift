@@ -57,6 +57,12 @@ public final class RedisConnection: @unchecked Sendable {
         return replies
     }
 
+    /// The server's `redis_version` from INFO server (nil if it does not say).
+    public func serverVersion() throws(StrataError) -> String? {
+        let info = try command("INFO", "server").text ?? ""
+        return info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("redis_version:") }.map { String($0.dropFirst("redis_version:".count)) }
+    }
+
     /// Sends one command and returns its reply.
     public func command(_ arguments: String...) throws(StrataError) -> RedisReply {
         var w = RESPWriter()

@@ -65,8 +65,9 @@ extension Database {
             return Array(state.active.keys)
         }
         let now = monotonicNanoseconds()
+        let flushRows = state.tunedFlushRows ?? configuration.flushRows
         return state.active.compactMap { key, buffer in
-            buffer.rows >= configuration.flushRows || now - buffer.since >= configuration.flushAge ? key : nil
+            buffer.rows >= flushRows || now - buffer.since >= configuration.flushAge ? key : nil
         }
     }
 

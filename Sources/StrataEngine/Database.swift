@@ -92,6 +92,13 @@ public final class Database: @unchecked Sendable {
         /// Set when the store's state in memory can no longer be trusted; writes fail.
         var failure: StrataError?
         var counters = DatabaseStatistics()
+        /// Per series written since open: the newest time seen and the rows that came later
+        /// than a newer one (out-of-order arrivals; data quality).
+        var arrivals: [SeriesKey: SeriesArrivals] = [:]
+        /// The rows at which a series is flushed, when retuned since open.
+        var tunedFlushRows: Int?
+        /// The most memory the memtable held since `takeMemoryPeak` was last called.
+        var memoryPeak = 0
     }
 
     /// Opens (creating if needed) the database in `directory`: takes the lock, removes
@@ -236,6 +243,8 @@ public final class Database: @unchecked Sendable {
                 let (start, recordEnd) = try wal.append(r.framed, rows: r.item.rows.rowCount)
                 insert(RowChunk(schema: r.item.schema, rows: r.item.rows), bytes: r.bytes, series: r.item.series,
                        start: start, end: recordEnd, now: now)
+                let late = state.arrivals[r.item.series, default: SeriesArrivals()].note(r.item.rows.timestamps)
+                state.counters.outOfOrderRows += late
                 end = recordEnd
             }
             for (m, s) in schemas { state.schemas[m] = s }
@@ -260,9 +269,10 @@ public final class Database: @unchecked Sendable {
     func insert(_ chunk: RowChunk, bytes: Int, series: SeriesKey, start: WALPosition, end: WALPosition, now: Int64) {
         var buffer = state.active.removeValue(forKey: series) ?? SeriesBuffer(first: start, since: now)
         buffer.add(chunk, bytes: bytes, start: start, end: end)
-        if buffer.rows >= configuration.flushRows { requestFlush() }
+        if buffer.rows >= (state.tunedFlushRows ?? configuration.flushRows) { requestFlush() }
         state.active[series] = buffer
         state.memoryBytes += bytes
+        state.memoryPeak = max(state.memoryPeak, state.memoryBytes)
         if state.memoryBytes >= configuration.memoryLimit / 2 { requestFlush() }
     }
 
@@ -400,6 +410,32 @@ public final class Database: @unchecked Sendable {
         return s
     }
 
+    /// Unflushed rows of one series that make it due for a flush: the configuration's
+    /// `flushRows` unless retuned with `setFlushRows`.
+    public var flushRows: Int { monitor.withLock { state.tunedFlushRows ?? configuration.flushRows } }
+
+    /// Changes the rows at which a series is flushed (auto-tuning); takes effect at once.
+    public func setFlushRows(_ rows: Int) {
+        precondition(rows >= 1, "a flush needs rows")
+        monitor.withLock {
+            state.tunedFlushRows = rows
+            if state.active.values.contains(where: { $0.rows >= rows }) { requestFlush() }
+        }
+    }
+
+    /// The most memory the memtable held since the last call (or since open).
+    public func takeMemoryPeak() -> Int {
+        monitor.withLock {
+            defer { state.memoryPeak = state.memoryBytes }
+            return state.memoryPeak
+        }
+    }
+
+    /// Per series written to since open: its newest time and its out-of-order arrivals.
+    public var arrivals: [SeriesKey: SeriesArrivals] {
+        monitor.withLock { state.arrivals }
+    }
+
     /// Flushes every unflushed row into segments now (e.g. before copying the files).
     public func flush() throws(StrataError) {
         _ = try writer.withLock { () throws(StrataError) in try flush(all: true) }
@@ -452,6 +488,29 @@ public final class Database: @unchecked Sendable {
     }
 }
 
+/// How the rows of one series arrived since the database was opened.
+public struct SeriesArrivals: Sendable, Equatable {
+    public var rows = 0
+    /// The newest time seen.
+    public var newest = Int64.min
+    /// Rows whose time was earlier than the newest already seen.
+    public var outOfOrderRows = 0
+
+    public init() {}
+
+    /// Counts `times` in arrival order; returns how many came out of order.
+    mutating func note(_ times: [Int64]) -> Int {
+        var newest = self.newest, late = 0
+        for t in times {
+            if t < newest { late += 1 } else { newest = t }
+        }
+        self.newest = newest
+        rows += times.count
+        outOfOrderRows += late
+        return late
+    }
+}
+
 /// Counters of a database since it was opened.
 public struct DatabaseStatistics: Sendable {
     public var appends = 0
@@ -463,6 +522,8 @@ public struct DatabaseStatistics: Sendable {
     public var rowsCompacted = 0
     public var deletes = 0
     public var backpressureWaits = 0
+    /// Rows that arrived with a time earlier than a row of their series already written.
+    public var outOfOrderRows = 0
     public var memoryBytes = 0
     public var unflushedRows = 0
     public var wal = WALStatistics()

@@ -139,6 +139,15 @@ public enum FileSystem {
         }
     }
 
+    /// Makes a new, empty directory under `$TMPDIR` (else /tmp) named `<prefix>XXXXXX`.
+    public static func makeTemporaryDirectory(prefix: String) throws(StrataError) -> String {
+        let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(base)/\(prefix)XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        guard made else { throw failure("mkdtemp", "\(base)/\(prefix)XXXXXX") }
+        return String(cString: template.map { UInt8(bitPattern: $0) })
+    }
+
     /// Gives the file at `existing` a second name (a hard link).
     public static func link(_ existing: String, _ new: String) throws(StrataError) {
         if Glibc.link(existing, new) != 0 { throw failure("link to \(new)", existing) }

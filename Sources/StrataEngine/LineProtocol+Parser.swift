@@ -21,7 +21,7 @@ extension LineProtocol {
         var prefixIndex: [UInt64: [Int]] = [:]
         var builders: [SeriesKey: Int] = [:]
         var series: [SeriesBuilder] = []
-        var batch = LineProtocolBatch()
+        var batch = IngestBatch()
         /// Field types fixed in this body or in the store, per measurement.
         var types: [String: [String: FieldType]] = [:]
         // One line's values before they are committed: an existing column, or a new field
@@ -297,7 +297,7 @@ extension LineProtocol {
             return bytes.count > 40 ? text + "…" : text
         }
 
-        mutating func finish(lines: Int) -> LineProtocolBatch {
+        mutating func finish(lines: Int) -> IngestBatch {
             batch.series = series.map(\.rows)
             batch.lines = lines
             return batch

@@ -20,9 +20,10 @@ public struct LineProtocolOptions: Sendable {
     public init() {}
 }
 
-/// The rows of a body of line protocol, one entry per series in the order series first
-/// appear, rows in the order of their lines; and what was wrong with the lines left out.
-public struct LineProtocolBatch: Sendable {
+/// The rows of a body of line protocol or JSON records, one entry per series in the order
+/// series first appear, rows in the order of their lines; and what was wrong with the lines
+/// (records) left out.
+public struct IngestBatch: Sendable {
     public var series: [Store.SeriesRows] = []
     public var rows = 0
     public var lines = 0
@@ -42,7 +43,7 @@ public struct LineProtocolBatch: Sendable {
 /// `\"` and `\\` in string values. Empty lines and `#` comments are skipped. A bad line is
 /// refused with its number and reason; the others are kept.
 public enum LineProtocol {
-    public static func parse(_ body: UnsafeRawBufferPointer, options: LineProtocolOptions) -> LineProtocolBatch {
+    public static func parse(_ body: UnsafeRawBufferPointer, options: LineProtocolOptions) -> IngestBatch {
         var parser = Parser(options: options)
         var start = 0
         let n = body.count

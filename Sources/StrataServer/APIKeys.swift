@@ -30,6 +30,7 @@ public struct APIKeyring: Sendable {
     public init(keys: [APIKey] = []) { self.keys = keys }
 
     public var isEmpty: Bool { keys.isEmpty }
+    public var count: Int { keys.count }
 
     public static func load(_ path: String) throws(StrataError) -> APIKeyring {
         let bytes = try MappedFile(path: path).withUnsafeBytes { Array($0) }

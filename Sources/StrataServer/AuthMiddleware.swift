@@ -28,7 +28,7 @@ struct AuthMiddleware: RouterMiddleware {
     static func required(_ method: HTTPRequest.Method, _ path: String) -> Role? {
         switch (method, path) {
         case (_, "/health"), (_, "/ready"): nil
-        case (.post, "/api/v2/write"), (.post, "/write"): .write
+        case (.post, "/api/v2/write"), (.post, "/write"), (.post, "/api/v1/records"): .write
         case (.get, "/api/v1/query"), (.get, "/metrics"): .read
         default: .admin
         }

@@ -102,4 +102,20 @@ public final class Scheduler: @unchecked Sendable {
             return "backup \(s.catalog.id): \(s.catalog.rows) rows, \(s.uploaded) objects uploaded"
         }
     }
+
+    /// A data-quality scan of every series as a job.
+    public static func quality(_ monitor: QualityMonitor, every seconds: Double) -> Job {
+        Job(name: "quality", intervalSeconds: seconds) { () throws(StrataError) -> String in
+            let q = try monitor.scan()
+            return "\(q.series) series, \(q.rows) rows scanned: \(q.totals.values.reduce(0, +)) findings in \(q.seriesWithIssues) series"
+        }
+    }
+
+    /// A step of auto-tuning as a job.
+    public static func tuning(_ tuner: AutoTuner, every seconds: Double) -> Job {
+        Job(name: "tune", intervalSeconds: seconds) { () throws(StrataError) -> String in
+            let changes = tuner.tune()
+            return changes.isEmpty ? "no change" : changes.map(\.description).joined(separator: "; ")
+        }
+    }
 }

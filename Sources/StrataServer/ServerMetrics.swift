@@ -4,6 +4,7 @@ import Prometheus
 import StrataCache
 import StrataEngine
 import StrataMirror
+import StrataSystem
 import Synchronization
 
 /// The server's metrics in Prometheus's text format (`GET /metrics`): what the server
@@ -53,8 +54,9 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The whole exposition: the registry's metrics, then the engine's.
-    func render(_ database: Database, mirror: MirrorStatus? = nil, cache: CacheStatus? = nil,
-                scheduled: [(job: Scheduler.Job, record: Scheduler.Record)] = []) -> [UInt8] {
+    func render(_ server: StrataServer) -> [UInt8] {
+        let database = server.database, mirror = server.mirror?.status, cache = server.publisher?.status
+        let scheduled = server.scheduler?.state ?? []
         var out: [UInt8] = []
         registry.emit(into: &out)
         var text = ""
@@ -104,6 +106,25 @@ public final class ServerMetrics: Sendable {
                    scheduled.map { ("{job=\"\($0.job.name)\"}", "\($0.record.failures)") })
             metric("strata_scheduled_last_success_timestamp_seconds", "gauge", "When scheduled work last succeeded (Unix time; 0: not yet).",
                    scheduled.map { ("{job=\"\($0.job.name)\"}", Self.seconds($0.record.lastSuccess ?? 0)) })
+        }
+        metric("strata_out_of_order_rows_total", "counter", "Rows that arrived with a time earlier than a row of their series already written.",
+               [("", "\(s.outOfOrderRows)")])
+        if let q = server.quality?.summary {
+            metric("strata_quality_findings", "gauge", "Data-quality findings of the latest scan (the last quality.lookback of every series), by kind.",
+                   QualityReport.Kind.allCases.map { ("{kind=\"\($0.rawValue)\"}", "\(q.totals[$0] ?? 0)") })
+            metric("strata_quality_series_with_findings", "gauge", "Series with at least one finding in the latest data-quality scan.",
+                   [("", "\(q.seriesWithIssues)")])
+            metric("strata_quality_last_scan_timestamp_seconds", "gauge", "When the latest data-quality scan ran (Unix time).", [("", Self.seconds(q.scannedAt))])
+        }
+        if let tuner = server.tuner {
+            metric("strata_tuning_flush_rows", "gauge", "Unflushed rows of a series that make it due for a flush (auto-tuned).", [("", "\(database.flushRows)")])
+            if let c = tuner.archive?.cacheStatistics {
+                metric("strata_archive_cache_capacity_bytes", "gauge", "Bound of the archive's decompressed-block cache (auto-tuned).", [("", "\(c.capacity)")])
+                metric("strata_archive_cache_bytes", "gauge", "Bytes held by the archive's decompressed-block cache.", [("", "\(c.bytes)")])
+                metric("strata_archive_cache_hits_total", "counter", "Archive block reads served from the cache.", [("", "\(c.hits)")])
+                metric("strata_archive_cache_misses_total", "counter", "Archive block reads fetched from the object store.", [("", "\(c.misses)")])
+            }
+            metric("strata_tuning_changes_total", "counter", "Settings changed by auto-tuning since the server started.", [("", "\(tuner.changes.total)")])
         }
         if let c = storage(database) {
             let names = c.measurements.keys.sorted()
@@ -175,6 +196,6 @@ struct MetricsMiddleware: RouterMiddleware {
 
     /// Known routes by name, everything else as "other" (so labels stay few).
     static func route(_ path: String) -> String {
-        ["/api/v2/write", "/write", "/api/v1/query", "/metrics", "/health", "/ready", "/status"].contains(path) ? path : "other"
+        ["/api/v2/write", "/write", "/api/v1/records", "/api/v1/query", "/metrics", "/health", "/ready", "/status"].contains(path) ? path : "other"
     }
 }

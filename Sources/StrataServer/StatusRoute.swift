@@ -4,6 +4,7 @@ import NIOCore
 import StrataCache
 import StrataEngine
 import StrataMirror
+import StrataSystem
 import Synchronization
 
 /// Recent queries for `/status`: latency percentiles over the last 1,024, and the last
@@ -91,9 +92,42 @@ extension StrataServer {
                 + "\"last_failure\":\(time(r.lastFailure)),\"last_error\":\(r.lastError.map(TextFormat.jsonString) ?? "null")}"
         }
         fields.append("\"scheduled\":[\(jobs.joined(separator: ","))]")
+        fields.append("\"quality\":\(quality.map { Self.qualityJSON($0.summary, outOfOrder: s.outOfOrderRows) } ?? "null")")
+        fields.append("\"tuning\":\(tuner.map(tuningJSON) ?? "null")")
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{" + fields.joined(separator: ",") + "}\n")))
+    }
+
+    /// The latest data-quality scan: totals by kind and the series with most findings.
+    static func qualityJSON(_ summary: QualityMonitor.Summary?, outOfOrder: Int) -> String {
+        guard let q = summary else { return "{\"scanned_at\":null,\"out_of_order_rows\":\(outOfOrder)}" }
+        func time(_ t: Int64) -> String { TextFormat.jsonString(CivilTime.format(t)) }
+        let totals = QualityReport.Kind.allCases.map { "\(TextFormat.jsonString($0.rawValue)):\(q.totals[$0] ?? 0)" }.joined(separator: ",")
+        let worst = q.worst.map(\.json)
+        return "{\"scanned_at\":\(time(q.scannedAt)),\"from\":\(time(q.from)),\"to\":\(time(q.to)),\"series\":\(q.series),\"rows\":\(q.rows),"
+            + "\"series_with_findings\":\(q.seriesWithIssues),\"findings\":{\(totals)},\"out_of_order_rows\":\(outOfOrder),"
+            + "\"worst\":[\(worst.joined(separator: ","))]}"
+    }
+
+    /// The auto-tuner's bounds, current values and latest changes.
+    func tuningJSON(_ tuner: AutoTuner) -> String {
+        let b = tuner.bounds
+        let mib = 1 << 20
+        var fields = ["\"enabled\":\(b.enabled)", "\"flush_rows\":\(database.flushRows)",
+                      "\"flush_rows_bounds\":[\(b.flushRows.lowerBound),\(b.flushRows.upperBound)]"]
+        if let c = tuner.archive?.cacheStatistics {
+            fields.append("\"cache_mib\":\(c.capacity / mib)")
+            fields.append("\"cache_mib_bounds\":[\(b.cacheBytes.lowerBound / mib),\(b.cacheBytes.upperBound / mib)]")
+        }
+        let (latest, total) = tuner.changes
+        let changes = latest.map {
+            "{\"at\":\(TextFormat.jsonString(CivilTime.format($0.at))),\"setting\":\(TextFormat.jsonString($0.setting)),\"from\":\($0.from),\"to\":\($0.to),"
+                + "\"reason\":\(TextFormat.jsonString($0.reason))}"
+        }
+        fields.append("\"changes_total\":\(total)")
+        fields.append("\"changes\":[\(changes.joined(separator: ","))]")
+        return "{" + fields.joined(separator: ",") + "}"
     }
 
     static func round(_ v: Double) -> String { TextFormat.double((v * 1e6).rounded() / 1e6) }

@@ -5,6 +5,7 @@ import StrataEngine
 import StrataCache
 import StrataFormat
 import StrataMirror
+import StrataSystem
 
 /// Settings of `strata serve`.
 public struct ServerConfiguration: Sendable {
@@ -36,11 +37,16 @@ public struct StrataServer: Sendable {
     /// The database mirror and the Redis publisher when they run in this process.
     public let mirror: Mirror?
     public let publisher: CachePublisher?
-    /// Scheduled tiering and backups.
+    /// Scheduled tiering, backups, quality scans and tuning.
     public let scheduler: Scheduler?
+    /// The latest data-quality scan, and the auto-tuner, when they run.
+    public let quality: QualityMonitor?
+    public let tuner: AutoTuner?
 
     public init(database: Database, configuration: ServerConfiguration, mirror: Mirror? = nil, publisher: CachePublisher? = nil,
-                scheduler: Scheduler? = nil) {
+                scheduler: Scheduler? = nil, quality: QualityMonitor? = nil, tuner: AutoTuner? = nil) {
+        self.quality = quality
+        self.tuner = tuner
         self.database = database
         self.configuration = configuration
         self.mirror = mirror
@@ -58,11 +64,12 @@ public struct StrataServer: Sendable {
         }
         router.post("api/v2/write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
         router.post("write") { request, _ in try await write(request, precision: request.uri.queryParameters["precision"]) }
+        router.post("api/v1/records") { request, _ in try await writeRecords(request) }
         router.get("api/v1/query") { request, _ in query(request) }
         router.get("metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(database, mirror: mirror?.status, cache: publisher?.status, scheduled: scheduler?.state ?? []))))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(self))))
         }
         router.get("status") { _, _ in status() }
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
@@ -83,6 +90,31 @@ public struct StrataServer: Sendable {
         guard let unit = TimeUnit(influxPrecision: precision.map(String.init) ?? "ns") else {
             return Self.error(.badRequest, "unknown precision '\(precision ?? "")': use ns, us, ms or s")
         }
+        var options = LineProtocolOptions()
+        options.precision = unit
+        options.symbolTag = configuration.symbolTag
+        options.maxLineBytes = configuration.maxLineBytes
+        options.now = CivilTime.now()
+        let database = self.database
+        options.knownType = { measurement, field in database.fieldType(measurement, field) }
+        return try await ingest(request, unit: "lines") { body in body.withUnsafeReadableBytes { LineProtocol.parse($0, options: options) } }
+    }
+
+    /// POST /api/v1/records: JSON records (`symbol`, `timestamp`, `data_type`, fields), an
+    /// array or one per line; `measurement=` names the measurement of records without
+    /// `data_type`.
+    func writeRecords(_ request: Request) async throws -> Response {
+        var options = JSONRecords.Options()
+        options.measurement = request.uri.queryParameters["measurement"].map(String.init)
+        let database = self.database
+        options.knownType = { measurement, field in database.fieldType(measurement, field) }
+        return try await ingest(request, unit: "records") { body in JSONRecords.parse(Array(buffer: body), options: options) }
+    }
+
+    /// What both write routes do: read the body (inflating gzip within the size limit),
+    /// refuse it at the memory bound, parse it, append the valid rows durably, and report
+    /// the refused ones with their numbers.
+    func ingest(_ request: Request, unit: String, parse: (ByteBuffer) -> IngestBatch) async throws -> Response {
         let encoding = request.headers[.contentEncoding]?.lowercased() ?? "identity"
         guard encoding == "identity" || encoding == "gzip" else {
             return Self.error(.unsupportedMediaType, "Content-Encoding '\(encoding)' is not supported (gzip is)")
@@ -97,20 +129,13 @@ public struct StrataServer: Sendable {
                 return Self.error(error.message.contains("limit") ? .contentTooLarge : .badRequest, error.message)
             }
         }
-        var options = LineProtocolOptions()
-        options.precision = unit
-        options.symbolTag = configuration.symbolTag
-        options.maxLineBytes = configuration.maxLineBytes
-        options.now = CivilTime.now()
-        let database = self.database
-        options.knownType = { measurement, field in database.fieldType(measurement, field) }
         // Rows wait in memory for a flush beyond the bound: the client retries instead.
         guard !database.isMemoryFull else {
             var headers = HTTPFields()
             headers[.retryAfter] = "1"
             return Self.error(.serviceUnavailable, "unflushed rows are at the memory bound; retry in a second", headers: headers)
         }
-        let batch = body.withUnsafeReadableBytes { LineProtocol.parse($0, options: options) }
+        let batch = parse(body)
         metrics.bytesReceived.increment(by: Int64(body.readableBytes))
         metrics.linesRejected.increment(by: Int64(batch.badLines))
         if !batch.series.isEmpty {
@@ -124,9 +149,11 @@ public struct StrataServer: Sendable {
         metrics.rowsWritten.increment(by: Int64(batch.rows))
         guard batch.badLines == 0 else {
             let first = batch.issues[0]
-            let message = "partial write: \(batch.badLines) of \(batch.rows + batch.badLines) lines refused, \(batch.rows) written; line \(first.line): \(first.message)"
+            let message = "partial write: \(batch.badLines) of \(batch.rows + batch.badLines) \(unit) refused, \(batch.rows) written; line \(first.line): \(first.message)"
             var extra = ["written": "\(batch.rows)", "rejected": "\(batch.badLines)", "line": "\(first.line)"]
-            extra["errors"] = "[" + batch.issues.map { "{\"line\":\($0.line),\"message\":\(TextFormat.jsonString($0.message))}" }.joined(separator: ",") + "]"
+            extra["errors"] = "[" + batch.issues.map { issue in
+                "{\"line\":\(issue.line),\(issue.field.map { "\"field\":\(TextFormat.jsonString($0))," } ?? "")\"message\":\(TextFormat.jsonString(issue.message))}"
+            }.joined(separator: ",") + "]"
             return Self.error(.badRequest, message, extra: extra)
         }
         return Response(status: .noContent)

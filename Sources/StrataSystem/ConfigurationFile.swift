@@ -1,13 +1,17 @@
 import StrataEngine
 
-/// The settings of a configuration file: a small subset of TOML. `# comments`, `[section]`
-/// headers, and `key = value` lines where a value is a "double-quoted string" (with `\"`,
-/// `\\`, `\n`, `\t` escapes), an integer, or `true`/`false`. Keys before the first section
-/// belong to the section "". Errors name the file and line.
-public struct ConfigurationFile: Sendable {
+/// The settings of a JSON configuration file: an object whose members are sections
+/// (objects of settings) or top-level settings, each setting a string, a number or a
+/// boolean (null leaves a setting at its default). Errors name the file, the line and the setting's key path (`tiers.compact_after`).
+///
+/// Reading is forgiving so that one pass finds every mistake: a getter that meets a bad
+/// value records the problem and returns nil, and `problems` lists them all.
+/// `strata validate-config` prints that list; loading a configuration fails on the first.
+public final class ConfigurationFile {
     public enum Value: Sendable, Equatable {
         case string(String)
         case integer(Int64)
+        case real(Double)
         case boolean(Bool)
     }
 
@@ -17,35 +21,49 @@ public struct ConfigurationFile: Sendable {
     }
 
     public let source: String
-    /// Section → key → value.
+    /// Section → key → value; top-level settings are in the section "".
     public private(set) var sections: [String: [String: Entry]] = [:]
+    /// Every setting the file names, null ones too (`tiers.compact_after`).
+    public private(set) var keyPaths: Set<String> = []
+    /// The line each section starts on.
+    public private(set) var sectionLines: [String: Int] = [:]
+    /// Every problem found so far, in the order found.
+    public private(set) var problems: [StrataError] = []
 
     public init(text: String, source: String) throws(StrataError) {
         self.source = source
-        var section = ""
         sections[""] = [:]
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = n + 1
-            let text = Self.stripComment(raw).trimmingSpaces()
-            if text.isEmpty { continue }
-            if text.hasPrefix("[") {
-                guard text.hasSuffix("]"), text.count > 2 else { throw error(line, "a section header is [name]") }
-                section = String(text.dropFirst().dropLast()).trimmingSpaces()
-                guard Self.isBareKey(section) else {
-                    throw error(line, "a section name is letters, digits, '_' and '-'")
-                }
-                guard sections[section] == nil || section.isEmpty else { throw error(line, "section [\(section)] appears twice") }
-                sections[section] = [:]
-                continue
-            }
-            guard let eq = text.firstIndex(of: "=") else { throw error(line, "expected key = value") }
-            let key = String(text[..<eq]).trimmingSpaces()
-            // Not echoed: a malformed line may hold a secret.
-            guard Self.isBareKey(key) else { throw error(line, "expected key = value, with a key of letters, digits, '_' and '-'") }
-            guard sections[section]?[key] == nil else { throw error(line, "key '\(key)' appears twice in [\(section)]") }
-            let value = try parseValue(String(text[text.index(after: eq)...]).trimmingSpaces(), line: line)
-            sections[section]![key] = Entry(value: value, line: line)
+        let document = try JSONValue.parse(text, source: source)
+        guard case .object(let members) = document.kind else {
+            throw StrataError(.invalidInput, "a configuration is a JSON object ({ \"section\": { \"key\": value } }), not \(document.typeName)",
+                              path: source, line: document.line)
         }
+        for member in members {
+            if case .object(let settings) = member.value.kind {
+                sections[member.key] = [:]
+                sectionLines[member.key] = member.value.line
+                for setting in settings { add(member.key, setting.key, setting.value) }
+            } else {
+                add("", member.key, member.value)
+            }
+        }
+    }
+
+    func add(_ section: String, _ key: String, _ json: JSONValue) {
+        keyPaths.insert(Self.keyPath(section, key))
+        let value: Value
+        switch json.kind {
+        case .null: return  // unset: the default applies
+        case .string(let s): value = .string(s)
+        case .bool(let b): value = .boolean(b)
+        case .number(let text):
+            if let i = Int64(text) { value = .integer(i) } else if let d = Double(text), d.isFinite { value = .real(d) } else {
+                return problem(json.line, section, key, "\(text) is not a number Strata can hold")
+            }
+        default:
+            return problem(json.line, section, key, "a setting is a string, a number or true/false, not \(json.typeName)")
+        }
+        sections[section]![key] = Entry(value: value, line: json.line)
     }
 
     /// Reads the file at `path`.
@@ -57,99 +75,98 @@ public struct ConfigurationFile: Sendable {
         return try ConfigurationFile(text: text, source: path)
     }
 
-    func error(_ line: Int, _ message: String) -> StrataError {
-        StrataError(.invalidInput, message, path: source, line: line)
+    /// The key path of a setting: `tiers.compact_after`, or `data_dir` at the top.
+    public static func keyPath(_ section: String, _ key: String) -> String {
+        section.isEmpty ? key : "\(section).\(key)"
     }
 
-    /// Throws for any key of `section` not in `known` (a misspelt setting must not be
-    /// silently ignored), and for unknown sections when `knownSections` is given.
-    public func check(_ section: String, known: Set<String>) throws(StrataError) {
-        for (key, entry) in sections[section] ?? [:] where !known.contains(key) {
-            throw error(entry.line, "unknown setting '\(key)'\(section.isEmpty ? "" : " in [\(section)]") (known: \(known.sorted().joined(separator: ", ")))")
+    /// Records a problem with a setting.
+    public func problem(_ line: Int?, _ section: String, _ key: String, _ message: String) {
+        problems.append(StrataError(.invalidInput, message, path: source, line: line, field: Self.keyPath(section, key)))
+    }
+
+    /// Records a problem with the setting `section.key` as the file has it.
+    public func problem(_ section: String, _ key: String, _ message: String) {
+        problem(sections[section]?[key]?.line, section, key, message)
+    }
+
+    /// Throws the first problem, saying how many more there are.
+    public func throwIfProblems() throws(StrataError) {
+        guard var first = problems.first else { return }
+        if problems.count > 1 { first.message += " (and \(problems.count - 1) more problem\(problems.count == 2 ? "" : "s"); strata validate-config lists them)" }
+        throw first
+    }
+
+    /// Records every key of `section` not in `known` (a misspelt setting must not be
+    /// silently ignored).
+    public func check(_ section: String, known: Set<String>) {
+        for (key, entry) in (sections[section] ?? [:]).sorted(by: { $0.value.line < $1.value.line }) where !known.contains(key) {
+            if section.isEmpty, !sections.keys.contains(key) {
+                problem(entry.line, section, key, "unknown setting (known at the top: \(known.sorted().joined(separator: ", ")); sections: \(sectionLines.keys.sorted().joined(separator: ", ")))")
+            } else {
+                problem(entry.line, section, key, "unknown setting (known in \(section.isEmpty ? "the top level" : section): \(known.sorted().joined(separator: ", ")))")
+            }
         }
     }
 
-    public func checkSections(_ known: Set<String>) throws(StrataError) {
-        for (section, entries) in sections where !section.isEmpty && !known.contains(section) {
-            throw error(entries.values.map(\.line).min().map { $0 - 1 } ?? 1, "unknown section [\(section)] (known: \(known.sorted().joined(separator: ", ")))")
+    /// Records every section not in `known`.
+    public func checkSections(_ known: Set<String>) {
+        for (section, line) in sectionLines.sorted(by: { $0.value < $1.value }) where !known.contains(section) {
+            problems.append(StrataError(.invalidInput, "unknown section (known: \(known.sorted().joined(separator: ", ")))", path: source, line: line, field: section))
         }
     }
 
-    public func string(_ section: String, _ key: String) throws(StrataError) -> String? {
+    public func string(_ section: String, _ key: String) -> String? {
         guard let entry = sections[section]?[key] else { return nil }
-        guard case .string(let s) = entry.value else { throw error(entry.line, "'\(key)' must be a \"string\"") }
+        guard case .string(let s) = entry.value else { problem(section, key, "must be a \"string\""); return nil }
         return s
     }
 
-    public func integer(_ section: String, _ key: String, in range: ClosedRange<Int64>) throws(StrataError) -> Int64? {
+    public func integer(_ section: String, _ key: String, in range: ClosedRange<Int64>) -> Int64? {
         guard let entry = sections[section]?[key] else { return nil }
-        guard case .integer(let v) = entry.value else { throw error(entry.line, "'\(key)' must be a whole number") }
-        guard range.contains(v) else { throw error(entry.line, "'\(key)' must be in \(range.lowerBound)…\(range.upperBound), not \(v)") }
+        guard case .integer(let v) = entry.value else { problem(section, key, "must be a whole number"); return nil }
+        guard range.contains(v) else { problem(section, key, "must be in \(range.lowerBound)…\(range.upperBound), not \(v)"); return nil }
         return v
     }
 
-    public func boolean(_ section: String, _ key: String) throws(StrataError) -> Bool? {
+    public func real(_ section: String, _ key: String, in range: ClosedRange<Double>) -> Double? {
         guard let entry = sections[section]?[key] else { return nil }
-        guard case .boolean(let v) = entry.value else { throw error(entry.line, "'\(key)' must be true or false") }
+        let v: Double
+        switch entry.value {
+        case .integer(let i): v = Double(i)
+        case .real(let d): v = d
+        default: problem(section, key, "must be a number"); return nil
+        }
+        guard range.contains(v) else { problem(section, key, "must be in \(range.lowerBound)…\(range.upperBound), not \(v)"); return nil }
         return v
     }
 
-    /// A duration setting such as "10m", "7d", "0s" (nanoseconds); "never" gives nil
-    /// through `never`.
-    public func duration(_ section: String, _ key: String) throws(StrataError) -> Int64? {
-        guard let text = try string(section, key) else { return nil }
+    public func boolean(_ section: String, _ key: String) -> Bool? {
+        guard let entry = sections[section]?[key] else { return nil }
+        guard case .boolean(let v) = entry.value else { problem(section, key, "must be true or false"); return nil }
+        return v
+    }
+
+    /// A duration setting such as "10m", "7d", "0s" (nanoseconds).
+    public func duration(_ section: String, _ key: String) -> Int64? {
+        guard let text = string(section, key) else { return nil }
         do throws(StrataError) {
             return try parseDuration(text)
         } catch {
-            throw self.error(sections[section]![key]!.line, "'\(key)': \(error.message)")
+            problem(section, key, error.message)
+            return nil
         }
     }
 
-    func parseValue(_ text: String, line: Int) throws(StrataError) -> Value {
-        if text == "true" { return .boolean(true) }
-        if text == "false" { return .boolean(false) }
-        if let v = Int64(text.filter { $0 != "_" }), !text.hasPrefix("_") { return .integer(v) }
-        guard text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 else {
-            throw error(line, "a value is a \"string\", a whole number, true or false")
+    /// A setting that a function of its text turns into a value; its error is recorded.
+    public func parsed<T>(_ section: String, _ key: String, _ parse: (String) throws(StrataError) -> T) -> T? {
+        guard let text = string(section, key) else { return nil }
+        do throws(StrataError) {
+            return try parse(text)
+        } catch {
+            problem(section, key, error.message)
+            return nil
         }
-        var out = ""
-        var escaped = false
-        for c in text.dropFirst().dropLast() {
-            if escaped {
-                switch c {
-                case "\"": out.append("\"")
-                case "\\": out.append("\\")
-                case "n": out.append("\n")
-                case "t": out.append("\t")
-                default: throw error(line, "unknown escape \\\(c) in a string")
-                }
-                escaped = false
-            } else if c == "\\" {
-                escaped = true
-            } else if c == "\"" {
-                throw error(line, "a string ends at its second '\"'; write \\\" inside it")
-            } else {
-                out.append(c)
-            }
-        }
-        if escaped { throw error(line, "a string ends in a lone backslash") }
-        return .string(out)
-    }
-
-    static func stripComment(_ line: Substring) -> Substring {
-        var inString = false, escaped = false
-        for i in line.indices {
-            let c = line[i]
-            if escaped { escaped = false; continue }
-            if c == "\\" && inString { escaped = true; continue }
-            if c == "\"" { inString.toggle() }
-            if c == "#" && !inString { return line[..<i] }
-        }
-        return line
-    }
-
-    static func isBareKey(_ key: String) -> Bool {
-        !key.isEmpty && key.unicodeScalars.allSatisfy { (("0"..."9").contains($0) || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || $0 == "_" || $0 == "-") }
     }
 }
 

@@ -17,45 +17,10 @@ public struct TierPolicy: Sendable, Equatable {
 }
 
 /// Everything a configuration file sets, over built-in defaults. The environment wins over
-/// the file (`STRATA_DATA_DIR`, `STRATA_ARCHIVE`, `S3_*`, `STRATA_ENCRYPTION_KEY*`), and
-/// command-line flags win over both.
-///
-///     data_dir = "/var/lib/strata"
-///
-///     [store]
-///     fsync = "interval:100"         # always | none | interval:<ms>
-///     flush_rows = 1048576
-///     memory_mib = 512
-///
-///     [tiers]
-///     flush_age = "10m"              # hot → warm
-///     compact_after = "7d"           # warm days are compacted after this
-///     archive_after = "180d"         # and moved to the archive after this ("never": kept)
-///
-///     [archive]
-///     url = "s3://market-data/strata"   # or "file:///srv/strata-archive"
-///     endpoint = "https://s3.eu-west-1.amazonaws.com"
-///     region = "eu-west-1"
-///     access_key = "…"               # better: S3_ACCESS_KEY / S3_SECRET_KEY in the environment
-///     secret_key = "…"
-///     path_style = false
-///     part_size_mib = 8
-///     parallel_parts = 4
-///     cache_mib = 256
-///
-///     [encryption]
-///     key_file = "/etc/strata/keys"  # encrypts cold objects and backups
-///
-///     [cache]
-///     url = "redis://:password@127.0.0.1:6379/0"   # or REDIS_URL
-///     prefix = "strata"
-///     window = "1h"                  # each series' stream keeps this much of its data
-///     last_ttl = "1d"                # the last hashes expire after this without rows
-///     buffer_rows = 1000000          # rows waiting while Redis is away; older are dropped
-///
-///     [schedule]                     # work strata serve does on its own
-///     tier_every = "1h"              # apply [tiers] (compact, archive); "never": off
-///     backup_every = "24h"           # incremental backup to the archive (default: never)
+/// the file (`STRATA_DATA_DIR`, `STRATA_ARCHIVE`, `S3_*`, `TIMESCALE_DSN`, `REDIS_URL`,
+/// `STRATA_ENCRYPTION_KEY*`, `STRATA_LISTEN`, `STRATA_API_KEYS_FILE`), and command-line
+/// flags win over both. The file is JSON; config/strata.json holds every setting with its
+/// default, and the README's configuration table says what each means.
 public struct StrataConfiguration: Sendable {
     public var dataDirectory: String?
     public var database = DatabaseConfiguration()
@@ -67,118 +32,148 @@ public struct StrataConfiguration: Sendable {
     public var encryptionKeyFile: String?
     /// Read unencrypted objects although encryption is on (`STRATA_ENCRYPTION_ACCEPT_PLAIN`).
     public var acceptPlain = false
-    /// The `[mirror]` settings (the DSN may also come from `TIMESCALE_DSN`).
+    /// The `mirror` settings (the DSN may also come from `TIMESCALE_DSN`).
     public var mirrorDSN: String?
     public var mirrorOptions = MirrorOptions()
-    /// The `[cache]` settings (the URL may also come from `REDIS_URL`).
+    /// The `cache` settings (the URL may also come from `REDIS_URL`).
     public var cacheURL: String?
     public var cachePrefix: String?
     public var cacheWindowSeconds: Double?
     public var cacheLastTTLSeconds: Double?
     public var cacheBufferRows: Int?
-    /// `[schedule]`: how often `strata serve` applies the tier policy and takes a backup
-    /// (nil: never; the tier policy runs hourly unless the file says otherwise).
+    /// `server`: what `strata serve` listens on and accepts.
+    public var server = ServerSettings()
+    /// `schedule`: how often `strata serve` applies the tier policy, takes a backup, scans
+    /// data quality and retunes itself (nil: never).
     public var tierEverySeconds: Double? = 3_600
     public var backupEverySeconds: Double?
+    public var qualityEverySeconds: Double? = 900
+    public var tuneEverySeconds: Double? = 60
+    /// `quality`: what counts as a gap, an outlier, a price or a volume.
+    public var quality = QualityPolicy()
+    /// `tuning`: the bounds within which `strata serve` adjusts itself.
+    public var tuning = TuningBounds()
     public let source: String?
 
     public init(source: String? = nil) { self.source = source }
 
-    /// Reads a configuration file.
+    /// Every section and its settings, for unknown-key checks and the sample's test.
+    public static let knownSettings: [String: Set<String>] = [
+        "": ["data_dir"],
+        "store": ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments"],
+        "tiers": ["flush_age", "compact_after", "archive_after"],
+        "archive": ["url", "endpoint", "region", "access_key", "secret_key", "path_style", "part_size_mib", "parallel_parts", "cache_mib"],
+        "encryption": ["key_file", "accept_plain"],
+        "mirror": ["dsn", "schema", "compress_after", "retention", "bars"],
+        "cache": ["url", "prefix", "window", "last_ttl", "buffer_rows"],
+        "server": ["listen", "api_keys_file", "symbol_tag", "max_concurrent_requests", "max_body_mib", "max_line_kib", "slow_query"],
+        "schedule": ["tier_every", "backup_every", "quality_every", "tune_every"],
+        "quality": ["gap_factor", "min_gap", "trading_hours", "trading_days", "utc_offset", "max_jump", "lookback", "price_fields", "volume_fields"],
+        "tuning": ["enabled", "flush_rows_min", "flush_rows_max", "cache_mib_min", "cache_mib_max"],
+    ]
+
+    /// Reads a configuration file; throws its first problem.
     public static func load(_ path: String) throws(StrataError) -> StrataConfiguration {
         try StrataConfiguration(try ConfigurationFile.load(path))
     }
 
+    /// Every problem of a configuration file (empty: it is valid). A file that is not JSON
+    /// has one problem, the first syntax error.
+    public static func problems(_ path: String) -> [StrataError] {
+        do throws(StrataError) {
+            let file = try ConfigurationFile.load(path)
+            _ = StrataConfiguration(reading: file)
+            return file.problems
+        } catch {
+            return [error]
+        }
+    }
+
     public init(_ file: ConfigurationFile) throws(StrataError) {
+        self.init(reading: file)
+        try file.throwIfProblems()
+    }
+
+    /// Reads every setting, recording problems in `file` instead of stopping at the first.
+    init(reading file: ConfigurationFile) {
         source = file.source
-        try file.checkSections(["store", "tiers", "archive", "encryption", "mirror", "cache", "schedule"])
-        try file.check("", known: ["data_dir"])
-        dataDirectory = try file.string("", "data_dir")
-
-        try file.check("store", known: ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments"])
-        if let text = try file.string("store", "fsync") {
-            guard let policy = FsyncPolicy(parsing: text) else {
-                throw StrataError(.invalidInput, "fsync must be always, none or interval:<ms> (1…60000), not '\(text)'",
-                                  path: file.source, line: file.sections["store"]?["fsync"]?.line)
-            }
-            database.fsync = policy
+        file.checkSections(Set(Self.knownSettings.keys.filter { !$0.isEmpty }))
+        for (section, known) in Self.knownSettings where file.sectionLines[section] != nil || section.isEmpty {
+            file.check(section, known: known)
         }
-        if let v = try file.integer("store", "flush_rows", in: 1...(1 << 30)) { database.flushRows = Int(v) }
-        if let v = try file.integer("store", "memory_mib", in: 1...(1 << 20)) { database.memoryLimit = Int(v) << 20 }
-        if let v = try file.integer("store", "wal_file_mib", in: 1...(1 << 14)) { database.walFileSize = Int(v) << 20 }
-        if let v = try file.integer("store", "compact_after_segments", in: 0...1_000_000) { database.compactAfterSegments = Int(v) }
+        dataDirectory = file.string("", "data_dir")
 
-        try file.check("tiers", known: ["flush_age", "compact_after", "archive_after"])
-        if let v = try file.duration("tiers", "flush_age") { tiers.flushAge = v }
-        if let v = try file.duration("tiers", "compact_after") { tiers.compactAfter = v }
-        if try file.string("tiers", "archive_after") == "never" {
-            tiers.archiveAfter = nil
-        } else if let v = try file.duration("tiers", "archive_after") {
-            tiers.archiveAfter = v
-        }
+        if let policy = file.parsed("store", "fsync", { text throws(StrataError) in
+            guard let p = FsyncPolicy(parsing: text) else { throw StrataError(.invalidInput, "must be always, none or interval:<ms> (1…60000), not '\(text)'") }
+            return p
+        }) { database.fsync = policy }
+        if let v = file.integer("store", "flush_rows", in: 1...(1 << 30)) { database.flushRows = Int(v) }
+        if let v = file.integer("store", "memory_mib", in: 1...(1 << 20)) { database.memoryLimit = Int(v) << 20 }
+        if let v = file.integer("store", "wal_file_mib", in: 1...(1 << 14)) { database.walFileSize = Int(v) << 20 }
+        if let v = file.integer("store", "compact_after_segments", in: 0...1_000_000) { database.compactAfterSegments = Int(v) }
+
+        if let v = file.duration("tiers", "flush_age") { tiers.flushAge = v }
+        if let v = file.duration("tiers", "compact_after") { tiers.compactAfter = v }
+        if let v = file.parsed("tiers", "archive_after", Self.durationOrNever) { tiers.archiveAfter = v }
         database.flushAge = tiers.flushAge
 
         let strings = ["url": "STRATA_ARCHIVE", "endpoint": "S3_ENDPOINT", "region": "S3_REGION", "access_key": "S3_ACCESS_KEY",
                        "secret_key": "S3_SECRET_KEY"]
         let numbers = ["part_size_mib": ("S3_PART_SIZE_MIB", Int64(5)...5120), "parallel_parts": ("S3_PARALLEL_PARTS", Int64(1)...64)]
-        try file.check("archive", known: Set(strings.keys).union(numbers.keys).union(["path_style", "cache_mib"]))
         for (key, variable) in strings {
-            if let s = try file.string("archive", key) { archiveSettings[variable] = s }
+            if let s = file.string("archive", key) { archiveSettings[variable] = s }
+        }
+        if let url = archiveSettings["STRATA_ARCHIVE"], !url.hasPrefix("file://"), !url.hasPrefix("s3://") {
+            file.problem("archive", "url", "must be file:///DIR or s3://BUCKET[/PREFIX], not '\(url)'")
         }
         for (key, (variable, range)) in numbers {
-            if let v = try file.integer("archive", key, in: range) { archiveSettings[variable] = String(v) }
+            if let v = file.integer("archive", key, in: range) { archiveSettings[variable] = String(v) }
         }
-        if let b = try file.boolean("archive", "path_style") { archiveSettings["S3_PATH_STYLE"] = b ? "1" : "0" }
-        if let v = try file.integer("archive", "cache_mib", in: 1...(1 << 20)) { cacheBytes = Int(v) << 20 }
+        if let b = file.boolean("archive", "path_style") { archiveSettings["S3_PATH_STYLE"] = b ? "1" : "0" }
+        if let v = file.integer("archive", "cache_mib", in: 1...(1 << 20)) { cacheBytes = Int(v) << 20 }
 
-        try file.check("encryption", known: ["key_file", "accept_plain"])
-        encryptionKeyFile = try file.string("encryption", "key_file")
-        acceptPlain = try file.boolean("encryption", "accept_plain") ?? false
+        encryptionKeyFile = file.string("encryption", "key_file")
+        acceptPlain = file.boolean("encryption", "accept_plain") ?? false
 
-        try file.check("mirror", known: ["dsn", "schema", "compress_after", "retention", "bars"])
-        mirrorDSN = try file.string("mirror", "dsn")
-        if let schema = try file.string("mirror", "schema") { mirrorOptions.schema = schema }
-        if let v = try file.duration("mirror", "compress_after") { mirrorOptions.compressAfterSeconds = v / 1_000_000_000 }
-        if let v = try file.duration("mirror", "retention") { mirrorOptions.retentionSeconds = v / 1_000_000_000 }
-        if let text = try file.string("mirror", "bars") {
-            do throws(StrataError) {
-                mirrorOptions.bars = try StrataConfiguration.parseBars(text)
-            } catch {
-                throw StrataError(.invalidInput, error.message, path: file.source, line: file.sections["mirror"]?["bars"]?.line)
-            }
+        mirrorDSN = file.string("mirror", "dsn")
+        if let schema = file.string("mirror", "schema") { mirrorOptions.schema = schema }
+        if let v = file.duration("mirror", "compress_after") { mirrorOptions.compressAfterSeconds = v / 1_000_000_000 }
+        if let v = file.duration("mirror", "retention") { mirrorOptions.retentionSeconds = v / 1_000_000_000 }
+        if let bars = file.parsed("mirror", "bars", StrataConfiguration.parseBars) { mirrorOptions.bars = bars }
+
+        if let url = file.parsed("cache", "url", { text throws(StrataError) in _ = try RedisURL(parsing: text); return text }) { cacheURL = url }
+        if let prefix = file.string("cache", "prefix") {
+            if prefix.isEmpty || prefix.contains(":") { file.problem("cache", "prefix", "the key prefix must be non-empty and without ':', not '\(prefix)'") } else { cachePrefix = prefix }
         }
+        cacheWindowSeconds = file.duration("cache", "window").map { Double($0) / 1e9 }
+        cacheLastTTLSeconds = file.duration("cache", "last_ttl").map { Double($0) / 1e9 }
+        cacheBufferRows = file.integer("cache", "buffer_rows", in: 1_000...(1 << 30)).map { Int($0) }
 
-        try file.check("cache", known: ["url", "prefix", "window", "last_ttl", "buffer_rows"])
-        cacheURL = try file.string("cache", "url")
-        if let url = cacheURL {
-            do throws(StrataError) {
-                _ = try RedisURL(parsing: url)
-            } catch {
-                throw StrataError(.invalidInput, error.message, path: file.source, line: file.sections["cache"]?["url"]?.line, field: "cache.url")
-            }
-        }
-        cachePrefix = try file.string("cache", "prefix")
-        if let prefix = cachePrefix, prefix.isEmpty || prefix.contains(":") {
-            throw StrataError(.invalidInput, "the key prefix must be non-empty and without ':', not '\(prefix)'", path: file.source,
-                              line: file.sections["cache"]?["prefix"]?.line, field: "cache.prefix")
-        }
-        cacheWindowSeconds = try file.duration("cache", "window").map { Double($0) / 1e9 }
-        cacheLastTTLSeconds = try file.duration("cache", "last_ttl").map { Double($0) / 1e9 }
-        cacheBufferRows = try file.integer("cache", "buffer_rows", in: 1_000...(1 << 30)).map { Int($0) }
+        server.read(file)
 
-        try file.check("schedule", known: ["tier_every", "backup_every"])
-        tierEverySeconds = try Self.every(file, "tier_every", default: tierEverySeconds)
-        backupEverySeconds = try Self.every(file, "backup_every", default: backupEverySeconds)
+        tierEverySeconds = Self.every(file, "tier_every", default: tierEverySeconds)
+        backupEverySeconds = Self.every(file, "backup_every", default: backupEverySeconds)
+        qualityEverySeconds = Self.every(file, "quality_every", default: qualityEverySeconds)
+        tuneEverySeconds = Self.every(file, "tune_every", default: tuneEverySeconds)
+
+        quality.read(file)
+        tuning.read(file, database: database, cacheBytes: cacheBytes)
     }
 
-    /// A `[schedule]` interval: a duration of at least a second, or "never".
-    static func every(_ file: ConfigurationFile, _ key: String, default value: Double?) throws(StrataError) -> Double? {
-        if try file.string("schedule", key) == "never" { return nil }
-        guard let v = try file.duration("schedule", key) else { return value }
-        guard v >= 1_000_000_000 else {
-            throw StrataError(.invalidInput, "'\(key)' must be at least 1s", path: file.source, line: file.sections["schedule"]?[key]?.line)
+    /// A duration, or "never" (nil).
+    static func durationOrNever(_ text: String) throws(StrataError) -> Int64? {
+        text == "never" ? nil : try parseDuration(text)
+    }
+
+    /// A `schedule` interval: a duration of at least a second, or "never".
+    static func every(_ file: ConfigurationFile, _ key: String, default value: Double?) -> Double? {
+        guard let v = file.parsed("schedule", key, durationOrNever) else { return value }
+        guard let ns = v else { return nil }
+        guard ns >= 1_000_000_000 else {
+            file.problem("schedule", key, "must be at least 1s, or \"never\"")
+            return value
         }
-        return Double(v) / 1e9
+        return Double(ns) / 1e9
     }
 
     /// `trade=price,size; bar=close,volume`: measurements that get 1-minute bars, with their

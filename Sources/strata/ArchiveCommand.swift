@@ -28,7 +28,7 @@ struct ArchiveOption: ParsableArguments {
         }
         if url == nil { url = settings.archiveSettings["STRATA_ARCHIVE"] }
         guard let location = url ?? dataDirectory.map({ "file://\($0)/_archive" }) else {
-            throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, the S3_* variables, or the configuration's [archive] url)")
+            throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, the S3_* variables, or the configuration's archive.url)")
         }
         if location.hasPrefix("file://") {
             return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))), keyring: keyring,

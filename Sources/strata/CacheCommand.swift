@@ -6,7 +6,7 @@ import StrataSystem
 
 /// `--url`, shared by the cache commands.
 struct CacheOption: ParsableArguments {
-    @Option(help: "Redis URL, redis://[user:password@]host[:port][/db] (default: $REDIS_URL, else the configuration's [cache] url).")
+    @Option(help: "Redis URL, redis://[user:password@]host[:port][/db] (default: $REDIS_URL, else the configuration's cache.url).")
     var url: String?
 
     func configuration(_ store: DataDirOption) throws -> CacheConfiguration {
@@ -17,7 +17,7 @@ struct CacheOption: ParsableArguments {
             return c
         }
         guard let c = try settings.cache() else {
-            throw ValidationError("no Redis: give --url, or set REDIS_URL or [cache] url in the configuration")
+            throw ValidationError("no Redis: give --url, or set REDIS_URL or cache.url in the configuration")
         }
         return c
     }
@@ -27,7 +27,7 @@ struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache",
         abstract: "The Redis hot tier: its state, and republishing the last hour.",
-        discussion: "With REDIS_URL (or [cache] url) set, strata ingest --live publishes every row to a Redis stream per series and the latest row to a hash; these commands inspect and refill it.",
+        discussion: "With REDIS_URL (or cache.url) set, strata ingest --live publishes every row to a Redis stream per series and the latest row to a hash; these commands inspect and refill it.",
         subcommands: [Status.self, Warm.self])
 
     struct Status: ParsableCommand {

@@ -9,7 +9,7 @@ extension Ingest {
     /// `ingest --live`: CSV rows through the write-ahead log in batches.
     func runLive() {
         running {
-            // Flags over the configuration file's [store] and [tiers] settings.
+            // Flags over the configuration file's store and tiers settings.
             var configuration = try store.settings().database
             configuration.store = StoreConfiguration(rowsPerBlock: rowsPerBlock)
             if let fsync { configuration.fsync = FsyncPolicy(parsing: fsync)! }

@@ -6,13 +6,13 @@ import StrataSystem
 
 /// `--dsn`, shared by the mirror commands.
 struct MirrorOption: ParsableArguments {
-    @Option(help: "PostgreSQL/TimescaleDB connection string or URI (default: $TIMESCALE_DSN, else the configuration's [mirror] dsn).")
+    @Option(help: "PostgreSQL/TimescaleDB connection string or URI (default: $TIMESCALE_DSN, else the configuration's mirror.dsn).")
     var dsn: String?
 
     func configuration(_ store: DataDirOption) throws -> MirrorConfiguration {
         let settings = try store.settings()
         guard var c = settings.mirror() ?? dsn.map({ MirrorConfiguration(dsn: $0) }) else {
-            throw ValidationError("no mirror database: give --dsn, or set TIMESCALE_DSN or [mirror] dsn in the configuration")
+            throw ValidationError("no mirror database: give --dsn, or set TIMESCALE_DSN or mirror.dsn in the configuration")
         }
         if let dsn { c.dsn = dsn }
         return c
@@ -23,7 +23,7 @@ struct MirrorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mirror",
         abstract: "The PostgreSQL/TimescaleDB mirror: its state, backfill, and a comparison with Strata.",
-        discussion: "With TIMESCALE_DSN (or [mirror] dsn) set, strata ingest --live replicates every row into the database as it goes, exactly once; these commands inspect and repair it.",
+        discussion: "With TIMESCALE_DSN (or mirror.dsn) set, strata ingest --live replicates every row into the database as it goes, exactly once; these commands inspect and repair it.",
         subcommands: [Status.self, Sync.self, Verify.self])
 
     struct Status: ParsableCommand {

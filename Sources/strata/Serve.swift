@@ -15,23 +15,29 @@ struct Serve: AsyncParsableCommand {
         discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. With API keys (--api-keys, $STRATA_API_KEYS_FILE) every route but /health and /ready needs one; without, it listens on loopback only. strata keys create makes keys.")
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
-    @Option(help: "HOST:PORT to listen on (default 127.0.0.1:8000; port 0 picks a free port).") var listen = "127.0.0.1:8000"
-    @Option(help: "The line protocol tag that names the series.") var symbolTag = "symbol"
-    @Option(help: "Requests handled at once; more get 503 with Retry-After.") var maxConcurrentRequests = 64
-    @Option(help: "Largest request body in MiB (also once gzip is inflated); larger get 413.") var maxBodyMib = 64
-    @Option(help: "Queries slower than this many seconds are listed in /status.") var slowQuerySeconds = 1.0
-    @Option(help: "Apply the tier policy (compact, archive) this often, or never (default: [schedule] tier_every, else 1h).") var tierEvery: String?
-    @Option(help: "Take an incremental backup to the archive this often, or never (default: [schedule] backup_every, else never).") var backupEvery: String?
-    @Option(help: "API keys file (default: $STRATA_API_KEYS_FILE): lines '<name> <role> sha256:<hex>' from strata keys create.") var apiKeys: String?
+    @Option(help: "HOST:PORT to listen on (default: $STRATA_LISTEN, else server.listen, else 127.0.0.1:8000; port 0 picks a free port).") var listen: String?
+    @Option(help: "The line protocol tag that names the series (default: server.symbol_tag, else symbol).") var symbolTag: String?
+    @Option(help: "Requests handled at once; more get 503 with Retry-After (default: server.max_concurrent_requests, else 64).") var maxConcurrentRequests: Int?
+    @Option(help: "Largest request body in MiB, also once gzip is inflated; larger get 413 (default: server.max_body_mib, else 64).") var maxBodyMib: Int?
+    @Option(help: "Queries slower than this many seconds are listed in /status (default: server.slow_query, else 1s).") var slowQuerySeconds: Double?
+    @Option(help: "Apply the tier policy (compact, archive) this often, or never (default: schedule.tier_every, else 1h).") var tierEvery: String?
+    @Option(help: "Take an incremental backup to the archive this often, or never (default: schedule.backup_every, else never).") var backupEvery: String?
+    @Option(help: "Scan every series' last quality.lookback for data-quality problems this often, or never (default: schedule.quality_every, else 15m).") var qualityEvery: String?
+    @Option(help: "Retune flush size and archive cache within the tuning bounds this often, or never (default: schedule.tune_every, else 1m).") var tuneEvery: String?
+    @Option(help: "API keys file (default: $STRATA_API_KEYS_FILE, else server.api_keys_file): lines '<name> <role> sha256:<hex>' from strata keys create.") var apiKeys: String?
 
     func run() async throws {
+        let settings = try store.settings()
+        let server = settings.server
+        let environment = { (name: String) in Keyring.environmentVariable(name).flatMap { $0.isEmpty ? nil : $0 } }
         var c = ServerConfiguration()
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
+        let listen = self.listen ?? environment("STRATA_LISTEN") ?? server.listen
+        guard let (host, port) = ServerSettings.hostAndPort(listen) else {
             throw ValidationError("--listen takes HOST:PORT, not '\(listen)'")
         }
-        c.host = String(listen[..<colon]).trimmingBrackets
+        c.host = host
         c.port = port
-        if let file = apiKeys ?? Keyring.environmentVariable("STRATA_API_KEYS_FILE").flatMap({ $0.isEmpty ? nil : $0 }) {
+        if let file = apiKeys ?? environment("STRATA_API_KEYS_FILE") ?? server.apiKeysFile {
             do throws(StrataError) {
                 c.keyring = try APIKeyring.load(file)
             } catch {
@@ -40,16 +46,16 @@ struct Serve: AsyncParsableCommand {
             guard !c.keyring.isEmpty else { fail("\(file): no API keys in it") }
         }
         guard !c.keyring.isEmpty || ["127.0.0.1", "::1", "localhost"].contains(c.host) else {
-            throw ValidationError("--listen \(listen): without API keys (--api-keys or $STRATA_API_KEYS_FILE) the server listens on loopback only (127.0.0.1, ::1, localhost)")
+            throw ValidationError("--listen \(listen): without API keys (--api-keys, $STRATA_API_KEYS_FILE or server.api_keys_file) the server listens on loopback only (127.0.0.1, ::1, localhost)")
         }
-        c.symbolTag = symbolTag
-        guard maxConcurrentRequests >= 1, (1...4096).contains(maxBodyMib) else {
-            throw ValidationError("--max-concurrent-requests must be at least 1 and --max-body-mib 1…4096")
+        c.symbolTag = symbolTag ?? server.symbolTag
+        c.maxConcurrentRequests = maxConcurrentRequests ?? server.maxConcurrentRequests
+        c.maxBodyBytes = maxBodyMib.map { $0 << 20 } ?? server.maxBodyBytes
+        c.maxLineBytes = server.maxLineBytes
+        c.slowQuerySeconds = slowQuerySeconds ?? server.slowQuerySeconds
+        guard c.maxConcurrentRequests >= 1, (1...(4_096 << 20)).contains(c.maxBodyBytes), c.slowQuerySeconds >= 0 else {
+            throw ValidationError("--max-concurrent-requests must be at least 1, --max-body-mib 1…4096 and --slow-query-seconds not negative")
         }
-        c.maxConcurrentRequests = maxConcurrentRequests
-        c.maxBodyBytes = maxBodyMib << 20
-        c.slowQuerySeconds = slowQuerySeconds
-        let settings = try store.settings()
         // Queries reach the archive (cold days) too.
         let archive = try archiveOption.open(store)
         let database: Database
@@ -79,12 +85,24 @@ struct Serve: AsyncParsableCommand {
         if let seconds = try every(backupEvery, "--backup-every", default: settings.backupEverySeconds) {
             jobs.append(Scheduler.backup(Backups(objects: archive.objects, keyring: archive.keyring), database: database, every: seconds))
         }
+        let quality = QualityMonitor(database: database, policy: settings.quality)
+        if let seconds = try every(qualityEvery, "--quality-every", default: settings.qualityEverySeconds) {
+            jobs.append(Scheduler.quality(quality, every: seconds))
+        }
+        var tuner: AutoTuner?
+        if settings.tuning.enabled, let seconds = try every(tuneEvery, "--tune-every", default: settings.tuneEverySeconds) {
+            let t = AutoTuner(database: database, archive: archive, bounds: settings.tuning) { change in
+                Output.standardError("strata: tuning: \(change.description)\n")
+            }
+            tuner = t
+            jobs.append(Scheduler.tuning(t, every: seconds))
+        }
         let scheduler = Scheduler(jobs: jobs)
         scheduler.start()
         var logger = Logger(label: "strata")
         logger.logLevel = .warning
-        let host = c.host
-        let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher, scheduler: scheduler).application(logger: logger) { port in
+        let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher, scheduler: scheduler,
+                               quality: quality, tuner: tuner).application(logger: logger) { port in
             Output.standardOutputNow("strata: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n")
         }
         do {
@@ -118,8 +136,3 @@ func every(_ text: String?, _ option: String, default value: Double?) throws -> 
     return Double(v) / 1e9
 }
 
-extension String {
-    fileprivate var trimmingBrackets: String {
-        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
-    }
-}

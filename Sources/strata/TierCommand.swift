@@ -6,7 +6,7 @@ import StrataSystem
 struct Tier: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply the tier policy once: compact old days, move older ones to the archive.",
-        discussion: "Days that ended more than compact_after ago (default 7d) are compacted into one segment; days that ended more than archive_after ago (default 180d) move to the archive. Both come from the configuration's [tiers] section, or the flags. The server runs this on a schedule.")
+        discussion: "Days that ended more than compact_after ago (default 7d) are compacted into one segment; days that ended more than archive_after ago (default 180d) move to the archive. Both come from the configuration's tiers section, or the flags. The server runs this on a schedule.")
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Compact days older than this (default: compact_after, else 7d).") var compactAfter: String?

@@ -7,84 +7,124 @@ import Testing
 
 @Suite struct ConfigurationTests {
     let sample = """
-    # Strata
-    data_dir = "/srv/strata"   # where the segments live
-
-    [store]
-    fsync = "interval:100"
-    memory_mib = 1_024
-
-    [tiers]
-    compact_after = "2d"
-    archive_after = "30d"
-
-    [archive]
-    url = "s3://market-data/strata#1"
-    path_style = false
-    part_size_mib = 16
-    cache_mib = 64
-
-    [encryption]
-    key_file = "/etc/strata/keys"
+    {
+      "data_dir": "/srv/strata",
+      "store": { "fsync": "interval:100", "memory_mib": 1024 },
+      "tiers": { "compact_after": "2d", "archive_after": "30d" },
+      "archive": { "url": "s3://market-data/strata#1", "path_style": false, "part_size_mib": 16, "cache_mib": 64, "endpoint": null },
+      "encryption": { "key_file": "/etc/strata/keys" }
+    }
     """
 
+    func parse(_ text: String) throws -> StrataConfiguration {
+        try StrataConfiguration(try ConfigurationFile(text: text, source: "strata.json"))
+    }
+
     @Test func aConfigurationFileSetsEverySection() throws {
-        let c = try StrataConfiguration(try ConfigurationFile(text: sample, source: "strata.toml"))
+        let c = try parse(sample)
         #expect(c.dataDirectory == "/srv/strata")
         #expect(c.database.fsync == .interval(milliseconds: 100) && c.database.memoryLimit == 1024 << 20)
         #expect(c.tiers.compactAfter == 2 * Day.nanosecondsPerDay && c.tiers.archiveAfter == 30 * Day.nanosecondsPerDay)
         #expect(c.tiers.flushAge == 600_000_000_000)
         #expect(c.cacheBytes == 64 << 20 && c.encryptionKeyFile == "/etc/strata/keys")
-        // The environment wins over the file; the file fills in the rest.
+        // The environment wins over the file; the file fills in the rest; null is unset.
         let env = { (name: String) -> String? in name == "S3_PART_SIZE_MIB" ? "32" : nil }
         #expect(c.variable("STRATA_ARCHIVE", environment: env) == "s3://market-data/strata#1")
         #expect(c.variable("S3_PATH_STYLE", environment: env) == "0")
         #expect(c.variable("S3_PART_SIZE_MIB", environment: env) == "32")
+        #expect(c.variable("S3_ENDPOINT", environment: env) == nil)
         #expect(c.variable("STRATA_ENCRYPTION_KEY_FILE", environment: env) == "/etc/strata/keys")
         // A key given directly in the environment takes the place of the file's key file.
         #expect(c.variable("STRATA_ENCRYPTION_KEY_FILE", environment: { $0 == "STRATA_ENCRYPTION_KEY" ? "k" : nil }) == nil)
-        let never = try StrataConfiguration(try ConfigurationFile(text: "[tiers]\narchive_after = \"never\"\n", source: "t"))
-        #expect(never.tiers.archiveAfter == nil)
+        #expect(try parse(#"{"tiers": {"archive_after": "never"}}"#).tiers.archiveAfter == nil)
         #expect(StrataConfiguration().tiers.archiveAfter == 180 * Day.nanosecondsPerDay)
-        // [schedule] and [cache].
-        let scheduled = try StrataConfiguration(try ConfigurationFile(text: "[schedule]\ntier_every = \"30m\"\nbackup_every = \"1d\"\n[cache]\nurl = \"redis://h:6380/2\"\nwindow = \"15m\"\n", source: "t"))
-        #expect(scheduled.tierEverySeconds == 1_800 && scheduled.backupEverySeconds == 86_400)
+        // schedule and cache.
+        let scheduled = try parse(#"{"schedule": {"tier_every": "30m", "backup_every": "1d", "quality_every": "never"}, "cache": {"url": "redis://h:6380/2", "window": "15m"}}"#)
+        #expect(scheduled.tierEverySeconds == 1_800 && scheduled.backupEverySeconds == 86_400 && scheduled.qualityEverySeconds == nil)
         let cache = try #require(try scheduled.cache(environment: { _ in nil }))
         #expect(cache.url == RedisURL(host: "h", port: 6380, database: 2) && cache.windowSeconds == 900)
         #expect(try scheduled.cache(environment: { $0 == "REDIS_URL" ? "redis://other" : nil })?.url.host == "other")
         let defaults = StrataConfiguration()
         let noCache = try defaults.cache(environment: { _ in nil })
         #expect(defaults.tierEverySeconds == 3_600 && defaults.backupEverySeconds == nil && noCache == nil)
-        #expect(try StrataConfiguration(try ConfigurationFile(text: "[schedule]\ntier_every = \"never\"\n", source: "t")).tierEverySeconds == nil)
+        #expect(defaults.qualityEverySeconds == 900 && defaults.tuneEverySeconds == 60)
+        #expect(try parse(#"{"schedule": {"tier_every": "never"}}"#).tierEverySeconds == nil)
+        // server, quality, tuning.
+        let more = try parse("""
+            {"server": {"listen": "[::1]:9000", "symbol_tag": "ticker", "max_body_mib": 8, "slow_query": "250ms"},
+             "quality": {"trading_hours": "09:00-15:30", "trading_days": "mon-fri", "utc_offset": "+09:00", "max_jump": 0.05, "gap_factor": 10.5},
+             "store": {"flush_rows": 1000},
+             "tuning": {"flush_rows_max": 8000}}
+            """)
+        #expect(more.server.listen == "[::1]:9000" && more.server.symbolTag == "ticker" && more.server.maxBodyBytes == 8 << 20)
+        #expect(more.server.slowQuerySeconds == 0.25 && ServerSettings.hostAndPort(more.server.listen)! == ("::1", 9000))
+        #expect(more.quality.session! == (540, 930) && more.quality.tradingDays == Set(1...5) && more.quality.utcOffsetSeconds == 32_400)
+        #expect(more.quality.maxJump == 0.05 && more.quality.gapFactor == 10.5)
+        // An unset bound widens to hold the configured value.
+        #expect(more.tuning.flushRows == 1_000...8_000)
     }
 
-    @Test(arguments: [
-        ("[tiers]\ncompact_after = \"2 days\"\n", 2, "not a duration"),
-        ("[tiers]\nkeep = \"2d\"\n", 2, "unknown setting 'keep' in [tiers]"),
-        ("data_dir = \"a\"\ndata_dir = \"b\"\n", 2, "appears twice"),
-        ("[tires]\ncompact_after = \"2d\"\n", 1, "unknown section [tires]"),
-        ("[store]\nmemory_mib = \"512\"\n", 2, "must be a whole number"),
-        ("[store]\nfsync = \"sometimes\"\n", 2, "fsync must be"),
-        ("\n\ndata_dir = /srv\n", 3, "a value is"),
-        ("[archive]\nurl = \"a\"b\"\n", 2, "second '\"'"),
-        ("[archive\n", 1, "section header"),
-        ("[ ]\nx = 1\n", 1, "section name"),
-        ("[archive]\naccess_key = 123\n", 2, "must be a \"string\""),
-        ("[archive]\npath_style = \"no\"\n", 2, "must be true or false"),
-        ("[archive]\nparallel_parts = 0\n", 2, "must be in 1…64"),
-        ("[schedule]\ntier_every = \"0s\"\n", 2, "'tier_every' must be at least 1s"),
-        ("[cache]\nurl = \"http://h\"\n", 2, "bad Redis URL"),
-        ("[cache]\nprefix = \"a:b\"\n", 2, "without ':'"),
-    ])
-    func badSettingsAreNamedWithTheirLine(text: String, line: Int, message: String) throws {
-        #expect { try StrataConfiguration(try ConfigurationFile(text: text, source: "strata.toml")) } throws: {
-            let e = $0 as! StrataError
-            return e.code == .invalidInput && e.line == line && e.path == "strata.toml" && e.message.contains(message)
+    /// The sample in the repository is valid and sets every setting the loader knows.
+    @Test func theSampleConfigurationHasEverySetting() throws {
+        let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let file = try ConfigurationFile.load("/" + path + "/config/strata.json")
+        _ = try StrataConfiguration(file)
+        for (section, keys) in StrataConfiguration.knownSettings {
+            for key in keys { #expect(file.keyPaths.contains(ConfigurationFile.keyPath(section, key)), "the sample sets \(section).\(key)") }
+        }
+        let readme = String(decoding: try MappedFile(path: "/" + path + "/README.md").withUnsafeBytes { Array($0) }, as: UTF8.self)
+        for (section, keys) in StrataConfiguration.knownSettings {
+            for key in keys {
+                let documented = readme.contains("`\(ConfigurationFile.keyPath(section, key))`")
+                #expect(documented, "README documents \(section).\(key)")
+            }
         }
     }
 
-    @Test func aMalformedLineIsNotEchoed() throws {
-        #expect { try ConfigurationFile(text: "[archive]\nsecret_key \"s3cr3t/abc=\"\n", source: "f") } throws: {
+    @Test(arguments: [
+        (#"{"tiers": {"compact_after": "2 days"}}"#, 1, "tiers.compact_after", "not a duration"),
+        ("{\n\"tiers\": {\n \"keep\": \"2d\"}}", 3, "tiers.keep", "unknown setting (known in tiers:"),
+        ("{\"data_dir\": \"a\",\n\"data_dir\": \"b\"}", 2, nil, "appears twice"),
+        ("{\n\"tires\": {\"compact_after\": \"2d\"}}", 2, "tires", "unknown section"),
+        (#"{"store": {"memory_mib": "512"}}"#, 1, "store.memory_mib", "must be a whole number"),
+        (#"{"store": {"fsync": "sometimes"}}"#, 1, "store.fsync", "must be always, none or interval"),
+        ("\n\n{\"data_dir\": /srv}", 3, nil, "unexpected '/'"),
+        (#"{"archive": {"url": "a"}}"#, 1, "archive.url", "must be file:///DIR or s3://"),
+        ("{\"archive\": {\"url\": \"s3://a\"\n", 2, nil, "ends inside an object"),
+        (#"{"archive": {"access_key": 123}}"#, 1, "archive.access_key", "must be a \"string\""),
+        (#"{"archive": {"path_style": "no"}}"#, 1, "archive.path_style", "must be true or false"),
+        (#"{"archive": {"parallel_parts": 0}}"#, 1, "archive.parallel_parts", "must be in 1…64"),
+        (#"{"schedule": {"tier_every": "0s"}}"#, 1, "schedule.tier_every", "must be at least 1s"),
+        (#"{"cache": {"url": "http://h"}}"#, 1, "cache.url", "bad Redis URL"),
+        (#"{"cache": {"prefix": "a:b"}}"#, 1, "cache.prefix", "without ':'"),
+        (#"{"server": {"listen": "8000"}}"#, 1, "server.listen", "must be HOST:PORT"),
+        (#"{"quality": {"trading_hours": "9-17"}}"#, 1, "quality.trading_hours", "HH:MM-HH:MM"),
+        (#"{"quality": {"utc_offset": "KST"}}"#, 1, "quality.utc_offset", "±HH:MM"),
+        (#"{"store": {"flush_rows": 100}, "tuning": {"flush_rows_min": 1000}}"#, 1, "tuning.flush_rows_min", "lies outside"),
+        (#"{"store": {"wal_file_mib": [1]}}"#, 1, "store.wal_file_mib", "not an array"),
+        (#"["store"]"#, 1, nil, "a configuration is a JSON object"),
+    ] as [(String, Int, String?, String)])
+    func badSettingsAreNamedWithTheirKeyPathAndLine(text: String, line: Int, field: String?, message: String) throws {
+        #expect { try parse(text) } throws: {
+            let e = $0 as! StrataError
+            return e.code == .invalidInput && e.line == line && e.field == field && e.path == "strata.json" && e.message.contains(message)
+        }
+    }
+
+    /// validate-config's list: every problem, not just the first.
+    @Test func everyProblemIsListed() throws {
+        let file = try ConfigurationFile(text: """
+            {"store": {"memory_mib": 0, "fsync": "x"},
+             "cache": {"window": "soon"},
+             "bogus": {}}
+            """, source: "s.json")
+        #expect(throws: StrataError.self) { try StrataConfiguration(file) }
+        #expect(Set(file.problems.compactMap(\.field)) == ["bogus", "store.fsync", "store.memory_mib", "cache.window"])
+        #expect(file.problems.allSatisfy { $0.line != nil })
+    }
+
+    @Test func aMalformedValueIsNotEchoed() throws {
+        #expect { try ConfigurationFile(text: "{\"archive\": {\n\"secret_key\" \"s3cr3t/abc=\"}}", source: "f") } throws: {
             let e = $0 as! StrataError
             return e.line == 2 && !e.message.contains("s3cr3t")
         }

@@ -12,8 +12,8 @@ struct CacheCLITests {
     var url: String { String(cString: getenv("STRATA_TEST_REDIS_URL")!) }
 
     func config(window: String = "1h") -> String {
-        let path = root.path + "/strata.toml"
-        writeText(path, "data_dir = \"\(data)\"\n\n[cache]\nprefix = \"\(prefix)\"\nwindow = \"\(window)\"\n")
+        let path = root.path + "/strata.json"
+        writeText(path, "{\"data_dir\": \"\(data)\", \"cache\": {\"prefix\": \"\(prefix)\", \"window\": \"\(window)\"}}\n")
         return path
     }
 

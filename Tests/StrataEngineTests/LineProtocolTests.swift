@@ -3,7 +3,7 @@ import StrataFormat
 import Testing
 
 @Suite struct LineProtocolTests {
-    func parse(_ text: String, _ configure: (inout LineProtocolOptions) -> Void = { _ in }) -> LineProtocolBatch {
+    func parse(_ text: String, _ configure: (inout LineProtocolOptions) -> Void = { _ in }) -> IngestBatch {
         var options = LineProtocolOptions()
         options.now = 42
         configure(&options)

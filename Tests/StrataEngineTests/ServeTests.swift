@@ -218,18 +218,13 @@ import Testing
                    "needs the PostgreSQL and Redis servers scripts/test starts"))
     func theMirrorAndThePublisherRunInsideTheServer() throws {
         let unique = "serve_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
-        let config = root.path + "/strata.toml"
+        let config = root.path + "/strata.json"
         writeText(config, """
-            data_dir = "\(data)"
-
-            [mirror]
-            dsn = "\(String(cString: getenv("STRATA_TEST_PG_DSN")!))"
-            schema = "\(unique)"
-
-            [cache]
-            url = "\(String(cString: getenv("STRATA_TEST_REDIS_URL")!))"
-            prefix = "\(unique)"
-
+            {
+              "data_dir": "\(data)",
+              "mirror": { "dsn": "\(String(cString: getenv("STRATA_TEST_PG_DSN")!))", "schema": "\(unique)" },
+              "cache": { "url": "\(String(cString: getenv("STRATA_TEST_REDIS_URL")!))", "prefix": "\(unique)" }
+            }
             """)
         let (pid, url) = try start(["--config", config])
         var stopped = false
@@ -297,7 +292,7 @@ import Testing
 
     /// Tiering and backups on a schedule, their runs in /status and /metrics.
     @Test func tieringAndBackupsRunOnSchedule() throws {
-        let (pid, url) = try start(["--tier-every", "1s", "--backup-every", "1s"])
+        let (pid, url) = try start(["--tier-every", "1s", "--backup-every", "1s", "--quality-every", "never", "--tune-every", "never"])
         var stopped = false
         defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
         #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=ESH4 price=1,size=1i 1704205800\n").code == 204)
@@ -317,6 +312,58 @@ import Testing
         stopped = true
         let list = runStrata(["backup", "list", "--data-dir", data])
         #expect(list.status == 0 && list.stdout.split(separator: "\n").count >= 2, "\(list.stdout)\(list.stderr)")
+    }
+
+    /// JSON records in the seed's shape, the scheduled data-quality scan and auto-tuning,
+    /// seen through the query API, /status and /metrics.
+    @Test func jsonRecordsQualityScansAndTuningAreVisible() throws {
+        let (pid, url) = try start(["--quality-every", "1s", "--tune-every", "1s"])
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        let now = CivilTime.now() / 1_000_000_000 * 1_000_000_000
+        let records = """
+            [{"symbol": "005930", "timestamp": \(now / 1_000_000), "price": 71500, "volume": 120, "data_type": "trade"},
+             {"symbol": "005930", "timestamp": \(now / 1_000_000), "price": 71500, "volume": 120, "data_type": "trade"},
+             {"symbol": "005930", "timestamp": "\(CivilTime.format(now + 1_000_000))", "price": 0, "volume": 5, "data_type": "trade"},
+             {"symbol": "005930", "timestamp": "yesterday", "price": 1, "volume": 5, "data_type": "trade"},
+             {"symbol": "005930", "timestamp": \(now / 1_000_000_000), "data_type": "bar", "open_price": 10, "high_price": 9, "low_price": 8, "close_price": 9.5, "volume": 1000}]
+            """
+        let partial = post(url + "/api/v1/records", records)
+        #expect(partial.code == 400 && partial.body.contains("\"written\":4") && partial.body.contains("\"rejected\":1"), "\(partial)")
+        #expect(partial.body.contains("{\"line\":4,\"field\":\"timestamp\",\"message\":\"record 4: 'timestamp' 'yesterday' is not a time"), "\(partial.body)")
+        #expect(post(url + "/api/v1/records?measurement=quote", "{\"symbol\": \"A\", \"timestamp\": \(now), \"bid\": 1.5}\n").code == 204)
+        let rows = fetch(url + "/api/v1/query?measurement=trade&symbol=005930&format=csv&time_format=ns")
+        #expect(rows.body == "time,symbol,price,volume\n\(now),005930,71500,120\n\(now),005930,71500,120\n\(now + 1_000_000),005930,0,5\n", "\(rows.body)")
+        // The scan runs every second; its findings reach /status and /metrics.
+        var status = ""
+        for _ in 0..<100 {
+            status = fetch(url + "/status").body
+            if status.contains("\"series\":3,") { break }
+            usleep(100_000)
+        }
+        writeText(root.path + "/status.json", status)
+        let checked = system("""
+            python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); q=d["quality"]; f=q["findings"]
+            assert (f["duplicate"], f["non_positive_price"], f["ohlc"], f["gap"]) == (1, 1, 1, 0), q
+            assert q["series_with_findings"] == 2 and q["worst"][0]["symbol"] == "005930", q
+            t=d["tuning"]; assert t["enabled"] and t["flush_rows"] == 1048576 and t["flush_rows_bounds"] == [65536, 4194304], t
+            assert [j["job"] for j in d["scheduled"]] == ["tier", "quality", "tune"], d["scheduled"]' '\(root.path)/status.json' 2> '\(root.path)/check.txt'
+            """)
+        #expect(checked == 0, "\(status)\(String(decoding: (try? readFile(root.path + "/check.txt")) ?? [], as: UTF8.self))")
+        let scrape = fetch(url + "/metrics").body
+        for expected in ["strata_quality_findings{kind=\"duplicate\"} 1", "strata_quality_findings{kind=\"ohlc\"} 1",
+                         "strata_quality_series_with_findings 2", "strata_out_of_order_rows_total 0", "strata_tuning_flush_rows 1048576",
+                         "strata_http_requests_total{route=\"/api/v1/records\",method=\"POST\",status=\"400\"} 1"] {
+            #expect(scrape.contains(expected), "\(expected) not in\n\(scrape)")
+        }
+        if system("command -v promtool >/dev/null") == 0 || getenv("CI") != nil {
+            writeText(root.path + "/metrics.txt", scrape)
+            let check = system("promtool check metrics < '\(root.path)/metrics.txt' > '\(root.path)/promtool.txt' 2>&1")
+            #expect(check == 0, "\(String(decoding: (try? readFile(root.path + "/promtool.txt")) ?? [], as: UTF8.self))")
+        }
+        kill(pid, SIGTERM)
+        #expect(waitForExit(pid) == 0)
+        stopped = true
     }
 
     @Test func onlyLoopbackUntilThereAreKeys() {

@@ -1,0 +1,84 @@
+import StrataArchive
+import StrataCache
+import StrataEngine
+import StrataMirror
+
+/// `strata check-deps`: each configured service, reached for real: whether it answers, its
+/// version, and what fails. Names servers without their passwords.
+public struct DependencyCheck: Sendable, Equatable {
+    public var name: String
+    /// Where (a path, an archive location, host:port/database).
+    public var target: String
+    /// nil: not configured (nothing to check).
+    public var ok: Bool?
+    public var detail: String
+
+    public init(name: String, target: String, ok: Bool?, detail: String) {
+        self.name = name
+        self.target = target
+        self.ok = ok
+        self.detail = detail
+    }
+
+    /// The data directory: exists and is writable, or can be created.
+    public static func store(_ path: String) -> DependencyCheck {
+        guard FileSystem.isDirectory(path) else {
+            return DependencyCheck(name: "store", target: path, ok: true, detail: "does not exist yet; created on first use")
+        }
+        let probe = "\(path)/.check-deps-\(monotonicNanoseconds())"
+        do throws(StrataError) {
+            try FileSystem.writeAtomically(probe, [Array("probe\n".utf8)])
+            try FileSystem.remove(probe)
+            return DependencyCheck(name: "store", target: path, ok: true, detail: "exists, writable")
+        } catch {
+            return DependencyCheck(name: "store", target: path, ok: false, detail: error.description)
+        }
+    }
+
+    /// The archive: lists keys under the store's prefix (one request).
+    public static func archive(_ archive: Archive) -> DependencyCheck {
+        let location = archive.objects.location
+        do throws(StrataError) {
+            let keys = try archive.objects.list(prefix: "").count
+            let sealed = archive.keyring == nil ? "unencrypted" : "encrypted"
+            return DependencyCheck(name: "archive", target: location, ok: true, detail: "reachable, \(keys) object\(keys == 1 ? "" : "s"), new objects \(sealed)")
+        } catch {
+            return DependencyCheck(name: "archive", target: location, ok: false, detail: error.description)
+        }
+    }
+
+    /// The SQL mirror: connects, reads the server's version and TimescaleDB's.
+    public static func mirror(_ configuration: MirrorConfiguration?) -> DependencyCheck {
+        guard let configuration else {
+            return DependencyCheck(name: "mirror", target: "-", ok: nil, detail: "not configured (TIMESCALE_DSN or mirror.dsn)")
+        }
+        do throws(StrataError) {
+            let connection = try PostgresConnection(configuration.dsn)
+            let version = try connection.execute("SHOW server_version").value(0, 0) ?? "?"
+            let ext = try connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").value(0, 0)
+            let available = try connection.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'").value(0, 0)
+            let timescale = ext.map { "TimescaleDB \($0)" }
+                ?? available.map { "TimescaleDB \($0) available, not yet created (the mirror creates it)" }
+                ?? "no TimescaleDB: plain tables"
+            return DependencyCheck(name: "mirror", target: connection.server, ok: true, detail: "PostgreSQL \(version), \(timescale)")
+        } catch {
+            return DependencyCheck(name: "mirror", target: "TIMESCALE_DSN", ok: false, detail: error.description)
+        }
+    }
+
+    /// The Redis hot tier: connects (with AUTH and SELECT) and reads the version.
+    public static func cache(_ configuration: CacheConfiguration?) -> DependencyCheck {
+        guard let configuration else {
+            return DependencyCheck(name: "cache", target: "-", ok: nil, detail: "not configured (REDIS_URL or cache.url)")
+        }
+        do throws(StrataError) {
+            let connection = try RedisConnection(configuration.url, timeoutMilliseconds: configuration.timeoutMilliseconds)
+            let version = try connection.serverVersion() ?? "?"
+            let usable = CachePublisher.isSupported(version: version)
+            return DependencyCheck(name: "cache", target: connection.server, ok: usable,
+                                   detail: "Redis \(version)" + (usable ? "" : ": Strata needs Redis 6.2 or later (XADD MINID)"))
+        } catch {
+            return DependencyCheck(name: "cache", target: configuration.url.description, ok: false, detail: error.description)
+        }
+    }
+}
