@@ -273,6 +273,7 @@ public final class Database: @unchecked Sendable {
         state.active[series] = buffer
         state.memoryBytes += bytes
         state.memoryPeak = max(state.memoryPeak, state.memoryBytes)
+        state.counters.memoryPeakBytes = max(state.counters.memoryPeakBytes, state.memoryBytes)
         if state.memoryBytes >= configuration.memoryLimit / 2 { requestFlush() }
     }
 
@@ -525,6 +526,8 @@ public struct DatabaseStatistics: Sendable {
     /// Rows that arrived with a time earlier than a row of their series already written.
     public var outOfOrderRows = 0
     public var memoryBytes = 0
+    /// The most `memoryBytes` has been since the database was opened.
+    public var memoryPeakBytes = 0
     public var unflushedRows = 0
     public var wal = WALStatistics()
 }

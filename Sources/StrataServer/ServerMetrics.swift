@@ -74,6 +74,7 @@ public final class ServerMetrics: Sendable {
         metric("strata_deletes_total", "counter", "Deleted time ranges.", [("", "\(s.deletes)")])
         metric("strata_backpressure_waits_total", "counter", "Appends that waited because unflushed rows reached the memory bound.", [("", "\(s.backpressureWaits)")])
         metric("strata_memtable_bytes", "gauge", "Bytes of rows in memory, not yet in segments.", [("", "\(s.memoryBytes)")])
+        metric("strata_memtable_peak_bytes", "gauge", "The most bytes rows in memory took since the store was opened.", [("", "\(s.memoryPeakBytes)")])
         metric("strata_memtable_rows", "gauge", "Rows in memory, not yet in segments.", [("", "\(s.unflushedRows)")])
         metric("strata_wal_records_total", "counter", "Write-ahead log records written.", [("", "\(s.wal.records)")])
         metric("strata_wal_bytes_total", "counter", "Write-ahead log bytes written.", [("", "\(s.wal.bytes)")])
