@@ -15,9 +15,10 @@ public struct DatabaseConfiguration: Sendable {
     public var flushRows = 1 << 20
     /// ...or when its oldest unflushed row arrived this many nanoseconds ago.
     public var flushAge: Int64 = 600 * 1_000_000_000
-    /// Unflushed rows may take about this much memory. At half of it every series is
-    /// flushed; at the limit appends wait for a flush (backpressure). Each concurrent
-    /// appender may overshoot it by one batch.
+    /// Unflushed rows take at most this much memory (as `RowChunk.estimatedBytes` counts
+    /// it). At half of it every series is flushed; an append that would go past it waits
+    /// for a flush (backpressure). Only a single batch larger than the whole bound goes
+    /// past it, into an otherwise empty memtable.
     public var memoryLimit = 512 << 20
     /// A series-day with this many segments is compacted in the background; 0 turns
     /// background compaction off.
@@ -77,6 +78,10 @@ public final class Database: @unchecked Sendable {
         /// Buffers being written into segments; still visible to queries.
         var flushing: [SeriesKey: SeriesBuffer] = [:]
         var memoryBytes = 0
+        /// Bytes of appends that passed the memory check and are on their way into the
+        /// memtable (between `reserveMemory` and `enter`): counted against the bound, so
+        /// that appenders checking at the same time cannot all fit into the same room.
+        var reservedBytes = 0
         var schemas: [String: MeasurementSchema] = [:]
         /// Per series, odd while its manifests are being switched (a seqlock for queries).
         var generation: [SeriesKey: UInt64] = [:]
@@ -226,6 +231,8 @@ public final class Database: @unchecked Sendable {
     /// section so that both see appends in the same order. Returns where the last record ends.
     func enter(_ prepared: PreparedBatch) throws(StrataError) -> WALPosition {
         let end = try monitor.withLock { () throws(StrataError) -> WALPosition in
+            // The reservation becomes memtable bytes below (or is given up if this throws).
+            state.reservedBytes -= prepared.bytes
             if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
             if let failure = state.failure { throw failure }
             // Check every schema before writing anything, so a conflict writes nothing.
@@ -290,7 +297,8 @@ public final class Database: @unchecked Sendable {
         case fail(StrataError)
     }
 
-    /// Waits while the memtable is full (backpressure).
+    /// Waits while the memtable is full (backpressure), then reserves `bytes` in it:
+    /// `enter` must follow.
     func reserveMemory(_ bytes: Int) async throws(StrataError) {
         while true {
             let wake: MemoryWake = await withCheckedContinuation { continuation in
@@ -300,6 +308,7 @@ public final class Database: @unchecked Sendable {
                     } else if let failure = state.failure {
                         continuation.resume(returning: .fail(failure))
                     } else if fits(bytes) {
+                        state.reservedBytes += bytes
                         continuation.resume(returning: .proceed)
                     } else {
                         state.counters.backpressureWaits += 1
@@ -316,10 +325,12 @@ public final class Database: @unchecked Sendable {
         }
     }
 
-    /// Whether a batch of `bytes` may go into the memtable now (an empty memtable takes
-    /// any batch, so one larger than the bound still goes in). Lock held.
+    /// Whether a batch of `bytes` may go into the memtable now, beside the rows there and
+    /// the batches reserved (an empty memtable takes any batch, so one larger than the
+    /// bound still goes in). Lock held.
     func fits(_ bytes: Int) -> Bool {
-        state.memoryBytes == 0 || state.memoryBytes + bytes <= configuration.memoryLimit
+        let taken = state.memoryBytes + state.reservedBytes
+        return taken == 0 || taken + bytes <= configuration.memoryLimit
     }
 
     /// The blocking form of `reserveMemory`.
@@ -340,6 +351,7 @@ public final class Database: @unchecked Sendable {
                 if let e = state.lastFlushError, !fits(bytes) { throw e }
             }
             if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
+            state.reservedBytes += bytes
         }
     }
 

@@ -146,6 +146,38 @@ struct TradeRows {
         try db.close()
     }
 
+    /// Many appenders at once against a small bound: none may find room that another has
+    /// just taken (the check and the accounting were two steps, and the memtable went past
+    /// the bound by a batch whenever two appenders checked between them).
+    @Test func concurrentAppendersNeverTakeTheMemtablePastTheBound() async throws {
+        let limit = 1 << 16
+        let db = try Database(directory: root.path, configuration: configuration {
+            $0.memoryLimit = limit
+            $0.compactAfterSegments = 0
+        })
+        let base = self.base
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<16 {
+                group.addTask {
+                    let series = try SeriesKey(measurement: "trade", symbol: "S\(t % 4)")
+                    for i in 0..<60 {
+                        // 300 rows ≈ 9.4 KiB: six fit in the bound, a seventh does not.
+                        let first = Int64(t * 1_000_000 + i * 1_000)
+                        try await db.append(series, schema: TradeRows.schema, rows: TradeRows.rows((0..<300).map { base + first + Int64($0) }, firstSeq: first))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let s = db.statistics
+        #expect(s.backpressureWaits > 0)
+        #expect(s.memoryPeakBytes <= limit, "unflushed rows took \(s.memoryPeakBytes) bytes, beyond the bound of \(limit)")
+        var rows = 0
+        for symbol in 0..<4 { rows += try db.query(try SeriesKey(measurement: "trade", symbol: "S\(symbol)")).rows.rowCount }
+        #expect(rows == 16 * 60 * 300)
+        try db.close()
+    }
+
     @Test func memoryFreedByADeleteLetsAWaitingAppenderGoOn() async throws {
         let db = try Database(directory: root.path, configuration: configuration {
             $0.memoryLimit = 1 << 16
