@@ -36,6 +36,25 @@ public protocol ObjectStore: Sendable {
     func list(prefix: String) throws(StrataError) -> [ObjectInfo]
     /// Removes an object; removing one that does not exist is not an error.
     func delete(_ key: String) throws(StrataError)
+    /// Requests sent and failed so far, for a store reached over a network (nil otherwise).
+    var requestStatistics: ObjectStoreStatistics? { get }
+}
+
+/// What a networked object store has sent since it was made, by HTTP method.
+public struct ObjectStoreStatistics: Sendable, Equatable {
+    /// Attempts, retries included.
+    public var requests: [String: Int] = [:]
+    /// Attempts that failed (an error status or no answer), retried or not.
+    public var errors: [String: Int] = [:]
+    public var retries = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+
+    public init() {}
+}
+
+extension ObjectStore {
+    public var requestStatistics: ObjectStoreStatistics? { nil }
 }
 
 extension ObjectStore {

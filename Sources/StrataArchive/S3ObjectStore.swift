@@ -15,6 +15,9 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
     let signer: SigV4
     /// Idle curl handles, reused across requests (each keeps its connection alive).
     private let idle = Mutex<[CurlEasy]>([])
+    private let counters = Mutex(ObjectStoreStatistics())
+
+    public var requestStatistics: ObjectStoreStatistics? { counters.withLock { $0 } }
 
     public init(_ configuration: S3Configuration) throws(StrataError) {
         try configuration.validate()
@@ -74,6 +77,14 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
             }
             var failure: StrataError
             var retryable: Bool
+            let received = (try? outcome.get().body.count) ?? 0
+            let accepted = (try? outcome.get()).map { accept.contains($0.status) } ?? false
+            counters.withLock {
+                $0.requests[request.method, default: 0] += 1
+                $0.bytesSent += request.body.count
+                $0.bytesReceived += received
+                if !accepted { $0.errors[request.method, default: 0] += 1 }
+            }
             switch outcome {
             case .success(let response):
                 if accept.contains(response.status) { return response }
@@ -86,6 +97,7 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
                 if attempt > 1 { failure.message += " (after \(attempt) attempts)" }
                 throw failure
             }
+            counters.withLock { $0.retries += 1 }
             // Full jitter: a random wait up to an exponentially growing cap.
             let cap = min(configuration.maxBackoffMilliseconds, configuration.initialBackoffMilliseconds << min(attempt - 1, 20))
             usleep(UInt32(Int.random(in: 0...max(cap, 1), using: &rng)) * 1000)

@@ -18,7 +18,7 @@ extension Database {
     /// Whether unflushed rows have reached the memory bound: appends would wait for a flush
     /// (a server answers "retry later" instead of holding the request).
     public var isMemoryFull: Bool {
-        monitor.withLock { state.memoryBytes >= configuration.memoryLimit }
+        monitor.withLock { state.memoryBytes + state.reservedBytes >= configuration.memoryLimit }
     }
 
     /// The type of a measurement's field as the store has it (nil for a new field or

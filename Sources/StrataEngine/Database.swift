@@ -181,12 +181,15 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Appends rows to several series (one WAL record each, all made durable together).
+    /// When they do not fit beside the unflushed rows, it waits for a flush; or, unless
+    /// `waitingForMemory`, throws `.busy` at once with nothing written (a server tells its
+    /// client to retry instead of holding the request).
     /// Rows need not be sorted; rows with equal timestamps keep their order. A field's
     /// type must match what the measurement already has; otherwise nothing is written.
-    public func append(_ batch: [Store.SeriesRows]) async throws(StrataError) {
+    public func append(_ batch: [Store.SeriesRows], waitingForMemory: Bool = true) async throws(StrataError) {
         let prepared = try prepare(batch)
         guard !prepared.records.isEmpty else { return }
-        try await reserveMemory(prepared.bytes)
+        try await reserveMemory(prepared.bytes, waiting: waitingForMemory)
         let end = try enter(prepared)
         try await wal.waitUntilDurable(end)
     }
@@ -298,8 +301,8 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Waits while the memtable is full (backpressure), then reserves `bytes` in it:
-    /// `enter` must follow.
-    func reserveMemory(_ bytes: Int) async throws(StrataError) {
+    /// `enter` must follow. Not `waiting`: throws `.busy` instead of waiting.
+    func reserveMemory(_ bytes: Int, waiting: Bool = true) async throws(StrataError) {
         while true {
             let wake: MemoryWake = await withCheckedContinuation { continuation in
                 monitor.withLock {
@@ -310,6 +313,10 @@ public final class Database: @unchecked Sendable {
                     } else if fits(bytes) {
                         state.reservedBytes += bytes
                         continuation.resume(returning: .proceed)
+                    } else if !waiting {
+                        state.counters.backpressureRefusals += 1
+                        requestFlush()
+                        continuation.resume(returning: .fail(StrataError(.busy, "unflushed rows are at the memory bound (\(configuration.memoryLimit >> 20) MiB); nothing was written", path: store.directory)))
                     } else {
                         state.counters.backpressureWaits += 1
                         state.memoryWaiters.append(continuation)
@@ -535,6 +542,8 @@ public struct DatabaseStatistics: Sendable {
     public var rowsCompacted = 0
     public var deletes = 0
     public var backpressureWaits = 0
+    /// Appends refused at once (not waiting) because they did not fit.
+    public var backpressureRefusals = 0
     /// Rows that arrived with a time earlier than a row of their series already written.
     public var outOfOrderRows = 0
     public var memoryBytes = 0

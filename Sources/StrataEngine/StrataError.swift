@@ -16,6 +16,8 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         case conflict
         /// A service refused the request: wrong credentials, or no permission.
         case denied
+        /// The store cannot take this now (its memory bound is reached); retry later.
+        case busy
     }
 
     public var code: Code

@@ -1,6 +1,7 @@
 import Glibc
 import Hummingbird
 import Prometheus
+import StrataArchive
 import StrataCache
 import StrataEngine
 import StrataMirror
@@ -73,6 +74,7 @@ public final class ServerMetrics: Sendable {
         metric("strata_compactions_total", "counter", "Series-day compactions.", [("", "\(s.compactions)")])
         metric("strata_deletes_total", "counter", "Deleted time ranges.", [("", "\(s.deletes)")])
         metric("strata_backpressure_waits_total", "counter", "Appends that waited because unflushed rows reached the memory bound.", [("", "\(s.backpressureWaits)")])
+        metric("strata_backpressure_refusals_total", "counter", "Writes refused with 503 because unflushed rows were at the memory bound.", [("", "\(s.backpressureRefusals)")])
         metric("strata_memtable_bytes", "gauge", "Bytes of rows in memory, not yet in segments.", [("", "\(s.memoryBytes)")])
         metric("strata_memtable_peak_bytes", "gauge", "The most bytes rows in memory took since the store was opened.", [("", "\(s.memoryPeakBytes)")])
         metric("strata_memtable_rows", "gauge", "Rows in memory, not yet in segments.", [("", "\(s.unflushedRows)")])
@@ -126,6 +128,16 @@ public final class ServerMetrics: Sendable {
                 metric("strata_archive_cache_misses_total", "counter", "Archive block reads fetched from the object store.", [("", "\(c.misses)")])
             }
             metric("strata_tuning_changes_total", "counter", "Settings changed by auto-tuning since the server started.", [("", "\(tuner.changes.total)")])
+        }
+        if let s3 = server.archive?.objects.requestStatistics {
+            let methods = Set(s3.requests.keys).union(s3.errors.keys).sorted()
+            metric("strata_s3_requests_total", "counter", "Requests to the S3 archive (retries included), by method.",
+                   methods.map { ("{method=\"\($0)\"}", "\(s3.requests[$0] ?? 0)") })
+            metric("strata_s3_request_errors_total", "counter", "S3 requests that failed (error status or no answer), by method.",
+                   methods.map { ("{method=\"\($0)\"}", "\(s3.errors[$0] ?? 0)") })
+            metric("strata_s3_retries_total", "counter", "S3 requests retried after a failure.", [("", "\(s3.retries)")])
+            metric("strata_s3_sent_bytes_total", "counter", "Bytes sent to S3 in request bodies.", [("", "\(s3.bytesSent)")])
+            metric("strata_s3_received_bytes_total", "counter", "Bytes received from S3 in response bodies.", [("", "\(s3.bytesReceived)")])
         }
         if let c = storage(database) {
             let names = c.measurements.keys.sorted()

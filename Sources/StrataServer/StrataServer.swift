@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import StrataArchive
 import NIOCore
 import StrataEngine
 import StrataCache
@@ -42,9 +43,12 @@ public struct StrataServer: Sendable {
     /// The latest data-quality scan, and the auto-tuner, when they run.
     public let quality: QualityMonitor?
     public let tuner: AutoTuner?
+    /// The archive queries read cold days from (its S3 requests are in /metrics).
+    public let archive: Archive?
 
     public init(database: Database, configuration: ServerConfiguration, mirror: Mirror? = nil, publisher: CachePublisher? = nil,
-                scheduler: Scheduler? = nil, quality: QualityMonitor? = nil, tuner: AutoTuner? = nil) {
+                scheduler: Scheduler? = nil, quality: QualityMonitor? = nil, tuner: AutoTuner? = nil, archive: Archive? = nil) {
+        self.archive = archive
         self.quality = quality
         self.tuner = tuner
         self.database = database
@@ -140,7 +144,11 @@ public struct StrataServer: Sendable {
         metrics.linesRejected.increment(by: Int64(batch.badLines))
         if !batch.series.isEmpty {
             do throws(StrataError) {
-                try await database.append(batch.series)
+                try await database.append(batch.series, waitingForMemory: false)
+            } catch where error.code == .busy {
+                var headers = HTTPFields()
+                headers[.retryAfter] = "1"
+                return Self.error(.serviceUnavailable, "\(error.message); retry in a second", headers: headers)
             } catch {
                 return Self.error(error.code == .invalidInput || error.code == .conflict ? .badRequest : .internalServerError,
                                   error.description, extra: ["written": "0", "rejected": "\(batch.rows + batch.badLines)"])

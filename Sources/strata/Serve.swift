@@ -102,7 +102,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "strata")
         logger.logLevel = .warning
         let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher, scheduler: scheduler,
-                               quality: quality, tuner: tuner).application(logger: logger) { port in
+                               quality: quality, tuner: tuner, archive: archive).application(logger: logger) { port in
             Output.standardOutputNow("strata: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n")
         }
         do {

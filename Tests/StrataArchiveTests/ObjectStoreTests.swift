@@ -173,10 +173,27 @@ func checkObjectStoreContract(_ store: any ObjectStore) throws {
         var c = S3Configuration(endpoint: "http://127.0.0.1:9", bucket: "b", accessKey: "a", secretKey: "s")
         c.maxAttempts = 3
         c.initialBackoffMilliseconds = 10
-        #expect { try S3ObjectStore(c).get("k") } throws: { error in
+        let store = try S3ObjectStore(c)
+        #expect { try store.get("k") } throws: { error in
             guard let e = error as? StrataError else { return false }
             return e.code == .io && e.description.contains("after 3 attempts") && e.description.contains("127.0.0.1:9")
         }
+        // Each attempt counts, as a request and as an error (for /metrics).
+        let counted = try #require(store.requestStatistics)
+        #expect(counted.requests == ["GET": 3] && counted.errors == ["GET": 3] && counted.retries == 2)
+    }
+
+    @Test func requestsAreCounted() throws {
+        let store = try S3TestServer.store(bucket: S3TestServer.bucket("counted"))
+        let before = try #require(store.requestStatistics)
+        try store.put("a", Array(repeating: 7, count: 1_000))
+        _ = try store.get("a")
+        #expect(try store.head("missing") == nil)  // a 404 to HEAD is an answer, not an error
+        let after = try #require(store.requestStatistics)
+        #expect(after.requests["PUT", default: 0] - before.requests["PUT", default: 0] == 1)
+        #expect(after.requests["GET", default: 0] - before.requests["GET", default: 0] == 1)
+        #expect(after.requests["HEAD", default: 0] - before.requests["HEAD", default: 0] == 1)
+        #expect(after.errors == before.errors && after.bytesSent - before.bytesSent == 1_000 && after.bytesReceived - before.bytesReceived == 1_000)
     }
 }
 

@@ -15,8 +15,8 @@ import Testing
     /// exactly once (query API while running, CLI after SIGTERM), with exact sums.
     @Test func concurrentWritersStayWithinTheMemoryBoundAndLoseNothing() throws {
         let bound = 1 << 20
-        let config = serve.root.path + "/strata.toml"
-        writeText(config, "[store]\nmemory_mib = \(bound >> 20)\n")
+        let config = serve.root.path + "/strata.json"
+        writeText(config, "{\"store\": {\"memory_mib\": \(bound >> 20)}}\n")
         // Four requests at once for six writers and a sampler: some writes are turned away
         // with 503 and Retry-After (nothing written), and resent.
         let (pid, url) = try serve.start(["--config", config, "--tier-every", "never", "--max-concurrent-requests", "4"])
@@ -81,8 +81,8 @@ import Testing
     /// SIGTERM while writers write: the server exits 0, and every batch it acknowledged is
     /// in the store exactly once; batches without a reply are there whole or not at all.
     @Test func sigtermDuringLoadKeepsEveryAcknowledgedBatchExactlyOnce() throws {
-        let config = serve.root.path + "/strata.toml"
-        writeText(config, "[store]\nmemory_mib = 1\n")
+        let config = serve.root.path + "/strata.json"
+        writeText(config, "{\"store\": {\"memory_mib\": 1}}\n")
         let (pid, url) = try serve.start(["--config", config, "--tier-every", "never"])
         var stopped = false
         defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }

@@ -223,7 +223,8 @@ import Testing
             {
               "data_dir": "\(data)",
               "mirror": { "dsn": "\(String(cString: getenv("STRATA_TEST_PG_DSN")!))", "schema": "\(unique)" },
-              "cache": { "url": "\(String(cString: getenv("STRATA_TEST_REDIS_URL")!))", "prefix": "\(unique)" }
+              "cache": { "url": "\(String(cString: getenv("STRATA_TEST_REDIS_URL")!))", "prefix": "\(unique)" },
+              "schedule": { "quality_every": "1s" }
             }
             """)
         let (pid, url) = try start(["--config", config])
@@ -233,7 +234,8 @@ import Testing
         var scrape = ""
         for _ in 0..<200 {
             scrape = fetch(url + "/metrics").body
-            if scrape.contains("strata_mirror_rows_replicated_total 3") && scrape.contains("strata_cache_rows_published_total 3") { break }
+            if scrape.contains("strata_mirror_rows_replicated_total 3") && scrape.contains("strata_cache_rows_published_total 3")
+                && scrape.contains("strata_quality_findings") { break }
             usleep(50_000)
         }
         #expect(scrape.contains("strata_mirror_rows_replicated_total 3") && scrape.contains("strata_mirror_lag_rows 0"), "\(scrape)")
