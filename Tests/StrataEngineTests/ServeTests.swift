@@ -188,6 +188,10 @@ import Testing
         #expect(post(write, line, headers: ["Authorization: Bearer \(writer.key)"]).code == 204)
         #expect(post(url + "/write?precision=s", line, headers: ["Authorization: Token \(writer.key)"]).code == 204)
         #expect(post(write, line, headers: ["Authorization: Token \(admin.key)"]).code == 204)
+        let record = "{\"symbol\": \"ESH4\", \"timestamp\": 1704205800, \"price\": 1, \"data_type\": \"quote\"}"
+        #expect(post(url + "/api/v1/records", record).code == 401)
+        #expect(post(url + "/api/v1/records", record, headers: ["Authorization: Bearer \(reader.key)"]).code == 403)
+        #expect(post(url + "/api/v1/records", record, headers: ["Authorization: Bearer \(writer.key)"]).code == 204)
         let query = url + "/api/v1/query?measurement=trade&symbol=ESH4"
         #expect(get(query) == 401 && get(query, headers: ["Authorization: Bearer \(writer.key)"]) == 403)
         #expect(get(query, headers: ["Authorization: Bearer \(reader.key)"]) == 200 && get(query, headers: ["Authorization: Bearer \(admin.key)"]) == 200)
@@ -366,6 +370,26 @@ import Testing
         kill(pid, SIGTERM)
         #expect(waitForExit(pid) == 0)
         stopped = true
+    }
+
+    /// Symbols are instrument ids, and some have `/` (BRK/A, EUR/USD) or dots: they are
+    /// stored under percent-encoded names that cannot leave the store, and read back as given.
+    @Test func symbolsWithSlashesAndDotsAreStoredSafely() throws {
+        let (pid, url) = try start()
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        let body = "trade,symbol=BRK/A price=1,size=1i 1704205800\ntrade,symbol=.. price=2,size=2i 1704205800\ntrade,symbol=../../etc price=3,size=3i 1704205800\n"
+        #expect(post(url + "/api/v2/write?precision=s", body).code == 204)
+        let rows = fetch(url + "/api/v1/query?measurement=trade&symbol=BRK%2FA,..,..%2F..%2Fetc&format=csv&time_format=ns")
+        #expect(rows.body == "time,symbol,price,size\n1704205800000000000,BRK/A,1,1\n1704205800000000000,..,2,2\n1704205800000000000,../../etc,3,3\n", "\(rows)")
+        // A NUL is refused, with the line, and the valid line beside it written.
+        let nul = post(url + "/api/v2/write?precision=s", "trade,symbol=A\u{0}B price=1 1704205800\ntrade,symbol=OK price=1 1704205800\n")
+        #expect(nul.code == 400 && nul.body.contains("\"written\":1") && nul.body.contains("line 1"), "\(nul)")
+        kill(pid, SIGTERM)
+        #expect(waitForExit(pid) == 0)
+        stopped = true
+        let names = try FileSystem.list(data + "/trade").filter { !$0.hasPrefix("_") }.sorted()
+        #expect(names == ["%2E.", "%2E.%2F..%2Fetc", "BRK%2FA", "OK"], "\(names)")
     }
 
     @Test func onlyLoopbackUntilThereAreKeys() {
