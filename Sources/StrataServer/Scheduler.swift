@@ -3,18 +3,19 @@ import StrataArchive
 import StrataEngine
 import StrataSystem
 
-/// The server's scheduled work: each job runs every `interval` on a background thread (the
-/// first time one interval after start), one job at a time, and records its last run.
+/// The server's scheduled work: each job runs on its schedule (every interval, the first
+/// time one interval after start; or daily at a time of day) on a background thread, one
+/// job at a time, and records its last run.
 public final class Scheduler: @unchecked Sendable {
     public struct Job: Sendable {
         public var name: String
-        public var intervalSeconds: Double
+        public var schedule: JobSchedule
         /// Does the work; returns a one-line summary.
         public var work: @Sendable () throws(StrataError) -> String
 
-        public init(name: String, intervalSeconds: Double, work: @escaping @Sendable () throws(StrataError) -> String) {
+        public init(name: String, schedule: JobSchedule, work: @escaping @Sendable () throws(StrataError) -> String) {
             self.name = name
-            self.intervalSeconds = intervalSeconds
+            self.schedule = schedule
             self.work = work
         }
     }
@@ -50,13 +51,13 @@ public final class Scheduler: @unchecked Sendable {
 
     private func run() {
         BackgroundThread.setCurrentNiceness(5)
-        let start = monotonicNanoseconds()
-        var due = jobs.map { start + Int64($0.intervalSeconds * 1e9) }
+        func next(_ job: Job) -> Int64 { monotonicNanoseconds() + Int64(job.schedule.delay(from: CivilTime.now()) * 1e9) }
+        var due = jobs.map(next)
         while true {
             let now = monotonicNanoseconds()
             if let i = due.indices.min(by: { due[$0] < due[$1] }), due[i] <= now {
                 execute(jobs[i])
-                due[i] = monotonicNanoseconds() + Int64(jobs[i].intervalSeconds * 1e9)
+                due[i] = next(jobs[i])
                 continue
             }
             let wait = max(1_000_000, (due.min() ?? now + 1_000_000_000) - now)
@@ -88,32 +89,32 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// The tier policy (compaction, archiving) as a job.
-    public static func tiering(_ policy: TierPolicy, database: Database, archive: Archive?, every seconds: Double) -> Job {
-        Job(name: "tier", intervalSeconds: seconds) { () throws(StrataError) -> String in
+    public static func tiering(_ policy: TierPolicy, database: Database, archive: Archive?, every schedule: JobSchedule) -> Job {
+        Job(name: "tier", schedule: schedule) { () throws(StrataError) -> String in
             let s = try policy.apply(to: database, archive: archive)
             return "\(s.compacted.seriesDays) series-days compacted, \(s.archived?.seriesDays ?? 0) archived"
         }
     }
 
     /// An incremental backup as a job.
-    public static func backup(_ backups: Backups, database: Database, every seconds: Double) -> Job {
-        Job(name: "backup", intervalSeconds: seconds) { () throws(StrataError) -> String in
+    public static func backup(_ backups: Backups, database: Database, every schedule: JobSchedule) -> Job {
+        Job(name: "backup", schedule: schedule) { () throws(StrataError) -> String in
             let s = try backups.create(database)
             return "backup \(s.catalog.id): \(s.catalog.rows) rows, \(s.uploaded) objects uploaded"
         }
     }
 
     /// A data-quality scan of every series as a job.
-    public static func quality(_ monitor: QualityMonitor, every seconds: Double) -> Job {
-        Job(name: "quality", intervalSeconds: seconds) { () throws(StrataError) -> String in
+    public static func quality(_ monitor: QualityMonitor, every schedule: JobSchedule) -> Job {
+        Job(name: "quality", schedule: schedule) { () throws(StrataError) -> String in
             let q = try monitor.scan()
             return "\(q.series) series, \(q.rows) rows scanned: \(q.totals.values.reduce(0, +)) findings in \(q.seriesWithIssues) series"
         }
     }
 
     /// A step of auto-tuning as a job.
-    public static func tuning(_ tuner: AutoTuner, every seconds: Double) -> Job {
-        Job(name: "tune", intervalSeconds: seconds) { () throws(StrataError) -> String in
+    public static func tuning(_ tuner: AutoTuner, every schedule: JobSchedule) -> Job {
+        Job(name: "tune", schedule: schedule) { () throws(StrataError) -> String in
             let changes = tuner.tune()
             return changes.isEmpty ? "no change" : changes.map(\.description).joined(separator: "; ")
         }

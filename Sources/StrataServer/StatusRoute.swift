@@ -86,7 +86,7 @@ extension StrataServer {
         let jobs = (scheduler?.state ?? []).map { item -> String in
             let r = item.record
             func time(_ t: Int64?) -> String { t.map { TextFormat.jsonString(CivilTime.format($0)) } ?? "null" }
-            return "{\"job\":\(TextFormat.jsonString(item.job.name)),\"every_seconds\":\(Self.round(item.job.intervalSeconds)),\"runs\":\(r.runs),"
+            return "{\"job\":\(TextFormat.jsonString(item.job.name)),\"schedule\":\(TextFormat.jsonString(item.job.schedule.description)),\"runs\":\(r.runs),"
                 + "\"failures\":\(r.failures),\"last_start\":\(time(r.lastStart)),\"last_seconds\":\(r.lastSeconds.map(Self.round) ?? "null"),"
                 + "\"last_success\":\(time(r.lastSuccess)),\"last_summary\":\(r.lastSummary.map(TextFormat.jsonString) ?? "null"),"
                 + "\"last_failure\":\(time(r.lastFailure)),\"last_error\":\(r.lastError.map(TextFormat.jsonString) ?? "null")}"

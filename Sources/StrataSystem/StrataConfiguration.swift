@@ -45,10 +45,10 @@ public struct StrataConfiguration: Sendable {
     public var server = ServerSettings()
     /// `schedule`: how often `strata serve` applies the tier policy, takes a backup, scans
     /// data quality and retunes itself (nil: never).
-    public var tierEverySeconds: Double? = 3_600
-    public var backupEverySeconds: Double?
-    public var qualityEverySeconds: Double? = 900
-    public var tuneEverySeconds: Double? = 60
+    public var tierSchedule: JobSchedule? = .every(seconds: 3_600)
+    public var backupSchedule: JobSchedule?
+    public var qualitySchedule: JobSchedule? = .every(seconds: 900)
+    public var tuneSchedule: JobSchedule? = .every(seconds: 60)
     /// `quality`: what counts as a gap, an outlier, a price or a volume.
     public var quality = QualityPolicy()
     /// `tuning`: the bounds within which `strata serve` adjusts itself.
@@ -151,10 +151,10 @@ public struct StrataConfiguration: Sendable {
 
         server.read(file)
 
-        tierEverySeconds = Self.every(file, "tier_every", default: tierEverySeconds)
-        backupEverySeconds = Self.every(file, "backup_every", default: backupEverySeconds)
-        qualityEverySeconds = Self.every(file, "quality_every", default: qualityEverySeconds)
-        tuneEverySeconds = Self.every(file, "tune_every", default: tuneEverySeconds)
+        tierSchedule = Self.schedule(file, "tier_every", default: tierSchedule)
+        backupSchedule = Self.schedule(file, "backup_every", default: backupSchedule)
+        qualitySchedule = Self.schedule(file, "quality_every", default: qualitySchedule)
+        tuneSchedule = Self.schedule(file, "tune_every", default: tuneSchedule)
 
         quality.read(file)
         tuning.read(file, database: database, cacheBytes: cacheBytes)
@@ -165,15 +165,10 @@ public struct StrataConfiguration: Sendable {
         text == "never" ? nil : try parseDuration(text)
     }
 
-    /// A `schedule` interval: a duration of at least a second, or "never".
-    static func every(_ file: ConfigurationFile, _ key: String, default value: Double?) -> Double? {
-        guard let v = file.parsed("schedule", key, durationOrNever) else { return value }
-        guard let ns = v else { return nil }
-        guard ns >= 1_000_000_000 else {
-            file.problem("schedule", key, "must be at least 1s, or \"never\"")
-            return value
-        }
-        return Double(ns) / 1e9
+    /// A `schedule` setting: a duration of at least a second, daily HH:MM, or "never".
+    static func schedule(_ file: ConfigurationFile, _ key: String, default value: JobSchedule?) -> JobSchedule? {
+        guard file.string("schedule", key) != nil else { return value }
+        return file.parsed("schedule", key, JobSchedule.parse) ?? value
     }
 
     /// `trade=price,size; bar=close,volume`: measurements that get 1-minute bars, with their

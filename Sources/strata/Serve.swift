@@ -78,24 +78,24 @@ struct Serve: AsyncParsableCommand {
         mirror?.start()
         publisher?.start()
         var jobs: [Scheduler.Job] = []
-        if let seconds = try every(tierEvery, "--tier-every", default: settings.tierEverySeconds) {
+        if let schedule = try every(tierEvery, "--tier-every", default: settings.tierSchedule) {
             let policy = settings.tiers
-            jobs.append(Scheduler.tiering(policy, database: database, archive: policy.archiveAfter == nil ? nil : archive, every: seconds))
+            jobs.append(Scheduler.tiering(policy, database: database, archive: policy.archiveAfter == nil ? nil : archive, every: schedule))
         }
-        if let seconds = try every(backupEvery, "--backup-every", default: settings.backupEverySeconds) {
-            jobs.append(Scheduler.backup(Backups(objects: archive.objects, keyring: archive.keyring), database: database, every: seconds))
+        if let schedule = try every(backupEvery, "--backup-every", default: settings.backupSchedule) {
+            jobs.append(Scheduler.backup(Backups(objects: archive.objects, keyring: archive.keyring), database: database, every: schedule))
         }
         let quality = QualityMonitor(database: database, policy: settings.quality)
-        if let seconds = try every(qualityEvery, "--quality-every", default: settings.qualityEverySeconds) {
-            jobs.append(Scheduler.quality(quality, every: seconds))
+        if let schedule = try every(qualityEvery, "--quality-every", default: settings.qualitySchedule) {
+            jobs.append(Scheduler.quality(quality, every: schedule))
         }
         var tuner: AutoTuner?
-        if settings.tuning.enabled, let seconds = try every(tuneEvery, "--tune-every", default: settings.tuneEverySeconds) {
+        if settings.tuning.enabled, let schedule = try every(tuneEvery, "--tune-every", default: settings.tuneSchedule) {
             let t = AutoTuner(database: database, archive: archive, bounds: settings.tuning) { change in
                 Output.standardError("strata: tuning: \(change.description)\n")
             }
             tuner = t
-            jobs.append(Scheduler.tuning(t, every: seconds))
+            jobs.append(Scheduler.tuning(t, every: schedule))
         }
         let scheduler = Scheduler(jobs: jobs)
         scheduler.start()
@@ -126,13 +126,12 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// An interval option: a duration (at least 1s) or "never"; nil when never.
-func every(_ text: String?, _ option: String, default value: Double?) throws -> Double? {
+/// A schedule option: a duration (at least 1s), daily HH:MM (UTC), or "never" (nil).
+func every(_ text: String?, _ option: String, default value: JobSchedule?) throws -> JobSchedule? {
     guard let text else { return value }
-    if text == "never" { return nil }
-    guard let v = try? parseDuration(text), v >= 1_000_000_000 else {
-        throw ValidationError("\(option) takes a duration of at least 1s (30m, 1h, 1d) or never, not '\(text)'")
+    do throws(StrataError) {
+        return try JobSchedule.parse(text)
+    } catch {
+        throw ValidationError("\(option): \(error.message)")
     }
-    return Double(v) / 1e9
 }
-

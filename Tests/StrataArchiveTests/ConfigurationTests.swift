@@ -39,16 +39,16 @@ import Testing
         #expect(try parse(#"{"tiers": {"archive_after": "never"}}"#).tiers.archiveAfter == nil)
         #expect(StrataConfiguration().tiers.archiveAfter == 180 * Day.nanosecondsPerDay)
         // schedule and cache.
-        let scheduled = try parse(#"{"schedule": {"tier_every": "30m", "backup_every": "1d", "quality_every": "never"}, "cache": {"url": "redis://h:6380/2", "window": "15m"}}"#)
-        #expect(scheduled.tierEverySeconds == 1_800 && scheduled.backupEverySeconds == 86_400 && scheduled.qualityEverySeconds == nil)
+        let scheduled = try parse(#"{"schedule": {"tier_every": "30m", "backup_every": "daily 02:30", "quality_every": "never"}, "cache": {"url": "redis://h:6380/2", "window": "15m"}}"#)
+        #expect(scheduled.tierSchedule == .every(seconds: 1_800) && scheduled.backupSchedule == .daily(minute: 150) && scheduled.qualitySchedule == nil)
         let cache = try #require(try scheduled.cache(environment: { _ in nil }))
         #expect(cache.url == RedisURL(host: "h", port: 6380, database: 2) && cache.windowSeconds == 900)
         #expect(try scheduled.cache(environment: { $0 == "REDIS_URL" ? "redis://other" : nil })?.url.host == "other")
         let defaults = StrataConfiguration()
         let noCache = try defaults.cache(environment: { _ in nil })
-        #expect(defaults.tierEverySeconds == 3_600 && defaults.backupEverySeconds == nil && noCache == nil)
-        #expect(defaults.qualityEverySeconds == 900 && defaults.tuneEverySeconds == 60)
-        #expect(try parse(#"{"schedule": {"tier_every": "never"}}"#).tierEverySeconds == nil)
+        #expect(defaults.tierSchedule == .every(seconds: 3_600) && defaults.backupSchedule == nil && noCache == nil)
+        #expect(defaults.qualitySchedule == .every(seconds: 900) && defaults.tuneSchedule == .every(seconds: 60))
+        #expect(try parse(#"{"schedule": {"tier_every": "never"}}"#).tierSchedule == nil)
         // server, quality, tuning.
         let more = try parse("""
             {"server": {"listen": "[::1]:9000", "symbol_tag": "ticker", "max_body_mib": 8, "slow_query": "250ms"},
@@ -95,6 +95,8 @@ import Testing
         (#"{"archive": {"path_style": "no"}}"#, 1, "archive.path_style", "must be true or false"),
         (#"{"archive": {"parallel_parts": 0}}"#, 1, "archive.parallel_parts", "must be in 1…64"),
         (#"{"schedule": {"tier_every": "0s"}}"#, 1, "schedule.tier_every", "must be at least 1s"),
+        (#"{"schedule": {"backup_every": "daily 25:00"}}"#, 1, "schedule.backup_every", "daily HH:MM (UTC)"),
+        (#"{"schedule": {"backup_every": "nightly"}}"#, 1, "schedule.backup_every", "is not a schedule"),
         (#"{"cache": {"url": "http://h"}}"#, 1, "cache.url", "bad Redis URL"),
         (#"{"cache": {"prefix": "a:b"}}"#, 1, "cache.prefix", "without ':'"),
         (#"{"server": {"listen": "8000"}}"#, 1, "server.listen", "must be HOST:PORT"),
@@ -128,6 +130,16 @@ import Testing
             let e = $0 as! StrataError
             return e.line == 2 && !e.message.contains("s3cr3t")
         }
+    }
+
+    @Test func dailySchedulesWaitUntilTheirTimeOfDay() throws {
+        let midnight: Int64 = 1_704_153_600_000_000_000  // 2024-01-02T00:00:00Z
+        let hour: Int64 = 3_600_000_000_000
+        let at0230 = try #require(try JobSchedule.parse("daily 02:30"))
+        #expect(at0230.delay(from: midnight) == 9_000 && at0230.delay(from: midnight + 3 * hour) == 84_600)
+        #expect(at0230.delay(from: midnight + 2 * hour + hour / 2) == 86_400)  // just ran: tomorrow
+        #expect(at0230.description == "daily at 02:30 UTC" && JobSchedule.every(seconds: 5_400).description == "every 1h30m")
+        #expect(try JobSchedule.parse("never") == nil && JobSchedule.parse("15m") == .every(seconds: 900))
     }
 
     @Test func durationsParse() throws {
