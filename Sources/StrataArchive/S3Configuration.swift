@@ -55,7 +55,7 @@ public struct S3Configuration: Sendable {
         if access == nil { missing.append("S3_ACCESS_KEY") }
         if secret == nil { missing.append("S3_SECRET_KEY") }
         guard missing.isEmpty else {
-            throw StrataError(.invalidInput, "S3_BUCKET is set but \(missing.joined(separator: " and ")) is not")
+            throw StrataError(.invalidInput, "an S3 bucket is named but \(missing.joined(separator: " and ")) \(missing.count == 1 ? "is" : "are") not set")
         }
         var c = S3Configuration(endpoint: endpoint, bucket: bucket, region: env("S3_REGION") ?? "us-east-1",
                                 accessKey: access!, secretKey: secret!)

@@ -15,10 +15,18 @@ public struct LogMark: Sendable, Equatable {
 }
 
 extension Database {
-    /// Whether unflushed rows have reached the memory bound: appends would wait for a flush
-    /// (a server answers "retry later" instead of holding the request).
-    public var isMemoryFull: Bool {
-        monitor.withLock { state.memoryBytes + state.reservedBytes >= configuration.memoryLimit }
+    /// Whether unflushed rows have reached the memory bound: appends would wait for a flush.
+    /// A server answers "retry later" instead of holding the request: `countingRefusal`
+    /// counts the answer (`backpressureRefusals`) and asks for a flush.
+    public func isMemoryFull(countingRefusal: Bool = false) -> Bool {
+        monitor.withLock {
+            let full = state.memoryBytes + state.reservedBytes >= configuration.memoryLimit
+            if full && countingRefusal {
+                state.counters.backpressureRefusals += 1
+                requestFlush()
+            }
+            return full
+        }
     }
 
     /// The type of a measurement's field as the store has it (nil for a new field or

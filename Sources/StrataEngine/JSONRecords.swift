@@ -18,6 +18,9 @@ public enum JSONRecords {
     public struct Options: Sendable {
         /// The measurement of records without `data_type`; nil: `data_type` is required.
         public var measurement: String?
+        /// JSON values a body may hold (records, keys' values, the array): bounds the memory
+        /// one request takes while parsed.
+        public var maxValues = 1_000_000
         /// A field's type as the store already has it.
         public var knownType: @Sendable (_ measurement: String, _ field: String) -> FieldType? = { _, _ in nil }
 
@@ -30,7 +33,7 @@ public enum JSONRecords {
         if let first, bytes[first] == UInt8(ascii: "[") {
             // One array: a syntax error anywhere refuses the body (no record boundary is sure).
             do throws(StrataError) {
-                let document = try JSONValue.parse(bytes, source: nil)
+                let document = try JSONValue.parse(bytes, source: nil, maxValues: options.maxValues)
                 guard case .array(let records) = document.kind else { return builder.finish() }
                 for (i, record) in records.enumerated() { builder.add(record, number: i + 1) }
             } catch {
@@ -39,18 +42,25 @@ public enum JSONRecords {
         } else {
             // Newline-delimited records (a single record may span lines).
             var recordNumber = 0
-            if let whole = try? JSONValue.parse(bytes, source: nil) {
+            if let whole = try? JSONValue.parse(bytes, source: nil, maxValues: options.maxValues) {
                 builder.add(whole, number: 1)
                 recordNumber = 1
             } else {
                 var line = 0
+                var budget = options.maxValues
                 for text in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
                     line += 1
                     guard text.contains(where: { ![0x20, 0x09, 0x0D].contains($0) }) else { continue }
                     recordNumber += 1
                     builder.lineOffset = line - 1
+                    guard budget > 0 else {
+                        builder.refuse(number: recordNumber, line: 1, "the body holds more than \(options.maxValues) JSON values; split it (nothing from here on was read)")
+                        break
+                    }
                     do throws(StrataError) {
-                        builder.add(try JSONValue.parse(Array(text), source: nil), number: recordNumber)
+                        let (record, count) = try JSONValue.parseCounting(Array(text), source: nil, maxValues: budget)
+                        budget -= count
+                        builder.add(record, number: recordNumber)
                     } catch {
                         builder.refuse(number: recordNumber, line: 1, error.message)
                     }
@@ -65,6 +75,9 @@ public enum JSONRecords {
         let options: Options
         var order: [SeriesKey] = []
         var rows: [SeriesKey: (times: [Int64], values: [[String: FieldValue]], fields: [Field])] = [:]
+        /// Field types per measurement as this body has them so far (a field has one type
+        /// in a measurement, across its series).
+        var types: [String: [String: FieldType]] = [:]
         var batch = IngestBatch()
         /// Added to the lines of values (a record of newline-delimited JSON is parsed alone).
         var lineOffset = 0
@@ -125,12 +138,21 @@ public enum JSONRecords {
             var values: [String: FieldValue] = [:]
             for member in members where !["symbol", "data_type", "timestamp"].contains(member.key) {
                 let v = member.value
-                let known = options.knownType(measurement, member.key) ?? rows[series]?.fields.first { $0.name == member.key }?.type
+                do throws(StrataError) {
+                    try Names.validate(member.key, what: "field name")
+                } catch {
+                    return refuse(number: number, line: v.line, field: "field name", error.message)
+                }
+                let known = options.knownType(measurement, member.key) ?? types[measurement]?[member.key]
                 let value: FieldValue
                 switch v.kind {
                 case .null: continue
                 case .bool(let b): value = .bool(b)
-                case .string(let s): value = .string(s)
+                case .string(let s):
+                    guard s.utf8.count <= Store.maxStringBytes else {
+                        return refuse(number: number, line: v.line, field: member.key, "'\(member.key)' is \(s.utf8.count) bytes; the limit is \(Store.maxStringBytes)")
+                    }
+                    value = .string(s)
                 case .number:
                     guard let d = v.double, d.isFinite else { return refuse(number: number, line: v.line, field: member.key, "'\(member.key)' is out of range") }
                     if known == .int64, let i = v.int64 ?? Int64(exactly: d) { value = .int(i) } else { value = .float(d) }
@@ -149,6 +171,7 @@ public enum JSONRecords {
             }
             for (name, value) in values.sorted(by: { $0.key < $1.key }) where !rows[series]!.fields.contains(where: { $0.name == name }) {
                 rows[series]!.fields.append(Field(name, value.type))
+                types[measurement, default: [:]][name] = value.type
             }
             rows[series]!.times.append(time)
             rows[series]!.values.append(values)
@@ -168,7 +191,8 @@ public enum JSONRecords {
                 case .string(let s): return try CivilTime.parseInstant(s, what: "'timestamp'")
                 case .number(let text):
                     if Int64(text) != nil { return try CivilTime.parseInstant(text, what: "'timestamp'") }
-                    guard let d = Double(text), d.isFinite, abs(d) < 1e11 else {
+                    // Seconds with a fraction, within 1677-09-21…2262-04-11.
+                    guard let d = Double(text), d.isFinite, abs(d) < 9_223_372_036 else {
                         throw StrataError(.invalidInput, "'timestamp' \(text) is not a time: epoch seconds with a fraction, or an integer of s, ms, µs or ns")
                     }
                     return Int64((d * 1e9).rounded())

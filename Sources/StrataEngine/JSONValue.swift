@@ -28,9 +28,18 @@ public struct JSONValue: Sendable, Equatable {
     }
 
     /// Parses a whole document; `source` names it in errors (a path or "request body").
-    public static func parse(_ bytes: [UInt8], source: String? = nil) throws(StrataError) -> JSONValue {
+    /// A document of more than `maxValues` values is refused (a tree costs tens of bytes
+    /// per value, so a body's size alone does not bound its memory).
+    public static func parse(_ bytes: [UInt8], source: String? = nil, maxValues: Int = .max) throws(StrataError) -> JSONValue {
+        try parseCounting(bytes, source: source, maxValues: maxValues).value
+    }
+
+    /// `parse`, also saying how many values the document held.
+    static func parseCounting(_ bytes: [UInt8], source: String?, maxValues: Int) throws(StrataError) -> (value: JSONValue, count: Int) {
         var parser = JSONParser(bytes: bytes, source: source)
-        return try parser.document()
+        parser.maxValues = maxValues
+        let value = try parser.document()
+        return (value, parser.values)
     }
 
     public static func parse(_ text: String, source: String? = nil) throws(StrataError) -> JSONValue {
@@ -86,6 +95,8 @@ struct JSONParser {
     var index = 0
     var line = 1
     var depth = 0
+    var values = 0
+    var maxValues = Int.max
 
     init(bytes: [UInt8], source: String?) {
         self.bytes = bytes
@@ -120,6 +131,8 @@ struct JSONParser {
     }
 
     mutating func value() throws(StrataError) -> JSONValue {
+        values += 1
+        guard values <= maxValues else { throw error("more than \(maxValues) values; split the document") }
         skipSpace()
         guard index < bytes.count else { throw error("the document ends where a value was expected") }
         let at = line

@@ -134,7 +134,7 @@ public struct StrataServer: Sendable {
             }
         }
         // Rows wait in memory for a flush beyond the bound: the client retries instead.
-        guard !database.isMemoryFull else {
+        guard !database.isMemoryFull(countingRefusal: true) else {
             var headers = HTTPFields()
             headers[.retryAfter] = "1"
             return Self.error(.serviceUnavailable, "unflushed rows are at the memory bound; retry in a second", headers: headers)

@@ -31,7 +31,7 @@ public struct TuningBounds: Sendable, Equatable {
                       setting: String) -> ClosedRange<Int>? {
         let lower = low ?? min(range.lowerBound, start), upper = high ?? max(range.upperBound, start)
         guard lower <= upper else {
-            file.problem("tuning", "\(name)_min", "is above tuning.\(name)_max")
+            file.problem("tuning", "\(name)_min", "\(lower / unit) is above tuning.\(name)_max (\(upper / unit)\(high == nil ? ", its default" : ""))")
             return nil
         }
         guard (lower...upper).contains(start) else {
@@ -119,12 +119,13 @@ public final class AutoTuner: Sendable {
     func flushStep(_ a: DatabaseStatistics, _ b: DatabaseStatistics, peakMemory: Int, now: Int64) -> Change? {
         let rows = database.flushRows
         let limit = database.configuration.memoryLimit
-        let waits = b.backpressureWaits - a.backpressureWaits
+        // Appends that waited for memory, or were refused for it (a server's 503).
+        let waits = b.backpressureWaits - a.backpressureWaits + b.backpressureRefusals - a.backpressureRefusals
         if waits > 0 || peakMemory > limit / 4 * 3 {
             let to = max(bounds.flushRows.lowerBound, rows / 2)
             guard to < rows else { return nil }
             database.setFlushRows(to)
-            let why = waits > 0 ? "\(waits) append\(waits == 1 ? "" : "s") waited for memory" : "the memtable reached \(peakMemory * 100 / limit)% of its bound"
+            let why = waits > 0 ? "\(waits) append\(waits == 1 ? "" : "s") met the memory bound" : "the memtable reached \(peakMemory * 100 / limit)% of its bound"
             return Change(at: now, setting: "store.flush_rows", from: rows, to: to, reason: why)
         }
         let flushes = b.flushes - a.flushes

@@ -57,7 +57,10 @@ public final class ConfigurationFile {
         case .string(let s): value = .string(s)
         case .bool(let b): value = .boolean(b)
         case .number(let text):
-            if let i = Int64(text) { value = .integer(i) } else if let d = Double(text), d.isFinite { value = .real(d) } else {
+            let whole = !text.contains { $0 == "." || $0 == "e" || $0 == "E" }
+            if let i = Int64(text) { value = .integer(i) } else if whole {
+                return problem(json.line, section, key, "\(text) is out of range")
+            } else if let d = Double(text), d.isFinite { value = .real(d) } else {
                 return problem(json.line, section, key, "\(text) is not a number Strata can hold")
             }
         default:

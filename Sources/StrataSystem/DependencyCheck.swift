@@ -22,7 +22,15 @@ public struct DependencyCheck: Sendable, Equatable {
 
     /// The data directory: exists and is writable, or can be created.
     public static func store(_ path: String) -> DependencyCheck {
+        if FileSystem.exists(path) && !FileSystem.isDirectory(path) {
+            return DependencyCheck(name: "store", target: path, ok: false, detail: "is a file, not a directory")
+        }
         guard FileSystem.isDirectory(path) else {
+            var parent = FileSystem.parentDirectory(path)
+            while !FileSystem.exists(parent) && parent != "/" && parent != "." { parent = FileSystem.parentDirectory(parent) }
+            guard FileSystem.isWritable(parent) else {
+                return DependencyCheck(name: "store", target: path, ok: false, detail: "does not exist, and \(parent) is not writable")
+            }
             return DependencyCheck(name: "store", target: path, ok: true, detail: "does not exist yet; created on first use")
         }
         let probe = "\(path)/.check-deps-\(monotonicNanoseconds())"
@@ -35,13 +43,14 @@ public struct DependencyCheck: Sendable, Equatable {
         }
     }
 
-    /// The archive: lists keys under the store's prefix (one request).
+    /// The archive: one HEAD request for a key that need not exist (credentials and the
+    /// bucket are checked by it: a wrong key or a missing bucket is an error, not a 404).
     public static func archive(_ archive: Archive) -> DependencyCheck {
         let location = archive.objects.location
         do throws(StrataError) {
-            let keys = try archive.objects.list(prefix: "").count
+            _ = try archive.objects.head("_check-deps")
             let sealed = archive.keyring == nil ? "unencrypted" : "encrypted"
-            return DependencyCheck(name: "archive", target: location, ok: true, detail: "reachable, \(keys) object\(keys == 1 ? "" : "s"), new objects \(sealed)")
+            return DependencyCheck(name: "archive", target: location, ok: true, detail: "reachable, new objects \(sealed)")
         } catch {
             return DependencyCheck(name: "archive", target: location, ok: false, detail: error.description)
         }
@@ -62,7 +71,7 @@ public struct DependencyCheck: Sendable, Equatable {
                 ?? "no TimescaleDB: plain tables"
             return DependencyCheck(name: "mirror", target: connection.server, ok: true, detail: "PostgreSQL \(version), \(timescale)")
         } catch {
-            return DependencyCheck(name: "mirror", target: "TIMESCALE_DSN", ok: false, detail: error.description)
+            return DependencyCheck(name: "mirror", target: "TIMESCALE_DSN / mirror.dsn", ok: false, detail: error.description)
         }
     }
 
@@ -73,7 +82,9 @@ public struct DependencyCheck: Sendable, Equatable {
         }
         do throws(StrataError) {
             let connection = try RedisConnection(configuration.url, timeoutMilliseconds: configuration.timeoutMilliseconds)
-            let version = try connection.serverVersion() ?? "?"
+            guard let version = try connection.serverVersion() else {
+                return DependencyCheck(name: "cache", target: connection.server, ok: true, detail: "answers, but does not say its version (6.2 or later is needed)")
+            }
             let usable = CachePublisher.isSupported(version: version)
             return DependencyCheck(name: "cache", target: connection.server, ok: usable,
                                    detail: "Redis \(version)" + (usable ? "" : ": Strata needs Redis 6.2 or later (XADD MINID)"))

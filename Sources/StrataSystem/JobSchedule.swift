@@ -25,6 +25,7 @@ public enum JobSchedule: Sendable, Equatable, CustomStringConvertible {
             throw StrataError(.invalidInput, "'\(text)' is not a schedule: a duration of at least 1s (30m, 1h, 1d), daily HH:MM (UTC), or never")
         }
         guard ns >= 1_000_000_000 else { throw StrataError(.invalidInput, "must be at least 1s, daily HH:MM, or never") }
+        guard ns <= 366 * Day.nanosecondsPerDay else { throw StrataError(.invalidInput, "must be at most 366d, daily HH:MM, or never") }
         return .every(seconds: Double(ns) / 1e9)
     }
 

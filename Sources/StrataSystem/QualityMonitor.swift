@@ -22,6 +22,8 @@ public final class QualityMonitor: Sendable {
     public let database: Database
     public let scanner: QualityScanner
     private let latest = Mutex<Summary?>(nil)
+    /// Each series' out-of-order count at the previous scan.
+    private let seen = Mutex<[SeriesKey: Int]>([:])
 
     public init(database: Database, policy: QualityPolicy) {
         self.database = database
@@ -39,13 +41,25 @@ public final class QualityMonitor: Sendable {
         return out.sorted()
     }
 
-    /// Scans the last `policy.lookback` before `now` of every series.
+    /// Scans the last `policy.lookback` before `now` of every series; out-of-order
+    /// arrivals are those counted since the previous scan.
     @discardableResult
     public func scan(now: Int64 = CivilTime.now()) throws(StrataError) -> Summary {
         let from = now - scanner.policy.lookback
         var summary = Summary(scannedAt: now, from: from, to: now)
+        let arrivals = database.arrivals
+        let before = seen.withLock { previous in
+            defer { previous = arrivals.mapValues(\.outOfOrderRows) }
+            return previous
+        }
         for series in try Self.allSeries(database) {
             var report = try scanner.scan(database, series, from: from, to: now)
+            if let a = arrivals[series], a.outOfOrderRows > before[series, default: 0] {
+                let late = a.outOfOrderRows - before[series, default: 0]
+                report.counts[.outOfOrder] = late
+                report.examples.append(QualityReport.Finding(kind: .outOfOrder, time: a.newest,
+                                                             detail: "\(late) rows arrived after a newer row of the series since the previous scan"))
+            }
             summary.series += 1
             summary.rows += report.rows
             guard report.issues > 0 else { continue }

@@ -32,22 +32,30 @@ public struct QualityPolicy: Sendable, Equatable {
     /// Nanoseconds of [from, to] that fall within trading hours on trading days.
     public func tradingTime(from: Int64, to: Int64) -> Int64 {
         guard to > from else { return 0 }
-        if session == nil && tradingDays.count == 7 { return to - from }
+        let (whole, overflow) = to.subtractingReportingOverflow(from)
+        if session == nil && tradingDays.count == 7 { return overflow ? .max : whole }
+        // More than ten years: count it as long (a gap by any measure), not day by day.
+        if overflow || whole > 3_653 * Day.nanosecondsPerDay { return overflow ? .max : whole }
         let (start, end) = session ?? (0, 1_440)
         let minute: Int64 = 60_000_000_000
         let day = Day.nanosecondsPerDay
         let offset = Int64(utcOffsetSeconds) * 1_000_000_000
         // Local days whose session can overlap [from, to]: from the day before `from`'s.
-        let first = (from + offset).floorDivided(by: day) - 1
-        let last = (to + offset).floorDivided(by: day)
+        func add(_ a: Int64, _ b: Int64) -> Int64 {
+            let (r, overflow) = a.addingReportingOverflow(b)
+            return overflow ? (b > 0 ? .max : .min) : r
+        }
+        let first = add(from, offset).floorDivided(by: day) - 1
+        let last = add(to, offset).floorDivided(by: day)
         var total: Int64 = 0
         var d = first
         while d <= last {
             // 1970-01-01 was a Thursday (4).
             let weekday = Int(((d % 7) + 7 + 3) % 7) + 1
-            if tradingDays.contains(weekday) {
-                let open = d * day + Int64(start) * minute - offset
-                let close = (end > start ? d * day : (d + 1) * day) + Int64(end) * minute - offset
+            let (midnight, overflow) = d.multipliedReportingOverflow(by: day)
+            if tradingDays.contains(weekday), !overflow {
+                let open = add(add(midnight, Int64(start) * minute), -offset)
+                let close = add(add(midnight, (end > start ? 0 : day) + Int64(end) * minute), -offset)
                 total += max(0, min(close, to) - max(open, from))
             }
             d += 1

@@ -58,15 +58,10 @@ public struct QualityScanner: Sendable {
     public init(policy: QualityPolicy) { self.policy = policy }
 
     /// Reads the series' rows in [from, to] (across memory, disk and archive) and checks them.
+    /// (Out-of-order arrivals are the engine's count, which `QualityMonitor` adds.)
     public func scan(_ database: Database, _ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> QualityReport {
         let result = try database.query(series, from: from, to: to)
-        var report = scan(series: series, schema: result.schema, rows: result.rows, from: from, to: to)
-        if let late = database.arrivals[series]?.outOfOrderRows, late > 0 {
-            report.counts[.outOfOrder] = late
-            report.examples.append(QualityReport.Finding(kind: .outOfOrder, time: database.arrivals[series]?.newest ?? 0,
-                                                         detail: "\(late) rows arrived after a newer row of the series since the store was opened"))
-        }
-        return report
+        return scan(series: series, schema: result.schema, rows: result.rows, from: from, to: to)
     }
 
     /// Checks rows sorted by time (as queries return them).
@@ -87,14 +82,14 @@ public struct QualityScanner: Sendable {
     func gaps(_ times: [Int64], _ report: inout QualityReport) {
         var intervals: [Int64] = []
         intervals.reserveCapacity(times.count)
-        for i in times.indices.dropFirst() where times[i] > times[i - 1] { intervals.append(times[i] - times[i - 1]) }
+        for i in times.indices.dropFirst() where times[i] > times[i - 1] { intervals.append(Self.span(times[i - 1], times[i])) }
         guard !intervals.isEmpty else { return }
         let k = intervals.count / 2
         let median = intervals.sorted()[k]  // the upper median
         report.medianInterval = median
         let factor = policy.gapFactor * Double(median)
         let threshold = max(policy.minGap, factor >= Double(Int64.max) ? Int64.max : Int64(factor))
-        for i in times.indices.dropFirst() where times[i] - times[i - 1] > threshold {
+        for i in times.indices.dropFirst() where Self.span(times[i - 1], times[i]) > threshold {
             let silent = policy.tradingTime(from: times[i - 1], to: times[i])
             if silent > threshold {
                 report.note(.gap, times[i - 1], "no rows for \(Self.duration(silent)) of trading time until \(CivilTime.format(times[i])) (usual interval \(Self.duration(median)))")
@@ -184,17 +179,23 @@ public struct QualityScanner: Sendable {
                 previous[p] = x
             }
             if let jumped { report.note(.outlier, t, jumped) }
-            if let high, let low, let h = Self.number(rows.columns[high], r), let l = Self.number(rows.columns[low], r) {
+            if let high, let low, let h = Self.number(rows.columns[high], r), let l = Self.number(rows.columns[low], r), !h.isNaN, !l.isNaN {
                 let o = open.flatMap { Self.number(rows.columns[$0], r) }, c = close.flatMap { Self.number(rows.columns[$0], r) }
                 if h < l {
                     report.note(.ohlc, t, "high \(h) < low \(l)")
-                } else if let o, !(l...h).contains(o) {
+                } else if let o, !o.isNaN, o < l || o > h {
                     report.note(.ohlc, t, "open \(o) outside [low \(l), high \(h)]")
-                } else if let c, !(l...h).contains(c) {
+                } else if let c, !c.isNaN, c < l || c > h {
                     report.note(.ohlc, t, "close \(c) outside [low \(l), high \(h)]")
                 }
             }
         }
+    }
+
+    /// b − a for a ≤ b, saturating (rows centuries apart do not overflow).
+    static func span(_ a: Int64, _ b: Int64) -> Int64 {
+        let (d, overflow) = b.subtractingReportingOverflow(a)
+        return overflow ? .max : d
     }
 
     static func percent(_ x: Double) -> String {

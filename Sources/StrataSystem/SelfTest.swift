@@ -13,12 +13,14 @@ public struct SelfTest {
         public var seconds: Double
     }
 
-    /// What a query must give back: row count, the sum of sizes and the time span.
+    /// What a query must give back: row count, the sum of sizes, the time span, and a
+    /// hash of every row's time, price and size in order.
     struct Fingerprint: Equatable, CustomStringConvertible {
         var rows = 0
         var sizes: Int64 = 0
         var first = Int64.max
         var last = Int64.min
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
 
         var description: String { "\(rows) rows, sizes summing to \(sizes)" }
     }
@@ -120,14 +122,14 @@ public struct SelfTest {
                     for i in half {
                         let line = "trade,symbol=\(symbol) price=\(prices[i]),size=\(sizes[i])i \(times[i])\n"
                         text += line
-                        expected[series, default: Fingerprint()].add(times[i], sizes[i])
+                        expected[series, default: Fingerprint()].add(times[i], prices[i], sizes[i])
                         if day == 1 && n == 0 && i == 10 {
                             text += line  // the planted duplicate
-                            expected[series, default: Fingerprint()].add(times[i], sizes[i])
+                            expected[series, default: Fingerprint()].add(times[i], prices[i], sizes[i])
                         }
                         if day == 2 && n == 1 && i == 20 {
                             text += "trade,symbol=\(symbol) price=0,size=1i \(times[i])\n"  // the planted zero price
-                            expected[series, default: Fingerprint()].add(times[i], 1)
+                            expected[series, default: Fingerprint()].add(times[i], 0, 1)
                         }
                     }
                 }
@@ -181,14 +183,15 @@ public struct SelfTest {
 
     static func fingerprint(_ rows: RowBlock) -> Fingerprint {
         var f = Fingerprint()
-        guard case .int64(let sizes) = rows.columns.last?.values else { return f }
-        for (t, s) in zip(rows.timestamps, sizes) { f.add(t, s) }
+        guard rows.columns.count == 2, case .float64(let prices) = rows.columns[0].values, case .int64(let sizes) = rows.columns[1].values else { return f }
+        for i in rows.timestamps.indices { f.add(rows.timestamps[i], prices[i], sizes[i]) }
         return f
     }
 }
 
 extension SelfTest.Fingerprint {
-    mutating func add(_ time: Int64, _ size: Int64) {
+    mutating func add(_ time: Int64, _ price: Double, _ size: Int64) {
+        for v in [UInt64(bitPattern: time), price.bitPattern, UInt64(bitPattern: size)] { hash = (hash ^ v) &* 0x100_0000_01b3 }
         rows += 1
         sizes += size
         first = min(first, time)

@@ -35,17 +35,24 @@ struct ArchiveOption: ParsableArguments {
                            cacheBytes: settings.cacheBytes)
         }
         if location.hasPrefix("s3://") {
-            let rest = location.dropFirst("s3://".count)
-            let bucket = String(rest.prefix { $0 != "/" })
-            let prefix = normalizedPrefix(String(rest.dropFirst(bucket.count)))
-            let lookup = { (name: String) -> String? in name == "S3_BUCKET" ? bucket : name == "S3_PREFIX" ? prefix : variable(name) }
-            guard let configuration = try S3Configuration.fromEnvironment(lookup) else {
-                throw ValidationError("--archive \(location): S3_ACCESS_KEY and S3_SECRET_KEY are needed")
-            }
-            return Archive(objects: try S3ObjectStore(configuration), keyring: keyring, cacheBytes: settings.cacheBytes)
+            return Archive(objects: try S3ObjectStore(try s3Configuration(location, variable)), keyring: keyring, cacheBytes: settings.cacheBytes)
         }
         throw ValidationError("the archive must be file:///DIR or s3://BUCKET[/PREFIX], not '\(location)'")
     }
+}
+
+/// The S3 settings of an `s3://BUCKET[/PREFIX]` archive, the rest from `variable` (the
+/// environment over the configuration file).
+func s3Configuration(_ location: String, _ variable: (String) -> String?) throws -> S3Configuration {
+    let rest = location.dropFirst("s3://".count)
+    let bucket = String(rest.prefix { $0 != "/" })
+    let prefix = normalizedPrefix(String(rest.dropFirst(bucket.count)))
+    let lookup = { (name: String) -> String? in name == "S3_BUCKET" ? bucket : name == "S3_PREFIX" ? prefix : variable(name) }
+    guard let configuration = try S3Configuration.fromEnvironment(lookup) else {
+        throw ValidationError("archive \(location): S3_ACCESS_KEY and S3_SECRET_KEY are needed")
+    }
+    try configuration.validate()
+    return configuration
 }
 
 struct ArchiveCommand: ParsableCommand {

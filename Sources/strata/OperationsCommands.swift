@@ -42,13 +42,28 @@ struct ValidateConfig: ParsableCommand {
         }
         check("REDIS_URL / cache.url") { () throws(StrataError) in _ = try settings.cache() }
         check("S3_* / archive") { () throws(StrataError) in _ = try S3Configuration.fromEnvironment(variable) }
-        if let url = variable("STRATA_ARCHIVE"), !url.hasPrefix("file://"), !url.hasPrefix("s3://") {
-            out.append("STRATA_ARCHIVE: must be file:///DIR or s3://BUCKET[/PREFIX], not '\(url)'")
+        if let url = variable("STRATA_ARCHIVE") {
+            if url.hasPrefix("s3://") {
+                do {
+                    _ = try s3Configuration(url, variable)
+                } catch let e as ValidationError {
+                    out.append(e.message)
+                } catch {
+                    out.append("archive \(url): \((error as? StrataError)?.message ?? "\(error)")")
+                }
+            } else if !url.hasPrefix("file://") {
+                out.append("STRATA_ARCHIVE / archive.url: must be file:///DIR or s3://BUCKET[/PREFIX], not '\(url)'")
+            }
         }
         check("STRATA_ENCRYPTION_KEY* / encryption.key_file") { () throws(StrataError) in _ = try Keyring.fromEnvironment(variable) }
         let keysFile = Keyring.environmentVariable("STRATA_API_KEYS_FILE").flatMap { $0.isEmpty ? nil : $0 } ?? settings.server.apiKeysFile
         var keys = 0
-        if let keysFile { check("STRATA_API_KEYS_FILE / server.api_keys_file") { () throws(StrataError) in keys = try APIKeyring.load(keysFile).count } }
+        if let keysFile {
+            check("STRATA_API_KEYS_FILE / server.api_keys_file") { () throws(StrataError) in
+                keys = try APIKeyring.load(keysFile).count
+                if keys == 0 { throw StrataError(.invalidInput, "\(keysFile) holds no API keys (strata keys create makes them)") }
+            }
+        }
         let listen = Keyring.environmentVariable("STRATA_LISTEN").flatMap { $0.isEmpty ? nil : $0 } ?? settings.server.listen
         if let (host, _) = ServerSettings.hostAndPort(listen) {
             if keys == 0, !["127.0.0.1", "::1", "localhost"].contains(host) {

@@ -97,6 +97,8 @@ import Testing
         (#"{"schedule": {"tier_every": "0s"}}"#, 1, "schedule.tier_every", "must be at least 1s"),
         (#"{"schedule": {"backup_every": "daily 25:00"}}"#, 1, "schedule.backup_every", "daily HH:MM (UTC)"),
         (#"{"schedule": {"backup_every": "nightly"}}"#, 1, "schedule.backup_every", "is not a schedule"),
+        (#"{"schedule": {"tier_every": "106751d"}}"#, 1, "schedule.tier_every", "at most 366d"),
+        (#"{"store": {"flush_rows": 99999999999999999999}}"#, 1, "store.flush_rows", "99999999999999999999 is out of range"),
         (#"{"cache": {"url": "http://h"}}"#, 1, "cache.url", "bad Redis URL"),
         (#"{"cache": {"prefix": "a:b"}}"#, 1, "cache.prefix", "without ':'"),
         (#"{"server": {"listen": "8000"}}"#, 1, "server.listen", "must be HOST:PORT"),

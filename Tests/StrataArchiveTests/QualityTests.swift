@@ -49,6 +49,23 @@ import Testing
         #expect(report.examples.filter { $0.kind == .ohlc }.map(\.detail) == ["high 9.0 < low 10.0", "open 12.0 outside [low 9.0, high 11.0]", "close 11.5 outside [low 9.0, high 11.0]"])
     }
 
+    /// NaN prices and rows centuries apart are reported or skipped, never a crash.
+    @Test func nanAndExtremeTimesAreSafe() throws {
+        let schema = [Field("open", .float64), Field("high", .float64), Field("low", .float64), Field("close", .float64)]
+        let times: [Int64] = [.min + 1, -5_000_000_000_000_000_000, 0, 9_000_000_000_000_000_000, .max]
+        let nan = Double.nan
+        let block = RowBlock(timestamps: times, columns: [
+            Column(.float64([1, nan, 1, 1, 1])), Column(.float64([nan, 2, 2, 2, 2])), Column(.float64([1, 1, nan, 1, 1])),
+            Column(.float64([1, 1, 1, nan, 1])),
+        ])
+        var policy = QualityPolicy()
+        policy.session = try QualityPolicy.parseSession("09:00-17:00")
+        policy.utcOffsetSeconds = 14 * 3_600
+        let report = QualityScanner(policy: policy).scan(series: series, schema: schema, rows: block)
+        #expect(report.rows == 5 && report.counts[.ohlc] == nil && report.counts[.gap] == nil && report.medianInterval == 5_000_000_000_000_000_000)
+        #expect(policy.tradingTime(from: .min, to: .max) == .max)
+    }
+
     @Test func gapsCountOnlyTradingTime() throws {
         var policy = QualityPolicy()
         policy.session = try QualityPolicy.parseSession("09:00-15:30")
@@ -89,15 +106,21 @@ import Testing
         try await db.append(series, schema: schema, rows: later)
         #expect(db.arrivals[series]?.outOfOrderRows == 2 && db.statistics.outOfOrderRows == 2)
         let report = try QualityScanner(policy: QualityPolicy()).scan(db, series)
-        #expect(report.rows == 5 && report.counts[.outOfOrder] == 2)
+        #expect(report.rows == 5 && report.counts[.outOfOrder] == nil)  // stored rows are sorted: only ingest saw it
         // The monitor scans every series of the store, in memory and on disk.
         try db.flush()
         let other = try SeriesKey(measurement: "quote", symbol: "NQH4")
         try await db.append(other, schema: schema, rows: trades([(tuesday, 0, 1)]).1)
-        let summary = try QualityMonitor(database: db, policy: QualityPolicy()).scan(now: tuesday + 60 * second)
+        let monitor = QualityMonitor(database: db, policy: QualityPolicy())
+        let summary = try monitor.scan(now: tuesday + 60 * second)
         #expect(summary.series == 2 && summary.rows == 6 && summary.seriesWithIssues == 2)
         #expect(summary.totals == [.outOfOrder: 2, .nonPositivePrice: 1])
         #expect(summary.worst.first?.series == series)
+        // The next scan counts only the arrivals since this one.
+        try await db.append(series, schema: schema, rows: trades([(tuesday + 1 * second, 1, 1)]).1)
+        let next = try monitor.scan(now: tuesday + 60 * second)
+        #expect(next.totals == [.outOfOrder: 1, .nonPositivePrice: 1])
+        #expect(try monitor.scan(now: tuesday + 60 * second).totals == [.nonPositivePrice: 1])
     }
 }
 

@@ -54,12 +54,30 @@ import Testing
         ("[{\"symbol\": \"A\", \"timestamp\": 1e300, \"data_type\": \"t\", \"p\": 1}]", 1, "timestamp", "is not a time"),
         ("{\"symbol\": \"A\", \"timestamp\": 1, \"data_type\": \"t\", \"p\": 1}\n{\"symbol\": \"A\", \"timestamp\": 1, \"data_type\": \"t\", \"p\": \"x\"}", 2, "p", "'p' is float in t, not string"),
         ("{\"symbol\": \"A\", \"timestamp\": 1, \"data_type\": \"t\", \"p\": 1}\n{\"symbol\": ", 2, nil, "JSON:"),
+        ("[{\"symbol\": \"A\", \"timestamp\": 9300000000.5, \"data_type\": \"t\", \"p\": 1}]", 1, "timestamp", "is not a time"),
+        ("[{\"symbol\": \"A\", \"timestamp\": 1, \"data_type\": \"t\", \"\": 1}]", 1, "field name", "field name is empty"),
+        ("{\"symbol\": \"A\", \"timestamp\": 1, \"data_type\": \"t\", \"p\": 1}\n{\"symbol\": \"B\", \"timestamp\": 1, \"data_type\": \"t\", \"p\": \"x\"}", 2, "p", "'p' is float in t, not string"),
     ] as [(String, Int, String?, String)])
     func badRecordsAreNamedAndTheRestKept(text: String, line: Int, field: String?, message: String) {
+        let good = "{\"symbol\": \"G\", \"timestamp\": 5, \"data_type\": \"t\", \"p\": 1.5}"
         let batch = parse(text)
         #expect(batch.badLines == 1)
+        // The same bad record beside a good one (as an array element or a line): the good one stays.
+        let both = text.hasPrefix("[") && !text.hasPrefix("[1]") ? parse("[" + good + ",\n" + text.dropFirst()) : parse(good + "\n" + text)
+        #expect(both.badLines == 1 && both.rows == batch.rows + 1 && both.series.contains { $0.series.symbol == "G" }, "\(both.issues)")
         let issue = batch.issues.first
         #expect(issue?.line == line && issue?.field == field && issue?.message.contains(message) == true, "\(String(describing: issue))")
+    }
+
+    @Test func aBodyOfTooManyValuesIsRefused() {
+        var options = JSONRecords.Options()
+        options.maxValues = 100
+        let records = (0..<30).map { "{\"symbol\": \"A\", \"timestamp\": \($0), \"data_type\": \"t\", \"p\": 1}" }
+        let array = JSONRecords.parse(Array(("[" + records.joined(separator: ",") + "]").utf8), options: options)
+        #expect(array.rows == 0 && array.issues.first?.message.contains("more than 100 values") == true)
+        // One per line: the records within the budget are kept, the rest refused.
+        let lines = JSONRecords.parse(Array(records.joined(separator: "\n").utf8), options: options)
+        #expect(lines.rows == 20 && lines.badLines >= 1, "\(lines.rows) \(lines.issues)")
     }
 
     @Test func aMalformedArrayRefusesTheBody() {

@@ -52,6 +52,12 @@ import Testing
         writeText(config, #"{"server": {"listen": "0.0.0.0:8000"}}"#)
         let open = runStrata(["validate-config", "--config", config])
         #expect(open.status == 1 && open.stderr.contains("server.listen: 0.0.0.0:8000 is not loopback, so API keys are needed"))
+        // An S3 archive without credentials, and an empty keys file.
+        writeText(root.path + "/keys", "# none yet\n")
+        writeText(config, #"{"archive": {"url": "s3://market/strata", "endpoint": "http://127.0.0.1:9000"}, "server": {"api_keys_file": "\#(root.path)/keys"}}"#)
+        let s3 = runStrata(["validate-config", "--config", config])
+        #expect(s3.status == 1 && s3.stderr.contains("archive s3://market/strata: an S3 bucket is named but S3_ACCESS_KEY and S3_SECRET_KEY are not set"), "\(s3.stderr)")
+        #expect(s3.stderr.contains("holds no API keys"), "\(s3.stderr)")
         let sample = runStrata(["validate-config"], environment: ["STRATA_CONFIG": sourceRoot() + "/config/strata.json"])
         #expect(sample.status == 0 && sample.stdout.hasSuffix("config/strata.json: valid\n"), "\(sample.stdout)\(sample.stderr)")
         let syntax = runStrata(["validate-config", "--config", config + ".missing"])
@@ -63,8 +69,12 @@ import Testing
         let local = runStrata(["check-deps", "--data-dir", data])
         #expect(local.status == 0, "\(local.stdout)\(local.stderr)")
         #expect(local.stdout.contains("ok   store    \(data): does not exist yet"))
-        #expect(local.stdout.contains("ok   archive  file://\(data)/_archive: reachable, 0 objects"))
+        #expect(local.stdout.contains("ok   archive  file://\(data)/_archive: reachable, new objects unencrypted"), "\(local.stdout)")
         #expect(local.stdout.contains("-    mirror   -: not configured"))
+        // A store path that is a file is named.
+        writeText(root.path + "/file", "x")
+        let file = runStrata(["check-deps", "--data-dir", root.path + "/file", "--archive", "file://\(root.path)/archive"])
+        #expect(file.status == 1 && file.stdout.contains("FAIL store    \(root.path)/file: is a file, not a directory"), "\(file.stdout)")
         // Services that do not answer: each says what failed, and the exit status is 1.
         let down = runStrata(["check-deps", "--data-dir", data],
                              environment: ["TIMESCALE_DSN": "host=127.0.0.1 port=1 dbname=x user=x password=hunter2 connect_timeout=2",

@@ -131,6 +131,9 @@ import Testing
         let foreign = readBack.rowsByBatch.keys.filter { !ledger.acknowledged.contains($0) && !ledger.unanswered.contains($0) }
         #expect(foreign.isEmpty, "batches in the store that were never sent or were refused: \(foreign.sorted().prefix(5))")
         let unansweredPresent = ledger.unanswered.filter { readBack.rowsByBatch[$0] != nil }.count
+        // A batch without a reply is all there or not at all: one WAL record per series.
+        let partial = ledger.unanswered.filter { readBack.rowsByBatch[$0].map { $0 != batches.lines } ?? false }
+        #expect(partial.isEmpty, "unanswered batches partly in the store: \(partial.sorted().prefix(5))")
         print("serve SIGTERM: read back \(readBack.rows) rows; \(unansweredPresent) of \(ledger.unanswered.count) unanswered batches are in the store (whole)")
     }
 }
