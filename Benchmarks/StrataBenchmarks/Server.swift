@@ -28,6 +28,8 @@ func lineProtocolBodies(count: Int, lines: Int) -> [[UInt8]] {
 final class RawHTTPClient: @unchecked Sendable {  // one thread uses each
     let fd: Int32
     var buffer = [UInt8](repeating: 0, count: 64 << 10)
+    /// The response being read (its capacity kept from one response to the next).
+    var received: [UInt8] = []
 
     init(port: Int) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -59,27 +61,61 @@ final class RawHTTPClient: @unchecked Sendable {  // one thread uses each
         return readResponse()
     }
 
-    /// Reads one response: by Content-Length, or chunked to its last chunk.
+    /// Reads one response: by Content-Length, or chunked to its last chunk. Each received
+    /// byte is looked at about once (the header end is searched for in new bytes only, chunks
+    /// are skipped by their sizes), so the client costs little next to the server it measures.
     private func readResponse() -> Int {
-        var received: [UInt8] = []
+        received.removeAll(keepingCapacity: true)
+        var head: (status: Int, length: Int?)? = nil  // length nil: chunked
+        var bodyStart = 0
+        var nextChunk = 0  // offset of the next chunk-size line
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
             precondition(n > 0, "recv: \(errno)")
+            let searchFrom = max(0, received.count - 3)
             received += buffer[..<n]
-            guard let end = received.firstRange(of: [13, 10, 13, 10]) else { continue }
-            let header = String(decoding: received[..<end.lowerBound], as: UTF8.self)
-            let status = Int(header.split(separator: " ")[1]) ?? 0
-            if header.lowercased().contains("transfer-encoding: chunked") {
-                // Done at the terminating zero-length chunk.
-                if received[end.upperBound...].firstRange(of: Array("\r\n0\r\n\r\n".utf8)) != nil || received[end.upperBound...].starts(with: Array("0\r\n\r\n".utf8)) {
-                    return status
-                }
+            if head == nil {
+                guard let end = find([13, 10, 13, 10], from: searchFrom) else { continue }
+                head = Self.parseHead(String(decoding: received[..<end], as: UTF8.self))
+                bodyStart = end + 4
+                nextChunk = bodyStart
+            }
+            guard let (status, length) = head else { continue }
+            if let length {
+                if received.count - bodyStart >= length { return status }
                 continue
             }
-            let length = header.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
-                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: " ")) } ?? 0
-            if received.count - end.upperBound >= length { return status }
+            // Chunked: skip whole chunks; done at the zero-length one and its CRLF (no trailers).
+            while let lineEnd = find([13, 10], from: nextChunk) {
+                let size = Int(String(decoding: received[nextChunk..<lineEnd], as: UTF8.self).split(separator: ";")[0], radix: 16)
+                guard let size else { preconditionFailure("bad chunk size") }
+                if size == 0 {
+                    if received.count >= lineEnd + 4 { return status }
+                    break
+                }
+                guard received.count >= lineEnd + 2 + size + 2 else { break }
+                nextChunk = lineEnd + 2 + size + 2
+            }
         }
+    }
+
+    /// The first occurrence of `pattern` in `received` at or after `start`.
+    private func find(_ pattern: [UInt8], from start: Int) -> Int? {
+        var i = start
+        while i + pattern.count <= received.count {
+            if received[i] == pattern[0] && received[i..<(i + pattern.count)].elementsEqual(pattern) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Status and Content-Length (nil when the body is chunked) of a response head.
+    private static func parseHead(_ header: String) -> (status: Int, length: Int?) {
+        let lines = header.lowercased().split(separator: "\r\n")
+        let status = Int(lines[0].split(separator: " ")[1]) ?? 0
+        if lines.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) { return (status, nil) }
+        let length = lines.first { $0.hasPrefix("content-length:") }.flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: " ")) }
+        return (status, length ?? 0)
     }
 
     private func sendAll(_ bytes: [UInt8]) {
