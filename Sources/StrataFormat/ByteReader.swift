@@ -45,7 +45,22 @@ public struct ByteReader {
         Double(bitPattern: try readInteger(as: UInt64.self, what))
     }
 
+    /// A LEB128 varint. One-byte varints (most counts, gaps and small values) take an
+    /// inlined path; longer ones the loop.
+    @inline(__always)
     public mutating func readVarUInt(_ what: String) throws(FormatError) -> UInt64 {
+        if readerIndex < bytes.count {
+            let byte = bytes[readerIndex]
+            if byte < 0x80 {
+                readerIndex += 1
+                return UInt64(byte)
+            }
+        }
+        return try readLongVarUInt(what)
+    }
+
+    @inline(never)
+    mutating func readLongVarUInt(_ what: String) throws(FormatError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         var index = readerIndex
@@ -68,6 +83,7 @@ public struct ByteReader {
     }
 
     /// Reads a varint that must fit in `0...limit` (counts, lengths, indexes).
+    @inline(__always)
     public mutating func readCount(_ what: String, limit: Int) throws(FormatError) -> Int {
         let start = readerIndex
         let v = try readVarUInt(what)

@@ -326,8 +326,10 @@ public enum IntegerCodec {
             guard index < count, p == 0 || gap > 0 else { throw reader.malformed("int-for patch index \(index) out of order or range") }
             let high = try reader.readVarUInt("int-for patch value")
             guard width < 64 else { throw reader.malformed("int-for patch with width 64") }
-            // Undo the decoded low part, then rebuild the full residual.
-            let low = UInt64(bitPattern: (out[index] &- base)) / divisor
+            // Undo the decoded low part, then rebuild the full residual (no division in
+            // the usual case of divisor 1).
+            let offset = UInt64(bitPattern: out[index] &- base)
+            let low = divisor == 1 ? offset : offset / divisor
             let residual = low | (high << UInt64(width))
             out[index] = base &+ Int64(bitPattern: residual &* divisor)
         }
