@@ -56,10 +56,26 @@ public enum CivilTime {
         var sod = secs % 86_400
         if sod < 0 { sod += 86_400; days -= 1 }
         let c = civil(fromDays: days)
-        var out = pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2) + "T"
-        out += pad(sod / 3600, 2) + ":" + pad(sod / 60 % 60, 2) + ":" + pad(sod % 60, 2)
-        out += "." + pad(frac, 9) + "Z"
-        return out
+        // Int64 nanoseconds span the years 1677 to 2262: always four year digits, so the
+        // text is always 30 bytes, written digit by digit into one string (this runs once
+        // per row or bar of a query's output).
+        return String(unsafeUninitializedCapacity: 30) { out in
+            func put(_ value: Int64, _ width: Int, at start: Int) {
+                var v = value
+                for i in stride(from: start + width - 1, through: start, by: -1) {
+                    out[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(c.year, 4, at: 0); out[4] = UInt8(ascii: "-")
+            put(c.month, 2, at: 5); out[7] = UInt8(ascii: "-")
+            put(c.day, 2, at: 8); out[10] = UInt8(ascii: "T")
+            put(sod / 3600, 2, at: 11); out[13] = UInt8(ascii: ":")
+            put(sod / 60 % 60, 2, at: 14); out[16] = UInt8(ascii: ":")
+            put(sod % 60, 2, at: 17); out[19] = UInt8(ascii: ".")
+            put(frac, 9, at: 20); out[29] = UInt8(ascii: "Z")
+            return 30
+        }
     }
 
     public enum ParseError: Error, Equatable {

@@ -65,14 +65,30 @@ public struct ResultWriter: Sendable {
             if format == .json && !v.isFinite { return "null" }
             return TextFormat.double(v)
         }
-        for b in bars {
-            if format == .csv {
-                out += "\(time(b.start)),\(TextFormat.csvQuoted(symbol)),\(number(b.open)),\(number(b.high)),\(number(b.low)),\(number(b.close)),\(number(b.volume)),\(b.count),\(number(b.vwap))\n"
-            } else {
-                out += (records == 0 ? "\n" : ",\n")
-                    + "{\"time\":\(jsonTime(b.start)),\"symbol\":\(TextFormat.jsonString(symbol)),\"open\":\(number(b.open)),\"high\":\(number(b.high)),\"low\":\(number(b.low)),\"close\":\(number(b.close)),\"volume\":\(number(b.volume)),\"count\":\(b.count),\"vwap\":\(number(b.vwap))}"
+        // Pieces are appended to `out` one by one (no line-sized temporary string per bar),
+        // and the symbol is quoted once.
+        out.reserveCapacity(out.utf8.count + bars.count * 200)
+        if format == .csv {
+            let quoted = TextFormat.csvQuoted(symbol)
+            for b in bars {
+                out += time(b.start); out += ","; out += quoted
+                out += ","; out += number(b.open); out += ","; out += number(b.high)
+                out += ","; out += number(b.low); out += ","; out += number(b.close)
+                out += ","; out += number(b.volume); out += ","; out += String(b.count)
+                out += ","; out += number(b.vwap); out += "\n"
+                records += 1
             }
-            records += 1
+        } else {
+            let quoted = TextFormat.jsonString(symbol)
+            for b in bars {
+                out += records == 0 ? "\n" : ",\n"
+                out += "{\"time\":"; out += jsonTime(b.start); out += ",\"symbol\":"; out += quoted
+                out += ",\"open\":"; out += number(b.open); out += ",\"high\":"; out += number(b.high)
+                out += ",\"low\":"; out += number(b.low); out += ",\"close\":"; out += number(b.close)
+                out += ",\"volume\":"; out += number(b.volume); out += ",\"count\":"; out += String(b.count)
+                out += ",\"vwap\":"; out += number(b.vwap); out += "}"
+                records += 1
+            }
         }
     }
 
@@ -82,7 +98,7 @@ public struct ResultWriter: Sendable {
     }
 
     func time(_ t: Int64) -> String { timeFormat == .ns ? String(t) : CivilTime.format(t) }
-    func jsonTime(_ t: Int64) -> String { timeFormat == .ns ? String(t) : "\"\(CivilTime.format(t))\"" }
+    func jsonTime(_ t: Int64) -> String { timeFormat == .ns ? String(t) : "\"" + CivilTime.format(t) + "\"" }
 }
 
 /// Values as CSV and JSON text.
