@@ -41,7 +41,7 @@ func eachBlock(_ blocks: [[UInt8]], _ counts: [Int], _ body: (inout ByteReader, 
 func workload(_ name: String) throws -> (work: () throws -> Void, cleanup: () -> Void) {
     let none = {}
     let work: () throws -> Void = try iteration(name)
-    if ["bars", "raw-hour", "unmerged-raw", "unmerged-bars", "compact", "compacted-raw", "compacted-bars", "successive-raw", "compact-successive"].contains(name), let directory = lastStoreDirectory {
+    if ["bars", "bars-json", "raw-hour", "unmerged-raw", "unmerged-bars", "compact", "compacted-raw", "compacted-bars", "successive-raw", "compact-successive"].contains(name), let directory = lastStoreDirectory {
         return (work, { Fixtures.removeDirectory(directory) })
     }
     return (work, none)
@@ -109,6 +109,20 @@ func iteration(_ name: String) throws -> () throws -> Void {
                     do { consume(try BlockCodec.decode(raw, schema: SyntheticTicks.tradeSchema)) } catch { fatalError("\(error)") }
                 }
             }
+        }
+    case "bars-json":
+        // The work of GET /api/v1/query?…&interval=1m&ohlcv=price,size other than HTTP
+        // (the benchmark Server/1-minute bars…): the day's bars and their JSON text.
+        let (store, series, _) = try Fixtures.tradeStore()
+        lastStoreDirectory = store.directory
+        let spec = BarSpec(interval: 60_000_000_000, source: .ticks(price: "price", volume: "size"))
+        return {
+            var text = ""
+            var writer = ResultWriter(format: .json, timeFormat: .rfc3339)
+            writer.beginBars(into: &text)
+            writer.bars(try store.bars(series, spec: spec), symbol: series.symbol, into: &text)
+            writer.end(into: &text)
+            consume(text)
         }
     case "bars", "raw-hour":
         let (store, series, _) = try Fixtures.tradeStore()
@@ -199,7 +213,7 @@ func iteration(_ name: String) throws -> () throws -> Void {
         usage: StrataProfile WORKLOAD [SECONDS]
         workloads: ts-decode decimal-decode gorilla-decode-prices gorilla-decode-walk int-decode
                    ts-encode decimal-encode float-encode gorilla-encode-walk int-encode
-                   block-decode block-encode bars raw-hour ingest line-protocol
+                   block-decode block-encode bars bars-json raw-hour ingest line-protocol
         (codec and block workloads do 1M values per iteration; csv ROWS prints the CSV fixture)
         """)
         exit(2)
