@@ -119,6 +119,14 @@ import Testing
             let check = system("promtool check metrics < '\(root.path)/metrics.txt' > '\(root.path)/promtool.txt' 2>&1")
             #expect(check == 0, "\(String(decoding: (try? readFile(root.path + "/promtool.txt")) ?? [], as: UTF8.self))")
         }
+        // Bars as JSON with RFC 3339 times, byte for byte (after the counts above).
+        let jsonBars = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m&ohlcv=price,size")
+        #expect(jsonBars.code == 200 && jsonBars.body == """
+            [
+            {"time":"2024-01-02T14:30:00.000000000Z","symbol":"ESH4","open":4512.25,"high":4515,"low":4512.25,"close":4515,"volume":15,"count":5,"vwap":4513.816666666667}
+            ]
+
+            """, "\(jsonBars)")
         // SIGTERM: the server stops, flushes and closes the store.
         kill(pid, SIGTERM)
         #expect(waitForExit(pid) == 0)
