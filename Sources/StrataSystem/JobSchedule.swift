@@ -35,7 +35,7 @@ public enum JobSchedule: Sendable, Equatable, CustomStringConvertible {
         case .every(let seconds): return seconds
         case .daily(let minute):
             let day = Day.nanosecondsPerDay
-            let today = now.floorDivided(by: day) * day + Int64(minute) * 60_000_000_000
+            let today = Day(containing: now).daysSinceEpoch * day + Int64(minute) * 60_000_000_000
             let next = today > now ? today : today + day
             return Double(next - now) / 1e9
         }

@@ -45,8 +45,8 @@ public struct QualityPolicy: Sendable, Equatable {
             let (r, overflow) = a.addingReportingOverflow(b)
             return overflow ? (b > 0 ? .max : .min) : r
         }
-        let first = add(from, offset).floorDivided(by: day) - 1
-        let last = add(to, offset).floorDivided(by: day)
+        let first = Day(containing: add(from, offset)).daysSinceEpoch - 1
+        let last = Day(containing: add(to, offset)).daysSinceEpoch
         var total: Int64 = 0
         var d = first
         while d <= last {
@@ -134,12 +134,5 @@ public struct QualityPolicy: Sendable, Equatable {
         let names = text.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw StrataError(.invalidInput, "a list of field names separated by commas, e.g. price,bid,ask") }
         return Set(names)
-    }
-}
-
-extension Int64 {
-    func floorDivided(by d: Int64) -> Int64 {
-        let q = self / d
-        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
     }
 }
