@@ -206,7 +206,9 @@ public final class Database: @unchecked Sendable {
 
     /// A batch checked and encoded as WAL records, outside any lock.
     struct PreparedBatch {
-        var records: [(item: Store.SeriesRows, framed: [UInt8], bytes: Int)] = []
+        /// `ordered`: the rows' times never decrease (checked here, outside the lock, so that
+        /// counting out-of-order arrivals under it is one comparison for in-order data).
+        var records: [(item: Store.SeriesRows, framed: [UInt8], bytes: Int, ordered: Bool)] = []
         var bytes = 0
     }
 
@@ -224,7 +226,9 @@ public final class Database: @unchecked Sendable {
             framed.reserveCapacity(payload.count + WALLayout.recordHeaderSize)
             WALLayout.frame(payload, into: &framed)
             let bytes = RowChunk(schema: item.schema, rows: item.rows).estimatedBytes
-            prepared.records.append((item, framed, bytes))
+            let times = item.rows.timestamps
+            let ordered = zip(times, times.dropFirst()).allSatisfy { $0 <= $1 }
+            prepared.records.append((item, framed, bytes, ordered))
             prepared.bytes += bytes
         }
         return prepared
@@ -253,7 +257,7 @@ public final class Database: @unchecked Sendable {
                 let (start, recordEnd) = try wal.append(r.framed, rows: r.item.rows.rowCount)
                 insert(RowChunk(schema: r.item.schema, rows: r.item.rows), bytes: r.bytes, series: r.item.series,
                        start: start, end: recordEnd, now: now)
-                let late = state.arrivals[r.item.series, default: SeriesArrivals()].note(r.item.rows.timestamps)
+                let late = state.arrivals[r.item.series, default: SeriesArrivals()].note(r.item.rows.timestamps, ordered: r.ordered)
                 state.counters.outOfOrderRows += late
                 end = recordEnd
             }
@@ -518,14 +522,18 @@ public struct SeriesArrivals: Sendable, Equatable {
 
     public init() {}
 
-    /// Counts `times` in arrival order; returns how many came out of order.
-    mutating func note(_ times: [Int64]) -> Int {
-        var newest = self.newest, late = 0
-        for t in times {
-            if t < newest { late += 1 } else { newest = t }
-        }
-        self.newest = newest
+    /// Counts `times` in arrival order; returns how many came out of order. `ordered`:
+    /// the times never decrease, so only the first needs comparing.
+    mutating func note(_ times: [Int64], ordered: Bool) -> Int {
         rows += times.count
+        var late = 0
+        if ordered, let first = times.first, first >= newest {
+            newest = times.last!
+        } else {
+            for t in times {
+                if t < newest { late += 1 } else { newest = t }
+            }
+        }
         outOfOrderRows += late
         return late
     }
