@@ -82,17 +82,8 @@ public enum JSONRecords {
         /// Added to the lines of values (a record of newline-delimited JSON is parsed alone).
         var lineOffset = 0
 
-        enum FieldValue {
-            case float(Double), int(Int64), bool(Bool), string(String)
-            var type: FieldType {
-                switch self {
-                case .float: .float64
-                case .int: .int64
-                case .bool: .bool
-                case .string: .string
-                }
-            }
-        }
+        /// Values as line protocol's parser holds them.
+        typealias FieldValue = LineProtocol.Value
 
         init(options: Options) { self.options = options }
 

@@ -27,30 +27,15 @@ struct QualityCommand: ParsableCommand {
 
     func run() throws {
         let found = running { () throws -> Int in
-            try recoverIfNeeded(store.path)
             let settings = try store.settings()
-            var configuration = StoreConfiguration()
-            configuration.coldStorage = try archiveOption.open(store)
-            let target = try Store(directory: store.path, configuration: configuration)
-            let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
-            let toNs = try to.map { try parseTime($0, option: "--to") } ?? .max
-            if fromNs > toNs { throw ValidationError("--from is after --to") }
-            guard try target.measurements().contains(measurement) else {
-                throw StrataError(.notFound, "no measurement '\(measurement)' in \(target.directory)")
-            }
-            let known = try target.symbols(measurement)
-            let symbols = symbol.map { $0.split(separator: ",").map(String.init) } ?? known
-            if let missing = symbols.first(where: { !known.contains($0) }) {
-                throw StrataError(.notFound, "measurement '\(measurement)' has no symbol '\(missing)'")
-            }
+            let (target, series, fromNs, toNs) = try openForReading(store, archiveOption, measurement: measurement, symbols: symbol, from: from, to: to)
             let scanner = QualityScanner(policy: settings.quality)
             var out = Output()
             var total = 0
             if format == .json { out.write("[") }
-            for (i, s) in symbols.enumerated() {
-                let series = try SeriesKey(measurement: measurement, symbol: s)
-                let result = try target.query(series, from: fromNs, to: toNs)
-                let report = scanner.scan(series: series, schema: result.schema, rows: result.rows, from: fromNs, to: toNs)
+            for (i, key) in series.enumerated() {
+                let result = try target.query(key, from: fromNs, to: toNs)
+                let report = scanner.scan(series: key, schema: result.schema, rows: result.rows, from: fromNs, to: toNs)
                 total += report.issues
                 out.write(format == .json ? (i > 0 ? ",\n" : "") + report.json : report.text)
             }

@@ -39,22 +39,7 @@ struct Query: ParsableCommand {
 
     func run() throws {
         running {
-            try recoverIfNeeded(store.path)
-            var configuration = StoreConfiguration()
-            configuration.coldStorage = try archiveOption.open(store)
-            let target = try Store(directory: store.path, configuration: configuration)
-            let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
-            let toNs = try to.map { try parseTime($0, option: "--to") } ?? .max
-            if fromNs > toNs { throw ValidationError("--from is after --to") }
-            let symbols = symbol.split(separator: ",").map(String.init)
-            let series = try symbols.map { try SeriesKey(measurement: measurement, symbol: $0) }
-            guard try target.measurements().contains(measurement) else {
-                throw StrataError(.notFound, "no measurement '\(measurement)' in \(target.directory)")
-            }
-            let known = Set(try target.symbols(measurement))
-            if let missing = symbols.first(where: { !known.contains($0) }) {
-                throw StrataError(.notFound, "measurement '\(measurement)' has no symbol '\(missing)'")
-            }
+            let (target, series, fromNs, toNs) = try openForReading(store, archiveOption, measurement: measurement, symbols: symbol, from: from, to: to)
             var out = Output()
             if let interval, let ohlcv {
                 let spec = BarSpec(interval: try parseInterval(interval), source: BarSpec.Source(fields: ohlcv)!)
@@ -111,4 +96,29 @@ func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ body: @Sendable (T) t
     return try results.withLock { all in try all.map { try $0!.get() } }
 }
 
-
+/// What `query` and `quality` start with: the store as it stands (an unclean shutdown
+/// recovered first; cold days through the archive), the series of `symbols` (separated by
+/// commas; every symbol of the measurement when nil), each checked to exist, and the
+/// --from/--to range.
+func openForReading(_ store: DataDirOption, _ archiveOption: ArchiveOption, measurement: String, symbols: String?, from: String?, to: String?)
+    throws -> (store: Store, series: [SeriesKey], from: Int64, to: Int64) {
+    try recoverIfNeeded(store.path)
+    var configuration = StoreConfiguration()
+    configuration.coldStorage = try archiveOption.open(store)
+    let target = try Store(directory: store.path, configuration: configuration)
+    let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
+    let toNs = try to.map { try parseTime($0, option: "--to") } ?? .max
+    if fromNs > toNs { throw ValidationError("--from is after --to") }
+    let named = symbols?.split(separator: ",").map(String.init)
+    for s in named ?? [] { _ = try SeriesKey(measurement: measurement, symbol: s) }
+    guard try target.measurements().contains(measurement) else {
+        throw StrataError(.notFound, "no measurement '\(measurement)' in \(target.directory)")
+    }
+    let known = try target.symbols(measurement)
+    let wanted = named ?? known
+    let present = Set(known)
+    if let missing = wanted.first(where: { !present.contains($0) }) {
+        throw StrataError(.notFound, "measurement '\(measurement)' has no symbol '\(missing)'")
+    }
+    return (target, try wanted.map { try SeriesKey(measurement: measurement, symbol: $0) }, fromNs, toNs)
+}
