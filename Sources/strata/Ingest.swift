@@ -34,7 +34,7 @@ struct Ingest: ParsableCommand {
     @Option(help: "With --live: always, interval:<ms> or none (default: the configuration's, else always).") var fsync: String?
     @Option(help: "With --live: rows per append (default 1000).") var batchRows: Int = 1000
     @Option(help: "With --live: flush a series into segments at this many rows (default 1048576).") var flushRows: Int?
-    @Option(help: "With --live: memory for unflushed rows, in MiB (default 512).") var memoryMiB: Int?
+    @Option(name: .customLong("memory-mib"), help: "With --live: memory for unflushed rows, in MiB (default 512).") var memoryMiB: Int?
     @Flag(help: "With --live: print \"ack ROWS LINE\" when each batch is durable.") var ack = false
     @Option(help: .hidden) var walFileSize: Int = 64 << 20
     @Option(help: .hidden) var compactAfter: Int?

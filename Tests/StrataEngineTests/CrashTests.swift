@@ -141,19 +141,26 @@ import Testing
     @Test(arguments: CrashHook.Point.allCases)
     func aCrashAtEachStepOfAWriteLosesNothing(_ point: CrashHook.Point) throws {
         var present = Set<Int>()
-        // Crash at the 1st and the 2nd time the step is reached.
+        // Crash at the 1st and the 2nd time the step is reached. Compaction runs on the
+        // flush thread after flushes, so how often it runs depends on how far ingest gets
+        // ahead of that thread. A 1 MiB memory bound (32,768 rows of this schema) caps
+        // that: every 32,768 rows force a flush on the flush thread whatever the timing,
+        // so the first run reaches a second flush of a day, and compacts it, within
+        // 65,537 rows, and the second run, whose days already hold two segments, within
+        // 32,769 more.
+        let total = 120_000
         for hits in [1, 2] {
-            let remaining = (0..<30_000).filter { !present.contains($0) }
-            let extra = ["--fsync", "always", "--batch-rows", "500", "--flush-rows", "2000", "--compact-after", "2",
-                         "--crash-at", "\(point.rawValue):\(hits)"]
+            let remaining = (0..<total).filter { !present.contains($0) }
+            let extra = ["--fsync", "always", "--batch-rows", "1000", "--flush-rows", "2000", "--compact-after", "2",
+                         "--memory-mib", "1", "--crash-at", "\(point.rawValue):\(hits)"]
             let run = try runChild(remaining, extra: extra, killAfterMicroseconds: nil)
             #expect(run.status == CrashHook.exitStatus, "\(point):\(hits) was never reached")
             present = try check(acknowledged: present.union(run.acknowledged), cycle: "\(point):\(hits)")
         }
-        let remaining = (0..<30_000).filter { !present.contains($0) }
+        let remaining = (0..<total).filter { !present.contains($0) }
         let run = try runChild(remaining, extra: ["--flush-rows", "4000"], killAfterMicroseconds: nil)
         #expect(run.status == 0)
-        #expect(try check(acknowledged: present.union(run.acknowledged), cycle: "\(point) final").count == 30_000)
+        #expect(try check(acknowledged: present.union(run.acknowledged), cycle: "\(point) final").count == total)
     }
 }
 
