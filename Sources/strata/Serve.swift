@@ -11,7 +11,7 @@ import StrataSystem
 /// `strata serve`: the store over HTTP.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the store over HTTP: InfluxDB line protocol writes (POST /api/v2/write, /write), GET /health and /ready.",
+        abstract: "Serve the store over HTTP: InfluxDB line protocol and JSON writes, queries, /metrics, /status, /health and /ready; tiering, backups, quality scans and tuning run on schedule.",
         discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. With API keys (--api-keys, $STRATA_API_KEYS_FILE) every route but /health and /ready needs one; without, it listens on loopback only. strata keys create makes keys.")
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
