@@ -336,6 +336,25 @@ struct TradeRows {
         try db.close()
     }
 
+    @Test func aQuerysColumnsKeepTheirOrderThroughAFlushAndARestart() async throws {
+        // NQH4 brings `size` first, ESH4 brings `volume` later; flushing sorts series by
+        // name (ESH4 first), which must not reorder the measurement's fields.
+        let db = try Database(directory: root.path, configuration: configuration())
+        try await db.append(nq, schema: [Field("price", .float64), Field("size", .int64)],
+                            rows: RowBlock(timestamps: [base], columns: [Column(.float64([1])), Column(.int64([1]))]))
+        try await db.append(es, schema: [Field("price", .float64), Field("volume", .int64)],
+                            rows: RowBlock(timestamps: [base], columns: [Column(.float64([2])), Column(.int64([5]))]))
+        let expected = ["price", "size", "volume"]
+        #expect(try db.query(es).schema.map(\.name) == expected)
+        try db.flush()
+        #expect(try db.query(es).schema.map(\.name) == expected)
+        try db.close()
+        let again = try Database(directory: root.path, configuration: configuration())
+        #expect(try again.query(es).schema.map(\.name) == expected)
+        #expect(try again.schema("trade").fields.map(\.name) == expected)
+        try again.close()
+    }
+
     @Test func aFieldWithAnotherTypeIsRefusedAndNothingIsWritten() async throws {
         let db = try Database(directory: root.path, configuration: configuration())
         try await db.append(es, schema: TradeRows.schema, rows: TradeRows.rows([base], firstSeq: 0))
