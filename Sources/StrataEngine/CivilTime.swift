@@ -187,6 +187,16 @@ public enum CivilTime {
         }
     }
 
+    /// Parses the end of an inclusive time range: as `parseInstant`, except that a date
+    /// alone (`2024-01-02`) stands for the whole day and so ends at its last nanosecond
+    /// (for the last representable day, at the last representable time).
+    public static func parseRangeEnd(_ text: String, what: String) throws(StrataError) -> Int64 {
+        let t = try parseInstant(text, what: what)
+        guard Int64(text) == nil, text.utf8.count == 10 else { return t }
+        let (end, overflow) = t.addingReportingOverflow(Day.nanosecondsPerDay - 1)
+        return overflow ? .max : end
+    }
+
     public static func parse(_ text: String) -> Result<Int64, ParseError> {
         var t = text
         return t.withUTF8 { parse($0) }

@@ -107,7 +107,7 @@ struct ArchiveCommand: ParsableCommand {
                 if symbol != nil && measurement == nil { throw ValidationError("--symbol needs --measurement") }
                 let archive = try archiveOption.open(store)
                 let lo = try from.map { Day(containing: try parseTime($0, option: "--from")) } ?? Day(daysSinceEpoch: -1_000_000)
-                let hi = try to.map { Day(containing: try parseTime($0, option: "--to")) } ?? Day(daysSinceEpoch: 1_000_000)
+                let hi = try to.map { Day(containing: try parseRangeEnd($0, option: "--to")) } ?? Day(daysSinceEpoch: 1_000_000)
                 var out = Output()
                 out.write("key,measurement,symbol,day,rows,bytes\n")
                 for item in try archive.list(measurement: measurement, symbol: symbol, days: lo...hi) {
@@ -162,7 +162,7 @@ struct ArchiveCommand: ParsableCommand {
             running {
                 let archive = try archiveOption.open(store)
                 let series = try SeriesKey(measurement: measurement, symbol: symbol)
-                let (fromNs, toNs) = (try parseTime(from, option: "--from"), try parseTime(to, option: "--to"))
+                let (fromNs, toNs) = (try parseTime(from, option: "--from"), try parseRangeEnd(to, option: "--to"))
                 let restored = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
                     try archive.restore(database, series: series, from: fromNs, to: toNs)
                 }

@@ -20,7 +20,7 @@ struct Delete: ParsableCommand {
     func run() throws {
         running {
             let fromNs = try parseTime(from, option: "--from")
-            let toNs = try parseTime(to, option: "--to")
+            let toNs = try parseRangeEnd(to, option: "--to")
             if fromNs > toNs { throw ValidationError("--from is after --to") }
             let series = try SeriesKey(measurement: measurement, symbol: symbol)
             let before = try withDatabase(store.path) { database in

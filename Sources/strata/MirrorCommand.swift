@@ -61,7 +61,7 @@ struct MirrorCommand: ParsableCommand {
         func run() throws {
             running {
                 let c = try mirror.configuration(store)
-                let (lo, hi) = (try from.map { try parseTime($0, option: "--from") } ?? .min, try to.map { try parseTime($0, option: "--to") } ?? .max)
+                let (lo, hi) = (try from.map { try parseTime($0, option: "--from") } ?? .min, try to.map { try parseRangeEnd($0, option: "--to") } ?? .max)
                 let started = now()
                 let summary = try withDatabase(store.path, configuration: try store.settings().database) { database in
                     try Mirror(database: database, configuration: c).sync(measurement: measurement, from: lo, to: hi)

@@ -107,7 +107,7 @@ func openForReading(_ store: DataDirOption, _ archiveOption: ArchiveOption, meas
     configuration.coldStorage = try archiveOption.open(store)
     let target = try Store(directory: store.path, configuration: configuration)
     let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
-    let toNs = try to.map { try parseTime($0, option: "--to") } ?? .max
+    let toNs = try to.map { try parseRangeEnd($0, option: "--to") } ?? .max
     if fromNs > toNs { throw ValidationError("--from is after --to") }
     let named = symbols?.split(separator: ",").map(String.init)
     for s in named ?? [] { _ = try SeriesKey(measurement: measurement, symbol: s) }

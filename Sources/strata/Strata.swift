@@ -113,6 +113,16 @@ func parseTime(_ text: String, option: String) throws -> Int64 {
     }
 }
 
+/// Parses the end of an inclusive range given on the command line: as `parseTime`, but a
+/// date alone means the whole day.
+func parseRangeEnd(_ text: String, option: String) throws -> Int64 {
+    do throws(StrataError) {
+        return try CivilTime.parseRangeEnd(text, what: option)
+    } catch {
+        throw ValidationError(error.message)
+    }
+}
+
 /// Parses an interval such as 250ms, 1s, 5m, 1h, 1d, 1w (more than zero).
 func parseInterval(_ text: String) throws -> Int64 {
     guard let v = try? parseDuration(text), v > 0 else {

@@ -45,6 +45,19 @@ import Testing
         #expect(empty.status == 1 && empty.stderr.contains("--from is after --to"))
     }
 
+    @Test func aDateAloneAsTheEndOfARangeMeansTheWholeDay() {
+        ingestTrades()
+        let day = ["--from", "2024-01-02", "--to", "2024-01-02"]
+        let query = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"] + day)
+        #expect(query.status == 0 && query.stdout.lines().count == 5, "\(query.stdout)\(query.stderr)")
+        // A time is an instant, as before: up to 14:30:30 exactly.
+        let instant = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
+                                 "--from", "2024-01-02", "--to", "2024-01-02T14:30:30Z"])
+        #expect(instant.stdout.lines().count == 4, "\(instant.stdout)")
+        let delete = runStrata(["delete", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"] + day)
+        #expect(delete.status == 0 && delete.stdout == "rows deleted: 4\n", "\(delete.stdout)\(delete.stderr)")
+    }
+
     @Test func liveIngestThatWasKilledIsRecoveredByTheNextQuery() throws {
         // What a killed live ingest leaves: rows in the WAL only.
         let db = try Database(directory: data)

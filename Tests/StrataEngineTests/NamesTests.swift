@@ -64,6 +64,13 @@ import Testing
         }
     }
 
+    @Test func aDateAloneEndingARangeIsItsLastNanosecond() throws {
+        #expect(try CivilTime.parseRangeEnd("2024-01-02", what: "to") == 1_704_239_999_999_999_999)
+        #expect(try CivilTime.parseRangeEnd("2024-01-02T00:00:00Z", what: "to") == 1_704_153_600_000_000_000)
+        #expect(try CivilTime.parseRangeEnd("1704153600", what: "to") == 1_704_153_600_000_000_000)
+        #expect(try CivilTime.parseRangeEnd("2262-04-11", what: "to") == Int64.max)
+    }
+
     @Test func outOfRangeIsNamed() {
         #expect(CivilTime.parse("2262-04-12T00:00:00Z") == .failure(.outOfRange))
         #expect(CivilTime.parse("1600-01-01") == .failure(.outOfRange))
