@@ -1,3 +1,4 @@
+import Glibc
 import StrataArchive
 @testable import StrataEngine
 import StrataFormat
@@ -56,6 +57,27 @@ import Testing
         #expect(instant.stdout.lines().count == 4, "\(instant.stdout)")
         let delete = runStrata(["delete", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"] + day)
         #expect(delete.status == 0 && delete.stdout == "rows deleted: 4\n", "\(delete.stdout)\(delete.stderr)")
+    }
+
+    /// The README's Quickstart, run as written (with fewer rows, and this build's binary),
+    /// so that it stays true: every command in it must succeed.
+    @Test func theReadmesQuickstartRuns() throws {
+        let repository = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let readme = String(decoding: try readFile("/" + repository + "/README.md"), as: UTF8.self)
+        let afterHeading = try #require(readme.range(of: "## Quickstart\n\n```sh\n"))
+        let end = try #require(readme.range(of: "\n```", range: afterHeading.upperBound..<readme.endIndex))
+        let lines = readme[afterHeading.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+        var script = "set -eu\ncd '\(root.path)'\nB='\(strataBinary())'\n"
+        for line in lines where !line.hasPrefix("swift build") && !line.hasPrefix("B=") {
+            script += line.replacing("--rows 500000", with: "--rows 20000").replacing("--rows 100000", with: "--rows 5000") + "\n"
+        }
+        #expect(script.contains("$B ingest") && script.contains("$B inspect --verify"))
+        writeText(root.path + "/quickstart.sh", script)
+        let raw = system("bash '\(root.path)/quickstart.sh' >'\(root.path)/out' 2>'\(root.path)/err'")
+        let err = String(decoding: (try? readFile(root.path + "/err")) ?? [], as: UTF8.self)
+        #expect((raw >> 8) & 0xFF == 0, "the Quickstart failed: \(err)")
+        let out = String(decoding: (try? readFile(root.path + "/out")) ?? [], as: UTF8.self)
+        #expect(out.contains("rows deleted: ") && out.contains("verify: ok ("), "\(out.suffix(2000))")
     }
 
     @Test func liveIngestThatWasKilledIsRecoveredByTheNextQuery() throws {
