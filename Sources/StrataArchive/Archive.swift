@@ -86,11 +86,18 @@ public final class Archive: ColdStorage, Sendable {
     /// Moves every series-day that ended more than `olderThan` nanoseconds before `now` to
     /// the archive. Each upload is verified (the server checked the MD5 of what it
     /// received, and the object's size is read back) before the local file goes.
+    ///
+    /// The store records this archive's location (`Store.recordArchive`) so that later
+    /// commands find its days without being told. Pushing to another archive than the one
+    /// already holding the store's days is refused, unless that archive holds them too (a
+    /// copied bucket): the days would be split between two archives.
     public func push(_ database: Database, olderThan: Int64, now: Int64 = CivilTime.now(), measurement: String? = nil) throws(StrataError) -> PushSummary {
         var summary = PushSummary()
         let storeID = try database.store.identity()
         let offset = database.configuration.store.dayOffsetSeconds
-        for key in try database.store.seriesDays() {
+        let seriesDays = try database.store.seriesDays()
+        let archivedBefore = try checkSameArchive(database.store, seriesDays)
+        for key in seriesDays {
             if let measurement, key.series.measurement != measurement { continue }
             let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
             guard dayEnd <= now &- olderThan else { continue }
@@ -132,7 +139,33 @@ public final class Archive: ColdStorage, Sendable {
                 summary.keys.append(archived.key)
             }
         }
+        if archivedBefore || summary.seriesDays > 0 {
+            try database.store.recordArchive(objects.location == Archive.defaultLocation(database.store.directory) ? nil : objects.location)
+        }
         return summary
+    }
+
+    /// `file://<data-dir>/_archive`, where a store's days go when no archive is named.
+    public static func defaultLocation(_ dataDirectory: String) -> String {
+        "file://" + FileSystem.absolutePath(dataDirectory) + "/_archive"
+    }
+
+    /// Throws if days of `store` are already archived elsewhere and not here; returns
+    /// whether any of its days are archived.
+    func checkSameArchive(_ store: Store, _ seriesDays: [SeriesDay]) throws(StrataError) -> Bool {
+        var archived: DayManifest.ColdEntry?
+        for key in seriesDays {
+            if let first = try store.manifest(key).cold.first {
+                archived = first
+                break
+            }
+        }
+        guard let archived else { return false }
+        let recorded = try store.recordedArchive() ?? Archive.defaultLocation(store.directory)
+        if recorded != objects.location, try objects.head(archived.key) == nil {
+            throw StrataError(.conflict, "this store's archived days are in \(recorded), not in \(objects.location) (which lacks \(archived.key)); archive to \(recorded), or bring those days back first with strata archive restore", path: store.directory)
+        }
+        return true
     }
 
     /// Brings the archived segments of the series-days of `series` in [from, to] back to

@@ -7,11 +7,12 @@ import StrataEngine
 public struct LocalObjectStore: ObjectStore {
     public let directory: String
 
-    /// The directory is created with the first object written into it.
+    /// The directory is created with the first object written into it. A relative path is
+    /// taken from the working directory now, so that `location` names it wherever it is read.
     public init(directory: String) throws(StrataError) {
-        var dir = directory
+        guard !directory.isEmpty else { throw StrataError(.invalidInput, "the archive directory is empty") }
+        var dir = FileSystem.absolutePath(directory)
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
-        guard !dir.isEmpty else { throw StrataError(.invalidInput, "the archive directory is empty") }
         self.directory = dir
     }
 

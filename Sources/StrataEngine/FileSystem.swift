@@ -124,6 +124,19 @@ public enum FileSystem {
         if unlink(path) != 0 && errno != ENOENT { throw failure("unlink", path) }
     }
 
+    /// `path` made absolute against the working directory (lexically: `.` and `..` are
+    /// kept, links are not resolved). An absolute path comes back as it is.
+    public static func absolutePath(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        if relative == "." || relative.isEmpty { return cwd }
+        return (cwd == "/" ? "" : cwd) + "/" + relative
+    }
+
     public static func rename(_ from: String, _ to: String) throws(StrataError) {
         if Glibc.rename(from, to) != 0 { throw failure("rename to \(to)", from) }
     }

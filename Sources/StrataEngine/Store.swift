@@ -86,6 +86,46 @@ public final class Store: Sendable {
         return try identity()
     }
 
+    /// Where this store's archived days are, when they went somewhere other than the
+    /// default `<data-dir>/_archive`: the location an `Archive` push recorded in
+    /// `<data-dir>/_archive_url` (`file:///DIR` or `s3://BUCKET/PREFIX`; never credentials).
+    /// Nil if nothing is recorded.
+    public func recordedArchive() throws(StrataError) -> String? {
+        try Store.recordedArchive(in: directory)
+    }
+
+    /// `recordedArchive()` of the store in `directory`, without opening it.
+    public static func recordedArchive(in directory: String) throws(StrataError) -> String? {
+        let path = "\(directory)/\(archiveURLFile)"
+        guard FileSystem.exists(path) else { return nil }
+        let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "archive location file")
+        guard lines.count == 1, !lines[0].isEmpty else {
+            throw StrataError(.corrupt, "the archive location file does not hold one location", path: path)
+        }
+        return String(lines[0])
+    }
+
+    /// Records (crash-safely) where this store's archived days are, or removes the record
+    /// (nil: the default archive). The caller holds the store.
+    public func recordArchive(_ location: String?) throws(StrataError) {
+        try Store.recordArchive(location, in: directory)
+    }
+
+    /// `recordArchive` for the store being made in `directory` (a restore).
+    public static func recordArchive(_ location: String?, in directory: String) throws(StrataError) {
+        let path = "\(directory)/\(archiveURLFile)"
+        guard try recordedArchive(in: directory) != location else { return }
+        if let location {
+            precondition(!location.contains("\n"), "a location is one line")
+            try FileSystem.writeAtomically(path, [ChecksummedText.encode(location + "\n")])
+        } else {
+            try FileSystem.remove(path)
+            try FileSystem.syncDirectory(directory)
+        }
+    }
+
+    static let archiveURLFile = "_archive_url"
+
     // MARK: Listing
 
     public func measurements() throws(StrataError) -> [String] {

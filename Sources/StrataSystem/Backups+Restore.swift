@@ -168,6 +168,10 @@ extension Backups {
         let summary: RestoreSummary
         do throws(StrataError) {
             summary = try restore(id, files, into: target)
+            // Its archived days stay in this archive: the restored store says where.
+            if summary.archived > 0 && objects.location != Archive.defaultLocation(dir) {
+                try Store.recordArchive(objects.location, in: target)
+            }
         } catch {
             try? FileSystem.removeTree(target)
             if existing.isEmpty { try? FileSystem.remove("\(dir)/_lock") }

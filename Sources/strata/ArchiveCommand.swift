@@ -7,7 +7,7 @@ import StrataSystem
 
 /// `--archive`, shared by the commands that read or move archived data.
 struct ArchiveOption: ParsableArguments {
-    @Option(name: .long, help: "Archive: file:///DIR or s3://BUCKET[/PREFIX] (default: $STRATA_ARCHIVE, else s3:// if S3_BUCKET is set, else <data-dir>/_archive). S3 credentials come from S3_ACCESS_KEY and S3_SECRET_KEY, the endpoint from S3_ENDPOINT. With STRATA_ENCRYPTION_KEY_FILE or STRATA_ENCRYPTION_KEY set, new objects are encrypted with the first key.")
+    @Option(name: .long, help: "Archive: file:///DIR or s3://BUCKET[/PREFIX] (default: $STRATA_ARCHIVE, else s3:// if S3_BUCKET is set, else archive.url, else the archive the store's days were last pushed to, else <data-dir>/_archive). S3 credentials come from S3_ACCESS_KEY and S3_SECRET_KEY, the endpoint from S3_ENDPOINT. With STRATA_ENCRYPTION_KEY_FILE or STRATA_ENCRYPTION_KEY set, new objects are encrypted with the first key.")
     var archive: String?
 
     /// The archive of a store's command: its data directory and configuration file.
@@ -16,7 +16,8 @@ struct ArchiveOption: ParsableArguments {
     }
 
     /// The archive named by `--archive`, else the environment, else the configuration
-    /// file, else `<data-dir>/_archive` (nil data directory: there is no default).
+    /// file, else the one the store recorded when its days were pushed there, else
+    /// `<data-dir>/_archive` (nil data directory: there is no default).
     func open(dataDirectory: String?, settings: StrataConfiguration) throws -> Archive {
         let variable = { (name: String) in settings.variable(name) }
         let keyring = try Keyring.fromEnvironment(variable)
@@ -27,7 +28,9 @@ struct ArchiveOption: ParsableArguments {
             return Archive(objects: try S3ObjectStore(s3), keyring: keyring, cacheBytes: settings.cacheBytes)
         }
         if url == nil { url = settings.archiveSettings["STRATA_ARCHIVE"] }
-        guard let location = url ?? dataDirectory.map({ "file://\($0)/_archive" }) else {
+        // Then where the store's own pushes put its days, then <data-dir>/_archive.
+        if url == nil, let dataDirectory { url = try Store.recordedArchive(in: dataDirectory) }
+        guard let location = url ?? dataDirectory.map(Archive.defaultLocation) else {
             throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, the S3_* variables, or the configuration's archive.url)")
         }
         if location.hasPrefix("file://") {

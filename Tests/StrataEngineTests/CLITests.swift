@@ -134,6 +134,35 @@ import Testing
         #expect(missing.status == 1 && missing.stderr.contains("no object"))
     }
 
+    @Test func theStoreRemembersWhereItsDaysWereArchived() throws {
+        ingestTrades()
+        let cold = "file://\(root.path)/cold"
+        let bars = ["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4,NQH4", "--interval", "1m", "--ohlcv", "price,size"]
+        let before = runStrata(bars).stdout
+        let push = runStrata(["tier", "--data-dir", data, "--archive", cold, "--archive-after", "0s"])
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(segmentFiles(data).isEmpty)
+        // No --archive: the store knows.
+        let after = runStrata(bars)
+        #expect(after.status == 0 && after.stdout == before, "\(after.stderr)")
+        #expect(runStrata(["archive", "ls", "--data-dir", data]).stdout.lines().count == 3)
+        // Another archive that lacks those days is refused, naming both, and nothing moves.
+        writeText(root.path + "/more.csv", "time,symbol,price,size\n2024-01-03T14:30:00Z,ESH4,4520,1\n")
+        #expect(runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/more.csv"]).status == 0)
+        let withMore = runStrata(bars).stdout
+        #expect(withMore.lines().count == before.lines().count + 1)
+        let other = "file://\(root.path)/other"
+        let refused = runStrata(["archive", "push", "--data-dir", data, "--archive", other, "--older-than", "0s"])
+        #expect(refused.status == 1 && refused.stderr.contains("archived days are in \(cold), not in \(other)"), "\(refused.stderr)")
+        #expect(segmentFiles(data).count == 1)
+        // A copy of the archive holds them: pushing there is fine, and it becomes the store's.
+        #expect(system("cp -R '\(root.path)/cold' '\(root.path)/other'") == 0)
+        let moved = runStrata(["archive", "push", "--data-dir", data, "--archive", other, "--older-than", "0s"])
+        #expect(moved.status == 0 && moved.stdout.contains("series-days archived: 1\n"), "\(moved.stderr)")
+        #expect(try Store.recordedArchive(in: data) == other)
+        #expect(runStrata(bars).stdout == withMore)
+    }
+
     @Test func backupCreateListVerifyRestoreAndADamagedObject() throws {
         ingestTrades()
         let bucket = "file://\(root.path)/bucket"
