@@ -1,3 +1,4 @@
+import Glibc
 import StrataArchive
 import StrataCache
 import StrataEngine
@@ -22,34 +23,51 @@ public struct DependencyCheck: Sendable, Equatable {
 
     /// The data directory: exists and is writable, or can be created.
     public static func store(_ path: String) -> DependencyCheck {
-        if FileSystem.exists(path) && !FileSystem.isDirectory(path) {
-            return DependencyCheck(name: "store", target: path, ok: false, detail: "is a file, not a directory")
-        }
-        guard FileSystem.isDirectory(path) else {
-            var parent = FileSystem.parentDirectory(path)
-            while !FileSystem.exists(parent) && parent != "/" && parent != "." { parent = FileSystem.parentDirectory(parent) }
-            guard FileSystem.isWritable(parent) else {
-                return DependencyCheck(name: "store", target: path, ok: false, detail: "does not exist, and \(parent) is not writable")
+        let (ok, detail) = probeDirectory(path)
+        return DependencyCheck(name: "store", target: path, ok: ok, detail: detail)
+    }
+
+    /// Whether files can be written in the directory at `path`, tried for real (a root
+    /// process passes every permission check, yet /proc or a read-only mount refuses): a
+    /// probe file is written and removed, and directories made for it are removed again.
+    static func probeDirectory(_ path: String) -> (ok: Bool, detail: String) {
+        if FileSystem.exists(path) && !FileSystem.isDirectory(path) { return (false, "is a file, not a directory") }
+        // The directories this probe makes: from `path` up to the topmost that is missing.
+        var made: [String] = []
+        if !FileSystem.exists(path) {
+            var missing = path
+            while true {
+                made.append(missing)
+                let parent = FileSystem.parentDirectory(missing)
+                if parent == missing || FileSystem.exists(parent) { break }
+                missing = parent
             }
-            return DependencyCheck(name: "store", target: path, ok: true, detail: "does not exist yet; created on first use")
         }
-        let probe = "\(path)/.check-deps-\(monotonicNanoseconds())"
+        // rmdir removes only empty directories, never a link or anything else.
+        defer { for dir in made { _ = rmdir(dir) } }
         do throws(StrataError) {
+            try FileSystem.makeDirectories(path)
+            let probe = "\(path)/.check-deps-\(monotonicNanoseconds())"
             try FileSystem.writeAtomically(probe, [Array("probe\n".utf8)])
             try FileSystem.remove(probe)
-            return DependencyCheck(name: "store", target: path, ok: true, detail: "exists, writable")
         } catch {
-            return DependencyCheck(name: "store", target: path, ok: false, detail: error.description)
+            return (false, error.description)
         }
+        return (true, made.isEmpty ? "exists, writable" : "does not exist yet; can be made (on first use)")
     }
 
     /// The archive: one HEAD request for a key that need not exist (credentials and the
     /// bucket are checked by it: a wrong key or a missing bucket is an error, not a 404).
+    /// A directory archive is probed as the store is.
     public static func archive(_ archive: Archive) -> DependencyCheck {
         let location = archive.objects.location
+        let sealed = archive.keyring == nil ? "unencrypted" : "encrypted"
+        if let local = archive.objects as? LocalObjectStore {
+            let (ok, detail) = probeDirectory(local.directory)
+            return DependencyCheck(name: "archive", target: location, ok: ok, detail: ok ? "\(detail), new objects \(sealed)" : detail)
+        }
         do throws(StrataError) {
             _ = try archive.objects.head("_check-deps")
-            let sealed = archive.keyring == nil ? "unencrypted" : "encrypted"
             return DependencyCheck(name: "archive", target: location, ok: true, detail: "reachable, new objects \(sealed)")
         } catch {
             return DependencyCheck(name: "archive", target: location, ok: false, detail: error.description)

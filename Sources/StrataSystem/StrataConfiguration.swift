@@ -80,12 +80,19 @@ public struct StrataConfiguration: Sendable {
     /// Every problem of a configuration file (empty: it is valid). A file that is not JSON
     /// has one problem, the first syntax error.
     public static func problems(_ path: String) -> [StrataError] {
+        check(path).problems
+    }
+
+    /// Every problem of a configuration file, and its settings with each bad one left at
+    /// its default (nil when the file is not JSON at all), so that checks across settings
+    /// and the environment can go on.
+    public static func check(_ path: String) -> (settings: StrataConfiguration?, problems: [StrataError]) {
         do throws(StrataError) {
             let file = try ConfigurationFile.load(path)
-            _ = StrataConfiguration(reading: file)
-            return file.problems
+            let settings = StrataConfiguration(reading: file)
+            return (settings, file.problems)
         } catch {
-            return [error]
+            return (nil, [error])
         }
     }
 

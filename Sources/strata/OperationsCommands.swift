@@ -19,16 +19,17 @@ struct ValidateConfig: ParsableCommand {
         var settings = StrataConfiguration()
         let path = config ?? Keyring.environmentVariable("STRATA_CONFIG").flatMap { $0.isEmpty ? nil : $0 }
         if let path {
-            let found = StrataConfiguration.problems(path)
+            // The file's valid settings count for the checks below even when others are bad.
+            let (loaded, found) = StrataConfiguration.check(path)
             problems += found.map(\.description)
-            if found.isEmpty, let loaded = try? StrataConfiguration.load(path) { settings = loaded }
+            if let loaded { settings = loaded }
         }
         problems += environmentProblems(settings)
         if problems.isEmpty {
             Output.standardOutputNow("\(path ?? "the built-in defaults"): valid\n")
             return
         }
-        for p in problems { Output.standardError("\(p)\n") }
+        for p in problems { Output.standardError("strata: \(p)\n") }
         Output.standardError("\(problems.count) problem\(problems.count == 1 ? "" : "s")\n")
         throw ExitCode.failure
     }
