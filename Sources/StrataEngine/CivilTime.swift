@@ -179,6 +179,10 @@ public enum CivilTime {
             guard !overflow else { throw StrataError(.invalidInput, "\(what) \(text) is out of range") }
             return t
         }
+        let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        if !digits.isEmpty && digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            throw StrataError(.invalidInput, "\(what) \(text) is out of range (an epoch integer must fit in 64 bits)")
+        }
         switch parse(text) {
         case .success(let t): return t
         case .failure(.outOfRange): throw StrataError(.invalidInput, "\(what) '\(text)' is outside 1677-09-21…2262-04-11")

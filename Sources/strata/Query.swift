@@ -109,7 +109,10 @@ func openForReading(_ store: DataDirOption, _ archiveOption: ArchiveOption, meas
     let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
     let toNs = try to.map { try parseRangeEnd($0, option: "--to") } ?? .max
     if fromNs > toNs { throw ValidationError("--from is after --to") }
-    let named = symbols?.split(separator: ",").map(String.init)
+    let named = symbols?.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    if let named, named.contains("") {
+        throw ValidationError("--symbol '\(symbols ?? "")' has an empty symbol name (symbols are separated by commas)")
+    }
     for s in named ?? [] { _ = try SeriesKey(measurement: measurement, symbol: s) }
     guard try target.measurements().contains(measurement) else {
         throw StrataError(.notFound, "no measurement '\(measurement)' in \(target.directory)")

@@ -18,7 +18,13 @@ struct Tier: ParsableCommand {
             let settings = try store.settings()
             var policy = settings.tiers
             if let compactAfter { policy.compactAfter = try parseDuration(compactAfter) }
-            if let archiveAfter { policy.archiveAfter = archiveAfter == "never" ? nil : try parseDuration(archiveAfter) }
+            if let archiveAfter {
+                do {
+                    policy.archiveAfter = archiveAfter == "never" ? nil : try parseDuration(archiveAfter)
+                } catch {
+                    throw ValidationError("--archive-after takes a duration (e.g. 180d) or never, not '\(archiveAfter)'")
+                }
+            }
             let archive = policy.archiveAfter == nil ? nil : try archiveOption.open(store)
             let started = now()
             let configuration = archive?.databaseConfiguration(settings.database) ?? settings.database

@@ -59,6 +59,19 @@ import Testing
         #expect(delete.status == 0 && delete.stdout == "rows deleted: 4\n", "\(delete.stdout)\(delete.stderr)")
     }
 
+    @Test func emptySymbolNamesHugeEpochsAndUnknownDurationsAreNamed() {
+        ingestTrades()
+        let query = ["query", "--data-dir", data, "--measurement", "trade"]
+        let empty = runStrata(query + ["--symbol", ""])
+        #expect(empty.status != 0 && empty.stderr.contains("--symbol '' has an empty symbol name"), "\(empty.stderr)")
+        let trailing = runStrata(query + ["--symbol", "ESH4,"])
+        #expect(trailing.status != 0 && trailing.stderr.contains("--symbol 'ESH4,' has an empty symbol name"), "\(trailing.stderr)")
+        let huge = runStrata(query + ["--symbol", "ESH4", "--from", "99999999999999999999"])
+        #expect(huge.status != 0 && huge.stderr.contains("--from 99999999999999999999 is out of range"), "\(huge.stderr)")
+        let forever = runStrata(["tier", "--data-dir", data, "--archive-after", "forever"])
+        #expect(forever.status != 0 && forever.stderr.contains("--archive-after takes a duration (e.g. 180d) or never, not 'forever'"), "\(forever.stderr)")
+    }
+
     /// The README's Quickstart, run as written (with fewer rows, and this build's binary),
     /// so that it stays true: every command in it must succeed.
     @Test func theReadmesQuickstartRuns() throws {
