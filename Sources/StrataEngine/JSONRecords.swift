@@ -110,7 +110,7 @@ public enum JSONRecords {
             } else if let m = options.measurement {
                 measurement = m
             } else {
-                return refuse(number: number, line: record.line, field: "data_type", "'data_type' (the measurement: trade, quote, bar, …) is required")
+                return refuse(number: number, line: record.line, field: "data_type", "'data_type' (the measurement: trade, quote, bar, …) is required, unless the URL names one (?measurement=trade)")
             }
             let series: SeriesKey
             do throws(StrataError) {
