@@ -259,7 +259,10 @@ extension LineProtocol {
             case .value(let v): return .float(v)
             case .nonFinite(let v):
                 let name = unescaped(key)
-                guard allowNonFinite else { throw Failure(message: "field '\(name)' is \(v), which is refused (allow it with the non-finite option)", field: name) }
+                guard allowNonFinite else {
+                    // No option is named: `strata serve`, this parser's main caller, has none.
+                    throw Failure(message: "field '\(name)': '\(preview(raw))' is not a finite number (NaN and infinities are refused)", field: name)
+                }
                 return .float(v)
             case .invalid:
                 let name = unescaped(key)
