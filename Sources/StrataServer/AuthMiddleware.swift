@@ -6,7 +6,7 @@ import StrataArchive
 import NIOCore
 import StrataEngine
 
-/// API keys on every route but /health and /ready.
+/// API keys on every route but /health, /ready and /ping.
 ///
 /// A request carries its key as `Authorization: Bearer KEY` or Influx's
 /// `Authorization: Token KEY`, or is signed instead:
@@ -27,7 +27,7 @@ struct AuthMiddleware: RouterMiddleware {
     /// The role a route needs; nil for the open ones.
     static func required(_ method: HTTPRequest.Method, _ path: String) -> Role? {
         switch (method, path) {
-        case (_, "/health"), (_, "/ready"): nil
+        case (_, "/health"), (_, "/ready"), (_, "/ping"): nil
         case (.post, "/api/v2/write"), (.post, "/write"), (.post, "/api/v1/records"): .write
         case (.get, "/api/v1/query"), (.get, "/metrics"): .read
         default: .admin

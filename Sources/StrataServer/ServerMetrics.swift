@@ -209,6 +209,6 @@ struct MetricsMiddleware: RouterMiddleware {
 
     /// Known routes by name, everything else as "other" (so labels stay few).
     static func route(_ path: String) -> String {
-        ["/api/v2/write", "/write", "/api/v1/records", "/api/v1/query", "/metrics", "/health", "/ready", "/status"].contains(path) ? path : "other"
+        StrataServer.routes[path] == nil ? "other" : path
     }
 }

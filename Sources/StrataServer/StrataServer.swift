@@ -62,6 +62,7 @@ public struct StrataServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
+        router.middlewares.add(ErrorBodies(maxBodyBytes: configuration.maxBodyBytes))
         router.middlewares.add(ConcurrencyLimit(limit: configuration.maxConcurrentRequests))
         if !configuration.keyring.isEmpty {
             router.middlewares.add(AuthMiddleware(keyring: configuration.keyring, maxBodyBytes: configuration.maxBodyBytes))
@@ -78,8 +79,18 @@ public struct StrataServer: Sendable {
         router.get("status") { _, _ in status() }
         router.get("health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("ready") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n"))) }
+        // InfluxDB's liveness check, which its clients call: 204 to GET and HEAD.
+        router.get("ping") { _, _ in Response(status: .noContent) }
+        router.head("ping") { _, _ in Response(status: .noContent) }
         return router
     }
+
+    /// Every route and the methods it answers: other methods get 405 with `Allow`, other
+    /// paths 404 (`ErrorBodies`), and /metrics labels requests by these paths.
+    static let routes: [String: [HTTPRequest.Method]] = [
+        "/api/v2/write": [.post], "/write": [.post], "/api/v1/records": [.post], "/api/v1/query": [.get],
+        "/metrics": [.get], "/status": [.get], "/health": [.get], "/ready": [.get], "/ping": [.get, .head],
+    ]
 
     /// An application serving `router()`; `onRunning` gets the port it listens on (useful
     /// with port 0).
@@ -169,12 +180,18 @@ public struct StrataServer: Sendable {
 
     /// An InfluxDB-style error body: `{"code": …, "message": …}` plus details.
     static func error(_ status: HTTPResponse.Status, _ message: String, extra: [String: String] = [:], headers: HTTPFields = HTTPFields()) -> Response {
+        // InfluxDB's words for its error codes, which its clients know.
         let code = switch status {
         case .badRequest: "invalid"
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"
+        case .notFound: "not found"
+        case .methodNotAllowed: "method not allowed"
+        case .contentTooLarge: "request too large"
+        case .unsupportedMediaType: "unsupported media type"
+        case .serviceUnavailable: "unavailable"
         case .internalServerError: "internal error"
-        default: "\(status.code)"
+        default: status.reasonPhrase.lowercased()
         }
         var fields = ["\"code\":\(TextFormat.jsonString(code))", "\"message\":\(TextFormat.jsonString(message))"]
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) {

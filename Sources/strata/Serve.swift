@@ -11,8 +11,8 @@ import StrataSystem
 /// `strata serve`: the store over HTTP.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the store over HTTP: InfluxDB line protocol and JSON writes, queries, /metrics, /status, /health and /ready; tiering, backups, quality scans and tuning run on schedule.",
-        discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. With API keys (--api-keys, $STRATA_API_KEYS_FILE) every route but /health and /ready needs one; without, it listens on loopback only. strata keys create makes keys.")
+        abstract: "Serve the store over HTTP: InfluxDB line protocol and JSON writes, queries, /metrics, /status, /health, /ready and /ping; tiering, backups, quality scans and tuning run on schedule.",
+        discussion: "Stops on SIGTERM or SIGINT: it accepts no new connections, lets requests in flight finish, then flushes and closes the store. With API keys (--api-keys, $STRATA_API_KEYS_FILE) every route but /health, /ready and /ping needs one; without, it listens on loopback only. strata keys create makes keys.")
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "HOST:PORT to listen on (default: $STRATA_LISTEN, else server.listen, else 127.0.0.1:8000; port 0 picks a free port).") var listen: String?

@@ -177,7 +177,7 @@ import Testing
         return ["X-Strata-Key: \(name)", "X-Strata-Timestamp: \(parts[0])", "X-Strata-Signature: \(parts[1].trimmingNewline)"]
     }
 
-    /// API keys: every route but /health and /ready needs one of the right role; signed
+    /// API keys: every route but /health, /ready and /ping needs one of the right role; signed
     /// requests within five minutes work; nothing says which part was wrong.
     @Test func apiKeysRolesAndSignatures() throws {
         let writer = makeKey("feed", "write"), reader = makeKey("notebook", "read"), admin = makeKey("ops", "admin")
@@ -188,7 +188,7 @@ import Testing
         defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
         let line = "trade,symbol=ESH4 price=1,size=1i 1704205800"
         let write = url + "/api/v2/write?precision=s"
-        #expect(get(url + "/health") == 200 && get(url + "/ready") == 200)
+        #expect(get(url + "/health") == 200 && get(url + "/ready") == 200 && get(url + "/ping") == 204)
         let none = post(write, line)
         #expect(none.code == 401 && none.body.contains("a valid API key is required"), "\(none)")
         #expect(post(write, line, headers: ["Authorization: Bearer strata_wrong"]).code == 401)

@@ -1,0 +1,57 @@
+import Glibc
+import StrataEngine
+import Testing
+
+/// What `strata serve` says when something is wrong: with the request (a JSON body and the
+/// right status, before any of the answer is sent), with its address, with Redis.
+extension ServeTests {
+    /// A request with curl: status, response headers (lower-cased names) and body.
+    func exchange(_ method: String, _ url: String, body: String? = nil, headers: [String] = []) -> (code: Int, headers: [String: String], body: String) {
+        let h = headers.map { "-H '\($0)' " }.joined()
+        var data = ""
+        if let body {
+            writeText(root.path + "/req.txt", body)
+            data = "--data-binary @'\(root.path)/req.txt' "
+        }
+        // HEAD with -X would wait for a body that never comes.
+        let verb = method == "HEAD" ? "-I " : "-X \(method) "
+        let status = system("curl -s \(verb)\(h)\(data)-D '\(root.path)/head.txt' -o '\(root.path)/resp.txt' -w '%{http_code}' '\(url)' > '\(root.path)/code.txt'")
+        guard status == 0 else { return (0, [:], "") }
+        var fields: [String: String] = [:]
+        for line in String(decoding: (try? readFile(root.path + "/head.txt")) ?? [], as: UTF8.self).split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].drop { $0 == " " })
+        }
+        let code = Int(String(decoding: (try? readFile(root.path + "/code.txt")) ?? [], as: UTF8.self)) ?? 0
+        return (code, fields, String(decoding: (try? readFile(root.path + "/resp.txt")) ?? [], as: UTF8.self))
+    }
+
+    /// Every error has a JSON body with a code in words; Influx's /ping answers; a known
+    /// path asked with the wrong method is a 405 that says what it takes.
+    @Test func errorsHaveJSONBodiesAndPingAnswers() throws {
+        let (pid, url) = try start(["--max-body-mib", "1"])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let line = "trade,symbol=A price=1 1704205800\n"
+        let large = exchange("POST", url + "/api/v2/write?precision=s", body: String(repeating: line, count: 40_000))
+        #expect(large.code == 413 && large.headers["content-type"] == "application/json"
+                && large.body == "{\"code\":\"request too large\",\"message\":\"the body is larger than 1 MiB (--max-body-mib)\"}\n", "\(large)")
+        let br = exchange("POST", url + "/api/v2/write", body: line, headers: ["Content-Encoding: br"])
+        #expect(br.code == 415 && br.body.hasPrefix("{\"code\":\"unsupported media type\",\"message\":\"Content-Encoding 'br'"), "\(br)")
+        let method = exchange("GET", url + "/api/v2/write")
+        #expect(method.code == 405 && method.headers["allow"] == "POST"
+                && method.body == "{\"code\":\"method not allowed\",\"message\":\"/api/v2/write takes POST, not GET\"}\n", "\(method)")
+        let unknown = exchange("GET", url + "/nosuch")
+        #expect(unknown.code == 404 && unknown.body == "{\"code\":\"not found\",\"message\":\"no route GET /nosuch\"}\n", "\(unknown)")
+        #expect(exchange("GET", url + "/ping").code == 204 && exchange("HEAD", url + "/ping").code == 204)
+        // NaN and infinities: refused, without pointing at an option the server lacks.
+        let infinite = exchange("POST", url + "/api/v2/write?precision=s", body: "trade,symbol=A price=1e400 1704205800\n")
+        #expect(infinite.code == 400 && infinite.body.contains("field 'price': '1e400' is not a finite number (NaN and infinities are refused)")
+                && !infinite.body.contains("option"), "\(infinite)")
+        let scrape = fetch(url + "/metrics").body
+        for expected in ["strata_http_requests_total{route=\"/api/v2/write\",method=\"POST\",status=\"413\"} 1",
+                         "strata_http_requests_total{route=\"/api/v2/write\",method=\"GET\",status=\"405\"} 1",
+                         "strata_http_requests_total{route=\"/ping\",method=\"HEAD\",status=\"204\"} 1"] {
+            #expect(scrape.contains(expected), "\(expected) not in\n\(scrape)")
+        }
+    }
+}
