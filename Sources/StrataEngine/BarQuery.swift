@@ -35,6 +35,20 @@ public struct BarSpec: Sendable {
         self.source = source
     }
 
+    /// Throws unless every field the bars read is a numeric field of the schema: what a
+    /// server checks before it answers, and a bar query before it reads.
+    public func check(_ schema: MeasurementSchema, measurement: String) throws(StrataError) {
+        let r = roles
+        for name in [r.open, r.high, r.low, r.close] + (r.volume.map { [$0] } ?? []) {
+            guard let t = schema.type(of: name) else {
+                throw StrataError(.notFound, "measurement '\(measurement)' has no field '\(name)'", field: name)
+            }
+            guard t.isNumeric else {
+                throw StrataError(.invalidInput, "field '\(name)' is \(t); bars need float or int fields", field: name)
+            }
+        }
+    }
+
     var roles: (open: String, high: String, low: String, close: String, volume: String?) {
         switch source {
         case .ticks(let p, let v): (p, p, p, p, v)
@@ -200,14 +214,7 @@ extension SeriesSnapshot {
     /// decoding.
     public func bars(spec: BarSpec, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> [Bar] {
         let roles = spec.roles
-        for name in [roles.open, roles.high, roles.low, roles.close] + (roles.volume.map { [$0] } ?? []) {
-            guard let t = schema.type(of: name) else {
-                throw StrataError(.notFound, "measurement '\(series.measurement)' has no field '\(name)'", field: name)
-            }
-            guard t.isNumeric else {
-                throw StrataError(.invalidInput, "field '\(name)' is \(t); bars need float or int fields", field: name)
-            }
-        }
+        try spec.check(schema, measurement: series.measurement)
         // Partial bars of every segment, in segment order, then of the unflushed rows;
         // bars of different sources that share a bucket (late data, or bars longer than a
         // day) are merged by the keys of their open and close rows.

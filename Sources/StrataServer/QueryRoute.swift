@@ -15,8 +15,12 @@ import StrataSystem
 ///     format       json (default) or csv
 ///     time_format  rfc3339 (default) or ns
 ///
-/// A symbol without rows returns none. Parameters are checked before the first byte is
-/// sent: a bad one is a 400 naming it.
+/// A symbol without rows in the range returns none. Everything that can be checked is
+/// checked before the status is sent: a bad parameter (also an `ohlcv` field the
+/// measurement lacks or that is not numeric) is a 400 naming it, a measurement or symbol
+/// the store does not have a 404 naming it (as `strata query` refuses them), and the first
+/// symbol is read before the status too. A failure reading a later symbol comes after the
+/// status: the body then ends with a line `error: …` instead of its proper end.
 extension StrataServer {
     struct QueryRequest: Sendable {
         var series: [SeriesKey]
@@ -28,20 +32,31 @@ extension StrataServer {
     }
 
     func query(_ request: Request) -> Response {
+        let started = ContinuousClock.now
+        let wallClock = CivilTime.now()
         let parameters = request.uri.queryParameters
         let parsed: QueryRequest
+        let first: QueryOutcome
         do throws(StrataError) {
             parsed = try Self.queryRequest { parameters[Substring($0)].map(String.init) }
+            try check(parsed)
         } catch {
-            return Self.error(.badRequest, error.message)
+            switch error.code {
+            case .invalidInput: return Self.error(.badRequest, error.message)
+            case .notFound: return Self.error(.notFound, error.message)
+            default: return Self.error(.internalServerError, error.description)
+            }
+        }
+        do throws(StrataError) {
+            first = try read(parsed.series[0], parsed)
+        } catch {
+            return Self.error(error.code == .invalidInput ? .badRequest : .internalServerError, error.description)
         }
         var headers = HTTPFields()
         headers[.contentType] = parsed.format == .csv ? "text/csv; charset=utf-8" : "application/json"
         let database = self.database
         let metrics = self.metrics
         let queries = self.queries
-        let started = ContinuousClock.now
-        let wallClock = CivilTime.now()
         let text = request.uri.query ?? ""
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer {
@@ -53,11 +68,8 @@ extension StrataServer {
             var text = ""
             var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
             var begun = false
-            for series in parsed.series {
-                let outcome = Result { () throws(StrataError) -> (QueryResult?, [Bar]) in
-                    if let spec = parsed.bars { return (nil, try database.bars(series, spec: spec, from: parsed.from, to: parsed.to)) }
-                    return (try database.query(series, from: parsed.from, to: parsed.to), [])
-                }
+            for (i, series) in parsed.series.enumerated() {
+                let outcome = i == 0 ? .success(first) : Result { () throws(StrataError) in try read(series, parsed) }
                 guard case .success(let (result, bars)) = outcome else {
                     // Too late for a status: the body says so and stops (a JSON reader
                     // sees it as malformed, a CSV reader as a line that is not a row).
@@ -81,13 +93,33 @@ extension StrataServer {
                 }
                 begun = true
             }
-            if !begun {
-                if parsed.bars != nil { out.beginBars(into: &text) } else { out.beginRows([], into: &text) }
-            }
             out.end(into: &text)
             try await writer.write(ByteBuffer(string: text))
             try await writer.finish(nil)
         })
+    }
+
+    /// One symbol's rows (raw) or bars.
+    typealias QueryOutcome = (rows: QueryResult?, bars: [Bar])
+
+    func read(_ series: SeriesKey, _ q: QueryRequest) throws(StrataError) -> QueryOutcome {
+        if let spec = q.bars { return (nil, try database.bars(series, spec: spec, from: q.from, to: q.to)) }
+        return (try database.query(series, from: q.from, to: q.to), [])
+    }
+
+    /// What the parameters name against the store: the measurement and every symbol exist
+    /// (`notFound`), and the bars' fields are numeric fields of the measurement.
+    func check(_ q: QueryRequest) throws(StrataError) {
+        let measurement = q.series[0].measurement
+        _ = try database.existingSeries(measurement: measurement, symbols: q.series.map(\.symbol))
+        if let spec = q.bars {
+            let schema = try database.schema(measurement)
+            do throws(StrataError) {
+                try spec.check(schema, measurement: measurement)
+            } catch {
+                throw StrataError(.invalidInput, "'ohlcv': \(error.message)", field: "ohlcv")
+            }
+        }
     }
 
     /// Reads and checks the parameters.

@@ -113,15 +113,6 @@ func openForReading(_ store: DataDirOption, _ archiveOption: ArchiveOption, meas
     if let named, named.contains("") {
         throw ValidationError("--symbol '\(symbols ?? "")' has an empty symbol name (symbols are separated by commas)")
     }
-    for s in named ?? [] { _ = try SeriesKey(measurement: measurement, symbol: s) }
-    guard try target.measurements().contains(measurement) else {
-        throw StrataError(.notFound, "no measurement '\(measurement)' in \(target.directory)")
-    }
-    let known = try target.symbols(measurement)
-    let wanted = named ?? known
-    let present = Set(known)
-    if let missing = wanted.first(where: { !present.contains($0) }) {
-        throw StrataError(.notFound, "measurement '\(measurement)' has no symbol '\(missing)'")
-    }
-    return (target, try wanted.map { try SeriesKey(measurement: measurement, symbol: $0) }, fromNs, toNs)
+    let series = try target.existingSeries(measurement: measurement, symbols: named)
+    return (target, series, fromNs, toNs)
 }

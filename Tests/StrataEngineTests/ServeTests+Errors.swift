@@ -26,6 +26,35 @@ extension ServeTests {
         return (code, fields, String(decoding: (try? readFile(root.path + "/resp.txt")) ?? [], as: UTF8.self))
     }
 
+    /// Fields, measurements and symbols that are not there are refused with a JSON error
+    /// and a status, never a 200 whose body ends in an error; the same on disk as in memory.
+    @Test func queriesNamingWhatIsNotThereAreRefusedBeforeTheStatus() throws {
+        var (pid, url) = try start()
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=ESH4 price=1,size=1i,venue=\"X\" 1704205800\n").code == 204)
+        for round in ["in memory", "on disk"] {
+            let bars = url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m"
+            for format in ["json", "csv"] {
+                let r = exchange("GET", bars + "&ohlcv=nope,size&format=\(format)")
+                #expect(r.code == 400 && r.headers["content-type"] == "application/json"
+                        && r.body == "{\"code\":\"invalid\",\"message\":\"'ohlcv': measurement 'trade' has no field 'nope'\"}\n", "\(round): \(r)")
+            }
+            let text = exchange("GET", bars + "&ohlcv=venue")
+            #expect(text.code == 400 && text.body.contains("'ohlcv': field 'venue' is string; bars need float or int fields"), "\(round): \(text)")
+            let measurement = exchange("GET", url + "/api/v1/query?measurement=nosuch&symbol=ESH4")
+            #expect(measurement.code == 404 && measurement.body == "{\"code\":\"not found\",\"message\":\"no measurement 'nosuch'\"}\n", "\(round): \(measurement)")
+            let symbol = exchange("GET", url + "/api/v1/query?measurement=trade&symbol=ESH4,NOPE&format=csv")
+            #expect(symbol.code == 404 && symbol.body == "{\"code\":\"not found\",\"message\":\"measurement 'trade' has no symbol 'NOPE'\"}\n", "\(round): \(symbol)")
+            let good = exchange("GET", url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m&ohlcv=price,size&format=csv")
+            #expect(good.code == 200 && good.body.hasSuffix("\n2024-01-02T14:30:00.000000000Z,ESH4,1,1,1,1,1,1,1\n"), "\(round): \(good)")
+            guard round == "in memory" else { break }
+            // Restarted: the rows are in a segment now, none in memory.
+            kill(pid, SIGTERM)
+            #expect(waitForExit(pid) == 0)
+            (pid, url) = try start()
+        }
+    }
+
     /// Every error has a JSON body with a code in words; Influx's /ping answers; a known
     /// path asked with the wrong method is a 405 that says what it takes.
     @Test func errorsHaveJSONBodiesAndPingAnswers() throws {
