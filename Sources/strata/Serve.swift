@@ -56,6 +56,12 @@ struct Serve: AsyncParsableCommand {
         guard c.maxConcurrentRequests >= 1, (1...(4_096 << 20)).contains(c.maxBodyBytes), c.slowQuerySeconds >= 0 else {
             throw ValidationError("--max-concurrent-requests must be at least 1, --max-body-mib 1…4096 and --slow-query-seconds not negative")
         }
+        // A busy port is refused before the store is opened (and its log replayed).
+        do throws(StrataError) {
+            try await StrataServer.checkCanListen(host: host, port: port)
+        } catch {
+            fail(error.message)
+        }
         // Queries reach the archive (cold days) too.
         let archive = try archiveOption.open(store)
         let database: Database
@@ -103,16 +109,18 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = .warning
         let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher, scheduler: scheduler,
                                quality: quality, tuner: tuner, archive: archive).application(logger: logger) { port in
-            Output.standardOutputNow("strata: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)\n")
+            Output.standardOutputNow("strata: listening on http://\(StrataServer.address(host, port))\n")
         }
         do {
             try await app.runService()
         } catch {
+            // Also a bind that failed because the address was taken after the check:
+            // closing releases the store's lock; what is not flushed stays in the log.
             scheduler.stop()
             mirror?.stop()
             publisher?.stop()
             try? database.close()
-            fail("\(error)")
+            fail(StrataServer.listenFailure(error, host: host, port: c.port) ?? "\(error)")
         }
         scheduler.stop()
         mirror?.stop()

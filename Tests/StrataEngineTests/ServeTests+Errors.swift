@@ -55,6 +55,18 @@ extension ServeTests {
         }
     }
 
+    /// A port already in use is named with its address, before the store is touched.
+    @Test func aBusyPortIsNamedBeforeTheStoreIsOpened() throws {
+        let (pid, url) = try start()
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let port = url.split(separator: ":").last!
+        let other = root.path + "/other"
+        let r = runStrata(["serve", "--data-dir", other, "--listen", "127.0.0.1:\(port)"])
+        #expect(r.status == 1 && r.stderr == "strata: cannot listen on 127.0.0.1:\(port): address already in use\n", "\(r)")
+        #expect(!FileSystem.exists(other), "the store was created")
+        #expect(get(url + "/health") == 200)
+    }
+
     /// Every error has a JSON body with a code in words; Influx's /ping answers; a known
     /// path asked with the wrong method is a 405 that says what it takes.
     @Test func errorsHaveJSONBodiesAndPingAnswers() throws {
