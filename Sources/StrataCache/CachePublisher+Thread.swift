@@ -8,6 +8,7 @@ extension CachePublisher {
         BackgroundThread.setCurrentNiceness(configuration.niceness)
         var schedule = ReconnectSchedule(initialMilliseconds: configuration.initialBackoffMilliseconds,
                                          maxMilliseconds: configuration.maxBackoffMilliseconds)
+        var reachability = Reachability()
         var connection: RedisConnection?
         while !isStopping {
             let read = readLog()
@@ -15,9 +16,11 @@ extension CachePublisher {
                 do throws(StrataError) {
                     connection = try connect()
                     schedule.connected()
+                    if let change = reachability.reached() { configuration.onReachabilityChange(change) }
                 } catch {
                     schedule.failed(at: monotonicNanoseconds())
                     failed(error)
+                    if let change = reachability.failed(error) { configuration.onReachabilityChange(change) }
                 }
             }
             var sent = 0
@@ -29,6 +32,7 @@ extension CachePublisher {
                     connection = nil
                     schedule.failed(at: monotonicNanoseconds())
                     failed(error)
+                    if let change = reachability.failed(error) { configuration.onReachabilityChange(change) }
                 }
             }
             if read == 0 && sent == 0 {

@@ -25,6 +25,9 @@ public struct CacheConfiguration: Sendable {
     public var timeoutMilliseconds = 5_000
     /// The publisher thread's nice value (0…19): above 0 it yields the CPU to ingest.
     public var niceness: Int32 = 10
+    /// Called on the publisher's thread when Redis first fails (at start or after being
+    /// reached) and when it is reached again; not on each retry.
+    public var onReachabilityChange: @Sendable (Reachability.Change) -> Void = { _ in }
 
     public init(url: RedisURL) { self.url = url }
 

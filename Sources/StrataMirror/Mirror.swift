@@ -22,6 +22,9 @@ public struct MirrorConfiguration: Sendable {
     /// Tests only: end the process (status 86) inside the first batch's transaction, after
     /// its COPY and before COMMIT.
     public var exitBeforeCommit = false
+    /// Called on the mirror's thread when replication first fails (at start or after the
+    /// database was reached) and when the database is reached again; not on each retry.
+    public var onReachabilityChange: @Sendable (Reachability.Change) -> Void = { _ in }
 
     public init(dsn: String) { self.dsn = dsn }
 }
@@ -160,12 +163,14 @@ public final class Mirror: @unchecked Sendable {
         BackgroundThread.setCurrentNiceness(configuration.niceness)
         var schedule = ReconnectSchedule(initialMilliseconds: configuration.initialBackoffMilliseconds,
                                          maxMilliseconds: configuration.maxBackoffMilliseconds)
+        var reachability = Reachability()
         while !isStopping {
             let batchesBefore = status.batches
             do throws(StrataError) {
-                try session()
+                try session(&reachability)
                 return
             } catch {
+                if let change = reachability.failed(error) { configuration.onReachabilityChange(change) }
                 // A session that got somewhere starts the backoff over.
                 if status.batches > batchesBefore { schedule.connected() }
                 let gap = error.code == .notFound
@@ -181,7 +186,7 @@ public final class Mirror: @unchecked Sendable {
     }
 
     /// One connection's life: replicate until stopped or until something fails.
-    private func session() throws(StrataError) {
+    private func session(_ reachability: inout Reachability) throws(StrataError) {
         let connection = try PostgresConnection(configuration.dsn)
         let writer = try MirrorWriter(connection: connection, options: configuration.options, store: store)
         var cursor = try writer.cursor()
@@ -194,6 +199,7 @@ public final class Mirror: @unchecked Sendable {
             $0.server = connection.server
             $0.lastError = nil
         }
+        if let change = reachability.reached() { configuration.onReachabilityChange(change) }
         var lastDurable = WALPosition.zero
         var lastGrowth = monotonicNanoseconds()
         var waitingSince: Int64?

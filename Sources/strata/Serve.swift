@@ -75,8 +75,16 @@ struct Serve: AsyncParsableCommand {
         let mirror: Mirror?
         let publisher: CachePublisher?
         do throws(StrataError) {
-            mirror = try settings.mirror().map { c throws(StrataError) in try Mirror(database: database, configuration: c) }
-            publisher = try settings.cache().map { c throws(StrataError) in try CachePublisher(database: database, configuration: c) }
+            mirror = try settings.mirror().map { c throws(StrataError) in
+                var c = c
+                c.onReachabilityChange = { report($0, "mirror", recovered: "PostgreSQL reached again; replicating") }
+                return try Mirror(database: database, configuration: c)
+            }
+            publisher = try settings.cache().map { c throws(StrataError) in
+                var c = c
+                c.onReachabilityChange = { [url = c.url.description] in report($0, "Redis publisher", recovered: "Redis at \(url) reached again; publishing") }
+                return try CachePublisher(database: database, configuration: c)
+            }
         } catch {
             try? database.close()
             fail(error.description)
@@ -131,6 +139,15 @@ struct Serve: AsyncParsableCommand {
             fail(error.description)
         }
         Output.standardOutputNow("strata: stopped; every acknowledged row is in the store\n")
+    }
+}
+
+/// One line on standard error when the mirror or the Redis publisher starts failing (at
+/// start or later) and when it recovers; their errors name servers without passwords.
+func report(_ change: Reachability.Change, _ who: String, recovered: String) {
+    switch change {
+    case .failing(let error): Output.standardError("strata: \(who): \(error.description); retrying in the background (writes go on)\n")
+    case .recovered: Output.standardError("strata: \(who): \(recovered)\n")
     }
 }
 

@@ -64,4 +64,28 @@ import Testing
         #expect(!s.isDue(.max) && s.backoffMilliseconds == 100 && s.consecutiveFailures == 0)
         #expect(s.failed(at: 0) { $0.lowerBound } == 50)
     }
+
+    /// One change per outage: the first failure and the first success after it; a first
+    /// success at start and further failures say nothing.
+    @Test func reachabilityReportsEachOutageOnceAndItsEnd() {
+        var r = Reachability()
+        let down = StrataError(.io, "cannot connect to Redis at 127.0.0.1:1/0: Connection refused")
+        var changes: [String] = []
+        func note(_ change: Reachability.Change?) {
+            switch change {
+            case .failing(let e)?: changes.append("failing: \(e.message)")
+            case .recovered?: changes.append("recovered")
+            case nil: changes.append("-")
+            }
+        }
+        note(r.reached())
+        note(r.failed(down))
+        note(r.failed(down))
+        note(r.failed(down))
+        note(r.reached())
+        note(r.reached())
+        note(r.failed(StrataError(.io, "lost")))
+        #expect(changes == ["-", "failing: \(down.message)", "-", "-", "recovered", "-", "failing: lost"])
+        #expect(r.isFailing)
+    }
 }

@@ -95,4 +95,43 @@ extension ServeTests {
             #expect(scrape.contains(expected), "\(expected) not in\n\(scrape)")
         }
     }
+
+    /// Redis and PostgreSQL away at start: one line each on standard error naming them (not
+    /// their passwords), writes unaffected; and one line when Redis comes back.
+    @Test func unreachableServersAreLoggedOnceAndSoIsTheirReturn() throws {
+        // Ports nothing listens on (yet).
+        _ = system("python3 -c 'import socket; s, t = socket.socket(), socket.socket(); s.bind((\"127.0.0.1\", 0)); t.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1], t.getsockname()[1])' > '\(root.path)/ports.txt'")
+        let ports = String(decoding: try readFile(root.path + "/ports.txt"), as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+        let (port, pgPort) = (ports[0], ports[1])
+        let config = root.path + "/strata.json"
+        writeText(config, """
+            { "data_dir": "\(data)",
+              "mirror": { "dsn": "postgresql://strata:pg-sekret@127.0.0.1:\(pgPort)/market" },
+              "cache": { "url": "redis://:sekret-word@127.0.0.1:\(port)", "prefix": "t" } }
+            """)
+        let (pid, url) = try start(["--config", config])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        func errors() -> String { String(decoding: (try? readFile(root.path + "/err.txt")) ?? [], as: UTF8.self) }
+        var err = ""
+        for _ in 0..<100 where !(err.contains("strata: Redis publisher") && err.contains("strata: mirror")) {
+            usleep(50_000)
+            err = errors()
+        }
+        let lines = err.split(separator: "\n").sorted()
+        #expect(lines.count == 2 && lines.allSatisfy { $0.hasSuffix("; retrying in the background (writes go on)") }, "\(err)")
+        #expect(lines.first?.hasPrefix("strata: Redis publisher: cannot connect to Redis at 127.0.0.1:\(port)/0: ") == true, "\(err)")
+        #expect(lines.last?.hasPrefix("strata: mirror: cannot connect to PostgreSQL at 127.0.0.1:\(pgPort)/market as strata: ") == true, "\(err)")
+        #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=A price=1 1704205800\n").code == 204)
+        guard system("command -v redis-server > /dev/null") == 0 || getenv("CI") != nil else { return }
+        // Redis starts: the publisher connects on its next retry (backoff at most 5 s).
+        let redis = "redis-server --port \(port) --bind 127.0.0.1 --requirepass sekret-word --save '' --appendonly no --daemonize yes --pidfile '\(root.path)/redis.pid' --dir '\(root.path)'"
+        #expect(system(redis + " > /dev/null") == 0)
+        defer { _ = system("kill $(cat '\(root.path)/redis.pid')") }
+        for _ in 0..<300 where !err.contains("reached again") {
+            usleep(50_000)
+            err = errors()
+        }
+        #expect(err.hasSuffix("strata: Redis publisher: Redis at 127.0.0.1:\(port)/0 reached again; publishing\n"), "\(err)")
+        #expect(err.split(separator: "\n").count == 3 && !err.contains("sekret"), "\(err)")
+    }
 }
