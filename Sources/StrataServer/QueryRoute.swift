@@ -132,7 +132,7 @@ extension StrataServer {
             q.series.append(try SeriesKey(measurement: measurement, symbol: String(symbol)))
         }
         if let text = parameter("from") { q.from = try CivilTime.parseInstant(text, what: "'from'") }
-        if let text = parameter("to") { q.to = try CivilTime.parseInstant(text, what: "'to'") }
+        if let text = parameter("to") { q.to = try CivilTime.parseRangeEnd(text, what: "'to'") }
         guard q.from <= q.to else { throw bad("'from' is after 'to'", "from") }
         switch (parameter("interval"), parameter("ohlcv")) {
         case (nil, nil): break

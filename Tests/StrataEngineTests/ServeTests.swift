@@ -94,7 +94,8 @@ import Testing
             ]
 
             """, "\(json)")
-        let bars = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m&ohlcv=price,size&format=csv")
+        // A date alone as `to` is the whole day.
+        let bars = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m&ohlcv=price,size&format=csv&from=2024-01-02&to=2024-01-02")
         #expect(bars.code == 200 && bars.body == "time,symbol,open,high,low,close,volume,count,vwap\n2024-01-02T14:30:00.000000000Z,ESH4,4512.25,4515,4512.25,4515,15,5,4513.816666666667\n", "\(bars)")
         let badQuery = fetch(url + "/api/v1/query?measurement=trade&symbol=ESH4&interval=1m")
         #expect(badQuery.code == 400 && badQuery.body.contains("'interval' and 'ohlcv' go together"), "\(badQuery)")
