@@ -28,7 +28,9 @@ struct BackupCommand: ParsableCommand {
                 let backups = Backups(objects: archive.objects, keyring: archive.keyring)
                 let started = now()
                 let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
-                    try backups.create(database, measurement: measurement, symbols: symbol.isEmpty ? nil : symbol, full: full)
+                    // A typo is an error, not an empty backup.
+                    if let measurement { _ = try database.existingSeries(measurement: measurement, symbols: symbol.isEmpty ? nil : symbol) }
+                    return try backups.create(database, measurement: measurement, symbols: symbol.isEmpty ? nil : symbol, full: full)
                 }
                 var out = Output()
                 out.write("backup: \(summary.catalog.id)\n")

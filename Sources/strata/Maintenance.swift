@@ -24,6 +24,8 @@ struct Delete: ParsableCommand {
             if fromNs > toNs { throw ValidationError("--from is after --to") }
             let series = try SeriesKey(measurement: measurement, symbol: symbol)
             let before = try withDatabase(store.path) { database in
+                // A typo is an error, not "0 rows deleted".
+                _ = try database.existingSeries(measurement: measurement, symbols: [symbol])
                 let before = try database.query(series, from: fromNs, to: toNs, fields: []).rows.rowCount
                 try database.deleteBlocking(series, from: fromNs, to: toNs)
                 return before

@@ -72,6 +72,20 @@ import Testing
         #expect(forever.status != 0 && forever.stderr.contains("--archive-after takes a duration (e.g. 180d) or never, not 'forever'"), "\(forever.stderr)")
     }
 
+    @Test func deletesAndBackupsOfSeriesTheStoreLacksAreRefused() {
+        ingestTrades()
+        let range = ["--from", "2024-01-02", "--to", "2024-01-02"]
+        let measurement = runStrata(["delete", "--data-dir", data, "--measurement", "trades", "--symbol", "ESH4"] + range)
+        #expect(measurement.status == 1 && measurement.stderr.contains("no measurement 'trades'"), "\(measurement.stderr)")
+        let symbol = runStrata(["delete", "--data-dir", data, "--measurement", "trade", "--symbol", "ESZ4"] + range)
+        #expect(symbol.status == 1 && symbol.stderr.contains("measurement 'trade' has no symbol 'ESZ4'"), "\(symbol.stderr)")
+        let bucket = "file://\(root.path)/bucket"
+        let backup = runStrata(["backup", "create", "--data-dir", data, "--archive", bucket, "--measurement", "trades"])
+        #expect(backup.status == 1 && backup.stderr.contains("no measurement 'trades'"), "\(backup.stderr)")
+        #expect(runStrata(["backup", "list", "--data-dir", data, "--archive", bucket]).stdout.lines().count <= 1)
+        #expect(runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"]).stdout.lines().count == 5)
+    }
+
     /// The README's Quickstart, run as written (with fewer rows, and this build's binary),
     /// so that it stays true: every command in it must succeed.
     @Test func theReadmesQuickstartRuns() throws {
