@@ -168,7 +168,10 @@ public struct StrataServer: Sendable {
         metrics.rowsWritten.increment(by: Int64(batch.rows))
         guard batch.badLines == 0 else {
             let first = batch.issues[0]
-            let message = "partial write: \(batch.badLines) of \(batch.rows + batch.badLines) \(unit) refused, \(batch.rows) written; line \(first.line): \(first.message)"
+            let total = batch.rows + batch.badLines
+            let message = (batch.rows == 0 ? "nothing written: \(total == 1 ? "the" : "all \(total)") \(total == 1 ? String(unit.dropLast()) : unit) refused"
+                                            : "partial write: \(batch.badLines) of \(total) \(unit) refused, \(batch.rows) written")
+                + "; line \(first.line): \(first.message)"
             var extra = ["written": "\(batch.rows)", "rejected": "\(batch.badLines)", "line": "\(first.line)"]
             extra["errors"] = "[" + batch.issues.map { issue in
                 "{\"line\":\(issue.line),\(issue.field.map { "\"field\":\(TextFormat.jsonString($0))," } ?? "")\"message\":\(TextFormat.jsonString(issue.message))}"

@@ -354,6 +354,9 @@ import Testing
         let partial = post(url + "/api/v1/records", records)
         #expect(partial.code == 400 && partial.body.contains("\"written\":4") && partial.body.contains("\"rejected\":1"), "\(partial)")
         #expect(partial.body.contains("{\"line\":4,\"field\":\"timestamp\",\"message\":\"record 4: 'timestamp' 'yesterday' is not a time"), "\(partial.body)")
+        #expect(partial.body.contains("partial write: 1 of 5 records refused, 4 written"), "\(partial.body)")
+        let none = post(url + "/api/v1/records", "{\"symbol\": \"A\", \"timestamp\": \(now), \"bid\": 1.5}\n")
+        #expect(none.code == 400 && none.body.contains("nothing written: the record refused; line 1: record 1: 'data_type'"), "\(none.body)")
         #expect(post(url + "/api/v1/records?measurement=quote", "{\"symbol\": \"A\", \"timestamp\": \(now), \"bid\": 1.5}\n").code == 204)
         let rows = fetch(url + "/api/v1/query?measurement=trade&symbol=005930&format=csv&time_format=ns")
         #expect(rows.body == "time,symbol,price,volume\n\(now),005930,71500,120\n\(now),005930,71500,120\n\(now + 1_000_000),005930,0,5\n", "\(rows.body)")
@@ -376,7 +379,7 @@ import Testing
         let scrape = fetch(url + "/metrics").body
         for expected in ["strata_quality_findings{kind=\"duplicate\"} 1", "strata_quality_findings{kind=\"ohlc\"} 1",
                          "strata_quality_series_with_findings 2", "strata_out_of_order_rows_total 0", "strata_tuning_flush_rows 1048576",
-                         "strata_http_requests_total{route=\"/api/v1/records\",method=\"POST\",status=\"400\"} 1"] {
+                         "strata_http_requests_total{route=\"/api/v1/records\",method=\"POST\",status=\"400\"} 2"] {
             #expect(scrape.contains(expected), "\(expected) not in\n\(scrape)")
         }
         if system("command -v promtool >/dev/null") == 0 || getenv("CI") != nil {
