@@ -91,6 +91,15 @@ struct ServerKillTests {
 
         // Server back (same data): everything answers as before, and a second run finishes.
         try server.run("restart")
+        // Its S3 gateway answers before its volume server is back (InternalError meanwhile):
+        // wait until an object can be written and read, as an operator would before rerunning.
+        var serving = false
+        for _ in 0..<150 where !serving {
+            serving = (try? s3.put("probe", [1])) != nil && (try? s3.get("probe", range: nil)) == [1]
+            if !serving { usleep(200_000) }
+        }
+        #expect(serving, "the restarted server never served an object")
+        try s3.delete("probe")
         let again = try Database(directory: data, configuration: scenario.configuration())
         #expect(try scenario.answers(again) == before)
         let pushed = try scenario.archive.push(again, olderThan: 0)
