@@ -116,7 +116,9 @@ public final class Store: Sendable {
         let path = "\(directory)/\(archiveURLFile)"
         guard try recordedArchive(in: directory) != location else { return }
         if let location {
-            precondition(!location.contains("\n"), "a location is one line")
+            guard !location.contains("\n") && !location.contains("\r") else {
+                throw StrataError(.invalidInput, "an archive location cannot hold a line break", path: path)
+            }
             try FileSystem.writeAtomically(path, [ChecksummedText.encode(location + "\n")])
         } else {
             try FileSystem.remove(path)
