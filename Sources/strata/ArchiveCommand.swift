@@ -102,8 +102,8 @@ struct ArchiveCommand: ParsableCommand {
         @OptionGroup var archiveOption: ArchiveOption
         @Option(help: "Only this measurement.") var measurement: String?
         @Option(help: "Only this symbol (with --measurement).") var symbol: String?
-        @Option(help: "First day (a time or date).") var from: String?
-        @Option(help: "Last day.") var to: String?
+        @Option(parsing: .unconditional, help: "First day (a time or date).") var from: String?
+        @Option(parsing: .unconditional, help: "Last day.") var to: String?
 
         func run() throws {
             running {
@@ -158,8 +158,8 @@ struct ArchiveCommand: ParsableCommand {
         @OptionGroup var archiveOption: ArchiveOption
         @Option(help: "Measurement.") var measurement: String
         @Option(help: "Symbol.") var symbol: String
-        @Option(help: "First time.") var from: String
-        @Option(help: "Last time.") var to: String
+        @Option(parsing: .unconditional, help: "First time.") var from: String
+        @Option(parsing: .unconditional, help: "Last time (inclusive); a date alone means the whole day.") var to: String
 
         func run() throws {
             running {

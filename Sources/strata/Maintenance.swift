@@ -14,8 +14,8 @@ struct Delete: ParsableCommand {
     @OptionGroup var store: DataDirOption
     @Option(help: "Measurement.") var measurement: String
     @Option(help: "Symbol.") var symbol: String
-    @Option(help: "First time deleted (inclusive): RFC 3339, a date, or an epoch integer.") var from: String
-    @Option(help: "Last time deleted (inclusive).") var to: String
+    @Option(parsing: .unconditional, help: "First time deleted (inclusive): RFC 3339, a date, or an epoch integer.") var from: String
+    @Option(parsing: .unconditional, help: "Last time deleted (inclusive); a date alone means the whole day.") var to: String
 
     func run() throws {
         running {

@@ -55,8 +55,8 @@ struct MirrorCommand: ParsableCommand {
         @OptionGroup var store: DataDirOption
         @OptionGroup var mirror: MirrorOption
         @Option(help: "Only this measurement.") var measurement: String?
-        @Option(help: "First time (a time or date).") var from: String?
-        @Option(help: "Last time.") var to: String?
+        @Option(parsing: .unconditional, help: "First time (a time or date).") var from: String?
+        @Option(parsing: .unconditional, help: "Last time (inclusive); a date alone means the whole day.") var to: String?
 
         func run() throws {
             running {

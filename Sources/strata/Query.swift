@@ -23,8 +23,8 @@ struct Query: ParsableCommand {
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Measurement to read.") var measurement: String
     @Option(help: "Symbol, or several separated by commas.") var symbol: String
-    @Option(help: "First time (inclusive): RFC 3339, a date, or an epoch integer.") var from: String?
-    @Option(help: "Last time (inclusive).") var to: String?
+    @Option(parsing: .unconditional, help: "First time (inclusive): RFC 3339, a date, or an epoch integer.") var from: String?
+    @Option(parsing: .unconditional, help: "Last time (inclusive); a date alone means the whole day.") var to: String?
     @Option(help: "Bar length: 1s, 1m, 5m, 1h, 1d, 250ms, … (needs --ohlcv).") var interval: String?
     @Option(help: "Fields for bars: PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME].") var ohlcv: String?
     @Option(help: "Output format: csv or json.") var format: Format = .csv

@@ -68,6 +68,9 @@ import Testing
         #expect(trailing.status != 0 && trailing.stderr.contains("--symbol 'ESH4,' has an empty symbol name"), "\(trailing.stderr)")
         let huge = runStrata(query + ["--symbol", "ESH4", "--from", "99999999999999999999"])
         #expect(huge.status != 0 && huge.stderr.contains("--from 99999999999999999999 is out of range"), "\(huge.stderr)")
+        // A negative epoch (before 1970) is a value, not an option.
+        let negative = runStrata(query + ["--symbol", "ESH4", "--from", "-5", "--to", "0"])
+        #expect(negative.status == 0 && negative.stdout == "time,symbol,price,size\n", "\(negative.stdout)\(negative.stderr)")
         let forever = runStrata(["tier", "--data-dir", data, "--archive-after", "forever"])
         #expect(forever.status != 0 && forever.stderr.contains("--archive-after takes a duration (e.g. 180d) or never, not 'forever'"), "\(forever.stderr)")
     }
