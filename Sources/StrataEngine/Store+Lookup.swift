@@ -9,16 +9,18 @@ extension Store {
     public func existingSeries(measurement: String, symbols: [String]?, alsoPresent: [SeriesKey] = []) throws(StrataError) -> [SeriesKey] {
         try Names.validate(measurement, what: "measurement")
         let named = try (symbols ?? []).map { s throws(StrataError) in try SeriesKey(measurement: measurement, symbol: s) }
-        let elsewhere = alsoPresent.filter { $0.measurement == measurement }.map(\.symbol)
-        let onDisk = try measurements().contains(measurement)
+        let elsewhere = Set(alsoPresent.filter { $0.measurement == measurement }.map(\.symbol))
+        // One stat per name asked for, not a listing: a query of one symbol among
+        // thousands stays as cheap as the query.
+        let onDisk = FileSystem.isDirectory(measurementPath(measurement))
         guard onDisk || !elsewhere.isEmpty else {
             throw StrataError(.notFound, "no measurement '\(measurement)'", path: directory, field: "measurement")
         }
-        let known = Set(onDisk ? try self.symbols(measurement) : []).union(elsewhere)
         guard symbols != nil else {
+            let known = Set(onDisk ? try self.symbols(measurement) : []).union(elsewhere)
             return try known.sorted().map { s throws(StrataError) in try SeriesKey(measurement: measurement, symbol: s) }
         }
-        if let missing = named.first(where: { !known.contains($0.symbol) }) {
+        if let missing = named.first(where: { !elsewhere.contains($0.symbol) && !FileSystem.isDirectory(seriesPath($0)) }) {
             throw StrataError(.notFound, "measurement '\(measurement)' has no symbol '\(missing.symbol)'", path: directory, field: "symbol")
         }
         return named
