@@ -77,9 +77,15 @@ public struct S3Configuration: Sendable {
         guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
             throw StrataError(.invalidInput, "S3 endpoint '\(endpoint)' must start with http:// or https://")
         }
-        guard !bucket.isEmpty, bucket.utf8.count <= 63,
-              bucket.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }) else {
-            throw StrataError(.invalidInput, "S3 bucket name '\(bucket)' must be 1–63 lower-case letters, digits, '-' or '.'")
+        // S3's naming rules: 3–63 characters of a-z, 0-9, '-' and '.', beginning and ending
+        // with a letter or digit, no '..', and not an IP address.
+        let bytes = Array(bucket.utf8)
+        let alphanumeric = { (b: UInt8) in (b >= 97 && b <= 122) || (b >= 48 && b <= 57) }
+        let isIPAddress = bucket.split(separator: ".", omittingEmptySubsequences: false).count == 4
+            && bucket.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        guard (3...63).contains(bytes.count), bytes.allSatisfy({ alphanumeric($0) || $0 == 45 || $0 == 46 }),
+              alphanumeric(bytes.first!), alphanumeric(bytes.last!), !bucket.contains(".."), !isIPAddress else {
+            throw StrataError(.invalidInput, "S3 bucket name '\(bucket)' must be 3–63 lower-case letters, digits, '-' or '.', begin and end with a letter or digit, hold no '..' and not be an IP address")
         }
         if !prefix.isEmpty {
             guard prefix.hasSuffix("/") else { throw StrataError(.invalidInput, "S3 prefix '\(prefix)' must end with '/'") }

@@ -159,6 +159,12 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
 
     /// Creates the bucket if it does not exist (for a test server or a fresh MinIO or
     /// SeaweedFS; on AWS, buckets are usually made by the account's owner).
+    /// Whether the bucket exists (one HEAD of the bucket); wrong credentials or a bucket
+    /// of another account are errors.
+    public func bucketExists() throws(StrataError) -> Bool {
+        try send(Request(method: "HEAD", key: nil), accept: [200, 404]).status == 200
+    }
+
     public func createBucketIfMissing() throws(StrataError) {
         let response = try send(Request(method: "PUT", key: nil), accept: [200, 204, 409])
         _ = response

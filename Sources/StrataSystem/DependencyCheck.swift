@@ -67,6 +67,11 @@ public struct DependencyCheck: Sendable, Equatable {
             return DependencyCheck(name: "archive", target: location, ok: ok, detail: ok ? "\(detail), new objects \(sealed)" : detail)
         }
         do throws(StrataError) {
+            if let s3 = archive.objects as? S3ObjectStore {
+                guard try s3.bucketExists() else {
+                    return DependencyCheck(name: "archive", target: location, ok: false, detail: "the bucket '\(s3.configuration.bucket)' does not exist")
+                }
+            }
             _ = try archive.objects.head("_check-deps")
             return DependencyCheck(name: "archive", target: location, ok: true, detail: "reachable, new objects \(sealed)")
         } catch {

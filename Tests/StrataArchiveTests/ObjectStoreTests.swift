@@ -3,6 +3,7 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import Synchronization
+import StrataSystem
 import Testing
 
 /// The S3 server the test script started (scripts/s3-server), if any.
@@ -84,15 +85,26 @@ func checkObjectStoreContract(_ store: any ObjectStore) throws {
     @Test func prefixesAreNormalisedAndBadOnesNamed() throws {
         #expect(normalizedPrefix("/strata") == "strata/" && normalizedPrefix("a/b//") == "a/b/" && normalizedPrefix("/") == "")
         for bad in ["a//b/", "../x/", "a/./", "x\u{1}/"] {
-            var c = S3Configuration(endpoint: "http://127.0.0.1:1", bucket: "b", accessKey: "k", secretKey: "s")
+            var c = S3Configuration(endpoint: "http://127.0.0.1:1", bucket: "bkt", accessKey: "k", secretKey: "s")
             c.prefix = bad
             #expect(throws: StrataError.self, "\(bad)") { try c.validate() }
         }
-        var c = S3Configuration(endpoint: "http://127.0.0.1:1", bucket: "b", accessKey: "k", secretKey: "s")
+        var c = S3Configuration(endpoint: "http://127.0.0.1:1", bucket: "bkt", accessKey: "k", secretKey: "s")
         c.prefix = "strata"
         #expect { try c.validate() } throws: { ($0 as? StrataError)?.message.contains("must end with '/'") == true }
         c.prefix = "tenant-1/strata/"
         try c.validate()
+    }
+
+    @Test(arguments: ["ab", "x..y", "-bad", "bad-", "Bad_Bucket", "192.168.1.1", String(repeating: "a", count: 64), ""])
+    func bucketNamesS3WouldRefuseAreNamed(_ bucket: String) {
+        let c = S3Configuration(endpoint: "http://127.0.0.1:1", bucket: bucket, accessKey: "k", secretKey: "s")
+        #expect { try c.validate() } throws: { ($0 as? StrataError)?.message.contains("S3 bucket name '\(bucket)' must be 3–63") == true }
+    }
+
+    @Test(arguments: ["abc", "market-data", "strata.archive.2024", "a1-b2.c3"])
+    func bucketNamesS3TakesAreTaken(_ bucket: String) throws {
+        try S3Configuration(endpoint: "http://127.0.0.1:1", bucket: bucket, accessKey: "k", secretKey: "s").validate()
     }
 }
 
@@ -169,8 +181,19 @@ func checkObjectStoreContract(_ store: any ObjectStore) throws {
         }
     }
 
+    @Test func checkDepsTellsAMissingBucketFromAnExistingOne() throws {
+        let right = try S3TestServer.store(bucket: S3TestServer.bucket("deps"))
+        #expect(try right.bucketExists())
+        var c = right.configuration
+        c.bucket = "strata-no-such-bucket-\(getpid())"
+        let missing = DependencyCheck.archive(Archive(objects: try S3ObjectStore(c)))
+        #expect(missing.ok == false && missing.detail == "the bucket '\(c.bucket)' does not exist", "\(missing)")
+        let present = DependencyCheck.archive(Archive(objects: right))
+        #expect(present.ok == true && present.detail.hasPrefix("reachable"), "\(present)")
+    }
+
     @Test func anUnreachableServerIsRetriedThenReported() throws {
-        var c = S3Configuration(endpoint: "http://127.0.0.1:9", bucket: "b", accessKey: "a", secretKey: "s")
+        var c = S3Configuration(endpoint: "http://127.0.0.1:9", bucket: "bkt", accessKey: "a", secretKey: "s")
         c.maxAttempts = 3
         c.initialBackoffMilliseconds = 10
         let store = try S3ObjectStore(c)
