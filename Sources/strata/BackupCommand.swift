@@ -37,7 +37,10 @@ struct BackupCommand: ParsableCommand {
                 out.write("base: \(summary.catalog.base ?? "none (full)")\n")
                 out.write("scope: \(summary.catalog.scope)\n")
                 out.write("rows: \(summary.catalog.rows)\n")
-                out.write("objects uploaded: \(summary.uploaded) (\(summary.uploadedBytes) bytes)\n")
+                // `files` is what backup list counts: what the catalog lists, uploaded now or
+                // referenced; the uploads also count the catalog itself.
+                out.write("files: \(summary.catalog.files.count)\n")
+                out.write("objects uploaded: \(summary.uploaded) (\(summary.uploadedBytes) bytes, the catalog included)\n")
                 out.write("objects referenced: \(summary.referenced)\n")
                 out.write("encryption: \(archive.keyring.map { "key \($0.current.id)" } ?? "none")\n")
                 out.write("archive: \(archive.objects.location)\n")
@@ -57,7 +60,7 @@ struct BackupCommand: ParsableCommand {
                 let archive = try archiveOption.open(store)
                 let backups = Backups(objects: archive.objects, keyring: archive.keyring)
                 var out = Output()
-                out.write("id,created,store,base,scope,rows,objects,uploaded_bytes,encryption\n")
+                out.write("id,created,store,base,scope,rows,files,uploaded_bytes,encryption\n")
                 for item in try backups.list() {
                     let sealed = item.catalogKeyID.map { "key \($0)" } ?? "none"
                     guard let c = item.catalog else {

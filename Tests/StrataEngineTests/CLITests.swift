@@ -203,7 +203,7 @@ import Testing
         let created = runStrata(["backup", "create", "--data-dir", data, "--archive", bucket])
         #expect(created.status == 0 && created.stdout.contains("rows: 5\n") && created.stdout.contains("base: none (full)\n"), "\(created.stderr)")
         let list = runStrata(["backup", "list", "--archive", bucket]).stdout.lines()
-        #expect(list.count == 2 && list[0] == "id,created,store,base,scope,rows,objects,uploaded_bytes,encryption")
+        #expect(list.count == 2 && list[0] == "id,created,store,base,scope,rows,files,uploaded_bytes,encryption")
         let id = String(list.last?.split(separator: ",").first ?? "")
         #expect(list.last?.contains(",,all,5,5,") == true && list.last?.hasSuffix(",none") == true, "\(list)")
         let verified = runStrata(["backup", "verify", "--archive", bucket, id])
@@ -213,6 +213,8 @@ import Testing
         let again = runStrata(["backup", "create", "--data-dir", data, "--archive", bucket])
         #expect(again.stdout.contains("base: \(id)\n") && again.stdout.contains("objects referenced: 5\n")
                 && again.stdout.contains("objects uploaded: 1 "), "\(again.stdout)")
+        // create's files and list's files are the same number.
+        #expect(again.stdout.contains("files: 5\n") && created.stdout.contains("files: 5\n"), "\(created.stdout)")
 
         let copy = root.path + "/copy"
         let restored = runStrata(["backup", "restore", id, "--archive", bucket, "--data-dir", copy])
