@@ -74,6 +74,15 @@ struct CacheCommand: ParsableCommand {
                 configuration.coldStorage = try archiveOption.open(store)
                 let target = try Store(directory: store.path, configuration: configuration)
                 let symbols = Set((symbol ?? "").split(separator: ",").map(String.init))
+                // A typo is an error, not "series: 0".
+                if let measurement {
+                    _ = try target.existingSeries(measurement: measurement, symbols: symbols.isEmpty ? nil : symbols.sorted())
+                } else if !symbols.isEmpty {
+                    let known = try Set(target.measurements().flatMap { m throws(StrataError) in try target.symbols(m) })
+                    if let missing = symbols.sorted().first(where: { !known.contains($0) }) {
+                        throw StrataError(.notFound, "no measurement has a symbol '\(missing)'", path: target.directory, field: "symbol")
+                    }
+                }
                 let started = now()
                 let connection = try RedisConnection(c.url, timeoutMilliseconds: c.timeoutMilliseconds)
                 let summary = try CacheWarm.warm(store: target, connection: connection, configuration: c, measurement: measurement, symbols: symbols)

@@ -31,6 +31,11 @@ struct CacheCLITests {
         #expect(warmed.stdout.contains("streams: 2 (3 entries)\nlast hashes: 2\n"), "\(warmed.stdout)")
         // Warming again adds nothing: the streams already hold those rows.
         #expect(runStrata(["cache", "warm", "--config", cfg, "--measurement", "trade", "--symbol", "ESH4"], environment: env).stdout.hasPrefix("series: 1\nrows published: 0\n"))
+        // A symbol or measurement the store lacks is named, not warmed as nothing.
+        let typo = runStrata(["cache", "warm", "--config", cfg, "--measurement", "trade", "--symbol", "ESZ4"], environment: env)
+        #expect(typo.status == 1 && typo.stderr.contains("measurement 'trade' has no symbol 'ESZ4'"), "\(typo.stderr)")
+        let anywhere = runStrata(["cache", "warm", "--config", cfg, "--symbol", "ESZ4"], environment: env)
+        #expect(anywhere.status == 1 && anywhere.stderr.contains("no measurement has a symbol 'ESZ4'"), "\(anywhere.stderr)")
 
         // Live ingest publishes as it goes, after what warm put there.
         writeText(root.path + "/b.csv", "time,symbol,price,size\n2024-01-02T14:31:00Z,ESH4,4513,4\n2024-01-02T14:31:00Z,ESH4,4513.25,5\n")
