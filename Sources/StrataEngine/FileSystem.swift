@@ -39,6 +39,12 @@ public enum FileSystem {
         access(path, F_OK) == 0
     }
 
+    /// Whether users other than the owner and the group may read the file at `path`.
+    public static func isReadableByOthers(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IROTH != 0
+    }
+
     /// Whether this process may create files in the directory at `path`.
     public static func isWritable(_ path: String) -> Bool {
         access(path, W_OK) == 0

@@ -12,17 +12,30 @@ public final class PostgresConnection: @unchecked Sendable {
     /// `host:port/dbname as user`, for messages.
     public let server: String
 
+    /// Throws unless libpq can parse `dsn`, without connecting. An unknown option is named;
+    /// other parse errors are not quoted, as libpq's words quote the text where they stop,
+    /// which may be a password.
+    public static func checkConnectionString(_ dsn: String) throws(StrataError) {
+        var parseError: UnsafeMutablePointer<CChar>?
+        guard let parsed = PQconninfoParse(dsn, &parseError) else {
+            var known = ""
+            if let parseError {
+                let text = String(cString: parseError)
+                if text.hasPrefix("invalid connection option ") || text.hasPrefix("invalid URI query parameter: ") {
+                    known = ": " + text.split(separator: "\n").first.map(String.init)!
+                }
+                PQfreemem(parseError)
+            }
+            throw StrataError(.invalidInput, "the PostgreSQL connection string is not valid\(known) (a key=value list or a postgresql:// URI; quote values with spaces, percent-encode reserved characters in URIs)")
+        }
+        PQconninfoFree(parsed)
+    }
+
     /// Connects with a libpq connection string (`host=… port=… dbname=… user=…
     /// password=… sslmode=…`) or URI (`postgresql://user:pass@host:port/db?sslmode=…`);
     /// every libpq option passes through.
     public init(_ dsn: String) throws(StrataError) {
-        // libpq's own parse errors quote the text they stop at, which may be a password.
-        var parseError: UnsafeMutablePointer<CChar>?
-        guard let parsed = PQconninfoParse(dsn, &parseError) else {
-            if let parseError { PQfreemem(parseError) }
-            throw StrataError(.invalidInput, "the PostgreSQL connection string is not valid (a key=value list or a postgresql:// URI; quote values with spaces, percent-encode reserved characters in URIs)")
-        }
-        PQconninfoFree(parsed)
+        try PostgresConnection.checkConnectionString(dsn)
         let described = PostgresConnection.describe(dsn)
         // Defaults the connection string may override (it is expanded after them): a
         // connect timeout, and TCP keepalives so a vanished server is noticed.

@@ -195,6 +195,23 @@ public struct StrataConfiguration: Sendable {
 
     /// The mirror's settings: the DSN from `TIMESCALE_DSN`, else the file's `[mirror] dsn`;
     /// nil when neither is set (the mirror is off).
+    /// The settings of the file that hold secrets (by name, never the value): a password
+    /// in the mirror's DSN or the cache's URL, the S3 secret key.
+    public var secretsHeld: [String] {
+        // A password in a URL's user info (`scheme://user:password@host`).
+        func passwordInURL(_ url: String) -> Bool {
+            guard let scheme = url.range(of: "://") else { return false }
+            let rest = url[scheme.upperBound...]
+            guard let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return false }
+            return rest.index(after: colon) < at
+        }
+        var out: [String] = []
+        if let dsn = mirrorDSN, dsn.contains("password=") || passwordInURL(dsn) { out.append("a password (mirror.dsn)") }
+        if let url = cacheURL, passwordInURL(url) { out.append("a password (cache.url)") }
+        if archiveSettings["S3_SECRET_KEY"].map({ !$0.isEmpty }) == true { out.append("the S3 secret key (archive.secret_key)") }
+        return out
+    }
+
     public func mirror(environment: (String) -> String? = Keyring.environmentVariable) -> MirrorConfiguration? {
         guard let dsn = environment("TIMESCALE_DSN").flatMap({ $0.isEmpty ? nil : $0 }) ?? mirrorDSN else { return nil }
         var c = MirrorConfiguration(dsn: dsn)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StrataArchive
 import StrataEngine
+import StrataMirror
 import StrataServer
 import StrataSystem
 
@@ -22,7 +23,12 @@ struct ValidateConfig: ParsableCommand {
             // The file's valid settings count for the checks below even when others are bad.
             let (loaded, found) = StrataConfiguration.check(path)
             problems += found.map(\.description)
-            if let loaded { settings = loaded }
+            if let loaded {
+                settings = loaded
+                if let secret = loaded.secretsHeld.first, FileSystem.isReadableByOthers(path) {
+                    problems.append("\(path): holds \(secret) and every user may read it; chmod 600 it, or give the secret through the environment")
+                }
+            }
         }
         problems += environmentProblems(settings)
         if problems.isEmpty {
@@ -42,6 +48,9 @@ struct ValidateConfig: ParsableCommand {
             do throws(StrataError) { try body() } catch { out.append("\(what): \(error.message)") }
         }
         check("REDIS_URL / cache.url") { () throws(StrataError) in _ = try settings.cache() }
+        check("TIMESCALE_DSN / mirror.dsn") { () throws(StrataError) in
+            if let mirror = settings.mirror() { try PostgresConnection.checkConnectionString(mirror.dsn) }
+        }
         check("S3_* / archive") { () throws(StrataError) in _ = try S3Configuration.fromEnvironment(variable) }
         if let url = variable("STRATA_ARCHIVE") {
             if url.hasPrefix("s3://") {

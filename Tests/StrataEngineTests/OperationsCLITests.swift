@@ -62,6 +62,18 @@ import Testing
         #expect(s3.stderr.contains("holds no API keys"), "\(s3.stderr)")
         let sample = runStrata(["validate-config"], environment: ["STRATA_CONFIG": sourceRoot() + "/config/strata.json"])
         #expect(sample.status == 0 && sample.stdout.hasSuffix("config/strata.json: valid\n"), "\(sample.stdout)\(sample.stderr)")
+        // A connection string libpq cannot parse names the option, never the password.
+        let dsn = runStrata(["validate-config"], environment: ["TIMESCALE_DSN": "host=db bogus=1 password=hunter2"])
+        #expect(dsn.status == 1 && dsn.stderr.contains("TIMESCALE_DSN / mirror.dsn: the PostgreSQL connection string is not valid: invalid connection option \"bogus\""), "\(dsn.stderr)")
+        #expect(!dsn.stderr.contains("hunter2"))
+        // A file every user may read must not hold a password.
+        writeText(config, #"{"mirror": {"dsn": "postgresql://strata:hunter2@db/market"}}"#)
+        _ = chmod(config, 0o644)
+        let readable = runStrata(["validate-config", "--config", config])
+        #expect(readable.status == 1 && readable.stderr.contains("holds a password (mirror.dsn) and every user may read it; chmod 600 it"), "\(readable.stderr)")
+        #expect(!readable.stderr.contains("hunter2"))
+        _ = chmod(config, 0o600)
+        #expect(runStrata(["validate-config", "--config", config]).status == 0)
         let syntax = runStrata(["validate-config", "--config", config + ".missing"])
         #expect(syntax.status == 1 && syntax.stderr.contains("strata.json.missing"))
     }
