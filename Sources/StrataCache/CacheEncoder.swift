@@ -141,7 +141,7 @@ public struct CacheEncoder: Sendable {
         for (c, column) in rows.columns.enumerated() where column.isPresent(r) {
             out.argument(names[c])
             switch column.values {
-            case .float64(let v): out.argument(v[r].description)
+            case .float64(let v): out.argument(v[r].isFinite ? TextFormat.double(v[r]) : v[r].description)
             case .int64(let v): out.argument(v[r])
             case .bool(let v): out.argument(v[r] ? "true" : "false")
             case .string(let v): out.argument(v[r])

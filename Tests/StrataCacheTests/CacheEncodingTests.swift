@@ -41,12 +41,12 @@ import Testing
         let id = encoder.appendRows(es, schema: schema, rows: rows, range: 0..<2, after: .zero, into: &w)
         #expect(id.description == "5000-1" && w.commands == 2 && w.isComplete)
         #expect(text(w) == "*11\r\n$4\r\nXADD\r\n$12\r\ns:trade:ESH4\r\n$6\r\n5000-0\r\n$4\r\ntime\r\n$10\r\n5000000000\r\n$5\r\nprice\r\n$3\r\n1.5\r\n$10\r\nfield_time\r\n$1\r\n7\r\n$2\r\nok\r\n$4\r\ntrue\r\n"
-            + "*12\r\n$4\r\nXADD\r\n$12\r\ns:trade:ESH4\r\n$5\r\nMINID\r\n$1\r\n~\r\n$4\r\n4000\r\n$6\r\n5000-1\r\n$4\r\ntime\r\n$10\r\n5000000001\r\n$5\r\nprice\r\n$3\r\n2.0\r\n$2\r\nok\r\n$5\r\nfalse\r\n")
+            + "*12\r\n$4\r\nXADD\r\n$12\r\ns:trade:ESH4\r\n$5\r\nMINID\r\n$1\r\n~\r\n$4\r\n4000\r\n$6\r\n5000-1\r\n$4\r\ntime\r\n$10\r\n5000000001\r\n$5\r\nprice\r\n$1\r\n2\r\n$2\r\nok\r\n$5\r\nfalse\r\n")
         w.removeAll()
         encoder.appendLast(es, schema: schema, rows: rows, row: 1, into: &w)
         #expect(w.commands == 5 && w.isComplete)
         #expect(text(w) == "*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$17\r\ns:last:trade:ESH4\r\n"
-            + "*8\r\n$4\r\nHSET\r\n$17\r\ns:last:trade:ESH4\r\n$4\r\ntime\r\n$10\r\n5000000001\r\n$5\r\nprice\r\n$3\r\n2.0\r\n$2\r\nok\r\n$5\r\nfalse\r\n"
+            + "*8\r\n$4\r\nHSET\r\n$17\r\ns:last:trade:ESH4\r\n$4\r\ntime\r\n$10\r\n5000000001\r\n$5\r\nprice\r\n$1\r\n2\r\n$2\r\nok\r\n$5\r\nfalse\r\n"
             + "*3\r\n$7\r\nPEXPIRE\r\n$17\r\ns:last:trade:ESH4\r\n$5\r\n60000\r\n*1\r\n$4\r\nEXEC\r\n")
         w.removeAll()
         encoder.appendLastIfNewer(es, schema: schema, rows: rows, row: 0, into: &w)
