@@ -158,12 +158,28 @@ public final class CachePublisher: @unchecked Sendable {
         worker.start { [self] in run() }
     }
 
-    /// Stops the publisher; rows still waiting stay unpublished (the log keeps them safe).
-    public func stop() {
+    /// Stops the publisher. Rows written to the store and not confirmed by Redis (not yet
+    /// read from the log, waiting in the buffer, or sent without a reply) are counted as
+    /// dropped: they are safe in the store, and `strata cache warm` republishes the last
+    /// window. Returns how many that was (0 on a second call).
+    @discardableResult
+    public func stop() -> Int {
         worker.stop()
-        update {
-            $0.state = .stopped
-            $0.connected = false
+        // Also rows not yet durable: the store keeps them, no publisher reads them now.
+        let mark = database.writtenLog
+        return monitor.withLock {
+            let unread = max(0, mark.rows - base.rows - rowsRead)
+            let unpublished = unread + waitingRows + unconfirmedRows
+            rowsRead += unread
+            waitingRows = 0
+            unconfirmedRows = 0
+            oldestWaitingSince = nil
+            position = max(position, mark.position)
+            drained = true
+            current.rowsDropped += unpublished
+            current.state = .stopped
+            current.connected = false
+            return unpublished
         }
     }
 

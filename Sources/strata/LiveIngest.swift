@@ -45,8 +45,7 @@ extension Ingest {
                         // are dropped anyway: Redis is a cache).
                         let away = publisher.status.state == .disconnected
                         cachePublished = (try? publisher.waitUntilPublished(seconds: away ? 0.5 : 10)) != nil
-                        publisher.stop()
-                        cacheStatus = publisher.status
+                        cacheStatus = reportUnpublished(publisher)
                     }
                 }
                 defer {

@@ -132,7 +132,7 @@ struct Serve: AsyncParsableCommand {
         }
         scheduler.stop()
         mirror?.stop()
-        publisher?.stop()
+        if let publisher { reportUnpublished(publisher) }
         do throws(StrataError) {
             try database.close()
         } catch {
@@ -149,6 +149,39 @@ func report(_ change: Reachability.Change, _ who: String, recovered: String) {
     case .failing(let error): Output.standardError("strata: \(who): \(error.description); retrying in the background (writes go on)\n")
     case .recovered: Output.standardError("strata: \(who): \(recovered)\n")
     }
+}
+
+/// Stops the Redis publisher and, when rows did not reach Redis (dropped while it was away
+/// or slow, or still waiting at the stop), says so in one line on standard error.
+@discardableResult
+func reportUnpublished(_ publisher: CachePublisher) -> CacheStatus {
+    let away = !publisher.status.connected
+    let atStop = publisher.stop()
+    let s = publisher.status
+    if s.rowsDropped > 0 {
+        let why = away ? "Redis unreachable" : atStop > 0 ? "Redis had not confirmed them at the stop" : "Redis was away or slow, or refused them"
+        Output.standardError("strata: Redis publisher: \(grouped(s.rowsDropped)) rows not published (\(why)); strata cache warm republishes the last \(windowText(publisher.configuration.windowSeconds))\n")
+    }
+    return s
+}
+
+/// The cache window as said in a sentence: "hour", "15 minutes", "90 seconds".
+func windowText(_ seconds: Double) -> String {
+    if seconds == 3_600 { return "hour" }
+    if seconds == 60 { return "minute" }
+    if seconds >= 60 && seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60)) minutes" }
+    return "\(format3(seconds)) seconds"
+}
+
+/// 5000 as "5,000".
+func grouped(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, d) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(d)
+    }
+    return (n < 0 ? "-" : "") + out
 }
 
 /// A schedule option: a duration (at least 1s), daily HH:MM (UTC), or "never" (nil).

@@ -134,4 +134,22 @@ extension ServeTests {
         #expect(err.hasSuffix("strata: Redis publisher: Redis at 127.0.0.1:\(port)/0 reached again; publishing\n"), "\(err)")
         #expect(err.split(separator: "\n").count == 3 && !err.contains("sekret"), "\(err)")
     }
+
+    /// Redis away until SIGTERM: the rows it never got are counted, and one line says so.
+    @Test func rowsRedisNeverGotAreNamedAtStop() throws {
+        let config = root.path + "/strata.json"
+        writeText(config, """
+            { "data_dir": "\(data)", "cache": { "url": "redis://127.0.0.1:1", "prefix": "t" } }
+            """)
+        let (pid, url) = try start(["--config", config])
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        let lines = (0..<1_500).map { "trade,symbol=A price=1 \(1_704_205_800 + $0)" }.joined(separator: "\n")
+        #expect(post(url + "/api/v2/write?precision=s", lines + "\n").code == 204)
+        kill(pid, SIGTERM)
+        #expect(waitForExit(pid) == 0)
+        stopped = true
+        let err = String(decoding: try readFile(root.path + "/err.txt"), as: UTF8.self)
+        #expect(err.hasSuffix("strata: Redis publisher: 1,500 rows not published (Redis unreachable); strata cache warm republishes the last hour\n"), "\(err)")
+    }
 }
