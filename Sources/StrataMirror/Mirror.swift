@@ -48,12 +48,15 @@ public struct MirrorStatus: Sendable {
     public var deletesReplicated = 0
     public var batches = 0
     public var failures = 0
-    /// Seconds since the mirror last had everything durable replicated (0 when caught up).
+    /// Seconds since the mirror was last seen caught up, or since it started if it has not
+    /// been: an upper bound on the age of the oldest durable row not yet replicated (0 when
+    /// caught up). Counts also while the database is away.
     public var lagSeconds: Double = 0
     /// Durable log records not yet replicated (counted while reading; 0 when caught up).
     public var lagBytes = 0
-    /// Rows in the durable log not yet replicated, also while the database is away (nil
-    /// until the mirror first connects and counts the backlog after its cursor).
+    /// Rows in the durable log after the cursor, also while the database is away: before the
+    /// mirror first connects, counted from where the store kept the log for it (the cursor it
+    /// last saw committed). Nil only when that log cannot be read (`needs sync`).
     public var lagRows: Int?
     public var lastError: String?
     /// The store held rows before the mirror first ran: `strata mirror sync` backfills them.
@@ -76,6 +79,7 @@ public final class Mirror: @unchecked Sendable {
     private let monitor = Monitor()
     private var current = MirrorStatus()
     private let worker = ServiceThread(name: "strata-mirror")
+    /// When the mirror was last seen with nothing to replicate (or started). Guarded by `monitor`.
     private var lastCaughtUp = monotonicNanoseconds()
     /// For the lag in rows: the rows after the cursor up to a mark of the log, counted once,
     /// and the rows replicated since. Guarded by `monitor`.
@@ -100,6 +104,13 @@ public final class Mirror: @unchecked Sendable {
             try database.retainLog(from: start)
         }
         current.needsBackfill = Self.needsBackfill(database.store.directory)
+        current.server = PostgresConnection.describe(configuration.dsn)
+        // The backlog before the database is reached: the log kept for the mirror starts
+        // where it last saw its cursor committed.
+        let mark = database.durableLog
+        if let kept = database.logRetention, let rows = try? database.logRows(after: kept, through: mark.position) {
+            lagBase = (mark, rows, kept)
+        }
     }
 
     /// `_wal/_backfill`: the store held rows when its mirror was set up, so the database
@@ -116,9 +127,13 @@ public final class Mirror: @unchecked Sendable {
 
     public var status: MirrorStatus {
         let mark = database.durableLog
+        let now = monotonicNanoseconds()
         return monitor.withLock {
             var s = current
             s.lagRows = lagBase.map { max(0, $0.rows + (mark.rows - $0.mark.rows) - replicatedSinceBase) }
+            if s.lagRows == 0 { lastCaughtUp = now }
+            let behind = s.lagRows.map { $0 > 0 } ?? (s.state != .caughtUp)
+            s.lagSeconds = behind ? Double(now - lastCaughtUp) / 1e9 : 0
             return s
         }
     }
@@ -228,11 +243,11 @@ public final class Mirror: @unchecked Sendable {
             let batch = try nextBatch(after: cursor.position)
             if batch.end == cursor.position {
                 // Nothing new: caught up with the durable log.
-                lastCaughtUp = monotonicNanoseconds()
+                let now = monotonicNanoseconds()
                 update {
+                    lastCaughtUp = now
                     $0.state = .caughtUp
                     $0.durable = durable
-                    $0.lagSeconds = 0
                     $0.lagBytes = 0
                 }
                 if !pause(configuration.pollMilliseconds) { return }
@@ -245,14 +260,12 @@ public final class Mirror: @unchecked Sendable {
                 if crash { Glibc.exit(86) }
             }
             try database.retainLog(from: cursor.position)
-            let lag = Double(monotonicNanoseconds() - lastCaughtUp) / 1e9
             update {
                 replicatedSinceBase += batch.rows
                 $0.cursor = cursor
                 $0.rowsReplicated += batch.rows
                 $0.deletesReplicated += batch.deletes
                 $0.batches += 1
-                $0.lagSeconds = lag
                 // What is left in the current log file (a lower bound across files).
                 $0.lagBytes = durable.file == batch.end.file ? max(0, Int(durable.offset) - Int(batch.end.offset)) : configuration.batchBytes
             }

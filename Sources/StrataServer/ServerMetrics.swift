@@ -94,7 +94,7 @@ public final class ServerMetrics: Sendable {
             metric("strata_mirror_rows_replicated_total", "counter", "Rows the database mirror committed since the server started.", [("", "\(m.rowsReplicated)")])
             metric("strata_mirror_failures_total", "counter", "Failed mirror sessions (each retried with backoff).", [("", "\(m.failures)")])
             metric("strata_mirror_lag_rows", "gauge", "Durable rows not yet in the mirror's database.", [("", "\(m.lagRows ?? 0)")])
-            metric("strata_mirror_lag_seconds", "gauge", "Seconds since the mirror last had everything durable.", [("", "\(m.lagSeconds)")])
+            metric("strata_mirror_lag_seconds", "gauge", "Seconds since the mirror was last caught up with the durable log (0 when caught up).", [("", "\(m.lagSeconds)")])
         }
         if let c = cache {
             metric("strata_cache_rows_published_total", "counter", "Rows published to Redis.", [("", "\(c.rowsPublished)")])

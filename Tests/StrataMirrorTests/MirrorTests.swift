@@ -123,7 +123,7 @@ struct MirrorTests {
         usleep(50_000)  // the 5 ms fsync interval makes the last batch durable
         let away = m.status
         let behind = try db.logRows(after: away.cursor!.position, through: db.durableLogPosition)
-        #expect(behind > 0 && away.lagRows == behind, "\(away)")
+        #expect(behind > 0 && away.lagRows == behind && away.lagSeconds > 0, "\(away)")
         #expect(runScript("pg-server", "restart", dir) == 0)
         try ingest(db, batches: 40..<50)
         try m.waitUntilReplicated(seconds: 120)
@@ -154,8 +154,20 @@ struct MirrorTests {
         let expected = broken == "password" ? "password authentication failed" : "cannot connect to PostgreSQL at 127.0.0.1:1"
         #expect(s.state == .retrying && s.failures >= 2 && s.lastError?.contains(expected) == true && s.lastError?.contains(secret) == false, "\(s)")
         #expect(try db.query(try SeriesKey(measurement: "trade", symbol: "SYM3")).rows.rowCount == 5_000)
+        // Never connected, yet the lag is every row appended, and its age counts.
+        usleep(50_000)  // the 5 ms fsync interval makes the last batch durable
+        let lag = m.status
+        #expect(lag.lagRows == 50_000 && lag.lagSeconds > 0 && lag.server?.hasPrefix("127.0.0.1:") == true, "\(lag)")
         m.stop()
         try db.close()
+        // Reopened with the database still unusable: the rows left behind are counted at once.
+        let again = try open()
+        let m2 = try mirror(again, schemaName: "denied", dsn: dsn)
+        #expect(m2.status.lagRows == 50_000, "\(m2.status)")
+        try ingest(again, batches: 5..<6)
+        usleep(50_000)
+        #expect(m2.status.lagRows == 60_000, "\(m2.status)")
+        try again.close()
     }
 }
 
