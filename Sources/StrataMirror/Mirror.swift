@@ -150,15 +150,21 @@ public final class Mirror: @unchecked Sendable {
 
     /// Waits until every append that returned before the call is replicated (once the
     /// fsync policy has made it durable); throws the mirror's last error if that does not
-    /// happen within `seconds`.
-    public func waitUntilReplicated(seconds: Double = 60) throws(StrataError) {
+    /// happen within `seconds`, or, with `awaySeconds`, once the mirror has been without
+    /// its database (failed to connect or lost it, and retrying) that long in a row. A
+    /// first connection still being tried counts as not away (its connect timeout bounds it).
+    public func waitUntilReplicated(seconds: Double = 60, awaySeconds: Double? = nil) throws(StrataError) {
         let target = database.writtenLogPosition
         let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
+        var awaySince: Int64?
         while true {
             let s = status
             if let c = s.cursor, c.position >= target { return }
-            if monotonicNanoseconds() > deadline {
-                throw StrataError(.io, "the mirror did not reach \(target) in \(seconds) s (at \(s.cursor.map { "\($0.position)" } ?? "no cursor"), \(s.state.rawValue))" + (s.lastError.map { ": \($0)" } ?? ""))
+            let now = monotonicNanoseconds()
+            awaySince = s.state == .retrying || s.state == .needsSync ? awaySince ?? now : nil
+            let gaveUp = awaySeconds.map { limit in awaySince.map { now - $0 > Int64(limit * 1e9) } ?? false } ?? false
+            if now > deadline || gaveUp {
+                throw StrataError(.io, "the mirror did not reach \(target) " + (gaveUp ? "(its database is away)" : "in \(seconds) s") + " (at \(s.cursor.map { "\($0.position)" } ?? "no cursor"), \(s.state.rawValue))" + (s.lastError.map { ": \($0)" } ?? ""))
             }
             usleep(5_000)
         }

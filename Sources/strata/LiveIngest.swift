@@ -31,6 +31,8 @@ extension Ingest {
             let cacheConfiguration = try store.settings().cache()
             var cacheStatus: CacheStatus?
             var cachePublished = false
+            // Time spent after the ingest waiting for the mirror and the publisher.
+            var replicaWait = 0.0
             let (report, database) = try withDatabase(store.path, configuration: configuration, creating: true) { database in
                 for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
                 // The mirror replicates alongside; ingest never waits for it.
@@ -43,18 +45,23 @@ extension Ingest {
                     if let publisher {
                         // A moment to send what waits, unless Redis is away (then the rows
                         // are dropped anyway: Redis is a cache).
+                        let waitStarted = now()
                         let away = publisher.status.state == .disconnected
                         cachePublished = (try? publisher.waitUntilPublished(seconds: away ? 0.5 : 10)) != nil
                         cacheStatus = reportUnpublished(publisher)
+                        replicaWait += now() - waitStarted
                     }
                 }
                 defer {
                     if let mirror {
-                        // Give it a moment to catch up before the process ends; what it
-                        // does not reach is replicated by the next run (the log is kept).
-                        mirrorCaughtUp = (try? mirror.waitUntilReplicated(seconds: 30)) != nil
+                        // Give it up to 30 s to catch up before the process ends, unless it
+                        // cannot reach its database; what it does not reach is replicated by
+                        // the next run (the log is kept).
+                        let waitStarted = now()
+                        mirrorCaughtUp = (try? mirror.waitUntilReplicated(seconds: 30, awaySeconds: 0.5)) != nil
                         mirror.stop()
                         mirrorStatus = mirror.status
+                        replicaWait += now() - waitStarted
                     }
                 }
                 let sink: CSVIngester.Sink = { (batch, line) throws(StrataError) in
@@ -70,7 +77,8 @@ extension Ingest {
                 }
                 return (report, database)
             }
-            let seconds = max(now() - started, 1e-9)
+            // The ingest itself (and closing the store), not the wait for the replicas.
+            let seconds = max(now() - started - replicaWait, 1e-9)
             for issue in report.issues { Output.standardError("strata: \(source): \(issue)\n") }
             if report.badRowCount > report.issues.count {
                 Output.standardError("strata: \(source): … and \(report.badRowCount - report.issues.count) more bad rows\n")
@@ -84,6 +92,9 @@ extension Ingest {
             if let s = mirrorStatus {
                 out.write("mirror: \(s.rowsReplicated) rows replicated to \(s.server ?? "the database")"
                           + (mirrorCaughtUp ? "" : "; behind (the next run catches up): \(s.lastError ?? "not caught up in 30 s")") + "\n")
+            }
+            if mirrorStatus != nil || cacheStatus != nil {
+                out.write("replicas wait seconds: \(format3(replicaWait))\n")
             }
             if let s = cacheStatus {
                 out.write("cache: \(s.rowsPublished) rows published to \(s.server)" + (s.rowsDropped > 0 ? ", \(s.rowsDropped) dropped" : "")

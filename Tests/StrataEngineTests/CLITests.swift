@@ -436,4 +436,22 @@ import Testing
         #expect(r.stdout.contains("wrote 60000 synthetic trades"))
         #expect(r.stdout.contains("time,symbol,open,high,low,close,volume,count,vwap"))
     }
+
+    /// A mirror whose database refuses connections does not hold `ingest --live` up for its
+    /// 30 s grace, and the ingest's own time leaves that wait out.
+    @Test func liveIngestDoesNotWaitForAnUnreachableMirror() {
+        writeText(root.path + "/t.csv", trades)
+        let started = monotonicNanoseconds()
+        let r = runStrata(["ingest", "--live", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"],
+                          environment: ["TIMESCALE_DSN": "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=1"])
+        let elapsed = Double(monotonicNanoseconds() - started) / 1e9
+        #expect(r.status == 0 && elapsed < 10, "\(elapsed) s: \(r.stdout)\(r.stderr)")
+        let lines = r.stdout.lines()
+        #expect(lines.contains("rows written: 5"), "\(r.stdout)")
+        #expect(lines.contains { $0.hasPrefix("mirror: 0 rows replicated to 127.0.0.1:1/x as x; behind (the next run catches up): ") }, "\(r.stdout)")
+        let wait = lines.first { $0.hasPrefix("replicas wait seconds: ") }.flatMap { Double($0.dropFirst("replicas wait seconds: ".count)) }
+        let seconds = lines.first { $0.hasPrefix("seconds: ") }.flatMap { Double($0.dropFirst("seconds: ".count)) }
+        #expect(wait != nil && seconds != nil && seconds! + wait! <= elapsed, "\(r.stdout)")
+        #expect(runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"]).stdout.lines().count == 5)
+    }
 }
