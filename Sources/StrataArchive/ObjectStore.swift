@@ -49,6 +49,9 @@ public struct ObjectStoreStatistics: Sendable, Equatable {
     public var retries = 0
     public var bytesSent = 0
     public var bytesReceived = 0
+    /// The last request that failed for good (after its retries), and when (ns since the epoch).
+    public var lastError: String?
+    public var lastErrorAt: Int64?
 
     public init() {}
 }

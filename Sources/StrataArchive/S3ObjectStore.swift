@@ -95,6 +95,11 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
             }
             guard retryable && attempt < configuration.maxAttempts else {
                 if attempt > 1 { failure.message += " (after \(attempt) attempts)" }
+                let described = failure.description
+                counters.withLock {
+                    $0.lastError = described
+                    $0.lastErrorAt = CivilTime.now()
+                }
                 throw failure
             }
             counters.withLock { $0.retries += 1 }

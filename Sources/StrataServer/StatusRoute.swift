@@ -2,6 +2,7 @@ import Glibc
 import Hummingbird
 import NIOCore
 import StrataCache
+import StrataArchive
 import StrataEngine
 import StrataMirror
 import StrataSystem
@@ -83,6 +84,7 @@ extension StrataServer {
         } else {
             fields.append("\"cache\":null")
         }
+        fields.append("\"archive\":\(archive.map(archiveJSON) ?? "null")")
         let jobs = (scheduler?.state ?? []).map { item -> String in
             let r = item.record
             func time(_ t: Int64?) -> String { t.map { TextFormat.jsonString(CivilTime.format($0)) } ?? "null" }
@@ -108,6 +110,22 @@ extension StrataServer {
         return "{\"scanned_at\":\(time(q.scannedAt)),\"from\":\(time(q.from)),\"to\":\(time(q.to)),\"series\":\(q.series),\"rows\":\(q.rows),"
             + "\"series_with_findings\":\(q.seriesWithIssues),\"findings\":{\(totals)},\"out_of_order_rows\":\(outOfOrder),"
             + "\"worst\":[\(worst.joined(separator: ","))]}"
+    }
+
+    /// The archive: where it is, whether new objects are sealed, its block cache, and (S3)
+    /// its requests and the last one that failed for good.
+    func archiveJSON(_ archive: Archive) -> String {
+        let c = archive.cacheStatistics
+        var fields = ["\"location\":\(TextFormat.jsonString(archive.objects.location))", "\"encrypted\":\(archive.keyring != nil)",
+                      "\"cache\":{\"capacity_bytes\":\(c.capacity),\"bytes\":\(c.bytes),\"hits\":\(c.hits),\"misses\":\(c.misses)}"]
+        if let r = archive.objects.requestStatistics {
+            fields.append("\"requests\":\(r.requests.values.reduce(0, +))")
+            fields.append("\"request_errors\":\(r.errors.values.reduce(0, +))")
+            fields.append("\"retries\":\(r.retries)")
+            fields.append("\"last_error\":\(r.lastError.map(TextFormat.jsonString) ?? "null")")
+            fields.append("\"last_error_at\":\(r.lastErrorAt.map { TextFormat.jsonString(CivilTime.format($0)) } ?? "null")")
+        }
+        return "{" + fields.joined(separator: ",") + "}"
     }
 
     /// The auto-tuner's bounds, current values and latest changes.

@@ -204,6 +204,7 @@ func checkObjectStoreContract(_ store: any ObjectStore) throws {
         // Each attempt counts, as a request and as an error (for /metrics).
         let counted = try #require(store.requestStatistics)
         #expect(counted.requests == ["GET": 3] && counted.errors == ["GET": 3] && counted.retries == 2)
+        #expect(counted.lastError?.contains("127.0.0.1:9") == true && counted.lastErrorAt != nil, "\(counted)")
     }
 
     @Test func requestsAreCounted() throws {

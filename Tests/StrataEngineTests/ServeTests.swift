@@ -373,7 +373,8 @@ import Testing
             assert (f["duplicate"], f["non_positive_price"], f["ohlc"], f["gap"]) == (1, 1, 1, 0), q
             assert q["series_with_findings"] == 2 and q["worst"][0]["symbol"] == "005930", q
             t=d["tuning"]; assert t["enabled"] and t["flush_rows"] == 1048576 and t["flush_rows_bounds"] == [65536, 4194304], t
-            assert [j["job"] for j in d["scheduled"]] == ["tier", "quality", "tune"], d["scheduled"]' '\(root.path)/status.json' 2> '\(root.path)/check.txt'
+            assert [j["job"] for j in d["scheduled"]] == ["tier", "quality", "tune"], d["scheduled"]
+            a=d["archive"]; assert a["location"].startswith("file:///") and a["location"].endswith("/data/_archive") and a["encrypted"] is False and a["cache"]["capacity_bytes"] > 0, a' '\(root.path)/status.json' 2> '\(root.path)/check.txt'
             """)
         #expect(checked == 0, "\(status)\(String(decoding: (try? readFile(root.path + "/check.txt")) ?? [], as: UTF8.self))")
         let scrape = fetch(url + "/metrics").body
