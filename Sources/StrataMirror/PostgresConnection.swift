@@ -72,7 +72,7 @@ public final class PostgresConnection: @unchecked Sendable {
         var text = String(cString: raw)
         while text.last == "\n" || text.last == " " { text.removeLast() }
         // libpq puts several lines (one per address tried); keep them on one.
-        return text.split(separator: "\n").map { $0.trimmingPrefix(" ") }.joined(separator: "; ")
+        return text.split(separator: "\n").map { $0.trimmingPrefix(while: { $0 == " " || $0 == "\t" }) }.joined(separator: "; ")
     }
 
     /// `host:port/dbname as user` from a connection string, without its password.
