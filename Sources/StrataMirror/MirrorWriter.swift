@@ -86,6 +86,15 @@ public final class MirrorWriter {
             "CREATE SCHEMA IF NOT EXISTS \(PostgresConnection.quoteIdentifier(options.schema))",
             "CREATE TABLE IF NOT EXISTS \(cursorTable) (store text PRIMARY KEY, wal_file bigint NOT NULL, wal_offset bigint NOT NULL, next_seq bigint NOT NULL, updated timestamptz NOT NULL DEFAULT now())",
         ] { try connection.execute(statement) }
+        // The tables have no store column: a second store in this schema would mix its
+        // rows into the first one's, which no count or query could tell apart. (Checked
+        // before this store's row goes in, so a refused store leaves nothing behind.)
+        let others = try connection.execute("SELECT store FROM \(cursorTable) WHERE store <> $1 ORDER BY store LIMIT 1", [store])
+        if others.rowCount > 0, let other = others.value(0, 0) {
+            throw StrataError(.conflict, "the mirror schema '\(options.schema)' already mirrors another store (\(other)), and its tables would mix both stores' rows; "
+                              + "give this store (\(store)) its own mirror.schema or STRATA_MIRROR_SCHEMA. If that store is gone (this one was restored from its backup, say), "
+                              + "remove its cursor (DELETE FROM \(cursorTable) WHERE store = \(PostgresConnection.quoteLiteral(other))) and run strata mirror sync")
+        }
         // The store's row exists from the start, so two mirrors of one store always meet
         // on its lock (SELECT … FOR UPDATE) and never both commit a first batch.
         try connection.execute("INSERT INTO \(cursorTable) (store, wal_file, wal_offset, next_seq) VALUES ($1, 0, 0, 0) ON CONFLICT (store) DO NOTHING", [store])

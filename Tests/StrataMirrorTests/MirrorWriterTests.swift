@@ -48,6 +48,23 @@ struct MirrorWriterTests {
         RowBlock(timestamps: times, columns: [Column(.float64(prices)), Column(.int64(sizes))])
     }
 
+    @Test func aSecondStoreInTheSameSchemaIsRefusedNamingTheFirst() throws {
+        let first = try writer("shared", store: "aaaaaaaaaaaaaaaa")
+        var options = MirrorOptions()
+        options.schema = first.schema.options.schema
+        #expect {
+            try MirrorWriter(connection: try PostgresTestServer.connect(), options: options, store: "bbbbbbbbbbbbbbbb")
+        } throws: {
+            let e = $0 as! StrataError
+            return e.code == .conflict && e.message.contains("already mirrors another store (aaaaaaaaaaaaaaaa)")
+                && e.message.contains("DELETE FROM \"\(options.schema)\".strata_mirror_cursor WHERE store = 'aaaaaaaaaaaaaaaa'")
+        }
+        // The first store goes on; the cursor removed as told, the second one is taken.
+        _ = try MirrorWriter(connection: try PostgresTestServer.connect(), options: options, store: "aaaaaaaaaaaaaaaa")
+        try first.connection.execute("DELETE FROM \"\(options.schema)\".strata_mirror_cursor WHERE store = 'aaaaaaaaaaaaaaaa'")
+        _ = try MirrorWriter(connection: try PostgresTestServer.connect(), options: options, store: "bbbbbbbbbbbbbbbb")
+    }
+
     @Test func rowsDeletesAndANewFieldArriveOnceInOrder() throws {
         let w = try writer("writer")
         // Against a server without TimescaleDB (Debian's), the plain path, and why.
