@@ -115,10 +115,7 @@ extension Database {
             // The fields go on disk in the order this database first saw them (the order
             // queries answer in now), not in the order of the series flushed, so that a
             // query's columns stay the same after the flush and after a restart.
-            let measurements = Set(batch.map(\.series.measurement)).sorted()
-            let known = monitor.withLock { measurements.compactMap { m in state.schemas[m].map { (m, $0.fields) } } }
-            for (m, fields) in known { try store.register(fields, measurement: m) }
-            try store.registerFields(of: batch)
+            try store.registerFields(of: batch, firstSeen: monitor.withLock { state.schemas })
             beginSwitch(taken.map(\.0))
             switching = true
             let committed = try store.commit(new, base: store.manifest, edit: { key, m in

@@ -21,10 +21,7 @@ extension Database {
     public func isMemoryFull(countingRefusal: Bool = false) -> Bool {
         monitor.withLock {
             let full = state.memoryBytes + state.reservedBytes >= configuration.memoryLimit
-            if full && countingRefusal {
-                state.counters.backpressureRefusals += 1
-                requestFlush()
-            }
+            if full && countingRefusal { refusedForMemory() }
             return full
         }
     }

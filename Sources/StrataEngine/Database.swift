@@ -318,8 +318,7 @@ public final class Database: @unchecked Sendable {
                         state.reservedBytes += bytes
                         continuation.resume(returning: .proceed)
                     } else if !waiting {
-                        state.counters.backpressureRefusals += 1
-                        requestFlush()
+                        refusedForMemory()
                         continuation.resume(returning: .fail(StrataError(.busy, "unflushed rows are at the memory bound (\(configuration.memoryLimit >> 20) MiB); nothing was written", path: store.directory)))
                     } else {
                         state.counters.backpressureWaits += 1
@@ -334,6 +333,13 @@ public final class Database: @unchecked Sendable {
             case .fail(let e): throw e
             }
         }
+    }
+
+    /// An append turned away at the memory bound: counted, and a flush asked for so that
+    /// the retry finds room. Lock held.
+    func refusedForMemory() {
+        state.counters.backpressureRefusals += 1
+        requestFlush()
     }
 
     /// Whether a batch of `bytes` may go into the memtable now, beside the rows there and

@@ -236,14 +236,19 @@ public final class Store: Sendable {
     }
 
     /// Records the fields of a batch: one schema read and at most one rewrite per
-    /// measurement, not one per series. Call with the write lock held.
-    func registerFields(of batch: [SeriesRows]) throws(StrataError) {
+    /// measurement, not one per series. New fields go in the order of `firstSeen` (a
+    /// database's schemas, in the order its appends brought the fields), then of the batch.
+    /// Call with the write lock held.
+    func registerFields(of batch: [SeriesRows], firstSeen: [String: MeasurementSchema] = [:]) throws(StrataError) {
         var fieldsByMeasurement: [String: [Field]] = [:]
         var order: [String] = []
         for item in batch where item.rows.rowCount > 0 {
             let m = item.series.measurement
-            if fieldsByMeasurement[m] == nil { order.append(m) }
-            fieldsByMeasurement[m, default: []].append(contentsOf: item.schema)
+            if fieldsByMeasurement[m] == nil {
+                order.append(m)
+                fieldsByMeasurement[m] = firstSeen[m]?.fields ?? []
+            }
+            fieldsByMeasurement[m]!.append(contentsOf: item.schema)
         }
         for m in order { try register(fieldsByMeasurement[m]!, measurement: m) }
     }

@@ -129,6 +129,13 @@ public struct StrataServer: Sendable {
     /// What both write routes do: read the body (inflating gzip within the size limit),
     /// refuse it at the memory bound, parse it, append the valid rows durably, and report
     /// the refused ones with their numbers.
+    /// 503 with Retry-After: nothing was written, the client sends the same body again.
+    static func retryLater(_ reason: String) -> Response {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "1"
+        return error(.serviceUnavailable, "\(reason); retry in a second", headers: headers)
+    }
+
     func ingest(_ request: Request, unit: String, parse: (ByteBuffer) -> IngestBatch) async throws -> Response {
         let encoding = request.headers[.contentEncoding]?.lowercased() ?? "identity"
         guard encoding == "identity" || encoding == "gzip" else {
@@ -146,9 +153,7 @@ public struct StrataServer: Sendable {
         }
         // Rows wait in memory for a flush beyond the bound: the client retries instead.
         guard !database.isMemoryFull(countingRefusal: true) else {
-            var headers = HTTPFields()
-            headers[.retryAfter] = "1"
-            return Self.error(.serviceUnavailable, "unflushed rows are at the memory bound; retry in a second", headers: headers)
+            return Self.retryLater("unflushed rows are at the memory bound")
         }
         let batch = parse(body)
         metrics.bytesReceived.increment(by: Int64(body.readableBytes))
@@ -157,9 +162,7 @@ public struct StrataServer: Sendable {
             do throws(StrataError) {
                 try await database.append(batch.series, waitingForMemory: false)
             } catch where error.code == .busy {
-                var headers = HTTPFields()
-                headers[.retryAfter] = "1"
-                return Self.error(.serviceUnavailable, "\(error.message); retry in a second", headers: headers)
+                return Self.retryLater(error.message)
             } catch {
                 return Self.error(error.code == .invalidInput || error.code == .conflict ? .badRequest : .internalServerError,
                                   error.description, extra: ["written": "0", "rejected": "\(batch.rows + batch.badLines)"])
