@@ -96,20 +96,17 @@ public final class Archive: ColdStorage, Sendable {
         let storeID = try database.store.identity()
         let offset = database.configuration.store.dayOffsetSeconds
         let seriesDays = try database.store.seriesDays()
-        let archivedBefore = try checkSameArchive(database.store, seriesDays)
-        // Recorded before the first day goes, so that a run cut short names the archive too.
-        var recorded = false
-        func record() throws(StrataError) {
-            try database.store.recordArchive(objects.location == Archive.defaultLocation(database.store.directory) ? nil : objects.location)
-            recorded = true
-        }
-        for key in seriesDays {
-            if let measurement, key.series.measurement != measurement { continue }
+        let due = seriesDays.filter { key in
             let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
-            guard dayEnd <= now &- olderThan else { continue }
+            return (measurement == nil || key.series.measurement == measurement) && dayEnd <= now &- olderThan
+        }
+        // Recorded before the first day goes, so that a run cut short names the archive too.
+        if try checkSameArchive(database.store, seriesDays) || !due.isEmpty {
+            try database.store.recordArchive(objects.location == Archive.defaultLocation(database.store.directory) ? nil : objects.location)
+        }
+        for key in due {
             var uploadedKey: String?
             var localSize = 0
-            if !recorded { try record() }
             let archived = try database.archive(key) { (segment) throws(StrataError) -> (key: String, bytes: UInt64) in
                 let objectKey = Archive.key(key.series, key.day, segment.id, store: storeID)
                 localSize = segment.size
@@ -146,7 +143,6 @@ public final class Archive: ColdStorage, Sendable {
                 summary.keys.append(archived.key)
             }
         }
-        if archivedBefore && !recorded { try record() }
         return summary
     }
 

@@ -45,11 +45,6 @@ public enum FileSystem {
         return stat(path, &st) == 0 && st.st_mode & S_IROTH != 0
     }
 
-    /// Whether this process may create files in the directory at `path`.
-    public static func isWritable(_ path: String) -> Bool {
-        access(path, W_OK) == 0
-    }
-
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
