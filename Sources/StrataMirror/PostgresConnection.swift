@@ -75,12 +75,12 @@ public final class PostgresConnection: @unchecked Sendable {
         return text.split(separator: "\n").map { $0.trimmingPrefix(while: { $0 == " " || $0 == "\t" }) }.joined(separator: "; ")
     }
 
-    /// `host:port/dbname as user` from a connection string, without its password.
-    public static func describe(_ dsn: String) -> String {
+    /// The options a connection string sets, as libpq parses it (nil if it cannot).
+    static func options(_ dsn: String) -> [String: String]? {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(dsn, &errorMessage) else {
             if let errorMessage { PQfreemem(errorMessage) }
-            return "(an unparsable connection string)"
+            return nil
         }
         defer { PQconninfoFree(options) }
         var values: [String: String] = [:]
@@ -89,6 +89,17 @@ public final class PostgresConnection: @unchecked Sendable {
             if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
             option += 1
         }
+        return values
+    }
+
+    /// Whether a connection string holds a password (key=value or URI form alike).
+    public static func holdsPassword(_ dsn: String) -> Bool {
+        options(dsn)?["password"].map { !$0.isEmpty } ?? false
+    }
+
+    /// `host:port/dbname as user` from a connection string, without its password.
+    public static func describe(_ dsn: String) -> String {
+        guard let values = options(dsn) else { return "(an unparsable connection string)" }
         let host = values["host"] ?? values["hostaddr"] ?? "localhost"
         return "\(host):\(values["port"] ?? "5432")/\(values["dbname"] ?? values["user"] ?? "postgres")" + (values["user"].map { " as \($0)" } ?? "")
     }

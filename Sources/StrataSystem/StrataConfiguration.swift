@@ -77,12 +77,6 @@ public struct StrataConfiguration: Sendable {
         try StrataConfiguration(try ConfigurationFile.load(path))
     }
 
-    /// Every problem of a configuration file (empty: it is valid). A file that is not JSON
-    /// has one problem, the first syntax error.
-    public static func problems(_ path: String) -> [StrataError] {
-        check(path).problems
-    }
-
     /// Every problem of a configuration file, and its settings with each bad one left at
     /// its default (nil when the file is not JSON at all), so that checks across settings
     /// and the environment can go on.
@@ -198,16 +192,9 @@ public struct StrataConfiguration: Sendable {
     /// The settings of the file that hold secrets (by name, never the value): a password
     /// in the mirror's DSN or the cache's URL, the S3 secret key.
     public var secretsHeld: [String] {
-        // A password in a URL's user info (`scheme://user:password@host`).
-        func passwordInURL(_ url: String) -> Bool {
-            guard let scheme = url.range(of: "://") else { return false }
-            let rest = url[scheme.upperBound...]
-            guard let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return false }
-            return rest.index(after: colon) < at
-        }
         var out: [String] = []
-        if let dsn = mirrorDSN, dsn.contains("password=") || passwordInURL(dsn) { out.append("a password (mirror.dsn)") }
-        if let url = cacheURL, passwordInURL(url) { out.append("a password (cache.url)") }
+        if let dsn = mirrorDSN, PostgresConnection.holdsPassword(dsn) { out.append("a password (mirror.dsn)") }
+        if let url = cacheURL, (try? RedisURL(parsing: url))?.password != nil { out.append("a password (cache.url)") }
         if archiveSettings["S3_SECRET_KEY"].map({ !$0.isEmpty }) == true { out.append("the S3 secret key (archive.secret_key)") }
         return out
     }
