@@ -118,6 +118,12 @@ public struct Keyring: Sendable {
         getenv(name).map { String(cString: $0) }
     }
 
+    /// The environment variable `name` when it is set to something (set but empty counts
+    /// as not set, as a shell's `X= strata …` means).
+    public static func environmentSetting(_ name: String) -> String? {
+        environmentVariable(name).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// The cipher of an object sealed with key `id` and `salt`; `what` names the object.
     public func cipher(_ id: KeyID, salt: [UInt8], for what: String) throws(StrataError) -> ObjectCipher {
         guard let key = key(id) else {

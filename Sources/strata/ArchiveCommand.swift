@@ -22,9 +22,8 @@ struct ArchiveOption: ParsableArguments {
         let variable = { (name: String) in settings.variable(name) }
         let keyring = try Keyring.fromEnvironment(variable)
         // Flag, then the environment (STRATA_ARCHIVE, then S3_BUCKET), then the file's url.
-        let environment = Keyring.environmentVariable
-        var url = archive ?? environment("STRATA_ARCHIVE").flatMap { $0.isEmpty ? nil : $0 }
-        if url == nil, environment("S3_BUCKET").map({ !$0.isEmpty }) == true, let s3 = try S3Configuration.fromEnvironment(variable) {
+        var url = archive ?? Keyring.environmentSetting("STRATA_ARCHIVE")
+        if url == nil, Keyring.environmentSetting("S3_BUCKET") != nil, let s3 = try S3Configuration.fromEnvironment(variable) {
             return Archive(objects: try S3ObjectStore(s3), keyring: keyring, cacheBytes: settings.cacheBytes)
         }
         if url == nil { url = settings.archiveSettings["STRATA_ARCHIVE"] }

@@ -18,7 +18,7 @@ struct ValidateConfig: ParsableCommand {
     func run() throws {
         var problems: [String] = []
         var settings = StrataConfiguration()
-        let path = config ?? Keyring.environmentVariable("STRATA_CONFIG").flatMap { $0.isEmpty ? nil : $0 }
+        let path = config ?? Keyring.environmentSetting("STRATA_CONFIG")
         if let path {
             // The file's valid settings count for the checks below even when others are bad.
             let (loaded, found) = StrataConfiguration.check(path)
@@ -66,7 +66,7 @@ struct ValidateConfig: ParsableCommand {
             }
         }
         check("STRATA_ENCRYPTION_KEY* / encryption.key_file") { () throws(StrataError) in _ = try Keyring.fromEnvironment(variable) }
-        let keysFile = Keyring.environmentVariable("STRATA_API_KEYS_FILE").flatMap { $0.isEmpty ? nil : $0 } ?? settings.server.apiKeysFile
+        let keysFile = Keyring.environmentSetting("STRATA_API_KEYS_FILE") ?? settings.server.apiKeysFile
         var keys = 0
         if let keysFile {
             check("STRATA_API_KEYS_FILE / server.api_keys_file") { () throws(StrataError) in
@@ -74,7 +74,7 @@ struct ValidateConfig: ParsableCommand {
                 if keys == 0 { throw StrataError(.invalidInput, "\(keysFile) holds no API keys (strata keys create makes them)") }
             }
         }
-        let listen = Keyring.environmentVariable("STRATA_LISTEN").flatMap { $0.isEmpty ? nil : $0 } ?? settings.server.listen
+        let listen = Keyring.environmentSetting("STRATA_LISTEN") ?? settings.server.listen
         if let (host, _) = ServerSettings.hostAndPort(listen) {
             if keys == 0, !["127.0.0.1", "::1", "localhost"].contains(host) {
                 out.append("server.listen: \(listen) is not loopback, so API keys are needed (server.api_keys_file or STRATA_API_KEYS_FILE)")

@@ -29,15 +29,14 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings = try store.settings()
         let server = settings.server
-        let environment = { (name: String) in Keyring.environmentVariable(name).flatMap { $0.isEmpty ? nil : $0 } }
         var c = ServerConfiguration()
-        let listen = self.listen ?? environment("STRATA_LISTEN") ?? server.listen
+        let listen = self.listen ?? Keyring.environmentSetting("STRATA_LISTEN") ?? server.listen
         guard let (host, port) = ServerSettings.hostAndPort(listen) else {
             throw ValidationError("--listen takes HOST:PORT, not '\(listen)'")
         }
         c.host = host
         c.port = port
-        if let file = apiKeys ?? environment("STRATA_API_KEYS_FILE") ?? server.apiKeysFile {
+        if let file = apiKeys ?? Keyring.environmentSetting("STRATA_API_KEYS_FILE") ?? server.apiKeysFile {
             do throws(StrataError) {
                 c.keyring = try APIKeyring.load(file)
             } catch {

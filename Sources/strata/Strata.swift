@@ -38,7 +38,7 @@ struct DataDirOption: ParsableArguments {
 
 /// The settings of the configuration file `path` (else `$STRATA_CONFIG`), or the defaults.
 func loadSettings(_ path: String?) throws -> StrataConfiguration {
-    guard let file = path ?? Keyring.environmentVariable("STRATA_CONFIG").flatMap({ $0.isEmpty ? nil : $0 }) else {
+    guard let file = path ?? Keyring.environmentSetting("STRATA_CONFIG") else {
         return StrataConfiguration()
     }
     return try StrataConfiguration.load(file)
