@@ -186,12 +186,15 @@ public final class Database: @unchecked Sendable {
     /// client to retry instead of holding the request).
     /// Rows need not be sorted; rows with equal timestamps keep their order. A field's
     /// type must match what the measurement already has; otherwise nothing is written.
-    public func append(_ batch: [Store.SeriesRows], waitingForMemory: Bool = true) async throws(StrataError) {
+    /// Unless `waitingForSync`, it returns once the records are written to the operating
+    /// system (a crash of the process loses nothing), without waiting for the fsync policy's
+    /// fdatasync: a power loss or kernel crash may lose them (InfluxDB 3's `no_sync`).
+    public func append(_ batch: [Store.SeriesRows], waitingForMemory: Bool = true, waitingForSync: Bool = true) async throws(StrataError) {
         let prepared = try prepare(batch)
         guard !prepared.records.isEmpty else { return }
         try await reserveMemory(prepared.bytes, waiting: waitingForMemory)
         let end = try enter(prepared)
-        try await wal.waitUntilDurable(end)
+        if waitingForSync { try await wal.waitUntilDurable(end) }
     }
 
     /// `append` for callers outside Swift concurrency: blocks the calling thread while

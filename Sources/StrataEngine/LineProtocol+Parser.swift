@@ -116,8 +116,9 @@ extension LineProtocol {
                     guard let t = digits.withMemoryRebound(to: UInt8.self, { NumberParsing.int64($0) }) else {
                         throw Failure(message: "the timestamp '\(Self.preview(digits))' is not an integer")
                     }
-                    let (scaled, overflow) = t.multipliedReportingOverflow(by: options.precision.nanoseconds)
-                    guard !overflow else { throw Failure(message: "the timestamp \(t) in \(options.precision.rawValue) is out of range (years 1677–2262)") }
+                    let unit = options.guessesPrecision ? TimeUnit.guess(t) : options.precision
+                    let (scaled, overflow) = t.multipliedReportingOverflow(by: unit.nanoseconds)
+                    guard !overflow else { throw Failure(message: "the timestamp \(t) in \(unit.rawValue) is out of range (years 1677–2262)") }
                     time = scaled
                 }
                 while at < n && (line[at] == 32 || line[at] == 9) { at += 1 }

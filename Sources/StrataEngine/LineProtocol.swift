@@ -5,6 +5,9 @@ import StrataFormat
 public struct LineProtocolOptions: Sendable {
     /// The unit of the lines' timestamps (`precision=` of the write API).
     public var precision: TimeUnit = .ns
+    /// Instead of `precision`, each timestamp's unit is guessed from its magnitude
+    /// (`TimeUnit.guess`), as InfluxDB 3's `precision=auto` does.
+    public var guessesPrecision = false
     /// The tag naming the series; the line's other tags become string fields.
     public var symbolTag = "symbol"
     /// The time of lines written without one (nanoseconds since the epoch).

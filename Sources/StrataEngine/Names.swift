@@ -160,3 +160,32 @@ public struct SegmentID: Hashable, Sendable, Comparable, CustomStringConvertible
 
     public var description: String { fileName }
 }
+
+extension Names {
+    /// A list of names separated by commas, as `--symbol` and the query API's `symbol=`
+    /// take it: `\,` is a comma within a name and `\\` a backslash (`BRK\,A,ESH4` is
+    /// `BRK,A` and `ESH4`); a backslash before anything else stands for itself. Empty names
+    /// are kept (the caller refuses them by name).
+    public static func splitList(_ text: String) -> [String] {
+        var names: [String] = []
+        var current = ""
+        var escaped = false
+        for c in text {
+            if escaped {
+                if c != "," && c != "\\" { current.append("\\") }
+                current.append(c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else if c == "," {
+                names.append(current)
+                current = ""
+            } else {
+                current.append(c)
+            }
+        }
+        if escaped { current.append("\\") }
+        names.append(current)
+        return names
+    }
+}

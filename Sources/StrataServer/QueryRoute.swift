@@ -8,7 +8,7 @@ import StrataSystem
 /// memory, local segments and the archive, as JSON or CSV, streamed.
 ///
 ///     measurement  required
-///     symbol       required; several separated by commas
+///     symbol       required; several separated by commas (`\,` within a symbol) or repeated
 ///     from, to     RFC 3339, a date, or an epoch integer (unit from its magnitude); inclusive
 ///     interval     bar length (1m, 5m, 1h, 1d…) — with ohlcv
 ///     ohlcv        PRICE[,VOLUME] (bars from ticks) or OPEN,HIGH,LOW,CLOSE[,VOLUME] (roll-up)
@@ -31,14 +31,14 @@ extension StrataServer {
         var timeFormat = ResultWriter.TimeFormat.rfc3339
     }
 
-    func query(_ request: Request) -> Response {
+    func query(_ request: Request) async -> Response {
         let started = ContinuousClock.now
         let wallClock = CivilTime.now()
         let parameters = request.uri.queryParameters
         let parsed: QueryRequest
         let first: QueryOutcome
         do throws(StrataError) {
-            parsed = try Self.queryRequest { parameters[Substring($0)].map(String.init) }
+            parsed = try Self.queryRequest(parameters.map { (String($0.key), String($0.value)) })
             try check(parsed)
         } catch {
             switch error.code {
@@ -54,49 +54,103 @@ extension StrataServer {
         }
         var headers = HTTPFields()
         headers[.contentType] = parsed.format == .csv ? "text/csv; charset=utf-8" : "application/json"
-        let database = self.database
+        headers[.acceptRanges] = "bytes"
         let metrics = self.metrics
         let queries = self.queries
         let text = request.uri.query ?? ""
+        @Sendable func finished() {
+            let duration = ContinuousClock.now - started
+            metrics.query(kind: parsed.bars == nil ? "raw" : "bars", duration: duration)
+            let c = duration.components
+            queries.record(query: text, seconds: Double(c.seconds) + Double(c.attoseconds) / 1e18, at: wallClock)
+        }
+        // HEAD and ranged GETs (polars and other object-store readers treat a URL as a file:
+        // its size first, then byte ranges) get the whole answer's length: it is made first.
+        if request.method == .head || request.headers[.range] != nil {
+            var whole = ""
+            let failure = await answer(parsed, first) { whole += $0 }
+            finished()
+            if let failure { return Self.error(.internalServerError, failure.description) }
+            return Self.ranged(ByteBuffer(string: whole), range: request.headers[.range], headers: headers)
+        }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer {
-                let duration = ContinuousClock.now - started
-                metrics.query(kind: parsed.bars == nil ? "raw" : "bars", duration: duration)
-                let c = duration.components
-                queries.record(query: text, seconds: Double(c.seconds) + Double(c.attoseconds) / 1e18, at: wallClock)
-            }
-            var text = ""
-            var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
-            var begun = false
-            for (i, series) in parsed.series.enumerated() {
-                let outcome = i == 0 ? .success(first) : Result { () throws(StrataError) in try read(series, parsed) }
-                guard case .success(let (result, bars)) = outcome else {
-                    // Too late for a status: the body says so and stops (a JSON reader
-                    // sees it as malformed, a CSV reader as a line that is not a row).
-                    if case .failure(let error) = outcome { try await writer.write(ByteBuffer(string: "\nerror: \(error.description)\n")) }
-                    try await writer.finish(nil)
-                    return
-                }
-                if let result {
-                    if !begun { out.beginRows(result.schema, into: &text) }
-                    var start = 0
-                    while start < result.rows.rowCount {
-                        let end = min(result.rows.rowCount, start + 4_096)
-                        out.rows(result, range: start..<end, into: &text)
-                        try await writer.write(ByteBuffer(string: text))
-                        text = ""
-                        start = end
-                    }
-                } else {
-                    if !begun { out.beginBars(into: &text) }
-                    out.bars(bars, symbol: series.symbol, into: &text)
-                }
-                begun = true
-            }
-            out.end(into: &text)
-            try await writer.write(ByteBuffer(string: text))
+            defer { finished() }
+            // Written in pieces of up to 4,096 rows as they are made.
+            let failure = try await answer(parsed, first) { try await writer.write(ByteBuffer(string: $0)) }
+            // Too late for a status: the body says so and stops (a JSON reader sees it as
+            // malformed, a CSV reader as a line that is not a row).
+            if let failure { try await writer.write(ByteBuffer(string: "\nerror: \(failure.description)\n")) }
             try await writer.finish(nil)
         })
+    }
+
+    /// Makes the answer in pieces and gives each to `emit`: the rows of each symbol in turn
+    /// (the first already read), up to 4,096 at a time, or its bars. Returns the error that
+    /// stopped it after the first symbol, if one did.
+    func answer(_ parsed: QueryRequest, _ first: QueryOutcome, emit: (String) async throws -> Void) async rethrows -> StrataError? {
+        var text = ""
+        var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
+        var begun = false
+        for (i, series) in parsed.series.enumerated() {
+            let outcome = i == 0 ? .success(first) : Result { () throws(StrataError) in try read(series, parsed) }
+            let result: QueryResult?
+            let bars: [Bar]
+            switch outcome {
+            case .success(let r): (result, bars) = r
+            case .failure(let error):
+                try await emit(text)
+                return error
+            }
+            if let result {
+                if !begun { out.beginRows(result.schema, into: &text) }
+                var start = 0
+                while start < result.rows.rowCount {
+                    let end = min(result.rows.rowCount, start + 4_096)
+                    out.rows(result, range: start..<end, into: &text)
+                    try await emit(text)
+                    text = ""
+                    start = end
+                }
+            } else {
+                if !begun { out.beginBars(into: &text) }
+                out.bars(bars, symbol: series.symbol, into: &text)
+            }
+            begun = true
+        }
+        out.end(into: &text)
+        try await emit(text)
+        return nil
+    }
+
+    /// A whole answer as a file: 200 with its length, or for `Range: bytes=A-B` (one range;
+    /// also `A-` and `-N`) 206 with those bytes, or 416 when the range lies outside it.
+    static func ranged(_ body: ByteBuffer, range: String?, headers: HTTPFields) -> Response {
+        var headers = headers
+        let size = body.readableBytes
+        headers[.eTag] = "\"\(String(body.withUnsafeReadableBytes { CRC32C.checksum($0) }, radix: 16))-\(size)\""
+        guard let range else { return Response(status: .ok, headers: headers, body: .init(byteBuffer: body)) }
+        guard let (lower, upper) = byteRange(range, size: size) else {
+            headers[.contentRange] = "bytes */\(size)"
+            return error(.rangeNotSatisfiable, "the range '\(range)' is not within the answer's \(size) bytes", headers: headers)
+        }
+        headers[.contentRange] = "bytes \(lower)-\(upper)/\(size)"
+        return Response(status: .partialContent, headers: headers, body: .init(byteBuffer: body.getSlice(at: body.readerIndex + lower, length: upper - lower + 1)!))
+    }
+
+    /// The first and last byte of a `Range: bytes=…` header's single range, clamped to `size`.
+    static func byteRange(_ text: String, size: Int) -> (Int, Int)? {
+        guard text.hasPrefix("bytes="), size > 0 else { return nil }
+        let spec = text.dropFirst(6)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        let a = spec[..<dash], b = spec[spec.index(after: dash)...]
+        if a.isEmpty {
+            guard let n = Int(b), n > 0 else { return nil }
+            return (max(0, size - n), size - 1)
+        }
+        guard let lower = Int(a), lower >= 0, lower < size else { return nil }
+        if b.isEmpty { return (lower, size - 1) }
+        guard let upper = Int(b), upper >= lower else { return nil }
+        return (lower, min(upper, size - 1))
     }
 
     /// One symbol's rows (raw) or bars.
@@ -122,14 +176,30 @@ extension StrataServer {
         }
     }
 
-    /// Reads and checks the parameters.
-    static func queryRequest(_ parameter: (String) -> String?) throws(StrataError) -> QueryRequest {
+    /// The parameters the query API knows; any other is refused by name (a typo such as
+    /// `form=csv` would otherwise answer in JSON, or with every row).
+    static let queryParameters = ["measurement", "symbol", "from", "to", "interval", "ohlcv", "format", "time_format"]
+
+    /// Reads and checks the parameters (in their order; `symbol` may repeat).
+    static func queryRequest(_ parameters: [(name: String, value: String)]) throws(StrataError) -> QueryRequest {
         func bad(_ message: String, _ name: String) -> StrataError { StrataError(.invalidInput, message, field: name) }
+        let unknown = parameters.map(\.name).filter { !queryParameters.contains($0) }
+        guard unknown.isEmpty else {
+            let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
+            throw bad("unknown parameter\(unknown.count == 1 ? "" : "s") \(names) (known: \(queryParameters.joined(separator: ", ")))", unknown[0])
+        }
+        for name in queryParameters where name != "symbol" && parameters.filter({ $0.name == name }).count > 1 {
+            throw bad("the parameter '\(name)' is given more than once", name)
+        }
+        func parameter(_ name: String) -> String? { parameters.first { $0.name == name }?.value }
         guard let measurement = parameter("measurement"), !measurement.isEmpty else { throw bad("the parameter 'measurement' is required", "measurement") }
-        guard let symbols = parameter("symbol"), !symbols.isEmpty else { throw bad("the parameter 'symbol' is required (several separated by commas)", "symbol") }
+        let symbols = parameters.filter { $0.name == "symbol" }.flatMap { Names.splitList($0.value) }
+        guard !symbols.isEmpty, symbols != [""] else {
+            throw bad("the parameter 'symbol' is required (several separated by commas, or symbol= repeated; \\, is a comma within a symbol)", "symbol")
+        }
         var q = QueryRequest(series: [])
-        for symbol in symbols.split(separator: ",", omittingEmptySubsequences: false) {
-            q.series.append(try SeriesKey(measurement: measurement, symbol: String(symbol)))
+        for symbol in symbols {
+            q.series.append(try SeriesKey(measurement: measurement, symbol: symbol))
         }
         if let text = parameter("from") { q.from = try CivilTime.parseInstant(text, what: "'from'") }
         if let text = parameter("to") { q.to = try CivilTime.parseRangeEnd(text, what: "'to'") }

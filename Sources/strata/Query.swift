@@ -22,7 +22,7 @@ struct Query: ParsableCommand {
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Measurement to read.") var measurement: String
-    @Option(help: "Symbol, or several separated by commas.") var symbol: String
+    @Option(help: "Symbol, or several separated by commas (\\, is a comma within a symbol: 'BRK\\,A').") var symbol: String
     @Option(parsing: .unconditional, help: "First time (inclusive): RFC 3339, a date, or an epoch integer.") var from: String?
     @Option(parsing: .unconditional, help: "Last time (inclusive); a date alone means the whole day.") var to: String?
     @Option(help: "Bar length: 1s, 1m, 5m, 1h, 1d, 250ms, … (needs --ohlcv).") var interval: String?
@@ -109,7 +109,7 @@ func openForReading(_ store: DataDirOption, _ archiveOption: ArchiveOption, meas
     let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
     let toNs = try to.map { try parseRangeEnd($0, option: "--to") } ?? .max
     if fromNs > toNs { throw ValidationError("--from is after --to") }
-    let named = symbols?.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let named = symbols.map(Names.splitList)
     if let named, named.contains("") {
         throw ValidationError("--symbol '\(symbols ?? "")' has an empty symbol name (symbols are separated by commas)")
     }
