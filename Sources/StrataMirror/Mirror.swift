@@ -210,6 +210,7 @@ public final class Mirror: @unchecked Sendable {
     private func session(_ reachability: inout Reachability) throws(StrataError) {
         let connection = try PostgresConnection(configuration.dsn)
         let writer = try MirrorWriter(connection: connection, options: configuration.options, store: store)
+        try writer.prepareBars(try database.store.measurements())
         var cursor = try writer.cursor()
         try database.retainLog(from: cursor == .start ? database.oldestLogPosition : cursor.position)
         try countBacklog(at: cursor.position)

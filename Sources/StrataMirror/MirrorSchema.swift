@@ -11,8 +11,16 @@ public struct MirrorOptions: Sendable {
     public var compressAfterSeconds: Int64 = 7 * 86_400
     /// TimescaleDB: chunks older than this are dropped; nil keeps everything.
     public var retentionSeconds: Int64?
-    /// Measurements that get 1-minute OHLCV bars, with their price and volume fields.
+    /// Measurements that get OHLCV bars (the `<measurement>_ohlcv_1m` view and the
+    /// `<measurement>_ohlcv` function), with their price and volume fields.
     public var bars: [String: BarFields] = [:]
+    /// Whether a measurement not in `bars` gets them by default: when its table has a
+    /// numeric `price` column and a numeric volume column (`defaultVolumeFields`).
+    public var automaticBars = true
+    /// The price field of default bars.
+    public static let defaultPriceField = "price"
+    /// The volume fields default bars take, the first one a measurement has.
+    public static let defaultVolumeFields = ["size", "volume", "qty", "quantity"]
 
     public struct BarFields: Sendable, Equatable {
         public var price: String
@@ -34,7 +42,7 @@ public struct MirrorOptions: Sendable {
 /// numbers rows in the order Strata received them (so rows of equal time keep their
 /// order, as in Strata's own answers). With TimescaleDB the table is a hypertable with
 /// compression and a continuous aggregate of 1-minute bars; without it, a plain table and
-/// a view of the same name and columns.
+/// a view of the same name and columns (MirrorSchema+Bars.swift).
 public struct MirrorSchema: Sendable {
     public let options: MirrorOptions
     public let timescale: Bool
@@ -58,7 +66,6 @@ public struct MirrorSchema: Sendable {
     public func table(_ measurement: String) -> String { "\(q(options.schema)).\(q(Self.identifier(measurement)))" }
     /// A measurement's table name as the catalog has it.
     public func tableName(_ measurement: String) -> String { Self.identifier(measurement) }
-    public func barsView(_ measurement: String) -> String { "\(q(options.schema)).\(q(Self.identifier(measurement + "_ohlcv_1m")))" }
 
     /// The mirror's own columns; a field of one of these names is stored as `field_<name>`.
     public static let reservedColumns: Set<String> = ["time", "time_ns", "seq", "symbol"]
@@ -113,36 +120,5 @@ public struct MirrorSchema: Sendable {
     /// The statement that adds a field first seen later.
     public func addColumn(_ measurement: String, _ field: Field) -> String {
         "ALTER TABLE \(table(measurement)) ADD COLUMN IF NOT EXISTS \(q(Self.columnName(field.name))) \(Self.sqlType(field.type))"
-    }
-
-    /// The 1-minute bars of a measurement whose price (and volume) fields are configured:
-    /// bucket, symbol, open, high, low, close, volume, count, vwap.
-    public func bars(_ measurement: String, _ fields: MirrorOptions.BarFields) -> [String] {
-        let p = q(Self.columnName(fields.price)), v = fields.volume.map { q(Self.columnName($0)) }
-        let volume = v.map { "sum(\($0))" } ?? "NULL::double precision"
-        let vwap = v.map { "sum(\(p) * \($0)) / NULLIF(sum(\($0)), 0)" } ?? "NULL::double precision"
-        if timescale {
-            let view = barsView(measurement)
-            // first/last take one ordering value: time, then arrival order for equal times.
-            let order = "time_ns::numeric * 9223372036854775808 + seq"
-            return [
-                """
-                CREATE MATERIALIZED VIEW IF NOT EXISTS \(view) WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS \
-                SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, symbol, first(\(p), \(order)) AS open, max(\(p)) AS high, \
-                min(\(p)) AS low, last(\(p), \(order)) AS close, \(volume) AS volume, count(*) AS count, \(vwap) AS vwap \
-                FROM \(table(measurement)) GROUP BY bucket, symbol WITH NO DATA
-                """,
-                "SELECT add_continuous_aggregate_policy(\(PostgresConnection.quoteLiteral(view)), start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute', if_not_exists => TRUE)",
-            ]
-        }
-        // Rows of equal time in arrival order, as Strata orders them.
-        return [
-            """
-            CREATE OR REPLACE VIEW \(barsView(measurement)) AS \
-            SELECT date_trunc('minute', time) AS bucket, symbol, (array_agg(\(p) ORDER BY time_ns, seq))[1] AS open, max(\(p)) AS high, \
-            min(\(p)) AS low, (array_agg(\(p) ORDER BY time_ns DESC, seq DESC))[1] AS close, \(volume) AS volume, count(*) AS count, \(vwap) AS vwap \
-            FROM \(table(measurement)) GROUP BY 1, 2
-            """,
-        ]
     }
 }

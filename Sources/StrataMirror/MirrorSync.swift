@@ -21,6 +21,7 @@ extension Mirror {
         try database.flush()
         let connection = try PostgresConnection(configuration.dsn)
         let writer = try MirrorWriter(connection: connection, options: configuration.options, store: store)
+        try writer.prepareBars(try database.store.measurements())
         var cursor = try writer.cursor()
         // Catch up with the log first.
         while true {

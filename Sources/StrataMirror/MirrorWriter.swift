@@ -50,6 +50,8 @@ public final class MirrorWriter {
     let store: String
     /// Measurement → column → SQL type, as the database has them.
     var columns: [String: [String: String]] = [:]
+    /// Measurements whose bars view and function are known to exist.
+    var barsPresent: Set<String> = []
     /// COPY data goes out in pieces of about this size.
     static let chunkBytes = 256 << 10
 
@@ -107,22 +109,12 @@ public final class MirrorWriter {
         MirrorCursor(try connection.execute(MirrorCursor.select(cursorTable), [store]))
     }
 
-    /// Makes sure the measurement's table exists with a column for each field; a field
-    /// that exists with another type is a conflict.
+    /// Makes sure the measurement's table exists with a column for each field, and its bars
+    /// once it has their fields; a field that exists with another type is a conflict.
     public func prepare(_ measurement: String, fields: [Field]) throws(StrataError) {
-        if columns[measurement] == nil {
-            let r = try connection.execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
-                [schema.options.schema, schema.tableName(measurement)])
-            if r.rowCount == 0 {
-                for statement in schema.create(measurement, fields: fields) { try connection.execute(statement) }
-                if let bars = schema.options.bars[measurement] {
-                    for statement in schema.bars(measurement, bars) { try connection.execute(statement) }
-                }
-                columns[measurement] = Dictionary(fields.map { (MirrorSchema.columnName($0.name), MirrorSchema.sqlType($0.type)) }, uniquingKeysWith: { a, _ in a })
-            } else {
-                columns[measurement] = Dictionary(r.rows.compactMap { row in row[0].flatMap { n in row[1].map { (n, $0) } } }, uniquingKeysWith: { a, _ in a })
-            }
+        if try !loadColumns(measurement) {
+            for statement in schema.create(measurement, fields: fields) { try connection.execute(statement) }
+            columns[measurement] = Dictionary(fields.map { (MirrorSchema.columnName($0.name), MirrorSchema.sqlType($0.type)) }, uniquingKeysWith: { a, _ in a })
         }
         for field in fields {
             let type = MirrorSchema.sqlType(field.type)
@@ -136,6 +128,44 @@ public final class MirrorWriter {
             try connection.execute(schema.addColumn(measurement, field))
             columns[measurement]![column] = type
         }
+        try prepareBars(measurement)
+    }
+
+    /// Reads the columns of the measurement's table the first time it is asked for;
+    /// false when there is no table.
+    func loadColumns(_ measurement: String) throws(StrataError) -> Bool {
+        if columns[measurement] != nil { return true }
+        let r = try connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+            [schema.options.schema, schema.tableName(measurement)])
+        guard r.rowCount > 0 else { return false }
+        columns[measurement] = Dictionary(r.rows.compactMap { row in row[0].flatMap { n in row[1].map { (n, $0) } } }, uniquingKeysWith: { a, _ in a })
+        return true
+    }
+
+    /// Creates the bars view and function of each measurement that has a table and the
+    /// fields of bars but lacks them (a mirror set up before bars were on by default, a
+    /// setting changed, a view dropped). A mirror runs it when it connects, `sync` when it
+    /// starts.
+    public func prepareBars(_ measurements: [String]) throws(StrataError) {
+        for measurement in measurements {
+            if try loadColumns(measurement) { try prepareBars(measurement) }
+        }
+    }
+
+    /// Creates what of the measurement's bars is missing, once its table has their fields;
+    /// asks the database once per measurement and connection.
+    func prepareBars(_ measurement: String) throws(StrataError) {
+        guard !barsPresent.contains(measurement), let columns = columns[measurement],
+              let fields = schema.barFields(measurement, columns: columns) else { return }
+        let function = try schema.barsFunction(measurement, fields, columns: columns)
+        let found = try connection.execute("SELECT to_regclass($1) IS NOT NULL, to_regprocedure($2) IS NOT NULL",
+                                           [schema.barsView(measurement), schema.barsFunctionSignature(measurement)])
+        if found.value(0, 0) != "t" {
+            for statement in schema.bars(measurement, fields) { try connection.execute(statement) }
+        }
+        if found.value(0, 1) != "t" { try connection.execute(function) }
+        barsPresent.insert(measurement)
     }
 
     /// Applies `changes` — everything from `expected.position` up to `end` — and moves the

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct MirrorSchemaTests {
     /// TimescaleDB is in neither Debian nor PyPI: the hypertable path is checked as text.
-    @Test func theTimescaleDDLAsksForHypertablesCompressionAndBars() {
+    @Test func theTimescaleDDLAsksForHypertablesCompressionAndBars() throws {
         var options = MirrorOptions()
         options.schema = "market"
         options.retentionSeconds = 365 * 86_400
@@ -28,6 +28,14 @@ import Testing
         let plain = MirrorSchema(options: options, timescale: false)
         #expect(!plain.create("trade", fields: []).contains { $0.contains("timescaledb") || $0.contains("hypertable") })
         #expect(plain.bars("trade", options.bars["trade"]!)[0].hasPrefix(#"CREATE OR REPLACE VIEW "market"."trade_ohlcv_1m" AS SELECT date_trunc('minute', time) AS bucket, symbol"#))
+        // The bars function is the same SQL on both (date_bin, array_agg: no Timescale
+        // function), and one inlinable SELECT (SQL, STABLE, no SET clause).
+        let columns = ["price": "double precision", "size": "bigint"]
+        let function = try s.barsFunction("trade", options.bars["trade"]!, columns: columns)
+        #expect(try function == plain.barsFunction("trade", options.bars["trade"]!, columns: columns))
+        #expect(function.hasPrefix(#"CREATE OR REPLACE FUNCTION "market"."trade_ohlcv"(for_symbol text, from_time timestamptz, to_time timestamptz, bucket_width interval DEFAULT INTERVAL '1 minute') RETURNS TABLE (bucket timestamptz, symbol text, open double precision"#))
+        #expect(function.contains("volume numeric, count bigint, vwap double precision) LANGUAGE sql STABLE AS 'SELECT date_bin($4, time, TIMESTAMPTZ ''1970-01-01 00:00:00+00'') AS bucket"))
+        #expect(function.hasSuffix(#"FROM "market"."trade" WHERE symbol = $1 AND time >= $2 AND time < $3 GROUP BY 1, 2 ORDER BY 1'"#))
         #expect(MirrorSchema(options: options, timescale: false).table(#"we"ird"#) == #""market"."we""ird""#)
     }
 }
@@ -175,10 +183,127 @@ struct MirrorWriterTests {
             #expect(Double(row[5]!) == bar.volume && Int(row[6]!) == bar.count)
         }
         let view = try w.connection.execute("SELECT open, close, count, vwap FROM \(w.schema.barsView("trade")) ORDER BY bucket")
-        #expect(view.rowCount == expected.count)
+        let function = try w.connection.execute("SELECT open, close, count, vwap FROM \(w.schema.barsFunction("trade"))('ESH4', '-infinity', 'infinity')")
+        #expect(view.rowCount == expected.count && function.rows == view.rows)
         for (row, bar) in zip(view.rows, expected) {
             #expect(Double(row[0]!) == bar.open && Double(row[1]!) == bar.close && Int(row[2]!) == bar.count)
             #expect(abs(Double(row[3]!)! - bar.vwap!) < 1e-9 * bar.vwap!)
         }
+    }
+}
+
+/// The bars SQL users get without configuring anything, and the function that reads one
+/// symbol's range through the index.
+@Suite(.enabled(if: PostgresTestServer.enabled, "needs the PostgreSQL server scripts/test starts"))
+struct MirrorBarsTests {
+    let schema = [Field("price", .float64), Field("size", .int64)]
+    let base = Int64(1_704_205_800) * 1_000_000_000  // 2024-01-02T14:30:00Z
+
+    func writer(_ schemaName: String, reset: Bool = true, _ configure: (inout MirrorOptions) -> Void = { _ in }) throws -> MirrorWriter {
+        var options = MirrorOptions()
+        options.schema = reset ? try PostgresTestServer.schema(schemaName) : "strata_test_\(schemaName)"
+        configure(&options)
+        return try MirrorWriter(connection: try PostgresTestServer.connect(), options: options, store: "0123456789abcdef")
+    }
+
+    /// Whether the measurement's bars view and bars function exist.
+    func bars(_ w: MirrorWriter, _ measurement: String) throws -> [String?] {
+        try w.connection.execute("SELECT to_regclass($1) IS NOT NULL, to_regprocedure($2) IS NOT NULL",
+                                 [w.schema.barsView(measurement), w.schema.barsFunctionSignature(measurement)]).rows[0]
+    }
+
+    @Test func measurementsWithPriceAndVolumeGetBarsByDefaultAndAgainWhenTheyAreGone() throws {
+        let w = try writer("default_bars")
+        let trade = try SeriesKey(measurement: "trade", symbol: "ESH4"), quote = try SeriesKey(measurement: "quote", symbol: "ESH4")
+        let fx = try SeriesKey(measurement: "fx", symbol: "EURUSD")
+        let quoteFields = [Field("bid", .float64), Field("ask", .float64)]
+        var cursor = try w.apply([
+            .rows(trade, schema, RowBlock(timestamps: [base, base], columns: [Column(.float64([4512.25, 4512.5])), Column(.int64([1, 2]))])),
+            .rows(quote, quoteFields, RowBlock(timestamps: [base], columns: [Column(.float64([4512])), Column(.float64([4512.25]))])),
+            // A price, and its volume field only later.
+            .rows(fx, [Field("price", .float64)], RowBlock(timestamps: [base], columns: [Column(.float64([1.1]))])),
+        ], through: WALPosition(file: 1, offset: 1), expected: try w.cursor())
+        #expect(try bars(w, "trade") == ["t", "t"])
+        #expect(try bars(w, "quote") == ["f", "f"] && bars(w, "fx") == ["f", "f"])
+        let view = try w.connection.execute("SELECT bucket = '2024-01-02 14:30Z', symbol, open, close, volume, count FROM \(w.schema.barsView("trade"))")
+        #expect(view.rows == [["t", "ESH4", "4512.25", "4512.5", "3", "2"]])
+        cursor = try w.apply([.rows(fx, [Field("price", .float64), Field("qty", .float64)], RowBlock(timestamps: [base + 1], columns: [Column(.float64([1.2])), Column(.float64([5]))]))],
+                             through: WALPosition(file: 1, offset: 2), expected: cursor)
+        #expect(try bars(w, "fx") == ["t", "t"])
+
+        // Gone (dropped, or never made: a mirror from before bars came by default): the next
+        // start or sync of a mirror makes them again, without rows to replicate.
+        try w.connection.execute("DROP VIEW \(w.schema.barsView("trade")); DROP FUNCTION \(w.schema.barsFunction("fx"))")
+        let restarted = try writer("default_bars", reset: false)
+        try restarted.prepareBars(["trade", "quote", "fx", "never_mirrored"])
+        #expect(try bars(restarted, "trade") == ["t", "t"] && bars(restarted, "fx") == ["t", "t"] && bars(restarted, "quote") == ["f", "f"])
+
+        // Configured: the measurements named, and no others unless `auto` is kept.
+        try w.connection.execute("DROP VIEW \(w.schema.barsView("trade")); DROP FUNCTION \(w.schema.barsFunction("trade"))")
+        let configured = try writer("default_bars", reset: false) { options in
+            options.automaticBars = false
+            options.bars["quote"] = .init(price: "bid", volume: nil)
+        }
+        try configured.prepareBars(["trade", "quote"])
+        #expect(try bars(configured, "trade") == ["f", "f"] && bars(configured, "quote") == ["t", "t"])
+        let quoteBars = try configured.connection.execute("SELECT open, volume, vwap FROM \(configured.schema.barsFunction("quote"))('ESH4', '2024-01-02', '2024-01-03')")
+        #expect(quoteBars.rows == [["4512", nil, nil]])
+        // Rows arriving change nothing for a measurement whose bars are off.
+        try configured.apply([.rows(trade, schema, RowBlock(timestamps: [base + 2], columns: [Column(.float64([4513])), Column(.int64([1]))]))],
+                             through: WALPosition(file: 1, offset: 3), expected: cursor)
+        #expect(try bars(configured, "trade") == ["f", "f"])
+    }
+
+    /// `<measurement>_ohlcv(symbol, from, to[, width])` gives the view's bars, exact at equal
+    /// timestamps (arrival order, also for a row that arrived late), and its range reaches
+    /// the (symbol, time) index, where a range on the view's bucket does not.
+    @Test func theBarsFunctionGivesTheViewsBarsThroughTheIndex() throws {
+        let w = try writer("bars_function")
+        let symbols = (0..<10).map { "SYM\($0)" }
+        var changes: [MirrorChange] = []
+        for (k, symbol) in symbols.enumerated() {
+            var ticks = SyntheticTicks(seed: UInt64(k + 1), start: base)
+            ticks.gapScale = 14  // about 20,000 trades an hour, with bursts in one millisecond
+            changes.append(.rows(try SeriesKey(measurement: "trade", symbol: symbol), schema, ticks.trades(count: 30_000)))
+        }
+        var cursor = try w.apply(changes, through: WALPosition(file: 1, offset: 1), expected: try w.cursor())
+        let table = w.schema.table("trade"), function = w.schema.barsFunction("trade")
+        // Late arrivals at the first and the last time of SYM3's 14:40 bucket: the open stays
+        // the first to arrive, the close becomes the late one.
+        let edges = try w.connection.execute("""
+            SELECT min(time_ns), max(time_ns) FROM \(table) WHERE symbol = 'SYM3' AND time >= '2024-01-02 14:40Z' AND time < '2024-01-02 14:41Z'
+            """)
+        let first = Int64(edges.value(0, 0)!)!, last = Int64(edges.value(0, 1)!)!
+        let sym3 = try SeriesKey(measurement: "trade", symbol: "SYM3")
+        cursor = try w.apply([.rows(sym3, schema, RowBlock(timestamps: [first, last], columns: [Column(.float64([1, 99_999])), Column(.int64([7, 7]))]))],
+                             through: WALPosition(file: 1, offset: 2), expected: cursor)
+        try w.connection.execute("ANALYZE \(table)")
+
+        let range = "'SYM3', '2024-01-02 14:35Z', '2024-01-02 14:55Z'"
+        let columns = "extract(epoch FROM bucket)::bigint, symbol, open, high, low, close, volume, count, vwap"
+        let viaFunction = try w.connection.execute("SELECT \(columns) FROM \(function)(\(range))")
+        let viaView = try w.connection.execute("""
+            SELECT \(columns) FROM \(w.schema.barsView("trade"))
+            WHERE symbol = 'SYM3' AND bucket >= '2024-01-02 14:35Z' AND bucket < '2024-01-02 14:55Z' ORDER BY bucket
+            """)
+        #expect(viaFunction.rowCount == 20 && viaFunction.rows == viaView.rows)
+        let late = try #require(viaFunction.rows.first { $0[0] == "1704206400" })  // 14:40
+        let firstPrice = try w.connection.execute("SELECT price FROM \(table) WHERE symbol = 'SYM3' AND time_ns = $1 ORDER BY seq LIMIT 1", [String(first)])
+        #expect(late[2] == firstPrice.value(0, 0) && late[2] != "1" && late[4] == "1" && late[5] == "99999" && late[3] == "99999")
+        // Other widths: 5-minute bars are the 1-minute bars merged.
+        let five = try w.connection.execute("SELECT count(*), sum(count), max(high) FROM \(function)(\(range), INTERVAL '5 minutes')")
+        let merged = try w.connection.execute("SELECT count(DISTINCT date_bin('5 minutes', bucket, 'epoch')), sum(count), max(high) FROM \(function)(\(range))")
+        #expect(five.rows == merged.rows && five.value(0, 0) == "4")
+
+        // The plan: the symbol and both times bound the index scan; nothing reads the whole table.
+        let plan = try w.connection.execute("EXPLAIN SELECT * FROM \(function)(\(range))").rows.compactMap { $0[0] }.joined(separator: "\n")
+        #expect(plan.contains("trade_symbol_time_idx") && !plan.contains("Seq Scan"), "\(plan)")
+        let bounds = plan.split(separator: "\n").filter { $0.contains("Index Cond:") }
+        #expect(bounds.contains { $0.contains("symbol = 'SYM3'") && $0.contains(#""time" >= "#) && $0.contains(#""time" < "#) }, "\(plan)")
+        // The view can bound the index by symbol only: its bucket range is a filter.
+        let viewPlan = try w.connection.execute("""
+            EXPLAIN SELECT * FROM \(w.schema.barsView("trade")) WHERE symbol = 'SYM3' AND bucket >= '2024-01-02 14:35Z' AND bucket < '2024-01-02 14:55Z'
+            """).rows.compactMap { $0[0] }.joined(separator: "\n")
+        #expect(!viewPlan.split(separator: "\n").contains { $0.contains("Index Cond:") && $0.contains(#""time""#) }, "\(viewPlan)")
     }
 }
