@@ -140,7 +140,9 @@ public struct StrataConfiguration: Sendable {
         if let schema = file.string("mirror", "schema") { mirrorOptions.schema = schema }
         if let v = file.duration("mirror", "compress_after") { mirrorOptions.compressAfterSeconds = v / 1_000_000_000 }
         if let v = file.duration("mirror", "retention") { mirrorOptions.retentionSeconds = v / 1_000_000_000 }
-        if let bars = file.parsed("mirror", "bars", StrataConfiguration.parseBars) { mirrorOptions.bars = bars }
+        if let bars = file.parsed("mirror", "bars", StrataConfiguration.parseBars) {
+            (mirrorOptions.automaticBars, mirrorOptions.bars) = (bars.automatic, bars.measurements)
+        }
 
         if let url = file.parsed("cache", "url", { text throws(StrataError) in _ = try RedisURL(parsing: text); return text }) { cacheURL = url }
         if let prefix = file.string("cache", "prefix") {
@@ -172,23 +174,30 @@ public struct StrataConfiguration: Sendable {
         return file.parsed("schedule", key, JobSchedule.parse) ?? value
     }
 
-    /// `trade=price,size; bar=close,volume`: measurements that get 1-minute bars, with their
-    /// price field and optional volume field.
-    public static func parseBars(_ text: String) throws(StrataError) -> [String: MirrorOptions.BarFields] {
+    /// `trade=price,size; bar=close,volume`: the measurements that get bars, with their price
+    /// field and optional volume field, and no others; `auto` among them keeps the default
+    /// for the others (a numeric `price` and `size`, `volume`, `qty` or `quantity`), and is
+    /// the default; `none` or nothing at all: no bars.
+    public static func parseBars(_ text: String) throws(StrataError) -> (automatic: Bool, measurements: [String: MirrorOptions.BarFields]) {
+        let items = text.split(separator: ";").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+        if items == ["none"] || items.isEmpty { return (false, [:]) }
+        var automatic = false
         var out: [String: MirrorOptions.BarFields] = [:]
-        for item in text.split(separator: ";") {
+        for item in items {
+            if item == "auto" {
+                automatic = true
+                continue
+            }
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
-            let fields = parts.count == 2 ? parts[1].split(separator: ",").map { $0.trimmingSpaces() } : []
+            let fields = parts.count == 2 ? parts[1].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces() } : []
             guard parts.count == 2, !parts[0].isEmpty, (1...2).contains(fields.count), fields.allSatisfy({ !$0.isEmpty }) else {
-                throw StrataError(.invalidInput, "bars must read measurement=price[,volume]; … (e.g. trade=price,size), not '\(item)'")
+                throw StrataError(.invalidInput, "bars must read measurement=price[,volume]; … (e.g. trade=price,size), auto or none, not '\(item)'")
             }
             out[parts[0]] = MirrorOptions.BarFields(price: fields[0], volume: fields.count == 2 ? fields[1] : nil)
         }
-        return out
+        return (automatic, out)
     }
 
-    /// The mirror's settings: the DSN from `TIMESCALE_DSN`, else the file's `[mirror] dsn`;
-    /// nil when neither is set (the mirror is off).
     /// The settings of the file that hold secrets (by name, never the value): a password
     /// in the mirror's DSN or the cache's URL, the S3 secret key.
     public var secretsHeld: [String] {
@@ -199,11 +208,21 @@ public struct StrataConfiguration: Sendable {
         return out
     }
 
-    public func mirror(environment: (String) -> String? = Keyring.environmentVariable) -> MirrorConfiguration? {
+    /// The mirror's settings: the DSN from `TIMESCALE_DSN`, else the file's `[mirror] dsn`;
+    /// nil when neither is set (the mirror is off). `STRATA_MIRROR_SCHEMA` and
+    /// `STRATA_MIRROR_BARS` win over the file's `schema` and `bars`; throws on malformed bars.
+    public func mirror(environment: (String) -> String? = Keyring.environmentVariable) throws(StrataError) -> MirrorConfiguration? {
         guard let dsn = environment("TIMESCALE_DSN").flatMap({ $0.isEmpty ? nil : $0 }) ?? mirrorDSN else { return nil }
         var c = MirrorConfiguration(dsn: dsn)
         c.options = mirrorOptions
         if let schema = environment("STRATA_MIRROR_SCHEMA"), !schema.isEmpty { c.options.schema = schema }
+        if let text = environment("STRATA_MIRROR_BARS"), !text.isEmpty {
+            do throws(StrataError) {
+                (c.options.automaticBars, c.options.bars) = try Self.parseBars(text)
+            } catch {
+                throw StrataError(.invalidInput, "STRATA_MIRROR_BARS: \(error.message)")
+            }
+        }
         return c
     }
 

@@ -11,7 +11,7 @@ struct MirrorOption: ParsableArguments {
 
     func configuration(_ store: DataDirOption) throws -> MirrorConfiguration {
         let settings = try store.settings()
-        guard var c = settings.mirror() ?? dsn.map({ MirrorConfiguration(dsn: $0) }) else {
+        guard var c = try settings.mirror() ?? dsn.map({ MirrorConfiguration(dsn: $0) }) else {
             throw ValidationError("no mirror database: give --dsn, or set TIMESCALE_DSN or mirror.dsn in the configuration")
         }
         if let dsn { c.dsn = dsn }

@@ -49,7 +49,10 @@ struct ValidateConfig: ParsableCommand {
         }
         check("REDIS_URL / cache.url") { () throws(StrataError) in _ = try settings.cache() }
         check("TIMESCALE_DSN / mirror.dsn") { () throws(StrataError) in
-            if let mirror = settings.mirror() { try PostgresConnection.checkConnectionString(mirror.dsn) }
+            if let dsn = Keyring.environmentSetting("TIMESCALE_DSN") ?? settings.mirrorDSN { try PostgresConnection.checkConnectionString(dsn) }
+        }
+        if let bars = Keyring.environmentSetting("STRATA_MIRROR_BARS") {
+            check("STRATA_MIRROR_BARS") { () throws(StrataError) in _ = try StrataConfiguration.parseBars(bars) }
         }
         check("S3_* / archive") { () throws(StrataError) in _ = try S3Configuration.fromEnvironment(variable) }
         if let url = variable("STRATA_ARCHIVE") {
@@ -104,7 +107,11 @@ struct CheckDeps: ParsableCommand {
         } catch {
             checks.append(DependencyCheck(name: "archive", target: "-", ok: false, detail: (error as? StrataError)?.description ?? "\(error)"))
         }
-        checks.append(DependencyCheck.mirror(settings.mirror()))
+        do throws(StrataError) {
+            checks.append(DependencyCheck.mirror(try settings.mirror()))
+        } catch {
+            checks.append(DependencyCheck(name: "mirror", target: "STRATA_MIRROR_BARS", ok: false, detail: error.message))
+        }
         do throws(StrataError) {
             checks.append(DependencyCheck.cache(try settings.cache()))
         } catch {

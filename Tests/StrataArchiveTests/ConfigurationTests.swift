@@ -64,6 +64,35 @@ import Testing
         #expect(more.tuning.flushRows == 1_000...8_000)
     }
 
+    /// Bars in the SQL mirror: by default for measurements with a price and a volume, else
+    /// the measurements `mirror.bars` names; `STRATA_MIRROR_BARS` wins over the file.
+    @Test func mirrorBarsComeByDefaultAndTheEnvironmentWins() throws {
+        let dsn = { (name: String) -> String? in name == "TIMESCALE_DSN" ? "host=db" : nil }
+        let defaults = try #require(try StrataConfiguration().mirror(environment: dsn))
+        #expect(defaults.options.automaticBars && defaults.options.bars.isEmpty)
+        let file = try parse(#"{"mirror": {"bars": "trade=price,size; bar=close,volume"}}"#)
+        let configured = try #require(try file.mirror(environment: dsn)).options
+        #expect(!configured.automaticBars && configured.bars.count == 2)
+        #expect(configured.bars["trade"]?.price == "price" && configured.bars["trade"]?.volume == "size" && configured.bars["bar"]?.price == "close")
+        let auto = try parse(#"{"mirror": {"bars": "auto; quote=bid"}}"#).mirrorOptions
+        #expect(auto.automaticBars && auto.bars["quote"]?.price == "bid" && auto.bars["quote"]?.volume == nil)
+        for off in ["", "none", " none ; "] {
+            let options = try parse(#"{"mirror": {"bars": "\#(off)"}}"#).mirrorOptions
+            #expect(!options.automaticBars && options.bars.isEmpty, "\(off)")
+        }
+        // The environment replaces the file's setting; set to nothing, it leaves it.
+        let env = { (value: String) in { (name: String) -> String? in name == "STRATA_MIRROR_BARS" ? value : dsn(name) } }
+        let none = try #require(try file.mirror(environment: env("none"))).options
+        #expect(!none.automaticBars && none.bars.isEmpty)
+        let quote = try #require(try file.mirror(environment: env("quote=bid,bid_size"))).options
+        #expect(!quote.automaticBars && quote.bars.count == 1 && quote.bars["quote"]?.volume == "bid_size")
+        #expect(try file.mirror(environment: env(""))?.options.bars.count == 2)
+        #expect(try StrataConfiguration().mirror(environment: env("auto"))?.options.automaticBars == true)
+        #expect { try file.mirror(environment: env("trade")) } throws: {
+            ($0 as! StrataError).message.hasPrefix("STRATA_MIRROR_BARS: bars must read measurement=price[,volume]")
+        }
+    }
+
     /// The sample in the repository is valid and sets every setting the loader knows.
     @Test func theSampleConfigurationHasEverySetting() throws {
         let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
@@ -104,6 +133,8 @@ import Testing
         (#"{"server": {"listen": "8000"}}"#, 1, "server.listen", "must be HOST:PORT"),
         (#"{"quality": {"trading_hours": "9-17"}}"#, 1, "quality.trading_hours", "HH:MM-HH:MM"),
         (#"{"quality": {"utc_offset": "KST"}}"#, 1, "quality.utc_offset", "±HH:MM"),
+        (#"{"mirror": {"bars": "trade=price,size,venue"}}"#, 1, "mirror.bars", "bars must read measurement=price[,volume]"),
+        (#"{"mirror": {"bars": "none; trade=price"}}"#, 1, "mirror.bars", "not 'none'"),
         (#"{"store": {"flush_rows": 100}, "tuning": {"flush_rows_min": 1000}}"#, 1, "tuning.flush_rows_min", "lies outside"),
         (#"{"store": {"wal_file_mib": [1]}}"#, 1, "store.wal_file_mib", "not an array"),
         (#"["store"]"#, 1, nil, "a configuration is a JSON object"),

@@ -59,4 +59,54 @@ struct MirrorCLITests {
         let none = runStrata(["mirror", "status", "--data-dir", data], environment: ["TIMESCALE_DSN": ""])
         #expect(none.status != 0 && none.stderr.contains("TIMESCALE_DSN"))
     }
+
+    /// SQL users' bars: made by default for a measurement with a price and a volume, made
+    /// again by a later sync when they are gone, and as STRATA_MIRROR_BARS says.
+    @Test func barsComeByDefaultAgainWhenGoneAndAsTheEnvironmentSays() throws {
+        var env = environment
+        let schema = env["STRATA_MIRROR_SCHEMA"]!
+        writeText(root.path + "/t.csv", "time,symbol,price,size\n2024-01-02T14:30:00.001Z,ESH4,4512.25,1\n2024-01-02T14:30:00.001Z,ESH4,4512.5,2\n2024-01-02T14:30:59Z,ESH4,4512,3\n")
+        writeText(root.path + "/q.csv", "time,symbol,bid,ask,bid_size\n2024-01-02T14:30:00Z,ESH4,4512,4512.25,7\n")
+        #expect(runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"]).status == 0)
+        #expect(runStrata(["ingest", "--data-dir", data, "--measurement", "quote", root.path + "/q.csv"]).status == 0)
+        func sync() {
+            let r = runStrata(["mirror", "sync", "--data-dir", data], environment: env)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        }
+        let exists = "SELECT to_regclass('\(schema).trade_ohlcv_1m') IS NOT NULL, to_regclass('\(schema).quote_ohlcv_1m') IS NOT NULL"
+        sync()
+        // The README's queries, as they stand there; open and close in arrival order.
+        #expect(psql("SELECT open, close, volume, count FROM \(schema).trade_ohlcv_1m WHERE symbol = 'ESH4'") == "4512.25|4512|6|3\n")
+        #expect(psql("SELECT open, close, volume, count FROM \(schema).trade_ohlcv('ESH4', '2024-01-02', '2024-01-03')") == "4512.25|4512|6|3\n")
+        #expect(psql(exists) == "t|f\n")
+        // Gone: the next sync makes them again, with no rows to replicate.
+        #expect(psql("DROP VIEW \(schema).trade_ohlcv_1m; DROP FUNCTION \(schema).trade_ohlcv") == "")
+        sync()
+        #expect(psql(exists) == "t|f\n" && psql("SELECT count(*) FROM \(schema).trade_ohlcv('ESH4', '2024-01-02', '2024-01-03', '1 hour')") == "1\n")
+        // The environment names the measurements (and no others).
+        #expect(psql("DROP VIEW \(schema).trade_ohlcv_1m") == "")
+        env["STRATA_MIRROR_BARS"] = "quote=bid,bid_size"
+        sync()
+        #expect(psql(exists) == "f|t\n")
+        #expect(psql("SELECT open, volume FROM \(schema).quote_ohlcv('ESH4', '2024-01-02', '2024-01-03')") == "4512|7\n")
+        // none: no bars made.
+        #expect(psql("DROP VIEW \(schema).quote_ohlcv_1m") == "")
+        env["STRATA_MIRROR_BARS"] = "none"
+        sync()
+        #expect(psql(exists) == "f|f\n")
+        // Malformed: named, by the command and by validate-config.
+        env["STRATA_MIRROR_BARS"] = "quote=bid,ask,bid_size"
+        let bad = runStrata(["mirror", "sync", "--data-dir", data], environment: env)
+        #expect(bad.status != 0 && bad.stderr.contains("STRATA_MIRROR_BARS: bars must read measurement=price[,volume]"), "\(bad.stderr)")
+        let validate = runStrata(["validate-config"], environment: ["STRATA_CONFIG": "", "STRATA_MIRROR_BARS": "quote=bid,ask,bid_size"])
+        #expect(validate.status == 1 && validate.stderr.contains("STRATA_MIRROR_BARS: bars must read"), "\(validate.stderr)")
+    }
+
+    /// What psql prints for `sql` (unaligned, tuples only), or its error.
+    func psql(_ sql: String) -> String {
+        let tmp = TemporaryDirectory()
+        writeText(tmp.path + "/q.sql", sql)
+        _ = system("psql \"$STRATA_TEST_PG_DSN\" -XAtq -v ON_ERROR_STOP=1 -f '\(tmp.path)/q.sql' >'\(tmp.path)/out' 2>&1")
+        return (try? readFile(tmp.path + "/out")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
 }
