@@ -113,7 +113,7 @@ public final class Database: @unchecked Sendable {
         precondition(configuration.walFileSize >= 1 << 12, "walFileSize out of range")
         store = try Store(directory: directory, configuration: configuration.store, create: true)
         self.configuration = configuration
-        lock = try FileLock(path: "\(store.directory)/_lock", wait: false)
+        lock = try FileLock(path: "\(store.directory)/_lock", wait: false, kind: .open)
         var orphans: [String] = []
         let walDirectory = "\(store.directory)/_wal"
         let old: [(sequence: UInt64, path: String)]

@@ -230,28 +230,97 @@ public final class WritableFile {
 public final class FileLock: @unchecked Sendable {
     private var fd: Int32
 
+    /// What the holder of a store's lock does with it, recorded in the lock file beside its
+    /// pid (`<pid> <kind>`), so a process that finds the store taken can say who has it.
+    public enum Kind: String, Sendable {
+        /// A short write (a bulk ingest, a compaction): waited for.
+        case write
+        /// A live database (`strata serve`, `ingest --live`) that keeps the store open: not
+        /// worth waiting for.
+        case open
+    }
+
     /// Takes the lock, waiting for another holder to release it; with `wait` false,
     /// fails with `.conflict` if it is still held after `patienceMilliseconds` (a short
-    /// patience covers a forked child that has not yet exec'd and closed its copy).
-    public init(path: String, wait: Bool = true, patienceMilliseconds: Int = 2000) throws(StrataError) {
+    /// patience covers a forked child that has not yet exec'd and closed its copy), or at
+    /// once when the holder is a live process that keeps the store open.
+    public init(path: String, wait: Bool = true, patienceMilliseconds: Int = 2000, kind: Kind = .write) throws(StrataError) {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystem.failure("open lock file", path) }
         var waited = 0
         while true {
             let (r, err) = FileSystem.retrying { Int(flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) }
             if r == 0 { break }
-            if err == EWOULDBLOCK && waited < patienceMilliseconds {
+            let holder = err == EWOULDBLOCK ? Self.holder(fd) : nil
+            // A record naming this process is one a child it spawned still holds a copy of
+            // until its exec: that is waited for.
+            let keepsItOpen = holder.map { $0.kind == .open && $0.pid != getpid() } ?? false
+            if err == EWOULDBLOCK && waited < patienceMilliseconds && !keepsItOpen {
                 usleep(10_000)
                 waited += 10
                 continue
             }
             close(fd)
             if err == EWOULDBLOCK {
-                throw StrataError(.conflict, "the store is in use by another process, which holds its lock", path: path)
+                throw StrataError(.conflict, Self.inUse(holder), path: path)
             }
             throw FileSystem.failure("flock", path, err)
         }
         self.fd = fd
+        // Who holds it now; read only by processes that find the lock taken.
+        let record = Array("\(getpid()) \(kind.rawValue)\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = record.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The process recorded as holding a lock: its pid, what it does with the store, and
+    /// its command line (from /proc). Nil when the record is missing or its process is gone.
+    public struct Holder: Sendable, Equatable {
+        public var pid: Int32
+        public var kind: Kind
+        public var command: String
+    }
+
+    static func holder(_ fd: Int32) -> Holder? {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        let words = String(decoding: buffer[..<n], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard words.count >= 2, let pid = Int32(words[0]), pid > 0, let kind = Kind(rawValue: String(words[1])),
+              kill(pid, 0) == 0 || errno == EPERM else { return nil }
+        return Holder(pid: pid, kind: kind, command: commandLine(pid))
+    }
+
+    /// A process's command line from /proc, arguments separated by spaces ("" if unknown).
+    static func commandLine(_ pid: Int32) -> String {
+        let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4_096)
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return "" }
+        return bytes[..<n].split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+    }
+
+    /// The holder of the lock at `path`, if a live process holds it now.
+    public static func holder(of path: String) -> Holder? {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) != 0 else { return nil }
+        return holder(fd)
+    }
+
+    /// "the store is in use by process 1234 (strata serve …), which keeps it open; …"
+    static func inUse(_ holder: Holder?) -> String {
+        guard let holder else { return "the store is in use by another process, which holds its lock" }
+        let who = "process \(holder.pid)" + (holder.command.isEmpty ? "" : " (\(holder.command.count > 120 ? String(holder.command.prefix(120)) + "…" : holder.command))")
+        switch holder.kind {
+        case .open:
+            return "the store is in use by \(who), which keeps it open; write through it (strata serve takes POST /api/v2/write) or stop it first (strata stop, or kill \(holder.pid))"
+        case .write:
+            return "the store is in use by \(who), which is writing to it"
+        }
     }
 
     public func unlock() {

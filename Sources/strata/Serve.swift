@@ -25,8 +25,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Scan every series' last quality.lookback for data-quality problems this often, or never (default: schedule.quality_every, else 15m).") var qualityEvery: String?
     @Option(help: "Retune flush size and archive cache within the tuning bounds this often, or never (default: schedule.tune_every, else 1m).") var tuneEvery: String?
     @Option(help: "API keys file (default: $STRATA_API_KEYS_FILE, else server.api_keys_file): lines '<name> <role> sha256:<hex>' from strata keys create.") var apiKeys: String?
+    @Flag(help: "Run in the background: return once the server listens, saying where and its pid; its output goes to <data-dir>/_serve.log, and strata stop stops it.") var detach = false
 
     func run() async throws {
+        if detach { try serveDetached(dataDirectory: store.path) }
         let settings = try store.settings()
         let server = settings.server
         var c = ServerConfiguration()

@@ -9,7 +9,8 @@ struct Strata: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Strata: a time-series store for market data.",
-        subcommands: [Ingest.self, Query.self, Delete.self, Compact.self, ArchiveCommand.self, BackupCommand.self, Tier.self, MirrorCommand.self, CacheCommand.self, Serve.self, QualityCommand.self, KeysCommand.self, ValidateConfig.self, CheckDeps.self, SelfTestCommand.self, StatusCommand.self, Inspect.self, Stats.self, Generate.self, Demo.self]
+        version: StrataVersion.number,
+        subcommands: [Ingest.self, Query.self, Delete.self, Compact.self, ArchiveCommand.self, BackupCommand.self, Tier.self, MirrorCommand.self, CacheCommand.self, Serve.self, Stop.self, QualityCommand.self, KeysCommand.self, ValidateConfig.self, CheckDeps.self, SelfTestCommand.self, StatusCommand.self, Inspect.self, Stats.self, Generate.self, Demo.self]
     )
 }
 

@@ -110,6 +110,29 @@ import Testing
         #expect(out.contains("rows deleted: ") && out.contains("verify: ok ("), "\(out.suffix(2000))")
     }
 
+    /// The README's real-data example, as written, on the sample it ships in examples/:
+    /// a month of hourly bars rolled up into 30 daily bars, the first one exact.
+    @Test func theReadmesRealDataExampleRuns() throws {
+        let repository = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let readme = String(decoding: try readFile(repository + "/README.md"), as: UTF8.self)
+        let after = try #require(readme.range(of: "Real data works the same way"))
+        let start = try #require(readme.range(of: "```sh\n", range: after.upperBound..<readme.endIndex))
+        let end = try #require(readme.range(of: "\n```", range: start.upperBound..<readme.endIndex))
+        let block = String(readme[start.upperBound..<end.lowerBound])
+        #expect(block.contains("examples/"))
+        _ = system("ln -s '\(repository)/examples' '\(root.path)/examples'")
+        writeText(root.path + "/real.sh", "set -eu\ncd '\(root.path)'\nB='\(strataBinary())'\n" + block + "\n")
+        let raw = system("bash '\(root.path)/real.sh' >'\(root.path)/out' 2>'\(root.path)/err'")
+        let err = String(decoding: (try? readFile(root.path + "/err")) ?? [], as: UTF8.self)
+        #expect((raw >> 8) & 0xFF == 0, "the real-data example failed: \(err)")
+        let lines = String(decoding: (try? readFile(root.path + "/out")) ?? [], as: UTF8.self).lines()
+        let bars = lines.filter { $0.hasPrefix("2019-09-") }
+        #expect(bars.count == 30, "\(lines)")
+        // 1 September: the first hour's open, the day's extremes, the last hour's close, 24 bars.
+        let day = bars.first.map { $0.split(separator: ",").map(String.init) } ?? []
+        #expect(day.count == 9 && day[0] == "2019-09-01T00:00:00.000000000Z" && day[1] == "BTCUSD" && day[2] == "9600.86" && day[3] == "9840" && day[4] == "9539.58" && day[5] == "9766.52" && day[7] == "24", "\(day)")
+    }
+
     @Test func liveIngestThatWasKilledIsRecoveredByTheNextQuery() throws {
         // What a killed live ingest leaves: rows in the WAL only.
         let db = try Database(directory: data)
@@ -435,6 +458,58 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("wrote 60000 synthetic trades"))
         #expect(r.stdout.contains("time,symbol,open,high,low,close,volume,count,vwap"))
+    }
+
+    /// Other data in the store (the README's first curl writes trade ESH4) does not fool the
+    /// demo: it writes its own measurement, reads it again on a second run, and the command
+    /// it suggests works as printed.
+    @Test func theDemoIsNotFooledByOtherData() throws {
+        writeText(root.path + "/t.csv", "time,symbol,price,size\n2024-01-02T14:30:00Z,ESH4,4512.25,1\n")
+        #expect(runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"]).status == 0)
+        let first = runStrata(["demo", "--data-dir", data, "--rows", "20000"])
+        #expect(first.status == 0 && first.stdout.contains("wrote 60000 synthetic trades of ESH4, NQH4, YMH4"), "\(first)")
+        // The hourly bar counts the demo's trades, not the README's one.
+        #expect(first.stdout.lines().contains { $0.hasPrefix("2024-01-02T22:00:00.000000000Z,ESH4,") && $0.contains(",20000,") }, "\(first.stdout)")
+        let second = runStrata(["demo", "--data-dir", data, "--rows", "20000"])
+        #expect(second.status == 0 && second.stdout.contains("demo data is already in") && !second.stdout.contains("wrote"), "\(second)")
+        let suggested = try #require(second.stdout.lines().first { $0.hasPrefix("try: strata ") })
+        var arguments = suggested.dropFirst("try: strata ".count).split(separator: " ").map(String.init)
+        arguments = Array(arguments.prefix { $0 != "|" })
+        let next = runStrata(arguments)
+        #expect(next.status == 0 && next.stdout.lines().count > 10 && next.stdout.hasPrefix("time,symbol,open,high,low,close,volume,count,vwap\n"), "\(arguments): \(next.stderr)")
+        // The README's trade is still there, alone.
+        #expect(runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"]).stdout.lines().count == 2)
+        let other = runStrata(["demo", "--data-dir", data, "--rows", "500"])
+        #expect(other.status == 1 && other.stderr.contains("demo_trade/ESH4 holds 20000 rows, not the demo's 500"), "\(other)")
+    }
+
+    /// `serve --detach` returns once the server listens, saying where and its pid; a command
+    /// that needs the store says at once which process holds it; `strata stop` stops it.
+    @Test func serveDetachedIsStoppedAndNamedByWhoeverFindsTheStoreTaken() throws {
+        let r = runStrata(["serve", "--detach", "--data-dir", data, "--listen", "127.0.0.1:0"])
+        #expect(r.status == 0 && r.stdout.hasPrefix("strata: listening on http://127.0.0.1:") && r.stdout.contains("strata stop --data-dir \(data) stops it"), "\(r)")
+        let pid = try #require(r.stdout.split(separator: "(pid ").last.flatMap { Int32($0.prefix { $0.isNumber }) })
+        defer { kill(pid, SIGKILL) }
+        #expect(kill(pid, 0) == 0)
+        writeText(root.path + "/t.csv", "time,symbol,price\n2024-01-02T14:30:00Z,ESH4,1\n")
+        let started = monotonicNanoseconds()
+        let ingest = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])
+        let seconds = Double(monotonicNanoseconds() - started) / 1e9
+        #expect(ingest.status == 1 && seconds < 5 && ingest.stderr.contains("the store is in use by process \(pid) (")
+                && ingest.stderr.contains("serve --data-dir \(data)") && ingest.stderr.contains("which keeps it open; write through it (strata serve takes POST /api/v2/write) or stop it first (strata stop, or kill \(pid))"),
+                "\(seconds) s: \(ingest.stderr)")
+        let stop = runStrata(["stop", "--data-dir", data])
+        #expect(stop.status == 0 && stop.stdout.hasPrefix("strata: stopped process \(pid) ("), "\(stop)")
+        // Gone, or a zombie its new parent has not reaped yet.
+        let state = String(decoding: (try? readFile("/proc/\(pid)/stat")) ?? [], as: UTF8.self)
+        #expect(state.isEmpty || state.contains(") Z "), "the server still runs: \(state)")
+        let log = String(decoding: try readFile(data + "/_serve.log"), as: UTF8.self)
+        #expect(log.contains("strata: stopped; every acknowledged row is in the store"), "\(log)")
+        #expect(runStrata(["stop", "--data-dir", data]).stdout == "strata: no process holds \(data); nothing to stop\n")
+        #expect(runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"]).status == 0)
+        // A server that cannot start says why, and --detach fails with it.
+        let busy = runStrata(["serve", "--detach", "--data-dir", data, "--listen", "127.0.0.1:notaport"])
+        #expect(busy.status != 0 && busy.stderr.contains("notaport"), "\(busy)")
     }
 
     /// A mirror whose database refuses connections does not hold `ingest --live` up for its
