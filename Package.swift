@@ -48,8 +48,10 @@ let package = Package(
         // libpq (the TimescaleDB / PostgreSQL mirror), with shims for its character macros.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "StrataMirror", dependencies: ["StrataEngine", "CLibPQ"]),
-        // hiredis (the Redis hot tier): Debian's 0.14, fed with commands Strata formats.
-        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // hiredis (the Redis hot tier): Debian's 0.14, fed with commands Strata formats. Its
+        // headers are under the standard include path (<hiredis/hiredis.h>), so no pkgConfig:
+        // hiredis.pc's -D_FILE_OFFSET_BITS=64 is a flag SwiftPM refuses with a warning.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "StrataCache", dependencies: ["StrataEngine", "CHiredis"]),
         // The facade over the engine and the services: backups (and later configuration,
         // tier policy and scheduling).

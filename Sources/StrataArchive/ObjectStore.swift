@@ -38,6 +38,9 @@ public protocol ObjectStore: Sendable {
     func delete(_ key: String) throws(StrataError)
     /// Requests sent and failed so far, for a store reached over a network (nil otherwise).
     var requestStatistics: ObjectStoreStatistics? { get }
+    /// Makes what writes need and the store may lack (an S3 bucket), before work that
+    /// reads the store and then writes to it (a backup lists the earlier ones first).
+    func prepareForWrites() throws(StrataError)
 }
 
 /// What a networked object store has sent since it was made, by HTTP method.
@@ -58,6 +61,7 @@ public struct ObjectStoreStatistics: Sendable, Equatable {
 
 extension ObjectStore {
     public var requestStatistics: ObjectStoreStatistics? { nil }
+    public func prepareForWrites() throws(StrataError) {}
 }
 
 extension ObjectStore {

@@ -16,6 +16,8 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
     /// Idle curl handles, reused across requests (each keeps its connection alive).
     private let idle = Mutex<[CurlEasy]>([])
     private let counters = Mutex(ObjectStoreStatistics())
+    /// Whether the bucket is known to exist (checked before the first upload).
+    private let bucketKnown = Mutex(false)
 
     public var requestStatistics: ObjectStoreStatistics? { counters.withLock { $0 } }
 
@@ -162,23 +164,40 @@ public final class S3ObjectStore: ObjectStore, @unchecked Sendable {
         return "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
     }
 
-    /// Creates the bucket if it does not exist (for a test server or a fresh MinIO or
-    /// SeaweedFS; on AWS, buckets are usually made by the account's owner).
     /// Whether the bucket exists (one HEAD of the bucket); wrong credentials or a bucket
     /// of another account are errors.
     public func bucketExists() throws(StrataError) -> Bool {
         try send(Request(method: "HEAD", key: nil), accept: [200, 404]).status == 200
     }
 
-    public func createBucketIfMissing() throws(StrataError) {
-        let response = try send(Request(method: "PUT", key: nil), accept: [200, 204, 409])
-        _ = response
+    /// Makes the bucket when it does not exist (a HEAD of it, then a PUT with the region's
+    /// location outside us-east-1); returns whether it made it. Every upload makes sure of
+    /// the bucket this way once, so the first push to a new bucket works on any S3 server
+    /// whose credentials may create buckets (SeaweedFS and MinIO also make one on a first
+    /// PUT; AWS does not).
+    @discardableResult
+    public func createBucketIfMissing() throws(StrataError) -> Bool {
+        if bucketKnown.withLock({ $0 }) { return false }
+        var made = false
+        if try !bucketExists() {
+            let body = configuration.region == "us-east-1" ? "" :
+                "<CreateBucketConfiguration><LocationConstraint>\(XMLText.escape(configuration.region))</LocationConstraint></CreateBucketConfiguration>"
+            // 409: made meanwhile by another writer (BucketAlreadyOwnedByYou).
+            made = try send(Request(method: "PUT", key: nil, body: Array(body.utf8)), accept: [200, 204, 409]).status != 409
+        }
+        bucketKnown.withLock { $0 = true }
+        return made
     }
 
     // MARK: ObjectStore
 
+    public func prepareForWrites() throws(StrataError) {
+        try createBucketIfMissing()
+    }
+
     public func put(_ key: String, _ bytes: [UInt8]) throws(StrataError) {
         try validateObjectKey(key)
+        try createBucketIfMissing()
         if bytes.count > configuration.partSize { return try putMultipart(key, bytes) }
         let md5 = Array(Insecure.MD5.hash(data: bytes))
         // Content-MD5 makes the server check the body it received against our MD5 and

@@ -107,8 +107,11 @@ public final class ServerMetrics: Sendable {
                    scheduled.map { ("{job=\"\($0.job.name)\"}", "\($0.record.runs)") })
             metric("strata_scheduled_failures_total", "counter", "Failed runs of scheduled work.",
                    scheduled.map { ("{job=\"\($0.job.name)\"}", "\($0.record.failures)") })
-            metric("strata_scheduled_last_success_timestamp_seconds", "gauge", "When scheduled work last succeeded (Unix time; 0: not yet).",
-                   scheduled.map { ("{job=\"\($0.job.name)\"}", Self.seconds($0.record.lastSuccess ?? 0)) })
+            // A job that has not succeeded yet has no sample (not 0, which would read as 1970).
+            let succeeded = scheduled.compactMap { s in s.record.lastSuccess.map { ("{job=\"\(s.job.name)\"}", Self.seconds($0)) } }
+            if !succeeded.isEmpty {
+                metric("strata_scheduled_last_success_timestamp_seconds", "gauge", "When scheduled work last succeeded (Unix time; no sample: not yet).", succeeded)
+            }
         }
         metric("strata_out_of_order_rows_total", "counter", "Rows that arrived with a time earlier than a row of their series already written.",
                [("", "\(s.outOfOrderRows)")])

@@ -139,6 +139,7 @@ public struct Backups: Sendable {
     public func create(_ database: Database, measurement: String? = nil, symbols: [String]? = nil, full: Bool = false,
                        now: Int64 = CivilTime.now()) throws(StrataError) -> CreateSummary {
         let storeID = try database.store.identity()
+        try objects.prepareForWrites()
         // A second backup within the same second gets a suffix.
         var id = Self.id(created: now, store: storeID)
         var n = 1

@@ -197,3 +197,13 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+/// A duration as `parseDuration` reads it, in the largest unit up to days that divides it (180d, 90m,
+/// 250ms); "0s" for zero.
+public func durationText(_ ns: Int64) -> String {
+    if ns == 0 { return "0s" }
+    let units: [(String, Int64)] = [("d", 86_400_000_000_000), ("h", 3_600_000_000_000),
+                                    ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)]
+    for (suffix, size) in units where ns % size == 0 { return "\(ns / size)\(suffix)" }
+    return "\(ns)ns"
+}

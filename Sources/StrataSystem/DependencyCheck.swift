@@ -69,7 +69,9 @@ public struct DependencyCheck: Sendable, Equatable {
         do throws(StrataError) {
             if let s3 = archive.objects as? S3ObjectStore {
                 guard try s3.bucketExists() else {
-                    return DependencyCheck(name: "archive", target: location, ok: false, detail: "the bucket '\(s3.configuration.bucket)' does not exist")
+                    // As for a directory: what the first upload makes is not a failure.
+                    return DependencyCheck(name: "archive", target: location, ok: true,
+                                           detail: "reachable; the bucket '\(s3.configuration.bucket)' does not exist yet: the first upload makes it (strata archive init makes it now), new objects \(sealed)")
                 }
             }
             _ = try archive.objects.head("_check-deps")

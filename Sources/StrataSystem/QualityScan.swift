@@ -164,10 +164,10 @@ public struct QualityScanner: Sendable {
         for r in times.indices {
             let t = times[r]
             if let p = prices.first(where: { Self.number(rows.columns[$0], r).map { $0 <= 0 || $0.isNaN } ?? false }) {
-                report.note(.nonPositivePrice, t, "\(schema[p].name) = \(Self.number(rows.columns[p], r)!)")
+                report.note(.nonPositivePrice, t, "\(schema[p].name) = \(TextFormat.csvText(rows.columns[p].values, r))")
             }
             if let v = volumes.first(where: { Self.number(rows.columns[$0], r).map { $0 <= 0 || $0.isNaN } ?? false }) {
-                report.note(.nonPositiveVolume, t, "\(schema[v].name) = \(Self.number(rows.columns[v], r)!)")
+                report.note(.nonPositiveVolume, t, "\(schema[v].name) = \(TextFormat.csvText(rows.columns[v].values, r))")
             }
             // Jumps, against the previous positive price of the same field.
             var jumped: String?

@@ -43,6 +43,36 @@ struct ArchiveOption: ParsableArguments {
     }
 }
 
+extension ArchiveOption {
+    /// The archive and key of an object named by its key (as `archive ls` prints it) or by
+    /// its URL (`s3://BUCKET/KEY`, as `aws s3 ls` users copy it, or `file:///DIR/KEY`). A URL
+    /// inside the store's archive is read through it; another names its own: its bucket (with
+    /// the same S3 endpoint and credentials), or its file's directory.
+    func object(_ name: String, _ store: DataDirOption) throws -> (Archive, String) {
+        guard name.hasPrefix("s3://") || name.hasPrefix("file://") else { return (try open(store), name) }
+        if let archive = try? open(store) {
+            let base = archive.objects.location.hasSuffix("/") ? archive.objects.location : archive.objects.location + "/"
+            if name.hasPrefix(base) && name.count > base.count { return (archive, String(name.dropFirst(base.count))) }
+        }
+        var other = self
+        if name.hasPrefix("s3://") {
+            let rest = name.dropFirst("s3://".count)
+            let bucket = rest.prefix { $0 != "/" }
+            guard !bucket.isEmpty, rest.count > bucket.count + 1 else {
+                throw ValidationError("'\(name)' names no object: s3://BUCKET/KEY")
+            }
+            other.archive = "s3://\(bucket)"
+            return (try other.open(store), String(rest.dropFirst(bucket.count + 1)))
+        }
+        let path = String(name.dropFirst("file://".count))
+        guard path.hasPrefix("/"), let slash = path.lastIndex(of: "/"), path.index(after: slash) < path.endIndex else {
+            throw ValidationError("'\(name)' names no object: file:///DIR/KEY (an absolute path)")
+        }
+        other.archive = "file://" + (slash == path.startIndex ? "/" : String(path[..<slash]))
+        return (try other.open(store), String(path[path.index(after: slash)...]))
+    }
+}
+
 /// The S3 settings of an `s3://BUCKET[/PREFIX]` archive, the rest from `variable` (the
 /// environment over the configuration file).
 func s3Configuration(_ location: String, _ variable: (String) -> String?) throws -> S3Configuration {
@@ -61,7 +91,30 @@ struct ArchiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archive",
         abstract: "Move old days to the archive (S3 or a directory), list, read and restore them.",
-        subcommands: [Push.self, List.self, Cat.self, Restore.self])
+        subcommands: [Init.self, Push.self, List.self, Cat.self, Restore.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the archive ready: its S3 bucket, or its directory, is made if it does not exist.",
+            discussion: "Uploads make a missing bucket too; init makes it now, so that credentials that may not create buckets are found out before the first push.")
+        @OptionGroup var store: DataDirOption
+        @OptionGroup var archiveOption: ArchiveOption
+
+        func run() throws {
+            running {
+                let archive = try archiveOption.open(store)
+                let location = archive.objects.location
+                if let s3 = archive.objects as? S3ObjectStore {
+                    let made = try s3.createBucketIfMissing()
+                    Output.standardOutputNow("\(location): \(made ? "made the bucket '\(s3.configuration.bucket)'" : "the bucket '\(s3.configuration.bucket)' exists")\n")
+                } else if let local = archive.objects as? LocalObjectStore {
+                    let existed = FileSystem.isDirectory(local.directory)
+                    try FileSystem.makeDirectories(local.directory)
+                    Output.standardOutputNow("\(location): \(existed ? "the directory exists" : "made the directory")\n")
+                }
+            }
+        }
+    }
 
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -85,6 +138,8 @@ struct ArchiveCommand: ParsableCommand {
                 }
                 var out = Output()
                 out.write("series-days archived: \(summary.seriesDays)\n")
+                // What "old" meant, so that nothing archived is not a mystery.
+                out.write("older than: \(durationText(age))\(olderThan == nil ? " (the configuration's archive_after, else 180d; --older-than 0s archives every flushed day)" : "")\n")
                 out.write("rows: \(summary.rows)\n")
                 out.write("local bytes freed: \(summary.localBytes)\n")
                 out.write("object bytes: \(summary.objectBytes)\n")
@@ -125,11 +180,11 @@ struct ArchiveCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the rows of an archived object as CSV.")
         @OptionGroup var store: DataDirOption
         @OptionGroup var archiveOption: ArchiveOption
-        @Argument(help: "Object key, as archive ls prints it.") var key: String
+        @Argument(help: "Object key, as archive ls prints it, or the object's URL: s3://BUCKET/KEY (as aws s3 ls shows it) or file:///DIR/KEY.") var key: String
 
         func run() throws {
             running {
-                let archive = try archiveOption.open(store)
+                let (archive, key) = try archiveOption.object(key, store)
                 let object = try archive.objects.get(key)
                 let bytes = try object.withUnsafeBytes { raw in
                     try ColdObject.segmentBytes(raw, keyring: archive.keyring, location: "\(archive.objects.location)/\(key)")

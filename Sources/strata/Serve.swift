@@ -161,7 +161,7 @@ func reportUnpublished(_ publisher: CachePublisher) -> CacheStatus {
     let s = publisher.status
     if s.rowsDropped > 0 {
         let why = away ? "Redis unreachable" : atStop > 0 ? "Redis had not confirmed them at the stop" : "Redis was away or slow, or refused them"
-        Output.standardError("strata: Redis publisher: \(grouped(s.rowsDropped)) rows not published (\(why)); strata cache warm republishes the last \(windowText(publisher.configuration.windowSeconds))\n")
+        Output.standardError("strata: Redis publisher: \(grouped(s.rowsDropped)) row\(s.rowsDropped == 1 ? "" : "s") not published (\(why)); strata cache warm republishes the last \(windowText(publisher.configuration.windowSeconds))\n")
     }
     return s
 }

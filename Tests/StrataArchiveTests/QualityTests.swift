@@ -32,6 +32,8 @@ import Testing
         #expect(at(.duplicate) == [tuesday + 10 * second])
         #expect(at(.nonPositivePrice) == [tuesday + 28 * second])  // rows 30 is the 29th second after two inserts
         #expect(at(.gap) == [tuesday + 99 * second])
+        // Values as stored: an integer size is no 0.0.
+        #expect(report.examples.filter { $0.kind == .nonPositivePrice || $0.kind == .nonPositiveVolume }.map(\.detail) == ["price = 0", "size = -5"])
         #expect(report.examples.first { $0.kind == .outlier }?.detail.contains("→ 150.0 (+49.") == true)
         #expect(report.examples.first { $0.kind == .gap }?.detail.contains("no rows for 58m21s of trading time") == true)
     }

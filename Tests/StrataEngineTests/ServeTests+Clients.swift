@@ -41,6 +41,9 @@ extension ServeTests {
             let code = exchange("GET", url + path).code
             #expect(status == 0 && raw.hasPrefix("HTTP/1.1 \(code) ") && raw.hasSuffix("\r\n\r\n"), "\(path): \(raw)")
         }
+        // A scheduled job that has not succeeded yet has no last-success sample, not 0 (1970).
+        let scrape = fetch(url + "/metrics").body
+        #expect(scrape.contains("strata_scheduled_runs_total{job=\"tier\"}") && !scrape.contains("_last_success_timestamp_seconds{job=\"tier\"} 0\n"), "\(scrape)")
         let method = exchange("HEAD", url + "/api/v2/write")
         #expect(method.code == 405 && method.headers["allow"] == "POST", "\(method)")
     }
