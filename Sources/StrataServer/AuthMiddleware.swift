@@ -28,8 +28,8 @@ struct AuthMiddleware: RouterMiddleware {
     static func required(_ method: HTTPRequest.Method, _ path: String) -> Role? {
         switch (method, path) {
         case (_, "/health"), (_, "/ready"), (_, "/ping"): nil
-        case (.post, "/api/v2/write"), (.post, "/write"), (.post, "/api/v1/records"): .write
-        case (.get, "/api/v1/query"), (.get, "/metrics"): .read
+        case (.post, "/api/v2/write"), (.post, "/write"), (.post, "/api/v3/write_lp"), (.post, "/api/v1/records"): .write
+        case (.get, "/api/v1/query"), (.get, "/metrics"), (.head, "/api/v1/query"), (.head, "/metrics"): .read
         default: .admin
         }
     }

@@ -204,6 +204,10 @@ import Testing
         let query = url + "/api/v1/query?measurement=trade&symbol=ESH4"
         #expect(get(query) == 401 && get(query, headers: ["Authorization: Bearer \(writer.key)"]) == 403)
         #expect(get(query, headers: ["Authorization: Bearer \(reader.key)"]) == 200 && get(query, headers: ["Authorization: Bearer \(admin.key)"]) == 200)
+        // InfluxDB 3's write takes a write key; HEAD of a query a read key, as GET does.
+        let v3 = url + "/api/v3/write_lp?db=m&precision=second"
+        #expect(post(v3, line, headers: ["Authorization: Bearer \(writer.key)"]).code == 204 && post(v3, line, headers: ["Authorization: Bearer \(reader.key)"]).code == 403)
+        #expect(exchange("HEAD", query).code == 401 && exchange("HEAD", query, headers: ["Authorization: Bearer \(reader.key)"]).code == 200)
         // /status is the admin's; /metrics the readers'.
         #expect(get(url + "/status", headers: ["Authorization: Bearer \(reader.key)"]) == 403 && get(url + "/status", headers: ["Authorization: Bearer \(admin.key)"]) == 200)
         #expect(get(url + "/metrics") == 401 && get(url + "/metrics", headers: ["Authorization: Bearer \(reader.key)"]) == 200)
