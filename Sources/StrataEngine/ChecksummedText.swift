@@ -9,21 +9,30 @@ public enum ChecksummedText {
     }
 
     /// The lines before the checksum line, after checking it; `kind` names the file in errors.
+    /// The checksum is checked on the bytes before they are read as text, so damage is
+    /// reported as damage (naming the checksum line) rather than as bad text.
     public static func decode(_ bytes: [UInt8], path: String, kind: String) throws(StrataError) -> [Substring] {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        guard bytes.last == UInt8(ascii: "\n") else { throw StrataError(.corrupt, "\(kind) does not end with a line feed", path: path, offset: bytes.count) }
+        // The checksum line is the last one: after the line feed before the final one.
+        let lastLine = (bytes.dropLast().lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
+        let crcLine = bytes[..<lastLine].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+        let line = bytes[lastLine...].dropLast()
+        let digits = line.dropFirst(7)
+        guard line.starts(with: "crc32c ".utf8), digits.count == 8, digits.allSatisfy({ Character(Unicode.Scalar($0)).isHexDigit }),
+              let stored = UInt32(String(decoding: digits, as: UTF8.self), radix: 16) else {
+            throw StrataError(.corrupt, "\(kind) has no checksum line (the last line is not crc32c and 8 hex digits)", path: path, offset: lastLine, line: crcLine)
+        }
+        let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[..<lastLine])) }
+        guard actual == stored else {
+            throw StrataError(.corrupt, "\(kind) checksum mismatch: the \(lastLine) bytes before the checksum line have crc32c \(paddedHex(actual, digits: 8)), the line says \(paddedHex(stored, digits: 8))",
+                              path: path, offset: lastLine, line: crcLine)
+        }
+        guard let text = String(validating: bytes[..<lastLine], as: UTF8.self) else {
             throw StrataError(.corrupt, "\(kind) is not UTF-8", path: path)
         }
-        guard text.hasSuffix("\n") else { throw StrataError(.corrupt, "\(kind) does not end with a line feed", path: path) }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         lines.removeLast()
-        guard let last = lines.last, last.hasPrefix("crc32c ") else {
-            throw StrataError(.corrupt, "\(kind) has no checksum line", path: path)
-        }
-        let body = lines.dropLast().map { $0 + "\n" }.joined()
-        guard UInt32(last.dropFirst(7), radix: 16) == CRC32C.checksum(body) else {
-            throw StrataError(.corrupt, "\(kind) checksum mismatch", path: path)
-        }
-        return Array(lines.dropLast())
+        return lines
     }
 }
 
