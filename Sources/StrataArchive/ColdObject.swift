@@ -223,7 +223,12 @@ public enum ColdObject {
         let flags: UInt16, trailer: Trailer
         do throws(FormatError) {
             flags = try FileHeader.verify(object, magic: magic, version: version, kind: "cold object", knownFlags: encryptedFlag)
-            trailer = try Self.trailer(tail: object, objectSize: object.count)
+            do throws(FormatError) {
+                trailer = try Self.trailer(tail: object, objectSize: object.count)
+            } catch where error.code == .badMagic {
+                // The header says cold object: an end without the magic is one cut short.
+                throw FormatError(.truncated, "cold object has no STRATCLD or STRATCLE magic at its end: it was truncated or was not finished", offset: error.offset)
+            }
         } catch { throw corrupt(error) }
         guard (flags & encryptedFlag != 0) == (trailer.keyID != nil) else {
             throw StrataError(.corrupt, "cold object header and trailer disagree on whether it is encrypted", path: location)
