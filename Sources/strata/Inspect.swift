@@ -6,12 +6,12 @@ import StrataFormat
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Describe segment files and cold objects: header, schema, blocks, encodings, sizes.",
-        discussion: "Reads segment files (.seg) and cold objects from the archive (.strata, e.g. fetched with aws s3 cp). With --verify every block checksum is checked; any damage is reported with file, block and byte offset and the exit status is 1.")
+        abstract: "Describe and verify Strata's files: segments, cold objects, day manifests, schemas, WAL files, backup catalogs.",
+        discussion: "Reads segment files (.seg), cold objects (.strata, e.g. fetched with aws s3 cp; encrypted ones with the keys of STRATA_ENCRYPTION_KEY_FILE or STRATA_ENCRYPTION_KEY), day manifests (_manifest), schemas (_schema), write-ahead log files (_wal/*.wal), backup catalogs (backups/<id>/catalog) and a backup's sealed copies, each recognised by its first bytes. With --verify every checksum is checked and everything is decoded; any damage is reported with file and byte offset (or line) and the exit status is 1. A WAL file whose last record was cut short by a crash verifies ok, with a note.")
 
     @Flag(help: "Check every checksum.") var verify = false
     @Flag(help: "List every block, not only the per-column summary.") var blocks = false
-    @Argument(help: "Segment files or cold objects.") var files: [String]
+    @Argument(help: "Files Strata wrote.") var files: [String]
 
     func run() throws {
         var out = Output()
@@ -34,9 +34,22 @@ struct Inspect: ParsableCommand {
     }
 
     func describe(_ path: String, out: inout Output) throws {
-        let id = SegmentID(fileName: String(path.split(separator: "/").last ?? "")) ?? SegmentID(0)
         let file = try MappedFile(path: path)
-        let cold = file.withUnsafeBytes { $0.count >= 8 && Array($0[0..<8]) == ColdObject.magic }
+        let name = String(path.split(separator: "/").last ?? "")
+        guard let kind = file.withUnsafeBytes({ InspectedKind(firstBytes: $0) }) ?? InspectedKind(fileName: name) else {
+            throw file.withUnsafeBytes { InspectedKind.foreign($0, path: path) }
+        }
+        switch kind {
+        case .segment, .coldObject: try describeSegment(path, file, cold: kind == .coldObject, out: &out)
+        case .wal: try describeLog(path, file, out: &out)
+        case .manifest, .schema, .catalog, .checksummedText, .sealed:
+            try describeSmallFile(kind, path: path, bytes: file.withUnsafeBytes { Array($0) }, out: &out)
+        }
+    }
+
+    /// A segment, or a cold object read back into the segment it was made from.
+    func describeSegment(_ path: String, _ file: MappedFile, cold: Bool, out: inout Output) throws {
+        let id = SegmentID(fileName: String(path.split(separator: "/").last ?? "")) ?? SegmentID(0)
         let segment: Segment
         var keyID: KeyID?
         if cold {
@@ -103,7 +116,13 @@ struct Inspect: ParsableCommand {
             try segment.verify()
             // Decode everything too: a checksum can match bytes that do not decode.
             for b in footer.blocks.indices { _ = try segment.decodeBlock(b) }
-            out.write("verify: ok (\(footer.blocks.count) blocks, header, footer and trailer)\n")
+            let checkedBlocks = "\(counted(footer.blocks.count, "block")): checksums and decoding"
+            if cold {
+                let frames = "\(counted(footer.blocks.count, "frame")): checksums\(keyID == nil ? "" : ", GCM tags") and zstd"
+                out.write("verify: ok (header, index checksum, \(frames); the segment's header, footer and trailer; \(checkedBlocks))\n")
+            } else {
+                out.write("verify: ok (header, footer and trailer; \(checkedBlocks))\n")
+            }
         }
         out.write("\n")
     }
