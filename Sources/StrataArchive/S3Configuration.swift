@@ -74,9 +74,31 @@ public struct S3Configuration: Sendable {
     }
 
     public func validate() throws(StrataError) {
-        guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
+        try Self.checkEndpoint(endpoint)
+        try Self.checkBucket(bucket, prefix: prefix)
+        guard partSize >= 5 << 20 else { throw StrataError(.invalidInput, "S3 part size must be at least 5 MiB") }
+        guard parallelParts >= 1, maxAttempts >= 1 else { throw StrataError(.invalidInput, "S3 parallelParts and maxAttempts must be at least 1") }
+    }
+
+    /// Throws unless `endpoint` is `http://` or `https://`, a host and, if any, a port
+    /// 1…65535 (a path may follow).
+    public static func checkEndpoint(_ endpoint: String) throws(StrataError) {
+        guard let scheme = ["http://", "https://"].first(where: { endpoint.hasPrefix($0) }) else {
             throw StrataError(.invalidInput, "S3 endpoint '\(endpoint)' must start with http:// or https://")
         }
+        let authority = endpoint.dropFirst(scheme.count).prefix { $0 != "/" }
+        let afterHost = authority.hasPrefix("[") ? authority.firstIndex(of: "]").map(authority.index(after:)) : authority.firstIndex(of: ":")
+        let host = authority[..<(afterHost ?? authority.endIndex)]
+        guard !host.isEmpty else { throw StrataError(.invalidInput, "S3 endpoint '\(endpoint)' names no host") }
+        let port = authority[(afterHost ?? authority.endIndex)...]
+        guard port.isEmpty || (port.hasPrefix(":") && Int(port.dropFirst()).map({ (1...65_535).contains($0) }) == true) else {
+            throw StrataError(.invalidInput, "S3 endpoint '\(endpoint)': the port must be a number from 1 to 65535")
+        }
+    }
+
+    /// Throws unless S3 takes `bucket` as a bucket's name and `prefix` (as `normalizedPrefix`
+    /// makes it) as the start of a key.
+    public static func checkBucket(_ bucket: String, prefix: String) throws(StrataError) {
         // S3's naming rules: 3–63 characters of a-z, 0-9, '-' and '.', beginning and ending
         // with a letter or digit, no '..', and not an IP address.
         let bytes = Array(bucket.utf8)
@@ -95,8 +117,6 @@ public struct S3Configuration: Sendable {
                 throw StrataError(.invalidInput, "S3 prefix '\(prefix)': \(error.message)")
             }
         }
-        guard partSize >= 5 << 20 else { throw StrataError(.invalidInput, "S3 part size must be at least 5 MiB") }
-        guard parallelParts >= 1, maxAttempts >= 1 else { throw StrataError(.invalidInput, "S3 parallelParts and maxAttempts must be at least 1") }
     }
 
     /// Scheme and host[:port] of the endpoint, without any path.

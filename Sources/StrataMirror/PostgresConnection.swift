@@ -12,9 +12,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// `host:port/dbname as user`, for messages.
     public let server: String
 
-    /// Throws unless libpq can parse `dsn`, without connecting. An unknown option is named;
-    /// other parse errors are not quoted, as libpq's words quote the text where they stop,
-    /// which may be a password.
+    /// Throws unless libpq can parse `dsn` and each port it names is a port, without
+    /// connecting. An unknown option is named; other parse errors are not quoted, as libpq's
+    /// words quote the text where they stop, which may be a password.
     public static func checkConnectionString(_ dsn: String) throws(StrataError) {
         var parseError: UnsafeMutablePointer<CChar>?
         guard let parsed = PQconninfoParse(dsn, &parseError) else {
@@ -28,7 +28,18 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             throw StrataError(.invalidInput, "the PostgreSQL connection string is not valid\(known) (a key=value list or a postgresql:// URI; quote values with spaces, percent-encode reserved characters in URIs)")
         }
-        PQconninfoFree(parsed)
+        defer { PQconninfoFree(parsed) }
+        // libpq reads the port only when it connects; a port per host, empty for the default.
+        for port in (values(parsed)["port"] ?? "").split(separator: ",", omittingEmptySubsequences: false) {
+            var text = port
+            while text.first?.isWhitespace == true { text.removeFirst() }
+            while text.last?.isWhitespace == true { text.removeLast() }
+            guard text.isEmpty || Int(text).map({ (1...65_535).contains($0) }) == true else {
+                // Digits are quoted; other text may be a password where the host belongs.
+                let quoted = text.count <= 20 && text.allSatisfy({ $0.isASCII && $0.isNumber }) ? " (\(text))" : ""
+                throw StrataError(.invalidInput, "the PostgreSQL connection string is not valid: the port\(quoted) must be a number from 1 to 65535")
+            }
+        }
     }
 
     /// Connects with a libpq connection string (`host=… port=… dbname=… user=…
@@ -83,6 +94,11 @@ public final class PostgresConnection: @unchecked Sendable {
             return nil
         }
         defer { PQconninfoFree(options) }
+        return values(options)
+    }
+
+    /// The options set in what PQconninfoParse returned.
+    static func values(_ options: UnsafeMutablePointer<PQconninfoOption>) -> [String: String] {
         var values: [String: String] = [:]
         var option = options
         while let keyword = option.pointee.keyword {
