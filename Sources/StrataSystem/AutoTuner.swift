@@ -15,8 +15,11 @@ public struct TuningBounds: Sendable, Equatable {
     /// Reads the bounds; unset ones widen to hold the configured starting values.
     mutating func read(_ file: ConfigurationFile, database: DatabaseConfiguration, cacheBytes start: Int) {
         if let v = file.boolean("tuning", "enabled") { enabled = v }
-        let rowsMin = file.integer("tuning", "flush_rows_min", in: 1...(1 << 30)).map(Int.init)
-        let rowsMax = file.integer("tuning", "flush_rows_max", in: 1...(1 << 30)).map(Int.init)
+        // The tuner must not shrink flushes below one block of a segment: each flush writes a
+        // segment, and ten-row segments would be mostly headers, checksums and fsyncs.
+        let rowsFloor = Int64(database.store.rowsPerBlock)
+        let rowsMin = file.integer("tuning", "flush_rows_min", in: rowsFloor...(1 << 30)).map(Int.init)
+        let rowsMax = file.integer("tuning", "flush_rows_max", in: rowsFloor...(1 << 30)).map(Int.init)
         let cacheMin = file.integer("tuning", "cache_mib_min", in: 1...(1 << 20)).map { Int($0) << 20 }
         let cacheMax = file.integer("tuning", "cache_mib_max", in: 1...(1 << 20)).map { Int($0) << 20 }
         if let r = Self.bound(file, "flush_rows", rowsMin, rowsMax, default: flushRows, start: database.flushRows, unit: 1, setting: "store.flush_rows") {

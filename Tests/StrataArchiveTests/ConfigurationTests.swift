@@ -54,14 +54,14 @@ import Testing
             {"server": {"listen": "[::1]:9000", "symbol_tag": "ticker", "max_body_mib": 8, "slow_query": "250ms"},
              "quality": {"trading_hours": "09:00-15:30", "trading_days": "mon-fri", "utc_offset": "+09:00", "max_jump": 0.05, "gap_factor": 10.5},
              "store": {"flush_rows": 1000},
-             "tuning": {"flush_rows_max": 8000}}
+             "tuning": {"flush_rows_max": 16000}}
             """)
         #expect(more.server.listen == "[::1]:9000" && more.server.symbolTag == "ticker" && more.server.maxBodyBytes == 8 << 20)
         #expect(more.server.slowQuerySeconds == 0.25 && ServerSettings.hostAndPort(more.server.listen)! == ("::1", 9000))
         #expect(more.quality.session! == (540, 930) && more.quality.tradingDays == Set(1...5) && more.quality.utcOffsetSeconds == 32_400)
         #expect(more.quality.maxJump == 0.05 && more.quality.gapFactor == 10.5)
         // An unset bound widens to hold the configured value.
-        #expect(more.tuning.flushRows == 1_000...8_000)
+        #expect(more.tuning.flushRows == 1_000...16_000)
     }
 
     /// Bars in the SQL mirror: by default for measurements with a price and a volume, else
@@ -135,7 +135,12 @@ import Testing
         (#"{"quality": {"utc_offset": "KST"}}"#, 1, "quality.utc_offset", "±HH:MM"),
         (#"{"mirror": {"bars": "trade=price,size,venue"}}"#, 1, "mirror.bars", "bars must read measurement=price[,volume]"),
         (#"{"mirror": {"bars": "none; trade=price"}}"#, 1, "mirror.bars", "not 'none'"),
-        (#"{"store": {"flush_rows": 100}, "tuning": {"flush_rows_min": 1000}}"#, 1, "tuning.flush_rows_min", "lies outside"),
+        (#"{"store": {"flush_rows": 10000}, "tuning": {"flush_rows_min": 20000}}"#, 1, "tuning.flush_rows_min", "lies outside"),
+        // Tuning bounds the engine cannot work with: below one segment block, or min above max.
+        (#"{"tuning": {"flush_rows_min": 10}}"#, 1, "tuning.flush_rows_min", "must be in 8192…"),
+        (#"{"tuning": {"flush_rows_max": 100}}"#, 1, "tuning.flush_rows_max", "must be in 8192…"),
+        (#"{"tuning": {"flush_rows_min": 200000, "flush_rows_max": 100000}}"#, 1, "tuning.flush_rows_min", "200000 is above tuning.flush_rows_max (100000)"),
+        (#"{"tuning": {"cache_mib_min": 512, "cache_mib_max": 128}}"#, 1, "tuning.cache_mib_min", "512 is above tuning.cache_mib_max (128)"),
         (#"{"store": {"wal_file_mib": [1]}}"#, 1, "store.wal_file_mib", "not an array"),
         (#"["store"]"#, 1, nil, "a configuration is a JSON object"),
     ] as [(String, Int, String?, String)])
