@@ -125,6 +125,13 @@ public final class ConfigurationFile {
         return s
     }
 
+    /// A string setting as the file has it, recording no problem: for checks that must see
+    /// the value even when it is wrong (a secret in a malformed URL).
+    public func text(_ section: String, _ key: String) -> String? {
+        guard case .string(let s) = sections[section]?[key]?.value else { return nil }
+        return s
+    }
+
     public func integer(_ section: String, _ key: String, in range: ClosedRange<Int64>) -> Int64? {
         guard let entry = sections[section]?[key] else { return nil }
         guard case .integer(let v) = entry.value else { problem(section, key, "must be a whole number"); return nil }

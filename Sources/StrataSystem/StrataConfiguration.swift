@@ -77,14 +77,15 @@ public struct StrataConfiguration: Sendable {
         try StrataConfiguration(try ConfigurationFile.load(path))
     }
 
-    /// Every problem of a configuration file, and its settings with each bad one left at
-    /// its default (nil when the file is not JSON at all), so that checks across settings
-    /// and the environment can go on.
+    /// Every problem of a configuration file, in the order of its lines, and its settings
+    /// with each bad one left at its default (nil when the file is not JSON at all), so that
+    /// checks across settings and the environment can go on.
     public static func check(_ path: String) -> (settings: StrataConfiguration?, problems: [StrataError]) {
         do throws(StrataError) {
             let file = try ConfigurationFile.load(path)
             let settings = StrataConfiguration(reading: file)
-            return (settings, file.problems)
+            let byLine = file.problems.enumerated().sorted { ($0.element.line ?? 0, $0.offset) < ($1.element.line ?? 0, $1.offset) }
+            return (settings, byLine.map(\.element))
         } catch {
             return (nil, [error])
         }
@@ -96,7 +97,7 @@ public struct StrataConfiguration: Sendable {
     }
 
     /// Reads every setting, recording problems in `file` instead of stopping at the first.
-    init(reading file: ConfigurationFile) {
+    public init(reading file: ConfigurationFile) {
         source = file.source
         file.checkSections(Set(Self.knownSettings.keys.filter { !$0.isEmpty }))
         for (section, known) in Self.knownSettings where file.sectionLines[section] != nil || section.isEmpty {
@@ -118,14 +119,16 @@ public struct StrataConfiguration: Sendable {
         if let v = file.parsed("tiers", "archive_after", Self.durationOrNever) { tiers.archiveAfter = v }
         database.flushAge = tiers.flushAge
 
-        let strings = ["url": "STRATA_ARCHIVE", "endpoint": "S3_ENDPOINT", "region": "S3_REGION", "access_key": "S3_ACCESS_KEY",
-                       "secret_key": "S3_SECRET_KEY"]
+        let strings = ["region": "S3_REGION", "access_key": "S3_ACCESS_KEY", "secret_key": "S3_SECRET_KEY"]
         let numbers = ["part_size_mib": ("S3_PART_SIZE_MIB", Int64(5)...5120), "parallel_parts": ("S3_PARALLEL_PARTS", Int64(1)...64)]
         for (key, variable) in strings {
             if let s = file.string("archive", key) { archiveSettings[variable] = s }
         }
-        if let url = archiveSettings["STRATA_ARCHIVE"], !url.hasPrefix("file://"), !url.hasPrefix("s3://") {
-            file.problem("archive", "url", "must be file:///DIR or s3://BUCKET[/PREFIX], not '\(url)'")
+        // A bad URL or endpoint is named here, with its line, and not kept: the checks of the
+        // archive a command would open then see none and do not name it again.
+        if let url = file.parsed("archive", "url", Self.checkArchiveURL) { archiveSettings["STRATA_ARCHIVE"] = url }
+        if let endpoint = file.parsed("archive", "endpoint", { text throws(StrataError) in try S3Configuration.checkEndpoint(text); return text }) {
+            archiveSettings["S3_ENDPOINT"] = endpoint
         }
         for (key, (variable, range)) in numbers {
             if let v = file.integer("archive", key, in: range) { archiveSettings[variable] = String(v) }
@@ -136,7 +139,7 @@ public struct StrataConfiguration: Sendable {
         encryptionKeyFile = file.string("encryption", "key_file")
         acceptPlain = file.boolean("encryption", "accept_plain") ?? false
 
-        mirrorDSN = file.string("mirror", "dsn")
+        mirrorDSN = file.parsed("mirror", "dsn") { text throws(StrataError) in try PostgresConnection.checkConnectionString(text); return text }
         if let schema = file.string("mirror", "schema") { mirrorOptions.schema = schema }
         if let v = file.duration("mirror", "compress_after") { mirrorOptions.compressAfterSeconds = v / 1_000_000_000 }
         if let v = file.duration("mirror", "retention") { mirrorOptions.retentionSeconds = v / 1_000_000_000 }
@@ -161,6 +164,31 @@ public struct StrataConfiguration: Sendable {
 
         quality.read(file)
         tuning.read(file, database: database, cacheBytes: cacheBytes)
+
+        // Secrets as the file has them, also in a setting that is wrong for another reason.
+        if let dsn = file.text("mirror", "dsn"), PostgresConnection.holdsPassword(dsn) { secretsHeld.append("a password (mirror.dsn)") }
+        // A Redis URL's credentials are what comes before its last '@' (a password alone
+        // when there is no ':'), so one that cannot be parsed may still hold a password.
+        if let url = file.text("cache", "url"), (try? RedisURL(parsing: url)).map({ $0.password != nil }) ?? url.contains("@") {
+            secretsHeld.append("a password (cache.url)")
+        }
+        if file.text("archive", "secret_key").map({ !$0.isEmpty }) == true { secretsHeld.append("the S3 secret key (archive.secret_key)") }
+    }
+
+    /// An archive URL: `file:///DIR`, or `s3://BUCKET[/PREFIX]` with a bucket name and a
+    /// prefix S3 takes; what a command would open it with (credentials, endpoint) is
+    /// checked where it is opened.
+    public static func checkArchiveURL(_ url: String) throws(StrataError) -> String {
+        if url.hasPrefix("s3://") {
+            let rest = url.dropFirst("s3://".count)
+            let bucket = rest.prefix { $0 != "/" }
+            try S3Configuration.checkBucket(String(bucket), prefix: normalizedPrefix(String(rest.dropFirst(bucket.count))))
+            return url
+        }
+        guard url.hasPrefix("file://"), url.count > "file://".count else {
+            throw StrataError(.invalidInput, "must be file:///DIR or s3://BUCKET[/PREFIX], not '\(url)'")
+        }
+        return url
     }
 
     /// A duration, or "never" (nil).
@@ -198,15 +226,9 @@ public struct StrataConfiguration: Sendable {
         return (automatic, out)
     }
 
-    /// The settings of the file that hold secrets (by name, never the value): a password
-    /// in the mirror's DSN or the cache's URL, the S3 secret key.
-    public var secretsHeld: [String] {
-        var out: [String] = []
-        if let dsn = mirrorDSN, PostgresConnection.holdsPassword(dsn) { out.append("a password (mirror.dsn)") }
-        if let url = cacheURL, (try? RedisURL(parsing: url))?.password != nil { out.append("a password (cache.url)") }
-        if archiveSettings["S3_SECRET_KEY"].map({ !$0.isEmpty }) == true { out.append("the S3 secret key (archive.secret_key)") }
-        return out
-    }
+    /// The secrets the file holds (by name, never the value): a password in the mirror's DSN
+    /// or the cache's URL, the S3 secret key. A file that every user may read must hold none.
+    public private(set) var secretsHeld: [String] = []
 
     /// The mirror's settings: the DSN from `TIMESCALE_DSN`, else the file's `[mirror] dsn`;
     /// nil when neither is set (the mirror is off). `STRATA_MIRROR_SCHEMA` and

@@ -141,6 +141,18 @@ import Testing
         (#"{"tuning": {"flush_rows_max": 100}}"#, 1, "tuning.flush_rows_max", "must be in 8192…"),
         (#"{"tuning": {"flush_rows_min": 200000, "flush_rows_max": 100000}}"#, 1, "tuning.flush_rows_min", "200000 is above tuning.flush_rows_max (100000)"),
         (#"{"tuning": {"cache_mib_min": 512, "cache_mib_max": 128}}"#, 1, "tuning.cache_mib_min", "512 is above tuning.cache_mib_max (128)"),
+        // A port that is not one, wherever a port is configured.
+        ("{\n\"server\": {\"listen\": \"127.0.0.1:notaport\"}}", 2, "server.listen", "must be HOST:PORT"),
+        ("{\n\"mirror\": {\"dsn\": \"host=db port=notaport dbname=x\"}}", 2, "mirror.dsn", "the port must be a number from 1 to 65535"),
+        (#"{"mirror": {"dsn": "host=a,b port=5432,70000"}}"#, 1, "mirror.dsn", "the port (70000) must be a number from 1 to 65535"),
+        (#"{"mirror": {"dsn": "postgresql://strata@db:notaport/market"}}"#, 1, "mirror.dsn", "the port must be a number from 1 to 65535"),
+        (#"{"cache": {"url": "redis://h:notaport/0"}}"#, 1, "cache.url", "the port must be 1…65535"),
+        (#"{"archive": {"endpoint": "http://127.0.0.1:notaport"}}"#, 1, "archive.endpoint", "the port must be a number from 1 to 65535"),
+        (#"{"archive": {"endpoint": "127.0.0.1:8333"}}"#, 1, "archive.endpoint", "must start with http:// or https://"),
+        // An archive URL that names no bucket is wrong in itself, whatever the credentials.
+        (#"{"archive": {"url": "s3://"}}"#, 1, "archive.url", "S3 bucket name '' must be"),
+        (#"{"archive": {"url": "s3:///strata"}}"#, 1, "archive.url", "S3 bucket name '' must be"),
+        (#"{"archive": {"url": "file://"}}"#, 1, "archive.url", "must be file:///DIR"),
         (#"{"store": {"wal_file_mib": [1]}}"#, 1, "store.wal_file_mib", "not an array"),
         (#"["store"]"#, 1, nil, "a configuration is a JSON object"),
     ] as [(String, Int, String?, String)])
@@ -161,6 +173,35 @@ import Testing
         #expect(throws: StrataError.self) { try StrataConfiguration(file) }
         #expect(Set(file.problems.compactMap(\.field)) == ["bogus", "store.fsync", "store.memory_mib", "cache.window"])
         #expect(file.problems.allSatisfy { $0.line != nil })
+    }
+
+    /// A bad setting is recorded once and left at its default, so that the checks that look
+    /// at the settings afterwards (the archive the commands would open) do not name it again.
+    @Test func aBadArchiveURLIsOneProblemAndIsNotKept() throws {
+        for url in ["ftp://x", "s3://", "s3://Bad_Bucket/p"] {
+            let file = try ConfigurationFile(text: #"{"archive": {"url": "\#(url)", "endpoint": "http://h:x"}}"#, source: "s.json")
+            let c = StrataConfiguration(reading: file)
+            #expect(file.problems.compactMap(\.field).sorted() == ["archive.endpoint", "archive.url"], "\(url): \(file.problems)")
+            #expect(c.variable("STRATA_ARCHIVE", environment: { _ in nil }) == nil && c.variable("S3_ENDPOINT", environment: { _ in nil }) == nil)
+        }
+        let good = try parse(#"{"archive": {"url": "s3://market-data/strata", "endpoint": "http://127.0.0.1:8333"}}"#)
+        #expect(good.variable("STRATA_ARCHIVE", environment: { _ in nil }) == "s3://market-data/strata")
+        #expect(good.variable("S3_ENDPOINT", environment: { _ in nil }) == "http://127.0.0.1:8333")
+    }
+
+    /// Every secret the file holds is named (not only the first), also in a setting that is
+    /// wrong for another reason, and never by its value.
+    @Test func everySecretTheFileHoldsIsNamed() throws {
+        let file = try ConfigurationFile(text: """
+            {"mirror": {"dsn": "host=db port=notaport password=hunter2"},
+             "cache": {"url": "redis://:hunter3@h:6379"},
+             "archive": {"access_key": "AKIA", "secret_key": "s3cr3t"}}
+            """, source: "s.json")
+        let c = StrataConfiguration(reading: file)
+        #expect(c.secretsHeld == ["a password (mirror.dsn)", "a password (cache.url)", "the S3 secret key (archive.secret_key)"])
+        #expect(file.problems.map(\.field) == ["mirror.dsn"])
+        #expect(try parse(#"{"archive": {"secret_key": "s3cr3t"}}"#).secretsHeld == ["the S3 secret key (archive.secret_key)"])
+        #expect(try parse(#"{"archive": {"secret_key": ""}, "mirror": {"dsn": "host=db"}}"#).secretsHeld.isEmpty)
     }
 
     @Test func aMalformedValueIsNotEchoed() throws {
