@@ -93,10 +93,11 @@ public final class ConfigurationFile {
         problem(sections[section]?[key]?.line, section, key, message)
     }
 
-    /// Throws the first problem, saying how many more there are.
+    /// Throws the first problem, saying how many more the file has (the CLI refuses a file
+    /// with validate-config's list instead, which also counts the environment's problems).
     public func throwIfProblems() throws(StrataError) {
         guard var first = problems.first else { return }
-        if problems.count > 1 { first.message += " (and \(problems.count - 1) more problem\(problems.count == 2 ? "" : "s"); strata validate-config lists them)" }
+        if problems.count > 1 { first.message += " (and \(problems.count - 1) more in this file; strata validate-config lists them)" }
         throw first
     }
 

@@ -57,7 +57,7 @@ extension Inspect {
             if seen.insert(name).inserted { series.append(name) }
         }
         head(path, format: "STRATWAL version \(WALLayout.version), a write-ahead log file", out: &out)
-        out.write("records: \(records)\(records == 0 ? "" : " (\(counted(rowsRecords, "rows record")), \(counted(deletes, "delete")))")\n")
+        out.write("records: \(records)\(records == 0 ? "" : " (rows \(rowsRecords), delete \(deletes))")\n")
         out.write("rows: \(rows)\n")
         if !series.isEmpty { out.write("series: \(series.joined(separator: ", "))\n") }
         if let first, let last { out.write("time: \(CivilTime.format(first)) … \(CivilTime.format(last))\n") }
@@ -68,12 +68,11 @@ extension Inspect {
             out.write("end: byte \(bytes.count), after the last whole record\n")
             if verify { out.write("verify: ok (\(checked))\n") }
         case .torn(let offset):
-            let torn = "torn tail at byte \(offset): the last \(bytes.count - offset) bytes are a record cut short (or all zero), as a crash during a write leaves it; recovery drops it"
-            out.write("end: \(torn)\n")
-            if verify { out.write("verify: ok (\(checked)); \(torn)\n") }
+            out.write("end: torn tail at byte \(offset): the last \(bytes.count - offset) bytes are a record cut short (or zeros), as a crash during a write leaves it\n")
+            if verify { out.write("verify: ok (\(checked)); torn tail at byte \(offset) (\(bytes.count - offset) bytes), normal after a crash: recovery drops it\n") }
         case .corrupt(let offset, let reason):
             out.write("end: damaged at byte \(offset)\n")
-            throw StrataError(.corrupt, "damaged write-ahead log: record \(records + 1) (at byte \(offset)): \(reason), and \(bytes.count - offset) bytes follow it; the records after it cannot be read (recovery keeps the \(records) before it and moves the file to _wal/damaged/)",
+            throw StrataError(.corrupt, "damaged write-ahead log: record \(records + 1) (at byte \(offset)): \(reason), and \(bytes.count - offset) bytes follow it; the records after it cannot be read (recovery replays the \(counted(records, "record")) before it and moves the file to _wal/damaged/)",
                               path: path, offset: offset)
         }
         out.write("\n")

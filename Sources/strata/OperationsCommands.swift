@@ -16,76 +16,14 @@ struct ValidateConfig: ParsableCommand {
     @Option(help: "Configuration file (default: $STRATA_CONFIG).") var config: String?
 
     func run() throws {
-        var problems: [String] = []
-        var settings = StrataConfiguration()
-        let path = config ?? Keyring.environmentSetting("STRATA_CONFIG")
-        if let path {
-            // The file's valid settings count for the checks below even when others are bad.
-            let (loaded, found) = StrataConfiguration.check(path)
-            problems += found.map(\.description)
-            if let loaded {
-                settings = loaded
-                if let secret = loaded.secretsHeld.first, FileSystem.isReadableByOthers(path) {
-                    problems.append("\(path): holds \(secret) and every user may read it; chmod 600 it, or give the secret through the environment")
-                }
-            }
-        }
-        problems += environmentProblems(settings)
-        if problems.isEmpty {
-            Output.standardOutputNow("\(path ?? "the built-in defaults"): valid\n")
+        let check = ConfigurationCheck(path: config ?? Keyring.environmentSetting("STRATA_CONFIG"))
+        if check.problems.isEmpty {
+            Output.standardOutputNow("\(check.path ?? "the built-in defaults"): valid\n")
             return
         }
-        for p in problems { Output.standardError("strata: \(p)\n") }
-        Output.standardError("\(problems.count) problem\(problems.count == 1 ? "" : "s")\n")
+        for p in check.problems { Output.standardError("strata: \(p)\n") }
+        Output.standardError("\(check.problems.count) problem\(check.problems.count == 1 ? "" : "s")\n")
         throw ExitCode.failure
-    }
-
-    /// What the environment sets, checked as the commands that use it would.
-    func environmentProblems(_ settings: StrataConfiguration) -> [String] {
-        var out: [String] = []
-        let variable = { (name: String) in settings.variable(name) }
-        func check(_ what: String, _ body: () throws(StrataError) -> Void) {
-            do throws(StrataError) { try body() } catch { out.append("\(what): \(error.message)") }
-        }
-        check("REDIS_URL / cache.url") { () throws(StrataError) in _ = try settings.cache() }
-        check("TIMESCALE_DSN / mirror.dsn") { () throws(StrataError) in
-            if let dsn = Keyring.environmentSetting("TIMESCALE_DSN") ?? settings.mirrorDSN { try PostgresConnection.checkConnectionString(dsn) }
-        }
-        if let bars = Keyring.environmentSetting("STRATA_MIRROR_BARS") {
-            check("STRATA_MIRROR_BARS") { () throws(StrataError) in _ = try StrataConfiguration.parseBars(bars) }
-        }
-        check("S3_* / archive") { () throws(StrataError) in _ = try S3Configuration.fromEnvironment(variable) }
-        if let url = variable("STRATA_ARCHIVE") {
-            if url.hasPrefix("s3://") {
-                do {
-                    _ = try s3Configuration(url, variable)
-                } catch let e as ValidationError {
-                    out.append(e.message)
-                } catch {
-                    out.append("archive \(url): \((error as? StrataError)?.message ?? "\(error)")")
-                }
-            } else if !url.hasPrefix("file://") {
-                out.append("STRATA_ARCHIVE / archive.url: must be file:///DIR or s3://BUCKET[/PREFIX], not '\(url)'")
-            }
-        }
-        check("STRATA_ENCRYPTION_KEY* / encryption.key_file") { () throws(StrataError) in _ = try Keyring.fromEnvironment(variable) }
-        let keysFile = Keyring.environmentSetting("STRATA_API_KEYS_FILE") ?? settings.server.apiKeysFile
-        var keys = 0
-        if let keysFile {
-            check("STRATA_API_KEYS_FILE / server.api_keys_file") { () throws(StrataError) in
-                keys = try APIKeyring.load(keysFile).count
-                if keys == 0 { throw StrataError(.invalidInput, "\(keysFile) holds no API keys (strata keys create makes them)") }
-            }
-        }
-        let listen = Keyring.environmentSetting("STRATA_LISTEN") ?? settings.server.listen
-        if let (host, _) = ServerSettings.hostAndPort(listen) {
-            if keys == 0, !["127.0.0.1", "::1", "localhost"].contains(host) {
-                out.append("server.listen: \(listen) is not loopback, so API keys are needed (server.api_keys_file or STRATA_API_KEYS_FILE)")
-            }
-        } else {
-            out.append("STRATA_LISTEN: must be HOST:PORT, not '\(listen)'")
-        }
-        return out
     }
 }
 

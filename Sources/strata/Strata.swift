@@ -21,8 +21,15 @@ struct DataDirOption: ParsableArguments {
     @Option(name: .long, help: "Configuration file (default: $STRATA_CONFIG). The environment and flags override what it sets.")
     var config: String?
 
+    /// A configuration with problems is refused with the first of them and the count of
+    /// the rest, from the checker validate-config runs, so that both say the same number.
     func validate() throws {
-        do { _ = try settings() } catch let e as StrataError { throw ValidationError(e.description) }
+        do { _ = try settings() } catch let e as StrataError {
+            let refusal = ConfigurationCheck(path: config ?? Keyring.environmentSetting("STRATA_CONFIG")).refusal()
+            guard !refusal.isEmpty else { throw ValidationError(e.description) }
+            for line in refusal { Output.standardError("strata: \(line)\n") }
+            throw ExitCode.validationFailure
+        }
     }
 
     /// The configuration file's settings (built-in defaults without one).

@@ -70,12 +70,129 @@ import Testing
         writeText(config, #"{"mirror": {"dsn": "postgresql://strata:hunter2@db/market"}}"#)
         _ = chmod(config, 0o644)
         let readable = runStrata(["validate-config", "--config", config])
-        #expect(readable.status == 1 && readable.stderr.contains("holds a password (mirror.dsn) and every user may read it; chmod 600 it"), "\(readable.stderr)")
+        #expect(readable.status == 1 && readable.stderr.contains("every user may read it, and it holds a password (mirror.dsn); chmod 600 it"), "\(readable.stderr)")
         #expect(!readable.stderr.contains("hunter2"))
         _ = chmod(config, 0o600)
         #expect(runStrata(["validate-config", "--config", config]).status == 0)
         let syntax = runStrata(["validate-config", "--config", config + ".missing"])
         #expect(syntax.status == 1 && syntax.stderr.contains("strata.json.missing"))
+    }
+
+    /// A port that is not one is named wherever a port is configured: in the file with its
+    /// key path and line, in the environment with its variable.
+    @Test func validateConfigNamesEveryBadPort() {
+        let config = root.path + "/strata.json"
+        writeText(config, """
+            {
+              "server": {"listen": "127.0.0.1:notaport"},
+              "mirror": {"dsn": "host=db port=notaport dbname=market"},
+              "cache": {"url": "redis://h:notaport/0"},
+              "archive": {"endpoint": "http://127.0.0.1:notaport"}
+            }
+            """)
+        let file = runStrata(["validate-config", "--config", config])
+        #expect(file.status == 1)
+        for (line, field) in [(2, "server.listen"), (3, "mirror.dsn"), (4, "cache.url"), (5, "archive.endpoint")] {
+            #expect(file.stderr.contains("strata: \(config), line \(line), field '\(field)': "), "\(field): \(file.stderr)")
+        }
+        #expect(file.stderr.hasSuffix("\n4 problems\n"), "\(file.stderr)")
+        let env = runStrata(["validate-config"], environment: [
+            "TIMESCALE_DSN": "postgresql://strata@db:notaport/market", "REDIS_URL": "redis://h:99999", "STRATA_LISTEN": "127.0.0.1:x",
+            "S3_BUCKET": "market", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "S3_ENDPOINT": "http://127.0.0.1:notaport",
+        ])
+        #expect(env.stderr.contains("strata: TIMESCALE_DSN / mirror.dsn: the PostgreSQL connection string is not valid: the port must be a number from 1 to 65535"), "\(env.stderr)")
+        #expect(env.stderr.contains("strata: REDIS_URL / cache.url: bad Redis URL (the port (99999) must be 1…65535)"), "\(env.stderr)")
+        #expect(env.stderr.contains("strata: STRATA_LISTEN: must be HOST:PORT, not '127.0.0.1:x'"), "\(env.stderr)")
+        #expect(env.stderr.contains("S3 endpoint 'http://127.0.0.1:notaport': the port must be a number from 1 to 65535"), "\(env.stderr)")
+        #expect(env.status == 1 && env.stderr.hasSuffix("\n4 problems\n"), "\(env.stderr)")
+    }
+
+    @Test func validateConfigNamesTuningBoundsTheEngineCannotUse() {
+        let config = root.path + "/strata.json"
+        writeText(config, "{\"tuning\": {\n  \"flush_rows_min\": 10}}")
+        let low = runStrata(["validate-config", "--config", config])
+        #expect(low.status == 1 && low.stderr.contains("strata: \(config), line 2, field 'tuning.flush_rows_min': must be in 8192…1073741824, not 10"), "\(low.stderr)")
+        writeText(config, #"{"tuning": {"flush_rows_min": 300000, "flush_rows_max": 200000}}"#)
+        let crossed = runStrata(["validate-config", "--config", config])
+        #expect(crossed.status == 1 && crossed.stderr.contains("field 'tuning.flush_rows_min': 300000 is above tuning.flush_rows_max (200000)"), "\(crossed.stderr)")
+    }
+
+    /// A file every user may read is refused for each secret it holds, the S3 secret key
+    /// as much as a password, and so is a world-readable key file.
+    @Test func validateConfigNamesEverySecretInAWorldReadableFile() {
+        let config = root.path + "/strata.json"
+        writeText(config, #"{"archive": {"access_key": "AKIA", "secret_key": "s3cr3t/abc="}, "mirror": {"dsn": "host=db password=hunter2"}}"#)
+        _ = chmod(config, 0o644)
+        let both = runStrata(["validate-config", "--config", config])
+        #expect(both.status == 1 && both.stderr.contains("\(config): every user may read it, and it holds a password (mirror.dsn) and the S3 secret key (archive.secret_key); chmod 600 it, or give the secrets through the environment"), "\(both.stderr)")
+        #expect(!both.stderr.contains("s3cr3t") && !both.stderr.contains("hunter2"))
+        writeText(config, #"{"archive": {"secret_key": "s3cr3t/abc="}}"#)
+        let key = runStrata(["validate-config", "--config", config])
+        #expect(key.status == 1 && key.stderr.contains("every user may read it, and it holds the S3 secret key (archive.secret_key); chmod 600 it, or give the secret through the environment"), "\(key.stderr)")
+        _ = chmod(config, 0o600)
+        #expect(runStrata(["validate-config", "--config", config]).status == 0)
+        writeText(root.path + "/keys.txt", String(repeating: "ab", count: 32) + "\n")
+        _ = chmod(root.path + "/keys.txt", 0o644)
+        let keys = runStrata(["validate-config"], environment: ["STRATA_ENCRYPTION_KEY_FILE": root.path + "/keys.txt"])
+        #expect(keys.status == 1 && keys.stderr.contains("\(root.path)/keys.txt holds encryption keys and every user may read it; chmod 600 it"), "\(keys.stderr)")
+        _ = chmod(root.path + "/keys.txt", 0o600)
+        #expect(runStrata(["validate-config"], environment: ["STRATA_ENCRYPTION_KEY_FILE": root.path + "/keys.txt"]).status == 0)
+    }
+
+    /// A bad archive URL is one problem, whether or not the environment names a bucket; the
+    /// archive the commands would open (STRATA_ARCHIVE, else S3_BUCKET, else archive.url) is
+    /// checked once.
+    @Test func validateConfigNamesABadArchiveOnce() {
+        let config = root.path + "/strata.json"
+        let keys = ["S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b"]
+        for (url, environment, expected) in [
+            ("ftp://x", [:], ["archive.url"]),
+            ("ftp://x", ["S3_BUCKET": "market"], ["archive.url", "S3_ACCESS_KEY and S3_SECRET_KEY are not set"]),
+            ("ftp://x", ["S3_BUCKET": "market"].merging(keys) { $1 }, ["archive.url"]),
+            ("s3://", [:], ["archive.url"]),
+            ("s3://", ["S3_BUCKET": "market"], ["archive.url", "S3_ACCESS_KEY and S3_SECRET_KEY are not set"]),
+            ("s3://", ["S3_BUCKET": "market"].merging(keys) { $1 }, ["archive.url"]),
+            ("s3://market/strata", [:], ["S3_ACCESS_KEY and S3_SECRET_KEY are not set"]),
+            ("s3://market/strata", ["S3_BUCKET": "other"], ["S3_ACCESS_KEY and S3_SECRET_KEY are not set"]),
+            ("s3://market/strata", ["STRATA_ARCHIVE": "s3://Bad_Bucket"].merging(keys) { $1 }, ["S3 bucket name 'Bad_Bucket'"]),
+        ] as [(String, [String: String], [String])] {
+            writeText(config, #"{"archive": {"url": "\#(url)"}}"#)
+            let r = runStrata(["validate-config", "--config", config], environment: environment)
+            let lines = r.stderr.split(separator: "\n").dropLast().map(String.init)
+            #expect(r.status == 1 && lines.count == expected.count, "\(url) \(environment): \(r.stderr)")
+            for (line, text) in zip(lines, expected) { #expect(line.contains(text), "\(url) \(environment): \(r.stderr)") }
+            #expect(r.stderr.hasSuffix("\n\(expected.count) problem\(expected.count == 1 ? "" : "s")\n"), "\(url) \(environment): \(r.stderr)")
+        }
+    }
+
+    /// serve, like every command, refuses a bad file with the problems validate-config lists
+    /// first and the count of the rest, from the same checker.
+    @Test func serveAndValidateConfigCountTheSameProblems() {
+        let config = root.path + "/strata.json"
+        writeText(config, """
+            {
+              "store": {"memory_mib": 0, "fsync": "x"},
+              "tiers": {"archive_afer": "1d", "flush_age": "soon"},
+              "archive": {"url": "ftp://x", "secret_key": "s3cr3t"},
+              "tuning": {"flush_rows_min": 10},
+              "mirror": {"dsn": "host=db port=notaport password=hunter2"},
+              "server": {"listen": "0.0.0.0:8000"}
+            }
+            """)
+        _ = chmod(config, 0o644)
+        let environment = ["REDIS_URL": "redis://h:notaport"]
+        let listed = runStrata(["validate-config", "--config", config], environment: environment)
+        let problems = listed.stderr.split(separator: "\n").map(String.init)
+        #expect(listed.status == 1 && problems.last == "\(problems.count - 1) problems", "\(listed.stderr)")
+        // 7 in the file, its permissions, the listen address without keys, REDIS_URL.
+        #expect(problems.count - 1 == 10, "\(listed.stderr)")
+        for command in [["serve", "--data-dir", data], ["tier", "--data-dir", data]] {
+            let refused = runStrata(command + ["--config", config], environment: environment)
+            #expect(refused.status != 0 && !FileSystem.exists(data), "\(command[0]): \(refused.stderr)")
+            let lines = refused.stderr.split(separator: "\n").map(String.init)
+            #expect(lines == Array(problems.prefix(3)) + ["strata: \(problems.count - 1 - 3) more problems (strata validate-config lists them all)"],
+                    "\(command[0]): \(refused.stderr)")
+        }
     }
 
     @Test func checkDepsReachesEachConfiguredService() {
