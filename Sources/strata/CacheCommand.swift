@@ -64,7 +64,7 @@ struct CacheCommand: ParsableCommand {
         @OptionGroup var cache: CacheOption
         @OptionGroup var archiveOption: ArchiveOption
         @Option(help: "Only this measurement.") var measurement: String?
-        @Option(help: "Only these symbols (comma-separated).") var symbol: String?
+        @Option(help: "Only these symbols, separated by commas (\\, is a comma within a symbol).") var symbol: String?
 
         func run() throws {
             running {
@@ -73,7 +73,7 @@ struct CacheCommand: ParsableCommand {
                 var configuration = StoreConfiguration()
                 configuration.coldStorage = try archiveOption.open(store)
                 let target = try Store(directory: store.path, configuration: configuration)
-                let symbols = Set((symbol ?? "").split(separator: ",").map(String.init))
+                let symbols = Set(Names.splitList(symbol ?? "").filter { !$0.isEmpty })
                 // A typo is an error, not "series: 0".
                 if let measurement {
                     _ = try target.existingSeries(measurement: measurement, symbols: symbols.isEmpty ? nil : symbols.sorted())

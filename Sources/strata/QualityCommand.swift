@@ -17,7 +17,7 @@ struct QualityCommand: ParsableCommand {
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Measurement to scan.") var measurement: String
-    @Option(help: "Symbol, or several separated by commas (default: every symbol of the measurement).") var symbol: String?
+    @Option(help: "Symbol, or several separated by commas (\\, is a comma within a symbol; default: every symbol of the measurement).") var symbol: String?
     @Option(parsing: .unconditional, help: "First time (inclusive): RFC 3339, a date, or an epoch integer.") var from: String?
     @Option(parsing: .unconditional, help: "Last time (inclusive); a date alone means the whole day.") var to: String?
     @Option(help: "Output format: text or json.") var format: Format = .text

@@ -101,3 +101,12 @@ import Testing
         #expect(Day("2024-02-30") == nil)
     }
 }
+
+/// The symbol lists of `--symbol` and `symbol=`: commas separate, `\,` and `\\` escape.
+@Test(arguments: [
+    ("ESH4", ["ESH4"]), ("ESH4,NQH4", ["ESH4", "NQH4"]), ("BRK A\\,B,ESH4", ["BRK A,B", "ESH4"]),
+    ("a\\\\,b", ["a\\", "b"]), ("a\\b", ["a\\b"]), ("a\\", ["a\\"]), (",x,", ["", "x", ""]), ("", [""]),
+])
+func symbolListsSplitOnUnescapedCommas(_ text: String, _ names: [String]) {
+    #expect(Names.splitList(text) == names)
+}
