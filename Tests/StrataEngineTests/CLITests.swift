@@ -9,7 +9,8 @@ import Testing
     let root = TemporaryDirectory()
     var data: String { root.path + "/data" }
 
-    let trades = """
+    /// Five trades of two symbols on 2 January 2024: two in one millisecond, one arriving late.
+    static let trades = """
     time,symbol,price,size
     2024-01-02T14:30:00.001Z,ESH4,4512.25,1
     2024-01-02T14:30:00.001Z,ESH4,4512.5,2
@@ -18,11 +19,17 @@ import Testing
     2024-01-02T14:30:00.000Z,NQH4,16800.25,1
 
     """
+    var trades: String { Self.trades }
+
+    /// `csv` into the store `data` as measurement trade, with strata ingest.
+    static func ingest(_ csv: String, into data: String, scratch: String) {
+        writeText(scratch + "/t.csv", csv)
+        let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", scratch + "/t.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
 
     func ingestTrades() {
-        writeText(root.path + "/t.csv", trades)
-        let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])
-        #expect(r.status == 0, "\(r.stderr)")
+        Self.ingest(trades, into: data, scratch: root.path)
     }
 
     @Test func liveIngestFromStandardInputThenDeleteAndCompact() {

@@ -12,20 +12,10 @@ import Testing
     var day: String { data + "/trade/ESH4/2024-01-02" }
     let key = String(repeating: "5a", count: 32)
 
-    let trades = """
-    time,symbol,price,size
-    2024-01-02T14:30:00.001Z,ESH4,4512.25,1
-    2024-01-02T14:30:00.001Z,ESH4,4512.5,2
-    2024-01-02T14:30:30.000Z,ESH4,4512,10
-    2024-01-02T14:31:05.250Z,ESH4,4513.75,3
-    2024-01-02T14:30:00.000Z,NQH4,16800.25,1
-
-    """
+    let trades = CLITests.trades
 
     func ingestTrades() {
-        writeText(root.path + "/t.csv", trades)
-        let r = runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"])
-        #expect(r.status == 0, "\(r.stderr)")
+        CLITests.ingest(CLITests.trades, into: data, scratch: root.path)
     }
 
     /// `inspect --verify` of `bytes` written to `name` in the temporary directory.
