@@ -97,8 +97,9 @@ public final class Archive: ColdStorage, Sendable {
         let offset = database.configuration.store.dayOffsetSeconds
         let seriesDays = try database.store.seriesDays()
         let due = seriesDays.filter { key in
-            let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
-            return (measurement == nil || key.series.measurement == measurement) && dayEnd <= now &- olderThan
+            // Due once its last nanosecond is older than olderThan (the range's last day never is).
+            let last = key.day.bounds(offsetSeconds: offset).upperBound
+            return (measurement == nil || key.series.measurement == measurement) && last < now.subtractingSaturating(olderThan)
         }
         // Recorded before the first day goes, so that a run cut short names the archive too.
         if try checkSameArchive(database.store, seriesDays) || !due.isEmpty {

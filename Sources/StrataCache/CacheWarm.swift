@@ -25,9 +25,9 @@ public enum CacheWarm {
         let window = Int64(configuration.windowSeconds * 1e9)
         for (series, day) in lastDay.sorted(by: { ($0.key.measurement, $0.key.symbol) < ($1.key.measurement, $1.key.symbol) }) {
             // The newest row: in the last day (a day earlier covers exchange-day offsets).
-            let tail = try store.query(series, from: (day.daysSinceEpoch - 1) * Day.nanosecondsPerDay)
+            let tail = try store.query(series, from: Day(daysSinceEpoch: day.daysSinceEpoch - 1).startNanoseconds)
             guard let newest = tail.rows.timestamps.max() else { continue }
-            let result = try store.query(series, from: newest - window, to: newest)
+            let result = try store.query(series, from: newest.subtractingSaturating(window), to: newest)
             summary.rows += try republish(series, result, encoder: encoder, connection: connection)
             summary.series += 1
         }

@@ -150,10 +150,9 @@ struct TickReducer {
         let end = range.upperBound
         while i < end {
             let t0 = t[i]
-            let q = t0 / interval
-            let start = (t0 % interval < 0 ? q &- 1 : q) &* interval
-            let (next, overflow) = start.addingReportingOverflow(interval)
-            let limit = overflow ? Int64.max : next
+            let (start, next) = barBounds(t0, interval: interval)
+            let overflow = next == nil
+            let limit = next ?? Int64.max
             let first = p[i].doubleValue
             var high = first, low = first
             var volume = 0.0, priceVolume = 0.0
@@ -273,10 +272,7 @@ extension SeriesSnapshot {
         let v = roles.volume.flatMap(index)
         if roles.volume != nil && v == nil { return [] }
         let interval = spec.interval
-        @Sendable func bucket(_ t: Int64) -> Int64 {
-            let q = t / interval
-            return (t % interval < 0 ? q - 1 : q) * interval
-        }
+        @Sendable func bucket(_ t: Int64) -> Int64 { barBounds(t, interval: interval).start }
         let wanted = Set([o, h, l, c] + (v.map { [$0] } ?? []))
         // A cold segment fetches the blocks in range in one request now.
         try segment.prefetch(segment.blocks(overlapping: from, to))
@@ -355,10 +351,6 @@ extension SeriesSnapshot {
             }
             return
         }
-        func bucket(_ t: Int64) -> Int64 {
-            let q = t / interval
-            return (t % interval < 0 ? q - 1 : q) * interval
-        }
         let opens = doubles(block.columns[o]), highs = h == o ? opens : doubles(block.columns[h])
         let lows = l == o ? opens : doubles(block.columns[l]), closes = c == o ? opens : doubles(block.columns[c])
         let volumes = v.map { doubles(block.columns[$0]) }
@@ -379,9 +371,9 @@ extension SeriesSnapshot {
                 current!.count += 1
             } else {
                 if let done = current { appendOrMerge(&bars, done) }
-                let bs = bucket(t)
-                end = bs &+ interval
-                if end < bs { end = .max }
+                let bounds = barBounds(t, interval: interval)
+                let bs = bounds.start
+                end = bounds.end ?? .max
                 let key = RowKey(time: t, segment: ordinal, row: rowBase + r)
                 current = PartialBar(start: bs, open: opens[r], high: highs[r], low: lows[r], close: closes[r],
                                      openKey: key, closeKey: key, volume: volume,

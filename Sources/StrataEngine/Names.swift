@@ -129,6 +129,15 @@ public struct Day: Hashable, Sendable, Comparable, CustomStringConvertible {
         daysSinceEpoch = CivilTime.days(fromCivil: y, m, d)
     }
 
+    /// The first and last nanosecond of the day in a store whose days are shifted by
+    /// `offsetSeconds` (exchange days), clamped to Int64: the days at the ends of the range
+    /// are cut short by it, never overflow.
+    public func bounds(offsetSeconds: Int64 = 0) -> ClosedRange<Int64> {
+        let start = Int128(daysSinceEpoch) * Int128(Day.nanosecondsPerDay) - Int128(offsetSeconds) * 1_000_000_000
+        func clamped(_ v: Int128) -> Int64 { v < Int128(Int64.min) ? .min : v > Int128(Int64.max) ? .max : Int64(v) }
+        return clamped(start)...clamped(start + Int128(Day.nanosecondsPerDay) - 1)
+    }
+
     /// First nanosecond of the day (UTC), clamped to Int64.
     public var startNanoseconds: Int64 {
         let r = daysSinceEpoch.multipliedReportingOverflow(by: Day.nanosecondsPerDay)

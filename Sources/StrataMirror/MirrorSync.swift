@@ -45,8 +45,8 @@ extension Mirror {
         let offset = database.configuration.store.dayOffsetSeconds
         for key in try database.store.seriesDays() {
             if let measurement, key.series.measurement != measurement { continue }
-            let dayStart = key.day.daysSinceEpoch * Day.nanosecondsPerDay - offset * 1_000_000_000
-            let dayEnd = dayStart + Day.nanosecondsPerDay - 1
+            let bounds = key.day.bounds(offsetSeconds: offset)
+            let (dayStart, dayEnd) = (bounds.lowerBound, bounds.upperBound)
             guard dayEnd >= from, dayStart <= to else { continue }
             let result = try database.query(key.series, from: dayStart, to: dayEnd)
             try writer.prepare(key.series.measurement, fields: result.schema)
@@ -82,8 +82,9 @@ extension Mirror {
             if let measurement, key.series.measurement != measurement { continue }
             if let day, key.day != day { continue }
             compared += 1
-            let dayStart = key.day.daysSinceEpoch * Day.nanosecondsPerDay - offset * 1_000_000_000
-            let result = try database.query(key.series, from: dayStart, to: dayStart + Day.nanosecondsPerDay - 1)
+            let bounds = key.day.bounds(offsetSeconds: offset)
+            let (dayStart, dayEnd) = (bounds.lowerBound, bounds.upperBound)
+            let result = try database.query(key.series, from: dayStart, to: dayEnd)
             let numeric = result.schema.enumerated().filter { $0.element.type == .float64 || $0.element.type == .int64 }
             let table = writer.schema.table(key.series.measurement)
             guard try connection.tableExists(configuration.options.schema, writer.schema.tableName(key.series.measurement)) else {
@@ -97,7 +98,7 @@ extension Mirror {
                 return known.contains(column) ? "sum(\(PostgresConnection.quoteIdentifier(column)))::text" : "NULL"
             }
             let r = try connection.execute("SELECT count(*)\(sums.map { ", " + $0 }.joined()) FROM \(table) WHERE symbol = $1 AND time_ns BETWEEN $2 AND $3",
-                                           [key.series.symbol, String(dayStart), String(dayStart + Day.nanosecondsPerDay - 1)])
+                                           [key.series.symbol, String(dayStart), String(dayEnd)])
             var what: [String] = []
             let mirrorCount = Int(r.value(0, 0) ?? "") ?? -1
             if mirrorCount != result.rows.rowCount { what.append("\(result.rows.rowCount) rows in Strata, \(mirrorCount) in the mirror") }

@@ -17,8 +17,10 @@ extension TierPolicy {
         var summary = TieringSummary()
         let offset = database.configuration.store.dayOffsetSeconds
         summary.compacted = try database.compact { key in
-            let dayEnd = (key.day.daysSinceEpoch + 1) * Day.nanosecondsPerDay - offset * 1_000_000_000
-            return (measurement == nil || key.series.measurement == measurement) && dayEnd <= now &- compactAfter
+            // A day is due once its last nanosecond is older than compactAfter (the last day
+            // of the range never is).
+            let last = key.day.bounds(offsetSeconds: offset).upperBound
+            return (measurement == nil || key.series.measurement == measurement) && last < now.subtractingSaturating(compactAfter)
         }
         if let archive, let archiveAfter {
             summary.archived = try archive.push(database, olderThan: archiveAfter, now: now, measurement: measurement)
