@@ -127,6 +127,9 @@ public enum JSONRecords {
             case .failure(let e): return refuse(number: number, line: stamp.line, field: "timestamp", e.message)
             }
             var values: [String: FieldValue] = [:]
+            guard members.count <= MeasurementSchema.maxFields + 3 else {
+                return refuse(number: number, line: record.line, "the record has \(members.count - 3) or more fields; a measurement may have at most \(MeasurementSchema.maxFields)")
+            }
             for member in members where !["symbol", "data_type", "timestamp"].contains(member.key) {
                 let v = member.value
                 do throws(StrataError) {

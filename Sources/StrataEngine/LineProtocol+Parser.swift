@@ -131,6 +131,10 @@ extension LineProtocol {
 
         /// Adds one field of the line being read to the scratch values, checking its type.
         mutating func add(_ rawKey: UnsafeRawBufferPointer, _ value: Value, builder b: Int, measurement: String, position: Int) throws(Failure) {
+            // Refused as soon as it is too many, so a line of 100,000 keys costs no more than one of 1,024.
+            guard position < MeasurementSchema.maxFields else {
+                throw Failure(message: "more than \(MeasurementSchema.maxFields) fields in the line (tags other than the symbol count too); a measurement may have at most \(MeasurementSchema.maxFields)")
+            }
             if let c = series[b].column(rawKey, position: position) ?? series[b].names.firstIndex(of: Self.unescapedIfEscaped(rawKey)) {
                 guard !values.contains(where: { $0.column == c }) else {
                     throw Failure(message: "field '\(series[b].names[c])' appears twice (as a tag or a field)", field: series[b].names[c])

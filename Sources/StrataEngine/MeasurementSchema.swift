@@ -9,25 +9,39 @@ public struct MeasurementSchema: Sendable, Equatable {
 
     public init(fields: [Field] = []) { self.fields = fields }
 
+    /// Fields a measurement may have (tags other than the symbol count as fields). A write
+    /// that would give it more is refused before it is acknowledged.
+    public static let maxFields = 1_024
+
     public func index(of name: String) -> Int? { fields.firstIndex { $0.name == name } }
 
     public func type(of name: String) -> FieldType? { fields.first { $0.name == name }?.type }
 
-    /// Adds the fields of `other` that are new; throws if one has a different type.
+    /// Adds the fields of `other` that are new; throws if one has a different type, or if
+    /// the measurement would have more than `maxFields` (then nothing is added). Linear in
+    /// the fields of both.
     public mutating func merge(_ other: [Field], measurement: String) throws(StrataError) -> Bool {
-        var changed = false
+        var known: [String: FieldType] = [:]
+        known.reserveCapacity(fields.count + other.count)
+        for f in fields { known[f.name] = f.type }
+        var added: [Field] = []
         for f in other {
-            if let existing = type(of: f.name) {
+            if let existing = known[f.name] {
                 guard existing == f.type else {
                     throw StrataError(.conflict, "field '\(f.name)' of measurement '\(measurement)' is \(existing), not \(f.type)",
                                       field: f.name)
                 }
             } else {
-                fields.append(f)
-                changed = true
+                known[f.name] = f.type
+                added.append(f)
             }
         }
-        return changed
+        // (A store written before the limit may hold more; it only may not grow.)
+        guard added.isEmpty || fields.count + added.count <= Self.maxFields else {
+            throw StrataError(.invalidInput, "measurement '\(measurement)' would have \(fields.count + added.count) fields; the limit is \(Self.maxFields) (tags other than the symbol count as fields)")
+        }
+        fields += added
+        return !added.isEmpty
     }
 
     static let header = "strata-schema 1"
