@@ -169,7 +169,7 @@ public struct CSVIngester {
     /// Reads the CSV and writes its rows: with no sink, to the store in one write at the
     /// end; with a sink, to the sink (in batches of `batchRows` if set).
     public func ingest(_ bytes: UnsafeBufferPointer<UInt8>, source: String, sink: Sink? = nil) throws(StrataError) -> IngestReport {
-        try Names.validate(options.measurement, what: "measurement")
+        try Names.validateDirectory(options.measurement, what: "measurement")
         var report = IngestReport()
         var scanner = CSVScanner(bytes)
         var ranges: [CSVScanner.FieldRange] = []
@@ -210,7 +210,7 @@ public struct CSVIngester {
                                   path: source, line: 1)
             }
         }
-        if let fixed = options.symbol { try Names.validate(fixed, what: "symbol") }
+        if let fixed = options.symbol { try Names.validateDirectory(fixed, what: "symbol") }
         if symbolIndex == timeIndex {
             throw StrataError(.invalidInput, "the time and symbol columns are the same column", path: source, line: 1)
         }
@@ -340,7 +340,7 @@ public struct CSVIngester {
                         s = existing
                     } else {
                         do throws(StrataError) {
-                            try Names.validate(symbol, what: "symbol")
+                            try Names.validateDirectory(symbol, what: "symbol")
                         } catch {
                             badSymbols[symbol] = error.message
                             bad(line, header[symbolIndex], error.message)

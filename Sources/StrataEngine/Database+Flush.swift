@@ -32,13 +32,16 @@ extension Database {
             let touched: [SeriesDay: DayManifest]
             do throws(StrataError) {
                 touched = try writer.withLock { () throws(StrataError) in try flush(due) }
+                if backoff > 0 { configuration.onFlushFailure?(nil) }
                 backoff = 0
             } catch {
+                if backoff == 0 { configuration.onFlushFailure?(error) }
                 // Rows stay in memory and in the WAL; try again later, and let waiting
                 // appenders see why memory is not freed.
                 backoff = min(max(backoff * 2, 100_000_000), 5_000_000_000)
                 monitor.withLock {
                     state.lastFlushError = error
+                    state.counters.flushFailures += 1
                     if state.memoryBytes >= configuration.memoryLimit { wakeMemoryWaiters(error) }
                     monitor.broadcast()
                 }

@@ -25,6 +25,9 @@ public struct DatabaseConfiguration: Sendable {
     public var compactAfterSegments = 8
     /// Test hook: ends the process at a named step (see `CrashHook`).
     public var crashHook: CrashHook = .none
+    /// Called on the flush thread when flushes start failing (with the error) and when one
+    /// succeeds again (nil): a server says so on standard error.
+    public var onFlushFailure: (@Sendable (StrataError?) -> Void)?
 
     public init() {}
 }
@@ -276,7 +279,7 @@ public final class Database: @unchecked Sendable {
     /// The schema of a measurement as this database knows it. Lock held.
     func knownSchema(_ measurement: String) throws(StrataError) -> MeasurementSchema {
         if let s = state.schemas[measurement] { return s }
-        try Names.validate(measurement, what: "measurement")
+        try Names.validateDirectory(measurement, what: "measurement")
         let s = try store.schema(measurement)
         state.schemas[measurement] = s
         return s
@@ -437,6 +440,7 @@ public final class Database: @unchecked Sendable {
             var c = state.counters
             c.memoryBytes = state.memoryBytes
             c.unflushedRows = state.active.values.reduce(0) { $0 + $1.rows } + state.flushing.values.reduce(0) { $0 + $1.rows }
+            c.flushError = state.lastFlushError?.description
             return c
         }
         s.wal = wal.statistics
@@ -567,6 +571,10 @@ public struct DatabaseStatistics: Sendable {
     /// The most `memoryBytes` has been since the database was opened.
     public var memoryPeakBytes = 0
     public var unflushedRows = 0
+    /// Flush attempts that failed since open (the rows stay in memory and in the log and are
+    /// tried again), and the error while flushes are failing (nil once one succeeds).
+    public var flushFailures = 0
+    public var flushError: String?
     public var wal = WALStatistics()
 }
 

@@ -24,6 +24,19 @@ public enum Names {
         }
     }
 
+    /// Longest directory name file systems take (ext4, XFS, btrfs: 255 bytes).
+    public static let maxDirectoryBytes = 255
+
+    /// `validate`, and the name's directory name must fit a file system's 255 bytes: bytes
+    /// written as `%XX` take three, so a name of 128 bytes may not fit.
+    public static func validateDirectory(_ name: String, what: String) throws(StrataError) {
+        try validate(name, what: what)
+        let encoded = directoryName(name).utf8.count
+        guard encoded <= maxDirectoryBytes else {
+            throw StrataError(.invalidInput, "\(what) '\(preview(name))' takes \(encoded) bytes as a directory name (bytes other than A–Z a–z 0–9 _ - . + = @ , take three, as %XX); the limit is \(maxDirectoryBytes)", field: what)
+        }
+    }
+
     static func preview(_ name: String) -> String {
         let clean = String(String.UnicodeScalarView(name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
         return clean.count > 40 ? String(clean.prefix(40)) + "…" : clean
@@ -85,8 +98,8 @@ public struct SeriesKey: Hashable, Sendable, Comparable, CustomStringConvertible
     public let symbol: String
 
     public init(measurement: String, symbol: String) throws(StrataError) {
-        try Names.validate(measurement, what: "measurement")
-        try Names.validate(symbol, what: "symbol")
+        try Names.validateDirectory(measurement, what: "measurement")
+        try Names.validateDirectory(symbol, what: "symbol")
         self.measurement = measurement
         self.symbol = symbol
     }

@@ -161,7 +161,7 @@ public final class Store: Sendable {
     /// Records new fields of `measurement`; throws if a field's type differs.
     @discardableResult
     public func register(_ fields: [Field], measurement: String) throws(StrataError) -> MeasurementSchema {
-        try Names.validate(measurement, what: "measurement")
+        try Names.validateDirectory(measurement, what: "measurement")
         var schema = try self.schema(measurement)
         if try schema.merge(fields, measurement: measurement) {
             try FileSystem.makeDirectories(measurementPath(measurement))

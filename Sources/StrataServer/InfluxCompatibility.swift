@@ -17,8 +17,12 @@ extension StrataServer {
         return Self.json(body)
     }
 
-    /// GET /ready: InfluxDB 2's readiness (`ready()`): when the server started and its uptime.
+    /// GET /ready: InfluxDB 2's readiness (`ready()`): when the server started and its uptime;
+    /// 503 naming the error while flushes fail (rows pile up in memory until the bound).
     func ready() -> Response {
+        if let error = database.statistics.flushError {
+            return Self.error(.serviceUnavailable, "not ready: flushes are failing (rows stay in memory and in the log, and are tried again): \(error)")
+        }
         let up = Double(monotonicNanoseconds() - startedAt) / 1e9
         let body = "{\"status\":\"ready\",\"started\":\(TextFormat.jsonString(CivilTime.format(startedAtWallClock))),\"up\":\(TextFormat.jsonString(Self.goDuration(up)))}\n"
         return Self.json(body)

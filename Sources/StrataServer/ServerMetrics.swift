@@ -71,6 +71,8 @@ public final class ServerMetrics: Sendable {
         metric("strata_flushes_total", "counter", "Memtable flushes into segments.", [("", "\(s.flushes)")])
         metric("strata_rows_flushed_total", "counter", "Rows flushed into segments.", [("", "\(s.rowsFlushed)")])
         metric("strata_segments_written_total", "counter", "Segment files written by flushes and compactions.", [("", "\(s.segmentsWritten)")])
+        metric("strata_flush_failures_total", "counter", "Flush attempts that failed (the rows stay in memory and in the log, and are tried again).", [("", "\(s.flushFailures)")])
+        metric("strata_flush_failing", "gauge", "1 while flushes are failing (/ready answers 503 meanwhile).", [("", s.flushError == nil ? "0" : "1")])
         metric("strata_compactions_total", "counter", "Series-day compactions.", [("", "\(s.compactions)")])
         metric("strata_deletes_total", "counter", "Deleted time ranges.", [("", "\(s.deletes)")])
         metric("strata_backpressure_waits_total", "counter", "Appends that waited because unflushed rows reached the memory bound.", [("", "\(s.backpressureWaits)")])

@@ -68,7 +68,8 @@ extension StrataServer {
         fields.append("\"queries\":{\"recent\":\(q.count),\"p50_seconds\":\(Self.round(q.p50)),\"p99_seconds\":\(Self.round(q.p99)),"
                       + "\"slow_threshold_seconds\":\(Self.round(queries.slowSeconds)),\"slow\":[\(slow.joined(separator: ","))]}")
         fields.append("\"ingest\":{\"appends\":\(s.appends),\"rows_appended\":\(s.rowsAppended),\"unflushed_rows\":\(s.unflushedRows),"
-                      + "\"flushes\":\(s.flushes),\"compactions\":\(s.compactions),\"wal_fsyncs\":\(s.wal.syncs),\"backpressure_waits\":\(s.backpressureWaits)}")
+                      + "\"flushes\":\(s.flushes),\"flush_failures\":\(s.flushFailures),\"flush_error\":\(s.flushError.map(TextFormat.jsonString) ?? "null"),"
+                      + "\"compactions\":\(s.compactions),\"wal_fsyncs\":\(s.wal.syncs),\"backpressure_waits\":\(s.backpressureWaits)}")
         if let m = mirror?.status {
             fields.append("\"mirror\":{\"state\":\(TextFormat.jsonString(m.state.rawValue)),\"server\":\(TextFormat.jsonString(m.server ?? "")),"
                           + "\"timescale\":\(m.timescale.map { "\($0)" } ?? "null"),\"rows_replicated\":\(m.rowsReplicated),"

@@ -67,7 +67,15 @@ struct Serve: AsyncParsableCommand {
         let archive = try archiveOption.open(store)
         let database: Database
         do throws(StrataError) {
-            database = try Database(directory: store.path, configuration: archive.databaseConfiguration(settings.database))
+            var configuration = archive.databaseConfiguration(settings.database)
+            configuration.onFlushFailure = { error in
+                if let error {
+                    Output.standardError("strata: flush: \(error.description); the rows stay in memory and in the log and are tried again (/ready answers 503 meanwhile)\n")
+                } else {
+                    Output.standardError("strata: flush: flushing again\n")
+                }
+            }
+            database = try Database(directory: store.path, configuration: configuration)
         } catch {
             fail(error.description)
         }

@@ -35,3 +35,54 @@ extension ServeTests {
         #expect(records.code == 400 && records.body.contains("a measurement may have at most 1024"), "\(records.code) \(records.body.prefix(300))")
     }
 }
+
+extension ServeTests {
+    /// A name whose directory name would not fit a file system is refused when written, not
+    /// found out by every later flush.
+    @Test func namesThatCannotBeDirectoriesAreRefusedWhenWritten() throws {
+        let (pid, url) = try start()
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let percent = String(repeating: "%", count: 86)  // 86 bytes, 258 as %25…
+        let r = post(url + "/api/v2/write?precision=s", "trade,symbol=\(percent) price=1 1704205800\ntrade,symbol=A price=1 1704205800\n")
+        #expect(r.code == 400 && r.body.contains("takes 258 bytes as a directory name") && r.body.contains("the limit is 255") && r.body.contains("\"written\":1"), "\(r)")
+        writeText(root.path + "/t.csv", "time,symbol,price\n2024-01-02,\(percent),1\n")
+        let ingest = runStrata(["ingest", "--data-dir", root.path + "/other", "--measurement", "trade", root.path + "/t.csv"])
+        #expect(ingest.status != 0 && ingest.stderr.contains("takes 258 bytes as a directory name"), "\(ingest)")
+    }
+
+    /// A flush that fails is loud: standard error, /ready 503, /metrics and /status name
+    /// it; the rows stay, and once the cause is gone it flushes by itself and says so.
+    @Test func aFailingFlushIsLoudAndRecoversByItself() throws {
+        writeText(root.path + "/strata.json", "{\"tiers\": {\"flush_age\": \"1s\"}}\n")
+        let (pid, url) = try start(["--config", root.path + "/strata.json"])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        // A file where the measurement's directory goes: every flush of it fails.
+        writeText(data + "/blocked", "not a directory")
+        #expect(post(url + "/api/v2/write?precision=s", "blocked,symbol=A price=1 1704205800\n").code == 204)
+        var ready = 0
+        for _ in 0..<200 where ready != 503 {
+            usleep(50_000)
+            ready = get(url + "/ready")
+        }
+        #expect(ready == 503)
+        let body = exchange("GET", url + "/ready").body
+        #expect(body.contains("not ready: flushes are failing") && body.contains("blocked"), "\(body)")
+        let scrape = fetch(url + "/metrics").body
+        #expect(scrape.contains("strata_flush_failing 1") && !scrape.contains("strata_flush_failures_total 0"), "\(scrape)")
+        #expect(fetch(url + "/status").body.contains("\"flush_error\":\""))
+        let errors = String(decoding: (try? readFile(root.path + "/err.txt")) ?? [], as: UTF8.self)
+        #expect(errors.contains("strata: flush: ") && errors.contains("the rows stay in memory and in the log and are tried again"), "\(errors)")
+        // The cause removed: the next attempt (within the 5 s backoff) flushes.
+        _ = unlink(data + "/blocked")
+        for _ in 0..<300 where ready != 200 {
+            usleep(50_000)
+            ready = get(url + "/ready")
+        }
+        #expect(ready == 200)
+        let later = String(decoding: (try? readFile(root.path + "/err.txt")) ?? [], as: UTF8.self)
+        #expect(later.contains("strata: flush: flushing again"), "\(later)")
+        #expect(fetch(url + "/metrics").body.contains("strata_flush_failing 0"))
+        #expect(FileSystem.isDirectory(data + "/blocked/A"))
+        #expect(fetch(url + "/api/v1/query?measurement=blocked&symbol=A&format=csv&time_format=ns").body == "time,symbol,price\n1704205800000000000,A,1\n")
+    }
+}
