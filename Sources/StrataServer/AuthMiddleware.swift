@@ -39,8 +39,14 @@ struct AuthMiddleware: RouterMiddleware {
         var request = request
         let key: APIKey?
         if request.headers[Self.signatureField] != nil {
-            let body = try await request.collectBody(upTo: maxBodyBytes)
-            key = body.withUnsafeReadableBytes { verifySignature(request, body: $0) }
+            // What the headers alone can refuse is refused before a byte of the body is
+            // read: an unknown key name, a stale time, a malformed signature.
+            if let signer = signedBy(request) {
+                let body = try await request.collectBody(upTo: maxBodyBytes)
+                key = body.withUnsafeReadableBytes { verifySignature(request, signer, body: $0) }
+            } else {
+                key = nil
+            }
         } else {
             key = request.headers[.authorization].flatMap(Self.token).flatMap(keyring.authenticate)
         }
@@ -55,9 +61,9 @@ struct AuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// The key from `Bearer KEY` or `Token KEY`.
+    /// The key from `Bearer KEY` or `Token KEY` (schemes are case-insensitive).
     static func token(_ header: String) -> String? {
-        for scheme in ["Bearer ", "Token "] where header.hasPrefix(scheme) {
+        for scheme in ["bearer ", "token "] where header.count > scheme.count && header.prefix(scheme.count).lowercased() == scheme {
             return String(header.dropFirst(scheme.count)).trimmingSpaces
         }
         return nil
@@ -67,17 +73,25 @@ struct AuthMiddleware: RouterMiddleware {
     static let timestampField = HTTPField.Name("X-Strata-Timestamp")!
     static let signatureField = HTTPField.Name("X-Strata-Signature")!
 
-    /// The key of a correctly signed request made within the time window.
-    func verifySignature(_ request: Request, body: UnsafeRawBufferPointer) -> APIKey? {
+    /// The key, time stamp and signature of a signed request whose headers are in order: a
+    /// known key name (names are not secret; keys are), a time within the window, a
+    /// signature of 64 hex digits. Nil refuses it before its body is read.
+    func signedBy(_ request: Request) -> (key: APIKey, stamp: String, signature: [UInt8])? {
         guard let name = request.headers[Self.keyField], let key = keyring.key(named: name),
               let stamp = request.headers[Self.timestampField], let seconds = Int64(stamp),
-              let signature = request.headers[Self.signatureField].flatMap({ APIKeyring.bytes(hex: Substring($0)) }) else { return nil }
+              let signature = request.headers[Self.signatureField].flatMap({ APIKeyring.bytes(hex: Substring($0)) }),
+              signature.count == 32 else { return nil }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         guard abs(Int64(now.tv_sec) - seconds) <= Self.window else { return nil }
-        let expected = Self.signature(hashedKey: key.hash, method: request.method.rawValue, path: request.uri.path,
-                                      query: request.uri.query ?? "", timestamp: stamp, body: body)
-        return APIKeyring.constantTimeEqual(expected, signature) ? key : nil
+        return (key, stamp, signature)
+    }
+
+    /// The key of a correctly signed request (its headers checked by `signedBy`).
+    func verifySignature(_ request: Request, _ signer: (key: APIKey, stamp: String, signature: [UInt8]), body: UnsafeRawBufferPointer) -> APIKey? {
+        let expected = Self.signature(hashedKey: signer.key.hash, method: request.method.rawValue, path: request.uri.path,
+                                      query: request.uri.query ?? "", timestamp: signer.stamp, body: body)
+        return APIKeyring.constantTimeEqual(expected, signer.signature) ? signer.key : nil
     }
 
     /// HMAC-SHA256 of the request's canonical form under the key's SHA-256.

@@ -86,3 +86,34 @@ extension ServeTests {
         #expect(fetch(url + "/api/v1/query?measurement=blocked&symbol=A&format=csv&time_format=ns").body == "time,symbol,price\n1704205800000000000,A,1\n")
     }
 }
+
+extension ServeTests {
+    /// With keys, what the headers alone can refuse is refused before the body is read: a
+    /// signed request for an unknown key or an old time gets 401 while its body has not
+    /// come. Auth schemes are case-insensitive.
+    @Test func signedRequestsAreRefusedFromTheirHeaders() throws {
+        let writer = makeKey("feed", "write")
+        writeText(root.path + "/keys", writer.line + "\n")
+        let (pid, url) = try start(["--api-keys", root.path + "/keys"])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let line = "trade,symbol=A price=1 1704205800"
+        #expect(post(url + "/api/v2/write?precision=s", line, headers: ["Authorization: bearer \(writer.key)"]).code == 204)
+        #expect(post(url + "/api/v2/write?precision=s", line, headers: ["Authorization: TOKEN \(writer.key)"]).code == 204)
+        let port = url.split(separator: ":").last!
+        for (name, age) in [("nobody", 0), ("feed", 600)] {
+            // The headers of a 1 MB body, and no body: the answer may not wait for it.
+            let stamp = "$(( $(date +%s) - \(age) ))"
+            writeText(root.path + "/raw.sh", """
+                exec 3<>/dev/tcp/127.0.0.1/\(port)
+                printf 'POST /api/v2/write?precision=s HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 1000000\\r\\nX-Strata-Key: \(name)\\r\\nX-Strata-Timestamp: %s\\r\\nX-Strata-Signature: \(String(repeating: "ab", count: 32))\\r\\n\\r\\n' "\(stamp)" >&3
+                timeout 3 head -c 12 <&3
+
+                """)
+            let started = monotonicNanoseconds()
+            _ = system("bash '\(root.path)/raw.sh' > '\(root.path)/raw.txt' 2>&1")
+            let seconds = Double(monotonicNanoseconds() - started) / 1e9
+            let raw = String(decoding: (try? readFile(root.path + "/raw.txt")) ?? [], as: UTF8.self)
+            #expect(raw == "HTTP/1.1 401" && seconds < 2.5, "\(name), \(age) s old: '\(raw)' after \(seconds) s")
+        }
+    }
+}
