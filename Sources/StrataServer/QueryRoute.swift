@@ -180,6 +180,9 @@ extension StrataServer {
     /// `form=csv` would otherwise answer in JSON, or with every row).
     static let queryParameters = ["measurement", "symbol", "from", "to", "interval", "ohlcv", "format", "time_format"]
 
+    /// Distinct symbols one query may name.
+    static let maxQuerySymbols = 1_000
+
     /// Reads and checks the parameters (in their order; `symbol` may repeat).
     static func queryRequest(_ parameters: [(name: String, value: String)]) throws(StrataError) -> QueryRequest {
         func bad(_ message: String, _ name: String) -> StrataError { StrataError(.invalidInput, message, field: name) }
@@ -197,8 +200,15 @@ extension StrataServer {
         guard !symbols.isEmpty, symbols != [""] else {
             throw bad("the parameter 'symbol' is required (several separated by commas, or symbol= repeated; \\, is a comma within a symbol)", "symbol")
         }
+        // Each symbol once, in the order first named; a bounded number of them (a URL of
+        // one symbol repeated must not multiply the answer).
+        var seen = Set<String>()
+        let distinct = symbols.filter { seen.insert($0).inserted }
+        guard distinct.count <= maxQuerySymbols else {
+            throw bad("\(distinct.count) symbols in one query; the limit is \(maxQuerySymbols) (ask in several queries)", "symbol")
+        }
         var q = QueryRequest(series: [])
-        for symbol in symbols {
+        for symbol in distinct {
             q.series.append(try SeriesKey(measurement: measurement, symbol: symbol))
         }
         if let text = parameter("from") { q.from = try CivilTime.parseInstant(text, what: "'from'") }

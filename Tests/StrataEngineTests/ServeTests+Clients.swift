@@ -102,6 +102,11 @@ extension ServeTests {
         #expect(escaped.code == 200 && escaped.body == "time,symbol,price\n1704205800000000000,\"BRK A,B\",1\n1704205800000000000,ESH4,2\n", "\(escaped)")
         let repeated = fetch(base + "&symbol=BRK%20A%5C%2CB&symbol=ESH4")
         #expect(repeated.body == escaped.body, "\(repeated)")
+        // A symbol named again is answered once; a list is bounded.
+        let again = fetch(base + "&symbol=" + Array(repeating: "ESH4", count: 2_000).joined(separator: ","))
+        #expect(again.code == 200 && again.body == "time,symbol,price\n1704205800000000000,ESH4,2\n", "\(again.code) \(again.body.prefix(200))")
+        let many = exchange("GET", base + "&symbol=" + (0..<1_001).map { "S\($0)" }.joined(separator: ","))
+        #expect(many.code == 400 && many.body.contains("1001 symbols in one query; the limit is 1000"), "\(many.code) \(many.body.prefix(200))")
         kill(pid, SIGTERM)
         #expect(waitForExit(pid) == 0)
         stopped = true
