@@ -42,7 +42,14 @@ struct AuthMiddleware: RouterMiddleware {
             // What the headers alone can refuse is refused before a byte of the body is
             // read: an unknown key name, a stale time, a malformed signature.
             if let signer = signedBy(request) {
-                let body = try await request.collectBody(upTo: maxBodyBytes)
+                let body: ByteBuffer
+                do {
+                    body = try await BodyReader(limit: maxBodyBytes).collect(request)
+                } catch let refusal as BodyReader.Refusal {
+                    return StrataServer.refusal(refusal, limit: maxBodyBytes)
+                }
+                // The route reads the body again: hand it on whole.
+                request.body = RequestBody(buffer: body)
                 key = body.withUnsafeReadableBytes { verifySignature(request, signer, body: $0) }
             } else {
                 key = nil

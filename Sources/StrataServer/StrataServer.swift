@@ -65,7 +65,7 @@ public struct StrataServer: Sendable {
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         router.middlewares.add(InfluxHeaders())
         router.middlewares.add(ErrorBodies(maxBodyBytes: configuration.maxBodyBytes))
-        router.middlewares.add(ConcurrencyLimit(limit: configuration.maxConcurrentRequests))
+        router.middlewares.add(ConcurrencyLimit(limit: configuration.maxConcurrentRequests, maxBodyBytes: configuration.maxBodyBytes))
         if !configuration.keyring.isEmpty {
             router.middlewares.add(AuthMiddleware(keyring: configuration.keyring, maxBodyBytes: configuration.maxBodyBytes))
         }
@@ -98,7 +98,9 @@ public struct StrataServer: Sendable {
     /// with port 0).
     public func application(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Strata"),
+        // A connection that stays idle (no request, or a request head that never ends) a minute is closed.
+        Application(router: router(), server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+                    configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Strata"),
                     onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
     }
 

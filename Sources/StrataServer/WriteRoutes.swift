@@ -89,8 +89,12 @@ extension StrataServer {
         guard encoding == "identity" || encoding == "gzip" else {
             return Self.error(.unsupportedMediaType, "Content-Encoding '\(encoding)' is not supported (gzip is)")
         }
-        var request = request
-        var body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        var body: ByteBuffer
+        do {
+            body = try await BodyReader(limit: configuration.maxBodyBytes).collect(request)
+        } catch let refusal as BodyReader.Refusal {
+            return Self.refusal(refusal, limit: configuration.maxBodyBytes)
+        }
         if encoding == "gzip" {
             do throws(StrataError) {
                 let inflated = try body.withUnsafeReadableBytes { (raw) throws(StrataError) in try Gzip.decompress(raw, limit: configuration.maxBodyBytes) }

@@ -117,3 +117,55 @@ extension ServeTests {
         }
     }
 }
+
+extension ServeTests {
+    /// Slow bodies cannot take the server down: with every request slot held by a body that
+    /// stalls, /health and /ready still answer; a stalled body is cut off with 408 after 10 s,
+    /// which frees its slot; a declared body over the limit gets 413 before it is sent.
+    @Test func slowBodiesAreCutOffAndHealthStillAnswers() throws {
+        let (pid, url) = try start(["--max-concurrent-requests", "4", "--max-body-mib", "1"])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let port = url.split(separator: ":").last!
+        writeText(root.path + "/slow.py", """
+            import socket, sys, time, urllib.request
+            port = int(sys.argv[1])
+            def head(length):
+                return (f"POST /api/v2/write?precision=s HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: {length}\\r\\n\\r\\n").encode()
+            # Twelve writers, three times the slots, each sending 10 bytes of 1,000 and stalling.
+            slow = []
+            for _ in range(12):
+                s = socket.create_connection(("127.0.0.1", port))
+                s.sendall(head(1000) + b"trade,symb")
+                slow.append(s)
+            time.sleep(0.5)
+            started = time.time()
+            for path in ("/health", "/ready", "/ping"):
+                code = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).status
+                assert code in (200, 204), (path, code)
+            print("health", round(time.time() - started, 3))
+            # A body declared over the limit: 413 at once, nothing sent.
+            big = socket.create_connection(("127.0.0.1", port))
+            big.settimeout(2)
+            big.sendall(head(50 << 20))
+            print("big", big.recv(12).decode())
+            # The stalled ones are cut off with 408 after 10 s.
+            answers = []
+            for s in slow:
+                s.settimeout(15)
+                answers.append(s.recv(12).decode())
+            print("slow", answers.count("HTTP/1.1 408"), "408", answers.count("HTTP/1.1 503"), "503", round(time.time() - started, 1))
+            # Their slots are free again.
+            body = b"trade,symbol=A price=1 1704205800\\n"
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/write?precision=s", data=body, method="POST")
+            print("write", urllib.request.urlopen(request, timeout=5).status)
+            """)
+        let status = system("python3 '\(root.path)/slow.py' \(port) > '\(root.path)/slow.txt' 2>&1")
+        let out = String(decoding: (try? readFile(root.path + "/slow.txt")) ?? [], as: UTF8.self)
+        #expect(status == 0, "\(out)")
+        let lines = out.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("health ") } && lines.contains("big HTTP/1.1 413") && lines.contains("write 204"), "\(out)")
+        let slow = lines.first { $0.hasPrefix("slow ") } ?? ""
+        // The four that had slots are cut off; the eight beyond them were turned away at once.
+        #expect(slow.hasPrefix("slow 4 408 8 503 "), "\(out)")
+    }
+}
