@@ -259,8 +259,9 @@ public final class Database: @unchecked Sendable {
             }
             var end = WALPosition.zero
             let now = monotonicNanoseconds()
-            for r in prepared.records {
-                let (start, recordEnd) = try wal.append(r.framed, rows: r.item.rows.rowCount)
+            // One write for the batch: a full disk refuses all of it or none.
+            let positions = try wal.appendAll(prepared.records.map { ($0.framed, $0.item.rows.rowCount) })
+            for (r, (start, recordEnd)) in zip(prepared.records, positions) {
                 insert(RowChunk(schema: r.item.schema, rows: r.item.rows), bytes: r.bytes, series: r.item.series,
                        start: start, end: recordEnd, now: now)
                 let late = state.arrivals[r.item.series, default: SeriesArrivals()].note(r.item.rows.timestamps, ordered: r.ordered)
@@ -443,6 +444,7 @@ public final class Database: @unchecked Sendable {
             c.flushError = state.lastFlushError?.description
             return c
         }
+        s.writeError = wal.spaceFailure?.description
         s.wal = wal.statistics
         return s
     }
@@ -575,6 +577,8 @@ public struct DatabaseStatistics: Sendable {
     /// tried again), and the error while flushes are failing (nil once one succeeds).
     public var flushFailures = 0
     public var flushError: String?
+    /// Why appends are refused now (a full file system), nil while they are taken.
+    public var writeError: String?
     public var wal = WALStatistics()
 }
 

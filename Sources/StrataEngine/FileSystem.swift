@@ -6,7 +6,9 @@ import Glibc
 /// ("fdatasync /data/trade/ES/2024-01-02/…: Input/output error").
 public enum FileSystem {
     static func failure(_ call: String, _ path: String, _ err: Int32 = errno) -> StrataError {
-        StrataError(.io, "\(call): \(String(cString: strerror(err)))", path: path)
+        var e = StrataError(.io, "\(call): \(String(cString: strerror(err)))", path: path)
+        e.systemError = err
+        return e
     }
 
     @discardableResult

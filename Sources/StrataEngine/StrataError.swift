@@ -1,3 +1,4 @@
+import Glibc
 import StrataFormat
 
 /// An error from the storage engine: a code, a message, and where it happened (file,
@@ -31,6 +32,11 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
     /// PostgreSQL's five-character SQLSTATE, for errors the mirror's database reported.
     public var sqlState: String?
     public var cause: FormatError?
+    /// The system's error number, for errors a system call reported (ENOSPC, EIO, …).
+    public var systemError: Int32?
+
+    /// The file system was full (or over quota).
+    public var isOutOfSpace: Bool { systemError == ENOSPC || systemError == EDQUOT }
 
     public init(_ code: Code, _ message: String, path: String? = nil, offset: Int? = nil,
                 line: Int? = nil, field: String? = nil, cause: FormatError? = nil) {

@@ -63,6 +63,10 @@ final class WriteAheadLog: @unchecked Sendable {
     private var syncing = false
     private var closed = false
     private var failure: StrataError?
+    /// Set while appends are refused because the file system is full, and the size of the
+    /// batch refused.
+    private var outOfSpace: StrataError?
+    private var refusedBytes = 0
     private var waiters: [(position: WALPosition, continuation: CheckedContinuation<StrataError?, Never>)] = []
     private var stats = WALStatistics()
     private var thread: BackgroundThread?
@@ -117,7 +121,9 @@ final class WriteAheadLog: @unchecked Sendable {
             try FileSystem.dataSync(fd, path: path)
             try FileSystem.syncDirectory(directory)
         } catch {
+            // Not left half made (a full file system): the next attempt makes it anew.
             Glibc.close(fd)
+            unlink(path)
             throw error
         }
         return fd
@@ -139,51 +145,98 @@ final class WriteAheadLog: @unchecked Sendable {
     var writtenPosition: WALPosition { monitor.withLock { written } }
     var statistics: WALStatistics { monitor.withLock { stats } }
 
-    /// Writes one framed record and returns where it starts and ends. Records are written
-    /// in the order of calls. After a write or sync failure every append fails: the log's
-    /// state on disk is unknown, and the store must be reopened (which replays what is
-    /// valid).
+    /// Writes one framed record and returns where it starts and ends (`appendAll` of one).
     func append(_ framed: [UInt8], rows: Int) throws(StrataError) -> (start: WALPosition, end: WALPosition) {
+        try appendAll([(framed, rows)])[0]
+    }
+
+    /// Writes framed records with one write, all in one file, and returns where each starts
+    /// and ends. Records are written in the order of calls. A full file system refuses the
+    /// whole batch: the file is cut back to where it was, nothing of it is stored, and the
+    /// next append tries again (`outOfSpace` says so meanwhile). After any other write or
+    /// sync failure every append fails: the log's state on disk is unknown, and the store
+    /// must be reopened (which replays what is valid).
+    func appendAll(_ records: [(framed: [UInt8], rows: Int)]) throws(StrataError) -> [(start: WALPosition, end: WALPosition)] {
         try monitor.withLock { () throws(StrataError) in
             if let failure { throw failure }
             guard !closed else { throw StrataError(.invalidInput, "the write-ahead log is closed", path: directory) }
-            if size > WALLayout.headerSize && size + framed.count > maxFileSize { try rotate() }
-            let start = WALPosition(file: sequence, offset: UInt64(size))
+            let total = records.reduce(0) { $0 + $1.framed.count }
+            if size > WALLayout.headerSize && size + total > maxFileSize { try rotate() }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(total)
+            for r in records { bytes += r.framed }
             do throws(StrataError) {
-                try FileSystem.writeAll(fd, framed, path: currentFilePath)
+                try FileSystem.writeAll(fd, bytes, path: currentFilePath)
             } catch {
+                if error.isOutOfSpace && ftruncate(fd, off_t(size)) == 0 {
+                    refusedBytes = total
+                    outOfSpace = Self.spaceRefusal(error)
+                    throw outOfSpace!
+                }
                 fail(error)
                 throw failure ?? error
             }
-            size += framed.count
+            var positions: [(start: WALPosition, end: WALPosition)] = []
+            positions.reserveCapacity(records.count)
+            for r in records {
+                let start = WALPosition(file: sequence, offset: UInt64(size))
+                size += r.framed.count
+                positions.append((start, WALPosition(file: sequence, offset: UInt64(size))))
+                writtenRows += r.rows
+            }
             written = WALPosition(file: sequence, offset: UInt64(size))
-            writtenRows += rows
-            stats.records += 1
-            stats.bytes += framed.count
+            stats.records += records.count
+            stats.bytes += total
+            outOfSpace = nil
             if policy == .always { monitor.broadcast() }
-            return (start, written)
+            return positions
         }
     }
 
-    /// Finishes the current file (made durable) and starts the next. Lock held.
+    /// Why appends are refused while the file system is full: nil once one succeeds, or
+    /// once the file system has room again for the refused batch and a MiB more (so that
+    /// readiness comes back with the space, not only with the next write).
+    var spaceFailure: StrataError? {
+        guard let refused = monitor.withLock({ outOfSpace }) else { return nil }
+        var fs = statvfs()
+        guard statvfs(directory, &fs) == 0 else { return refused }
+        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        return free >= UInt64(refusedBytes + (1 << 20)) ? nil : refused
+    }
+
+    static func spaceRefusal(_ error: StrataError) -> StrataError {
+        var e = error
+        e.code = .busy
+        e.message = "no space left on the device of the write-ahead log (\(error.message)): nothing of this write was stored; writes resume by themselves once space is freed"
+        return e
+    }
+
+    /// Finishes the current file (made durable) and starts the next, which is made first:
+    /// a full file system leaves the current file as it was. Lock held.
     private func rotate() throws(StrataError) {
         while syncing { monitor.wait() }
+        let next: Int32
+        do throws(StrataError) {
+            next = try Self.create(directory, sequence + 1)
+        } catch {
+            if error.isOutOfSpace {
+                outOfSpace = Self.spaceRefusal(error)
+                throw outOfSpace!
+            }
+            fail(error)
+            throw failure ?? error
+        }
         do throws(StrataError) {
             try FileSystem.dataSync(fd, path: currentFilePath)
         } catch {
+            Glibc.close(next)
             fail(error)
             throw failure ?? error
         }
         Glibc.close(fd)
         markSynced()
         resumeWaiters()
-        do throws(StrataError) {
-            fd = try Self.create(directory, sequence + 1)
-        } catch {
-            fd = -1
-            fail(error)
-            throw failure ?? error
-        }
+        fd = next
         sequence += 1
         size = WALLayout.headerSize
         written = WALPosition(file: sequence, offset: UInt64(size))

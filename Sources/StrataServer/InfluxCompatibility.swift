@@ -20,7 +20,11 @@ extension StrataServer {
     /// GET /ready: InfluxDB 2's readiness (`ready()`): when the server started and its uptime;
     /// 503 naming the error while flushes fail (rows pile up in memory until the bound).
     func ready() -> Response {
-        if let error = database.statistics.flushError {
+        let s = database.statistics
+        if let error = s.writeError {
+            return Self.error(.serviceUnavailable, "not ready: writes are refused: \(error)")
+        }
+        if let error = s.flushError {
             return Self.error(.serviceUnavailable, "not ready: flushes are failing (rows stay in memory and in the log, and are tried again): \(error)")
         }
         let up = Double(monotonicNanoseconds() - startedAt) / 1e9

@@ -169,3 +169,60 @@ extension ServeTests {
         #expect(slow.hasPrefix("slow 4 408 8 503 "), "\(out)")
     }
 }
+
+extension ServeTests {
+    /// A full disk refuses writes cleanly (503, nothing of them stored) and /ready says so;
+    /// once space is freed, /ready and writes come back by themselves, with no restart; after
+    /// a kill every acknowledged row is there exactly once. Needs root, for a small tmpfs.
+    @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"))
+    func aFullDiskRefusesWritesUntilThereIsSpaceAgain() throws {
+        let disk = root.path + "/disk"
+        try FileSystem.makeDirectories(disk)
+        guard system("mount -t tmpfs -o size=6m tmpfs '\(disk)'") == 0 else {
+            Issue.record("cannot mount a tmpfs at \(disk)")
+            return
+        }
+        defer { _ = system("umount -l '\(disk)'") }
+        let data = disk + "/data"
+        var pid = spawnStrata(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"], stdout: root.path + "/out.txt", stderr: root.path + "/err.txt")
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        func url() throws -> String {
+            for _ in 0..<400 {
+                let out = String(decoding: (try? readFile(root.path + "/out.txt")) ?? [], as: UTF8.self)
+                if let line = out.split(separator: "\n").last(where: { $0.hasPrefix("strata: listening on ") }) { return "http://127.0.0.1:" + line.split(separator: ":").last! }
+                usleep(25_000)
+            }
+            throw StrataError(.io, "no server")
+        }
+        var base = try url()
+        // Fill the disk but for a little.
+        _ = system("dd if=/dev/zero of='\(disk)/filler' bs=64k 2>/dev/null; truncate -s -32K '\(disk)/filler'")
+        var acknowledged = 0
+        var refused: (code: Int, body: String)? = nil
+        var rng = SystemRandomNumberGenerator()
+        for batch in 0..<400 where refused == nil {
+            // Random values, so that the log's records do not compress to nothing.
+            let body = (0..<1_000).map { "trade,symbol=A price=\(Double.random(in: 1..<2, using: &rng)),size=\(Int.random(in: 0..<1 << 40, using: &rng))i \(1_704_205_800_000 + batch * 1_000 + $0)" }
+                .joined(separator: "\n") + "\n"
+            let r = post(base + "/api/v2/write?precision=ms", body)
+            if r.code == 204 { acknowledged += 1_000 } else { refused = r }
+        }
+        #expect(refused?.code == 503 && refused?.body.contains("no space left on the device of the write-ahead log") == true
+                && refused?.body.contains("writes resume by themselves once space is freed") == true, "\(String(describing: refused))")
+        #expect(get(base + "/ready") == 503 && get(base + "/health") == 200)
+        #expect(exchange("GET", base + "/ready").body.contains("not ready: writes are refused"))
+        // Space freed: ready again without a write, then writes are taken.
+        _ = unlink(disk + "/filler")
+        #expect(get(base + "/ready") == 200)
+        #expect(post(base + "/api/v2/write?precision=s", "trade,symbol=A price=1,size=1i 1800000000\n").code == 204)
+        acknowledged += 1
+        // Killed and restarted: every acknowledged row, once.
+        kill(pid, SIGKILL)
+        _ = waitForExit(pid)
+        _ = unlink(root.path + "/out.txt")
+        pid = spawnStrata(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"], stdout: root.path + "/out.txt", stderr: root.path + "/err.txt")
+        base = try url()
+        let rows = fetch(base + "/api/v1/query?measurement=trade&symbol=A&format=csv&time_format=ns").body.split(separator: "\n").dropFirst()
+        #expect(rows.count == acknowledged && Set(rows).count == acknowledged, "\(rows.count) rows, \(acknowledged) acknowledged")
+    }
+}
