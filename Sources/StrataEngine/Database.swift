@@ -46,7 +46,8 @@ public struct RecoveryReport: Sendable {
     public var deletes = 0
     /// Torn tails and damage, each naming the file and the offset where valid records end.
     public var damage: [StrataError] = []
-    /// Where damaged WAL files were moved, for inspection.
+    /// Where damaged files were moved, for inspection: WAL files (`_wal/damaged/`),
+    /// series-days and schemas (`_damaged/`).
     public var quarantined: [String] = []
     /// Files no manifest listed (leftovers of crashed writes), removed.
     public var orphansRemoved: [String] = []
@@ -118,6 +119,8 @@ public final class Database: @unchecked Sendable {
         self.configuration = configuration
         lock = try FileLock(path: "\(store.directory)/_lock", wait: false, kind: .open)
         var orphans: [String] = []
+        var openDamage: [StrataError] = []
+        var openQuarantined: [String] = []
         let walDirectory = "\(store.directory)/_wal"
         let old: [(sequence: UInt64, path: String)]
         let sequence: UInt64
@@ -128,9 +131,38 @@ public final class Database: @unchecked Sendable {
             // if log files were lost.
             var highest: UInt64 = 0
             for key in try store.seriesDays() {
-                let m = try store.manifest(key)
+                // A day that cannot be read, or whose segments lost their manifest, is
+                // moved aside whole (nothing of it deleted); its rows still in the log are
+                // replayed into a new one below.
+                let m: DayManifest
+                do throws(StrataError) {
+                    if try store.hasSegmentsWithoutManifest(key) {
+                        throw StrataError(.corrupt, "segment files without a manifest", path: store.dayPath(key.series, key.day))
+                    }
+                    m = try store.manifest(key)
+                } catch where error.code == .corrupt {
+                    let target = try store.quarantine(key)
+                    var reported = error
+                    reported.message += "; the series-day was moved to \(target) and the rest of the store serves"
+                    openDamage.append(reported)
+                    openQuarantined.append(target)
+                    continue
+                }
                 orphans += try store.removeOrphans(key, m)
                 highest = max(highest, m.rowsFlushedThrough.file, m.deletesAppliedThrough.file)
+            }
+            // A measurement's damaged schema is rebuilt from its segments (log replay
+            // needs it).
+            for measurement in try store.measurements() {
+                do throws(StrataError) {
+                    _ = try store.schema(measurement)
+                } catch where error.code == .corrupt {
+                    let (_, movedTo) = try store.rebuildSchema(measurement)
+                    var reported = error
+                    reported.message += "; moved to \(movedTo), and the schema rebuilt from the measurement's segments"
+                    openDamage.append(reported)
+                    openQuarantined.append(movedTo)
+                }
             }
             old = try WriteAheadLog.files(in: walDirectory)
             sequence = max(old.last?.sequence ?? 0, highest) + 1
@@ -155,6 +187,8 @@ public final class Database: @unchecked Sendable {
             }
             try recover(old)
             recovery.orphansRemoved = orphans
+            recovery.damage = openDamage + recovery.damage
+            recovery.quarantined = openQuarantined + recovery.quarantined
             removeStaleSnapshots()
         } catch {
             try? wal.close()

@@ -71,6 +71,8 @@ public final class ServerMetrics: Sendable {
         metric("strata_flushes_total", "counter", "Memtable flushes into segments.", [("", "\(s.flushes)")])
         metric("strata_rows_flushed_total", "counter", "Rows flushed into segments.", [("", "\(s.rowsFlushed)")])
         metric("strata_segments_written_total", "counter", "Segment files written by flushes and compactions.", [("", "\(s.segmentsWritten)")])
+        metric("strata_quarantined", "gauge", "Damaged series-days and schema files kept aside in <data-dir>/_damaged (the rest of the store serves).",
+               [("", "\((try? server.database.store.quarantined().count) ?? 0)")])
         metric("strata_flush_failures_total", "counter", "Flush attempts that failed (the rows stay in memory and in the log, and are tried again).", [("", "\(s.flushFailures)")])
         metric("strata_flush_failing", "gauge", "1 while flushes are failing (/ready answers 503 meanwhile).", [("", s.flushError == nil ? "0" : "1")])
         metric("strata_compactions_total", "counter", "Series-day compactions.", [("", "\(s.compactions)")])

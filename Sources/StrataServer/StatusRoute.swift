@@ -67,6 +67,8 @@ extension StrataServer {
         let slow = q.slow.map { "{\"at\":\(TextFormat.jsonString(CivilTime.format($0.at))),\"seconds\":\(Self.round($0.seconds)),\"query\":\(TextFormat.jsonString($0.query))}" }
         fields.append("\"queries\":{\"recent\":\(q.count),\"p50_seconds\":\(Self.round(q.p50)),\"p99_seconds\":\(Self.round(q.p99)),"
                       + "\"slow_threshold_seconds\":\(Self.round(queries.slowSeconds)),\"slow\":[\(slow.joined(separator: ","))]}")
+        let quarantined = (try? database.store.quarantined()) ?? []
+        fields.append("\"quarantined\":[" + quarantined.map(TextFormat.jsonString).joined(separator: ",") + "]")
         fields.append("\"ingest\":{\"appends\":\(s.appends),\"rows_appended\":\(s.rowsAppended),\"unflushed_rows\":\(s.unflushedRows),"
                       + "\"flushes\":\(s.flushes),\"flush_failures\":\(s.flushFailures),\"flush_error\":\(s.flushError.map(TextFormat.jsonString) ?? "null"),"
                       + "\"compactions\":\(s.compactions),\"wal_fsyncs\":\(s.wal.syncs),\"backpressure_waits\":\(s.backpressureWaits)}")

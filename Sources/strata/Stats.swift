@@ -40,6 +40,10 @@ struct Stats: ParsableCommand {
                 out.write("\(m),\(series),\(days),\(segments),\(rows),\(bytes),\(perRow)\n")
             }
             out.flush()
+            let quarantined = try target.quarantined()
+            if !quarantined.isEmpty {
+                Output.standardError("strata: \(quarantined.count) damaged file\(quarantined.count == 1 ? "" : "s") or series-day\(quarantined.count == 1 ? "" : "s") kept aside in \(target.damagedDirectory), not counted above: \(quarantined.joined(separator: ", "))\n")
+            }
         }
     }
 }

@@ -226,3 +226,27 @@ extension ServeTests {
         #expect(rows.count == acknowledged && Set(rows).count == acknowledged, "\(rows.count) rows, \(acknowledged) acknowledged")
     }
 }
+
+extension ServeTests {
+    /// A damaged manifest does not stop the server: the series-day is kept aside, the rest
+    /// serves, and /status, /metrics, stderr and `strata stats` say so.
+    @Test func aDamagedManifestIsIsolatedAndReported() throws {
+        writeText(root.path + "/t.csv", "time,symbol,price\n2024-01-02T14:30:00Z,A,1\n2024-01-02T14:30:00Z,B,2\n")
+        #expect(runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"]).status == 0)
+        let manifest = data + "/trade/A/2024-01-02/_manifest"
+        var bytes = try readFile(manifest)
+        bytes[bytes.count - 1] ^= 0x01
+        writeFile(manifest, bytes)
+        let (pid, url) = try start()
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let errors = String(decoding: (try? readFile(root.path + "/err.txt")) ?? [], as: UTF8.self)
+        #expect(errors.contains("strata: recovery: ") && errors.contains("moved to \(data)/_damaged/trade/A/2024-01-02"), "\(errors)")
+        #expect(fetch(url + "/api/v1/query?measurement=trade&symbol=B&format=csv").body.hasSuffix(",B,2\n"))
+        #expect(fetch(url + "/status").body.contains("\"quarantined\":[\"trade/A/2024-01-02\"]"))
+        #expect(fetch(url + "/metrics").body.contains("strata_quarantined 1"))
+        kill(pid, SIGTERM)
+        _ = waitForExit(pid)
+        let stats = runStrata(["stats", "--data-dir", data])
+        #expect(stats.status == 0 && stats.stderr.contains("kept aside in \(data)/_damaged, not counted above: trade/A/2024-01-02"), "\(stats)")
+    }
+}
