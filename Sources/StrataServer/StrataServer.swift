@@ -99,7 +99,7 @@ public struct StrataServer: Sendable {
     public func application(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
         // A connection that stays idle (no request, or a request head that never ends) a minute is closed.
-        Application(router: router(), server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+        Application(router: router(), server: .http1(configuration: .init(additionalChannelHandlers: [ParseErrorBodies()], idleTimeout: .seconds(60))),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Strata"),
                     onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
     }

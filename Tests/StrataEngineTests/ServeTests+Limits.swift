@@ -250,3 +250,36 @@ extension ServeTests {
         #expect(stats.status == 0 && stats.stderr.contains("kept aside in \(data)/_damaged, not counted above: trade/A/2024-01-02"), "\(stats)")
     }
 }
+
+extension ServeTests {
+    /// Requests the HTTP parser refuses (a 100 KB URL, a 100 KB header, bad framing) get a
+    /// JSON body like every other error.
+    @Test func requestsTheParserRefusesGetJSONBodies() throws {
+        let (pid, url) = try start()
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let port = url.split(separator: ":").last!
+        writeText(root.path + "/raw.py", """
+            import socket, sys
+            def raw(req):
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(5)
+                s.sendall(req); out = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d: break
+                    out += d
+                return out.decode()
+            for req in (b"GET /api/v1/query?measurement=" + b"x" * 100000 + b" HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n",
+                        b"GET /ping HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " + b"y" * 100000 + b"\\r\\n\\r\\n",
+                        b"POST /api/v2/write HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: abc\\r\\n\\r\\n"):
+                print(repr(raw(req)))
+            """)
+        _ = system("python3 '\(root.path)/raw.py' \(port) > '\(root.path)/raw.txt' 2>&1")
+        let lines = String(decoding: (try? readFile(root.path + "/raw.txt")) ?? [], as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 3, "\(lines)")
+        for line in lines {
+            #expect(line.hasPrefix("'HTTP/1.1 400 Bad Request") && line.contains("Content-Type: application/json")
+                    && line.contains("{\"code\":\"invalid\",\"message\":\"the request"), "\(line)")
+        }
+        #expect(lines.first?.contains("larger than 80 KiB") == true && lines.last?.contains("content-length") == true, "\(lines)")
+    }
+}
