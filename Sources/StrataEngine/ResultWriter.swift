@@ -103,8 +103,10 @@ public struct ResultWriter: Sendable {
 
 /// Values as CSV and JSON text.
 public enum TextFormat {
-    /// Shortest round-trip decimal; whole numbers below 10¹⁵ without a fraction; NaN and
-    /// ±Inf spelled out.
+    /// A float as README's "Output" describes it: `NaN`, `Inf`, `-Inf`; `0` and `-0.0`;
+    /// whole numbers of magnitude below 10¹⁵ as integers; anything else in Swift's
+    /// `description` (the shortest digits that read back to the same double, positional
+    /// with a fractional digit for 10⁻⁴ ≤ |v| ≤ 2⁵³, else `d.ddde±XX`).
     public static func double(_ v: Double) -> String {
         if v.isNaN { return "NaN" }
         if v.isInfinite { return v < 0 ? "-Inf" : "Inf" }
@@ -113,12 +115,14 @@ public enum TextFormat {
         return v.description
     }
 
-    /// A CSV field, quoted when it must be.
+    /// A CSV field, quoted when it holds a comma, a double quote, CR or LF (RFC 4180).
+    /// Looked for byte by byte: as Characters, CR LF is one grapheme that is neither CR
+    /// nor LF, and a quote or comma followed by a combining mark is another grapheme.
     public static func csvQuoted(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        guard s.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) else { return s }
         var out = "\""
-        for c in s {
-            if c == "\"" { out += "\"\"" } else { out.append(c) }
+        for u in s.unicodeScalars {
+            if u == "\"" { out += "\"\"" } else { out.unicodeScalars.append(u) }
         }
         return out + "\""
     }

@@ -82,7 +82,7 @@ def quote(dirpath):
             else:
                 odd = "%.3f" % (rng.randint(-100000, 100000) / 1000)
             memo = rng.choice(("", "plain", "a,b", 'say "hi"', "é€ ü", " lead", "x" * 40,
-                               "n%d" % rng.randint(0, 300)))
+                               "n%d" % rng.randint(0, 300), "crlf\r\ninside", '"\u0301 accent'))
             w.writerow([str(t), sym, "%r" % bid, "%r" % ask, size, venue, hidden, odd, memo])
     f.close()
 
@@ -157,7 +157,9 @@ def ints(dirpath):
             full = I64_MAX
         counter += rng.randint(0, 50)
         dec = round(dec + rng.randint(1, 999) / 1e6, 6)
-        big = rng.choice(("1e17", "12345678901234567890", "%.6f" % dec, "-3.5"))
+        # Floats printed at the edges of README's notations: 2^53, 2^53 + 2, 10^15, 10^-4.
+        big = rng.choice(("1e17", "12345678901234567890", "%.6f" % dec, "-3.5", "9007199254740992",
+                          "9007199254740994", "1e15", "0.0001", "-0.00009999"))
         flag = "true" if rng.random() < 0.1 else "false"
         w.writerow([ts, "I", str(small), str(full), str(counter), "7",
                     str(-rng.randint(1, 1 << 40)), str(1000 * rng.randint(-50, 50)), flag,
