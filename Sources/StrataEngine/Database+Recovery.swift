@@ -70,8 +70,16 @@ extension Database {
             }
             try FileSystem.syncDirectory(quarantine)
         }
-        _ = try writer.withLock { () throws(StrataError) in try flush(all: true, removingLogFiles: false) }
-        try removeObsoleteWALFiles()
+        do throws(StrataError) {
+            _ = try writer.withLock { () throws(StrataError) in try flush(all: true, removingLogFiles: false) }
+            try removeObsoleteWALFiles()
+        } catch where error.isOutOfSpace {
+            // A full disk does not keep the store shut: the replayed rows stay in memory
+            // (and in the log files, which stay), the flush thread tries again, and /ready
+            // says why meanwhile.
+            monitor.withLock { state.lastFlushError = error }
+            report.damage.append(StrataError(.io, "the replayed rows could not be flushed yet (\(error.message)); they stay in memory and in the log, and are flushed once there is space", path: error.path))
+        }
         recovery = report
     }
 
@@ -104,7 +112,8 @@ extension Database {
                 _ = try known.merge(schema, measurement: measurement)
                 state.schemas[measurement] = known
                 let chunk = RowChunk(schema: schema, rows: kept)
-                insert(chunk, bytes: chunk.estimatedBytes, series: series, start: start, end: end, now: monotonicNanoseconds())
+                // Arrived long ago: due at once, should the flush at the end of recovery fail.
+                insert(chunk, bytes: chunk.estimatedBytes, series: series, start: start, end: end, now: -(1 << 62))
             }
         case .delete(let measurement, let symbol, let from, let to):
             let series = try SeriesKey(measurement: measurement, symbol: symbol)

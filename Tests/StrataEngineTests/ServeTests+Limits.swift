@@ -283,3 +283,43 @@ extension ServeTests {
         #expect(lines.first?.contains("larger than 80 KiB") == true && lines.last?.contains("content-length") == true, "\(lines)")
     }
 }
+
+extension ServeTests {
+    /// A restart on a disk too full to flush what the log replays still starts: the rows
+    /// are served from memory, /ready says why it is not ready, and once space is freed they
+    /// are flushed without another restart.
+    @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"))
+    func aRestartOnAFullDiskStartsAndFlushesLater() throws {
+        let disk = root.path + "/disk"
+        try FileSystem.makeDirectories(disk)
+        guard system("mount -t tmpfs -o size=8m tmpfs '\(disk)'") == 0 else {
+            Issue.record("cannot mount a tmpfs at \(disk)")
+            return
+        }
+        defer { _ = system("umount -l '\(disk)'") }
+        let data = disk + "/data"
+        var (pid, url) = try start(["--data-dir", data])
+        var rng = SystemRandomNumberGenerator()
+        let body = (0..<20_000).map { "trade,symbol=A price=\(Double.random(in: 1..<2, using: &rng)),size=\(Int.random(in: 0..<1 << 40, using: &rng))i \(1_704_205_800_000 + $0)" }
+            .joined(separator: "\n") + "\n"
+        #expect(post(url + "/api/v2/write?precision=ms", body).code == 204)
+        kill(pid, SIGKILL)
+        _ = waitForExit(pid)
+        // Room for a new log file, not for the segment the replay would write.
+        _ = system("dd if=/dev/zero of='\(disk)/filler' bs=64k 2>/dev/null; truncate -s -12K '\(disk)/filler'")
+        _ = unlink(root.path + "/out.txt")
+        (pid, url) = try start(["--data-dir", data])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        #expect(get(url + "/ready") == 503)
+        let rows = { self.fetch(url + "/api/v1/query?measurement=trade&symbol=A&format=csv&time_format=ns").body.split(separator: "\n").count - 1 }
+        #expect(rows() == 20_000)
+        _ = unlink(disk + "/filler")
+        var ready = 0
+        for _ in 0..<300 where ready != 200 {
+            usleep(50_000)
+            ready = get(url + "/ready")
+        }
+        #expect(ready == 200)
+        #expect(try FileSystem.list(data + "/trade/A").count == 1 && rows() == 20_000)
+    }
+}
