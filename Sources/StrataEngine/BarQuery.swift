@@ -214,6 +214,7 @@ extension SeriesSnapshot {
     public func bars(spec: BarSpec, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> [Bar] {
         let roles = spec.roles
         try spec.check(schema, measurement: series.measurement)
+        try checkFieldTypes(against: schema)
         // Partial bars of every segment, in segment order, then of the unflushed rows;
         // bars of different sources that share a bucket (late data, or bars longer than a
         // day) are merged by the keys of their open and close rows.

@@ -182,6 +182,8 @@ extension Database {
         let view = try store.openDay(key, local)
         // The fields the segments have, in the measurement's order.
         let measurementSchema = try schema(key.series.measurement)
+        // Against the whole schema: a field of another type would otherwise just be left out.
+        try SeriesSnapshot(series: key.series, schema: measurementSchema, days: [view]).checkFieldTypes(against: measurementSchema)
         let present = Set(view.segments.flatMap(\.schema))
         let fields = measurementSchema.fields.filter(present.contains)
         let snapshot = SeriesSnapshot(series: key.series, schema: MeasurementSchema(fields: fields), days: [view])

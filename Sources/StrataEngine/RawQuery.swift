@@ -40,9 +40,30 @@ public struct SeriesSnapshot: Sendable {
         return fields
     }
 
+    /// Throws if a segment has a field under a name `schema` gives another type: a field's
+    /// type never changes, so that is damage (Format.md, "Schema file"), and its values are
+    /// not converted. Fields `schema` does not list are left to the caller (a writer may
+    /// have added them after `schema` was read).
+    public func checkFieldTypes(against schema: MeasurementSchema) throws(StrataError) {
+        var types: [String: FieldType] = [:]
+        types.reserveCapacity(schema.fields.count)
+        for f in schema.fields { types[f.name] = f.type }
+        for view in days {
+            for segment in view.segments {
+                for f in segment.schema {
+                    if let t = types[f.name], t != f.type {
+                        throw StrataError(.corrupt, "field '\(f.name)' is \(f.type) in the segment, but \(t) in the _schema of measurement '\(series.measurement)'",
+                                          path: segment.location, field: f.name)
+                    }
+                }
+            }
+        }
+    }
+
     /// Raw rows with from ≤ time ≤ to in time order; rows with equal timestamps keep
     /// arrival order (older segments first, then row order, then unflushed rows).
     public func query(from: Int64 = .min, to: Int64 = .max, fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
+        try checkFieldTypes(against: schema)
         let outSchema = try fields(wanted)
         // Each decoded block, cut to the range, is a sorted run; runs are merged. A
         // segment's blocks are asked for all at once (one request for a cold segment), on

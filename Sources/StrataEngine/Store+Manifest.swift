@@ -71,12 +71,15 @@ extension Store {
         }
     }
 
-    /// Opens the segments `manifest` lists.
+    /// Opens the segments `manifest` lists, each checked to be the segment the manifest
+    /// means (`checkListed`).
     public func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
         var segments: [any SegmentSource] = []
         for entry in manifest.segments {
             let id = SegmentID(entry.id)
-            segments.append(try Segment(path: segmentPath(key.series, key.day, id), id: id))
+            let segment = try Segment(path: segmentPath(key.series, key.day, id), id: id)
+            try checkListed(segment, key, rows: entry.rows)
+            segments.append(segment)
         }
         if !manifest.cold.isEmpty {
             guard let cold = configuration.coldStorage else {
@@ -84,13 +87,36 @@ extension Store {
                                   path: dayPath(key.series, key.day))
             }
             for entry in manifest.cold {
-                segments.append(try cold.open(ColdSegmentEntry(series: key.series, day: key.day, id: SegmentID(entry.id),
-                                                               key: entry.key, rows: entry.rows, bytes: entry.bytes)))
+                let segment = try cold.open(ColdSegmentEntry(series: key.series, day: key.day, id: SegmentID(entry.id),
+                                                             key: entry.key, rows: entry.rows, bytes: entry.bytes))
+                try checkListed(segment, key, rows: entry.rows)
+                segments.append(segment)
             }
             // Segment order (by id) decides the order of rows with equal times.
             segments.sort { $0.id < $1.id }
         }
         return DayView(day: key.day, segments: segments, tombstones: manifest.tombstones)
+    }
+
+    /// Checks, from the footer already read, that `segment` is what the manifest of `key`
+    /// lists (Format.md, "Day manifest" and "Footer"): it names the directory's
+    /// measurement, symbol and day, holds the manifest's row count, and was cut into days
+    /// with this store's day offset. A segment copied into another series' or day's
+    /// directory is an error naming the file, never rows of the wrong series.
+    func checkListed(_ segment: any SegmentSource, _ key: SeriesDay, rows: UInt64) throws(StrataError) {
+        let f = segment.footer
+        if f.measurement != key.series.measurement || f.symbol != key.series.symbol || f.day != key.day.daysSinceEpoch {
+            throw StrataError(.corrupt, "the segment holds \(f.measurement)/\(f.symbol) on \(Day(daysSinceEpoch: f.day)), but its directory and manifest are those of \(key.series) on \(key.day)",
+                              path: segment.location)
+        }
+        if UInt64(f.rowCount) != rows {
+            throw StrataError(.corrupt, "the segment's blocks hold \(f.rowCount) rows; the manifest of \(key.series) on \(key.day) lists it with \(rows)",
+                              path: segment.location)
+        }
+        if f.dayOffsetSeconds != configuration.dayOffsetSeconds {
+            throw StrataError(.conflict, "the segment's days were cut with a day offset of \(f.dayOffsetSeconds) s, this reader's with \(configuration.dayOffsetSeconds) s: it would miss rows at the ends of days",
+                              path: segment.location)
+        }
     }
 
     /// Ids of the live segments of a series-day.

@@ -46,6 +46,8 @@ NS_PER_DAY = 86_400_000_000_000
 
 # Coverage counters: which encodings, presence forms and edge cases were seen.
 SEEN = collections.Counter()
+# The day offset of each store read, from the first segment footer (all must agree).
+STORE_OFFSET = {}
 
 
 # ---------------------------------------------------------------------------------------
@@ -1092,6 +1094,10 @@ def read_series(s):
                 raise LayoutError("%s: footer day %d, directory %s = day %d" % (path, seg.day, dd, day))
             if day_name(day) != dd:
                 raise LayoutError("%s: day %d is %s" % (path, day, day_name(day)))
+            # Format.md "Where the day offset is": one offset for every segment of a store.
+            first = STORE_OFFSET.setdefault(s.data_dir, seg.offset_seconds)
+            if seg.offset_seconds != first:
+                raise LayoutError("%s: day offset %d s, other segments of the store %d s" % (path, seg.offset_seconds, first))
             mapping = []
             for name, ftype in seg.fields:
                 if name not in schema_index or s.schema[schema_index[name]][1] != ftype:
