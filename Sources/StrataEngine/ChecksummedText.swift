@@ -18,9 +18,12 @@ public enum ChecksummedText {
         let crcLine = bytes[..<lastLine].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
         let line = bytes[lastLine...].dropLast()
         let digits = line.dropFirst(7)
-        guard line.starts(with: "crc32c ".utf8), digits.count == 8, digits.allSatisfy({ Character(Unicode.Scalar($0)).isHexDigit }),
+        // Lower-case hex only, as written and as Format.md's grammar says: one spelling per
+        // checksum, and readers built from the grammar agree with this one.
+        guard line.starts(with: "crc32c ".utf8), digits.count == 8,
+              digits.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
               let stored = UInt32(String(decoding: digits, as: UTF8.self), radix: 16) else {
-            throw StrataError(.corrupt, "\(kind) has no checksum line (the last line is not crc32c and 8 hex digits)", path: path, offset: lastLine, line: crcLine)
+            throw StrataError(.corrupt, "\(kind) has no checksum line (the last line is not crc32c and 8 lower-case hex digits)", path: path, offset: lastLine, line: crcLine)
         }
         let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[..<lastLine])) }
         guard actual == stored else {

@@ -376,11 +376,10 @@ def day_name(day):
 
 
 # ---------------------------------------------------------------------------------------
-# Schema file. Format.md's table of contents lists a "Schema file" section that the
-# document does not contain; what is implemented here is what the rest of Format.md says
-# (first line "strata-schema 1", escaped field names, a final "crc32c" line with 8
-# lowercase hex digits over every byte before it) plus the layout of the files Strata
-# writes: one "<escaped name>\t<type>\n" line per field, types float, int, bool, string.
+# Schema file (Format.md "Schema file"): first line "strata-schema 1", one
+# "<escaped name>\t<type>\n" line per field (types float, int, bool, string), a final
+# "crc32c" line with 8 lower-case hex digits (upper case is refused, as the grammar allows
+# only lower case) over every byte before it, checked before the text is decoded.
 
 SCHEMA_TYPES = {"float": 1, "int": 2, "bool": 3, "string": 4}
 TYPE_NAMES = {1: "Float64", 2: "Int64", 3: "Bool", 4: "String"}
