@@ -262,7 +262,8 @@ public enum SealedFile {
                 try FileHeader.verify(raw, magic: magic, version: version, kind: "sealed file")
                 let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
                 guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 4)])) == crc else {
-                    throw FormatError(.checksumMismatch, "sealed file checksum mismatch", offset: raw.count - 4)
+                    // Checksum errors name the first byte the checksum covers.
+                    throw FormatError(.checksumMismatch, "sealed file checksum mismatch", offset: 0)
                 }
                 return KeyID(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: FileHeader.size, as: UInt64.self)))
             }

@@ -113,17 +113,19 @@ public enum BlockCodec {
         try verify(bytes, baseOffset: baseOffset)
         var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)]), baseOffset: baseOffset)
         let rows = try reader.readCount("block row count", limit: 1 << 30)
-        guard rows > 0 else { throw reader.malformed("block with zero rows") }
+        guard rows > 0 else { throw reader.malformed("block with zero rows", at: 0) }
         let chunkCount = try reader.readCount("block field chunk count", limit: schema.count)
         let timestamps = try decodeTimeChunk(&reader, rows: rows)
         var columns: [Column?] = Array(repeating: nil, count: schema.count)
         for _ in 0..<chunkCount {
+            let indexAt = reader.readerIndex
             let index = try reader.readCount("field index", limit: schema.count - 1)
-            guard columns[index] == nil else { throw reader.malformed("field \(index) appears twice in a block") }
+            guard columns[index] == nil else { throw reader.malformed("field \(index) appears twice in a block", at: indexAt) }
             let field = schema[index]
+            let presenceAt = reader.readerIndex
             let presenceByte = try reader.readInteger(as: UInt8.self, "presence of \(field.name)")
             guard let presence = Presence(rawValue: presenceByte) else {
-                throw reader.malformed("presence \(presenceByte) of field \(field.name)")
+                throw reader.malformed("presence \(presenceByte) of field \(field.name)", at: presenceAt)
             }
             var bitmap: [Bool]? = nil
             var present = rows
@@ -139,10 +141,16 @@ public enum BlockCodec {
                     b[r] = true
                     present += 1
                 }
+                // Writers say "no row" with presence 2; Format.md makes this form malformed
+                // so that readers cannot disagree on it.
+                guard present > 0 else {
+                    throw reader.malformed("presence 1 of field \(field.name) with no row present", at: presenceAt)
+                }
                 bitmap = b
             case .all:
                 break
             }
+            let encodingAt = reader.baseOffset + reader.readerIndex
             let idByte = try reader.readInteger(as: UInt8.self, "encoding of \(field.name)")
             let length = try reader.readCount("payload length of \(field.name)", limit: reader.readableBytes)
             let payloadOffset = reader.baseOffset + reader.readerIndex
@@ -150,10 +158,10 @@ public enum BlockCodec {
             if let wanted, !wanted.contains(index) { continue }
             guard let encoding = Encoding(rawValue: idByte) else {
                 throw FormatError(.unsupported, "unknown encoding 0x\(String(idByte, radix: 16)) for field \(field.name)",
-                                  offset: payloadOffset - 1)
+                                  offset: encodingAt)
             }
             var sub = ByteReader(payload, baseOffset: payloadOffset)
-            let dense = try decodeValues(encoding, type: field.type, &sub, count: present, field: field.name)
+            let dense = try decodeValues(encoding, type: field.type, &sub, count: present, field: field.name, encodingAt: encodingAt)
             guard sub.readableBytes == 0 else {
                 throw sub.malformed("\(sub.readableBytes) unused bytes after the values of field \(field.name)")
             }
@@ -179,9 +187,10 @@ public enum BlockCodec {
             throw FormatError(.unsupported, "unknown time encoding 0x\(String(idByte, radix: 16))",
                               offset: reader.baseOffset + reader.readerIndex - 1)
         }
+        let lengthAt = reader.readerIndex
         let length = try reader.readCount("time payload length", limit: reader.readableBytes)
         guard rows - 1 <= max(length - 9, 0) * 8 else {
-            throw reader.malformed("block claims \(rows) rows but its time payload of \(length) bytes holds fewer")
+            throw reader.malformed("block claims \(rows) rows but its time payload of \(length) bytes holds fewer", at: lengthAt)
         }
         var sub = ByteReader(try reader.readBytes(count: length, "time payload"),
                              baseOffset: reader.baseOffset + reader.readerIndex - length)
@@ -205,8 +214,9 @@ public enum BlockCodec {
         for _ in 0..<chunkCount {
             start = reader.readerIndex
             let index = try reader.readCount("field index", limit: schema.count - 1)
+            let presenceAt = reader.readerIndex
             let presenceByte = try reader.readInteger(as: UInt8.self, "presence")
-            guard let presence = Presence(rawValue: presenceByte) else { throw reader.malformed("presence \(presenceByte)") }
+            guard let presence = Presence(rawValue: presenceByte) else { throw reader.malformed("presence \(presenceByte)", at: presenceAt) }
             var present = rows
             if presence == .none {
                 infos.append(ChunkInfo(fieldIndex: index, encoding: nil, presence: .none, presentCount: 0,
@@ -216,6 +226,7 @@ public enum BlockCodec {
             if presence == .bitmap {
                 let raw = try reader.readBytes(count: (rows + 7) / 8, "presence bitmap")
                 present = (0..<rows).reduce(0) { $0 + (raw[$1 >> 3] & (1 << UInt8($1 & 7)) != 0 ? 1 : 0) }
+                guard present > 0 else { throw reader.malformed("presence 1 with no row present", at: presenceAt) }
             }
             let id = try reader.readInteger(as: UInt8.self, "encoding")
             let len = try reader.readCount("payload length", limit: reader.readableBytes)
@@ -227,9 +238,9 @@ public enum BlockCodec {
     }
 
     static func decodeValues(_ encoding: Encoding, type: FieldType, _ reader: inout ByteReader, count: Int,
-                             field: String) throws(FormatError) -> ColumnValues {
+                             field: String, encodingAt: Int) throws(FormatError) -> ColumnValues {
         func mismatch() -> FormatError {
-            FormatError(.malformed, "encoding \(encoding) cannot hold \(type) field \(field)", offset: reader.baseOffset)
+            FormatError(.malformed, "encoding \(encoding) cannot hold \(type) field \(field)", offset: encodingAt)
         }
         switch type {
         case .float64:

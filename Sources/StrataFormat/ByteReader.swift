@@ -24,8 +24,16 @@ public struct ByteReader {
         FormatError(.truncated, "\(what): needed \(needed) bytes, \(readableBytes) left", offset: baseOffset + readerIndex)
     }
 
+    /// A *malformed* error at the reader's position: the first byte of the next item, or
+    /// of the bytes left over where a structure should end.
     public func malformed(_ what: String) -> FormatError {
         FormatError(.malformed, what, offset: baseOffset + readerIndex)
+    }
+
+    /// A *malformed* error naming the first byte of an item already read, at `index` (a
+    /// `readerIndex` taken before it was read): Format.md's rule for where an error is.
+    public func malformed(_ what: String, at index: Int) -> FormatError {
+        FormatError(.malformed, what, offset: baseOffset + index)
     }
 
     public mutating func readInteger<T: FixedWidthInteger>(as: T.Type = T.self, _ what: String) throws(FormatError) -> T {

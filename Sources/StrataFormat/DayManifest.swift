@@ -145,50 +145,53 @@ public struct DayManifest: Equatable, Sendable {
         let end = bytes.count - 4
         let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: end, as: UInt32.self))
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<end])) == stored else {
-            throw FormatError(.checksumMismatch, "day manifest checksum mismatch", offset: end)
+            // Checksum errors name the first byte the checksum covers.
+            throw FormatError(.checksumMismatch, "day manifest checksum mismatch", offset: 0)
         }
         var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[FileHeader.size..<end]), baseOffset: FileHeader.size)
         var m = DayManifest()
         m.nextSegmentID = try reader.readInteger(as: UInt64.self, "next segment id")
         m.rowsFlushedThrough = WALPosition(file: try reader.readInteger("flushed file"), offset: try reader.readInteger("flushed offset"))
         m.deletesAppliedThrough = WALPosition(file: try reader.readInteger("deletes file"), offset: try reader.readInteger("deletes offset"))
+        // Errors name the first byte of the item that is wrong.
         let segmentCount = Int(try reader.readInteger(as: UInt32.self, "segment count"))
         guard segmentCount <= maxEntries, segmentCount * 16 <= reader.readableBytes else {
-            throw reader.malformed("segment count \(segmentCount) does not fit the manifest")
+            throw reader.malformed("segment count \(segmentCount) does not fit the manifest", at: reader.readerIndex - 4)
         }
         for _ in 0..<segmentCount {
             let id = try reader.readInteger(as: UInt64.self, "segment id")
             let rows = try reader.readInteger(as: UInt64.self, "segment rows")
             guard id > (m.segments.last?.id ?? 0), id < m.nextSegmentID else {
-                throw reader.malformed("segment id \(id) is out of order or not below the next id \(m.nextSegmentID)")
+                throw reader.malformed("segment id \(id) is out of order or not below the next id \(m.nextSegmentID)", at: reader.readerIndex - 16)
             }
             m.segments.append(Entry(id: id, rows: rows))
         }
         let tombstoneCount = Int(try reader.readInteger(as: UInt32.self, "tombstone count"))
         let fits = fileVersion == 1 ? tombstoneCount * 24 == reader.readableBytes : tombstoneCount * 24 <= reader.readableBytes
         guard tombstoneCount <= maxEntries, fits else {
-            throw reader.malformed("tombstone count \(tombstoneCount) does not match the \(reader.readableBytes) bytes left")
+            throw reader.malformed("tombstone count \(tombstoneCount) does not match the \(reader.readableBytes) bytes left", at: reader.readerIndex - 4)
         }
         for _ in 0..<tombstoneCount {
             let from = try reader.readInteger(as: Int64.self, "tombstone from")
             let to = try reader.readInteger(as: Int64.self, "tombstone to")
             let through = try reader.readInteger(as: UInt64.self, "tombstone segment")
-            guard from <= to else { throw reader.malformed("tombstone from \(from) is after to \(to)") }
+            guard from <= to else { throw reader.malformed("tombstone from \(from) is after to \(to)", at: reader.readerIndex - 16) }
             m.tombstones.append(Tombstone(from: from, to: to, throughSegment: through))
         }
         if fileVersion >= 2 {
             let coldCount = Int(try reader.readInteger(as: UInt32.self, "archived segment count"))
             guard coldCount >= 1, coldCount <= maxEntries, coldCount * 25 <= reader.readableBytes else {
-                throw reader.malformed("archived segment count \(coldCount) does not fit the manifest")
+                throw reader.malformed("archived segment count \(coldCount) does not fit the manifest", at: reader.readerIndex - 4)
             }
             var ids = Set(m.segments.map(\.id))
             for _ in 0..<coldCount {
+                let entryAt = reader.readerIndex
                 let entry = ColdEntry(id: try reader.readInteger(as: UInt64.self, "archived segment id"),
                                       rows: try reader.readInteger(as: UInt64.self, "archived rows"),
                                       bytes: try reader.readInteger(as: UInt64.self, "archived bytes"),
                                       key: try reader.readString("archived key", maxBytes: 1024))
                 guard entry.id < m.nextSegmentID, ids.insert(entry.id).inserted, !entry.key.isEmpty else {
-                    throw reader.malformed("archived segment \(entry.id) is listed twice, has no key, or is not below the next id")
+                    throw reader.malformed("archived segment \(entry.id) is listed twice, has no key, or is not below the next id", at: entryAt)
                 }
                 m.cold.append(entry)
             }

@@ -91,7 +91,7 @@ public enum DecimalCodec {
     public static func decode(_ reader: inout ByteReader, count: Int,
                               into out: UnsafeMutablePointer<Double>) throws(FormatError) {
         let exponent = Int(try reader.readInteger(as: UInt8.self, "f64-decimal exponent"))
-        guard exponent <= maxExponent else { throw reader.malformed("f64-decimal exponent \(exponent) > \(maxExponent)") }
+        guard exponent <= maxExponent else { throw reader.malformed("f64-decimal exponent \(exponent) > \(maxExponent)", at: reader.readerIndex - 1) }
         let idByte = try reader.readInteger(as: UInt8.self, "f64-decimal integer encoding")
         guard let id = Encoding(rawValue: idByte),
               id == .int64FrameOfReference || id == .int64DeltaFrameOfReference else {
@@ -106,9 +106,10 @@ public enum DecimalCodec {
         let exceptionCount = try reader.readCount("f64-decimal exception count", limit: count)
         var index = 0
         for k in 0..<exceptionCount {
+            let gapAt = reader.readerIndex
             let gap = try reader.readCount("f64-decimal exception index", limit: count)
             index += gap
-            guard index < count, k == 0 || gap > 0 else { throw reader.malformed("f64-decimal exception index \(index) out of order or range") }
+            guard index < count, k == 0 || gap > 0 else { throw reader.malformed("f64-decimal exception index \(index) out of order or range", at: gapAt) }
             out[index] = Double(bitPattern: try reader.readInteger(as: UInt64.self, "f64-decimal exception bits"))
         }
     }

@@ -91,11 +91,12 @@ public enum GorillaCodec {
             } else {
                 guard bits.ensure(bits: 13) else { throw failure(.truncated, "f64-gorilla: window header cut short") }
                 let header = bits.peek(bits: 13)
-                bits.consume(bits: 13)
                 leading = Int((header >> 6) & 31)
                 var length = Int(header & 63)
                 if length == 0 { length = 64 }
+                // Named at the byte holding the code's first bit, before it is consumed.
                 guard leading + length <= 64 else { throw failure(.malformed, "f64-gorilla window \(leading)+\(length) exceeds 64 bits") }
+                bits.consume(bits: 13)
                 trailing = 64 - leading - length
                 meaningful = length
             }

@@ -303,10 +303,11 @@ public enum IntegerCodec {
     static func decodeFrameOfReference(_ reader: inout ByteReader, count: Int,
                                        into out: UnsafeMutablePointer<Int64>) throws(FormatError) {
         let base = try reader.readVarInt("int-for base")
+        let divisorAt = reader.readerIndex
         let divisor = try reader.readVarUInt("int-for divisor")
-        guard divisor >= 1 else { throw reader.malformed("int-for divisor is 0") }
+        guard divisor >= 1 else { throw reader.malformed("int-for divisor is 0", at: divisorAt) }
         let width = Int(try reader.readInteger(as: UInt8.self, "int-for width"))
-        guard width <= 64 else { throw reader.malformed("int-for width \(width) > 64") }
+        guard width <= 64 else { throw reader.malformed("int-for width \(width) > 64", at: reader.readerIndex - 1) }
         let patchCount = try reader.readCount("int-for patch count", limit: count)
         let packed = try reader.readBytes(count: BitPacking.byteCount(count: count, width: width), "int-for packed values")
         if divisor == 1 {
@@ -321,11 +322,12 @@ public enum IntegerCodec {
         }
         var index = 0
         for p in 0..<patchCount {
+            let patchAt = reader.readerIndex
+            guard width < 64 else { throw reader.malformed("int-for patch with width 64", at: patchAt) }
             let gap = try reader.readCount("int-for patch index", limit: count)
             index += gap
-            guard index < count, p == 0 || gap > 0 else { throw reader.malformed("int-for patch index \(index) out of order or range") }
+            guard index < count, p == 0 || gap > 0 else { throw reader.malformed("int-for patch index \(index) out of order or range", at: patchAt) }
             let high = try reader.readVarUInt("int-for patch value")
-            guard width < 64 else { throw reader.malformed("int-for patch with width 64") }
             // Undo the decoded low part, then rebuild the full residual (no division in
             // the usual case of divisor 1).
             let offset = UInt64(bitPattern: out[index] &- base)

@@ -177,12 +177,13 @@ public enum FieldListCodec {
         var fields: [Field] = []
         var names = Set<String>()
         for _ in 0..<count {
+            let nameAt = reader.readerIndex
             let name = try reader.readString("field name", maxBytes: 1024)
             let typeByte = try reader.readInteger(as: UInt8.self, "type of field \(name)")
             guard let type = FieldType(rawValue: typeByte) else {
                 throw FormatError(.unsupported, "field \(name) has unknown type \(typeByte)", offset: reader.baseOffset + reader.readerIndex - 1)
             }
-            guard names.insert(name).inserted else { throw reader.malformed("field \(name) appears twice") }
+            guard names.insert(name).inserted else { throw reader.malformed("field \(name) appears twice", at: nameAt) }
             fields.append(Field(name, type))
         }
         return fields
@@ -214,7 +215,8 @@ public enum FileHeader {
         guard bytes.count >= size else { throw FormatError(.truncated, "\(kind) of \(bytes.count) bytes has no complete header", offset: bytes.count) }
         let crc = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<12])) == crc else {
-            throw FormatError(.checksumMismatch, "\(kind) header checksum mismatch", offset: 12)
+            // Named at the first byte the checksum covers, as every checksum error is.
+            throw FormatError(.checksumMismatch, "\(kind) header checksum mismatch", offset: 0)
         }
         let fileVersion = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
         guard fileVersion == version else {

@@ -98,8 +98,9 @@ public struct SegmentFooter: Sendable, Equatable {
         let measurement = try reader.readString("measurement name", maxBytes: 1024)
         let symbol = try reader.readString("symbol", maxBytes: 1024)
         let day = try reader.readVarInt("day")
+        let dayOffsetAt = reader.readerIndex
         let dayOffsetSeconds = try reader.readVarInt("day offset seconds")
-        guard dayOffsetSeconds.magnitude <= 86_400 else { throw reader.malformed("day offset of \(dayOffsetSeconds) s is more than a day") }
+        guard dayOffsetSeconds.magnitude <= 86_400 else { throw reader.malformed("day offset of \(dayOffsetSeconds) s is more than a day", at: dayOffsetAt) }
         let schema = try FieldListCodec.read(&reader)
         let blockCount = try reader.readCount("block count", limit: reader.readableBytes / SegmentLayout.blockEntryFixedSize)
         let expectedProducts = BlockStatistics.productFields(schema).map { $0.count * ($0.count - 1) / 2 } ?? 0
@@ -108,18 +109,27 @@ public struct SegmentFooter: Sendable, Equatable {
         var blocks: [BlockEntry] = []
         blocks.reserveCapacity(blockCount)
         for b in 0..<blockCount {
+            // Errors name the first byte of the entry's field that is wrong.
+            let entryAt = reader.readerIndex
             let offset = Int(clamping: try reader.readInteger(as: UInt64.self, "offset of block \(b)"))
             let length = Int(try reader.readInteger(as: UInt32.self, "length of block \(b)"))
             // Blocks lie back to back between the header and the footer, in time order.
-            guard offset == nextOffset, length >= 5, length <= fileSize - offset else {
-                throw reader.malformed("block \(b) at \(offset)+\(length) does not follow the previous block at \(nextOffset) within \(fileSize) bytes")
+            guard offset == nextOffset else {
+                throw reader.malformed("block \(b) at \(offset) does not follow the previous block at \(nextOffset)", at: entryAt)
+            }
+            guard length >= 5, length <= fileSize - offset else {
+                throw reader.malformed("block \(b) at \(offset) of \(length) bytes does not fit between the header and the footer at \(fileSize)", at: entryAt + 8)
             }
             nextOffset = offset + length
             let rows = Int(try reader.readInteger(as: UInt32.self, "rows of block \(b)"))
             let minTime = try reader.readInteger(as: Int64.self, "min time of block \(b)")
             let maxTime = try reader.readInteger(as: Int64.self, "max time of block \(b)")
-            guard rows >= 1, minTime <= maxTime, minTime >= previousMax else {
-                throw reader.malformed("block \(b) has \(rows) rows from \(minTime) to \(maxTime) after a block ending at \(previousMax)")
+            guard rows >= 1 else { throw reader.malformed("block \(b) has no rows", at: entryAt + 12) }
+            guard minTime >= previousMax else {
+                throw reader.malformed("block \(b) starts at \(minTime), before the previous block ends at \(previousMax)", at: entryAt + 16)
+            }
+            guard minTime <= maxTime else {
+                throw reader.malformed("block \(b) ends at \(maxTime), before it starts at \(minTime)", at: entryAt + 24)
             }
             previousMax = maxTime
             var fields: [FieldStatistics] = []
@@ -136,7 +146,7 @@ public struct SegmentFooter: Sendable, Equatable {
             }
             let productCount = Int(try reader.readInteger(as: UInt8.self, "product count of block \(b)"))
             guard productCount == expectedProducts else {
-                throw reader.malformed("block \(b) has \(productCount) product sums; its schema calls for \(expectedProducts)")
+                throw reader.malformed("block \(b) has \(productCount) product sums; its schema calls for \(expectedProducts)", at: reader.readerIndex - 1)
             }
             var products: [Double] = []
             for _ in 0..<productCount { products.append(try reader.readFloat64("product sum")) }
@@ -145,7 +155,10 @@ public struct SegmentFooter: Sendable, Equatable {
                                                                  fields: fields, productSums: products)))
         }
         guard reader.readableBytes == 0 else { throw reader.malformed("\(reader.readableBytes) unexpected bytes after the block index") }
-        guard nextOffset == fileSize else { throw reader.malformed("\(fileSize - nextOffset) bytes between the last block and the footer") }
+        guard nextOffset == fileSize else {
+            // Named at the first of those bytes.
+            throw FormatError(.malformed, "\(fileSize - nextOffset) bytes between the last block and the footer", offset: nextOffset)
+        }
         return SegmentFooter(measurement: measurement, symbol: symbol, day: day, dayOffsetSeconds: dayOffsetSeconds,
                              schema: schema, blocks: blocks)
     }
@@ -249,7 +262,8 @@ public struct SegmentReader: @unchecked Sendable {
         }
         let headerCRC = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<12])) == headerCRC else {
-            throw FormatError(.checksumMismatch, "segment header checksum mismatch", offset: 12)
+            // Checksum errors name the first byte the checksum covers.
+            throw FormatError(.checksumMismatch, "segment header checksum mismatch", offset: 0)
         }
         let version = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
         guard version == SegmentLayout.version else {

@@ -32,16 +32,23 @@ public enum StringDictionaryCodec {
         entries.reserveCapacity(entryCount)
         for _ in 0..<entryCount { entries.append(try reader.readString("str-dict entry", maxBytes: 1 << 24)) }
         let width = Int(try reader.readInteger(as: UInt8.self, "str-dict index width"))
-        guard width <= 32 else { throw reader.malformed("str-dict index width \(width) > 32") }
+        guard width <= 32 else { throw reader.malformed("str-dict index width \(width) > 32", at: reader.readerIndex - 1) }
+        let packedAt = reader.readerIndex
         let packed = try reader.readBytes(count: BitPacking.byteCount(count: count, width: width), "str-dict indexes")
         var result = [String]()
         result.reserveCapacity(count)
-        var bad: UInt64?
-        BitPacking.unpack(packed, count: count, width: width) { _, code in
-            if code < UInt64(entries.count) { result.append(entries[Int(code)]) } else { bad = code; result.append("") }
+        var bad: (row: Int, code: UInt64)?
+        BitPacking.unpack(packed, count: count, width: width) { i, code in
+            if code < UInt64(entries.count) {
+                result.append(entries[Int(code)])
+            } else {
+                if bad == nil { bad = (i, code) }
+                result.append("")
+            }
         }
-        if let bad { throw reader.malformed("str-dict index \(bad) outside dictionary of \(entryCount)") }
-        if count > 0 && entryCount == 0 { throw reader.malformed("str-dict has rows but no entries") }
+        if count > 0 && entryCount == 0 { throw reader.malformed("str-dict has rows but no entries", at: 0) }
+        // Named at the byte holding the first bit of the first bad index.
+        if let bad { throw reader.malformed("str-dict index \(bad.code) outside dictionary of \(entryCount)", at: packedAt + bad.row * width / 8) }
         return result
     }
 }

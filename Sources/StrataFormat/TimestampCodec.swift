@@ -74,8 +74,9 @@ public enum TimestampCodec {
                               into out: UnsafeMutablePointer<Int64>) throws(FormatError) {
         guard count > 0 else { throw reader.malformed("ts-dod with zero rows") }
         let first = try reader.readInteger(as: Int64.self, "ts-dod first timestamp")
+        let unitAt = reader.readerIndex
         let unitRaw = try reader.readVarUInt("ts-dod unit")
-        guard unitRaw >= 1 && unitRaw <= UInt64(Int64.max) else { throw reader.malformed("ts-dod unit \(unitRaw) out of range") }
+        guard unitRaw >= 1 && unitRaw <= UInt64(Int64.max) else { throw reader.malformed("ts-dod unit \(unitRaw) out of range", at: unitAt) }
         let unit = Int64(unitRaw)
         let stream = UnsafeRawBufferPointer(rebasing: reader.bytes[reader.readerIndex...])
         // Every timestamp after the first costs at least one bit: a row count beyond that

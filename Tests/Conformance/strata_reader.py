@@ -779,6 +779,9 @@ def decode_block(b, e, fields, where):
             SEEN["presence 1"] += 1
             bm = r.take((n + 7) // 8, "presence bitmap")
             present = [i for i in range(n) if bm[i >> 3] >> (i & 7) & 1]
+            if not present:
+                # Format.md: presence 1 with no bit set is malformed (writers use presence 2).
+                raise Malformed("%s: field %r: presence 1 with no row present" % (r.what, fields[fi][0]))
         else:
             raise Malformed("%s: presence byte %d" % (r.what, pres))
         enc = r.u8("encoding")
@@ -1398,6 +1401,21 @@ def cmd_selftest():
     for x, text in floats:
         assert format_float(bits_of_f64(x)) == text, (x, format_float(bits_of_f64(x)), text)
     assert format_float(0xFFF8000000000001) == "NaN"
+
+    # Blocks of two rows at 1000 and 2000 with one Int64 field: presence 1 needs a set bit.
+    def block(chunk_hex):
+        body = h("0201" "010ce803000000000000e8078080" + chunk_hex)
+        b = body + crc32c(body).to_bytes(4, "little")
+        return b, {"offset": 0, "length": len(b), "rows": 2, "min": 1000, "max": 2000}
+    fields = [("volume", 2)]
+    b, e = block("000102" "2004" "0a010000")
+    assert decode_block(b, e, fields, "t")[1] == [[None, 5]]
+    b, e = block("000100" "2004" "00010000")
+    try:
+        decode_block(b, e, fields, "t")
+        raise AssertionError("presence 1 with no bit set accepted")
+    except Malformed:
+        pass
     print("selftest ok")
     return 0
 

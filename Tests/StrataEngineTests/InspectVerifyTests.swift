@@ -56,7 +56,7 @@ import Testing
         #expect(copy.status == 0 && copy.stdout.contains("its segment files are not beside it"), "\(copy)")
 
         let bad = verify(flipped(manifest, at: 20), as: "_manifest")
-        #expect(bad.status == 1 && bad.stderr.contains(root.path + "/_manifest, byte \(manifest.count - 4): day manifest checksum mismatch"), "\(bad.stderr)")
+        #expect(bad.status == 1 && bad.stderr.contains(root.path + "/_manifest, byte 0: day manifest checksum mismatch"), "\(bad.stderr)")
         let cut = verify(Array(manifest.dropLast(9)), as: "_manifest")
         #expect(cut.status == 1 && cut.stderr.contains(root.path + "/_manifest") && cut.stderr.contains("checksum mismatch"), "\(cut.stderr)")
         let headerOnly = verify(Array(manifest.prefix(10)), as: "_manifest")
@@ -137,7 +137,7 @@ import Testing
         #expect(length.status == 1 && length.stderr.contains("length.wal, byte 16: damaged write-ahead log: record 1 (at byte 16): record length and its check disagree"),
                 "\(length.stderr)")
         let header = verify(flipped(log, at: 9), as: "header.wal")
-        #expect(header.status == 1 && header.stderr.contains("header.wal, byte 12: WAL file header checksum mismatch"), "\(header.stderr)")
+        #expect(header.status == 1 && header.stderr.contains("header.wal, byte 0: WAL file header checksum mismatch"), "\(header.stderr)")
         // A file whose header a crash cut short holds no records, as recovery reads it.
         let short = verify(Array(log.prefix(6)), as: "0000000000000010.wal")
         #expect(short.status == 0 && short.stdout.contains("verify: ok (no records); torn header at byte 0: the file holds 6 of the header's 16 bytes"), "\(short)")
@@ -222,7 +222,7 @@ import Testing
         #expect(blind.status == 1 && blind.stderr.contains(sealedCatalog) && blind.stderr.contains("is encrypted with key"), "\(blind.stderr)")
         let sealedBytes = try readFile(sealedCatalog)
         let tampered = verify(flipped(sealedBytes, at: 50), as: "sealed-catalog", environment: env)
-        #expect(tampered.status == 1 && tampered.stderr.contains("sealed-catalog, byte \(sealedBytes.count - 4): sealed file checksum mismatch"), "\(tampered.stderr)")
+        #expect(tampered.status == 1 && tampered.stderr.contains("sealed-catalog, byte 0: sealed file checksum mismatch"), "\(tampered.stderr)")
     }
 
     @Test func foreignFilesAreRefusedSayingWhatWasExpected() {
