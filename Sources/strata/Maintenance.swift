@@ -1,4 +1,5 @@
 import ArgumentParser
+import StrataArchive
 import StrataEngine
 import StrataFormat
 
@@ -6,12 +7,15 @@ struct Delete: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete the rows of one symbol in a time range.",
         discussion: """
-        Removes every row of the series with FROM ≤ time ≤ TO that is in the store now; rows \
-        written afterwards (corrections) are kept. Queries stop returning the rows at once; \
-        the space is given back when the day is compacted (strata compact).
+        Removes every row of the series with FROM ≤ time ≤ TO that is in the store now, also \
+        in archived days; rows written afterwards (corrections) are kept. Queries stop \
+        returning the rows at once; the space is given back when the day is compacted \
+        (strata compact; archived segments keep their rows, hidden by the tombstone, until \
+        they are restored and compacted).
         """)
 
     @OptionGroup var store: DataDirOption
+    @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Measurement.") var measurement: String
     @Option(help: "Symbol.") var symbol: String
     @Option(parsing: .unconditional, help: "First time deleted (inclusive): RFC 3339, a date, or an epoch integer.") var from: String
@@ -23,7 +27,10 @@ struct Delete: ParsableCommand {
             let toNs = try parseRangeEnd(to, option: "--to")
             if fromNs > toNs { throw ValidationError("--from is after --to") }
             let series = try SeriesKey(measurement: measurement, symbol: symbol)
-            let before = try withDatabase(store.path) { database in
+            // With the archive, as `query` reads: the rows are counted across every tier,
+            // and the tombstone covers archived segments too (readers apply it to them).
+            let archive = try archiveOption.open(store)
+            let before = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
                 // A typo is an error, not "0 rows deleted".
                 _ = try database.existingSeries(measurement: measurement, symbols: [symbol])
                 let before = try database.query(series, from: fromNs, to: toNs, fields: []).rows.rowCount

@@ -34,6 +34,29 @@ import Testing
         #expect(relative.status == 1 && relative.stderr.contains("file:///DIR/KEY (an absolute path)"), "\(relative)")
     }
 
+    /// A delete over archived days makes a tombstone that readers apply to the archived
+    /// segments, found through the archive the store recorded (here the default one).
+    @Test func deleteReachesArchivedDays() throws {
+        writeText(root.path + "/t.csv", "time,symbol,price,size\n2024-01-02T14:30:00Z,ESH4,4512.25,1\n"
+                  + "2024-01-02T14:30:01Z,ESH4,4512.5,2\n2024-01-02T14:30:02Z,ESH4,4512.75,3\n")
+        #expect(runStrata(["ingest", "--data-dir", data, "--measurement", "trade", root.path + "/t.csv"]).status == 0)
+        #expect(runStrata(["archive", "push", "--data-dir", data]).status == 0)
+        #expect(!FileSystem.exists(data + "/trade/ESH4/2024-01-02/0000000000000001.seg"), "the day went to the archive")
+        let delete = runStrata(["delete", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
+                                "--from", "2024-01-02T14:30:01Z", "--to", "2024-01-02T14:30:01Z"])
+        #expect(delete.status == 0 && delete.stdout == "rows deleted: 1\n", "\(delete)")
+        let kept = "time,symbol,price,size\n2024-01-02T14:30:00.000000000Z,ESH4,4512.25,1\n2024-01-02T14:30:02.000000000Z,ESH4,4512.75,3\n"
+        let query = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"])
+        #expect(query.status == 0 && query.stdout == kept, "\(query)")
+        // Compaction leaves the archived segment and its tombstone alone; the row stays hidden.
+        #expect(runStrata(["compact", "--data-dir", data]).status == 0)
+        #expect(runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"]).stdout == kept)
+        // Restored, the segment is local again under its own id, and the tombstone still covers it.
+        #expect(runStrata(["archive", "restore", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4",
+                           "--from", "2024-01-02", "--to", "2024-01-02"]).status == 0)
+        #expect(runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"]).stdout == kept)
+    }
+
     /// A new bucket: check-deps says the first upload makes it; `archive init` makes it;
     /// `archive cat s3://BUCKET/PREFIX/KEY` reads what `archive ls` lists.
     @Test(.enabled(if: env("STRATA_TEST_S3_ENDPOINT") != nil || env("CI") != nil, "needs the S3 server scripts/test starts"))
