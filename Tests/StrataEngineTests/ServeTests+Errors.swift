@@ -113,7 +113,7 @@ extension ServeTests {
         defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
         func errors() -> String { String(decoding: (try? readFile(root.path + "/err.txt")) ?? [], as: UTF8.self) }
         var err = ""
-        for _ in 0..<100 where !(err.contains("strata: Redis publisher") && err.contains("strata: mirror")) {
+        for _ in 0..<600 where !(err.contains("strata: Redis publisher") && err.contains("strata: mirror")) {  // up to 30 s
             usleep(50_000)
             err = errors()
         }
@@ -122,12 +122,17 @@ extension ServeTests {
         #expect(lines.first?.hasPrefix("strata: Redis publisher: cannot connect to Redis at 127.0.0.1:\(port)/0: ") == true, "\(err)")
         #expect(lines.last?.hasPrefix("strata: mirror: cannot connect to PostgreSQL at 127.0.0.1:\(pgPort)/market as strata: ") == true, "\(err)")
         #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=A price=1 1704205800\n").code == 204)
-        guard system("command -v redis-server > /dev/null") == 0 || getenv("CI") != nil else { return }
+        // Redis coming back needs redis-server (scripts/redis-server installs it). In CI it must
+        // be there, as for the other service suites; elsewhere this half is reported as
+        // cancelled (skipped), not passed.
+        let redisInstalled = system("command -v redis-server > /dev/null") == 0
+        if !redisInstalled && getenv("CI") == nil { try Test.cancel("redis-server is not installed: Redis coming back was not tested") }
+        try #require(redisInstalled, "redis-server is not installed (scripts/redis-server installs it)")
         // Redis starts: the publisher connects on its next retry (backoff at most 5 s).
         let redis = "redis-server --port \(port) --bind 127.0.0.1 --requirepass sekret-word --save '' --appendonly no --daemonize yes --pidfile '\(root.path)/redis.pid' --dir '\(root.path)'"
         #expect(system(redis + " > /dev/null") == 0)
         defer { _ = system("kill $(cat '\(root.path)/redis.pid')") }
-        for _ in 0..<300 where !err.contains("reached again") {
+        for _ in 0..<1_200 where !err.contains("reached again") {  // up to 60 s
             usleep(50_000)
             err = errors()
         }
