@@ -17,7 +17,8 @@ extension ServeTests {
         let one = post(write, huge)
         let seconds = Double(monotonicNanoseconds() - started) / 1e9
         #expect(one.code == 400 && one.body.contains("more than 1024 fields in the line"), "\(one.code) \(one.body.prefix(300))")
-        #expect(seconds < 10, "200,000 keys took \(seconds) s")
+        // Linear: about a second here; quadratic parsing took minutes (a bound far from both).
+        #expect(seconds < 60, "200,000 keys took \(seconds) s")
         // Two lines of 600 new fields each: each fits, together they do not; nothing is written.
         let first = "trade,symbol=B " + (0..<600).map { "a\($0)=1" }.joined(separator: ",") + " 1704205800"
         let second = "trade,symbol=B " + (0..<600).map { "b\($0)=1" }.joined(separator: ",") + " 1704205801"
@@ -106,14 +107,16 @@ extension ServeTests {
             writeText(root.path + "/raw.sh", """
                 exec 3<>/dev/tcp/127.0.0.1/\(port)
                 printf 'POST /api/v2/write?precision=s HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 1000000\\r\\nX-Strata-Key: \(name)\\r\\nX-Strata-Timestamp: %s\\r\\nX-Strata-Signature: \(String(repeating: "ab", count: 32))\\r\\n\\r\\n' "\(stamp)" >&3
-                timeout 3 head -c 12 <&3
+                timeout 10 head -c 12 <&3
 
                 """)
             let started = monotonicNanoseconds()
             _ = system("bash '\(root.path)/raw.sh' > '\(root.path)/raw.txt' 2>&1")
             let seconds = Double(monotonicNanoseconds() - started) / 1e9
             let raw = String(decoding: (try? readFile(root.path + "/raw.txt")) ?? [], as: UTF8.self)
-            #expect(raw == "HTTP/1.1 401" && seconds < 2.5, "\(name), \(age) s old: '\(raw)' after \(seconds) s")
+            // The answer comes without the body, which never comes (waiting for it would end
+            // in the timeout's empty output).
+            #expect(raw == "HTTP/1.1 401", "\(name), \(age) s old: '\(raw)' after \(seconds) s")
         }
     }
 }
