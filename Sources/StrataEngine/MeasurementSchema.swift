@@ -61,8 +61,9 @@ public struct MeasurementSchema: Sendable, Equatable {
         }
         var schema = MeasurementSchema()
         for (n, line) in lines.dropFirst().enumerated() {
-            let parts = line.split(separator: "\t")
-            guard parts.count == 2, let name = Names.name(fromDirectory: String(parts[0])),
+            // Exactly `name<TAB>type`: one spelling per schema (no doubled or trailing tab).
+            let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, let name = Names.name(fromDirectory: String(parts[0])),
                   let type = FieldType.allCases.first(where: { $0.description == parts[1] }) else {
                 throw StrataError(.corrupt, "bad schema line '\(line)'", path: path, line: n + 2)
             }
