@@ -33,7 +33,9 @@ public enum ChecksummedText {
         guard let text = String(validating: bytes[..<lastLine], as: UTF8.self) else {
             throw StrataError(.corrupt, "\(kind) is not UTF-8", path: path)
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split at every LF byte: as Characters, CR LF is one, and a line ending in it would
+        // run into the next (or, last, be dropped with the empty tail below).
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map(Substring.init)
         lines.removeLast()
         return lines
     }

@@ -20,4 +20,20 @@ import Testing
             #expect(error.code == .corrupt && error.line == 2 && error.message.contains("bad schema line"), "\(error)")
         }
     }
+
+    /// `scripts/fuzz schema`: lines were split as Characters, and CR LF is one Character, so
+    /// a line ending in CR LF ran into the next, and a last one was dropped: a `_schema` whose
+    /// last field line ended in CR LF read as a schema without that field.
+    @Test func aLineEndingInCRLFIsNotDroppedOrJoined() throws {
+        let lines = try ChecksummedText.decode(ChecksummedText.encode("strata-schema 1\r\nprice\tfloat\r\n\nid 7\n"),
+                                               path: "_id", kind: "checksummed text file")
+        #expect(lines == ["strata-schema 1\r", "price\tfloat\r", "", "id 7"])
+        let schema = ChecksummedText.encode("strata-schema 1\nprice\tfloat\nsize\tint\r\n")
+        do {
+            let read = try MeasurementSchema.decode(schema, path: "m/_schema")
+            Issue.record("read as \(read.fields)")
+        } catch {
+            #expect(error.code == .corrupt && error.line == 3, "\(error)")
+        }
+    }
 }
