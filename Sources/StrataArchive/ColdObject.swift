@@ -209,9 +209,18 @@ public enum ColdObject {
         }
         let size = index.footer.blocks[block].length
         do throws(FormatError) {
-            guard let cipher = index.cipher else { return try Zstd.decompress(compressed, size: size) }
-            let frame = try cipher.open(compressed, unit: UInt64(block))
-            return try frame.withUnsafeBytes { raw in Result { () throws(FormatError) in try Zstd.decompress(raw, size: size) } }.get()
+            let bytes: [UInt8]
+            if let cipher = index.cipher {
+                let frame = try cipher.open(compressed, unit: UInt64(block))
+                bytes = try frame.withUnsafeBytes { raw in Result { () throws(FormatError) in try Zstd.decompress(raw, size: size) } }.get()
+            } else {
+                bytes = try Zstd.decompress(compressed, size: size)
+            }
+            // The frame's crc32c covers what is stored; a frame that decompresses under a
+            // matching one (damaged before it was taken, or rewritten with it) must still hold
+            // the block as it was: its own CRC32C.
+            try bytes.withUnsafeBytes { raw in Result { () throws(FormatError) in try BlockCodec.verify(raw) } }.get()
+            return bytes
         } catch {
             throw FormatError(error.code == .checksumMismatch ? .checksumMismatch : .malformed, "cold block \(block): \(error.message)", offset: e.offset)
         }
