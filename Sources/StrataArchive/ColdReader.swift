@@ -73,7 +73,16 @@ public final class ColdReader: Sendable {
             }
         }
         switch decoded {
-        case .success(let rows): return rows
+        case .success(let rows):
+            // The block must be the one its footer entry describes, as a segment's reader
+            // requires (Format.md, "Reading a segment", step 10).
+            let entry = index.footer.blocks[block]
+            guard rows.rowCount == entry.statistics.rowCount, rows.timestamps.first == entry.statistics.minTime,
+                  rows.timestamps.last == entry.statistics.maxTime else {
+                throw corrupt(FormatError(.malformed, "block holds \(rows.rowCount) rows; the footer says \(entry.statistics.rowCount) rows and another time range",
+                                          offset: entry.offset), block: block)
+            }
+            return rows
         case .failure(let e): throw corrupt(e, block: block)
         }
     }

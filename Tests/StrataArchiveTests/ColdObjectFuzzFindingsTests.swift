@@ -61,4 +61,36 @@ import Testing
             #expect(error.code == .checksumMismatch && error.message.contains("cold block 0: block checksum is"), "\(error)")
         }
     }
+
+    /// `scripts/fuzz cold`: `ColdReader` returned a block's rows when they were not the rows
+    /// its footer entry describes (another last time), where a segment's reader refuses the
+    /// same block as malformed (Format.md, "Reading a segment", step 10). A query over cold
+    /// data would have planned with one time range and got rows of another.
+    @Test func coldReaderRefusesABlockTheFooterDoesNotDescribe() throws {
+        let good = segment()
+        let reader = try good.withUnsafeBytes { raw throws in try SegmentReader(raw) }
+        var footer = reader.footer
+        footer.blocks[0].statistics.maxTime += 1
+        // The segment again, with that footer under a right checksum.
+        let footerOffset = footer.blocks[0].offset + footer.blocks[0].length
+        var encoded: [UInt8] = []
+        footer.encode(into: &encoded)
+        var bad = Array(good[..<footerOffset]) + encoded
+        bad.writeInteger(UInt64(footerOffset))
+        bad.writeInteger(UInt32(encoded.count))
+        bad.writeInteger(CRC32C.checksum(encoded))
+        bad += SegmentLayout.magic
+        #expect(throws: FormatError.self) { try bad.withUnsafeBytes { raw throws in try SegmentReader(raw).decodeBlock(0) } }
+
+        let dir = TemporaryDirectory()
+        let store = try LocalObjectStore(directory: dir.path)
+        try store.put("trade/ESH4/2024/01/02/0000000000000001.strata", try bad.withUnsafeBytes { raw throws in try ColdObject.make(fromSegment: raw) })
+        let cold = ColdReader(store: store, key: "trade/ESH4/2024/01/02/0000000000000001.strata")
+        do {
+            let rows = try cold.decodeBlocks(0..<1)
+            Issue.record("read \(rows[0].rowCount) rows the footer does not describe")
+        } catch {
+            #expect(error.code == .corrupt && error.block == 0 && error.message.contains("the footer says"), "\(error)")
+        }
+    }
 }
