@@ -6,12 +6,17 @@ import StrataFormat
 /// that nothing is written: the store is an empty one, only asked for stored schemas.
 enum CSVTarget {
     nonisolated(unsafe) static var store: Store?
+    nonisolated(unsafe) static var directory: String?
 
     static func prepare() {
         var template = Array("/tmp/strata-fuzz-csv-XXXXXX".utf8CString)
         guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
             fatalError("mkdtemp failed")
         }
+        // The store stays empty (the ingester only asks it for stored schemas): the
+        // directory goes when libFuzzer exits.
+        directory = dir
+        atexit { if let dir = CSVTarget.directory { rmdir(dir) } }
         do throws(StrataError) {
             store = try Store(directory: dir, create: true)
         } catch {
