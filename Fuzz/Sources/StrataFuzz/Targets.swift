@@ -10,7 +10,7 @@
 /// | csv | `CSVScanner`, `CSVIngester` | the scanner's fields lie in the input and it always moves on; rows read = rows written + bad rows; rows survive a WAL record |
 /// | time | `CivilTime.parse`, `parseInstant`, `parseRangeEnd` | a parsed time formats to text that parses to the same time; every Int64 formats and parses back |
 /// | segment | `SegmentReader` | blocks decode or throw; decoded rows re-encode to a segment that decodes to the same rows; a flipped byte or a cut of a valid segment is an error |
-/// | manifest | `DayManifest.decode` | a decoded manifest re-encodes to the same bytes; a flipped byte is an error |
+/// | manifest | `DayManifest.decode` | a decoded manifest re-encodes to bytes that decode to an equal value (the same bytes, but for non-shortest varints, which readers accept); a flipped byte or a cut is an error |
 /// | schema | `MeasurementSchema.decode`, `ChecksummedText` | a decoded schema re-encodes to the same bytes (one spelling per schema); a flipped byte is an error |
 /// | wal | `WALLayout.scan`, `WALRecord.decode` | records re-encode to equal records; the cheap row count agrees; a cut file is a torn tail, never damage; a flipped byte stops the scan before the record |
 /// | cold | `ColdObject.segmentBytes`, `ColdReader` | what the whole object gives back opens and passes its checksums, and `ColdReader` reads the same footer and rows; a valid segment archived, plain or encrypted, comes back byte for byte, and a flipped byte or a cut of the object is an error |
