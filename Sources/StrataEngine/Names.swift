@@ -152,10 +152,7 @@ public struct Day: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     /// First nanosecond of the day (UTC), clamped to Int64.
-    public var startNanoseconds: Int64 {
-        let r = daysSinceEpoch.multipliedReportingOverflow(by: Day.nanosecondsPerDay)
-        return r.overflow ? (daysSinceEpoch < 0 ? .min : .max) : r.partialValue
-    }
+    public var startNanoseconds: Int64 { bounds().lowerBound }
 }
 
 /// Identifies a segment within its series-day directory: 16 lowercase hex digits,

@@ -15,10 +15,6 @@ final class ParseErrorBodies: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var parseError: (any Error)?
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         parseError = error
         context.fireErrorCaught(error)

@@ -138,11 +138,18 @@ extension StrataServer {
     func refused(_ batch: IngestBatch, body: ByteBuffer, unit: String, written: Int, _ write: WriteOptions) -> Response {
         let first = batch.issues[0]
         let total = batch.rows + batch.badLines
-        let one = String(unit.dropLast())
-        let message = (written == 0 ? "nothing written: \(total == 1 ? "the \(one)" : batch.badLines == total ? "all \(total) \(unit)" : "\(batch.badLines) of \(total) \(unit)") refused"
-                                    : "partial write: \(batch.badLines) of \(total) \(unit) refused, \(written) written")
-            + (written == 0 && batch.badLines < total ? " (accept_partial=false)" : "")
-            + "; line \(first.line): \(first.message)"
+        let refusedLines: String
+        if total == 1 {
+            refusedLines = "the \(unit.dropLast())"
+        } else if batch.badLines == total {
+            refusedLines = "all \(total) \(unit)"
+        } else {
+            refusedLines = "\(batch.badLines) of \(total) \(unit)"
+        }
+        let summary = written > 0 ? "partial write: \(refusedLines) refused, \(written) written"
+            : batch.badLines < total ? "nothing written: \(refusedLines) refused (accept_partial=false)"
+            : "nothing written: \(refusedLines) refused"
+        let message = summary + "; line \(first.line): \(first.message)"
         var extra = ["written": "\(written)", "rejected": "\(total - written)", "line": "\(first.line)"]
         extra["errors"] = "[" + batch.issues.map { issue in
             "{\"line\":\(issue.line),\(issue.field.map { "\"field\":\(TextFormat.jsonString($0))," } ?? "")\"message\":\(TextFormat.jsonString(issue.message))}"

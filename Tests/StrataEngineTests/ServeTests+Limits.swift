@@ -174,40 +174,48 @@ extension ServeTests {
 }
 
 extension ServeTests {
+    /// A tmpfs of `megabytes` mounted under the test's directory (needs root); unmount it
+    /// with `unmount`.
+    func mountTmpfs(megabytes: Int) throws -> String {
+        let disk = root.path + "/disk"
+        try FileSystem.makeDirectories(disk)
+        guard system("mount -t tmpfs -o size=\(megabytes)m tmpfs '\(disk)'") == 0 else {
+            throw StrataError(.io, "cannot mount a tmpfs at \(disk)")
+        }
+        return disk
+    }
+
+    func unmount(_ disk: String) { _ = system("umount -l '\(disk)'") }
+
+    /// Fills the file system of `disk` but for `kib` KiB.
+    func fill(_ disk: String, leaving kib: Int) {
+        _ = system("dd if=/dev/zero of='\(disk)/filler' bs=64k 2>/dev/null; truncate -s -\(kib)K '\(disk)/filler'")
+    }
+
+    /// Line protocol of `count` trades of symbol A with random values (so that the log's
+    /// records do not compress to nothing), one a millisecond from `first`.
+    static func randomTrades(_ count: Int, first: Int) -> String {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<count).map {
+            "trade,symbol=A price=\(Double.random(in: 1..<2, using: &rng)),size=\(Int.random(in: 0..<1 << 40, using: &rng))i \(first + $0)"
+        }.joined(separator: "\n") + "\n"
+    }
+
     /// A full disk refuses writes cleanly (503, nothing of them stored) and /ready says so;
     /// once space is freed, /ready and writes come back by themselves, with no restart; after
     /// a kill every acknowledged row is there exactly once. Needs root, for a small tmpfs.
     @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"))
     func aFullDiskRefusesWritesUntilThereIsSpaceAgain() throws {
-        let disk = root.path + "/disk"
-        try FileSystem.makeDirectories(disk)
-        guard system("mount -t tmpfs -o size=6m tmpfs '\(disk)'") == 0 else {
-            Issue.record("cannot mount a tmpfs at \(disk)")
-            return
-        }
-        defer { _ = system("umount -l '\(disk)'") }
+        let disk = try mountTmpfs(megabytes: 6)
+        defer { unmount(disk) }
         let data = disk + "/data"
-        var pid = spawnStrata(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"], stdout: root.path + "/out.txt", stderr: root.path + "/err.txt")
+        var (pid, base) = try start(["--data-dir", data])
         defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
-        func url() throws -> String {
-            for _ in 0..<400 {
-                let out = String(decoding: (try? readFile(root.path + "/out.txt")) ?? [], as: UTF8.self)
-                if let line = out.split(separator: "\n").last(where: { $0.hasPrefix("strata: listening on ") }) { return "http://127.0.0.1:" + line.split(separator: ":").last! }
-                usleep(25_000)
-            }
-            throw StrataError(.io, "no server")
-        }
-        var base = try url()
-        // Fill the disk but for a little.
-        _ = system("dd if=/dev/zero of='\(disk)/filler' bs=64k 2>/dev/null; truncate -s -32K '\(disk)/filler'")
+        fill(disk, leaving: 32)
         var acknowledged = 0
         var refused: (code: Int, body: String)? = nil
-        var rng = SystemRandomNumberGenerator()
         for batch in 0..<400 where refused == nil {
-            // Random values, so that the log's records do not compress to nothing.
-            let body = (0..<1_000).map { "trade,symbol=A price=\(Double.random(in: 1..<2, using: &rng)),size=\(Int.random(in: 0..<1 << 40, using: &rng))i \(1_704_205_800_000 + batch * 1_000 + $0)" }
-                .joined(separator: "\n") + "\n"
-            let r = post(base + "/api/v2/write?precision=ms", body)
+            let r = post(base + "/api/v2/write?precision=ms", Self.randomTrades(1_000, first: 1_704_205_800_000 + batch * 1_000))
             if r.code == 204 { acknowledged += 1_000 } else { refused = r }
         }
         #expect(refused?.code == 503 && refused?.body.contains("no space left on the device of the write-ahead log") == true
@@ -223,8 +231,7 @@ extension ServeTests {
         kill(pid, SIGKILL)
         _ = waitForExit(pid)
         _ = unlink(root.path + "/out.txt")
-        pid = spawnStrata(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"], stdout: root.path + "/out.txt", stderr: root.path + "/err.txt")
-        base = try url()
+        (pid, base) = try start(["--data-dir", data])
         let rows = fetch(base + "/api/v1/query?measurement=trade&symbol=A&format=csv&time_format=ns").body.split(separator: "\n").dropFirst()
         #expect(rows.count == acknowledged && Set(rows).count == acknowledged, "\(rows.count) rows, \(acknowledged) acknowledged")
     }
@@ -293,23 +300,15 @@ extension ServeTests {
     /// are flushed without another restart.
     @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"))
     func aRestartOnAFullDiskStartsAndFlushesLater() throws {
-        let disk = root.path + "/disk"
-        try FileSystem.makeDirectories(disk)
-        guard system("mount -t tmpfs -o size=8m tmpfs '\(disk)'") == 0 else {
-            Issue.record("cannot mount a tmpfs at \(disk)")
-            return
-        }
-        defer { _ = system("umount -l '\(disk)'") }
+        let disk = try mountTmpfs(megabytes: 8)
+        defer { unmount(disk) }
         let data = disk + "/data"
         var (pid, url) = try start(["--data-dir", data])
-        var rng = SystemRandomNumberGenerator()
-        let body = (0..<20_000).map { "trade,symbol=A price=\(Double.random(in: 1..<2, using: &rng)),size=\(Int.random(in: 0..<1 << 40, using: &rng))i \(1_704_205_800_000 + $0)" }
-            .joined(separator: "\n") + "\n"
-        #expect(post(url + "/api/v2/write?precision=ms", body).code == 204)
+        #expect(post(url + "/api/v2/write?precision=ms", Self.randomTrades(20_000, first: 1_704_205_800_000)).code == 204)
         kill(pid, SIGKILL)
         _ = waitForExit(pid)
         // Room for a new log file, not for the segment the replay would write.
-        _ = system("dd if=/dev/zero of='\(disk)/filler' bs=64k 2>/dev/null; truncate -s -12K '\(disk)/filler'")
+        fill(disk, leaving: 12)
         _ = unlink(root.path + "/out.txt")
         (pid, url) = try start(["--data-dir", data])
         defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
