@@ -23,6 +23,10 @@ public struct DatabaseConfiguration: Sendable {
     /// A series-day with this many segments is compacted in the background; 0 turns
     /// background compaction off.
     public var compactAfterSegments = 8
+    /// Appends that would make the store hold more series than this are refused before
+    /// they reach the log (as InfluxDB's `max-series-per-database`); series already on
+    /// disk or in the log are never refused.
+    public var maxSeries = 1_000_000
     /// Test hook: ends the process at a named step (see `CrashHook`).
     public var crashHook: CrashHook = .none
     /// Called on the flush thread when flushes start failing (with the error) and when one
@@ -106,6 +110,8 @@ public final class Database: @unchecked Sendable {
         var arrivals: [SeriesKey: SeriesArrivals] = [:]
         /// The rows at which a series is flushed, when retuned since open.
         var tunedFlushRows: Int?
+        /// Every series the store holds (on disk, in the log or in the memtable), for `maxSeries`.
+        var series: Set<SeriesKey> = []
         /// The most memory the memtable held since `takeMemoryPeak` was last called.
         var memoryPeak = 0
     }
@@ -125,6 +131,7 @@ public final class Database: @unchecked Sendable {
         let old: [(sequence: UInt64, path: String)]
         let sequence: UInt64
         var retention: WALPosition?
+        var series: Set<SeriesKey> = []
         do throws(StrataError) {
             // Leftovers of crashed writes go first; the manifests' watermarks also say
             // which log positions were used, so the new log starts above all of them even
@@ -149,6 +156,7 @@ public final class Database: @unchecked Sendable {
                     continue
                 }
                 orphans += try store.removeOrphans(key, m)
+                series.insert(key.series)
                 highest = max(highest, m.rowsFlushedThrough.file, m.deletesAppliedThrough.file)
             }
             // A measurement's damaged schema is rebuilt from its segments (log replay
@@ -178,7 +186,10 @@ public final class Database: @unchecked Sendable {
             lock.unlock()
             throw error
         }
-        monitor.withLock { state.logRetention = retention }
+        monitor.withLock {
+            state.logRetention = retention
+            state.series = series
+        }
         do throws(StrataError) {
             // From here until a clean close, the log may hold records not in segments.
             if FileSystem.exists("\(walDirectory)/_closed") {
@@ -291,6 +302,11 @@ public final class Database: @unchecked Sendable {
                 _ = try schema.merge(r.item.schema, measurement: m)
                 schemas[m] = schema
             }
+            let added = Set(prepared.records.lazy.map(\.item.series).filter { !self.state.series.contains($0) })
+            guard state.series.count + added.count <= configuration.maxSeries else {
+                let example = added.first.map { " (\($0) is new)" } ?? ""
+                throw StrataError(.invalidInput, "the write would give the store \(state.series.count + added.count) series\(example); the limit is \(configuration.maxSeries) (store.max_series)")
+            }
             var end = WALPosition.zero
             let now = monotonicNanoseconds()
             // One write for the batch: a full disk refuses all of it or none.
@@ -322,6 +338,7 @@ public final class Database: @unchecked Sendable {
 
     /// Adds rows to the memtable. Lock held.
     func insert(_ chunk: RowChunk, bytes: Int, series: SeriesKey, start: WALPosition, end: WALPosition, now: Int64) {
+        state.series.insert(series)
         var buffer = state.active.removeValue(forKey: series) ?? SeriesBuffer(first: start, since: now)
         buffer.add(chunk, bytes: bytes, start: start, end: end)
         if buffer.rows >= (state.tunedFlushRows ?? configuration.flushRows) { requestFlush() }

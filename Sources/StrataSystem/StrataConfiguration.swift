@@ -60,7 +60,7 @@ public struct StrataConfiguration: Sendable {
     /// Every section and its settings, for unknown-key checks and the sample's test.
     public static let knownSettings: [String: Set<String>] = [
         "": ["data_dir"],
-        "store": ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments"],
+        "store": ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments", "max_series"],
         "tiers": ["flush_age", "compact_after", "archive_after"],
         "archive": ["url", "endpoint", "region", "access_key", "secret_key", "path_style", "part_size_mib", "parallel_parts", "cache_mib"],
         "encryption": ["key_file", "accept_plain"],
@@ -113,6 +113,7 @@ public struct StrataConfiguration: Sendable {
         if let v = file.integer("store", "memory_mib", in: 1...(1 << 20)) { database.memoryLimit = Int(v) << 20 }
         if let v = file.integer("store", "wal_file_mib", in: 1...(1 << 14)) { database.walFileSize = Int(v) << 20 }
         if let v = file.integer("store", "compact_after_segments", in: 0...1_000_000) { database.compactAfterSegments = Int(v) }
+        if let v = file.integer("store", "max_series", in: 1...(1 << 40)) { database.maxSeries = Int(v) }
 
         if let v = file.duration("tiers", "flush_age") { tiers.flushAge = v }
         if let v = file.duration("tiers", "compact_after") { tiers.compactAfter = v }

@@ -38,6 +38,35 @@ extension ServeTests {
 }
 
 extension ServeTests {
+    /// A write that would make the store hold more series than `store.max_series` is refused
+    /// whole before it is acknowledged; stored series stay writable, also after a restart
+    /// that replays the log.
+    @Test func seriesBeyondTheStoreLimitAreRefusedBeforeTheyAreAcknowledged() throws {
+        writeText(root.path + "/strata.json", "{\"store\": {\"max_series\": 3}}\n")
+        var (pid, url) = try start(["--config", root.path + "/strata.json"])
+        defer { kill(pid, SIGKILL); _ = waitForExit(pid) }
+        let write = url + "/api/v2/write?precision=s"
+        #expect(post(write, "trade,symbol=A price=1 1704205800\nquote,symbol=A bid=1 1704205800\n").code == 204)
+        let over = post(write, "trade,symbol=B price=2 1704205801\ntrade,symbol=C price=3 1704205802\n")
+        #expect(over.code == 400 && over.body.contains("the write would give the store 4 series") && over.body.contains("the limit is 3 (store.max_series)"), "\(over)")
+        #expect(post(write, "trade,symbol=A price=4 1704205803\ntrade,symbol=B price=5 1704205804\n").code == 204)
+        // After kill -9 the three series are known again from the log: A and B take rows, D does not.
+        kill(pid, SIGKILL)
+        _ = waitForExit(pid)
+        (pid, url) = try start(["--config", root.path + "/strata.json"])
+        #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=B price=6 1704205805\n").code == 204)
+        let refused = post(url + "/api/v2/write?precision=s", "trade,symbol=D price=7 1704205806\n")
+        #expect(refused.code == 400 && refused.body.contains("trade/D is new"), "\(refused)")
+        let rows = fetch(url + "/api/v1/query?measurement=trade&symbol=A,B&format=csv&time_format=ns")
+        #expect(rows.code == 200 && rows.body == "time,symbol,price\n1704205800000000000,A,1\n1704205803000000000,A,4\n1704205804000000000,B,5\n1704205805000000000,B,6\n", "\(rows)")
+        for refusedSymbol in ["C", "D"] {
+            let none = fetch(url + "/api/v1/query?measurement=trade&symbol=\(refusedSymbol)")
+            #expect(none.code == 404 && none.body.contains("has no symbol '\(refusedSymbol)'"), "\(none)")
+        }
+    }
+}
+
+extension ServeTests {
     /// A name whose directory name would not fit a file system is refused when written, not
     /// found out by every later flush.
     @Test func namesThatCannotBeDirectoriesAreRefusedWhenWritten() throws {
