@@ -102,7 +102,7 @@ public enum ColdObject {
     /// (at least the trailer), `size` is the whole object's size.
     public static func trailer(tail: UnsafeRawBufferPointer, objectSize size: Int) throws(FormatError) -> Trailer {
         guard size >= FileHeader.size + trailerSize, tail.count >= trailerSize, tail.count <= size else {
-            throw FormatError(.truncated, "cold object of \(size) bytes is too short", offset: size)
+            throw FormatError(.truncated, "cold object of \(size) bytes is too short", offset: 0)
         }
         let ending = Array(tail[(tail.count - 8)...])
         let encrypted = ending == encryptedMagic
@@ -111,7 +111,7 @@ public enum ColdObject {
         }
         let trailerLength = encrypted ? encryptedTrailerSize : trailerSize
         guard size >= FileHeader.size + trailerLength, tail.count >= trailerLength else {
-            throw FormatError(.truncated, "encrypted cold object of \(size) bytes is too short", offset: size)
+            throw FormatError(.truncated, "encrypted cold object of \(size) bytes is too short", offset: 0)
         }
         let t = tail.count - 24
         guard let indexOffset = Int(exactly: UInt64(littleEndian: tail.loadUnaligned(fromByteOffset: t, as: UInt64.self))) else {
@@ -165,33 +165,40 @@ public enum ColdObject {
     static func parseIndex(_ bytes: UnsafeRawBufferPointer, offset: Int, cipher: ObjectCipher?) throws(FormatError) -> Index {
         var reader = ByteReader(bytes, baseOffset: offset)
         let segmentFooterOffset = try reader.readInteger(as: UInt64.self, "segment footer offset")
+        guard segmentFooterOffset <= UInt64(Int.max) else { throw reader.malformed("segment footer offset is out of range", at: 0) }
         let footerLength = Int(try reader.readInteger(as: UInt32.self, "footer length"))
-        guard footerLength <= reader.readableBytes, segmentFooterOffset <= UInt64(Int.max) else {
-            throw reader.truncated("segment footer", needed: footerLength)
-        }
+        guard footerLength <= reader.readableBytes else { throw reader.truncated("segment footer", needed: footerLength) }
         var footerReader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[12..<(12 + footerLength)]), baseOffset: offset + 12)
         let footer = try SegmentFooter.decode(&footerReader, fileSize: Int(segmentFooterOffset))
         try reader.skip(footerLength, "segment footer")
+        let countAt = reader.readerIndex
         let count = Int(try reader.readInteger(as: UInt32.self, "block count"))
-        guard count == footer.blocks.count, reader.readableBytes == count * 16 else {
-            throw reader.malformed("cold object index lists \(count) blocks, the footer \(footer.blocks.count)")
+        guard count == footer.blocks.count else {
+            throw reader.malformed("cold object index lists \(count) blocks, the footer \(footer.blocks.count)", at: countAt)
         }
+        guard reader.readableBytes >= count * 16 else { throw reader.truncated("\(count) block entries", needed: count * 16) }
         var extents: [BlockExtent] = []
         var expected = FileHeader.size
         for _ in 0..<count {
+            let entryAt = reader.readerIndex
             guard let blockOffset = Int(exactly: try reader.readInteger(as: UInt64.self, "block offset")) else {
-                throw reader.malformed("cold block offset is out of range")
+                throw reader.malformed("cold block offset is out of range", at: entryAt)
             }
             let e = BlockExtent(offset: blockOffset,
                                 length: Int(try reader.readInteger(as: UInt32.self, "block length")),
                                 crc: try reader.readInteger(as: UInt32.self, "block crc32c"))
-            guard e.offset == expected, e.length > 0 else {
-                throw reader.malformed("cold block at \(e.offset) of \(e.length) bytes; expected one at \(expected)")
+            guard e.offset == expected else {
+                throw reader.malformed("cold block at \(e.offset); expected one at \(expected)", at: entryAt)
             }
+            guard e.length > 0 else { throw reader.malformed("cold block at \(e.offset) has length 0", at: entryAt + 8) }
             expected += e.length
             extents.append(e)
         }
-        guard expected == offset else { throw reader.malformed("cold blocks end at \(expected), the index starts at \(offset)") }
+        guard reader.readableBytes == 0 else { throw reader.malformed("\(reader.readableBytes) bytes after the last block entry") }
+        guard expected == offset else {
+            throw reader.malformed("cold blocks end at \(expected), the index starts at \(offset)",
+                                   at: extents.isEmpty ? countAt : reader.readerIndex - 8)
+        }
         return Index(footer: footer, extents: extents, cipher: cipher)
     }
 
