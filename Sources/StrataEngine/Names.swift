@@ -181,6 +181,13 @@ public struct SegmentID: Hashable, Sendable, Comparable, CustomStringConvertible
 }
 
 extension Names {
+    /// The names of every comma-separated list in `texts` (see `splitList`), each once, in the
+    /// order first named.
+    public static func distinctNames(_ texts: [String]) -> [String] {
+        var seen = Set<String>()
+        return texts.flatMap(splitList).filter { seen.insert($0).inserted }
+    }
+
     /// A list of names separated by commas, as `--symbol` and the query API's `symbol=`
     /// take it: `\,` is a comma within a name and `\\` a backslash (`BRK\,A,ESH4` is
     /// `BRK,A` and `ESH4`); a backslash before anything else stands for itself. Empty names

@@ -196,14 +196,12 @@ extension StrataServer {
         }
         func parameter(_ name: String) -> String? { parameters.first { $0.name == name }?.value }
         guard let measurement = parameter("measurement"), !measurement.isEmpty else { throw bad("the parameter 'measurement' is required", "measurement") }
-        let symbols = parameters.filter { $0.name == "symbol" }.flatMap { Names.splitList($0.value) }
-        guard !symbols.isEmpty, symbols != [""] else {
-            throw bad("the parameter 'symbol' is required (several separated by commas, or symbol= repeated; \\, is a comma within a symbol)", "symbol")
-        }
         // Each symbol once, in the order first named; a bounded number of them (a URL of
         // one symbol repeated must not multiply the answer).
-        var seen = Set<String>()
-        let distinct = symbols.filter { seen.insert($0).inserted }
+        let distinct = Names.distinctNames(parameters.filter { $0.name == "symbol" }.map(\.value))
+        guard !distinct.isEmpty, distinct != [""] else {
+            throw bad("the parameter 'symbol' is required (several separated by commas, or symbol= repeated; \\, is a comma within a symbol)", "symbol")
+        }
         guard distinct.count <= maxQuerySymbols else {
             throw bad("\(distinct.count) symbols in one query; the limit is \(maxQuerySymbols) (ask in several queries)", "symbol")
         }

@@ -109,9 +109,7 @@ func openForReading(_ store: DataDirOption, _ archiveOption: ArchiveOption, meas
     let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
     let toNs = try to.map { try parseRangeEnd($0, option: "--to") } ?? .max
     if fromNs > toNs { throw ValidationError("--from is after --to") }
-    // Each symbol once, in the order first named.
-    var seen = Set<String>()
-    let named = symbols.map { Names.splitList($0).filter { seen.insert($0).inserted } }
+    let named = symbols.map { Names.distinctNames([$0]) }
     if let named, named.contains("") {
         throw ValidationError("--symbol '\(symbols ?? "")' has an empty symbol name (symbols are separated by commas)")
     }
