@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
+        .library(name: "StrataText", targets: ["StrataText"]),
         .library(name: "StrataArchive", targets: ["StrataArchive"]),
         .library(name: "StrataMirror", targets: ["StrataMirror"]),
         .library(name: "StrataCache", targets: ["StrataCache"]),
@@ -35,6 +36,8 @@ let package = Package(
         // syncfs(2) for group durability of bulk writes; Glibc's module map hides it.
         .target(name: "CStrataSystem"),
         .target(name: "StrataEngine", dependencies: ["StrataFormat", "CStrataSystem"]),
+        // Text formats over the engine: line protocol, JSON records, CSV ingest, results.
+        .target(name: "StrataText", dependencies: ["StrataEngine", "StrataFormat"]),
         // libcurl (HTTP for S3), with typed wrappers for its variadic calls.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // libzstd: cold objects compress each block with zstd.
@@ -53,17 +56,17 @@ let package = Package(
         // headers are under the standard include path (<hiredis/hiredis.h>), so no pkgConfig:
         // hiredis.pc's -D_FILE_OFFSET_BITS=64 is a flag SwiftPM refuses with a warning.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
-        .target(name: "StrataCache", dependencies: ["StrataEngine", "CHiredis"]),
+        .target(name: "StrataCache", dependencies: ["StrataEngine", "StrataText", "CHiredis"]),
         // The facade over the engine and the services: backups (and later configuration,
         // tier policy and scheduling).
-        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataArchive", "StrataMirror", "StrataCache"]),
+        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataText", "StrataArchive", "StrataMirror", "StrataCache"]),
         // zlib: gzip request bodies.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // HTTP: line protocol writes, queries, /metrics, /status (Hummingbird on SwiftNIO).
         .target(
             name: "StrataServer",
             dependencies: [
-                "StrataEngine", "StrataSystem", "CZlib",
+                "StrataEngine", "StrataText", "StrataSystem", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -75,16 +78,16 @@ let package = Package(
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataEngine", "StrataArchive", "StrataMirror", "StrataCache", "StrataSystem", "StrataServer",
+                "StrataEngine", "StrataText", "StrataArchive", "StrataMirror", "StrataCache", "StrataSystem", "StrataServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
-        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataArchive", "strata"]),
+        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataText", "StrataArchive", "StrataSystem", "strata"]),
         .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataSystem", "StrataCache"]),
-        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataEngine"]),
-        .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataEngine"]),
+        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataEngine", "StrataSystem"]),
+        .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataEngine", "StrataSystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

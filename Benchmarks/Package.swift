@@ -25,6 +25,7 @@ let package = Package(
             dependencies: [
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
+                .product(name: "StrataSystem", package: "Strata"),
             ],
             path: "StrataBenchmarkSupport"
         ),
@@ -35,6 +36,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
+                .product(name: "StrataText", package: "Strata"),
                 .product(name: "StrataArchive", package: "Strata"),
                 .product(name: "StrataSystem", package: "Strata"),
                 .product(name: "StrataMirror", package: "Strata"),
@@ -53,6 +55,7 @@ let package = Package(
                 "StrataBenchmarkSupport",
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
+                .product(name: "StrataSystem", package: "Strata"),
             ],
             path: "Tools/StrataSizes"
         ),
@@ -63,6 +66,8 @@ let package = Package(
                 "StrataBenchmarkSupport",
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
+                .product(name: "StrataText", package: "Strata"),
+                .product(name: "StrataSystem", package: "Strata"),
             ],
             path: "Tools/StrataProfile"
         ),

@@ -25,6 +25,7 @@ let package = Package(
                 "CLibFuzzer",
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
+                .product(name: "StrataText", package: "Strata"),
                 .product(name: "StrataArchive", package: "Strata"),
             ]
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import StrataEngine
 import StrataFormat
+import StrataSystem
 
 /// In-memory data for the benchmarks and the size report, all deterministic: the same
 /// seed gives the same bytes on every run and every machine. Nothing is read from disk.

@@ -2,6 +2,7 @@ import Benchmark
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
+import StrataSystem
 
 /// Whole trade blocks (time + price + size, CRC32C), as segments hold them: 1M rows.
 final class TradeBlocks {

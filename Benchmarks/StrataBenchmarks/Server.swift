@@ -5,6 +5,8 @@ import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
 import StrataServer
+import StrataSystem
+import StrataText
 import Synchronization
 
 /// Line protocol bodies: `count` bodies of `lines` trades each, ten symbols in turn, times

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataText
 import StrataFormat
 
 /// A Redis stream entry id: milliseconds and a sequence number within them.

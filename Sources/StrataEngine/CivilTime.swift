@@ -206,3 +206,27 @@ public enum CivilTime {
         return t.withUTF8 { parse($0) }
     }
 }
+
+/// Units for epoch-integer timestamps.
+public enum TimeUnit: String, Sendable, CaseIterable {
+    case s, ms, us, ns
+
+    public var nanoseconds: Int64 {
+        switch self {
+        case .s: 1_000_000_000
+        case .ms: 1_000_000
+        case .us: 1_000
+        case .ns: 1
+        }
+    }
+
+    /// The unit an epoch integer of this magnitude most likely has: seconds below 10^11
+    /// (year 5138), milliseconds below 10^14, microseconds below 10^17, else nanoseconds.
+    public static func guess(_ v: Int64) -> TimeUnit {
+        let m = v.magnitude
+        if m < 100_000_000_000 { return .s }
+        if m < 100_000_000_000_000 { return .ms }
+        if m < 100_000_000_000_000_000 { return .us }
+        return .ns
+    }
+}

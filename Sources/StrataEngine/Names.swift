@@ -37,7 +37,7 @@ public enum Names {
         }
     }
 
-    static func preview(_ name: String) -> String {
+    package static func preview(_ name: String) -> String {
         let clean = String(String.UnicodeScalarView(name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
         return clean.count > 40 ? String(clean.prefix(40)) + "…" : clean
     }

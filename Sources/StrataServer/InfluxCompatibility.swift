@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StrataEngine
+import StrataText
 
 /// What InfluxDB's clients expect of a server besides its write API: the shapes of
 /// /health, /ready and /ping, the version headers on every response, and HEAD wherever GET

@@ -2,6 +2,7 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 import StrataEngine
+import StrataText
 
 /// A request the HTTP parser cannot read (a request line and headers over 80 KiB, bad
 /// framing) gets the same JSON error body as every other error: Hummingbird answers it with

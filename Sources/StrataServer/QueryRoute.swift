@@ -3,6 +3,7 @@ import NIOCore
 import StrataEngine
 import StrataFormat
 import StrataSystem
+import StrataText
 
 /// GET /api/v1/query: raw rows or bars of one or more symbols of a measurement, across
 /// memory, local segments and the archive, as JSON or CSV, streamed.

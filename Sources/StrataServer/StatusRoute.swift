@@ -1,11 +1,12 @@
 import Glibc
 import Hummingbird
 import NIOCore
-import StrataCache
 import StrataArchive
+import StrataCache
 import StrataEngine
 import StrataMirror
 import StrataSystem
+import StrataText
 import Synchronization
 
 /// Recent queries for `/status`: latency percentiles over the last 1,024, and the last

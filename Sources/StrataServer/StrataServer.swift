@@ -1,12 +1,13 @@
 import Hummingbird
 import Logging
-import StrataArchive
 import NIOCore
-import StrataEngine
+import StrataArchive
 import StrataCache
+import StrataEngine
 import StrataFormat
 import StrataMirror
 import StrataSystem
+import StrataText
 
 /// Settings of `strata serve`.
 public struct ServerConfiguration: Sendable {

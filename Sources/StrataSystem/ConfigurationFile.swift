@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataText
 
 /// The settings of a JSON configuration file: an object whose members are sections
 /// (objects of settings) or top-level settings, each setting a string, a number or a

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataText
 
 /// The data-quality findings of one series over a stretch of time.
 public struct QualityReport: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataText
 
 /// `strata selftest`: the whole path a row takes, end to end, in a temporary directory —
 /// line protocol ingest, query, flush, compaction, tiering to a local archive, backup,

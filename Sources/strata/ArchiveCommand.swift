@@ -4,6 +4,7 @@ import StrataArchive
 import StrataEngine
 import StrataFormat
 import StrataSystem
+import StrataText
 
 /// `--archive`, shared by the commands that read or move archived data.
 struct ArchiveOption: ParsableArguments {

@@ -3,6 +3,7 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import StrataSystem
+import StrataText
 
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import StrataEngine
 import StrataFormat
+import StrataSystem
+import StrataText
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(

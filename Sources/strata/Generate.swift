@@ -1,6 +1,8 @@
 import ArgumentParser
 import StrataEngine
 import StrataFormat
+import StrataSystem
+import StrataText
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataText
 
 struct Ingest: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Glibc
+import StrataCache
 import StrataEngine
 import StrataFormat
-import StrataCache
 import StrataMirror
+import StrataText
 
 extension Ingest {
     /// `ingest --live`: CSV rows through the write-ahead log in batches.

@@ -3,6 +3,7 @@ import Dispatch
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataText
 import Synchronization
 
 struct Query: ParsableCommand {

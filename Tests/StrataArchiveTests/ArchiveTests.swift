@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataSystem
 import Testing
 
 /// Tiering against the local-directory store and against the real S3 server.

@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataSystem
 import Synchronization
 import Testing
 

@@ -2,6 +2,7 @@ import Glibc
 import StrataCache
 import StrataEngine
 import StrataFormat
+import StrataText
 import Testing
 
 @Suite(.enabled(if: RedisTestServer.enabled, "needs the Redis server scripts/test starts"))

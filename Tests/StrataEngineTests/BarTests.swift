@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataSystem
 import Testing
 
 @Suite struct BarTests {

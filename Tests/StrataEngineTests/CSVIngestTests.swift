@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataText
 import Testing
 
 @Suite struct CSVIngestTests {

@@ -1,6 +1,7 @@
 import Glibc
 @testable import StrataEngine
 import StrataFormat
+import StrataSystem
 import Testing
 
 /// The crash harness: a child `strata ingest --live --ack` is killed with SIGKILL at random

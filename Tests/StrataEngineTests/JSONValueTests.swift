@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataText
 import Testing
 
 @Suite struct JSONValueTests {

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataSystem
 import Testing
 
 @Suite struct NamesTests {

@@ -1,5 +1,6 @@
 @testable import StrataEngine
 import StrataFormat
+import StrataSystem
 import Testing
 
 /// A damaged or lost manifest, or a damaged `_schema`, is isolated when the store opens:

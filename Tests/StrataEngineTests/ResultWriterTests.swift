@@ -1,5 +1,6 @@
 @testable import StrataEngine
 import StrataFormat
+import StrataText
 import Testing
 
 /// The output text README's "Output" paragraph of `strata query` promises, pinned.

@@ -2,6 +2,7 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataMirror
+import StrataSystem
 import Testing
 
 @Suite(.enabled(if: PostgresTestServer.enabled, "needs the PostgreSQL server scripts/test starts"), .serialized)

@@ -2,6 +2,7 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataMirror
+import StrataSystem
 import Testing
 
 @Suite struct MirrorSchemaTests {

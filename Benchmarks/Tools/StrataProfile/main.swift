@@ -2,6 +2,8 @@ import Glibc
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
+import StrataSystem
+import StrataText
 
 // Runs one benchmark workload in a loop, without the benchmark harness, so that a
 // profiler sees only Strata's code:

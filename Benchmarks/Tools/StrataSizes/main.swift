@@ -1,6 +1,7 @@
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
+import StrataSystem
 
 // Prints the size figures the issue asks for (sizes, not speeds, so they are computed
 // once here rather than in a benchmark): bytes per trade row of one symbol-day written as

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataText
 
 /// `CSVScanner` and `CSVIngester` (`strata ingest`, the HTTP CSV write), with a sink so
 /// that nothing is written: the store is an empty one, only asked for stored schemas.

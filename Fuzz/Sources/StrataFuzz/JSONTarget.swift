@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataText
 
 /// `JSONRecords.parse`, the body of `/api/v1/records` requests (and `JSONValue` under it).
 enum JSONTarget {

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataText
 
 /// `LineProtocol.parse`, the body of every `/write` and `/api/v2/write` request.
 enum LineProtocolTarget {

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataText
 
 /// A line on standard error.
 func printError(_ line: String) {

@@ -1,3 +1,4 @@
+import StrataEngine
 import StrataFormat
 
 /// A deterministic generator of futures-like trade ticks, for demos, tests and

@@ -1,3 +1,4 @@
+import StrataEngine
 import StrataFormat
 
 /// Rows given as JSON records in the shape market-data feeds commonly use:

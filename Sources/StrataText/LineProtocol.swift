@@ -1,4 +1,5 @@
 import Glibc
+import StrataEngine
 import StrataFormat
 
 /// How to read InfluxDB line protocol.

@@ -1,3 +1,4 @@
+import StrataEngine
 import StrataFormat
 
 /// Query results as CSV or JSON text, shared by `strata query` and the HTTP query API.

@@ -1,3 +1,5 @@
+import StrataEngine
+
 /// A parsed JSON document (RFC 8259), each value with the line it starts on, so that errors
 /// about a configuration file or an ingest body can name the place. Numbers keep their
 /// text: an integer reads back exactly as `Int64`, and `1.10` is not rounded before the

@@ -1,4 +1,5 @@
 import Glibc
+import StrataEngine
 
 /// Parses numbers straight from bytes, without making Strings.
 public enum NumberParsing {

@@ -1,3 +1,5 @@
+import StrataEngine
+
 /// Splits CSV bytes (RFC 4180: comma separated, optional double quotes, `""` inside
 /// quotes, CRLF or LF line ends) into records of field ranges, without copying.
 public struct CSVScanner {
