@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "StrataFormat", targets: ["StrataFormat"]),
+        .library(name: "StrataPlatform", targets: ["StrataPlatform"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
         .library(name: "StrataText", targets: ["StrataText"]),
         .library(name: "StrataArchive", targets: ["StrataArchive"]),
@@ -35,7 +36,10 @@ let package = Package(
         .target(name: "StrataFormat", dependencies: ["CStrataChecksum"]),
         // syncfs(2) for group durability of bulk writes; Glibc's module map hides it.
         .target(name: "CStrataSystem"),
-        .target(name: "StrataEngine", dependencies: ["StrataFormat", "CStrataSystem"]),
+        // The system beneath the engine: files, mmap, locks, threads, and the error type
+        // that keeps errno as a value.
+        .target(name: "StrataPlatform", dependencies: ["CStrataSystem"]),
+        .target(name: "StrataEngine", dependencies: ["StrataFormat", "StrataPlatform"]),
         // Text formats over the engine: line protocol, JSON records, CSV ingest, results.
         .target(name: "StrataText", dependencies: ["StrataEngine", "StrataFormat"]),
         // libcurl (HTTP for S3), with typed wrappers for its variadic calls.

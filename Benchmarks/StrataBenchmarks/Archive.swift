@@ -4,6 +4,7 @@ import StrataArchive
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// The archive: a directory by default, or the S3 server named by STRATA_BENCH_S3_ENDPOINT
 /// (with STRATA_BENCH_S3_ACCESS_KEY and STRATA_BENCH_S3_SECRET_KEY), e.g. the loopback

@@ -2,6 +2,7 @@ import Benchmark
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataText
 
 /// Rows in the CSV ingest benchmark.

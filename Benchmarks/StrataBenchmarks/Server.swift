@@ -4,6 +4,7 @@ import Logging
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataServer
 import StrataSystem
 import StrataText

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Synchronization
 
 /// The cold tier: series-days moved from local disk to an object store as cold objects

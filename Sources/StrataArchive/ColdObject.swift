@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// A segment made cold for an object store: its blocks compressed one by one with zstd,
 /// followed by an index, so a reader can fetch the index and then only the blocks a query

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Synchronization
 
 /// Reads a cold object through an object store with as few requests as possible: one

@@ -1,6 +1,7 @@
 import CCurl
 import Glibc
 import StrataEngine
+import StrataPlatform
 
 /// libcurl is initialised once per process, before any handle is made.
 let curlReady: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK

@@ -2,6 +2,7 @@ import Crypto
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// Identifies an encryption key without revealing it: the first 8 bytes of
 /// HMAC-SHA256(key, "strata key id"), shown as 16 hex digits. Each encrypted object

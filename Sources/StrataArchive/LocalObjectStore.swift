@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 
 /// Objects as files under a directory (`file:///path`): the embedded default, so that
 /// archiving works with no S3 at all. A key's segments are directories; objects are

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 
 /// What a listing or a HEAD says about an object.
 public struct ObjectInfo: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 
 /// Where and how to reach an S3 bucket.
 public struct S3Configuration: Sendable {

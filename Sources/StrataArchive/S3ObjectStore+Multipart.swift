@@ -1,6 +1,7 @@
 import Crypto
 import Dispatch
 import StrataEngine
+import StrataPlatform
 import Synchronization
 
 extension S3ObjectStore {

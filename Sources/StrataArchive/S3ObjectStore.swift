@@ -2,6 +2,7 @@ import Crypto
 import Dispatch
 import Glibc
 import StrataEngine
+import StrataPlatform
 import Synchronization
 
 /// Objects in an S3 bucket (AWS, SeaweedFS, MinIO, …) over libcurl, every request signed

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// The publisher's thread: read the log into the buffer, (re)connect, write batches.
 extension CachePublisher {

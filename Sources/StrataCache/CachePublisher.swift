@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// Settings of the Redis hot tier.
 public struct CacheConfiguration: Sendable {

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 
 /// The hot tier as another process sees it, for `strata cache status`: the server, the
 /// counters the publishing process writes to Redis each second (if one runs), and the

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// `strata cache warm`: republishes each series' last window of rows from Strata's own
 /// data, e.g. after Redis restarted empty. It works beside a running publisher: the rows

@@ -1,6 +1,7 @@
 import CHiredis
 import Glibc
 import StrataEngine
+import StrataPlatform
 
 /// One connection to a Redis server: the only owner of its `redisContext`, freed in deinit.
 /// Logs in (AUTH, with the URL's user if any), selects the database, and checks both before

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 
 /// Where a Redis server is and how to log in: `redis://[user:password@]host[:port][/db]`
 /// (REDIS_URL or `[cache] url`). User and password may be percent-encoded. The password

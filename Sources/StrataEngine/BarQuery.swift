@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import StrataFormat
+import StrataPlatform
 import Synchronization
 
 /// Which fields make up bars.

@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// Small text files that end in `crc32c <8 hex digits>` of every byte before that line
 /// (`_schema`, `_id`): the one place that writes and checks that line.

@@ -1,4 +1,5 @@
 import Glibc
+import StrataPlatform
 /// Proleptic Gregorian calendar arithmetic (Howard Hinnant's days_from_civil), with
 /// RFC 3339 parsing and formatting at nanosecond precision. No Foundation: this runs
 /// per row on the ingest path.

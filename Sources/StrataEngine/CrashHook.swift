@@ -1,4 +1,5 @@
 import Glibc
+import StrataPlatform
 import Synchronization
 
 /// A test hook that ends the process at a named step of a write, to prove that a crash

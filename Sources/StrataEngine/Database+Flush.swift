@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 extension Database {
     /// The flush thread: flushes series that are big or old enough, everything when memory

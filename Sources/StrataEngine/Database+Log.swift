@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// A record of the write-ahead log with where it lies.
 public struct LogEntry: Sendable {

@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// What a compaction did.
 public struct CompactionSummary: Sendable {

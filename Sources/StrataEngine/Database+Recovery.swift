@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 extension Database {
     /// Brings the store to the state of the last acknowledged write (leftovers of crashed

@@ -1,5 +1,6 @@
 import Glibc
 import StrataFormat
+import StrataPlatform
 
 /// A consistent view of a store's files for a backup: every series-day's manifest, the
 /// segments it lists (held by hard links, so compaction or archiving may go on), and the

@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// Settings of a live database.
 public struct DatabaseConfiguration: Sendable {

@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// The fields of a measurement and their types, in the order they were first seen.
 ///

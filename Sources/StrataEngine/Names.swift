@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// Validates measurement and symbol names and maps them to directory names.
 ///

@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import StrataFormat
+import StrataPlatform
 import Synchronization
 
 /// The rows of a series in a time range, in the measurement's schema.

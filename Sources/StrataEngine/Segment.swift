@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// An open, mmap'd segment file. Owns its mapping; decoded blocks are copies, so they
 /// outlive the segment.

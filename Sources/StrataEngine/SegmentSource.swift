@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// Where a query reads a segment's blocks from: a segment file on local disk (`Segment`),
 /// or a cold object in an object store (provided by StrataArchive through `ColdStorage`).

@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// What a store holds, per measurement: for `/metrics`, `/status` and `strata stats`.
 public struct StorageCensus: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import StrataPlatform
+
 /// Series asked for by name, as readers (`strata query`, `strata quality`, the query API)
 /// take them: each checked to exist, so that a typo is an error rather than an empty result.
 extension Store {

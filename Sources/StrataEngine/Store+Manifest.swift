@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// One series on one day: the unit a manifest, a compaction and a tombstone apply to.
 public struct SeriesDay: Hashable, Sendable, Comparable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// Damaged files are isolated, not fatal: a series-day whose manifest cannot be read (or
 /// whose segments have lost their manifest) is moved to `<data-dir>/_damaged/`, and a

@@ -1,4 +1,5 @@
 import StrataFormat
+import StrataPlatform
 
 /// Settings of a store.
 public struct StoreConfiguration: Sendable {

@@ -1,5 +1,6 @@
 import Glibc
 import StrataFormat
+import StrataPlatform
 
 /// When an append counts as durable.
 public enum FsyncPolicy: Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// The mirror's state as another process sees it: the cursor in the database against the
 /// end of the store's log on disk. Reads only; opens no store (a running ingest holds it).

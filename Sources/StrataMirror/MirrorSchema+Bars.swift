@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 
 /// The mirror's OHLCV bars for SQL users, per measurement with a price field:
 ///

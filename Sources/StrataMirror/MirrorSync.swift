@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 extension Mirror {
     /// What `sync` did.

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// How far the mirror has replicated a store: the write-ahead log position every change
 /// before which is in the database, and the sequence number the next row gets.

@@ -1,6 +1,7 @@
 import CLibPQ
 import Glibc
 import StrataEngine
+import StrataPlatform
 
 /// One connection to PostgreSQL, owned by this object and closed in deinit. Not for use
 /// by two threads at once (libpq's rule for a PGconn); the mirror gives each worker its own.
@@ -131,7 +132,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         if state == nil && !isOK { message = "the connection to \(server) was lost: \(message)" }
         var e = StrataError(.io, "\(what): \(message)")
-        e.sqlState = state
+        e.serviceCode = state.map { ServiceCode(scheme: "SQLSTATE", value: $0) }
         if let state, state.hasPrefix("28") || state == "42501" { e.code = .denied }
         return e
     }
@@ -267,4 +268,9 @@ public final class PostgresResult {
     public var rows: [[String?]] {
         (0..<rowCount).map { r in (0..<columnCount).map { value(r, $0) } }
     }
+}
+
+extension StrataError {
+    /// PostgreSQL's five-character SQLSTATE, for errors the mirror's database reported.
+    public var sqlState: String? { serviceCode?.scheme == "SQLSTATE" ? serviceCode?.value : nil }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import StrataArchive
 import StrataEngine
+import StrataPlatform
 
 /// What an API key may do: `read` (queries, metrics), `write` (line protocol writes) or
 /// `admin` (everything, status included).

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import StrataEngine
+import StrataPlatform
 import Synchronization
 
 /// Reading request bodies so that a slow or oversized one cannot hold the server: a body

@@ -1,5 +1,6 @@
 import CZlib
 import StrataEngine
+import StrataPlatform
 
 /// gzip request bodies (Telegraf and the Influx clients send them).
 enum Gzip {

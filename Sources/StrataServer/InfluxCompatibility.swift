@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StrataEngine
+import StrataPlatform
 import StrataText
 
 /// What InfluxDB's clients expect of a server besides its write API: the shapes of

@@ -2,6 +2,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import StrataEngine
+import StrataPlatform
 
 extension StrataServer {
     /// Binds `host:port` as the server will (SO_REUSEADDR, as Hummingbird sets it) and lets

@@ -2,6 +2,7 @@ import Hummingbird
 import NIOCore
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import StrataText
 

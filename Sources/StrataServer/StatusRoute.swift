@@ -5,6 +5,7 @@ import StrataArchive
 import StrataCache
 import StrataEngine
 import StrataMirror
+import StrataPlatform
 import StrataSystem
 import StrataText
 import Synchronization

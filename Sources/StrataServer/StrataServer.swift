@@ -6,6 +6,7 @@ import StrataCache
 import StrataEngine
 import StrataFormat
 import StrataMirror
+import StrataPlatform
 import StrataSystem
 import StrataText
 

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import StrataEngine
+import StrataPlatform
 import StrataText
 
 /// The write routes: InfluxDB line protocol (v1 `/write`, v2 `/api/v2/write`, v3

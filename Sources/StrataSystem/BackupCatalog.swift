@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// What a backup holds: one line per object, written last, so a backup without its
 /// catalog is incomplete and ignored. A text file a person can read

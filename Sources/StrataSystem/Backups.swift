@@ -2,6 +2,7 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// Backups of a store in an object store, under `backups/<id>/`:
 ///

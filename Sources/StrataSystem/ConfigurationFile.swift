@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 import StrataText
 
 /// The settings of a JSON configuration file: an object whose members are sections

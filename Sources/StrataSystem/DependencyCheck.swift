@@ -3,6 +3,7 @@ import StrataArchive
 import StrataCache
 import StrataEngine
 import StrataMirror
+import StrataPlatform
 
 /// `strata check-deps`: each configured service, reached for real: whether it answers, its
 /// version, and what fails. Names servers without their passwords.

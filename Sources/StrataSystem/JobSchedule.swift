@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 
 /// When a job of `strata serve` runs: every so often, or once a day at a time of day (UTC),
 /// as cron's `M H * * *` would.

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 import Synchronization
 
 /// Scans every series for data-quality problems on `strata serve`'s schedule and keeps the

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 
 /// What the data-quality scan counts as a problem (the `quality` section).
 public struct QualityPolicy: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataText
 
 /// The data-quality findings of one series over a stretch of time.

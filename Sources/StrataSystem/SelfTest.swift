@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataText
 
 /// `strata selftest`: the whole path a row takes, end to end, in a temporary directory —

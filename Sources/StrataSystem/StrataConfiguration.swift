@@ -2,6 +2,7 @@ import StrataArchive
 import StrataCache
 import StrataEngine
 import StrataMirror
+import StrataPlatform
 
 /// When data moves down the tiers. Ages count from the end of a series-day.
 public struct TierPolicy: Sendable, Equatable {

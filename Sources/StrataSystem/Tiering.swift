@@ -1,5 +1,6 @@
 import StrataArchive
 import StrataEngine
+import StrataPlatform
 
 /// What one pass of the tier policy did.
 public struct TieringSummary: Sendable {

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// How `strata ingest` reads a CSV file.
 public struct CSVIngestOptions: Sendable {

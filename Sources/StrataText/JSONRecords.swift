@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// Rows given as JSON records in the shape market-data feeds commonly use:
 ///

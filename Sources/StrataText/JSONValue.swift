@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 
 /// A parsed JSON document (RFC 8259), each value with the line it starts on, so that errors
 /// about a configuration file or an ingest body can name the place. Numbers keep their

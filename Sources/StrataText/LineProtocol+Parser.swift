@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 extension LineProtocol {
     /// A line's series part (measurement and tags, as written) and what it stands for.

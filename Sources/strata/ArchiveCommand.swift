@@ -3,6 +3,7 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import StrataText
 

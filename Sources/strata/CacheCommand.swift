@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import StrataCache
 import StrataEngine
+import StrataPlatform
 import StrataSystem
 
 /// `--url`, shared by the cache commands.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import StrataText
 

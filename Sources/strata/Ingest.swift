@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataText
 
 struct Ingest: ParsableCommand {

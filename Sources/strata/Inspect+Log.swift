@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 extension Inspect {
     /// A write-ahead log file: its header, then every record's framing, checksum and payload
@@ -37,7 +38,7 @@ extension Inspect {
                 record = try WALRecord.decode(payload, baseOffset: offset + WALLayout.recordHeaderSize)
             } catch {
                 throw StrataError(.corrupt, "record \(records + 1) (at byte \(offset)) has a good checksum but does not decode: \(error.message)",
-                                  path: path, offset: error.offset ?? offset, cause: error)
+                                  path: path, offset: error.offset ?? offset)
             }
             records += 1
             let name: String

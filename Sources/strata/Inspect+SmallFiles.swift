@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 
 /// The small files read whole: day manifests, schemas, backup catalogs, the checksummed

@@ -3,6 +3,7 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

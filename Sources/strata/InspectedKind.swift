@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// The kinds of file `strata inspect` reads, told apart by their first bytes: the binary
 /// files by their 8-byte magic, the text files by their first line.

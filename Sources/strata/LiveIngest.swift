@@ -4,6 +4,7 @@ import StrataCache
 import StrataEngine
 import StrataFormat
 import StrataMirror
+import StrataPlatform
 import StrataText
 
 extension Ingest {

@@ -2,6 +2,7 @@ import ArgumentParser
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 struct Delete: ParsableCommand {
     static let configuration = CommandConfiguration(

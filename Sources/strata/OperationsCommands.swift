@@ -2,6 +2,7 @@ import ArgumentParser
 import StrataArchive
 import StrataEngine
 import StrataMirror
+import StrataPlatform
 import StrataServer
 import StrataSystem
 

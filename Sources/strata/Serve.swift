@@ -1,10 +1,11 @@
 import ArgumentParser
 import Glibc
 import Logging
-import StrataEngine
 import StrataArchive
 import StrataCache
+import StrataEngine
 import StrataMirror
+import StrataPlatform
 import StrataServer
 import StrataSystem
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import StrataEngine
+import StrataPlatform
 
 /// `strata stop`: stops the process that holds a store (a server, a live ingest).
 struct Stop: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import StrataArchive
 import StrataEngine
+import StrataPlatform
 import StrataSystem
 
 @main

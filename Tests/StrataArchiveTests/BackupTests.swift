@@ -2,6 +2,7 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 @testable import StrataSystem
 import Testing
 

@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 /// Inputs the cold-object fuzz target (`scripts/fuzz cold`) found to break a property.

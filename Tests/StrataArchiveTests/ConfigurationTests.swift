@@ -2,6 +2,7 @@ import StrataArchive
 import StrataCache
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import Testing
 

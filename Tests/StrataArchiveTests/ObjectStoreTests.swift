@@ -2,8 +2,9 @@ import Dispatch
 import Glibc
 import StrataArchive
 import StrataEngine
-import Synchronization
+import StrataPlatform
 import StrataSystem
+import Synchronization
 import Testing
 
 /// The S3 server the test script started (scripts/s3-server), if any.

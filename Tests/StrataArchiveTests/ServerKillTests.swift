@@ -2,6 +2,7 @@ import Glibc
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Synchronization
 import Testing
 

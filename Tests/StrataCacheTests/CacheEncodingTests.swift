@@ -1,6 +1,7 @@
 import StrataCache
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 @Suite struct CacheEncodingTests {

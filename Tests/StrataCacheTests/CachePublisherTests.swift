@@ -2,6 +2,7 @@ import Glibc
 import StrataCache
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataText
 import Testing
 

@@ -1,6 +1,7 @@
 import Glibc
 import StrataCache
 import StrataEngine
+import StrataPlatform
 import Testing
 
 @Suite(.enabled(if: RedisTestServer.enabled, "needs the Redis server scripts/test starts"))

@@ -1,5 +1,6 @@
 import StrataCache
 import StrataEngine
+import StrataPlatform
 import Testing
 
 @Suite struct RedisURLTests {

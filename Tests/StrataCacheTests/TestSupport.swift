@@ -1,6 +1,7 @@
 import Glibc
 import StrataCache
 import StrataEngine
+import StrataPlatform
 
 /// The throw-away Redis that scripts/test starts (scripts/redis-server): a password for the
 /// default user and for an ACL user named strata.

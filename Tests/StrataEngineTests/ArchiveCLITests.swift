@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 import Testing
 
 /// The archive commands as an operator coming from `aws s3 ls` uses them: full object URLs,

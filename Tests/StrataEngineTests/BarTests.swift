@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import Testing
 

@@ -2,6 +2,7 @@ import Glibc
 import StrataArchive
 @testable import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 /// The `strata` command as users and scripts see it: arguments, output, exit status.

@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 /// `_schema`, `_id`, `_archive_url` and the other checksummed text files (Format.md,

@@ -1,6 +1,7 @@
 import Glibc
 @testable import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import Testing
 

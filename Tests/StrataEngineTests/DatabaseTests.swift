@@ -1,6 +1,7 @@
 import Glibc
 @testable import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 /// Trade rows whose `seq` field numbers them, so that loss and duplication are visible.

@@ -1,6 +1,7 @@
 import Dispatch
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 @Suite struct DurabilityTests {

@@ -1,4 +1,5 @@
 import StrataEngine
+import StrataPlatform
 import StrataText
 import Testing
 

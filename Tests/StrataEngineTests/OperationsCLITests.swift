@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 import Testing
 
 /// `strata quality`, `validate-config`, `check-deps` and `selftest` as operators run them.

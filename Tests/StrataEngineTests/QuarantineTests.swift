@@ -1,5 +1,6 @@
 @testable import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import Testing
 

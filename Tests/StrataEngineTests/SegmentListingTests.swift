@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 /// A segment is read only as what its directory and manifest say it is (Format.md, "Day

@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 import Synchronization
 import Testing
 

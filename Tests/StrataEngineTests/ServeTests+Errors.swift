@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 import Testing
 
 /// What `strata serve` says when something is wrong: with the request (a JSON body and the

@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 import Testing
 
 /// What cannot be stored is refused before it is acknowledged, in time linear in the body.

@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataPlatform
 import Testing
 
 /// `strata serve` as a process, written to with curl, stopped with SIGTERM.

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import Testing
 
 /// A fresh temporary directory, removed when the value goes away.

@@ -2,6 +2,7 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataMirror
+import StrataPlatform
 import StrataSystem
 import Testing
 

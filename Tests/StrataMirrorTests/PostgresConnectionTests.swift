@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataMirror
+import StrataPlatform
 import Testing
 
 /// The throw-away cluster that scripts/test starts (scripts/pg-server).

@@ -2,6 +2,7 @@ import Glibc
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import StrataText
 

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataText
 
 /// `CSVScanner` and `CSVIngester` (`strata ingest`, the HTTP CSV write), with a sink so

@@ -1,6 +1,7 @@
 import StrataArchive
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// `ColdObject` and `ColdReader`: a whole object turned back into its segment
 /// (`segmentBytes`: restore, backups, `inspect`), and read as queries read S3 (trailer and

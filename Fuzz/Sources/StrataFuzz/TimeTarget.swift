@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 
 /// `CivilTime`: RFC 3339 times in CSV and JSON rows, `--from`/`--to` and query parameters.
 enum TimeTarget {

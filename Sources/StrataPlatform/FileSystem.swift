@@ -5,14 +5,14 @@ import Glibc
 /// EINTR and throws a `StrataError` naming the call and the path
 /// ("fdatasync /data/trade/ES/2024-01-02/…: Input/output error").
 public enum FileSystem {
-    static func failure(_ call: String, _ path: String, _ err: Int32 = errno) -> StrataError {
+    package static func failure(_ call: String, _ path: String, _ err: Int32 = errno) -> StrataError {
         var e = StrataError(.io, "\(call): \(String(cString: strerror(err)))", path: path)
         e.systemError = err
         return e
     }
 
     @discardableResult
-    static func retrying(_ body: () -> Int) -> (Int, Int32) {
+    package static func retrying(_ body: () -> Int) -> (Int, Int32) {
         while true {
             let r = body()
             if r == -1 && errno == EINTR { continue }
@@ -21,7 +21,7 @@ public enum FileSystem {
     }
 
     /// Writes all of `bytes` to `fd` (short writes continue).
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StrataError) {
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StrataError) {
         var done = 0
         let total = bytes.count
         while done < total {
@@ -32,7 +32,7 @@ public enum FileSystem {
     }
 
     /// fdatasync of `fd`, the file at `path`.
-    static func dataSync(_ fd: Int32, path: String) throws(StrataError) {
+    package static func dataSync(_ fd: Int32, path: String) throws(StrataError) {
         let (r, err) = retrying { Int(fdatasync(fd)) }
         if r != 0 { throw failure("fdatasync", path, err) }
     }
@@ -283,7 +283,7 @@ public final class FileLock: @unchecked Sendable {
         public var command: String
     }
 
-    static func holder(_ fd: Int32) -> Holder? {
+    package static func holder(_ fd: Int32) -> Holder? {
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }
@@ -294,7 +294,7 @@ public final class FileLock: @unchecked Sendable {
     }
 
     /// A process's command line from /proc, arguments separated by spaces ("" if unknown).
-    static func commandLine(_ pid: Int32) -> String {
+    package static func commandLine(_ pid: Int32) -> String {
         let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return "" }
         defer { close(fd) }
@@ -314,7 +314,7 @@ public final class FileLock: @unchecked Sendable {
     }
 
     /// "the store is in use by process 1234 (strata serve …), which keeps it open; …"
-    static func inUse(_ holder: Holder?) -> String {
+    package static func inUse(_ holder: Holder?) -> String {
         guard let holder else { return "the store is in use by another process, which holds its lock" }
         let who = "process \(holder.pid)" + (holder.command.isEmpty ? "" : " (\(holder.command.count > 120 ? String(holder.command.prefix(120)) + "…" : holder.command))")
         switch holder.kind {

@@ -1,7 +1,7 @@
 import Glibc
 import StrataArchive
 import StrataEngine
-import StrataSystem
+import StrataPlatform
 
 /// The server's scheduled work: each job runs on its schedule (every interval, the first
 /// time one interval after start; or daily at a time of day) on a background thread, one

@@ -1,8 +1,7 @@
 import Glibc
-import StrataFormat
 
-/// An error from the storage engine: a code, a message, and where it happened (file,
-/// byte offset, line, field), with the underlying cause when there is one.
+/// An error from Strata: a code, a message, and where it happened (file, byte offset, line,
+/// field), with the system's error number when a system call reported it.
 public struct StrataError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         /// A system call failed (the message names the call and the path).
@@ -29,9 +28,9 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
     public var field: String?
     /// Index of the damaged block in a segment.
     public var block: Int?
-    /// PostgreSQL's five-character SQLSTATE, for errors the mirror's database reported.
-    public var sqlState: String?
-    public var cause: FormatError?
+    /// The code a remote service gave the error in its own scheme (PostgreSQL's SQLSTATE),
+    /// for deciding by code rather than by message.
+    public var serviceCode: ServiceCode?
     /// The system's error number, for errors a system call reported (ENOSPC, EIO, …).
     public var systemError: Int32?
 
@@ -39,21 +38,13 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
     public var isOutOfSpace: Bool { systemError == ENOSPC || systemError == EDQUOT }
 
     public init(_ code: Code, _ message: String, path: String? = nil, offset: Int? = nil,
-                line: Int? = nil, field: String? = nil, cause: FormatError? = nil) {
+                line: Int? = nil, field: String? = nil) {
         self.code = code
         self.message = message
         self.path = path
         self.offset = offset
         self.line = line
         self.field = field
-        self.cause = cause
-    }
-
-    /// Wraps a format error found while reading `path`.
-    public static func corrupt(_ error: FormatError, path: String, block: Int? = nil) -> StrataError {
-        var e = StrataError(.corrupt, error.message, path: path, offset: error.offset, cause: error)
-        e.block = block
-        return e
     }
 
     public var description: String {
@@ -64,6 +55,17 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         if let block { place.append("block \(block)") }
         if let offset { place.append("byte \(offset)") }
         let prefix = place.isEmpty ? "" : place.joined(separator: ", ") + ": "
-        return "\(prefix)\(message)" + (sqlState.map { " (SQLSTATE \($0))" } ?? "")
+        return "\(prefix)\(message)" + (serviceCode.map { " (\($0.scheme) \($0.value))" } ?? "")
+    }
+}
+
+/// An error code in a remote service's own scheme: `SQLSTATE` `28P01`.
+public struct ServiceCode: Sendable, Equatable {
+    public var scheme: String
+    public var value: String
+
+    public init(scheme: String, value: String) {
+        self.scheme = scheme
+        self.value = value
     }
 }
