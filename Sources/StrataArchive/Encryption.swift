@@ -300,8 +300,3 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
 public func contentTag(_ bytes: [UInt8], key: EncryptionKey) -> String {
     hexString(HMAC<SHA256>.authenticationCode(for: Array("strata content".utf8) + bytes, using: key.key))
 }
-
-/// Bytes as lower-case hex, two digits each.
-public func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-    bytes.map { paddedHex($0, digits: 2) }.joined()
-}

@@ -1,5 +1,4 @@
 import Crypto
-import StrataArchive
 import StrataEngine
 import StrataPlatform
 

@@ -2,7 +2,6 @@ import Crypto
 import Glibc
 import HTTPTypes
 import Hummingbird
-import StrataArchive
 import NIOCore
 import StrataEngine
 

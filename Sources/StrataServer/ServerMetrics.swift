@@ -1,10 +1,7 @@
 import Glibc
 import Hummingbird
 import Prometheus
-import StrataArchive
-import StrataCache
 import StrataEngine
-import StrataMirror
 import StrataPlatform
 import StrataSystem
 import Synchronization
@@ -57,8 +54,8 @@ public final class ServerMetrics: Sendable {
 
     /// The whole exposition: the registry's metrics, then the engine's.
     func render(_ server: StrataServer) -> [UInt8] {
-        let database = server.database, mirror = server.mirror?.status, cache = server.publisher?.status
-        let scheduled = server.scheduler?.state ?? []
+        let database = server.database, mirror = server.instance?.mirror?.status, cache = server.instance?.publisher?.status
+        let scheduled = server.instance?.scheduler.state ?? []
         var out: [UInt8] = []
         registry.emit(into: &out)
         var text = ""
@@ -120,14 +117,14 @@ public final class ServerMetrics: Sendable {
         }
         metric("strata_out_of_order_rows_total", "counter", "Rows that arrived with a time earlier than a row of their series already written.",
                [("", "\(s.outOfOrderRows)")])
-        if let q = server.quality?.summary {
+        if let q = server.instance?.quality.summary {
             metric("strata_quality_findings", "gauge", "Data-quality findings of the latest scan (the last quality.lookback of every series), by kind.",
                    QualityReport.Kind.allCases.map { ("{kind=\"\($0.rawValue)\"}", "\(q.totals[$0] ?? 0)") })
             metric("strata_quality_series_with_findings", "gauge", "Series with at least one finding in the latest data-quality scan.",
                    [("", "\(q.seriesWithIssues)")])
             metric("strata_quality_last_scan_timestamp_seconds", "gauge", "When the latest data-quality scan ran (Unix time).", [("", Self.seconds(q.scannedAt))])
         }
-        if let tuner = server.tuner {
+        if let tuner = server.instance?.tuner {
             metric("strata_tuning_flush_rows", "gauge", "Unflushed rows of a series that make it due for a flush (auto-tuned).", [("", "\(database.flushRows)")])
             if let c = tuner.archive?.cacheStatistics {
                 metric("strata_archive_cache_capacity_bytes", "gauge", "Bound of the archive's decompressed-block cache (auto-tuned).", [("", "\(c.capacity)")])
@@ -137,7 +134,7 @@ public final class ServerMetrics: Sendable {
             }
             metric("strata_tuning_changes_total", "counter", "Settings changed by auto-tuning since the server started.", [("", "\(tuner.changes.total)")])
         }
-        if let s3 = server.archive?.objects.requestStatistics {
+        if let s3 = server.instance?.archive?.objects.requestStatistics {
             let methods = Set(s3.requests.keys).union(s3.errors.keys).sorted()
             metric("strata_s3_requests_total", "counter", "Requests to the S3 archive (retries included), by method.",
                    methods.map { ("{method=\"\($0)\"}", "\(s3.requests[$0] ?? 0)") })

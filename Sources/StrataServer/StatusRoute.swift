@@ -1,10 +1,7 @@
 import Glibc
 import Hummingbird
 import NIOCore
-import StrataArchive
-import StrataCache
 import StrataEngine
-import StrataMirror
 import StrataPlatform
 import StrataSystem
 import StrataText
@@ -74,7 +71,7 @@ extension StrataServer {
         fields.append("\"ingest\":{\"appends\":\(s.appends),\"rows_appended\":\(s.rowsAppended),\"unflushed_rows\":\(s.unflushedRows),"
                       + "\"flushes\":\(s.flushes),\"flush_failures\":\(s.flushFailures),\"flush_error\":\(s.flushError.map(TextFormat.jsonString) ?? "null"),"
                       + "\"compactions\":\(s.compactions),\"wal_fsyncs\":\(s.wal.syncs),\"backpressure_waits\":\(s.backpressureWaits)}")
-        if let m = mirror?.status {
+        if let m = instance?.mirror?.status {
             fields.append("\"mirror\":{\"state\":\(TextFormat.jsonString(m.state.rawValue)),\"server\":\(TextFormat.jsonString(m.server ?? "")),"
                           + "\"timescale\":\(m.timescale.map { "\($0)" } ?? "null"),\"rows_replicated\":\(m.rowsReplicated),"
                           + "\"lag_rows\":\(m.lagRows.map { "\($0)" } ?? "null"),\"lag_seconds\":\(Self.round(m.lagSeconds)),\"failures\":\(m.failures),"
@@ -82,15 +79,15 @@ extension StrataServer {
         } else {
             fields.append("\"mirror\":null")
         }
-        if let c = publisher?.status {
+        if let c = instance?.publisher?.status {
             fields.append("\"cache\":{\"state\":\(TextFormat.jsonString(c.state.rawValue)),\"server\":\(TextFormat.jsonString(c.server)),"
                           + "\"connected\":\(c.connected),\"rows_published\":\(c.rowsPublished),\"rows_dropped\":\(c.rowsDropped),"
                           + "\"lag_rows\":\(c.lagRows),\"lag_seconds\":\(Self.round(c.lagSeconds)),\"last_error\":\(c.lastError.map(TextFormat.jsonString) ?? "null")}")
         } else {
             fields.append("\"cache\":null")
         }
-        fields.append("\"archive\":\(archive.map(archiveJSON) ?? "null")")
-        let jobs = (scheduler?.state ?? []).map { item -> String in
+        fields.append("\"archive\":\(instance.flatMap(archiveJSON) ?? "null")")
+        let jobs = (instance?.scheduler.state ?? []).map { item -> String in
             let r = item.record
             func time(_ t: Int64?) -> String { t.map { TextFormat.jsonString(CivilTime.format($0)) } ?? "null" }
             return "{\"job\":\(TextFormat.jsonString(item.job.name)),\"schedule\":\(TextFormat.jsonString(item.job.schedule.description)),\"runs\":\(r.runs),"
@@ -99,8 +96,8 @@ extension StrataServer {
                 + "\"last_failure\":\(time(r.lastFailure)),\"last_error\":\(r.lastError.map(TextFormat.jsonString) ?? "null")}"
         }
         fields.append("\"scheduled\":[\(jobs.joined(separator: ","))]")
-        fields.append("\"quality\":\(quality.map { Self.qualityJSON($0.summary, outOfOrder: s.outOfOrderRows) } ?? "null")")
-        fields.append("\"tuning\":\(tuner.map(tuningJSON) ?? "null")")
+        fields.append("\"quality\":\(instance.map { Self.qualityJSON($0.quality.summary, outOfOrder: s.outOfOrderRows) } ?? "null")")
+        fields.append("\"tuning\":\(instance?.tuner.map(tuningJSON) ?? "null")")
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{" + fields.joined(separator: ",") + "}\n")))
@@ -119,7 +116,8 @@ extension StrataServer {
 
     /// The archive: where it is, whether new objects are sealed, its block cache, and (S3)
     /// its requests and the last one that failed for good.
-    func archiveJSON(_ archive: Archive) -> String {
+    func archiveJSON(_ instance: StrataInstance) -> String? {
+        guard let archive = instance.archive else { return nil }
         let c = archive.cacheStatistics
         var fields = ["\"location\":\(TextFormat.jsonString(archive.objects.location))", "\"encrypted\":\(archive.keyring != nil)",
                       "\"cache\":{\"capacity_bytes\":\(c.capacity),\"bytes\":\(c.bytes),\"hits\":\(c.hits),\"misses\":\(c.misses)}"]

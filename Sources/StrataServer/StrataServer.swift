@@ -1,11 +1,8 @@
 import Hummingbird
 import Logging
 import NIOCore
-import StrataArchive
-import StrataCache
 import StrataEngine
 import StrataFormat
-import StrataMirror
 import StrataPlatform
 import StrataSystem
 import StrataText
@@ -38,27 +35,24 @@ public struct StrataServer: Sendable {
     public let queries: QueryLog
     let startedAt = monotonicNanoseconds()
     let startedAtWallClock = CivilTime.now()
-    /// The database mirror and the Redis publisher when they run in this process.
-    public let mirror: Mirror?
-    public let publisher: CachePublisher?
-    /// Scheduled tiering, backups, quality scans and tuning.
-    public let scheduler: Scheduler?
-    /// The latest data-quality scan, and the auto-tuner, when they run.
-    public let quality: QualityMonitor?
-    public let tuner: AutoTuner?
-    /// The archive queries read cold days from (its S3 requests are in /metrics).
-    public let archive: Archive?
+    /// The store's services (archive, mirror, Redis publisher, scheduled jobs, quality,
+    /// tuning) when the server runs over a whole instance; nil over a bare database.
+    public let instance: StrataInstance?
 
-    public init(database: Database, configuration: ServerConfiguration, mirror: Mirror? = nil, publisher: CachePublisher? = nil,
-                scheduler: Scheduler? = nil, quality: QualityMonitor? = nil, tuner: AutoTuner? = nil, archive: Archive? = nil) {
-        self.archive = archive
-        self.quality = quality
-        self.tuner = tuner
+    /// The server over a store opened with its services (`strata serve`).
+    public init(instance: StrataInstance, configuration: ServerConfiguration) {
+        self.init(database: instance.database, instance: instance, configuration: configuration)
+    }
+
+    /// The server over a bare database: writes and queries, no services.
+    public init(database: Database, configuration: ServerConfiguration) {
+        self.init(database: database, instance: nil, configuration: configuration)
+    }
+
+    private init(database: Database, instance: StrataInstance?, configuration: ServerConfiguration) {
         self.database = database
+        self.instance = instance
         self.configuration = configuration
-        self.mirror = mirror
-        self.publisher = publisher
-        self.scheduler = scheduler
         queries = QueryLog(slowSeconds: configuration.slowQuerySeconds)
     }
 

@@ -21,27 +21,12 @@ struct ArchiveOption: ParsableArguments {
     /// file, else the one the store recorded when its days were pushed there, else
     /// `<data-dir>/_archive` (nil data directory: there is no default).
     func open(dataDirectory: String?, settings: StrataConfiguration) throws -> Archive {
-        let variable = { (name: String) in settings.variable(name) }
-        let keyring = try Keyring.fromEnvironment(variable)
-        // Flag, then the environment (STRATA_ARCHIVE, then S3_BUCKET), then the file's url.
-        var url = archive ?? Keyring.environmentSetting("STRATA_ARCHIVE")
-        if url == nil, Keyring.environmentSetting("S3_BUCKET") != nil, let s3 = try S3Configuration.fromEnvironment(variable) {
-            return Archive(objects: try S3ObjectStore(s3), keyring: keyring, cacheBytes: settings.cacheBytes)
+        let opened = Result { () throws(StrataError) in try settings.openArchive(named: archive, dataDirectory: dataDirectory) }
+        if case .failure(let error) = opened, error.code == .invalidInput, error.path == nil {
+            // Arguments that name no usable archive: a usage error, as the other options'.
+            throw ValidationError(error.message)
         }
-        if url == nil { url = settings.archiveSettings["STRATA_ARCHIVE"] }
-        // Then where the store's own pushes put its days, then <data-dir>/_archive.
-        if url == nil, let dataDirectory { url = try Store.recordedArchive(in: dataDirectory) }
-        guard let location = url ?? dataDirectory.map(Archive.defaultLocation) else {
-            throw ValidationError("name the archive the backups are in with --archive (or STRATA_ARCHIVE, the S3_* variables, or the configuration's archive.url)")
-        }
-        if location.hasPrefix("file://") {
-            return Archive(objects: try LocalObjectStore(directory: String(location.dropFirst("file://".count))), keyring: keyring,
-                           cacheBytes: settings.cacheBytes)
-        }
-        if location.hasPrefix("s3://") {
-            return Archive(objects: try S3ObjectStore(try s3Configuration(location, variable)), keyring: keyring, cacheBytes: settings.cacheBytes)
-        }
-        throw ValidationError("the archive must be file:///DIR or s3://BUCKET[/PREFIX], not '\(location)'")
+        return try opened.get()
     }
 }
 
@@ -77,18 +62,6 @@ extension ArchiveOption {
 
 /// The S3 settings of an `s3://BUCKET[/PREFIX]` archive, the rest from `variable` (the
 /// environment over the configuration file).
-func s3Configuration(_ location: String, _ variable: (String) -> String?) throws -> S3Configuration {
-    let rest = location.dropFirst("s3://".count)
-    let bucket = String(rest.prefix { $0 != "/" })
-    let prefix = normalizedPrefix(String(rest.dropFirst(bucket.count)))
-    let lookup = { (name: String) -> String? in name == "S3_BUCKET" ? bucket : name == "S3_PREFIX" ? prefix : variable(name) }
-    guard let configuration = try S3Configuration.fromEnvironment(lookup) else {
-        throw ValidationError("archive \(location): S3_ACCESS_KEY and S3_SECRET_KEY are needed")
-    }
-    try configuration.validate()
-    return configuration
-}
-
 struct ArchiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archive",

@@ -104,12 +104,13 @@ struct ConfigurationCheck {
     /// endpoint); a directory needs nothing more.
     private mutating func checkArchive(_ url: String, _ variable: (String) -> String?) {
         guard url.hasPrefix("s3://") else { return }
-        do {
-            _ = try s3Configuration(url, variable)
-        } catch let e as ValidationError {
-            problems.append(e.message)
+        let configuration: S3Configuration?
+        do throws(StrataError) {
+            configuration = try StrataConfiguration.s3Configuration(url, variable)
         } catch {
-            problems.append("archive \(url): \((error as? StrataError)?.message ?? "\(error)")")
+            problems.append("archive \(url): \(error.message)")
+            return
         }
+        if configuration == nil { problems.append("archive \(url): S3_ACCESS_KEY and S3_SECRET_KEY are needed") }
     }
 }

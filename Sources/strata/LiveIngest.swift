@@ -5,6 +5,7 @@ import StrataEngine
 import StrataFormat
 import StrataMirror
 import StrataPlatform
+import StrataSystem
 import StrataText
 
 extension Ingest {
@@ -26,59 +27,59 @@ extension Ingest {
             var acknowledged = 0
             let ackEnabled = ack
             let source = file == "-" ? "<stdin>" : file
-            var mirrorConfiguration = try store.settings().mirror()
-            mirrorConfiguration?.exitBeforeCommit = mirrorExitBeforeCommit
+            var settings = try store.settings()
+            settings.database = configuration
+            let exitBeforeCommit = mirrorExitBeforeCommit
             var mirrorStatus: MirrorStatus?
             var mirrorCaughtUp = false
-            let cacheConfiguration = try store.settings().cache()
             var cacheStatus: CacheStatus?
             var cachePublished = false
             // Time spent after the ingest waiting for the mirror and the publisher.
             var replicaWait = 0.0
-            let (report, database) = try withDatabase(store.path, configuration: configuration, creating: true) { database in
-                for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
-                // The mirror replicates alongside; ingest never waits for it.
-                let mirror = try mirrorConfiguration.map { c throws(StrataError) in try Mirror(database: database, configuration: c) }
-                mirror?.start()
-                // So does the Redis publisher.
-                let publisher = try cacheConfiguration.map { c throws(StrataError) in try CachePublisher(database: database, configuration: c) }
-                publisher?.start()
-                defer {
-                    if let publisher {
-                        // A moment to send what waits, unless Redis is away (then the rows
-                        // are dropped anyway: Redis is a cache).
-                        let waitStarted = now()
-                        let away = publisher.status.state == .disconnected
-                        cachePublished = (try? publisher.waitUntilPublished(seconds: away ? 0.5 : 10)) != nil
-                        cacheStatus = reportUnpublished(publisher)
-                        replicaWait += now() - waitStarted
-                    }
-                }
-                defer {
-                    if let mirror {
-                        // Give it up to 30 s to catch up before the process ends, unless it
-                        // cannot reach its database; what it does not reach is replicated by
-                        // the next run (the log is kept).
-                        let waitStarted = now()
-                        mirrorCaughtUp = (try? mirror.waitUntilReplicated(seconds: 30, awaySeconds: 0.5)) != nil
-                        mirror.stop()
-                        mirrorStatus = mirror.status
-                        replicaWait += now() - waitStarted
-                    }
-                }
+            // The mirror and the Redis publisher replicate alongside; ingest never waits for them.
+            let instance = try StrataInstance(directory: store.path, settings: settings, archive: nil, services: [.mirror, .cache],
+                                              adjustMirror: { $0.exitBeforeCommit = exitBeforeCommit }, events: reportEvent)
+            instance.start()
+            let database = instance.database
+            let report: IngestReport
+            do {
                 let sink: CSVIngester.Sink = { (batch, line) throws(StrataError) in
                     try database.appendBlocking(batch)
                     acknowledged += batch.reduce(0) { $0 + $1.rows.rowCount }
                     if ackEnabled { Output.standardOutputNow("ack \(acknowledged) \(line)\n") }
                 }
-                if file == "-" { return (try ingestStream(options: options, database: database, sink: sink), database) }
-                let mapped = try MappedFile(path: file)
-                mapped.adviseWillNeed()
-                let report = try mapped.withUnsafeBytes { raw in
-                    try CSVIngester(store: database.store, options: options).ingest(raw, source: source, sink: sink)
+                if file == "-" {
+                    report = try ingestStream(options: options, database: database, sink: sink)
+                } else {
+                    let mapped = try MappedFile(path: file)
+                    mapped.adviseWillNeed()
+                    report = try mapped.withUnsafeBytes { raw in
+                        try CSVIngester(store: database.store, options: options).ingest(raw, source: source, sink: sink)
+                    }
                 }
-                return (report, database)
+            } catch {
+                instance.stop()
+                try? instance.close()
+                throw error
             }
+            let waitStarted = now()
+            if let mirror = instance.mirror {
+                // Up to 30 s to catch up before the process ends, unless it cannot reach its
+                // database; what it does not reach is replicated by the next run (the log is kept).
+                mirrorCaughtUp = (try? mirror.waitUntilReplicated(seconds: 30, awaySeconds: 0.5)) != nil
+            }
+            if let publisher = instance.publisher {
+                // A moment to send what waits, unless Redis is away (then the rows are
+                // dropped anyway: Redis is a cache).
+                let away = publisher.status.state == .disconnected
+                cachePublished = (try? publisher.waitUntilPublished(seconds: away ? 0.5 : 10)) != nil
+            }
+            let stopped = instance.stop()
+            replicaWait = now() - waitStarted
+            mirrorStatus = instance.mirror?.status
+            cacheStatus = stopped.cache
+            reportUnpublished(stopped, window: instance.publisher?.configuration.windowSeconds ?? 3_600)
+            try instance.close()
             // The ingest itself (and closing the store), not the wait for the replicas.
             let seconds = max(now() - started - replicaWait, 1e-9)
             for issue in report.issues { Output.standardError("strata: \(source): \(issue)\n") }

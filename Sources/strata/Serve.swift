@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         if detach { try serveDetached(dataDirectory: store.path) }
-        let settings = try store.settings()
+        var settings = try store.settings()
         let server = settings.server
         var c = ServerConfiguration()
         let listen = self.listen ?? Keyring.environmentSetting("STRATA_LISTEN") ?? server.listen
@@ -64,69 +64,22 @@ struct Serve: AsyncParsableCommand {
         } catch {
             fail(error.message)
         }
+        settings.tierSchedule = try every(tierEvery, "--tier-every", default: settings.tierSchedule)
+        settings.backupSchedule = try every(backupEvery, "--backup-every", default: settings.backupSchedule)
+        settings.qualitySchedule = try every(qualityEvery, "--quality-every", default: settings.qualitySchedule)
+        settings.tuneSchedule = try every(tuneEvery, "--tune-every", default: settings.tuneSchedule)
         // Queries reach the archive (cold days) too.
         let archive = try archiveOption.open(store)
-        let database: Database
+        let instance: StrataInstance
         do throws(StrataError) {
-            var configuration = archive.databaseConfiguration(settings.database)
-            configuration.onFlushFailure = { error in
-                if let error {
-                    Output.standardError("strata: flush: \(error.description); the rows stay in memory and in the log and are tried again (/ready answers 503 meanwhile)\n")
-                } else {
-                    Output.standardError("strata: flush: flushing again\n")
-                }
-            }
-            database = try Database(directory: store.path, configuration: configuration)
+            instance = try StrataInstance(directory: store.path, settings: settings, archive: archive, events: reportEvent)
         } catch {
             fail(error.description)
         }
-        for damage in database.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
-        // The database mirror and the Redis publisher run beside the server when configured.
-        let mirror: Mirror?
-        let publisher: CachePublisher?
-        do throws(StrataError) {
-            mirror = try settings.mirror().map { c throws(StrataError) in
-                var c = c
-                c.onReachabilityChange = { report($0, "mirror", recovered: "PostgreSQL reached again; replicating") }
-                return try Mirror(database: database, configuration: c)
-            }
-            publisher = try settings.cache().map { c throws(StrataError) in
-                var c = c
-                c.onReachabilityChange = { [url = c.url.description] in report($0, "Redis publisher", recovered: "Redis at \(url) reached again; publishing") }
-                return try CachePublisher(database: database, configuration: c)
-            }
-        } catch {
-            try? database.close()
-            fail(error.description)
-        }
-        mirror?.start()
-        publisher?.start()
-        var jobs: [Scheduler.Job] = []
-        if let schedule = try every(tierEvery, "--tier-every", default: settings.tierSchedule) {
-            let policy = settings.tiers
-            jobs.append(Scheduler.tiering(policy, database: database, archive: policy.archiveAfter == nil ? nil : archive, every: schedule))
-        }
-        if let schedule = try every(backupEvery, "--backup-every", default: settings.backupSchedule) {
-            jobs.append(Scheduler.backup(Backups(objects: archive.objects, keyring: archive.keyring), database: database, every: schedule))
-        }
-        let quality = QualityMonitor(database: database, policy: settings.quality)
-        if let schedule = try every(qualityEvery, "--quality-every", default: settings.qualitySchedule) {
-            jobs.append(Scheduler.quality(quality, every: schedule))
-        }
-        var tuner: AutoTuner?
-        if settings.tuning.enabled, let schedule = try every(tuneEvery, "--tune-every", default: settings.tuneSchedule) {
-            let t = AutoTuner(database: database, archive: archive, bounds: settings.tuning) { change in
-                Output.standardError("strata: tuning: \(change.description)\n")
-            }
-            tuner = t
-            jobs.append(Scheduler.tuning(t, every: schedule))
-        }
-        let scheduler = Scheduler(jobs: jobs)
-        scheduler.start()
+        instance.start()
         var logger = Logger(label: "strata")
         logger.logLevel = .warning
-        let app = StrataServer(database: database, configuration: c, mirror: mirror, publisher: publisher, scheduler: scheduler,
-                               quality: quality, tuner: tuner, archive: archive).application(logger: logger) { port in
+        let app = StrataServer(instance: instance, configuration: c).application(logger: logger) { port in
             Output.standardOutputNow("strata: listening on http://\(StrataServer.address(host, port))\n")
         }
         do {
@@ -134,17 +87,13 @@ struct Serve: AsyncParsableCommand {
         } catch {
             // Also a bind that failed because the address was taken after the check:
             // closing releases the store's lock; what is not flushed stays in the log.
-            scheduler.stop()
-            mirror?.stop()
-            publisher?.stop()
-            try? database.close()
+            instance.stop()
+            try? instance.close()
             fail(StrataServer.listenFailure(error, host: host, port: c.port) ?? "\(error)")
         }
-        scheduler.stop()
-        mirror?.stop()
-        if let publisher { reportUnpublished(publisher) }
+        reportUnpublished(instance.stop(), window: instance.publisher?.configuration.windowSeconds ?? 3_600)
         do throws(StrataError) {
-            try database.close()
+            try instance.close()
         } catch {
             fail(error.description)
         }
@@ -152,27 +101,29 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// One line on standard error when the mirror or the Redis publisher starts failing (at
-/// start or later) and when it recovers; their errors name servers without passwords.
-func report(_ change: Reachability.Change, _ who: String, recovered: String) {
-    switch change {
-    case .failing(let error): Output.standardError("strata: \(who): \(error.description); retrying in the background (writes go on)\n")
-    case .recovered: Output.standardError("strata: \(who): \(recovered)\n")
+/// One line on standard error for what the store's services report: damage found on
+/// opening, flushes failing and working again, the mirror or the Redis publisher failing (at
+/// start or later) and recovering (their errors name servers without passwords), tuning.
+@Sendable func reportEvent(_ event: StrataInstance.Event) {
+    switch event {
+    case .recoveryDamage(let damage): Output.standardError("strata: recovery: \(damage)\n")
+    case .flushFailure(let error?):
+        Output.standardError("strata: flush: \(error.description); the rows stay in memory and in the log and are tried again (/ready answers 503 meanwhile)\n")
+    case .flushFailure(nil): Output.standardError("strata: flush: flushing again\n")
+    case .mirror(.failing(let error)): Output.standardError("strata: mirror: \(error.description); retrying in the background (writes go on)\n")
+    case .mirror(.recovered): Output.standardError("strata: mirror: PostgreSQL reached again; replicating\n")
+    case .cache(.failing(let error), _): Output.standardError("strata: Redis publisher: \(error.description); retrying in the background (writes go on)\n")
+    case .cache(.recovered, let server): Output.standardError("strata: Redis publisher: Redis at \(server) reached again; publishing\n")
+    case .tuning(let change): Output.standardError("strata: tuning: \(change)\n")
     }
 }
 
-/// Stops the Redis publisher and, when rows did not reach Redis (dropped while it was away
-/// or slow, or still waiting at the stop), says so in one line on standard error.
-@discardableResult
-func reportUnpublished(_ publisher: CachePublisher) -> CacheStatus {
-    let away = !publisher.status.connected
-    let atStop = publisher.stop()
-    let s = publisher.status
-    if s.rowsDropped > 0 {
-        let why = away ? "Redis unreachable" : atStop > 0 ? "Redis had not confirmed them at the stop" : "Redis was away or slow, or refused them"
-        Output.standardError("strata: Redis publisher: \(grouped(s.rowsDropped)) row\(s.rowsDropped == 1 ? "" : "s") not published (\(why)); strata cache warm republishes the last \(windowText(publisher.configuration.windowSeconds))\n")
-    }
-    return s
+/// When rows did not reach Redis (dropped while it was away or slow, or still waiting at
+/// the stop), says so in one line on standard error.
+func reportUnpublished(_ stopped: StrataInstance.Stopped, window: Double) {
+    guard let s = stopped.cache, s.rowsDropped > 0 else { return }
+    let why = stopped.cacheWasAway ? "Redis unreachable" : stopped.cacheRowsAtStop > 0 ? "Redis had not confirmed them at the stop" : "Redis was away or slow, or refused them"
+    Output.standardError("strata: Redis publisher: \(grouped(s.rowsDropped)) row\(s.rowsDropped == 1 ? "" : "s") not published (\(why)); strata cache warm republishes the last \(windowText(window))\n")
 }
 
 /// The cache window as said in a sentence: "hour", "15 minutes", "90 seconds".
