@@ -2,10 +2,11 @@
 import PackageDescription
 
 // Strata: a native Swift time-series store for market data.
-// Layers (arrows point down): strata CLI → StrataSystem → StrataArchive / StrataMirror /
-// StrataCache → StrataEngine → StrataFormat; StrataServer (HTTP) sits beside the CLI.
-// StrataFormat is pure (bytes in, bytes out); StrataEngine owns files, mmap and queries;
-// StrataArchive owns object stores (a local directory, or S3 over libcurl).
+// Layers (arrows point down; README.md's "Modules" draws them, scripts/check-layers keeps
+// them): strata CLI, StrataServer → StrataSystem (StrataInstance, the composition root) →
+// StrataArchive / StrataMirror / StrataCache / StrataText → StrataEngine → StrataFormat and
+// StrataPlatform. StrataFormat is pure (bytes in, bytes out); StrataPlatform owns system
+// calls; StrataEngine owns storage and queries; each service owns its C library.
 let package = Package(
     name: "Strata",
     platforms: [.macOS(.v15)],
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -41,7 +43,7 @@ let package = Package(
         .target(name: "StrataPlatform", dependencies: ["CStrataSystem"]),
         .target(name: "StrataEngine", dependencies: ["StrataFormat", "StrataPlatform"]),
         // Text formats over the engine: line protocol, JSON records, CSV ingest, results.
-        .target(name: "StrataText", dependencies: ["StrataEngine", "StrataFormat"]),
+        .target(name: "StrataText", dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform"]),
         // libcurl (HTTP for S3), with typed wrappers for its variadic calls.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // libzstd: cold objects compress each block with zstd.
@@ -49,31 +51,36 @@ let package = Package(
         .target(
             name: "StrataArchive",
             dependencies: [
-                "StrataEngine", "CCurl", "CZstd",
+                "StrataEngine", "StrataFormat", "StrataPlatform", "CCurl", "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // libpq (the TimescaleDB / PostgreSQL mirror), with shims for its character macros.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        .target(name: "StrataMirror", dependencies: ["StrataEngine", "CLibPQ"]),
+        .target(name: "StrataMirror", dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform", "CLibPQ"]),
         // hiredis (the Redis hot tier): Debian's 0.14, fed with commands Strata formats. Its
         // headers are under the standard include path (<hiredis/hiredis.h>), so no pkgConfig:
         // hiredis.pc's -D_FILE_OFFSET_BITS=64 is a flag SwiftPM refuses with a warning.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
-        .target(name: "StrataCache", dependencies: ["StrataEngine", "StrataText", "CHiredis"]),
+        .target(name: "StrataCache", dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform", "StrataText", "CHiredis"]),
         // The facade over the engine and the services: backups (and later configuration,
         // tier policy and scheduling).
-        .target(name: "StrataSystem", dependencies: ["StrataEngine", "StrataText", "StrataArchive", "StrataMirror", "StrataCache"]),
+        .target(
+            name: "StrataSystem",
+            dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform", "StrataText", "StrataArchive", "StrataMirror", "StrataCache"]
+        ),
         // zlib: gzip request bodies.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // HTTP: line protocol writes, queries, /metrics, /status (Hummingbird on SwiftNIO).
         .target(
             name: "StrataServer",
             dependencies: [
-                "StrataEngine", "StrataText", "StrataSystem", "CZlib",
+                "StrataSystem", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataText", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -82,16 +89,26 @@ let package = Package(
         .executableTarget(
             name: "strata",
             dependencies: [
-                "StrataEngine", "StrataText", "StrataArchive", "StrataMirror", "StrataCache", "StrataSystem", "StrataServer",
+                "StrataSystem", "StrataServer", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataText",
+                "StrataArchive", "StrataMirror", "StrataCache",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
-        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataText", "StrataArchive", "StrataSystem", "strata"]),
-        .testTarget(name: "StrataArchiveTests", dependencies: ["StrataArchive", "StrataSystem", "StrataCache"]),
-        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataEngine", "StrataSystem"]),
-        .testTarget(name: "StrataCacheTests", dependencies: ["StrataCache", "StrataEngine", "StrataSystem"]),
+        .testTarget(
+            name: "StrataEngineTests",
+            dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform", "StrataText", "StrataArchive", "StrataSystem", "strata"]
+        ),
+        .testTarget(
+            name: "StrataArchiveTests",
+            dependencies: ["StrataArchive", "StrataSystem", "StrataCache", "StrataEngine", "StrataFormat", "StrataPlatform"]
+        ),
+        .testTarget(name: "StrataMirrorTests", dependencies: ["StrataMirror", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataSystem"]),
+        .testTarget(
+            name: "StrataCacheTests",
+            dependencies: ["StrataCache", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataText", "StrataSystem"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
