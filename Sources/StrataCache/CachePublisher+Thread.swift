@@ -76,7 +76,8 @@ extension CachePublisher {
             throw StrataError(.invalidInput, "Redis at \(c.server) is version \(version); the hot tier needs 6.2 or newer (XADD … MINID)")
         }
         while let batch = unsent.first {
-            account(batch, try c.sendCheckingErrors(batch.commands), resend: true)
+            let errors = try c.sendCheckingErrors(batch.commands)
+            account(batch, errors, arrivedBefore: try arrivedBeforeTheLoss(batch, errors, c))
             unsent.removeFirst()
             withState { unconfirmedRows -= batch.rows }
         }
@@ -226,7 +227,7 @@ extension CachePublisher {
             inflight = batch
             if let previous {
                 do throws(StrataError) {
-                    account(previous, try c.readErrors(count: previous.commands.commands), resend: false)
+                    account(previous, try c.readErrors(count: previous.commands.commands))
                     withState { unconfirmedRows -= previous.rows }
                 } catch {
                     unsent = [previous, batch]
@@ -247,7 +248,7 @@ extension CachePublisher {
         guard let batch = inflight else { return }
         inflight = nil
         do throws(StrataError) {
-            account(batch, try c.readErrors(count: batch.commands.commands), resend: false)
+            account(batch, try c.readErrors(count: batch.commands.commands))
             withState { unconfirmedRows -= batch.rows }
         } catch {
             unsent = [batch]
@@ -268,6 +269,7 @@ extension CachePublisher {
             streamIDs[w.series] = encoder.appendRows(w.series, schema: w.schema, rows: w.rows, range: w.next..<(w.next + n),
                                                      after: streamIDs[w.series] ?? .zero, into: &batch.commands)
             for i in first..<batch.commands.commands { batch.streamOf[i] = w.series }
+            batch.lastID[w.series] = streamIDs[w.series]
             batch.rows += n
             if seen.insert(w.series).inserted { touched.append(w.series) }
             queue[head].next += n
@@ -331,10 +333,30 @@ extension CachePublisher {
         return nil
     }
 
+    /// The series of a resent batch (after a lost connection) whose XADDs Redis refused
+    /// because their rows arrived before the loss: the stream's newest id (asked with `XINFO
+    /// STREAM`) is at or past the batch's last id for it. Decided by the ids, not by the
+    /// refusal's words.
+    func arrivedBeforeTheLoss(_ batch: Batch, _ errors: [(index: Int, message: String)], _ c: RedisConnection) throws(StrataError) -> Set<SeriesKey> {
+        var refused: [SeriesKey] = []
+        var seen = Set<SeriesKey>()
+        for e in errors {
+            if let s = batch.streamOf[e.index], seen.insert(s).inserted { refused.append(s) }
+        }
+        guard !refused.isEmpty else { return [] }
+        var commands = RESPWriter()
+        for s in refused { commands.command(["XINFO", "STREAM", encoder.keys.stream(s)]) }
+        var arrived = Set<SeriesKey>()
+        for (s, reply) in zip(refused, try c.send(commands)) {
+            if let newest = Self.lastGeneratedID(reply), let last = batch.lastID[s], last <= newest { arrived.insert(s) }
+        }
+        return arrived
+    }
+
     /// Counts a batch's rows from its replies. XADDs Redis refused are counted as dropped,
-    /// and their stream's id is asked for again; on a resend (after a lost connection), ids
-    /// already there are rows that arrived before the loss, and are not counted.
-    func account(_ batch: Batch, _ errors: [(index: Int, message: String)], resend: Bool) {
+    /// and their stream's id is asked for again; XADDs of the series in `arrivedBefore`
+    /// (resent after a lost connection, their rows already there) are not counted.
+    func account(_ batch: Batch, _ errors: [(index: Int, message: String)], arrivedBefore: Set<SeriesKey> = []) {
         var refused = 0
         var firstError: String?
         var refusedStreams = Set<SeriesKey>()
@@ -344,7 +366,7 @@ extension CachePublisher {
                 continue
             }
             refusedStreams.insert(series)
-            if resend && e.message.contains("equal or smaller") { continue }
+            if arrivedBefore.contains(series) { continue }
             refused += 1
             firstError = firstError ?? e.message
         }

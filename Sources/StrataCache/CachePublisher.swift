@@ -129,6 +129,8 @@ public final class CachePublisher: @unchecked Sendable {
         var rows = 0
         /// For each XADD's command index, its series (other commands are absent).
         var streamOf: [Int: SeriesKey] = [:]
+        /// The id of each series' last XADD in the batch.
+        var lastID: [SeriesKey: StreamID] = [:]
     }
 
     /// Starts from the end of the store's log: rows appended from now on are published once

@@ -39,11 +39,15 @@ public final class RedisConnection: @unchecked Sendable {
             login.command(url.user.map { ["AUTH", $0, password] } ?? ["AUTH", password])
         }
         login.command(["SELECT", String(url.database)])
-        for reply in try send(login) {
+        let sentAuth = url.password != nil
+        for (index, reply) in try send(login).enumerated() {
             guard let e = reply.errorMessage else { continue }
-            // Redis's own words (WRONGPASS, NOAUTH, …), which never repeat the password.
-            let code: StrataError.Code = e.hasPrefix("WRONGPASS") || e.hasPrefix("NOAUTH") || e.contains("AUTH") || e.hasPrefix("NOPERM") ? .denied : .invalidInput
-            throw StrataError(code, "Redis at \(url) refused the connection: \(e)")
+            // A refused AUTH, or an error whose kind (the reply's first word, RESP's error
+            // code) says the client is not allowed, is a denial; Redis's message never
+            // repeats the password.
+            let kind = e.prefix { $0 != " " }
+            let denied = (sentAuth && index == 0) || ["WRONGPASS", "NOAUTH", "NOPERM"].contains(kind)
+            throw StrataError(denied ? .denied : .invalidInput, "Redis at \(url) refused the connection: \(e)")
         }
     }
 

@@ -6,8 +6,9 @@ import Glibc
 /// ("fdatasync /data/trade/ES/2024-01-02/…: Input/output error").
 public enum FileSystem {
     package static func failure(_ call: String, _ path: String, _ err: Int32 = errno) -> StrataError {
-        var e = StrataError(.io, "\(call): \(String(cString: strerror(err)))", path: path)
-        e.systemError = err
+        let number = Errno(rawValue: err)
+        var e = StrataError(.io, "\(call): \(number)", path: path)
+        e.systemError = number
         return e
     }
 
@@ -345,7 +346,9 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw StrataError(errno == ENOENT ? .notFound : .io, "open: \(String(cString: strerror(errno)))", path: path)
+            var e = FileSystem.failure("open", path)
+            if e.systemError == .noSuchFile { e.code = .notFound }
+            throw e
         }
         defer { close(fd) }
         var st = stat()

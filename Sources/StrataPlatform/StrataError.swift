@@ -18,6 +18,8 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
         case denied
         /// The store cannot take this now (its memory bound is reached); retry later.
         case busy
+        /// The input is larger than a configured limit (a body that inflates past the bound).
+        case tooLarge
     }
 
     public var code: Code
@@ -32,10 +34,10 @@ public struct StrataError: Error, Sendable, CustomStringConvertible {
     /// for deciding by code rather than by message.
     public var serviceCode: ServiceCode?
     /// The system's error number, for errors a system call reported (ENOSPC, EIO, …).
-    public var systemError: Int32?
+    public var systemError: Errno?
 
     /// The file system was full (or over quota).
-    public var isOutOfSpace: Bool { systemError == ENOSPC || systemError == EDQUOT }
+    public var isOutOfSpace: Bool { systemError == .noSpace || systemError == .diskQuota }
 
     public init(_ code: Code, _ message: String, path: String? = nil, offset: Int? = nil,
                 line: Int? = nil, field: String? = nil) {

@@ -23,7 +23,7 @@ enum Gzip {
             }
             let produced = chunk.count - Int(stream.avail_out)
             guard out.count + produced <= limit else {
-                throw StrataError(.invalidInput, "the gzip body inflates to more than \(limit) bytes, the limit")
+                throw StrataError(.tooLarge, "the gzip body inflates to more than \(limit) bytes, the limit")
             }
             out.append(contentsOf: chunk[..<produced])
             switch status {

@@ -102,7 +102,7 @@ extension StrataServer {
                 let inflated = try body.withUnsafeReadableBytes { (raw) throws(StrataError) in try Gzip.decompress(raw, limit: configuration.maxBodyBytes) }
                 body = ByteBuffer(bytes: inflated)
             } catch {
-                return Self.error(error.message.contains("limit") ? .contentTooLarge : .badRequest, error.message)
+                return Self.error(error.code == .tooLarge ? .contentTooLarge : .badRequest, error.message)
             }
         }
         // Rows wait in memory for a flush beyond the bound: the client retries instead.
