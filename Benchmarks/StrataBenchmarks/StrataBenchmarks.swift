@@ -26,6 +26,7 @@ let benchmarks: @Sendable () -> Void = {
     registerMirrorBenchmarks()
     registerCacheBenchmarks()
     registerServerBenchmarks()
+    registerServerConcurrencyBenchmarks()
 }
 
 /// Configuration of the Codec/* and Block/* benchmarks (1M values per iteration).

@@ -289,6 +289,7 @@ extension Database {
             beginSwitch([key.series])
             defer { monitor.withLock { endSwitch([key.series]) } }
             try FileSystem.writeAtomically(store.manifestPath(key), [m.encode()])
+            store.noteCensusChange(key, m)
             return restored
         }
     }

@@ -235,6 +235,7 @@ extension Store {
             try crash.check(.segmentsRenamed)
             for (i, f) in manifestFiles.enumerated() {
                 try FileSystem.rename(f.temporary, f.final)
+                noteCensusChange(order[i], manifests[order[i]])
                 switched += 1
                 if i == 0 { try crash.check(.firstManifestRenamed) }
             }

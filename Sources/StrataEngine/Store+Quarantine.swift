@@ -17,6 +17,7 @@ extension Store {
         try FileSystem.makeDirectories(FileSystem.parentDirectory(target))
         let source = dayPath(key.series, key.day)
         try FileSystem.rename(source, target)
+        noteCensusChange(key, nil)
         try FileSystem.syncDirectory(FileSystem.parentDirectory(source))
         try FileSystem.syncDirectory(FileSystem.parentDirectory(target))
         return target

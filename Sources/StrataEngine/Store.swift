@@ -35,6 +35,8 @@ public struct WriteSummary: Sendable {
 public final class Store: Sendable {
     public let directory: String
     public let configuration: StoreConfiguration
+    /// The storage census, kept once counted (see `census()`).
+    let censusKeeper = CensusKeeper()
 
     /// Opens the store in `directory`, creating the directory when `create` is true.
     public init(directory: String, configuration: StoreConfiguration = StoreConfiguration(), create: Bool = false) throws(StrataError) {

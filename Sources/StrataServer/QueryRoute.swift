@@ -40,8 +40,9 @@ extension StrataServer {
         let parsed: QueryRequest
         let first: QueryOutcome
         do throws(StrataError) {
-            parsed = try Self.queryRequest(parameters.map { (String($0.key), String($0.value)) })
-            try check(parsed)
+            let request = try Self.queryRequest(parameters.map { (String($0.key), String($0.value)) })
+            try await blocking.run { [self] () throws(StrataError) in try check(request) }
+            parsed = request
         } catch {
             switch error.code {
             case .invalidInput: return Self.error(.badRequest, error.message)
@@ -50,7 +51,7 @@ extension StrataServer {
             }
         }
         do throws(StrataError) {
-            first = try read(parsed.series[0], parsed)
+            first = try await blocking.run { [self] () throws(StrataError) in try read(parsed.series[0], parsed) }
         } catch {
             return Self.error(error.code == .invalidInput ? .badRequest : .internalServerError, error.description)
         }
@@ -94,7 +95,7 @@ extension StrataServer {
         var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
         var begun = false
         for (i, series) in parsed.series.enumerated() {
-            let outcome = i == 0 ? .success(first) : Result { () throws(StrataError) in try read(series, parsed) }
+            let outcome = i == 0 ? .success(first) : await blocking.result { [self] () throws(StrataError) in try read(series, parsed) }
             let result: QueryResult?
             let bars: [Bar]
             switch outcome {

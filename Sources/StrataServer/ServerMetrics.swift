@@ -8,13 +8,12 @@ import Synchronization
 
 /// The server's metrics in Prometheus's text format (`GET /metrics`): what the server
 /// counts as it goes (swift-prometheus), and the engine's counters and the storage census
-/// read at scrape time (the census at most every 30 s: it lists every day's manifest).
+/// read at scrape time (the census from memory: the store keeps it as manifests change).
 public final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let rowsWritten: Counter
     let bytesReceived: Counter
     let linesRejected: Counter
-    private let census = Mutex<(at: Int64, value: StorageCensus?)>((0, nil))
 
     static let latencyBuckets: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
                                               .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
@@ -160,13 +159,9 @@ public final class ServerMetrics: Sendable {
         return out
     }
 
-    /// The storage census, recounted when older than 30 s.
+    /// The storage census: counted once, then kept by the store as its manifests change.
     func storage(_ database: Database) -> StorageCensus? {
-        let now = monotonicNanoseconds()
-        if let cached = census.withLock({ now - $0.at < 30_000_000_000 ? $0.value : nil }) { return cached }
-        let fresh = try? database.store.census()
-        census.withLock { $0 = (now, fresh) }
-        return fresh
+        try? database.store.census()
     }
 
     static func seconds(_ nanoseconds: Int64) -> String {

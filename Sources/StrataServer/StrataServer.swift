@@ -38,6 +38,8 @@ public struct StrataServer: Sendable {
     /// The store's services (archive, mirror, Redis publisher, scheduled jobs, quality,
     /// tuning) when the server runs over a whole instance; nil over a bare database.
     public let instance: StrataInstance?
+    /// Where reads, archive fetches and the /metrics and /status pages run (off the async pool).
+    let blocking: BlockingWork
 
     /// The server over a store opened with its services (`strata serve`).
     public init(instance: StrataInstance, configuration: ServerConfiguration) {
@@ -50,6 +52,7 @@ public struct StrataServer: Sendable {
     }
 
     private init(database: Database, instance: StrataInstance?, configuration: ServerConfiguration) {
+        blocking = BlockingWork(threads: BlockingWork.defaultThreads())
         self.database = database
         self.instance = instance
         self.configuration = configuration
@@ -73,9 +76,10 @@ public struct StrataServer: Sendable {
         getAndHead(router, "metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(self))))
+            let page = try await blocking.run { [self] () throws(StrataError) in metrics.render(self) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: page)))
         }
-        getAndHead(router, "status") { _, _ in status() }
+        getAndHead(router, "status") { _, _ in try await blocking.run { [self] () throws(StrataError) in status() } }
         getAndHead(router, "health") { _, _ in health() }
         getAndHead(router, "ready") { _, _ in ready() }
         // InfluxDB's liveness check, which its clients call: 204 to GET and HEAD.
