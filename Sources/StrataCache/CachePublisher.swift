@@ -2,6 +2,7 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import Synchronization
 
 /// Settings of the Redis hot tier.
 public struct CacheConfiguration: Sendable {
@@ -79,6 +80,8 @@ public final class CachePublisher: @unchecked Sendable {
     private let monitor = Monitor()
     var current: CacheStatus
     private let worker = ServiceThread(name: "strata-cache")
+    /// Wakes the worker when the log has new durable records (while started).
+    private let logWatch = Mutex<LogWatch?>(nil)
 
     // Guarded by `monitor` (read by `status`):
     /// The log mark where publishing began, and the rows read from the log since.
@@ -158,6 +161,9 @@ public final class CachePublisher: @unchecked Sendable {
     }
 
     public func start() {
+        // Woken by the log when records become durable, rather than polling for them.
+        let worker = self.worker
+        logWatch.withLock { $0 = $0 ?? database.watchLog { worker.wake() } }
         worker.start { [self] in run() }
     }
 
@@ -167,6 +173,10 @@ public final class CachePublisher: @unchecked Sendable {
     /// window. Returns how many that was (0 on a second call).
     @discardableResult
     public func stop() -> Int {
+        logWatch.withLock {
+            $0?.cancel()
+            $0 = nil
+        }
         worker.stop()
         // Also rows not yet durable: the store keeps them, no publisher reads them now.
         let mark = database.writtenLog

@@ -186,7 +186,7 @@ extension Database {
         let current = wal.currentSequence
         try limitRetention()
         let oldestNeeded = monitor.withLock {
-            ((Array(state.active.values) + Array(state.flushing.values)).map(\.firstPosition.file) + [state.logRetention?.file].compactMap { $0 }).min() ?? current
+            ((Array(state.active.values) + Array(state.flushing.values)).map(\.firstPosition.file) + state.retentions.values.map(\.file)).min() ?? current
         }
         for file in try WriteAheadLog.files(in: wal.directory) where file.sequence < min(oldestNeeded, current) {
             try FileSystem.remove(file.path)
@@ -195,16 +195,17 @@ extension Database {
 }
 
 extension Database {
-    /// Drops the log retention when it keeps more than `maxRetainedLogBytes`: the disk must
-    /// not fill because the mirror is down.
+    /// Drops retentions, oldest first, while together they keep more than
+    /// `maxRetainedLogBytes`: the disk must not fill because a reader (the mirror) is down.
+    /// The reader finds its position gone and says so.
     func limitRetention() throws(StrataError) {
-        guard let retention = monitor.withLock({ state.logRetention }) else { return }
-        var kept = 0
-        for file in try WriteAheadLog.files(in: wal.directory) where file.sequence >= retention.file {
-            kept += try FileSystem.fileSize(file.path)
-        }
-        if kept > configuration.maxRetainedLogBytes {
-            try releaseLog()
+        while let (reader, oldest) = monitor.withLock({ state.retentions.min { $0.value < $1.value } }) {
+            var kept = 0
+            for file in try WriteAheadLog.files(in: wal.directory) where file.sequence >= oldest.file {
+                kept += try FileSystem.fileSize(file.path)
+            }
+            guard kept > configuration.maxRetainedLogBytes else { return }
+            try releaseLog(for: reader)
         }
     }
 }

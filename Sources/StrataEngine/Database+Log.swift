@@ -8,6 +8,21 @@ public struct LogEntry: Sendable {
     public var end: WALPosition
 }
 
+/// A registration made by `Database.watchLog`: cancelled, its callback is not called again.
+public final class LogWatch: Sendable {
+    let log: WriteAheadLog
+    let id: UInt64
+
+    init(log: WriteAheadLog, id: UInt64) {
+        self.log = log
+        self.id = id
+    }
+
+    public func cancel() { log.unwatch(id) }
+
+    deinit { log.unwatch(id) }
+}
+
 /// A point of the log with the rows this process wrote to it before that point: the
 /// difference of two marks is the rows appended in between.
 public struct LogMark: Sendable, Equatable {
@@ -52,10 +67,27 @@ extension Database {
     /// has returned is before it.
     public var writtenLogPosition: WALPosition { wal.writtenPosition }
 
-    var retentionPath: String { "\(wal.directory)/_retain" }
+    /// The reader of the log that `retainLog` and `releaseLog` act for unless told: the
+    /// database mirror, whose retention file is `_wal/_retain`.
+    public static let mirrorReader = "mirror"
 
-    /// Where log files are kept from for a reader of the log, if anywhere.
-    public var logRetention: WALPosition? { monitor.withLock { state.logRetention } }
+    /// The file that records `reader`'s retention: `_wal/_retain` for the mirror,
+    /// `_wal/_retain.<reader>` for any other.
+    static func retentionFile(_ walDirectory: String, reader: String) -> String {
+        reader == mirrorReader ? "\(walDirectory)/_retain" : "\(walDirectory)/_retain.\(reader)"
+    }
+
+    /// Whether `name` may name a reader of the log: 1–64 of `a–z 0–9 -`.
+    public static func isReaderName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+    }
+
+    /// Where log files are kept from for the readers of the log: the oldest of their
+    /// retentions, if any reader keeps one.
+    public var logRetention: WALPosition? { monitor.withLock { state.retentions.values.min() } }
+
+    /// Where log files are kept from for `reader`, if it keeps them.
+    public func logRetention(for reader: String) -> WALPosition? { monitor.withLock { state.retentions[reader] } }
 
     /// The start of the oldest log file there is.
     public var oldestLogPosition: WALPosition {
@@ -63,34 +95,55 @@ extension Database {
         return WALPosition(file: first ?? wal.currentSequence, offset: 0)
     }
 
-    /// Keeps the log files from `position` on until a later call moves it (or
-    /// `releaseLog`): a reader of the log — the database mirror — needs them even after
-    /// their rows are in segments. Persisted in `_wal/_retain`, so it holds across restarts.
-    public func retainLog(from position: WALPosition) throws(StrataError) {
+    /// Keeps the log files from `position` on for `reader` until a later call moves it (or
+    /// `releaseLog`): a reader of the log — the database mirror, or any other with a name of
+    /// its own — needs them even after their rows are in segments. Each reader has its own
+    /// retention; a file goes when no reader keeps it. Persisted (`_wal/_retain`, or
+    /// `_wal/_retain.<reader>`), so it holds across restarts.
+    public func retainLog(from position: WALPosition, for reader: String = Database.mirrorReader) throws(StrataError) {
+        precondition(Self.isReaderName(reader), "a log reader's name is 1–64 of a–z 0–9 -")
         let changed = monitor.withLock { () -> Bool in
-            defer { state.logRetention = position }
-            return state.logRetention != position
+            defer { state.retentions[reader] = position }
+            return state.retentions[reader] != position
         }
         guard changed else { return }
-        try FileSystem.writeAtomically(retentionPath, [ChecksummedText.encode("strata-log-retention 1\n\(position.file) \(position.offset)\n")])
+        try FileSystem.writeAtomically(Self.retentionFile(wal.directory, reader: reader),
+                                       [ChecksummedText.encode("strata-log-retention 1\n\(position.file) \(position.offset)\n")])
     }
 
-    /// Lets the log files go again once their rows are in segments.
-    public func releaseLog() throws(StrataError) {
-        monitor.withLock { state.logRetention = nil }
-        try FileSystem.remove(retentionPath)
+    /// Lets `reader`'s log files go again once their rows are in segments (and no other
+    /// reader keeps them).
+    public func releaseLog(for reader: String = Database.mirrorReader) throws(StrataError) {
+        monitor.withLock { state.retentions[reader] = nil }
+        try FileSystem.remove(Self.retentionFile(wal.directory, reader: reader))
     }
 
-    /// The retention point `_wal/_retain` records, if any.
-    static func loadRetention(_ walDirectory: String) throws(StrataError) -> WALPosition? {
-        let path = "\(walDirectory)/_retain"
-        guard FileSystem.exists(path) else { return nil }
+    /// The retention points the log directory's retention files record, by reader.
+    static func loadRetentions(_ walDirectory: String) throws(StrataError) -> [String: WALPosition] {
+        var out: [String: WALPosition] = [:]
+        for name in try FileSystem.list(walDirectory) where name == "_retain" || name.hasPrefix("_retain.") {
+            let reader = name == "_retain" ? mirrorReader : String(name.dropFirst("_retain.".count))
+            guard isReaderName(reader) else { continue }
+            out[reader] = try loadRetention("\(walDirectory)/\(name)")
+        }
+        return out
+    }
+
+    /// The retention point one retention file records.
+    static func loadRetention(_ path: String) throws(StrataError) -> WALPosition {
         let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "log retention file")
         let words = lines.count == 2 ? lines[1].split(separator: " ") : []
         guard lines.first == "strata-log-retention 1", words.count == 2, let f = UInt64(words[0]), let o = UInt64(words[1]) else {
             throw StrataError(.corrupt, "not a log retention file", path: path)
         }
         return WALPosition(file: f, offset: o)
+    }
+
+    /// Calls `wake` (on the thread that made them durable) whenever records become durable,
+    /// until the returned watch is cancelled: a reader of the log waits for it instead of
+    /// polling. `wake` must return quickly (signal a thread, not read the log).
+    public func watchLog(_ wake: @escaping @Sendable () -> Void) -> LogWatch {
+        LogWatch(log: wal, id: wal.watch(wake))
     }
 
     /// Reads the durable records after `position` (the end of the last record read before,
@@ -207,7 +260,8 @@ extension Database {
     }
 
     /// The retention point of a data directory's log, without opening it.
-    public static func logRetention(_ directory: String) throws(StrataError) -> WALPosition? {
-        try loadRetention("\(directory)/_wal")
+    public static func logRetention(_ directory: String, for reader: String = mirrorReader) throws(StrataError) -> WALPosition? {
+        let path = retentionFile("\(directory)/_wal", reader: reader)
+        return FileSystem.exists(path) ? try loadRetention(path) : nil
     }
 }

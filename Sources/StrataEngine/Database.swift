@@ -81,8 +81,8 @@ public final class Database: @unchecked Sendable {
     private var flusher: BackgroundThread?
 
     struct State {
-        /// Log files from here on are kept for a reader of the log (`retainLog`).
-        var logRetention: WALPosition?
+        /// Per reader of the log, where log files are kept from (`retainLog`).
+        var retentions: [String: WALPosition] = [:]
         var active: [SeriesKey: SeriesBuffer] = [:]
         /// Buffers being written into segments; still visible to queries.
         var flushing: [SeriesKey: SeriesBuffer] = [:]
@@ -131,7 +131,7 @@ public final class Database: @unchecked Sendable {
         let walDirectory = "\(store.directory)/_wal"
         let old: [(sequence: UInt64, path: String)]
         let sequence: UInt64
-        var retention: WALPosition?
+        var retentions: [String: WALPosition] = [:]
         var series: Set<SeriesKey> = []
         do throws(StrataError) {
             // Leftovers of crashed writes go first; the manifests' watermarks also say
@@ -175,7 +175,7 @@ public final class Database: @unchecked Sendable {
             }
             old = try WriteAheadLog.files(in: walDirectory)
             sequence = max(old.last?.sequence ?? 0, highest) + 1
-            retention = try Database.loadRetention(walDirectory)
+            retentions = try Database.loadRetentions(walDirectory)
         } catch {
             lock.unlock()
             throw error
@@ -188,7 +188,7 @@ public final class Database: @unchecked Sendable {
             throw error
         }
         monitor.withLock {
-            state.logRetention = retention
+            state.retentions = retentions
             state.series = series
         }
         do throws(StrataError) {
@@ -565,7 +565,7 @@ public final class Database: @unchecked Sendable {
             // reader of the log retains).
             do throws(StrataError) {
                 try WriteAheadLog.startEmptyFile(in: wal.directory, after: wal.currentSequence)
-                let retained = monitor.withLock { state.logRetention?.file } ?? .max
+                let retained = monitor.withLock { state.retentions.values.min()?.file } ?? .max
                 for file in try WriteAheadLog.files(in: wal.directory) where file.sequence <= wal.currentSequence && file.sequence < retained {
                     try FileSystem.remove(file.path)
                 }

@@ -1,6 +1,7 @@
 import Glibc
 import StrataFormat
 import StrataPlatform
+import Synchronization
 
 /// When an append counts as durable.
 public enum FsyncPolicy: Sendable, Equatable, CustomStringConvertible {
@@ -71,6 +72,9 @@ final class WriteAheadLog: @unchecked Sendable {
     private var waiters: [(position: WALPosition, continuation: CheckedContinuation<StrataError?, Never>)] = []
     private var stats = WALStatistics()
     private var thread: BackgroundThread?
+    /// Called whenever records become durable (`Database.watchLog`); a lock of their own, so
+    /// that calling them never holds the log's.
+    private let watchers = Mutex<(next: UInt64, wakes: [UInt64: @Sendable () -> Void])>((0, [:]))
 
     static func fileName(_ sequence: UInt64) -> String { paddedHex(sequence, digits: 16) + ".wal" }
 
@@ -158,40 +162,70 @@ final class WriteAheadLog: @unchecked Sendable {
     /// sync failure every append fails: the log's state on disk is unknown, and the store
     /// must be reopened (which replays what is valid).
     func appendAll(_ records: [(framed: [UInt8], rows: Int)]) throws(StrataError) -> [(start: WALPosition, end: WALPosition)] {
-        try monitor.withLock { () throws(StrataError) in
-            if let failure { throw failure }
-            guard !closed else { throw StrataError(.invalidInput, "the write-ahead log is closed", path: directory) }
-            let total = records.reduce(0) { $0 + $1.framed.count }
-            if size > WALLayout.headerSize && size + total > maxFileSize { try rotate() }
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(total)
-            for r in records { bytes += r.framed }
-            do throws(StrataError) {
-                try FileSystem.writeAll(fd, bytes, path: currentFilePath)
-            } catch {
-                if error.isOutOfSpace && ftruncate(fd, off_t(size)) == 0 {
-                    refusedBytes = total
-                    outOfSpace = Self.spaceRefusal(error)
-                    throw outOfSpace!
-                }
-                fail(error)
-                throw failure ?? error
-            }
-            var positions: [(start: WALPosition, end: WALPosition)] = []
-            positions.reserveCapacity(records.count)
-            for r in records {
-                let start = WALPosition(file: sequence, offset: UInt64(size))
-                size += r.framed.count
-                positions.append((start, WALPosition(file: sequence, offset: UInt64(size))))
-                writtenRows += r.rows
-            }
-            written = WALPosition(file: sequence, offset: UInt64(size))
-            stats.records += records.count
-            stats.bytes += total
-            outOfSpace = nil
-            if policy == .always { monitor.broadcast() }
-            return positions
+        let (positions, madeDurable) = try monitor.withLock { () throws(StrataError) in
+            let syncedBefore = synced
+            let positions = try unlockedAppendAll(records)
+            // Without fsync the records are durable once written; a rotation made the
+            // finished file durable.
+            return (positions, policy == .none || synced != syncedBefore)
         }
+        if madeDurable { notifyWatchers() }
+        return positions
+    }
+
+    /// `appendAll` with the lock held.
+    private func unlockedAppendAll(_ records: [(framed: [UInt8], rows: Int)]) throws(StrataError) -> [(start: WALPosition, end: WALPosition)] {
+        if let failure { throw failure }
+        guard !closed else { throw StrataError(.invalidInput, "the write-ahead log is closed", path: directory) }
+        let total = records.reduce(0) { $0 + $1.framed.count }
+        if size > WALLayout.headerSize && size + total > maxFileSize { try rotate() }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(total)
+        for r in records { bytes += r.framed }
+        do throws(StrataError) {
+            try FileSystem.writeAll(fd, bytes, path: currentFilePath)
+        } catch {
+            if error.isOutOfSpace && ftruncate(fd, off_t(size)) == 0 {
+                refusedBytes = total
+                outOfSpace = Self.spaceRefusal(error)
+                throw outOfSpace!
+            }
+            fail(error)
+            throw failure ?? error
+        }
+        var positions: [(start: WALPosition, end: WALPosition)] = []
+        positions.reserveCapacity(records.count)
+        for r in records {
+            let start = WALPosition(file: sequence, offset: UInt64(size))
+            size += r.framed.count
+            positions.append((start, WALPosition(file: sequence, offset: UInt64(size))))
+            writtenRows += r.rows
+        }
+        written = WALPosition(file: sequence, offset: UInt64(size))
+        stats.records += records.count
+        stats.bytes += total
+        outOfSpace = nil
+        if policy == .always { monitor.broadcast() }
+        return positions
+    }
+
+    /// Registers `wake`, called whenever records become durable; returns its id for `unwatch`.
+    func watch(_ wake: @escaping @Sendable () -> Void) -> UInt64 {
+        watchers.withLock { w in
+            w.next += 1
+            w.wakes[w.next] = wake
+            return w.next
+        }
+    }
+
+    func unwatch(_ id: UInt64) {
+        _ = watchers.withLock { $0.wakes.removeValue(forKey: id) }
+    }
+
+    /// Calls every watcher (no lock of the log held).
+    private func notifyWatchers() {
+        let wakes = watchers.withLock { $0.wakes.isEmpty ? [] : Array($0.wakes.values) }
+        for wake in wakes { wake() }
     }
 
     /// Why appends are refused while the file system is full: nil once one succeeds, or
@@ -337,6 +371,7 @@ final class WriteAheadLog: @unchecked Sendable {
                 }
                 monitor.broadcast()
             }
+            if case .success = outcome { notifyWatchers() }
         }
     }
 

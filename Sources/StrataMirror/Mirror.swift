@@ -2,6 +2,7 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import Synchronization
 
 /// Settings of the database mirror.
 public struct MirrorConfiguration: Sendable {
@@ -80,6 +81,8 @@ public final class Mirror: @unchecked Sendable {
     private let monitor = Monitor()
     private var current = MirrorStatus()
     private let worker = ServiceThread(name: "strata-mirror")
+    /// Wakes the worker when the log has new durable records (while started).
+    private let logWatch = Mutex<LogWatch?>(nil)
     /// When the mirror was last seen with nothing to replicate (or started). Guarded by `monitor`.
     private var lastCaughtUp = monotonicNanoseconds()
     /// For the lag in rows: the rows after the cursor up to a mark of the log, counted once,
@@ -93,7 +96,7 @@ public final class Mirror: @unchecked Sendable {
         self.database = database
         self.configuration = configuration
         store = try database.store.identity()
-        if database.logRetention == nil {
+        if database.logRetention(for: Database.mirrorReader) == nil {
             // The first mirror of this store: rows it already holds are not in the log.
             var data = false
             for key in try database.store.seriesDays() where !data {
@@ -109,7 +112,7 @@ public final class Mirror: @unchecked Sendable {
         // The backlog before the database is reached: the log kept for the mirror starts
         // where it last saw its cursor committed.
         let mark = database.durableLog
-        if let kept = database.logRetention, let rows = try? database.logRows(after: kept, through: mark.position) {
+        if let kept = database.logRetention(for: Database.mirrorReader), let rows = try? database.logRows(after: kept, through: mark.position) {
             lagBase = (mark, rows, kept)
         }
     }
@@ -140,11 +143,18 @@ public final class Mirror: @unchecked Sendable {
     }
 
     public func start() {
+        // Woken by the log when records become durable, rather than polling for them.
+        let worker = self.worker
+        logWatch.withLock { $0 = $0 ?? database.watchLog { worker.wake() } }
         worker.start { [self] in run() }
     }
 
     /// Stops after the batch in flight (which commits or rolls back as a whole).
     public func stop() {
+        logWatch.withLock {
+            $0?.cancel()
+            $0 = nil
+        }
         worker.stop()
         update { $0.state = .stopped }
     }

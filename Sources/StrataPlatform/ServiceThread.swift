@@ -6,6 +6,8 @@ public final class ServiceThread: @unchecked Sendable {
     private let monitor = Monitor()
     // Guarded by `monitor`:
     private var stopping = false
+    /// Set by `wake`, cleared by the `pause` it cuts short.
+    private var woken = false
     private var thread: BackgroundThread?
 
     public init(name: String) { self.name = name }
@@ -32,11 +34,29 @@ public final class ServiceThread: @unchecked Sendable {
 
     public var isStopping: Bool { monitor.withLock { stopping } }
 
-    /// Sleeps up to `nanoseconds` unless stopped meanwhile; returns false when stopping.
-    public func pause(nanoseconds: Int64) -> Bool {
+    /// How a `pause` ended.
+    public enum PauseOutcome: Sendable, Equatable {
+        case timedOut, woken, stopping
+    }
+
+    /// Sleeps up to `nanoseconds` unless woken (`wake`) or stopped meanwhile; returns false
+    /// when stopping.
+    public func pause(nanoseconds: Int64) -> Bool { pauseOutcome(nanoseconds: nanoseconds) != .stopping }
+
+    /// `pause`, saying how it ended.
+    public func pauseOutcome(nanoseconds: Int64) -> PauseOutcome {
         monitor.withLock {
-            if !stopping { monitor.wait(nanoseconds: nanoseconds) }
-            return !stopping
+            if !stopping && !woken { monitor.wait(nanoseconds: nanoseconds) }
+            defer { woken = false }
+            return stopping ? .stopping : woken ? .woken : .timedOut
+        }
+    }
+
+    /// Cuts the body's current or next `pause` short: there is work (the log has new records).
+    public func wake() {
+        monitor.withLock {
+            woken = true
+            monitor.broadcast()
         }
     }
 

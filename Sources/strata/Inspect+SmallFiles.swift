@@ -116,7 +116,7 @@ extension Inspect {
 
     /// What a checksummed text file of a data directory is for, by its first line or name.
     static func purpose(firstLine: Substring?, name: String) -> String {
-        if firstLine?.hasPrefix("strata-log-retention ") == true { return "the log position kept for the database mirror (_wal/_retain)" }
+        if firstLine?.hasPrefix("strata-log-retention ") == true { return "the log position kept for a reader of the log (_wal/_retain: the database mirror; _wal/_retain.<reader>: another)" }
         if firstLine?.hasPrefix("strata-mirror-backfill ") == true { return "the mirror's backfill marker (_wal/_backfill)" }
         switch name {
         case "_id": return "the store's identity (_id)"

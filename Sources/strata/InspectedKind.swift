@@ -65,6 +65,7 @@ enum InspectedKind: CaseIterable {
             if name.hasSuffix(SegmentID.fileExtension) { self = .segment }
             else if name.hasSuffix(".strata") { self = .coldObject }
             else if name.hasSuffix(".wal") { self = .wal }
+            else if name.hasPrefix("_retain.") { self = .checksummedText }
             else { return nil }
         }
     }
