@@ -1,8 +1,6 @@
 import Crypto
-import Dispatch
 import StrataEngine
 import StrataPlatform
-import Synchronization
 
 extension S3ObjectStore {
     /// Uploads `bytes` as a multipart upload: parts of `partSize`, `parallelParts` at a
@@ -46,35 +44,14 @@ extension S3ObjectStore {
     private func uploadParts(_ key: String, _ uploadID: String, _ bytes: [UInt8]) throws(StrataError) -> [String] {
         let size = configuration.partSize
         let count = (bytes.count + size - 1) / size
-        let results = Mutex<[Result<String, StrataError>?]>(Array(repeating: nil, count: count))
-        let next = Mutex(0)
-        let failed = Mutex(false)
-        let workers = min(configuration.parallelParts, count)
         let store = self
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while true {
-                let part = next.withLock { n in
-                    defer { n += 1 }
-                    return n
-                }
-                if part >= count || failed.withLock({ $0 }) { return }
-                let slice = Array(bytes[(part * size)..<min((part + 1) * size, bytes.count)])
-                let md5 = Array(Insecure.MD5.hash(data: slice))
-                let outcome = Result { () throws(StrataError) -> String in
-                    let response = try store.send(Request(method: "PUT", key: key,
-                                                          query: [("partNumber", String(part + 1)), ("uploadId", uploadID)],
-                                                          headers: [("Content-MD5", Base64.encode(md5))], body: slice))
-                    return response.header("ETag").map(S3ObjectStore.unquoted) ?? SigV4.hex(md5)
-                }
-                if case .failure = outcome { failed.withLock { $0 = true } }
-                results.withLock { $0[part] = outcome }
-            }
+        return try parallelMap(Array(0..<count), workers: configuration.parallelParts) { (part) throws(StrataError) -> String in
+            let slice = Array(bytes[(part * size)..<min((part + 1) * size, bytes.count)])
+            let md5 = Array(Insecure.MD5.hash(data: slice))
+            let response = try store.send(Request(method: "PUT", key: key,
+                                                  query: [("partNumber", String(part + 1)), ("uploadId", uploadID)],
+                                                  headers: [("Content-MD5", Base64.encode(md5))], body: slice))
+            return response.header("ETag").map(S3ObjectStore.unquoted) ?? SigV4.hex(md5)
         }
-        var etags: [String] = []
-        for r in results.withLock({ $0 }) {
-            guard let r else { throw StrataError(.io, "upload of s3://\(configuration.bucket)/\(configuration.prefix)\(key) stopped after a failed part") }
-            etags.append(try r.get())
-        }
-        return etags
     }
 }

@@ -1,8 +1,6 @@
-import Dispatch
 import Glibc
 import StrataFormat
 import StrataPlatform
-import Synchronization
 
 /// Which fields make up bars.
 public struct BarSpec: Sendable {
@@ -224,7 +222,7 @@ extension SeriesSnapshot {
             for segment in view.segments { sources.append((segment, view.deletedRanges(segment))) }
         }
         // Segments are independent until their bars are joined: several run in parallel.
-        let perSegment = try parallelMap(Array(sources.enumerated())) { (i, source) throws(StrataError) in
+        let perSegment = try parallelMap(Array(sources.enumerated()), parallelFrom: 4) { (i, source) throws(StrataError) in
             try barsOf(source.segment, ordinal: i, deleted: source.deleted, spec: spec, from: from, to: to)
         }
         var partials: [PartialBar] = perSegment.flatMap { $0 }
@@ -319,19 +317,16 @@ extension SeriesSnapshot {
         // Blocks are independent until their bars are joined: on a large segment, split
         // them into one contiguous run per core and join the runs in order.
         let blocks = segment.footer.blocks
-        let cores = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        guard blocks.count >= 16 && cores > 1 else { return try run(blocks.indices, rowBase: 0) }
+        guard blocks.count >= 16 && processorCount > 1 else { return try run(blocks.indices, rowBase: 0) }
         let firstRows = blocks.reduce(into: [0]) { rows, e in rows.append(rows.last! + e.statistics.rowCount) }
-        let parts = Swift.min(cores, blocks.count / 8)
+        let parts = Swift.min(processorCount, blocks.count / 8)
         let bounds = (0...parts).map { $0 * blocks.count / parts }
-        let results = Mutex<[Result<[PartialBar], StrataError>?]>(Array(repeating: nil, count: parts))
-        DispatchQueue.concurrentPerform(iterations: parts) { k in
-            let r = Result { () throws(StrataError) in try run(bounds[k]..<bounds[k + 1], rowBase: firstRows[bounds[k]]) }
-            results.withLock { $0[k] = r }
+        let runs = try parallelMap(Array(0..<parts)) { (k) throws(StrataError) in
+            try run(bounds[k]..<bounds[k + 1], rowBase: firstRows[bounds[k]])
         }
         var bars: [PartialBar] = []
-        for r in results.withLock({ $0 }) {
-            for p in try r!.get() { appendOrMerge(&bars, p) }
+        for partial in runs {
+            for p in partial { appendOrMerge(&bars, p) }
         }
         return bars
     }

@@ -1,14 +1,18 @@
-import Dispatch
 import Glibc
 import StrataFormat
 import StrataPlatform
-import Synchronization
 
 /// The rows of a series in a time range, in the measurement's schema.
 public struct QueryResult: Sendable {
     public var series: SeriesKey
     public var schema: [Field]
     public var rows: RowBlock
+
+    public init(series: SeriesKey, schema: [Field], rows: RowBlock) {
+        self.series = series
+        self.schema = schema
+        self.rows = rows
+    }
 }
 
 /// What a query of one series reads: its schema, the live segments of the days in range
@@ -186,30 +190,4 @@ extension RowBlock {
         }
         return RowBlock(timestamps: timestamps, columns: columns)
     }
-}
-
-/// `transform` over `items`, in parallel on every core when there are several; results in
-/// order, the first error thrown.
-func parallelMap<T: Sendable, R: Sendable, E: Error>(_ items: [T], _ transform: @Sendable (T) throws(E) -> R) throws(E) -> [R] {
-    let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    if items.count < 4 || cores == 1 {
-        var out: [R] = []
-        out.reserveCapacity(items.count)
-        for item in items { out.append(try transform(item)) }
-        return out
-    }
-    let workers = min(cores, items.count)
-    let results = Mutex<[Result<R, E>?]>(Array(repeating: nil, count: items.count))
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        var i = w
-        while i < items.count {
-            let r = Result { () throws(E) in try transform(items[i]) }
-            results.withLock { $0[i] = r }
-            i += workers
-        }
-    }
-    var out: [R] = []
-    out.reserveCapacity(items.count)
-    for r in results.withLock({ $0 }) { out.append(try r!.get()) }
-    return out
 }

@@ -288,7 +288,7 @@ public final class Store: Sendable {
         let ranges = stride(from: 0, to: rows.rowCount, by: per).map { $0..<min($0 + per, rows.rowCount) }
         // Blocks are independent: a large segment (a flush or a compaction) encodes them on
         // every core.
-        let encoded = parallelMap(ranges) { (range) throws(Never) in
+        let encoded = parallelMap(ranges, parallelFrom: 4) { (range) throws(Never) in
             SegmentBuilder.encodeBlock(range.count == rows.rowCount ? rows : rows.slice(range), schema: schema)
         }
         for block in encoded { pieces.append(builder.append(block)) }

@@ -1,5 +1,6 @@
 import CStrataSystem
 import Glibc
+import Synchronization
 
 /// Thin wrappers over the system calls the engine needs, in one place: each retries on
 /// EINTR and throws a `StrataError` naming the call and the path
@@ -230,8 +231,10 @@ public final class WritableFile {
 }
 
 /// An exclusive advisory lock (flock) on a file, released by `unlock` or deinit.
-public final class FileLock: @unchecked Sendable {
-    private var fd: Int32
+public final class FileLock: Sendable {
+    /// The lock file's descriptor while held; -1 once unlocked. Guarded: `unlock` may race
+    /// with `deinit` or a second `unlock` from another thread, and must close it once.
+    private let fd: Mutex<Int32>
 
     /// What the holder of a store's lock does with it, recorded in the lock file beside its
     /// pid (`<pid> <kind>`), so a process that finds the store taken can say who has it.
@@ -269,7 +272,7 @@ public final class FileLock: @unchecked Sendable {
             }
             throw FileSystem.failure("flock", path, err)
         }
-        self.fd = fd
+        self.fd = Mutex(fd)
         // Who holds it now; read only by processes that find the lock taken.
         let record = Array("\(getpid()) \(kind.rawValue)\n".utf8)
         _ = ftruncate(fd, 0)
@@ -327,9 +330,11 @@ public final class FileLock: @unchecked Sendable {
     }
 
     public func unlock() {
-        guard fd >= 0 else { return }
-        close(fd)  // releases the flock
-        fd = -1
+        let held = fd.withLock { fd in
+            defer { fd = -1 }
+            return fd
+        }
+        if held >= 0 { close(held) }  // releases the flock
     }
 
     deinit { unlock() }

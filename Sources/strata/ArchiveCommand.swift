@@ -166,16 +166,23 @@ struct ArchiveCommand: ParsableCommand {
                 }
                 let segment = try Segment(bytes: bytes, name: key, id: SegmentID(0))
                 let rows = RowBlock.concatenate(try segment.decodeBlocks(Array(segment.footer.blocks.indices), fields: nil), schema: segment.schema)
+                let result = QueryResult(series: try SeriesKey(measurement: segment.footer.measurement, symbol: segment.footer.symbol),
+                                         schema: segment.schema, rows: rows)
+                // The same text as strata query's CSV, written in pieces.
+                var writer = ResultWriter(format: .csv, timeFormat: .rfc3339)
+                var text = ""
+                writer.beginRows(result.schema, into: &text)
                 var out = Output()
-                out.write((["time", "symbol"] + segment.schema.map { TextFormat.csvQuoted($0.name) }).joined(separator: ",") + "\n")
-                for i in 0..<rows.rowCount {
-                    var line = CivilTime.format(rows.timestamps[i]) + "," + TextFormat.csvQuoted(segment.footer.symbol)
-                    for c in rows.columns {
-                        line += ","
-                        if c.isPresent(i) { line += TextFormat.csvText(c.values, i) }
-                    }
-                    out.write(line + "\n")
-                }
+                var start = 0
+                repeat {
+                    let end = min(rows.rowCount, start + 4_096)
+                    writer.rows(result, range: start..<end, into: &text)
+                    out.write(text)
+                    text = ""
+                    start = end
+                } while start < rows.rowCount
+                writer.end(into: &text)
+                out.write(text)
                 out.flush()
             }
         }

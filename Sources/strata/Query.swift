@@ -1,10 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Glibc
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataText
-import Synchronization
 
 struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,10 +43,10 @@ struct Query: ParsableCommand {
             var out = Output()
             if let interval, let ohlcv {
                 let spec = BarSpec(interval: try parseInterval(interval), source: BarSpec.Source(fields: ohlcv)!)
-                let results = try parallelMap(series) { try target.bars($0, spec: spec, from: fromNs, to: toNs) }
+                let results = try parallelMap(series) { (s) throws(StrataError) in try target.bars(s, spec: spec, from: fromNs, to: toNs) }
                 printBars(results, series: series, out: &out)
             } else {
-                let results = try parallelMap(series) { try target.query($0, from: fromNs, to: toNs) }
+                let results = try parallelMap(series) { (s) throws(StrataError) in try target.query(s, from: fromNs, to: toNs) }
                 printRows(results, out: &out)
             }
             out.flush()
@@ -85,17 +84,6 @@ struct Query: ParsableCommand {
 
 extension ResultWriter.Format: ExpressibleByArgument {}
 extension ResultWriter.TimeFormat: ExpressibleByArgument {}
-
-/// Maps in parallel (one task per element, on all cores), keeping order.
-func parallelMap<T: Sendable, R: Sendable>(_ items: [T], _ body: @Sendable (T) throws -> R) throws -> [R] {
-    if items.count == 1 { return [try body(items[0])] }
-    let results = Mutex<[Result<R, any Error>?]>(Array(repeating: nil, count: items.count))
-    DispatchQueue.concurrentPerform(iterations: items.count) { i in
-        let r = Result { try body(items[i]) }
-        results.withLock { $0[i] = r }
-    }
-    return try results.withLock { all in try all.map { try $0!.get() } }
-}
 
 /// What `query` and `quality` start with: the store as it stands (an unclean shutdown
 /// recovered first; cold days through the archive), the series of `symbols` (separated by
