@@ -96,9 +96,18 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StrataFormatTests", dependencies: ["StrataFormat"]),
+        // What the test targets share: temporary directories, the `strata` binary, trade rows.
+        .target(name: "StrataTestSupport", dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform"], path: "Tests/StrataTestSupport"),
         .testTarget(
             name: "StrataEngineTests",
-            dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform", "StrataText", "StrataArchive", "StrataSystem", "strata"]
+            dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform", "StrataSystem", "StrataTestSupport"]
+        ),
+        .testTarget(name: "StrataTextTests", dependencies: ["StrataText", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataTestSupport"]),
+        // The CLI and the HTTP server as users see them: the `strata` executable, run.
+        .testTarget(
+            name: "StrataEndToEndTests",
+            dependencies: ["strata", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataText", "StrataArchive", "StrataSystem",
+                           "StrataTestSupport"]
         ),
         .testTarget(
             name: "StrataArchiveTests",

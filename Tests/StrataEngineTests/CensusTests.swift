@@ -2,6 +2,7 @@ import Glibc
 @testable import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// The storage census /metrics and /status read is counted once, then kept by the store as

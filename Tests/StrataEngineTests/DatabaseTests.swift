@@ -2,27 +2,8 @@ import Glibc
 @testable import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Testing
-
-/// Trade rows whose `seq` field numbers them, so that loss and duplication are visible.
-struct TradeRows {
-    static let schema = [Field("price", .float64), Field("size", .int64), Field("seq", .int64)]
-
-    static func rows(_ times: [Int64], firstSeq: Int64) -> RowBlock {
-        let n = times.count
-        return RowBlock(timestamps: times, columns: [
-            Column(.float64((0..<n).map { 100 + Double((Int64($0) + firstSeq) % 97) * 0.25 })),
-            Column(.int64((0..<n).map { Int64($0 % 7 + 1) })),
-            Column(.int64((0..<n).map { firstSeq + Int64($0) })),
-        ])
-    }
-
-    /// The `seq` values of a query result, in row order.
-    static func seqs(_ result: QueryResult) -> [Int64] {
-        guard let i = result.schema.firstIndex(where: { $0.name == "seq" }), case .int64(let v) = result.rows.columns[i].values else { return [] }
-        return v
-    }
-}
 
 @Suite struct DatabaseTests {
     let root = TemporaryDirectory()

@@ -2,6 +2,7 @@ import Dispatch
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 @Suite struct DurabilityTests {

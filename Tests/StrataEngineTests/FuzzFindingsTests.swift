@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataTestSupport
 import Testing
 
 /// Inputs the fuzz targets (Fuzz/, scripts/fuzz) found to break a property, kept as tests so

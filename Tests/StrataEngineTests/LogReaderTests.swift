@@ -2,6 +2,7 @@ import Glibc
 @testable import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// Reading the write-ahead log in order from a position, as the database mirror does, and

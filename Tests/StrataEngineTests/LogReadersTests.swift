@@ -2,6 +2,7 @@ import Glibc
 @testable import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Synchronization
 import Testing
 

@@ -1,6 +1,7 @@
 import StrataEngine
 import StrataPlatform
 import StrataSystem
+import StrataTestSupport
 import Testing
 
 @Suite struct NamesTests {

@@ -2,6 +2,7 @@
 import StrataFormat
 import StrataPlatform
 import StrataSystem
+import StrataTestSupport
 import Testing
 
 /// A damaged or lost manifest, or a damaged `_schema`, is isolated when the store opens:

@@ -2,6 +2,7 @@ import StrataEngine
 import StrataFormat
 import StrataPlatform
 import StrataSystem
+import StrataTestSupport
 import Testing
 
 @Suite struct StoreTests {

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// `strata quality`, `validate-config`, `check-deps` and `selftest` as operators run them.

@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// `strata serve` as a process, written to with curl, stopped with SIGTERM.

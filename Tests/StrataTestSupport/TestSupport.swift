@@ -2,13 +2,12 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataPlatform
-import Testing
 
 /// A fresh temporary directory, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
+public final class TemporaryDirectory {
+    public let path: String
 
-    init() {
+    public init() {
         var template = Array("/tmp/strata-test-XXXXXX".utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(p != nil, "mkdtemp failed")
@@ -21,25 +20,25 @@ final class TemporaryDirectory {
 }
 
 /// Reads a whole file.
-func readFile(_ path: String) throws -> [UInt8] {
+public func readFile(_ path: String) throws -> [UInt8] {
     let f = try MappedFile(path: path)
     return f.withUnsafeBytes { Array($0) }
 }
 
 /// Overwrites a whole file (not crash-safe: for tests that damage files on purpose).
-func writeFile(_ path: String, _ bytes: [UInt8]) {
+public func writeFile(_ path: String, _ bytes: [UInt8]) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     precondition(fd >= 0)
     bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) }
     close(fd)
 }
 
-func writeText(_ path: String, _ text: String) {
+public func writeText(_ path: String, _ text: String) {
     writeFile(path, Array(text.utf8))
 }
 
 /// All segment files under a directory.
-func segmentFiles(_ root: String) -> [String] {
+public func segmentFiles(_ root: String) -> [String] {
     var out: [String] = []
     func walk(_ dir: String) {
         for name in (try? FileSystem.list(dir)) ?? [] {
@@ -51,13 +50,13 @@ func segmentFiles(_ root: String) -> [String] {
     return out.sorted()
 }
 
-func ns(_ text: String) -> Int64 {
+public func ns(_ text: String) -> Int64 {
     guard case .success(let t) = CivilTime.parse(text) else { fatalError("bad time \(text)") }
     return t
 }
 
 /// Runs the `strata` executable built next to the test bundle; returns status and output.
-func runStrata(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) -> (status: Int32, stdout: String, stderr: String) {
+public func runStrata(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) -> (status: Int32, stdout: String, stderr: String) {
     let binary = strataBinary()
     let tmp = TemporaryDirectory()
     let quoted = arguments.map { "'" + $0.replacingOccurrencesOfQuote() + "'" }.joined(separator: " ")
@@ -75,7 +74,7 @@ func runStrata(_ arguments: [String], stdin: String? = nil, environment: [String
 }
 
 /// Path of the `strata` executable built next to the test bundle.
-func strataBinary() -> String {
+public func strataBinary() -> String {
     var exe = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &exe, exe.count - 1)
     precondition(n > 0)
@@ -88,7 +87,7 @@ func strataBinary() -> String {
 
 /// Starts `strata` with `arguments` in the background, standard output and error going to
 /// files; returns its process id.
-func spawnStrata(_ arguments: [String], stdout: String, stderr: String) -> pid_t {
+public func spawnStrata(_ arguments: [String], stdout: String, stderr: String) -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -105,7 +104,7 @@ func spawnStrata(_ arguments: [String], stdout: String, stderr: String) -> pid_t
 }
 
 /// Waits for a process; returns its exit status, or 128 + signal if a signal ended it.
-func waitForExit(_ pid: pid_t) -> Int32 {
+public func waitForExit(_ pid: pid_t) -> Int32 {
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let signal = status & 0x7f
@@ -113,20 +112,20 @@ func waitForExit(_ pid: pid_t) -> Int32 {
 }
 
 extension String {
-    func replacingOccurrencesOfQuote() -> String {
+    public func replacingOccurrencesOfQuote() -> String {
         var s = ""
         for c in self { if c == "'" { s += "'\\''" } else { s.append(c) } }
         return s
     }
 
-    func lines() -> [String] {
+    public func lines() -> [String] {
         split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
     }
 }
 
 /// The first difference between two row blocks, ignoring what null slots hold; nil if
 /// they hold the same rows. Keeps failure messages short.
-func firstDifference(_ a: RowBlock, _ b: RowBlock) -> String? {
+public func firstDifference(_ a: RowBlock, _ b: RowBlock) -> String? {
     if a.rowCount != b.rowCount { return "row counts \(a.rowCount) and \(b.rowCount)" }
     if a.columns.count != b.columns.count { return "column counts \(a.columns.count) and \(b.columns.count)" }
     for r in 0..<a.rowCount {
@@ -146,4 +145,24 @@ func firstDifference(_ a: RowBlock, _ b: RowBlock) -> String? {
         }
     }
     return nil
+}
+
+/// Trade rows whose `seq` field numbers them, so that loss and duplication are visible.
+public struct TradeRows {
+    public static let schema = [Field("price", .float64), Field("size", .int64), Field("seq", .int64)]
+
+    public static func rows(_ times: [Int64], firstSeq: Int64) -> RowBlock {
+        let n = times.count
+        return RowBlock(timestamps: times, columns: [
+            Column(.float64((0..<n).map { 100 + Double((Int64($0) + firstSeq) % 97) * 0.25 })),
+            Column(.int64((0..<n).map { Int64($0 % 7 + 1) })),
+            Column(.int64((0..<n).map { firstSeq + Int64($0) })),
+        ])
+    }
+
+    /// The `seq` values of a query result, in row order.
+    public static func seqs(_ result: QueryResult) -> [Int64] {
+        guard let i = result.schema.firstIndex(where: { $0.name == "seq" }), case .int64(let v) = result.rows.columns[i].values else { return [] }
+        return v
+    }
 }

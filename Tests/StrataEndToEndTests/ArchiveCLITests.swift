@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// The archive commands as an operator coming from `aws s3 ls` uses them: full object URLs,

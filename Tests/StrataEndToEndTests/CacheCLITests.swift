@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataTestSupport
 import Testing
 
 /// `strata cache` and the publisher inside `strata ingest --live`, against the Redis that

@@ -1,5 +1,6 @@
 @testable import StrataEngine
 import StrataFormat
+import StrataTestSupport
 import StrataText
 import Testing
 

@@ -1,6 +1,7 @@
 import StrataEngine
 import StrataFormat
 import StrataSystem
+import StrataTestSupport
 import Testing
 
 /// Every time computation over users' times, at the ends of the Int64 range (1677-09-21 …

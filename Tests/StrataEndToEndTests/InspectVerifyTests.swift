@@ -2,6 +2,7 @@ import Glibc
 @testable import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// `strata inspect --verify` on every kind of file Strata writes, made by the real engine:

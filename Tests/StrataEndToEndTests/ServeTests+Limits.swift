@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// What cannot be stored is refused before it is acknowledged, in time linear in the body.

@@ -1,6 +1,7 @@
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import StrataText
 import Testing
 

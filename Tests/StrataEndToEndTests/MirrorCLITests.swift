@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataTestSupport
 import Testing
 
 /// `strata mirror` and the mirror inside `strata ingest --live`, against the PostgreSQL that

@@ -1,6 +1,7 @@
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// A segment is read only as what its directory and manifest say it is (Format.md, "Day

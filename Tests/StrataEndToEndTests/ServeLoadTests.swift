@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataPlatform
+import StrataTestSupport
 import Synchronization
 import Testing
 

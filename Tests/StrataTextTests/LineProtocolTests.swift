@@ -1,5 +1,6 @@
 import StrataEngine
 import StrataFormat
+import StrataTestSupport
 import StrataText
 import Testing
 

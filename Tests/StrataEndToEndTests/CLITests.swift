@@ -3,6 +3,7 @@ import StrataArchive
 @testable import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// The `strata` command as users and scripts see it: arguments, output, exit status.

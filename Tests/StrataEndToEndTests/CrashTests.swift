@@ -3,6 +3,7 @@ import Glibc
 import StrataFormat
 import StrataPlatform
 import StrataSystem
+import StrataTestSupport
 import Testing
 
 /// The crash harness: a child `strata ingest --live --ack` is killed with SIGKILL at random

@@ -1,5 +1,6 @@
 import Glibc
 import StrataEngine
+import StrataTestSupport
 import Testing
 
 /// What InfluxDB's clients and other HTTP readers expect of the server, checked with curl

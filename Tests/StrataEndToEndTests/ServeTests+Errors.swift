@@ -1,6 +1,7 @@
 import Glibc
 import StrataEngine
 import StrataPlatform
+import StrataTestSupport
 import Testing
 
 /// What `strata serve` says when something is wrong: with the request (a JSON body and the
