@@ -102,6 +102,14 @@ let package = Package(
             name: "StrataEngineTests",
             dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform", "StrataSystem", "StrataTestSupport"]
         ),
+        .testTarget(
+            name: "StrataSystemTests",
+            dependencies: ["StrataSystem", "StrataArchive", "StrataCache", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataTestSupport"]
+        ),
+        .testTarget(
+            name: "StrataServerTests",
+            dependencies: ["StrataServer", "StrataEngine", "StrataPlatform", .product(name: "HTTPTypes", package: "swift-http-types")]
+        ),
         .testTarget(name: "StrataTextTests", dependencies: ["StrataText", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataTestSupport"]),
         // The CLI and the HTTP server as users see them: the `strata` executable, run.
         .testTarget(

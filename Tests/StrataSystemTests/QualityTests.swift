@@ -1,6 +1,7 @@
 import StrataEngine
 import StrataFormat
 import StrataSystem
+import StrataTestSupport
 import Synchronization
 import Testing
 
