@@ -45,7 +45,7 @@ extension S3ObjectStore {
         let size = configuration.partSize
         let count = (bytes.count + size - 1) / size
         let store = self
-        return try parallelMap(Array(0..<count), workers: configuration.parallelParts) { (part) throws(StrataError) -> String in
+        return try parallelMap(Array(0..<count), workers: configuration.parallelParts, blocks: true) { (part) throws(StrataError) -> String in
             let slice = Array(bytes[(part * size)..<min((part + 1) * size, bytes.count)])
             let md5 = Array(Insecure.MD5.hash(data: slice))
             let response = try store.send(Request(method: "PUT", key: key,

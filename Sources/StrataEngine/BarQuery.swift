@@ -221,8 +221,10 @@ extension SeriesSnapshot {
         for view in days {
             for segment in view.segments { sources.append((segment, view.deletedRanges(segment))) }
         }
-        // Segments are independent until their bars are joined: several run in parallel.
-        let perSegment = try parallelMap(Array(sources.enumerated()), parallelFrom: 4) { (i, source) throws(StrataError) in
+        // Segments are independent until their bars are joined: several run in parallel, on
+        // threads of their own when some are fetched from the archive (network waits).
+        let remote = sources.contains { !($0.segment is Segment) }
+        let perSegment = try parallelMap(Array(sources.enumerated()), parallelFrom: 4, blocks: remote) { (i, source) throws(StrataError) in
             try barsOf(source.segment, ordinal: i, deleted: source.deleted, spec: spec, from: from, to: to)
         }
         var partials: [PartialBar] = perSegment.flatMap { $0 }
