@@ -43,12 +43,12 @@ public enum ChecksummedText {
 }
 
 /// `value` in lower-case hex, zero-padded to `digits`.
-public func paddedHex<T: BinaryInteger>(_ value: T, digits: Int) -> String {
+package func paddedHex<T: BinaryInteger>(_ value: T, digits: Int) -> String {
     let hex = String(value, radix: 16)
     return String(repeating: "0", count: max(0, digits - hex.count)) + hex
 }
 
 /// Bytes as lower-case hex, two digits each.
-public func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+package func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
     bytes.map { paddedHex($0, digits: 2) }.joined()
 }

@@ -5,8 +5,8 @@ import Synchronization
 /// A test hook that ends the process at a named step of a write, to prove that a crash
 /// there loses nothing. Production code passes `.none`; the crash tests configure a point
 /// and how many times it must be reached first.
-public final class CrashHook: Sendable {
-    public enum Point: String, Sendable, CaseIterable {
+package final class CrashHook: Sendable {
+    package enum Point: String, Sendable, CaseIterable {
         /// New segment and manifest files are written under temporary names.
         case segmentsWritten = "segments-written"
         /// New segments are under their final names; no manifest names them yet.
@@ -22,20 +22,20 @@ public final class CrashHook: Sendable {
     }
 
     /// Exit status of a process ended by the hook.
-    public static let exitStatus: Int32 = 86
-    public static let none = CrashHook(nil)
+    package static let exitStatus: Int32 = 86
+    package static let none = CrashHook(nil)
 
     let point: Point?
     let remaining: Mutex<Int>
 
     /// Crashes the `hits`-th time `point` is reached.
-    public init(_ point: Point?, hits: Int = 1) {
+    package init(_ point: Point?, hits: Int = 1) {
         self.point = point
         remaining = Mutex(hits)
     }
 
     /// Parses `NAME` or `NAME:HITS`.
-    public convenience init?(parsing text: String) {
+    package convenience init?(parsing text: String) {
         let parts = text.split(separator: ":", maxSplits: 1)
         guard let point = Point(rawValue: String(parts[0])) else { return nil }
         let hits = parts.count == 2 ? Int(parts[1]) : 1

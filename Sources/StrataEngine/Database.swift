@@ -29,7 +29,7 @@ public struct DatabaseConfiguration: Sendable {
     /// disk or in the log are never refused.
     public var maxSeries = 1_000_000
     /// Test hook: ends the process at a named step (see `CrashHook`).
-    public var crashHook: CrashHook = .none
+    package var crashHook: CrashHook = .none
     /// Called on the flush thread when flushes start failing (with the error) and when one
     /// succeeds again (nil): a server says so on standard error.
     public var onFlushFailure: (@Sendable (StrataError?) -> Void)?

@@ -5,7 +5,7 @@ import Synchronization
 /// Thin wrappers over the system calls the engine needs, in one place: each retries on
 /// EINTR and throws a `StrataError` naming the call and the path
 /// ("fdatasync /data/trade/ES/2024-01-02/…: Input/output error").
-public enum FileSystem {
+package enum FileSystem {
     package static func failure(_ call: String, _ path: String, _ err: Int32 = errno) -> StrataError {
         let number = Errno(rawValue: err)
         var e = StrataError(.io, "\(call): \(number)", path: path)
@@ -39,22 +39,22 @@ public enum FileSystem {
         if r != 0 { throw failure("fdatasync", path, err) }
     }
 
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }
 
     /// Whether users other than the owner and the group may read the file at `path`.
-    public static func isReadableByOthers(_ path: String) -> Bool {
+    package static func isReadableByOthers(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && st.st_mode & S_IROTH != 0
     }
 
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    public static func fileSize(_ path: String) throws(StrataError) -> Int {
+    package static func fileSize(_ path: String) throws(StrataError) -> Int {
         var st = stat()
         guard stat(path, &st) == 0 else { throw failure("stat", path) }
         return Int(st.st_size)
@@ -62,7 +62,7 @@ public enum FileSystem {
 
     /// Creates a directory and its parents; fsyncs each parent whose entries changed
     /// unless `sync` is false (the caller then syncs the file system itself).
-    public static func makeDirectories(_ path: String, sync: Bool = true) throws(StrataError) {
+    package static func makeDirectories(_ path: String, sync: Bool = true) throws(StrataError) {
         if isDirectory(path) { return }
         let parent = parentDirectory(path)
         if parent != path && !parent.isEmpty { try makeDirectories(parent, sync: sync) }
@@ -72,14 +72,14 @@ public enum FileSystem {
 
     /// The temporary name a file is written under before it is renamed to `path`:
     /// `.<name>.tmp` in the same directory.
-    public static func temporaryPath(for path: String) -> String {
+    package static func temporaryPath(for path: String) -> String {
         let directory = parentDirectory(path)
         let name = String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
         return "\(directory)/.\(name).tmp"
     }
 
     /// Writes `pieces` to a new file at `path` (which must not exist), fdatasync'd if `sync`.
-    public static func writeFile(_ path: String, _ pieces: [[UInt8]], sync: Bool) throws(StrataError) {
+    package static func writeFile(_ path: String, _ pieces: [[UInt8]], sync: Bool) throws(StrataError) {
         let file = try WritableFile(creatingNew: path)
         do {
             for p in pieces { try file.write(p) }
@@ -94,7 +94,7 @@ public enum FileSystem {
 
     /// Flushes every dirty page and inode of the file system holding `path` (syncfs):
     /// one call instead of an fsync per file for large batches.
-    public static func syncFileSystem(_ path: String) throws(StrataError) {
+    package static func syncFileSystem(_ path: String) throws(StrataError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("open", path) }
         defer { close(fd) }
@@ -102,14 +102,14 @@ public enum FileSystem {
         if r != 0 { throw failure("syncfs", path, err) }
     }
 
-    public static func parentDirectory(_ path: String) -> String {
+    package static func parentDirectory(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
     /// Names in a directory, without "." and "..", sorted. Missing directory → [].
-    public static func list(_ path: String) throws(StrataError) -> [String] {
+    package static func list(_ path: String) throws(StrataError) -> [String] {
         guard let dir = opendir(path) else {
             if errno == ENOENT { return [] }
             throw failure("opendir", path)
@@ -125,13 +125,13 @@ public enum FileSystem {
         return names.sorted()
     }
 
-    public static func remove(_ path: String) throws(StrataError) {
+    package static func remove(_ path: String) throws(StrataError) {
         if unlink(path) != 0 && errno != ENOENT { throw failure("unlink", path) }
     }
 
     /// `path` made absolute against the working directory (lexically: `.` and `..` are
     /// kept, links are not resolved). An absolute path comes back as it is.
-    public static func absolutePath(_ path: String) -> String {
+    package static func absolutePath(_ path: String) -> String {
         guard !path.hasPrefix("/") else { return path }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return path }
@@ -142,13 +142,13 @@ public enum FileSystem {
         return (cwd == "/" ? "" : cwd) + "/" + relative
     }
 
-    public static func rename(_ from: String, _ to: String) throws(StrataError) {
+    package static func rename(_ from: String, _ to: String) throws(StrataError) {
         if Glibc.rename(from, to) != 0 { throw failure("rename to \(to)", from) }
     }
 
     /// Removes a file or a directory and everything below it; a symbolic link is removed,
     /// never followed. A path that does not exist is not an error.
-    public static func removeTree(_ path: String) throws(StrataError) {
+    package static func removeTree(_ path: String) throws(StrataError) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if errno == ENOENT { return }
@@ -163,7 +163,7 @@ public enum FileSystem {
     }
 
     /// Makes a new, empty directory under `$TMPDIR` (else /tmp) named `<prefix>XXXXXX`.
-    public static func makeTemporaryDirectory(prefix: String) throws(StrataError) -> String {
+    package static func makeTemporaryDirectory(prefix: String) throws(StrataError) -> String {
         let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/\(prefix)XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
@@ -172,11 +172,11 @@ public enum FileSystem {
     }
 
     /// Gives the file at `existing` a second name (a hard link).
-    public static func link(_ existing: String, _ new: String) throws(StrataError) {
+    package static func link(_ existing: String, _ new: String) throws(StrataError) {
         if Glibc.link(existing, new) != 0 { throw failure("link to \(new)", existing) }
     }
 
-    public static func syncDirectory(_ path: String) throws(StrataError) {
+    package static func syncDirectory(_ path: String) throws(StrataError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("open directory", path) }
         defer { close(fd) }
@@ -187,7 +187,7 @@ public enum FileSystem {
     /// Writes `pieces` to `path` crash-safely: a temporary file in the same directory,
     /// fdatasync, rename over `path`, fsync the directory. A crash leaves either no file
     /// or the whole file, never a part of one under the final name.
-    public static func writeAtomically(_ path: String, _ pieces: [[UInt8]]) throws(StrataError) {
+    package static func writeAtomically(_ path: String, _ pieces: [[UInt8]]) throws(StrataError) {
         let temporary = temporaryPath(for: path)
         try? remove(temporary)  // left by a crashed writer
         try writeFile(temporary, pieces, sync: true)
@@ -197,28 +197,28 @@ public enum FileSystem {
 }
 
 /// A file open for writing, owned by one value and closed exactly once.
-public final class WritableFile {
-    public let path: String
+package final class WritableFile {
+    package let path: String
     private var fd: Int32
 
     /// Creates the file; fails if it exists, so two writers never share one.
-    public init(creatingNew path: String) throws(StrataError) {
+    package init(creatingNew path: String) throws(StrataError) {
         self.path = path
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystem.failure("create", path) }
         self.fd = fd
     }
 
-    public func write(_ bytes: [UInt8]) throws(StrataError) {
+    package func write(_ bytes: [UInt8]) throws(StrataError) {
         try FileSystem.writeAll(fd, bytes, path: path)
     }
 
     /// Makes the written data durable (fdatasync).
-    public func dataSync() throws(StrataError) {
+    package func dataSync() throws(StrataError) {
         try FileSystem.dataSync(fd, path: path)
     }
 
-    public func close() throws(StrataError) {
+    package func close() throws(StrataError) {
         guard fd >= 0 else { return }
         let r = Glibc.close(fd)
         fd = -1
@@ -231,14 +231,14 @@ public final class WritableFile {
 }
 
 /// An exclusive advisory lock (flock) on a file, released by `unlock` or deinit.
-public final class FileLock: Sendable {
+package final class FileLock: Sendable {
     /// The lock file's descriptor while held; -1 once unlocked. Guarded: `unlock` may race
     /// with `deinit` or a second `unlock` from another thread, and must close it once.
     private let fd: Mutex<Int32>
 
     /// What the holder of a store's lock does with it, recorded in the lock file beside its
     /// pid (`<pid> <kind>`), so a process that finds the store taken can say who has it.
-    public enum Kind: String, Sendable {
+    package enum Kind: String, Sendable {
         /// A short write (a bulk ingest, a compaction): waited for.
         case write
         /// A live database (`strata serve`, `ingest --live`) that keeps the store open: not
@@ -250,7 +250,7 @@ public final class FileLock: Sendable {
     /// fails with `.conflict` if it is still held after `patienceMilliseconds` (a short
     /// patience covers a forked child that has not yet exec'd and closed its copy), or at
     /// once when the holder is a live process that keeps the store open.
-    public init(path: String, wait: Bool = true, patienceMilliseconds: Int = 2000, kind: Kind = .write) throws(StrataError) {
+    package init(path: String, wait: Bool = true, patienceMilliseconds: Int = 2000, kind: Kind = .write) throws(StrataError) {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystem.failure("open lock file", path) }
         var waited = 0
@@ -281,10 +281,10 @@ public final class FileLock: Sendable {
 
     /// The process recorded as holding a lock: its pid, what it does with the store, and
     /// its command line (from /proc). Nil when the record is missing or its process is gone.
-    public struct Holder: Sendable, Equatable {
-        public var pid: Int32
-        public var kind: Kind
-        public var command: String
+    package struct Holder: Sendable, Equatable {
+        package var pid: Int32
+        package var kind: Kind
+        package var command: String
     }
 
     package static func holder(_ fd: Int32) -> Holder? {
@@ -309,7 +309,7 @@ public final class FileLock: Sendable {
     }
 
     /// The holder of the lock at `path`, if a live process holds it now.
-    public static func holder(of path: String) -> Holder? {
+    package static func holder(of path: String) -> Holder? {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -329,7 +329,7 @@ public final class FileLock: Sendable {
         }
     }
 
-    public func unlock() {
+    package func unlock() {
         let held = fd.withLock { fd in
             defer { fd = -1 }
             return fd

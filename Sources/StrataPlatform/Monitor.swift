@@ -4,11 +4,11 @@ import Glibc
 /// A mutex with a condition variable, for the engine's background threads (WAL sync,
 /// flush) and the callers that wait on them. Swift's `Mutex` has no condition; this owns
 /// one pthread mutex and one pthread condition, freed in deinit.
-public final class Monitor: @unchecked Sendable {
+package final class Monitor: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
-    public init() {
+    package init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -26,19 +26,19 @@ public final class Monitor: @unchecked Sendable {
         condition.deallocate()
     }
 
-    public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    package func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Waits for a signal; call with the lock held (inside `withLock`).
-    public func wait() {
+    package func wait() {
         pthread_cond_wait(condition, mutex)
     }
 
     /// Waits for a signal or until `nanoseconds` have passed; call with the lock held.
-    public func wait(nanoseconds: Int64) {
+    package func wait(nanoseconds: Int64) {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let total = Int64(now.tv_nsec) + nanoseconds % 1_000_000_000
@@ -47,13 +47,13 @@ public final class Monitor: @unchecked Sendable {
         pthread_cond_timedwait(condition, mutex, &deadline)
     }
 
-    public func broadcast() {
+    package func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }
 
 /// Monotonic clock in nanoseconds (for ages and latencies, never for data).
-public func monotonicNanoseconds() -> Int64 {
+package func monotonicNanoseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)

@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 
 /// The processors this process may run on.
-public let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+package let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
 /// `transform` over `items` on up to `workers` threads (every processor by default), each
 /// worker taking the next item; results in the items' order. Runs in the caller's thread
@@ -14,7 +14,7 @@ public let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 /// Work that computes runs on Dispatch's worker threads. Work that `blocks` (waits on the
 /// network) runs on threads of its own, the caller's among them: Dispatch's threads are
 /// also the ones Swift concurrency's tasks run on.
-public func parallelMap<T: Sendable, R: Sendable, E: Error>(_ items: [T], workers: Int = processorCount, parallelFrom: Int = 2,
+package func parallelMap<T: Sendable, R: Sendable, E: Error>(_ items: [T], workers: Int = processorCount, parallelFrom: Int = 2,
                                                             blocks: Bool = false,
                                                             _ transform: @Sendable (T) throws(E) -> R) throws(E) -> [R] {
     let workers = min(workers, items.count)

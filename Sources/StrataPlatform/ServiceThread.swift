@@ -1,8 +1,8 @@
 /// A background loop that can be stopped: `start` runs the body on its own thread; the
 /// body checks `isStopping` and sleeps with `pause`, which `stop` cuts short before it
 /// joins the thread. The mirror, the Redis publisher and the server's scheduler run on one.
-public final class ServiceThread: @unchecked Sendable {
-    public let name: String
+package final class ServiceThread: @unchecked Sendable {
+    package let name: String
     private let monitor = Monitor()
     // Guarded by `monitor`:
     private var stopping = false
@@ -10,10 +10,10 @@ public final class ServiceThread: @unchecked Sendable {
     private var woken = false
     private var thread: BackgroundThread?
 
-    public init(name: String) { self.name = name }
+    package init(name: String) { self.name = name }
 
     /// Starts `body` unless it is running already.
-    public func start(_ body: @escaping @Sendable () -> Void) {
+    package func start(_ body: @escaping @Sendable () -> Void) {
         monitor.withLock {
             guard thread == nil else { return }
             stopping = false
@@ -22,7 +22,7 @@ public final class ServiceThread: @unchecked Sendable {
     }
 
     /// Asks the body to stop, wakes it from `pause`, and waits for it to return.
-    public func stop() {
+    package func stop() {
         let t = monitor.withLock { () -> BackgroundThread? in
             stopping = true
             monitor.broadcast()
@@ -32,19 +32,19 @@ public final class ServiceThread: @unchecked Sendable {
         monitor.withLock { thread = nil }
     }
 
-    public var isStopping: Bool { monitor.withLock { stopping } }
+    package var isStopping: Bool { monitor.withLock { stopping } }
 
     /// How a `pause` ended.
-    public enum PauseOutcome: Sendable, Equatable {
+    package enum PauseOutcome: Sendable, Equatable {
         case timedOut, woken, stopping
     }
 
     /// Sleeps up to `nanoseconds` unless woken (`wake`) or stopped meanwhile; returns false
     /// when stopping.
-    public func pause(nanoseconds: Int64) -> Bool { pauseOutcome(nanoseconds: nanoseconds) != .stopping }
+    package func pause(nanoseconds: Int64) -> Bool { pauseOutcome(nanoseconds: nanoseconds) != .stopping }
 
     /// `pause`, saying how it ended.
-    public func pauseOutcome(nanoseconds: Int64) -> PauseOutcome {
+    package func pauseOutcome(nanoseconds: Int64) -> PauseOutcome {
         monitor.withLock {
             if !stopping && !woken { monitor.wait(nanoseconds: nanoseconds) }
             defer { woken = false }
@@ -53,12 +53,12 @@ public final class ServiceThread: @unchecked Sendable {
     }
 
     /// Cuts the body's current or next `pause` short: there is work (the log has new records).
-    public func wake() {
+    package func wake() {
         monitor.withLock {
             woken = true
             monitor.broadcast()
         }
     }
 
-    public func pause(milliseconds: Int) -> Bool { pause(nanoseconds: Int64(milliseconds) * 1_000_000) }
+    package func pause(milliseconds: Int) -> Bool { pause(nanoseconds: Int64(milliseconds) * 1_000_000) }
 }
