@@ -43,7 +43,7 @@ extension Database {
                 monitor.withLock {
                     state.lastFlushError = error
                     state.counters.flushFailures += 1
-                    if state.memoryBytes >= configuration.memoryLimit { wakeMemoryWaiters(error) }
+                    if state.memtable.bytes >= configuration.memoryLimit { wakeMemoryWaiters(error) }
                     monitor.broadcast()
                 }
                 continue
@@ -65,19 +65,19 @@ extension Database {
     /// Series to flush now. Lock held.
     func dueSeries() -> [SeriesKey] {
         // Half the memory used, or appenders waiting for memory: everything goes.
-        if state.memoryBytes >= configuration.memoryLimit / 2 || !state.memoryWaiters.isEmpty || state.blockedAppenders > 0 {
-            return Array(state.active.keys)
+        if state.memtable.bytes >= configuration.memoryLimit / 2 || !state.memoryWaiters.isEmpty || state.blockedAppenders > 0 {
+            return Array(state.memtable.active.keys)
         }
         let now = monotonicNanoseconds()
         let flushRows = state.tunedFlushRows ?? configuration.flushRows
-        return state.active.compactMap { key, buffer in
+        return state.memtable.active.compactMap { key, buffer in
             buffer.rows >= flushRows || now - buffer.since >= configuration.flushAge ? key : nil
         }
     }
 
     /// Flushes every series with unflushed rows (or only the big and old ones).
     func flush(all: Bool, removingLogFiles: Bool = true) throws(StrataError) -> [SeriesDay: DayManifest] {
-        let keys = monitor.withLock { all ? Array(state.active.keys) : dueSeries() }
+        let keys = monitor.withLock { all ? Array(state.memtable.active.keys) : dueSeries() }
         return try flush(keys, removingLogFiles: removingLogFiles)
     }
 
@@ -91,25 +91,18 @@ extension Database {
         let taken: [(SeriesKey, SeriesBuffer)] = try monitor.withLock { () throws(StrataError) in
             if state.finished { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
             if let failure = state.failure { throw failure }
-            var out: [(SeriesKey, SeriesBuffer)] = []
-            for k in keys.sorted() {
-                guard let b = state.active.removeValue(forKey: k) else { continue }
-                state.flushing[k] = b
-                out.append((k, b))
-            }
-            return out
+            return state.memtable.beginFlush(keys)
         }
         if taken.isEmpty { return [:] }
         var new: [Store.NewSegment] = []
         var batch: [Store.SeriesRows] = []
         var flushedThrough: [SeriesKey: WALPosition] = [:]
-        var rows = 0, bytes = 0
+        var rows = 0
         for (key, buffer) in taken {
             let merged = buffer.merged()
             batch.append(Store.SeriesRows(series: key, schema: merged.schema, rows: merged.rows))
             flushedThrough[key] = buffer.lastEnd
             rows += buffer.rows
-            bytes += buffer.bytes
         }
         let result: [SeriesDay: DayManifest]
         var switching = false
@@ -143,12 +136,7 @@ extension Database {
             }
             // Nothing switched: the rows go back in front of whatever arrived meanwhile.
             monitor.withLock {
-                for (key, buffer) in taken {
-                    state.flushing[key] = nil
-                    var restored = buffer
-                    if let newer = state.active[key] { restored.append(newer) }
-                    state.active[key] = restored
-                }
+                state.memtable.abortFlush(taken)
                 if switching { endSwitch(taken.map(\.0)) }
                 monitor.broadcast()
             }
@@ -156,14 +144,13 @@ extension Database {
         }
         try configuration.crashHook.check(.flushCommitted)
         monitor.withLock {
-            for (key, _) in taken { state.flushing[key] = nil }
-            state.memoryBytes -= bytes
+            state.memtable.endFlush(taken)
             state.counters.flushes += 1
             state.counters.rowsFlushed += rows
             state.counters.segmentsWritten += new.count
             state.lastFlushError = nil
             endSwitch(taken.map(\.0))
-            if state.memoryBytes < configuration.memoryLimit { wakeMemoryWaiters() }
+            if state.memtable.bytes < configuration.memoryLimit { wakeMemoryWaiters() }
         }
         if removingLogFiles { try removeObsoleteWALFiles() }
         return result
@@ -186,7 +173,7 @@ extension Database {
         let current = wal.currentSequence
         try limitRetention()
         let oldestNeeded = monitor.withLock {
-            ((Array(state.active.values) + Array(state.flushing.values)).map(\.firstPosition.file) + state.retentions.values.map(\.file)).min() ?? current
+            ([state.memtable.oldestLogFile].compactMap { $0 } + state.retentions.values.map(\.file)).min() ?? current
         }
         for file in try WriteAheadLog.files(in: wal.directory) where file.sequence < min(oldestNeeded, current) {
             try FileSystem.remove(file.path)

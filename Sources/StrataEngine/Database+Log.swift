@@ -36,7 +36,7 @@ extension Database {
     /// counts the answer (`backpressureRefusals`) and asks for a flush.
     public func isMemoryFull(countingRefusal: Bool = false) -> Bool {
         monitor.withLock {
-            let full = state.memoryBytes + state.reservedBytes >= configuration.memoryLimit
+            let full = state.memtable.used >= configuration.memoryLimit
             if full && countingRefusal { refusedForMemory() }
             return full
         }

@@ -106,11 +106,7 @@ extension Database {
 
     /// Drops unflushed rows of `series` in the range. Lock held.
     func deleteFromMemory(_ series: SeriesKey, from: Int64, to: Int64) {
-        guard var buffer = state.active[series] else { return }
-        let before = buffer.bytes
-        if buffer.delete(from: from, to: to) > 0 {
-            state.memoryBytes -= before - buffer.bytes
-            state.active[series] = buffer.rows == 0 ? nil : buffer
+        if state.memtable.delete(series, from: from, to: to) {
             // Appenders waiting for memory may fit now.
             wakeMemoryWaiters()
             monitor.broadcast()

@@ -34,7 +34,7 @@ extension Database {
                         report.records += 1
                         try replay(entry.record, start: entry.start, end: entry.end, report: &report, manifest: manifest)
                         if case .delete = entry.record { manifests = [:] }
-                        if monitor.withLock({ state.memoryBytes >= configuration.memoryLimit / 2 }) {
+                        if monitor.withLock({ state.memtable.bytes >= configuration.memoryLimit / 2 }) {
                             // Memory is bounded during replay too; the log files stay until
                             // the whole log is replayed.
                             _ = try writer.withLock { () throws(StrataError) in try flush(all: true, removingLogFiles: false) }

@@ -83,14 +83,8 @@ public final class Database: @unchecked Sendable {
     struct State {
         /// Per reader of the log, where log files are kept from (`retainLog`).
         var retentions: [String: WALPosition] = [:]
-        var active: [SeriesKey: SeriesBuffer] = [:]
-        /// Buffers being written into segments; still visible to queries.
-        var flushing: [SeriesKey: SeriesBuffer] = [:]
-        var memoryBytes = 0
-        /// Bytes of appends that passed the memory check and are on their way into the
-        /// memtable (between `reserveMemory` and `enter`): counted against the bound, so
-        /// that appenders checking at the same time cannot all fit into the same room.
-        var reservedBytes = 0
+        /// Rows not yet in segments, and the memory they take.
+        var memtable = Memtable()
         var schemas: [String: MeasurementSchema] = [:]
         /// Per series, odd while its manifests are being switched (a seqlock for queries).
         var generation: [SeriesKey: UInt64] = [:]
@@ -291,7 +285,7 @@ public final class Database: @unchecked Sendable {
     func enter(_ prepared: PreparedBatch) throws(StrataError) -> WALPosition {
         let end = try monitor.withLock { () throws(StrataError) -> WALPosition in
             // The reservation becomes memtable bytes below (or is given up if this throws).
-            state.reservedBytes -= prepared.bytes
+            state.memtable.unreserve(prepared.bytes)
             if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
             if let failure = state.failure { throw failure }
             // Check every schema before writing anything, so a conflict writes nothing.
@@ -340,14 +334,10 @@ public final class Database: @unchecked Sendable {
     /// Adds rows to the memtable. Lock held.
     func insert(_ chunk: RowChunk, bytes: Int, series: SeriesKey, start: WALPosition, end: WALPosition, now: Int64) {
         state.series.insert(series)
-        var buffer = state.active.removeValue(forKey: series) ?? SeriesBuffer(first: start, since: now)
-        buffer.add(chunk, bytes: bytes, start: start, end: end)
+        let buffer = state.memtable.insert(chunk, bytes: bytes, series: series, start: start, end: end, now: now)
         if buffer.rows >= (state.tunedFlushRows ?? configuration.flushRows) { requestFlush() }
-        state.active[series] = buffer
-        state.memoryBytes += bytes
-        state.memoryPeak = max(state.memoryPeak, state.memoryBytes)
-        state.counters.memoryPeakBytes = max(state.counters.memoryPeakBytes, state.memoryBytes)
-        if state.memoryBytes >= configuration.memoryLimit / 2 { requestFlush() }
+        state.counters.memoryPeakBytes = max(state.counters.memoryPeakBytes, state.memtable.bytes)
+        if state.memtable.bytes >= configuration.memoryLimit / 2 { requestFlush() }
     }
 
     /// Wakes the flush thread. Lock held.
@@ -374,7 +364,7 @@ public final class Database: @unchecked Sendable {
                     } else if let failure = state.failure {
                         continuation.resume(returning: .fail(failure))
                     } else if fits(bytes) {
-                        state.reservedBytes += bytes
+                        state.memtable.reserve(bytes)
                         continuation.resume(returning: .proceed)
                     } else if !waiting {
                         refusedForMemory()
@@ -405,7 +395,7 @@ public final class Database: @unchecked Sendable {
     /// the batches reserved (an empty memtable takes any batch, so one larger than the
     /// bound still goes in). Lock held.
     func fits(_ bytes: Int) -> Bool {
-        let taken = state.memoryBytes + state.reservedBytes
+        let taken = state.memtable.used
         return taken == 0 || taken + bytes <= configuration.memoryLimit
     }
 
@@ -427,7 +417,7 @@ public final class Database: @unchecked Sendable {
                 if let e = state.lastFlushError, !fits(bytes) { throw e }
             }
             if state.closed { throw StrataError(.invalidInput, "the database is closed", path: store.directory) }
-            state.reservedBytes += bytes
+            state.memtable.reserve(bytes)
         }
     }
 
@@ -466,7 +456,7 @@ public final class Database: @unchecked Sendable {
                 // After a half-failed write, memory and manifests may both hold some rows.
                 if let failure = state.failure { throw failure }
                 guard (state.generation[series] ?? 0) == before else { return nil }
-                let memory = (state.flushing[series]?.chunks ?? []) + (state.active[series]?.chunks ?? [])
+                let memory = state.memtable.chunks(of: series)
                 return SeriesSnapshot(series: series, schema: try knownSchema(series.measurement), days: views, memory: memory)
             }
             if let taken { return taken }
@@ -485,14 +475,14 @@ public final class Database: @unchecked Sendable {
 
     /// Series with unflushed rows.
     public func seriesInMemory() -> [SeriesKey] {
-        monitor.withLock { Array(Set(state.active.keys).union(state.flushing.keys)).sorted() }
+        monitor.withLock { state.memtable.series.sorted() }
     }
 
     public var statistics: DatabaseStatistics {
         var s = monitor.withLock {
             var c = state.counters
-            c.memoryBytes = state.memoryBytes
-            c.unflushedRows = state.active.values.reduce(0) { $0 + $1.rows } + state.flushing.values.reduce(0) { $0 + $1.rows }
+            c.memoryBytes = state.memtable.bytes
+            c.unflushedRows = state.memtable.rows
             c.flushError = state.lastFlushError?.description
             return c
         }
@@ -510,15 +500,14 @@ public final class Database: @unchecked Sendable {
         precondition(rows >= 1, "a flush needs rows")
         monitor.withLock {
             state.tunedFlushRows = rows
-            if state.active.values.contains(where: { $0.rows >= rows }) { requestFlush() }
+            if state.memtable.active.values.contains(where: { $0.rows >= rows }) { requestFlush() }
         }
     }
 
     /// The most memory the memtable held since the last call (or since open).
     public func takeMemoryPeak() -> Int {
         monitor.withLock {
-            defer { state.memoryPeak = state.memoryBytes }
-            return state.memoryPeak
+            state.memtable.takePeak()
         }
     }
 
