@@ -54,18 +54,31 @@ public final class PostgresConnection: @unchecked Sendable {
         let keywords = ["connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname"]
         let values = ["10", "1", "30", "10", "3", dsn]
         let connection: OpaquePointer? = withArrayOfCStrings(keywords) { k in
-            withArrayOfCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+            withArrayOfCStrings(values) { v in PQconnectStartParams(k, v, 1) }
         }
         guard let connection else {
             throw StrataError(.io, "cannot allocate a PostgreSQL connection to \(described)")
         }
+        // A server's refusal during start-up (a wrong password, an unknown database) reaches
+        // a client only as text, with its SQLSTATE only in verbose messages: asked for here,
+        // so that the refusal is classified by its code.
+        PQsetErrorVerbosity(connection, PQERRORS_VERBOSE)
+        Self.finishConnecting(connection)
         guard PQstatus(connection) == CONNECTION_OK else {
-            let message = PostgresConnection.connectionMessage(connection)
+            let (message, state) = PostgresConnection.startupFailure(connection)
             PQfinish(connection)
-            let denied = message.contains("password authentication failed") || message.contains("no password supplied")
-                || message.contains("authentication failed")
-            throw StrataError(denied ? .denied : .io, "cannot connect to PostgreSQL at \(described): \(message)")
+            var e = StrataError(.io, "cannot connect to PostgreSQL at \(described): \(message)")
+            if let state {
+                e.serviceCode = ServiceCode(scheme: "SQLSTATE", value: state)
+                // Class 28 is "invalid authorization specification" (28P01: wrong password,
+                // 28000: no such role or not allowed by pg_hba.conf); 42501: no privilege.
+                if state.hasPrefix("28") || state == "42501" { e.code = .denied }
+            } else if PQconnectionNeedsPassword(connection) == 1 {
+                e.code = .denied
+            }
+            throw e
         }
+        PQsetErrorVerbosity(connection, PQERRORS_DEFAULT)
         handle = connection
         strata_pq_silence_notices(connection)
         server = described
@@ -78,6 +91,48 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Whether the connection is still usable (false after the server went away).
     public var isOK: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// Drives a connection started with `PQconnectStartParams` until it is made or fails,
+    /// within its `connect_timeout` (libpq leaves the wait to the caller when asked to poll).
+    static func finishConnecting(_ connection: OpaquePointer) {
+        let seconds = PQconninfo(connection).map { options in
+            defer { PQconninfoFree(options) }
+            return values(options)["connect_timeout"].flatMap { Int($0) } ?? 0
+        } ?? 0
+        let deadline = seconds > 0 ? monotonicNanoseconds() + Int64(seconds) * 1_000_000_000 : Int64.max
+        var status = PGRES_POLLING_WRITING
+        while status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED {
+            let left = deadline == .max ? -1 : Int32(clamping: max(0, (deadline - monotonicNanoseconds()) / 1_000_000))
+            var wait = pollfd(fd: PQsocket(connection), events: Int16(status == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
+            if poll(&wait, 1, left) == 0 && deadline != .max && monotonicNanoseconds() >= deadline { return }
+            status = PQconnectPoll(connection)
+        }
+    }
+
+    /// A failed start-up's message (one line per address tried, without libpq's LOCATION
+    /// lines) and the SQLSTATE the server gave, from its verbose form `FATAL:  28P01: …`.
+    static func startupFailure(_ connection: OpaquePointer) -> (message: String, sqlState: String?) {
+        guard let raw = PQerrorMessage(connection) else { return ("unknown error", nil) }
+        var state: String?
+        var lines: [String] = []
+        for line in String(cString: raw).split(separator: "\n") {
+            var text = String(line.trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+            if text.hasPrefix("LOCATION:") || text.isEmpty { continue }
+            for severity in ["FATAL:  ", "ERROR:  ", "PANIC:  "] {
+                guard let start = text.indices.first(where: { text[$0...].hasPrefix(severity) }) else { continue }
+                let after = text.index(start, offsetBy: severity.count)
+                let rest = text[after...]
+                let code = rest.prefix(5)
+                if code.count == 5, code.allSatisfy({ ($0.isASCII && $0.isNumber) || ($0 >= "A" && $0 <= "Z") }), rest.dropFirst(5).hasPrefix(": ") {
+                    state = state ?? String(code)
+                    text = String(text[..<after]) + String(rest.dropFirst(7))
+                }
+                break
+            }
+            lines.append(text)
+        }
+        return (lines.isEmpty ? "unknown error" : lines.joined(separator: "; "), state)
+    }
 
     static func connectionMessage(_ connection: OpaquePointer) -> String {
         guard let raw = PQerrorMessage(connection) else { return "unknown error" }

@@ -65,6 +65,20 @@ struct PostgresConnectionTests {
         }
     }
 
+    /// A refusal at start-up is classified by the SQLSTATE the server gave, not by its words:
+    /// a wrong password is class 28 (denied), a database that does not exist is 3D000 (not a
+    /// denial), and the message keeps the server's words without libpq's LOCATION line.
+    @Test func startUpRefusalsAreClassifiedByTheirCode() throws {
+        #expect { try PostgresConnection(PostgresTestServer.dsn(replacing: "password", with: "wrong-\(getpid())")) } throws: {
+            let e = $0 as! StrataError
+            return e.code == .denied && e.sqlState == "28P01" && !e.message.contains("LOCATION")
+        }
+        #expect { try PostgresConnection(PostgresTestServer.dsn(replacing: "dbname", with: "no_such_db_\(getpid())")) } throws: {
+            let e = $0 as! StrataError
+            return e.code == .io && e.sqlState == "3D000" && e.message.contains("FATAL:  database \"no_such_db_") && e.message.contains("does not exist")
+        }
+    }
+
     @Test func anUnreachableServerIsAClearError() throws {
         // A port nothing listens on.
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
