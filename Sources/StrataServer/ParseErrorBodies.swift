@@ -1,5 +1,6 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 import StrataEngine
 import StrataText
@@ -37,7 +38,7 @@ final class ParseErrorBodies: ChannelDuplexHandler, RemovableChannelHandler {
     /// The parser's error in words.
     static func message(_ error: any Error) -> String {
         let text = String(describing: error)
-        if text.contains("overflow") { return "the request line and headers are larger than 80 KiB (\(text))" }
+        if case .headerOverflow? = error as? HTTPParserError { return "the request line and headers are larger than 80 KiB (\(text))" }
         return "the request is not valid HTTP/1.1 (\(text))"
     }
 }
