@@ -8,36 +8,25 @@ import Testing
 
 /// Any number of readers of the write-ahead log, each with its own retention, woken by the
 /// log when records become durable rather than polling for them.
-@Suite struct LogReadersTests {
-    let root = TemporaryDirectory()
-    let es = try! SeriesKey(measurement: "trade", symbol: "ESH4")
-    let base = ns("2024-01-02T14:30:00Z")
-
-    func open(_ policy: FsyncPolicy = .always) throws -> Database {
-        var c = DatabaseConfiguration()
-        c.fsync = policy
-        c.walFileSize = 1 << 12  // many small files
-        return try Database(directory: root.path, configuration: c)
-    }
-
+extension LogReaderTests {
     func append(_ db: Database, _ range: Range<Int>) throws {
         for i in range {
             try db.appendBlocking([Store.SeriesRows(series: es, schema: TradeRows.schema, rows: TradeRows.rows([base + Int64(i)], firstSeq: Int64(i)))])
         }
     }
 
-    func walFiles() -> [UInt64] {
+    func walSequences() -> [UInt64] {
         ((try? WriteAheadLog.files(in: "\(root.path)/_wal")) ?? []).map(\.sequence)
     }
 
     @Test func eachReaderKeepsItsOwnRetentionAcrossRestarts() throws {
         var db = try open()
         try append(db, 0..<100)
-        let middle = WALPosition(file: walFiles()[walFiles().count / 2], offset: 16)
+        let middle = WALPosition(file: walSequences()[walSequences().count / 2], offset: 16)
         try db.retainLog(from: .zero)                       // the mirror, from the start
         try db.retainLog(from: middle, for: "analytics")   // another reader, from the middle
         try db.flush()
-        #expect(walFiles().first == 1, "the mirror keeps every file")
+        #expect(walSequences().first == 1, "the mirror keeps every file")
         #expect(db.logRetention == .zero && db.logRetention(for: "analytics") == middle)
         #expect(FileSystem.exists(root.path + "/_wal/_retain") && FileSystem.exists(root.path + "/_wal/_retain.analytics"))
         try db.close()
@@ -48,12 +37,12 @@ import Testing
         try db.releaseLog()
         try append(db, 100..<101)
         try db.flush()
-        #expect(walFiles().first == middle.file, "\(walFiles())")
+        #expect(walSequences().first == middle.file, "\(walSequences())")
         try db.releaseLog(for: "analytics")
         try append(db, 101..<102)
         try db.flush()
         #expect(db.logRetention == nil && !FileSystem.exists(root.path + "/_wal/_retain.analytics"))
-        #expect(walFiles().first ?? 0 > middle.file)
+        #expect(walSequences().first ?? 0 > middle.file)
         try db.close()
     }
 
@@ -66,7 +55,7 @@ import Testing
         let db = try Database(directory: root.path, configuration: c)
         try db.retainLog(from: .zero)
         try append(db, 0..<200)
-        let recent = WALPosition(file: walFiles().last!, offset: 16)
+        let recent = WALPosition(file: walSequences().last!, offset: 16)
         try db.retainLog(from: recent, for: "recent")
         try db.flush()
         #expect(db.logRetention(for: Database.mirrorReader) == nil && db.logRetention(for: "recent") == recent)
