@@ -48,11 +48,7 @@ extension LogReaderTests {
 
     /// Past the bound, retentions are dropped oldest first until the rest fit.
     @Test func theOldestRetentionIsDroppedFirstPastTheBound() throws {
-        var c = DatabaseConfiguration()
-        c.fsync = .none
-        c.walFileSize = 1 << 12
-        c.maxRetainedLogBytes = 1 << 14
-        let db = try Database(directory: root.path, configuration: c)
+        let db = try open(.none, maxRetainedLogBytes: 1 << 14)
         try db.retainLog(from: .zero)
         try append(db, 0..<200)
         let recent = WALPosition(file: walSequences().last!, offset: 16)

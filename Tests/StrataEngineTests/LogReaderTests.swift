@@ -12,10 +12,12 @@ import Testing
     let es = try! SeriesKey(measurement: "trade", symbol: "ESH4")
     let base = ns("2024-01-02T14:30:00Z")
 
-    func open(_ policy: FsyncPolicy = .always) throws -> Database {
+    /// A store of many small log files; `maxRetainedLogBytes` bounds what readers may keep.
+    func open(_ policy: FsyncPolicy = .always, maxRetainedLogBytes: Int? = nil) throws -> Database {
         var c = DatabaseConfiguration()
         c.fsync = policy
         c.walFileSize = 1 << 12  // many small files
+        if let maxRetainedLogBytes { c.maxRetainedLogBytes = maxRetainedLogBytes }
         return try Database(directory: root.path, configuration: c)
     }
 
@@ -119,11 +121,7 @@ import Testing
 
     /// A mirror that is down for long must not fill the disk: past the bound, the log is let go.
     @Test func retentionIsDroppedPastItsBound() throws {
-        var c = DatabaseConfiguration()
-        c.fsync = .none
-        c.walFileSize = 1 << 12
-        c.maxRetainedLogBytes = 1 << 14
-        let db = try Database(directory: root.path, configuration: c)
+        let db = try open(.none, maxRetainedLogBytes: 1 << 14)
         try db.retainLog(from: .zero)
         for i in 0..<200 {
             try db.appendBlocking([Store.SeriesRows(series: es, schema: TradeRows.schema, rows: TradeRows.rows([base + Int64(i)], firstSeq: Int64(i)))])
