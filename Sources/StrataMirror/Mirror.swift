@@ -233,29 +233,12 @@ public final class Mirror: @unchecked Sendable {
             $0.lastError = nil
         }
         if let change = reachability.reached() { configuration.onReachabilityChange(change) }
-        var lastDurable = WALPosition.zero
-        var lastGrowth = monotonicNanoseconds()
-        var waitingSince: Int64?
+        var pacer = MirrorPacer(batchBytes: configuration.batchBytes, quietMilliseconds: configuration.quietMilliseconds, now: monotonicNanoseconds())
         while !isStopping {
             let durable = database.durableLogPosition
-            // Yield to bursts of ingest: while the log is growing and the backlog is small,
-            // wait for a quiet moment (a full batch of backlog goes at once regardless).
-            let now = monotonicNanoseconds()
-            if durable != lastDurable {
-                lastDurable = durable
-                lastGrowth = now
-            }
-            let backlog = durable.file == cursor.position.file ? Int(durable.offset) - Int(cursor.position.offset) : configuration.batchBytes
-            if durable > cursor.position {
-                waitingSince = waitingSince ?? now
-            } else {
-                waitingSince = nil
-            }
-            // …but no record waits more than a second for it.
-            if durable > cursor.position, backlog < configuration.batchBytes,
-               now - lastGrowth < Int64(configuration.quietMilliseconds) * 1_000_000,
-               now - (waitingSince ?? now) < 1_000_000_000 {
-                if !pause(configuration.pollMilliseconds) { return }
+            if pacer.next(durable: durable, cursor: cursor.position, now: monotonicNanoseconds()) == .wait {
+                // A wait for a quiet moment: the log's wakes (it is growing) do not cut it short.
+                if !worker.sleep(nanoseconds: Int64(configuration.pollMilliseconds) * 1_000_000) { return }
                 continue
             }
             let batch = try nextBatch(after: cursor.position)

@@ -52,6 +52,21 @@ package final class ServiceThread: @unchecked Sendable {
         }
     }
 
+    /// Sleeps `nanoseconds` unless stopped meanwhile, whatever wakes it (a wake stays for
+    /// the next `pause`); returns false when stopping. For a body that waits on purpose — for
+    /// a quiet moment while the log grows — rather than for work.
+    package func sleep(nanoseconds: Int64) -> Bool {
+        let deadline = monotonicNanoseconds() + nanoseconds
+        return monitor.withLock {
+            while !stopping {
+                let left = deadline - monotonicNanoseconds()
+                if left <= 0 { break }
+                monitor.wait(nanoseconds: left)
+            }
+            return !stopping
+        }
+    }
+
     /// Cuts the body's current or next `pause` short: there is work (the log has new records).
     package func wake() {
         monitor.withLock {
