@@ -108,7 +108,7 @@ struct ArchiveCommand: ParsableCommand {
                 }
                 let archive = try archiveOption.open(store)
                 let started = now()
-                let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
+                let summary = try withStore(store, archive: archive) { database in
                     try archive.push(database, olderThan: age, measurement: measurement)
                 }
                 var out = Output()
@@ -202,7 +202,7 @@ struct ArchiveCommand: ParsableCommand {
                 let archive = try archiveOption.open(store)
                 let series = try SeriesKey(measurement: measurement, symbol: symbol)
                 let (fromNs, toNs) = (try parseTime(from, option: "--from"), try parseRangeEnd(to, option: "--to"))
-                let restored = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
+                let restored = try withStore(store, archive: archive) { database in
                     try archive.restore(database, series: series, from: fromNs, to: toNs)
                 }
                 var out = Output()
@@ -210,14 +210,5 @@ struct ArchiveCommand: ParsableCommand {
                 out.flush()
             }
         }
-    }
-}
-
-extension Archive {
-    /// `base` (the configuration file's settings), reading archived days from this archive.
-    func databaseConfiguration(_ base: DatabaseConfiguration) -> DatabaseConfiguration {
-        var configuration = base
-        configuration.store.coldStorage = self
-        return configuration
     }
 }

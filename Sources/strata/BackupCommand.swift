@@ -28,7 +28,7 @@ struct BackupCommand: ParsableCommand {
                 let archive = try archiveOption.open(store)
                 let backups = Backups(objects: archive.objects, keyring: archive.keyring)
                 let started = now()
-                let summary = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
+                let summary = try withStore(store, archive: archive) { database in
                     // A typo is an error, not an empty backup.
                     if let measurement { _ = try database.existingSeries(measurement: measurement, symbols: symbol.isEmpty ? nil : symbol) }
                     return try backups.create(database, measurement: measurement, symbols: symbol.isEmpty ? nil : symbol, full: full)

@@ -3,6 +3,7 @@ import StrataArchive
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataSystem
 
 struct Delete: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,7 +32,7 @@ struct Delete: ParsableCommand {
             // With the archive, as `query` reads: the rows are counted across every tier,
             // and the tombstone covers archived segments too (readers apply it to them).
             let archive = try archiveOption.open(store)
-            let before = try withDatabase(store.path, configuration: archive.databaseConfiguration(try store.settings().database)) { database in
+            let before = try withStore(store, archive: archive) { database in
                 // A typo is an error, not "0 rows deleted".
                 _ = try database.existingSeries(measurement: measurement, symbols: [symbol])
                 let before = try database.query(series, from: fromNs, to: toNs, fields: []).rows.rowCount
@@ -98,6 +99,26 @@ func recoverIfNeeded(_ path: String) throws {
     }
     for damage in opened.recovery.damage { Output.standardError("strata: recovery: \(damage)\n") }
     try opened.close()
+}
+
+/// Runs `body` on the store of `store`'s data directory, opened through the composition root
+/// (`StrataInstance`) with its settings and `archive` (cold days read and written there) and
+/// no services running, and closes it (also when `body` throws; its error is the one
+/// reported). The directory must exist already.
+func withStore<R>(_ store: DataDirOption, archive: Archive?, _ body: (Database) throws -> R) throws -> R {
+    guard FileSystem.isDirectory(store.path) else {
+        throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: store.path)
+    }
+    let instance = try StrataInstance(directory: store.path, settings: try store.settings(), archive: archive, services: [], events: reportEvent)
+    let result: R
+    do {
+        result = try body(instance.database)
+    } catch {
+        try? instance.close()
+        throw error
+    }
+    try instance.close()
+    return result
 }
 
 /// Runs `body` on the live database of the data directory at `path` and closes it (also

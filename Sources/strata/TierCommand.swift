@@ -27,8 +27,7 @@ struct Tier: ParsableCommand {
             }
             let archive = policy.archiveAfter == nil ? nil : try archiveOption.open(store)
             let started = now()
-            let configuration = archive?.databaseConfiguration(settings.database) ?? settings.database
-            let summary = try withDatabase(store.path, configuration: configuration) { database in
+            let summary = try withStore(store, archive: archive) { database in
                 try policy.apply(to: database, archive: archive, measurement: measurement)
             }
             var out = Output()
