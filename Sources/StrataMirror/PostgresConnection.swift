@@ -53,19 +53,28 @@ public final class PostgresConnection: @unchecked Sendable {
         // connect timeout, and TCP keepalives so a vanished server is noticed.
         let keywords = ["connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname"]
         let values = ["10", "1", "30", "10", "3", dsn]
+        // One host (the usual case): connected by polling, with verbose errors, because a
+        // server's refusal during start-up (a wrong password, an unknown database) reaches a
+        // client only as text, its SQLSTATE only in the verbose form; the refusal is then
+        // classified by its code. Several hosts: libpq's own blocking connect, which gives
+        // each address its connect_timeout and moves on to the next (failover), and tells a
+        // missing password apart.
+        let severalHosts = Self.options(dsn).map { o in ["host", "hostaddr"].contains { o[$0]?.contains(",") == true } } ?? false
         let connection: OpaquePointer? = withArrayOfCStrings(keywords) { k in
-            withArrayOfCStrings(values) { v in PQconnectStartParams(k, v, 1) }
+            withArrayOfCStrings(values) { v in severalHosts ? PQconnectdbParams(k, v, 1) : PQconnectStartParams(k, v, 1) }
         }
         guard let connection else {
             throw StrataError(.io, "cannot allocate a PostgreSQL connection to \(described)")
         }
-        // A server's refusal during start-up (a wrong password, an unknown database) reaches
-        // a client only as text, with its SQLSTATE only in verbose messages: asked for here,
-        // so that the refusal is classified by its code.
-        PQsetErrorVerbosity(connection, PQERRORS_VERBOSE)
-        Self.finishConnecting(connection)
+        var timedOut: Int?
+        if !severalHosts {
+            PQsetErrorVerbosity(connection, PQERRORS_VERBOSE)
+            timedOut = Self.finishConnecting(connection)
+        }
         guard PQstatus(connection) == CONNECTION_OK else {
-            let (message, state) = PostgresConnection.startupFailure(connection)
+            var (message, state) = PostgresConnection.startupFailure(connection)
+            if let seconds = timedOut { message = "timeout expired (no answer in connect_timeout, \(seconds) s)" }
+            let needsPassword = PQconnectionNeedsPassword(connection) == 1
             PQfinish(connection)
             var e = StrataError(.io, "cannot connect to PostgreSQL at \(described): \(message)")
             if let state {
@@ -73,7 +82,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 // Class 28 is "invalid authorization specification" (28P01: wrong password,
                 // 28000: no such role or not allowed by pg_hba.conf); 42501: no privilege.
                 if state.hasPrefix("28") || state == "42501" { e.code = .denied }
-            } else if PQconnectionNeedsPassword(connection) == 1 {
+            } else if needsPassword {
                 e.code = .denied
             }
             throw e
@@ -92,21 +101,36 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Whether the connection is still usable (false after the server went away).
     public var isOK: Bool { PQstatus(handle) == CONNECTION_OK }
 
-    /// Drives a connection started with `PQconnectStartParams` until it is made or fails,
-    /// within its `connect_timeout` (libpq leaves the wait to the caller when asked to poll).
-    static func finishConnecting(_ connection: OpaquePointer) {
+    /// Drives a connection started with `PQconnectStartParams` until it is made or fails.
+    /// libpq leaves the wait to the caller when asked to poll: each address gets the
+    /// `connect_timeout` (as libpq gives it; 0 or none waits as long as the network does).
+    /// Returns the timeout in seconds when it expired, else nil.
+    static func finishConnecting(_ connection: OpaquePointer) -> Int? {
         let seconds = PQconninfo(connection).map { options in
             defer { PQconninfoFree(options) }
             return values(options)["connect_timeout"].flatMap { Int($0) } ?? 0
         } ?? 0
-        let deadline = seconds > 0 ? monotonicNanoseconds() + Int64(seconds) * 1_000_000_000 : Int64.max
+        // libpq's rule: a timeout under 2 s is 2 s.
+        let timeout: Int64? = seconds > 0 ? Int64(max(seconds, 2)) * 1_000_000_000 : nil
+        var socket: Int32 = -1
+        var deadline = Int64.max
         var status = PGRES_POLLING_WRITING
         while status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED {
+            // Failed before it began (a name that does not resolve): nothing to wait for.
+            guard PQstatus(connection) != CONNECTION_BAD else { return nil }
+            let fd = PQsocket(connection)
+            guard fd >= 0 else { return nil }
+            if fd != socket {
+                // Another address is being tried: its own time.
+                socket = fd
+                deadline = timeout.map { monotonicNanoseconds() + $0 } ?? .max
+            }
             let left = deadline == .max ? -1 : Int32(clamping: max(0, (deadline - monotonicNanoseconds()) / 1_000_000))
-            var wait = pollfd(fd: PQsocket(connection), events: Int16(status == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
-            if poll(&wait, 1, left) == 0 && deadline != .max && monotonicNanoseconds() >= deadline { return }
+            var wait = pollfd(fd: fd, events: Int16(status == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
+            if poll(&wait, 1, left) == 0 && deadline != .max && monotonicNanoseconds() >= deadline { return Int(max(seconds, 2)) }
             status = PQconnectPoll(connection)
         }
+        return nil
     }
 
     /// A failed start-up's message (one line per address tried, without libpq's LOCATION

@@ -79,6 +79,18 @@ struct PostgresConnectionTests {
         }
     }
 
+    /// A connection that fails before it begins (here a Unix socket that does not exist)
+    /// is an error at once, even with connect_timeout=0 (wait as long as the network does):
+    /// polling a connection that has no socket must not wait.
+    @Test func aConnectionThatFailsBeforeItBeginsIsAnErrorAtOnce() throws {
+        #expect {
+            try PostgresConnection("host=/tmp/strata-no-socket-\(getpid()) dbname=postgres user=strata connect_timeout=0")
+        } throws: {
+            let e = $0 as! StrataError
+            return e.code == .io && e.message.contains("cannot connect to PostgreSQL")
+        }
+    }
+
     @Test func anUnreachableServerIsAClearError() throws {
         // A port nothing listens on.
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
