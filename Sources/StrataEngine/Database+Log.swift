@@ -8,7 +8,8 @@ public struct LogEntry: Sendable {
     public var end: WALPosition
 }
 
-/// A registration made by `Database.watchLog`: cancelled, its callback is not called again.
+/// A registration made by `Database.watchLog`: once cancelled, its callback is not called
+/// again (but for a call that had already begun).
 public final class LogWatch: Sendable {
     let log: WriteAheadLog
     let id: UInt64
@@ -102,20 +103,26 @@ extension Database {
     /// `_wal/_retain.<reader>`), so it holds across restarts.
     public func retainLog(from position: WALPosition, for reader: String = Database.mirrorReader) throws(StrataError) {
         precondition(Self.isReaderName(reader), "a log reader's name is 1–64 of a–z 0–9 -")
-        let changed = monitor.withLock { () -> Bool in
-            defer { state.retentions[reader] = position }
-            return state.retentions[reader] != position
+        // The state and its file change together: a release racing with this (past the
+        // bound, on the flush thread) leaves both as one or the other left them.
+        try retentionFiles.withLock { () throws(StrataError) in
+            let changed = monitor.withLock { () -> Bool in
+                defer { state.retentions[reader] = position }
+                return state.retentions[reader] != position
+            }
+            guard changed else { return }
+            try FileSystem.writeAtomically(Self.retentionFile(wal.directory, reader: reader),
+                                           [ChecksummedText.encode("strata-log-retention 1\n\(position.file) \(position.offset)\n")])
         }
-        guard changed else { return }
-        try FileSystem.writeAtomically(Self.retentionFile(wal.directory, reader: reader),
-                                       [ChecksummedText.encode("strata-log-retention 1\n\(position.file) \(position.offset)\n")])
     }
 
     /// Lets `reader`'s log files go again once their rows are in segments (and no other
     /// reader keeps them).
     public func releaseLog(for reader: String = Database.mirrorReader) throws(StrataError) {
-        monitor.withLock { state.retentions[reader] = nil }
-        try FileSystem.remove(Self.retentionFile(wal.directory, reader: reader))
+        try retentionFiles.withLock { () throws(StrataError) in
+            monitor.withLock { state.retentions[reader] = nil }
+            try FileSystem.remove(Self.retentionFile(wal.directory, reader: reader))
+        }
     }
 
     /// The retention points the log directory's retention files record, by reader.
@@ -123,7 +130,8 @@ extension Database {
         var out: [String: WALPosition] = [:]
         for name in try FileSystem.list(walDirectory) where name == "_retain" || name.hasPrefix("_retain.") {
             let reader = name == "_retain" ? mirrorReader : String(name.dropFirst("_retain.".count))
-            guard isReaderName(reader) else { continue }
+            // `_retain.mirror` is no retention file: the mirror's is `_retain`.
+            guard isReaderName(reader), name == "_retain" || reader != mirrorReader else { continue }
             out[reader] = try loadRetention("\(walDirectory)/\(name)")
         }
         return out

@@ -78,6 +78,8 @@ public final class Database: @unchecked Sendable {
     var state = State()
     /// Serialises the writers of manifests: flush, compaction, delete.
     let writer = Monitor()
+    /// Serialises changes of the log readers' retentions with their files.
+    let retentionFiles = Monitor()
     private var flusher: BackgroundThread?
 
     struct State {
@@ -283,6 +285,7 @@ public final class Database: @unchecked Sendable {
     /// Writes the records to the WAL and their rows to the memtable, in one critical
     /// section so that both see appends in the same order. Returns where the last record ends.
     func enter(_ prepared: PreparedBatch) throws(StrataError) -> WALPosition {
+        var madeDurable = false
         let end = try monitor.withLock { () throws(StrataError) -> WALPosition in
             // The reservation becomes memtable bytes below (or is given up if this throws).
             state.memtable.unreserve(prepared.bytes)
@@ -305,7 +308,8 @@ public final class Database: @unchecked Sendable {
             var end = WALPosition.zero
             let now = monotonicNanoseconds()
             // One write for the batch: a full disk refuses all of it or none.
-            let positions = try wal.appendAll(prepared.records.map { ($0.framed, $0.item.rows.rowCount) })
+            let (positions, durable) = try wal.appendAll(prepared.records.map { ($0.framed, $0.item.rows.rowCount) })
+            madeDurable = durable
             for (r, (start, recordEnd)) in zip(prepared.records, positions) {
                 insert(RowChunk(schema: r.item.schema, rows: r.item.rows), bytes: r.bytes, series: r.item.series,
                        start: start, end: recordEnd, now: now)
@@ -318,6 +322,8 @@ public final class Database: @unchecked Sendable {
             state.counters.rowsAppended += prepared.records.reduce(0) { $0 + $1.item.rows.rowCount }
             return end
         }
+        // Readers of the log are woken outside the database's lock.
+        if madeDurable { wal.notifyWatchers() }
         try configuration.crashHook.check(.walAppended)
         return end
     }

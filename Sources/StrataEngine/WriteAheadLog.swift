@@ -152,7 +152,9 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// Writes one framed record and returns where it starts and ends (`appendAll` of one).
     func append(_ framed: [UInt8], rows: Int) throws(StrataError) -> (start: WALPosition, end: WALPosition) {
-        try appendAll([(framed, rows)])[0]
+        let (positions, madeDurable) = try appendAll([(framed, rows)])
+        if madeDurable { notifyWatchers() }
+        return positions[0]
     }
 
     /// Writes framed records with one write, all in one file, and returns where each starts
@@ -161,16 +163,16 @@ final class WriteAheadLog: @unchecked Sendable {
     /// next append tries again (`outOfSpace` says so meanwhile). After any other write or
     /// sync failure every append fails: the log's state on disk is unknown, and the store
     /// must be reopened (which replays what is valid).
-    func appendAll(_ records: [(framed: [UInt8], rows: Int)]) throws(StrataError) -> [(start: WALPosition, end: WALPosition)] {
-        let (positions, madeDurable) = try monitor.withLock { () throws(StrataError) in
+    ///
+    /// Returns with `madeDurable` true when records became durable by it (without fsync,
+    /// once written; or a rotation made the finished file durable): the caller then calls
+    /// `notifyWatchers` once it holds no lock of its own.
+    func appendAll(_ records: [(framed: [UInt8], rows: Int)]) throws(StrataError) -> (positions: [(start: WALPosition, end: WALPosition)], madeDurable: Bool) {
+        try monitor.withLock { () throws(StrataError) in
             let syncedBefore = synced
             let positions = try unlockedAppendAll(records)
-            // Without fsync the records are durable once written; a rotation made the
-            // finished file durable.
             return (positions, policy == .none || synced != syncedBefore)
         }
-        if madeDurable { notifyWatchers() }
-        return positions
     }
 
     /// `appendAll` with the lock held.
@@ -222,8 +224,9 @@ final class WriteAheadLog: @unchecked Sendable {
         _ = watchers.withLock { $0.wakes.removeValue(forKey: id) }
     }
 
-    /// Calls every watcher (no lock of the log held).
-    private func notifyWatchers() {
+    /// Calls every watcher; the caller holds no lock (a watcher may take the database's).
+    /// A watch cancelled while this runs may be called this once more.
+    func notifyWatchers() {
         let wakes = watchers.withLock { $0.wakes.isEmpty ? [] : Array($0.wakes.values) }
         for wake in wakes { wake() }
     }
@@ -331,6 +334,7 @@ final class WriteAheadLog: @unchecked Sendable {
             markSynced()
             resumeWaiters()
         }
+        notifyWatchers()
     }
 
     /// The sync thread: fdatasync whenever records were written since the last one

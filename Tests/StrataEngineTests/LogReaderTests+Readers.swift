@@ -46,6 +46,18 @@ extension LogReaderTests {
         try db.close()
     }
 
+    /// `_retain.mirror` is no retention file (the mirror's is `_retain`): it keeps nothing.
+    @Test func aRetentionFileNamedForTheMirrorIsNotOne() throws {
+        var db = try open()
+        try db.retainLog(from: WALPosition(file: 1, offset: 16), for: "other")
+        try db.close()
+        // A copy of a valid retention file under the mirror's name.
+        try FileSystem.rename(root.path + "/_wal/_retain.other", root.path + "/_wal/_retain.mirror")
+        db = try open()
+        #expect(db.logRetention == nil && db.logRetention(for: Database.mirrorReader) == nil)
+        try db.close()
+    }
+
     /// Past the bound, retentions are dropped oldest first until the rest fit.
     @Test func theOldestRetentionIsDroppedFirstPastTheBound() throws {
         let db = try open(.none, maxRetainedLogBytes: 1 << 14)
