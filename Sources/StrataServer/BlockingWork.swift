@@ -17,6 +17,11 @@ final class BlockingWork: Sendable {
     /// The threads for a server on this machine: twice the cores, at least 8.
     static func defaultThreads() -> Int { max(8, 2 * System.coreCount) }
 
+    /// Lets the work in progress finish and stops the threads; later work is refused (`.busy`).
+    func shutdown() async {
+        try? await pool.shutdownGracefully()
+    }
+
     /// Runs `body` on one of the threads and returns what it returned or threw.
     func run<T: Sendable>(_ body: @escaping @Sendable () throws(StrataError) -> T) async throws(StrataError) -> T {
         try await result(body).get()

@@ -47,12 +47,14 @@ extension StrataServer {
             switch error.code {
             case .invalidInput: return Self.error(.badRequest, error.message)
             case .notFound: return Self.error(.notFound, error.message)
+            case .busy: return Self.retryLater(error.message)
             default: return Self.error(.internalServerError, error.description)
             }
         }
         do throws(StrataError) {
             first = try await blocking.run { [self] () throws(StrataError) in try read(parsed.series[0], parsed) }
         } catch {
+            if error.code == .busy { return Self.retryLater(error.message) }
             return Self.error(error.code == .invalidInput ? .badRequest : .internalServerError, error.description)
         }
         var headers = HTTPFields()

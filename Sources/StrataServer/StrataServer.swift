@@ -59,6 +59,11 @@ public struct StrataServer: Sendable {
         queries = QueryLog(slowSeconds: configuration.slowQuerySeconds)
     }
 
+    /// Stops the threads that run reads and pages, once the application has stopped.
+    public func shutdown() async {
+        await blocking.shutdown()
+    }
+
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
@@ -76,10 +81,17 @@ public struct StrataServer: Sendable {
         getAndHead(router, "metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            let page = try await blocking.run { [self] () throws(StrataError) in metrics.render(self) }
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: page)))
+            switch await blocking.result({ [self] () throws(StrataError) in metrics.render(self) }) {
+            case .success(let page): return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: page)))
+            case .failure(let error): return Self.retryLater(error.message)
+            }
         }
-        getAndHead(router, "status") { _, _ in try await blocking.run { [self] () throws(StrataError) in status() } }
+        getAndHead(router, "status") { _, _ in
+            switch await blocking.result({ [self] () throws(StrataError) in status() }) {
+            case .success(let page): page
+            case .failure(let error): Self.retryLater(error.message)
+            }
+        }
         getAndHead(router, "health") { _, _ in health() }
         getAndHead(router, "ready") { _, _ in ready() }
         // InfluxDB's liveness check, which its clients call: 204 to GET and HEAD.

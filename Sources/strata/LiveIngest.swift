@@ -58,7 +58,7 @@ extension Ingest {
                     }
                 }
             } catch {
-                instance.stop()
+                reportUnpublished(instance.stop(), window: instance.publisher?.configuration.windowSeconds ?? 3_600)
                 try? instance.close()
                 throw error
             }

@@ -79,7 +79,8 @@ struct Serve: AsyncParsableCommand {
         instance.start()
         var logger = Logger(label: "strata")
         logger.logLevel = .warning
-        let app = StrataServer(instance: instance, configuration: c).application(logger: logger) { port in
+        let httpServer = StrataServer(instance: instance, configuration: c)
+        let app = httpServer.application(logger: logger) { port in
             Output.standardOutputNow("strata: listening on http://\(StrataServer.address(host, port))\n")
         }
         do {
@@ -87,10 +88,12 @@ struct Serve: AsyncParsableCommand {
         } catch {
             // Also a bind that failed because the address was taken after the check:
             // closing releases the store's lock; what is not flushed stays in the log.
+            await httpServer.shutdown()
             instance.stop()
             try? instance.close()
             fail(StrataServer.listenFailure(error, host: host, port: c.port) ?? "\(error)")
         }
+        await httpServer.shutdown()
         reportUnpublished(instance.stop(), window: instance.publisher?.configuration.windowSeconds ?? 3_600)
         do throws(StrataError) {
             try instance.close()
