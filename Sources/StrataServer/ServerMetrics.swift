@@ -11,6 +11,8 @@ import Synchronization
 /// read at scrape time (the census from memory: the store keeps it as manifests change).
 public final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    /// When counting the storage census last failed.
+    private let censusFailedAt = Mutex<Int64?>(nil)
     let rowsWritten: Counter
     let bytesReceived: Counter
     let linesRejected: Counter
@@ -159,9 +161,17 @@ public final class ServerMetrics: Sendable {
         return out
     }
 
-    /// The storage census: counted once, then kept by the store as its manifests change.
+    /// The storage census: counted once, then kept by the store as its manifests change. A
+    /// count that failed (a damaged manifest) is tried again 30 s later, not at every scrape.
     func storage(_ database: Database) -> StorageCensus? {
-        try? database.store.census()
+        let now = monotonicNanoseconds()
+        if let failedAt = censusFailedAt.withLock({ $0 }), now - failedAt < 30_000_000_000 { return nil }
+        do throws(StrataError) {
+            return try database.store.census()
+        } catch {
+            censusFailedAt.withLock { $0 = now }
+            return nil
+        }
     }
 
     static func seconds(_ nanoseconds: Int64) -> String {
