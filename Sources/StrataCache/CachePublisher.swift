@@ -2,7 +2,6 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataPlatform
-import Synchronization
 
 /// Settings of the Redis hot tier.
 public struct CacheConfiguration: Sendable {
@@ -80,8 +79,9 @@ public final class CachePublisher: @unchecked Sendable {
     private let monitor = Monitor()
     var current: CacheStatus
     private let worker = ServiceThread(name: "strata-cache")
-    /// Wakes the worker when the log has new durable records (while started).
-    private let logWatch = Mutex<LogWatch?>(nil)
+    /// Wakes the worker when the log has new durable records, rather than it polling (a
+    /// wake before `start` is kept for its first pause).
+    private let logWatch: LogWatch
 
     // Guarded by `monitor` (read by `status`):
     /// The log mark where publishing began, and the rows read from the log since.
@@ -141,6 +141,7 @@ public final class CachePublisher: @unchecked Sendable {
     /// is `strata cache warm`'s).
     public init(database: Database, configuration: CacheConfiguration) throws(StrataError) {
         self.database = database
+        logWatch = database.watchLog { [worker] in worker.wake() }
         self.configuration = configuration
         store = try database.store.identity()
         encoder = configuration.encoder
@@ -161,9 +162,6 @@ public final class CachePublisher: @unchecked Sendable {
     }
 
     public func start() {
-        // Woken by the log when records become durable, rather than polling for them.
-        let worker = self.worker
-        logWatch.withLock { $0 = $0 ?? database.watchLog { worker.wake() } }
         worker.start { [self] in run() }
     }
 
@@ -173,10 +171,6 @@ public final class CachePublisher: @unchecked Sendable {
     /// window. Returns how many that was (0 on a second call).
     @discardableResult
     public func stop() -> Int {
-        logWatch.withLock {
-            $0?.cancel()
-            $0 = nil
-        }
         worker.stop()
         // Also rows not yet durable: the store keeps them, no publisher reads them now.
         let mark = database.writtenLog

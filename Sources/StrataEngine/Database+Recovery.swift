@@ -115,6 +115,7 @@ extension Database {
                 let chunk = RowChunk(schema: schema, rows: kept)
                 // Arrived long ago: due at once, should the flush at the end of recovery fail.
                 insert(chunk, bytes: chunk.estimatedBytes, series: series, start: start, end: end, now: -(1 << 62))
+                state.series.insert(series)
             }
         case .delete(let measurement, let symbol, let from, let to):
             let series = try SeriesKey(measurement: measurement, symbol: symbol)

@@ -107,10 +107,9 @@ public final class Database: @unchecked Sendable {
         var arrivals: [SeriesKey: SeriesArrivals] = [:]
         /// The rows at which a series is flushed, when retuned since open.
         var tunedFlushRows: Int?
-        /// Every series the store holds (on disk, in the log or in the memtable), for `maxSeries`.
+        /// Every series the store holds (on disk, in the log or in the memtable), for
+        /// `maxSeries`; appends and log replay add theirs.
         var series: Set<SeriesKey> = []
-        /// The most memory the memtable held since `takeMemoryPeak` was last called.
-        var memoryPeak = 0
     }
 
     /// Opens (creating if needed) the database in `directory`: takes the lock, removes
@@ -300,7 +299,8 @@ public final class Database: @unchecked Sendable {
                 _ = try schema.merge(r.item.schema, measurement: m)
                 schemas[m] = schema
             }
-            let added = Set(prepared.records.lazy.map(\.item.series).filter { !self.state.series.contains($0) })
+            var added: Set<SeriesKey> = []
+            for r in prepared.records where !state.series.contains(r.item.series) { added.insert(r.item.series) }
             guard state.series.count + added.count <= configuration.maxSeries else {
                 let example = added.first.map { " (\($0) is new)" } ?? ""
                 throw StrataError(.invalidInput, "the write would give the store \(state.series.count + added.count) series\(example); the limit is \(configuration.maxSeries) (store.max_series)")
@@ -318,6 +318,7 @@ public final class Database: @unchecked Sendable {
                 end = recordEnd
             }
             for (m, s) in schemas { state.schemas[m] = s }
+            state.series.formUnion(added)
             state.counters.appends += 1
             state.counters.rowsAppended += prepared.records.reduce(0) { $0 + $1.item.rows.rowCount }
             return end
@@ -339,7 +340,6 @@ public final class Database: @unchecked Sendable {
 
     /// Adds rows to the memtable. Lock held.
     func insert(_ chunk: RowChunk, bytes: Int, series: SeriesKey, start: WALPosition, end: WALPosition, now: Int64) {
-        state.series.insert(series)
         let buffer = state.memtable.insert(chunk, bytes: bytes, series: series, start: start, end: end, now: now)
         if buffer.rows >= (state.tunedFlushRows ?? configuration.flushRows) { requestFlush() }
         state.counters.memoryPeakBytes = max(state.counters.memoryPeakBytes, state.memtable.bytes)

@@ -151,10 +151,9 @@ final class WriteAheadLog: @unchecked Sendable {
     var statistics: WALStatistics { monitor.withLock { stats } }
 
     /// Writes one framed record and returns where it starts and ends (`appendAll` of one).
+    /// (Its caller makes the record durable with `makeDurable`, which wakes the watchers.)
     func append(_ framed: [UInt8], rows: Int) throws(StrataError) -> (start: WALPosition, end: WALPosition) {
-        let (positions, madeDurable) = try appendAll([(framed, rows)])
-        if madeDurable { notifyWatchers() }
-        return positions[0]
+        try appendAll([(framed, rows)]).positions[0]
     }
 
     /// Writes framed records with one write, all in one file, and returns where each starts

@@ -2,7 +2,6 @@ import Glibc
 import StrataEngine
 import StrataFormat
 import StrataPlatform
-import Synchronization
 
 /// Settings of the database mirror.
 public struct MirrorConfiguration: Sendable {
@@ -81,8 +80,9 @@ public final class Mirror: @unchecked Sendable {
     private let monitor = Monitor()
     private var current = MirrorStatus()
     private let worker = ServiceThread(name: "strata-mirror")
-    /// Wakes the worker when the log has new durable records (while started).
-    private let logWatch = Mutex<LogWatch?>(nil)
+    /// Wakes the worker when the log has new durable records, rather than it polling (a
+    /// wake before `start` is kept for its first pause).
+    private let logWatch: LogWatch
     /// When the mirror was last seen with nothing to replicate (or started). Guarded by `monitor`.
     private var lastCaughtUp = monotonicNanoseconds()
     /// For the lag in rows: the rows after the cursor up to a mark of the log, counted once,
@@ -94,6 +94,7 @@ public final class Mirror: @unchecked Sendable {
     /// the mirror has not replicated (even before it first reaches the database).
     public init(database: Database, configuration: MirrorConfiguration) throws(StrataError) {
         self.database = database
+        logWatch = database.watchLog { [worker] in worker.wake() }
         self.configuration = configuration
         store = try database.store.identity()
         if database.logRetention(for: Database.mirrorReader) == nil {
@@ -143,18 +144,11 @@ public final class Mirror: @unchecked Sendable {
     }
 
     public func start() {
-        // Woken by the log when records become durable, rather than polling for them.
-        let worker = self.worker
-        logWatch.withLock { $0 = $0 ?? database.watchLog { worker.wake() } }
         worker.start { [self] in run() }
     }
 
     /// Stops after the batch in flight (which commits or rolls back as a whole).
     public func stop() {
-        logWatch.withLock {
-            $0?.cancel()
-            $0 = nil
-        }
         worker.stop()
         update { $0.state = .stopped }
     }

@@ -106,18 +106,29 @@ func recoverIfNeeded(_ path: String) throws {
 /// no services running, and closes it (also when `body` throws; its error is the one
 /// reported). The directory must exist already.
 func withStore<R>(_ store: DataDirOption, archive: Archive?, _ body: (Database) throws -> R) throws -> R {
-    guard FileSystem.isDirectory(store.path) else {
-        throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: store.path)
-    }
+    try requireDataDirectory(store.path)
     let instance = try StrataInstance(directory: store.path, settings: try store.settings(), archive: archive, services: [], events: reportEvent)
+    return try closing(instance, { try $0.close() }) { try body($0.database) }
+}
+
+/// Throws unless `path` is a directory (the store a command names must exist).
+func requireDataDirectory(_ path: String) throws(StrataError) {
+    guard FileSystem.isDirectory(path) else {
+        throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: path)
+    }
+}
+
+/// Runs `body` on `resource` and then `close`s it, also when `body` throws (its error is
+/// then the one reported).
+func closing<T, R>(_ resource: T, _ close: (T) throws -> Void, _ body: (T) throws -> R) throws -> R {
     let result: R
     do {
-        result = try body(instance.database)
+        result = try body(resource)
     } catch {
-        try? instance.close()
+        try? close(resource)
         throw error
     }
-    try instance.close()
+    try close(resource)
     return result
 }
 
@@ -126,17 +137,6 @@ func withStore<R>(_ store: DataDirOption, archive: Archive?, _ body: (Database) 
 /// must exist already.
 func withDatabase<R>(_ path: String, configuration: DatabaseConfiguration = DatabaseConfiguration(), creating: Bool = false,
                      _ body: (Database) throws -> R) throws -> R {
-    guard creating || FileSystem.isDirectory(path) else {
-        throw StrataError(.notFound, "no Strata data directory here (use --data-dir or STRATA_DATA_DIR)", path: path)
-    }
-    let database = try Database(directory: path, configuration: configuration)
-    let result: R
-    do {
-        result = try body(database)
-    } catch {
-        try? database.close()
-        throw error
-    }
-    try database.close()
-    return result
+    if !creating { try requireDataDirectory(path) }
+    return try closing(try Database(directory: path, configuration: configuration), { try $0.close() }, body)
 }
