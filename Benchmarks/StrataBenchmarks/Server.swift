@@ -140,6 +140,20 @@ extension Substring {
     }
 }
 
+/// `database` served over HTTP on a free loopback port, quietly; returns the running task
+/// and the port once it listens.
+func serveOnFreePort(_ database: Database) -> (task: Task<Void, any Error>, port: Int) {
+    var configuration = ServerConfiguration()
+    configuration.port = 0
+    var logger = Logger(label: "bench")
+    logger.logLevel = .critical
+    let port = Atomic<Int>(0)
+    let app = StrataServer(database: database, configuration: configuration).application(logger: logger) { p in port.store(p, ordering: .sequentiallyConsistent) }
+    let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+    while port.load(ordering: .sequentiallyConsistent) == 0 { usleep(1_000) }
+    return (task, port.load(ordering: .sequentiallyConsistent))
+}
+
 /// A server on a free loopback port over a database in a fresh directory, made in a
 /// benchmark's setup and stopped in its teardown.
 final class ServerFixture: @unchecked Sendable {
@@ -155,15 +169,9 @@ final class ServerFixture: @unchecked Sendable {
         c.fsync = .interval(milliseconds: 100)
         database = try! Database(directory: directory, configuration: c)
         fill(database)
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let port = Atomic<Int>(0)
-        let app = StrataServer(database: database, configuration: configuration).application(logger: logger) { p in port.store(p, ordering: .sequentiallyConsistent) }
-        task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        while port.load(ordering: .sequentiallyConsistent) == 0 { usleep(1_000) }
-        client = RawHTTPClient(port: port.load(ordering: .sequentiallyConsistent))
+        let (task, port) = serveOnFreePort(database)
+        self.task = task
+        client = RawHTTPClient(port: port)
     }
 
     func stop() {
@@ -219,15 +227,8 @@ func registerServerBenchmarks() {
         var c = DatabaseConfiguration()
         c.fsync = .interval(milliseconds: 100)
         let db = try! Database(directory: dir, configuration: c)
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let port = Atomic<Int>(0)
-        let app = StrataServer(database: db, configuration: configuration).application(logger: logger) { p in port.store(p, ordering: .sequentiallyConsistent) }
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        while port.load(ordering: .sequentiallyConsistent) == 0 { usleep(1_000) }
-        let clients = (0..<8).map { _ in RawHTTPClient(port: port.load(ordering: .sequentiallyConsistent)) }
+        let (server, port) = serveOnFreePort(db)
+        let clients = (0..<8).map { _ in RawHTTPClient(port: port) }
         let failures = Atomic<Int>(0)
         benchmark.startMeasurement()
         let threads = (0..<8).map { k in

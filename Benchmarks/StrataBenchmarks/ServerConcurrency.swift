@@ -1,13 +1,11 @@
 import Benchmark
 import Dispatch
 import Glibc
-import Logging
 import StrataArchive
 import StrataBenchmarkSupport
 import StrataEngine
 import StrataFormat
 import StrataPlatform
-import StrataServer
 import StrataSystem
 import Synchronization
 
@@ -44,15 +42,7 @@ final class BusyServerFixture: @unchecked Sendable {
         try! database.flush()
         let pushed = try! archive.push(database, olderThan: 0, measurement: "cold")
         precondition(pushed.seriesDays == 1, "the cold day is archived")
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let bound = Atomic<Int>(0)
-        let app = StrataServer(database: database, configuration: configuration).application(logger: logger) { p in bound.store(p, ordering: .sequentiallyConsistent) }
-        task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        while bound.load(ordering: .sequentiallyConsistent) == 0 { usleep(1_000) }
-        port = bound.load(ordering: .sequentiallyConsistent)
+        (task, port) = serveOnFreePort(database)
         for k in 0..<8 {
             let client = RawHTTPClient(port: port)
             clients.append(BackgroundThread(name: "bars-\(k)") { [self] in
