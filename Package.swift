@@ -91,7 +91,6 @@ let package = Package(
             name: "strata",
             dependencies: [
                 "StrataSystem", "StrataServer", "StrataEngine", "StrataFormat", "StrataPlatform", "StrataText",
-                "StrataArchive", "StrataMirror", "StrataCache",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

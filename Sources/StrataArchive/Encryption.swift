@@ -86,7 +86,7 @@ public struct Keyring: Sendable {
     /// The keyring the environment configures: `STRATA_ENCRYPTION_KEY` (keys separated
     /// by commas) or `STRATA_ENCRYPTION_KEY_FILE` (a file of keys, one per line); nil when
     /// neither is set (encryption is off).
-    public static func fromEnvironment(_ variable: (String) -> String? = environmentVariable) throws(StrataError) -> Keyring? {
+    public static func fromEnvironment(_ variable: (String) -> String? = Environment.variable) throws(StrataError) -> Keyring? {
         if let path = variable("STRATA_ENCRYPTION_KEY_FILE"), !path.isEmpty {
             let bytes = try MappedFile(path: path).withUnsafeBytes { Array($0) }
             guard let text = String(validating: bytes, as: UTF8.self) else {
@@ -113,16 +113,6 @@ public struct Keyring: Sendable {
         guard acceptsPlain else {
             throw StrataError(.denied, "\(what) is not encrypted, but encryption is on, and an unencrypted object could have been put there by anyone who can write to the bucket; set STRATA_ENCRYPTION_ACCEPT_PLAIN=1 (or encryption.accept_plain in the configuration) to read what was stored before encryption was turned on")
         }
-    }
-
-    public static func environmentVariable(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }
-    }
-
-    /// The environment variable `name` when it is set to something (set but empty counts
-    /// as not set, as a shell's `X= strata …` means).
-    public static func environmentSetting(_ name: String) -> String? {
-        environmentVariable(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The cipher of an object sealed with key `id` and `salt`; `what` names the object.

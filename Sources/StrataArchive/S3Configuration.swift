@@ -43,7 +43,7 @@ public struct S3Configuration: Sendable {
     /// From S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY and S3_PREFIX
     /// (S3_PATH_STYLE=0 for virtual-hosted addressing; S3_PART_SIZE_MIB, S3_PARALLEL_PARTS),
     /// as `variable` looks them up (the environment by default); nil when S3_BUCKET is unset.
-    public static func fromEnvironment(_ variable: (String) -> String? = Keyring.environmentVariable) throws(StrataError) -> S3Configuration? {
+    public static func fromEnvironment(_ variable: (String) -> String? = Environment.variable) throws(StrataError) -> S3Configuration? {
         func env(_ name: String) -> String? {
             guard let v = variable(name), !v.isEmpty else { return nil }
             return v

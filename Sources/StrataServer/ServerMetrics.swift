@@ -127,7 +127,7 @@ public final class ServerMetrics: Sendable {
         }
         if let tuner = server.instance?.tuner {
             metric("strata_tuning_flush_rows", "gauge", "Unflushed rows of a series that make it due for a flush (auto-tuned).", [("", "\(database.flushRows)")])
-            if let c = tuner.archive?.cacheStatistics {
+            if let c = server.instance?.archive?.cacheStatistics {
                 metric("strata_archive_cache_capacity_bytes", "gauge", "Bound of the archive's decompressed-block cache (auto-tuned).", [("", "\(c.capacity)")])
                 metric("strata_archive_cache_bytes", "gauge", "Bytes held by the archive's decompressed-block cache.", [("", "\(c.bytes)")])
                 metric("strata_archive_cache_hits_total", "counter", "Archive block reads served from the cache.", [("", "\(c.hits)")])
@@ -135,7 +135,7 @@ public final class ServerMetrics: Sendable {
             }
             metric("strata_tuning_changes_total", "counter", "Settings changed by auto-tuning since the server started.", [("", "\(tuner.changes.total)")])
         }
-        if let s3 = server.instance?.archive?.objects.requestStatistics {
+        if let s3 = server.instance?.archive?.requestStatistics {
             let methods = Set(s3.requests.keys).union(s3.errors.keys).sorted()
             metric("strata_s3_requests_total", "counter", "Requests to the S3 archive (retries included), by method.",
                    methods.map { ("{method=\"\($0)\"}", "\(s3.requests[$0] ?? 0)") })

@@ -119,9 +119,9 @@ extension StrataServer {
     func archiveJSON(_ instance: StrataInstance) -> String? {
         guard let archive = instance.archive else { return nil }
         let c = archive.cacheStatistics
-        var fields = ["\"location\":\(TextFormat.jsonString(archive.objects.location))", "\"encrypted\":\(archive.keyring != nil)",
+        var fields = ["\"location\":\(TextFormat.jsonString(archive.location))", "\"encrypted\":\(archive.isEncrypted)",
                       "\"cache\":{\"capacity_bytes\":\(c.capacity),\"bytes\":\(c.bytes),\"hits\":\(c.hits),\"misses\":\(c.misses)}"]
-        if let r = archive.objects.requestStatistics {
+        if let r = archive.requestStatistics {
             fields.append("\"requests\":\(r.requests.values.reduce(0, +))")
             fields.append("\"request_errors\":\(r.errors.values.reduce(0, +))")
             fields.append("\"retries\":\(r.retries)")
@@ -137,7 +137,7 @@ extension StrataServer {
         let mib = 1 << 20
         var fields = ["\"enabled\":\(b.enabled)", "\"flush_rows\":\(database.flushRows)",
                       "\"flush_rows_bounds\":[\(b.flushRows.lowerBound),\(b.flushRows.upperBound)]"]
-        if let c = tuner.archive?.cacheStatistics {
+        if let c = instance?.archive?.cacheStatistics {
             fields.append("\"cache_mib\":\(c.capacity / mib)")
             fields.append("\"cache_mib_bounds\":[\(b.cacheBytes.lowerBound / mib),\(b.cacheBytes.upperBound / mib)]")
         }

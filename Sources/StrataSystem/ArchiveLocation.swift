@@ -7,11 +7,16 @@ extension StrataConfiguration {
     /// else `STRATA_ARCHIVE`, else S3 when `S3_BUCKET` is set, else the configuration's
     /// `archive.url`, else the archive the store's days were last pushed to, else
     /// `<data-dir>/_archive` (a nil data directory has no default). Format.md gives the order.
-    public func openArchive(named: String?, dataDirectory: String?) throws(StrataError) -> Archive {
+    public func openArchive(named: String?, dataDirectory: String?) throws(StrataError) -> StoreArchive {
+        StoreArchive(try openArchiveService(named: named, dataDirectory: dataDirectory))
+    }
+
+    /// The archive service itself, which `openArchive` wraps.
+    func openArchiveService(named: String?, dataDirectory: String?) throws(StrataError) -> Archive {
         let variable = { (name: String) in self.variable(name) }
         let keyring = try Keyring.fromEnvironment(variable)
-        var url = named ?? Keyring.environmentSetting("STRATA_ARCHIVE")
-        if url == nil, Keyring.environmentSetting("S3_BUCKET") != nil, let s3 = try S3Configuration.fromEnvironment(variable) {
+        var url = named ?? Environment.setting("STRATA_ARCHIVE")
+        if url == nil, Environment.setting("S3_BUCKET") != nil, let s3 = try S3Configuration.fromEnvironment(variable) {
             return Archive(objects: try S3ObjectStore(s3), keyring: keyring, cacheBytes: cacheBytes)
         }
         if url == nil { url = archiveSettings["STRATA_ARCHIVE"] }

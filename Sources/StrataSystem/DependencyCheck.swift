@@ -60,7 +60,8 @@ public struct DependencyCheck: Sendable, Equatable {
     /// The archive: one HEAD request for a key that need not exist (credentials and the
     /// bucket are checked by it: a wrong key or a missing bucket is an error, not a 404).
     /// A directory archive is probed as the store is.
-    public static func archive(_ archive: Archive) -> DependencyCheck {
+    public static func archive(_ opened: StoreArchive) -> DependencyCheck {
+        let archive = opened.archive
         let location = archive.objects.location
         let sealed = archive.keyring == nil ? "unencrypted" : "encrypted"
         if let local = archive.objects as? LocalObjectStore {

@@ -235,7 +235,7 @@ public struct StrataConfiguration: Sendable {
     /// The mirror's settings: the DSN from `TIMESCALE_DSN`, else the file's `[mirror] dsn`;
     /// nil when neither is set (the mirror is off). `STRATA_MIRROR_SCHEMA` and
     /// `STRATA_MIRROR_BARS` win over the file's `schema` and `bars`; throws on malformed bars.
-    public func mirror(environment: (String) -> String? = Keyring.environmentVariable) throws(StrataError) -> MirrorConfiguration? {
+    public func mirror(environment: (String) -> String? = Environment.variable) throws(StrataError) -> MirrorConfiguration? {
         guard let dsn = environment("TIMESCALE_DSN").flatMap({ $0.isEmpty ? nil : $0 }) ?? mirrorDSN else { return nil }
         var c = MirrorConfiguration(dsn: dsn)
         c.options = mirrorOptions
@@ -252,7 +252,7 @@ public struct StrataConfiguration: Sendable {
 
     /// The Redis hot tier's settings: the URL from `REDIS_URL`, else the file's `[cache] url`;
     /// nil when neither is set (publishing is off). Throws on a malformed URL.
-    public func cache(environment: (String) -> String? = Keyring.environmentVariable) throws(StrataError) -> CacheConfiguration? {
+    public func cache(environment: (String) -> String? = Environment.variable) throws(StrataError) -> CacheConfiguration? {
         guard let text = environment("REDIS_URL").flatMap({ $0.isEmpty ? nil : $0 }) ?? cacheURL else { return nil }
         var c = CacheConfiguration(url: try RedisURL(parsing: text))
         if let v = cachePrefix { c.prefix = v }
@@ -263,7 +263,7 @@ public struct StrataConfiguration: Sendable {
     }
 
     /// A setting looked up in the environment first, then in this file.
-    public func variable(_ name: String, environment: (String) -> String? = Keyring.environmentVariable) -> String? {
+    public func variable(_ name: String, environment: (String) -> String? = Environment.variable) -> String? {
         if let v = environment(name), !v.isEmpty { return v }
         switch name {
         case "STRATA_DATA_DIR": return dataDirectory

@@ -48,7 +48,7 @@ public final class StrataInstance: Sendable {
     public let database: Database
     /// The archive cold days are read from and tiering and backups write to (nil: the store
     /// is used without one, and jobs that need one do not run).
-    public let archive: Archive?
+    public let archive: StoreArchive?
     public let mirror: Mirror?
     public let publisher: CachePublisher?
     public let scheduler: Scheduler
@@ -59,13 +59,13 @@ public final class StrataInstance: Sendable {
     /// Opens the store in `directory` (creating it), replaying its log, and builds the
     /// services `services` names that the settings configure; nothing runs before `start`.
     /// `adjustMirror` may change the mirror's settings (a test hook of `ingest --live`).
-    public init(directory: String, settings: StrataConfiguration, archive: Archive?, services: Services = .all,
+    public init(directory: String, settings: StrataConfiguration, archive: StoreArchive?, services: Services = .all,
                 adjustMirror: (inout MirrorConfiguration) -> Void = { _ in },
                 events: @escaping @Sendable (Event) -> Void = { _ in }) throws(StrataError) {
         self.settings = settings
         self.archive = archive
         var configuration = settings.database
-        if let archive { configuration.store.coldStorage = archive }
+        if let archive { configuration.store.coldStorage = archive.archive }
         configuration.onFlushFailure = { events(.flushFailure($0)) }
         let database = try Database(directory: directory, configuration: configuration)
         self.database = database
@@ -92,16 +92,16 @@ public final class StrataInstance: Sendable {
         if services.contains(.scheduledJobs) {
             if let schedule = settings.tierSchedule {
                 let policy = settings.tiers
-                jobs.append(Scheduler.tiering(policy, database: database, archive: policy.archiveAfter == nil ? nil : archive, every: schedule))
+                jobs.append(Scheduler.tiering(policy, database: database, archive: policy.archiveAfter == nil ? nil : archive?.archive, every: schedule))
             }
             if let schedule = settings.backupSchedule, let archive {
-                jobs.append(Scheduler.backup(Backups(objects: archive.objects, keyring: archive.keyring), database: database, every: schedule))
+                jobs.append(Scheduler.backup(archive.backups, database: database, every: schedule))
             }
             if let schedule = settings.qualitySchedule {
                 jobs.append(Scheduler.quality(quality, every: schedule))
             }
             if settings.tuning.enabled, let schedule = settings.tuneSchedule {
-                let t = AutoTuner(database: database, archive: archive, bounds: settings.tuning) { events(.tuning($0.description)) }
+                let t = AutoTuner(database: database, archive: archive?.archive, bounds: settings.tuning) { events(.tuning($0.description)) }
                 tuner = t
                 jobs.append(Scheduler.tuning(t, every: schedule))
             }
@@ -125,6 +125,29 @@ public final class StrataInstance: Sendable {
         public var cacheWasAway = false
         /// Rows still waiting for Redis when it stopped (dropped).
         public var cacheRowsAtStop = 0
+        /// The publisher's window: `strata cache warm` republishes this many seconds of rows.
+        public var cacheWindowSeconds = 3_600.0
+        /// The mirror's counters after it stopped (nil when none ran).
+        public var mirror: MirrorStatus?
+        /// Whether the mirror had replicated the whole durable log (`finish` waited for it).
+        public var mirrorCaughtUp = false
+        /// Whether the publisher had sent every row before it stopped (`finish` waited for it).
+        public var cachePublished = false
+    }
+
+    /// Gives the mirror up to `mirrorSeconds` (half a second once its database is found away)
+    /// and the publisher up to `cacheSeconds` (half a second when Redis is away: the rows are
+    /// dropped anyway, Redis is a cache) to send what the log holds, then stops everything
+    /// (`stop`). What the mirror does not reach, its next run replicates: the log is kept.
+    public func finish(mirrorSeconds: Double = 30, cacheSeconds: Double = 10) -> Stopped {
+        let mirrorCaughtUp = mirror.map { (try? $0.waitUntilReplicated(seconds: mirrorSeconds, awaySeconds: 0.5)) != nil } ?? false
+        let cachePublished = publisher.map { p in
+            (try? p.waitUntilPublished(seconds: p.status.state == .disconnected ? 0.5 : cacheSeconds)) != nil
+        } ?? false
+        var stopped = stop()
+        stopped.mirrorCaughtUp = mirrorCaughtUp
+        stopped.cachePublished = cachePublished
+        return stopped
     }
 
     /// Stops the scheduled jobs (after the one in progress), the mirror and the publisher,
@@ -134,10 +157,12 @@ public final class StrataInstance: Sendable {
         scheduler.stop()
         mirror?.stop()
         var stopped = Stopped()
+        stopped.mirror = mirror?.status
         if let publisher {
             stopped.cacheWasAway = !publisher.status.connected
             stopped.cacheRowsAtStop = publisher.stop()
             stopped.cache = publisher.status
+            stopped.cacheWindowSeconds = publisher.configuration.windowSeconds
         }
         return stopped
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Glibc
-import StrataArchive
 import StrataEngine
 import StrataFormat
 import StrataPlatform
@@ -13,55 +12,36 @@ struct ArchiveOption: ParsableArguments {
     var archive: String?
 
     /// The archive of a store's command: its data directory and configuration file.
-    func open(_ store: DataDirOption) throws -> Archive {
+    func open(_ store: DataDirOption) throws -> StoreArchive {
         try open(dataDirectory: store.path, settings: try store.settings())
     }
 
     /// The archive named by `--archive`, else the environment, else the configuration
     /// file, else the one the store recorded when its days were pushed there, else
     /// `<data-dir>/_archive` (nil data directory: there is no default).
-    func open(dataDirectory: String?, settings: StrataConfiguration) throws -> Archive {
-        let opened = Result { () throws(StrataError) in try settings.openArchive(named: archive, dataDirectory: dataDirectory) }
-        if case .failure(let error) = opened, error.code == .invalidInput, error.path == nil {
-            // Arguments that name no usable archive: a usage error, as the other options'.
-            throw ValidationError(error.message)
-        }
-        return try opened.get()
+    func open(dataDirectory: String?, settings: StrataConfiguration) throws -> StoreArchive {
+        try usage { () throws(StrataError) in try settings.openArchive(named: archive, dataDirectory: dataDirectory) }
     }
-}
 
-extension ArchiveOption {
     /// The archive and key of an object named by its key (as `archive ls` prints it) or by
-    /// its URL (`s3://BUCKET/KEY`, as `aws s3 ls` users copy it, or `file:///DIR/KEY`). A URL
-    /// inside the store's archive is read through it; another names its own: its bucket (with
-    /// the same S3 endpoint and credentials), or its file's directory.
-    func object(_ name: String, _ store: DataDirOption) throws -> (Archive, String) {
-        guard name.hasPrefix("s3://") || name.hasPrefix("file://") else { return (try open(store), name) }
-        if let archive = try? open(store) {
-            let base = archive.objects.location.hasSuffix("/") ? archive.objects.location : archive.objects.location + "/"
-            if name.hasPrefix(base) && name.count > base.count { return (archive, String(name.dropFirst(base.count))) }
-        }
-        var other = self
-        if name.hasPrefix("s3://") {
-            let rest = name.dropFirst("s3://".count)
-            let bucket = rest.prefix { $0 != "/" }
-            guard !bucket.isEmpty, rest.count > bucket.count + 1 else {
-                throw ValidationError("'\(name)' names no object: s3://BUCKET/KEY")
-            }
-            other.archive = "s3://\(bucket)"
-            return (try other.open(store), String(rest.dropFirst(bucket.count + 1)))
-        }
-        let path = String(name.dropFirst("file://".count))
-        guard path.hasPrefix("/"), let slash = path.lastIndex(of: "/"), path.index(after: slash) < path.endIndex else {
-            throw ValidationError("'\(name)' names no object: file:///DIR/KEY (an absolute path)")
-        }
-        other.archive = "file://" + (slash == path.startIndex ? "/" : String(path[..<slash]))
-        return (try other.open(store), String(path[path.index(after: slash)...]))
+    /// its URL (`s3://BUCKET/KEY` or `file:///DIR/KEY`); see `openArchiveObject`.
+    func object(_ name: String, _ store: DataDirOption) throws -> (StoreArchive, String) {
+        let settings = try store.settings()
+        return try usage { () throws(StrataError) in try settings.openArchiveObject(name, archive: archive, dataDirectory: store.path) }
     }
 }
 
-/// The S3 settings of an `s3://BUCKET[/PREFIX]` archive, the rest from `variable` (the
-/// environment over the configuration file).
+/// `body`'s result; arguments that name nothing usable (an invalid-input error about no
+/// file) are a usage error, as the other options' are.
+func usage<R>(_ body: () throws(StrataError) -> R) throws -> R {
+    do throws(StrataError) {
+        return try body()
+    } catch {
+        if error.code == .invalidInput, error.path == nil { throw ValidationError(error.message) }
+        throw error
+    }
+}
+
 struct ArchiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archive",
@@ -78,15 +58,8 @@ struct ArchiveCommand: ParsableCommand {
         func run() throws {
             running {
                 let archive = try archiveOption.open(store)
-                let location = archive.objects.location
-                if let s3 = archive.objects as? S3ObjectStore {
-                    let made = try s3.createBucketIfMissing()
-                    Output.standardOutputNow("\(location): \(made ? "made the bucket '\(s3.configuration.bucket)'" : "the bucket '\(s3.configuration.bucket)' exists")\n")
-                } else if let local = archive.objects as? LocalObjectStore {
-                    let existed = FileSystem.isDirectory(local.directory)
-                    try FileSystem.makeDirectories(local.directory)
-                    Output.standardOutputNow("\(location): \(existed ? "the directory exists" : "made the directory")\n")
-                }
+                let done = try archive.prepare()
+                Output.standardOutputNow("\(archive.location): \(done)\n")
             }
         }
     }
@@ -108,9 +81,7 @@ struct ArchiveCommand: ParsableCommand {
                 }
                 let archive = try archiveOption.open(store)
                 let started = now()
-                let summary = try withStore(store, archive: archive) { database in
-                    try archive.push(database, olderThan: age, measurement: measurement)
-                }
+                let summary = try withStore(store, archive: archive) { try $0.pushToArchive(olderThan: age, measurement: measurement) }
                 var out = Output()
                 out.write("series-days archived: \(summary.seriesDays)\n")
                 // What "old" meant, so that nothing archived is not a mystery.
@@ -118,7 +89,7 @@ struct ArchiveCommand: ParsableCommand {
                 out.write("rows: \(summary.rows)\n")
                 out.write("local bytes freed: \(summary.localBytes)\n")
                 out.write("object bytes: \(summary.objectBytes)\n")
-                out.write("archive: \(archive.objects.location)\n")
+                out.write("archive: \(archive.location)\n")
                 out.write("seconds: \(format3(now() - started))\n")
                 out.flush()
             }
@@ -143,8 +114,7 @@ struct ArchiveCommand: ParsableCommand {
                 var out = Output()
                 out.write("key,measurement,symbol,day,rows,bytes\n")
                 for item in try archive.list(measurement: measurement, symbol: symbol, days: lo...hi) {
-                    let rows = try ColdReader(store: archive.objects, key: item.key, keyring: archive.keyring).index().footer.rowCount
-                    out.write("\(item.key),\(item.measurement),\(item.symbol),\(item.day),\(rows),\(item.size)\n")
+                    out.write("\(item.key),\(item.measurement),\(item.symbol),\(item.day),\(item.rows),\(item.bytes)\n")
                 }
                 out.flush()
             }
@@ -160,14 +130,8 @@ struct ArchiveCommand: ParsableCommand {
         func run() throws {
             running {
                 let (archive, key) = try archiveOption.object(key, store)
-                let object = try archive.objects.get(key)
-                let bytes = try object.withUnsafeBytes { raw in
-                    try ColdObject.segmentBytes(raw, keyring: archive.keyring, location: "\(archive.objects.location)/\(key)")
-                }
-                let segment = try Segment(bytes: bytes, name: key, id: SegmentID(0))
-                let rows = RowBlock.concatenate(try segment.decodeBlocks(Array(segment.footer.blocks.indices), fields: nil), schema: segment.schema)
-                let result = QueryResult(series: try SeriesKey(measurement: segment.footer.measurement, symbol: segment.footer.symbol),
-                                         schema: segment.schema, rows: rows)
+                let result = try archive.rows(of: key)
+                let rows = result.rows
                 // The same text as strata query's CSV, written in pieces.
                 var writer = ResultWriter(format: .csv, timeFormat: .rfc3339)
                 var text = ""
@@ -202,9 +166,7 @@ struct ArchiveCommand: ParsableCommand {
                 let archive = try archiveOption.open(store)
                 let series = try SeriesKey(measurement: measurement, symbol: symbol)
                 let (fromNs, toNs) = (try parseTime(from, option: "--from"), try parseRangeEnd(to, option: "--to"))
-                let restored = try withStore(store, archive: archive) { database in
-                    try archive.restore(database, series: series, from: fromNs, to: toNs)
-                }
+                let restored = try withStore(store, archive: archive) { try $0.restoreFromArchive(series: series, from: fromNs, to: toNs) }
                 var out = Output()
                 out.write("segments restored: \(restored)\n")
                 out.flush()

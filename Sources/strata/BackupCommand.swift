@@ -1,6 +1,5 @@
 import ArgumentParser
 import Glibc
-import StrataArchive
 import StrataEngine
 import StrataSystem
 import StrataText
@@ -26,9 +25,10 @@ struct BackupCommand: ParsableCommand {
             running {
                 if !symbol.isEmpty && measurement == nil { throw ValidationError("--symbol needs --measurement") }
                 let archive = try archiveOption.open(store)
-                let backups = Backups(objects: archive.objects, keyring: archive.keyring)
+                let backups = archive.backups
                 let started = now()
-                let summary = try withStore(store, archive: archive) { database in
+                let summary = try withStore(store, archive: archive) { instance in
+                    let database = instance.database
                     // A typo is an error, not an empty backup.
                     if let measurement { _ = try database.existingSeries(measurement: measurement, symbols: symbol.isEmpty ? nil : symbol) }
                     return try backups.create(database, measurement: measurement, symbols: symbol.isEmpty ? nil : symbol, full: full)
@@ -43,8 +43,8 @@ struct BackupCommand: ParsableCommand {
                 out.write("files: \(summary.catalog.files.count)\n")
                 out.write("objects uploaded: \(summary.uploaded) (\(summary.uploadedBytes) bytes, the catalog included)\n")
                 out.write("objects referenced: \(summary.referenced)\n")
-                out.write("encryption: \(archive.keyring.map { "key \($0.current.id)" } ?? "none")\n")
-                out.write("archive: \(archive.objects.location)\n")
+                out.write("encryption: \(archive.encryption ?? "none")\n")
+                out.write("archive: \(archive.location)\n")
                 out.write("seconds: \(format3(now() - started))\n")
                 out.flush()
             }
@@ -59,7 +59,7 @@ struct BackupCommand: ParsableCommand {
         func run() throws {
             running {
                 let archive = try archiveOption.open(store)
-                let backups = Backups(objects: archive.objects, keyring: archive.keyring)
+                let backups = archive.backups
                 var out = Output()
                 out.write("id,created,store,base,scope,rows,files,uploaded_bytes,encryption\n")
                 for item in try backups.list() {
@@ -86,7 +86,7 @@ struct BackupCommand: ParsableCommand {
         func run() throws {
             running {
                 let archive = try archiveOption.open(store)
-                let backups = Backups(objects: archive.objects, keyring: archive.keyring)
+                let backups = archive.backups
                 let report = try backups.verify(id)
                 var out = Output()
                 for problem in report.problems { out.write("damaged: \(problem)\n") }
@@ -116,7 +116,7 @@ struct BackupCommand: ParsableCommand {
         func run() throws {
             running {
                 let archive = try archiveOption.open(dataDirectory: nil, settings: try loadSettings(config))
-                let backups = Backups(objects: archive.objects, keyring: archive.keyring)
+                let backups = archive.backups
                 let started = now()
                 let summary = try backups.restore(id, into: dataDir, measurement: measurement, symbols: symbol.isEmpty ? nil : symbol, force: force)
                 var out = Output()

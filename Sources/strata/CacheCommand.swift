@@ -1,6 +1,5 @@
 import ArgumentParser
 import Glibc
-import StrataCache
 import StrataEngine
 import StrataPlatform
 import StrataSystem
@@ -9,19 +8,6 @@ import StrataSystem
 struct CacheOption: ParsableArguments {
     @Option(help: "Redis URL, redis://[user:password@]host[:port][/db] (default: $REDIS_URL, else the configuration's cache.url).")
     var url: String?
-
-    func configuration(_ store: DataDirOption) throws -> CacheConfiguration {
-        let settings = try store.settings()
-        if let url {
-            var c = try settings.cache() ?? CacheConfiguration(url: try RedisURL(parsing: url))
-            c.url = try RedisURL(parsing: url)
-            return c
-        }
-        guard let c = try settings.cache() else {
-            throw ValidationError("no Redis: give --url, or set REDIS_URL or cache.url in the configuration")
-        }
-        return c
-    }
 }
 
 struct CacheCommand: ParsableCommand {
@@ -38,8 +24,8 @@ struct CacheCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let c = try cache.configuration(store)
-                let report = try CacheReport.inspect(dataDirectory: store.path, configuration: c)
+                let settings = try store.settings()
+                let report = try settings.cacheReport(dataDirectory: store.path, url: cache.url)
                 var out = Output()
                 out.write("server: \(report.server) (Redis \(report.redisVersion ?? "?"))\n")
                 if let p = report.publisher {
@@ -69,24 +55,12 @@ struct CacheCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let c = try cache.configuration(store)
+                let settings = try store.settings()
                 try recoverIfNeeded(store.path)
-                var configuration = StoreConfiguration()
-                configuration.coldStorage = try archiveOption.open(store)
-                let target = try Store(directory: store.path, configuration: configuration)
+                let archive = try archiveOption.open(store)
                 let symbols = Set(Names.splitList(symbol ?? "").filter { !$0.isEmpty })
-                // A typo is an error, not "series: 0".
-                if let measurement {
-                    _ = try target.existingSeries(measurement: measurement, symbols: symbols.isEmpty ? nil : symbols.sorted())
-                } else if !symbols.isEmpty {
-                    let known = try Set(target.measurements().flatMap { m throws(StrataError) in try target.symbols(m) })
-                    if let missing = symbols.sorted().first(where: { !known.contains($0) }) {
-                        throw StrataError(.notFound, "no measurement has a symbol '\(missing)'", path: target.directory, field: "symbol")
-                    }
-                }
                 let started = now()
-                let connection = try RedisConnection(c.url, timeoutMilliseconds: c.timeoutMilliseconds)
-                let summary = try CacheWarm.warm(store: target, connection: connection, configuration: c, measurement: measurement, symbols: symbols)
+                let summary = try settings.warmCache(dataDirectory: store.path, url: cache.url, archive: archive, measurement: measurement, symbols: symbols)
                 var out = Output()
                 out.write("series: \(summary.series)\n")
                 out.write("rows published: \(summary.rows)\n")

@@ -1,7 +1,5 @@
 import ArgumentParser
-import StrataArchive
 import StrataEngine
-import StrataMirror
 import StrataPlatform
 import StrataServer
 import StrataSystem
@@ -53,36 +51,12 @@ struct ConfigurationCheck {
     /// setting of the file is not kept in `settings`, so it is not named here again.
     private mutating func checkEnvironment() {
         let settings = self.settings
-        let variable = { (name: String) in settings.variable(name) }
         func check(_ what: String, _ body: () throws(StrataError) -> Void) {
             do throws(StrataError) { try body() } catch { problems.append("\(what): \(error.message)") }
         }
-        check("REDIS_URL / cache.url") { () throws(StrataError) in _ = try settings.cache() }
-        if let dsn = Keyring.environmentSetting("TIMESCALE_DSN") {
-            check("TIMESCALE_DSN / mirror.dsn") { () throws(StrataError) in try PostgresConnection.checkConnectionString(dsn) }
-        }
-        if let bars = Keyring.environmentSetting("STRATA_MIRROR_BARS") {
-            check("STRATA_MIRROR_BARS") { () throws(StrataError) in _ = try StrataConfiguration.parseBars(bars) }
-        }
-        // The archive a command would open, in ArchiveOption.open's order: STRATA_ARCHIVE, else
-        // the S3_* variables when S3_BUCKET is set, else the file's archive.url.
-        if let url = Keyring.environmentSetting("STRATA_ARCHIVE") {
-            do throws(StrataError) {
-                _ = try StrataConfiguration.checkArchiveURL(url)
-                checkArchive(url, variable)
-            } catch {
-                problems.append("STRATA_ARCHIVE / archive.url: \(error.message)")
-            }
-        } else if Keyring.environmentSetting("S3_BUCKET") != nil {
-            check("S3_* / archive") { () throws(StrataError) in _ = try S3Configuration.fromEnvironment(variable) }
-        } else if let url = settings.archiveSettings["STRATA_ARCHIVE"] {
-            checkArchive(url, variable)
-        }
-        check("STRATA_ENCRYPTION_KEY* / encryption.key_file") { () throws(StrataError) in _ = try Keyring.fromEnvironment(variable) }
-        if let keyFile = variable("STRATA_ENCRYPTION_KEY_FILE"), FileSystem.isReadableByOthers(keyFile) {
-            problems.append("STRATA_ENCRYPTION_KEY_FILE / encryption.key_file: \(keyFile) holds encryption keys and every user may read it; chmod 600 it")
-        }
-        let keysFile = Keyring.environmentSetting("STRATA_API_KEYS_FILE") ?? settings.server.apiKeysFile
+        // The services' settings: Redis, the mirror, the archive, the encryption keys.
+        problems += settings.serviceProblems()
+        let keysFile = Environment.setting("STRATA_API_KEYS_FILE") ?? settings.server.apiKeysFile
         var keys = 0
         if let keysFile {
             check("STRATA_API_KEYS_FILE / server.api_keys_file") { () throws(StrataError) in
@@ -90,7 +64,7 @@ struct ConfigurationCheck {
                 if keys == 0 { throw StrataError(.invalidInput, "\(keysFile) holds no API keys (strata keys create makes them)") }
             }
         }
-        let listen = Keyring.environmentSetting("STRATA_LISTEN") ?? settings.server.listen
+        let listen = Environment.setting("STRATA_LISTEN") ?? settings.server.listen
         if let (host, _) = ServerSettings.hostAndPort(listen) {
             if keys == 0, !["127.0.0.1", "::1", "localhost"].contains(host) {
                 problems.append("server.listen: \(listen) is not loopback, so API keys are needed (server.api_keys_file or STRATA_API_KEYS_FILE)")
@@ -98,19 +72,5 @@ struct ConfigurationCheck {
         } else {
             problems.append("STRATA_LISTEN: must be HOST:PORT, not '\(listen)'")
         }
-    }
-
-    /// An S3 archive URL with what opening it needs from the other settings (credentials,
-    /// endpoint); a directory needs nothing more.
-    private mutating func checkArchive(_ url: String, _ variable: (String) -> String?) {
-        guard url.hasPrefix("s3://") else { return }
-        let configuration: S3Configuration?
-        do throws(StrataError) {
-            configuration = try StrataConfiguration.s3Configuration(url, variable)
-        } catch {
-            problems.append("archive \(url): \(error.message)")
-            return
-        }
-        if configuration == nil { problems.append("archive \(url): S3_ACCESS_KEY and S3_SECRET_KEY are needed") }
     }
 }

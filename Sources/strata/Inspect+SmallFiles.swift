@@ -1,4 +1,3 @@
-import StrataArchive
 import StrataEngine
 import StrataFormat
 import StrataPlatform
@@ -8,7 +7,7 @@ import StrataSystem
 /// text files of a data directory, and a backup's sealed copies of them. Each is checked by
 /// the reader Strata itself uses for it.
 extension Inspect {
-    func describeSmallFile(_ kind: InspectedKind, path: String, bytes: [UInt8], sealedBy key: KeyID? = nil, out: inout Output) throws {
+    func describeSmallFile(_ kind: InspectedKind, path: String, bytes: [UInt8], sealedBy key: String? = nil, out: inout Output) throws {
         switch kind {
         case .sealed:
             return try describeSealed(path, bytes, out: &out)
@@ -35,17 +34,15 @@ extension Inspect {
     /// A manifest, schema or catalog sealed whole (`STRATENC`): the checksum first (no key
     /// needed), then opened with the environment's keys and read as what it holds.
     private func describeSealed(_ path: String, _ bytes: [UInt8], out: inout Output) throws {
-        guard let key = try SealedFile.keyID(bytes, location: path) else { preconditionFailure("not sealed") }
-        var keyring = try Keyring.fromEnvironment()
-        keyring?.acceptsPlain = true
-        let plain = try SealedFile.open(bytes, keyring: keyring, location: path)
+        guard let key = try ArchiveFiles.sealedKeyID(bytes, location: path) else { preconditionFailure("not sealed") }
+        let plain = try ArchiveFiles.openSealed(bytes, location: path)
         guard let inner = InspectedKind(firstBytes: plain), [.manifest, .schema, .catalog].contains(inner) else {
             throw StrataError(.corrupt, "sealed file opens, but holds neither a day manifest, a schema nor a backup catalog", path: path)
         }
         try describeSmallFile(inner, path: path, bytes: plain, sealedBy: key, out: &out)
     }
 
-    private func describeManifest(_ path: String, _ bytes: [UInt8], sealedBy key: KeyID?, out: inout Output) throws {
+    private func describeManifest(_ path: String, _ bytes: [UInt8], sealedBy key: String?, out: inout Output) throws {
         let manifest = try bytes.withUnsafeBytes { raw in Result { () throws(FormatError) in try DayManifest.decode(raw) } }
             .mapError { StrataError.corrupt($0, path: path) }.get()
         head(path, format: "STRATMAN version \(manifest.cold.isEmpty ? 1 : 2), a day manifest", sealedBy: key, out: &out)
@@ -84,7 +81,7 @@ extension Inspect {
         verified(checks, sealedBy: key, out: &out)
     }
 
-    private func describeCatalog(_ path: String, _ bytes: [UInt8], sealedBy key: KeyID?, out: inout Output) throws {
+    private func describeCatalog(_ path: String, _ bytes: [UInt8], sealedBy key: String?, out: inout Output) throws {
         let catalog = try BackupCatalog.decode(bytes, location: path)
         head(path, format: "strata-backup \(BackupCatalog.version), a backup catalog (text)", sealedBy: key, out: &out)
         out.write("backup: \(catalog.id)\n")
@@ -102,14 +99,14 @@ extension Inspect {
     }
 
     /// The first lines of a file's description.
-    func head(_ path: String, format: String, sealedBy key: KeyID? = nil, out: inout Output) {
+    func head(_ path: String, format: String, sealedBy key: String? = nil, out: inout Output) {
         out.write("file: \(path)\n")
-        if let key { out.write("encryption: AES-256-GCM, key \(key) (sealed whole: STRATENC version \(SealedFile.version))\n") }
+        if let key { out.write("encryption: AES-256-GCM, key \(key) (sealed whole: STRATENC version \(ArchiveFiles.sealedVersion))\n") }
         out.write("format: \(format)\n")
     }
 
     /// With --verify, the line saying what was checked.
-    func verified(_ checks: String, sealedBy key: KeyID?, out: inout Output) {
+    func verified(_ checks: String, sealedBy key: String?, out: inout Output) {
         guard verify else { return }
         out.write("verify: ok (\(key == nil ? "" : "sealed file checksum and GCM tag; ")\(checks))\n")
     }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Glibc
-import StrataArchive
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataSystem
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,15 +52,12 @@ struct Inspect: ParsableCommand {
     func describeSegment(_ path: String, _ file: MappedFile, cold: Bool, out: inout Output) throws {
         let id = SegmentID(fileName: String(path.split(separator: "/").last ?? "")) ?? SegmentID(0)
         let segment: Segment
-        var keyID: KeyID?
+        var keyID: String?
         if cold {
             // A cold object: its blocks decompressed give back the segment it was made from.
-            // A file the user names: unencrypted ones are read even when keys are set.
-            var keyring = try Keyring.fromEnvironment()
-            keyring?.acceptsPlain = true
-            let bytes = try file.withUnsafeBytes { raw in try ColdObject.segmentBytes(raw, keyring: keyring, location: path) }
-            segment = try Segment(bytes: bytes, name: path, id: id)
-            keyID = try file.withUnsafeBytes { raw in Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: raw.count).keyID } }.get()
+            let opened = try file.withUnsafeBytes { raw in try ArchiveFiles.openColdObject(raw, location: path) }
+            segment = try Segment(bytes: opened.segment, name: path, id: id)
+            keyID = opened.keyID
         } else {
             segment = try Segment(path: path, id: id)
         }
@@ -68,7 +65,7 @@ struct Inspect: ParsableCommand {
         let day = Day(daysSinceEpoch: footer.day)
         out.write("file: \(path)\n")
         if cold {
-            out.write("format: STRATCLD version \(ColdObject.version), a zstd-compressed STRATSEG version \(SegmentLayout.version) segment\n")
+            out.write("format: STRATCLD version \(ArchiveFiles.coldObjectVersion), a zstd-compressed STRATSEG version \(SegmentLayout.version) segment\n")
             if let keyID { out.write("encryption: AES-256-GCM, key \(keyID)\n") }
             out.write("object size: \(file.size) bytes (\(footer.rowCount > 0 ? format3(Double(file.size) / Double(footer.rowCount)) : "-") bytes/row)\n")
         } else {

@@ -1,7 +1,7 @@
-import StrataArchive
 import StrataEngine
 import StrataFormat
 import StrataPlatform
+import StrataSystem
 
 /// The kinds of file `strata inspect` reads, told apart by their first bytes: the binary
 /// files by their 8-byte magic, the text files by their first line.
@@ -35,10 +35,10 @@ enum InspectedKind: CaseIterable {
     var magic: [UInt8] {
         switch self {
         case .segment: SegmentLayout.magic
-        case .coldObject: ColdObject.magic
+        case .coldObject: ArchiveFiles.coldObjectMagic
         case .manifest: DayManifest.magic
         case .wal: WALLayout.magic
-        case .sealed: SealedFile.magic
+        case .sealed: ArchiveFiles.sealedMagic
         case .schema, .catalog, .checksummedText: Array(signature.utf8)
         }
     }

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Glibc
-import StrataCache
 import StrataEngine
 import StrataFormat
-import StrataMirror
 import StrataPlatform
 import StrataSystem
 import StrataText
@@ -30,12 +28,6 @@ extension Ingest {
             var settings = try store.settings()
             settings.database = configuration
             let exitBeforeCommit = mirrorExitBeforeCommit
-            var mirrorStatus: MirrorStatus?
-            var mirrorCaughtUp = false
-            var cacheStatus: CacheStatus?
-            var cachePublished = false
-            // Time spent after the ingest waiting for the mirror and the publisher.
-            var replicaWait = 0.0
             // The mirror and the Redis publisher replicate alongside; ingest never waits for them.
             let instance = try StrataInstance(directory: store.path, settings: settings, archive: nil, services: [.mirror, .cache],
                                               adjustMirror: { $0.exitBeforeCommit = exitBeforeCommit }, events: reportEvent)
@@ -58,27 +50,15 @@ extension Ingest {
                     }
                 }
             } catch {
-                reportUnpublished(instance.stop(), window: instance.publisher?.configuration.windowSeconds ?? 3_600)
+                reportUnpublished(instance.stop())
                 try? instance.close()
                 throw error
             }
             let waitStarted = now()
-            if let mirror = instance.mirror {
-                // Up to 30 s to catch up before the process ends, unless it cannot reach its
-                // database; what it does not reach is replicated by the next run (the log is kept).
-                mirrorCaughtUp = (try? mirror.waitUntilReplicated(seconds: 30, awaySeconds: 0.5)) != nil
-            }
-            if let publisher = instance.publisher {
-                // A moment to send what waits, unless Redis is away (then the rows are
-                // dropped anyway: Redis is a cache).
-                let away = publisher.status.state == .disconnected
-                cachePublished = (try? publisher.waitUntilPublished(seconds: away ? 0.5 : 10)) != nil
-            }
-            let stopped = instance.stop()
-            replicaWait = now() - waitStarted
-            mirrorStatus = instance.mirror?.status
-            cacheStatus = stopped.cache
-            reportUnpublished(stopped, window: instance.publisher?.configuration.windowSeconds ?? 3_600)
+            let stopped = instance.finish(mirrorSeconds: 30, cacheSeconds: 10)
+            // Time spent after the ingest waiting for the mirror and the publisher.
+            let replicaWait = now() - waitStarted
+            reportUnpublished(stopped)
             try instance.close()
             // The ingest itself (and closing the store), not the wait for the replicas.
             let seconds = max(now() - started - replicaWait, 1e-9)
@@ -92,16 +72,16 @@ extension Ingest {
             out.write("rows rejected: \(report.badRowCount)\n")
             out.write("series: \(report.series)\n")
             out.write("fsync: \(database.configuration.fsync)\n")
-            if let s = mirrorStatus {
+            if let s = stopped.mirror {
                 out.write("mirror: \(s.rowsReplicated) rows replicated to \(s.server ?? "the database")"
-                          + (mirrorCaughtUp ? "" : "; behind (the next run catches up): \(s.lastError ?? "not caught up in 30 s")") + "\n")
+                          + (stopped.mirrorCaughtUp ? "" : "; behind (the next run catches up): \(s.lastError ?? "not caught up in 30 s")") + "\n")
             }
-            if mirrorStatus != nil || cacheStatus != nil {
+            if stopped.mirror != nil || stopped.cache != nil {
                 out.write("replicas wait seconds: \(format3(replicaWait))\n")
             }
-            if let s = cacheStatus {
+            if let s = stopped.cache {
                 out.write("cache: \(s.rowsPublished) rows published to \(s.server)" + (s.rowsDropped > 0 ? ", \(s.rowsDropped) dropped" : "")
-                          + (cachePublished ? "" : "; behind: \(s.lastError ?? "not published in 10 s")") + "\n")
+                          + (stopped.cachePublished ? "" : "; behind: \(s.lastError ?? "not published in 10 s")") + "\n")
             }
             out.write("appends: \(stats.appends)\n")
             out.write("wal fsyncs: \(stats.wal.syncs)\n")

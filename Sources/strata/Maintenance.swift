@@ -1,5 +1,4 @@
 import ArgumentParser
-import StrataArchive
 import StrataEngine
 import StrataFormat
 import StrataPlatform
@@ -32,7 +31,8 @@ struct Delete: ParsableCommand {
             // With the archive, as `query` reads: the rows are counted across every tier,
             // and the tombstone covers archived segments too (readers apply it to them).
             let archive = try archiveOption.open(store)
-            let before = try withStore(store, archive: archive) { database in
+            let before = try withStore(store, archive: archive) { instance in
+                let database = instance.database
                 // A typo is an error, not "0 rows deleted".
                 _ = try database.existingSeries(measurement: measurement, symbols: [symbol])
                 let before = try database.query(series, from: fromNs, to: toNs, fields: []).rows.rowCount
@@ -105,10 +105,10 @@ func recoverIfNeeded(_ path: String) throws {
 /// (`StrataInstance`) with its settings and `archive` (cold days read and written there) and
 /// no services running, and closes it (also when `body` throws; its error is the one
 /// reported). The directory must exist already.
-func withStore<R>(_ store: DataDirOption, archive: Archive?, _ body: (Database) throws -> R) throws -> R {
+func withStore<R>(_ store: DataDirOption, archive: StoreArchive?, _ body: (StrataInstance) throws -> R) throws -> R {
     try requireDataDirectory(store.path)
     let instance = try StrataInstance(directory: store.path, settings: try store.settings(), archive: archive, services: [], events: reportEvent)
-    return try closing(instance, { try $0.close() }) { try body($0.database) }
+    return try closing(instance, { try $0.close() }, body)
 }
 
 /// Throws unless `path` is a directory (the store a command names must exist).

@@ -1,22 +1,12 @@
 import ArgumentParser
 import Glibc
 import StrataEngine
-import StrataMirror
 import StrataSystem
 
 /// `--dsn`, shared by the mirror commands.
 struct MirrorOption: ParsableArguments {
     @Option(help: "PostgreSQL/TimescaleDB connection string or URI (default: $TIMESCALE_DSN, else the configuration's mirror.dsn).")
     var dsn: String?
-
-    func configuration(_ store: DataDirOption) throws -> MirrorConfiguration {
-        let settings = try store.settings()
-        guard var c = try settings.mirror() ?? dsn.map({ MirrorConfiguration(dsn: $0) }) else {
-            throw ValidationError("no mirror database: give --dsn, or set TIMESCALE_DSN or mirror.dsn in the configuration")
-        }
-        if let dsn { c.dsn = dsn }
-        return c
-    }
 }
 
 struct MirrorCommand: ParsableCommand {
@@ -33,8 +23,8 @@ struct MirrorCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let c = try mirror.configuration(store)
-                let report = try MirrorReport.inspect(dataDirectory: store.path, configuration: c)
+                let settings = try store.settings()
+                let report = try settings.mirrorReport(dataDirectory: store.path, dsn: mirror.dsn)
                 var out = Output()
                 out.write("server: \(report.server)\n")
                 out.write("extension: \(report.timescale ? "timescaledb \(report.timescaleVersion ?? "")" : "none (plain PostgreSQL tables and views)")\n")
@@ -60,11 +50,10 @@ struct MirrorCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let c = try mirror.configuration(store)
                 let (lo, hi) = (try from.map { try parseTime($0, option: "--from") } ?? .min, try to.map { try parseRangeEnd($0, option: "--to") } ?? .max)
                 let started = now()
-                let summary = try withDatabase(store.path, configuration: try store.settings().database) { database in
-                    try Mirror(database: database, configuration: c).sync(measurement: measurement, from: lo, to: hi)
+                let summary = try withStore(store, archive: nil) { instance in
+                    try instance.syncMirror(dsn: mirror.dsn, measurement: measurement, from: lo, to: hi)
                 }
                 var out = Output()
                 out.write("series-days replaced: \(summary.seriesDays)\n")
@@ -86,13 +75,12 @@ struct MirrorCommand: ParsableCommand {
 
         func run() throws {
             running {
-                let c = try mirror.configuration(store)
                 let onlyDay = try day.map { d in
                     guard let parsed = Day(d) else { throw ValidationError("--day must be YYYY-MM-DD, not '\(d)'") }
                     return parsed
                 }
-                let (compared, differences) = try withDatabase(store.path, configuration: try store.settings().database) { database in
-                    try Mirror(database: database, configuration: c).verify(measurement: measurement, day: onlyDay)
+                let (compared, differences) = try withStore(store, archive: nil) { instance in
+                    try instance.verifyMirror(dsn: mirror.dsn, measurement: measurement, day: onlyDay)
                 }
                 var out = Output()
                 for d in differences { out.write("differs: \(d)\n") }

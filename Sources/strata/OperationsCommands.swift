@@ -1,7 +1,5 @@
 import ArgumentParser
-import StrataArchive
 import StrataEngine
-import StrataMirror
 import StrataPlatform
 import StrataServer
 import StrataSystem
@@ -17,7 +15,7 @@ struct ValidateConfig: ParsableCommand {
     @Option(help: "Configuration file (default: $STRATA_CONFIG).") var config: String?
 
     func run() throws {
-        let check = ConfigurationCheck(path: config ?? Keyring.environmentSetting("STRATA_CONFIG"))
+        let check = ConfigurationCheck(path: config ?? Environment.setting("STRATA_CONFIG"))
         if check.problems.isEmpty {
             Output.standardOutputNow("\(check.path ?? "the built-in defaults"): valid\n")
             return

@@ -93,7 +93,7 @@ func openForReading(_ store: DataDirOption, _ archiveOption: ArchiveOption, meas
     throws -> (store: Store, series: [SeriesKey], from: Int64, to: Int64) {
     try recoverIfNeeded(store.path)
     var configuration = StoreConfiguration()
-    configuration.coldStorage = try archiveOption.open(store)
+    configuration.coldStorage = try archiveOption.open(store).coldStorage
     let target = try Store(directory: store.path, configuration: configuration)
     let fromNs = try from.map { try parseTime($0, option: "--from") } ?? .min
     let toNs = try to.map { try parseRangeEnd($0, option: "--to") } ?? .max

@@ -1,10 +1,7 @@
 import ArgumentParser
 import Glibc
 import Logging
-import StrataArchive
-import StrataCache
 import StrataEngine
-import StrataMirror
 import StrataPlatform
 import StrataServer
 import StrataSystem
@@ -33,13 +30,13 @@ struct Serve: AsyncParsableCommand {
         var settings = try store.settings()
         let server = settings.server
         var c = ServerConfiguration()
-        let listen = self.listen ?? Keyring.environmentSetting("STRATA_LISTEN") ?? server.listen
+        let listen = self.listen ?? Environment.setting("STRATA_LISTEN") ?? server.listen
         guard let (host, port) = ServerSettings.hostAndPort(listen) else {
             throw ValidationError("--listen takes HOST:PORT, not '\(listen)'")
         }
         c.host = host
         c.port = port
-        if let file = apiKeys ?? Keyring.environmentSetting("STRATA_API_KEYS_FILE") ?? server.apiKeysFile {
+        if let file = apiKeys ?? Environment.setting("STRATA_API_KEYS_FILE") ?? server.apiKeysFile {
             do throws(StrataError) {
                 c.keyring = try APIKeyring.load(file)
             } catch {
@@ -94,7 +91,7 @@ struct Serve: AsyncParsableCommand {
             fail(StrataServer.listenFailure(error, host: host, port: c.port) ?? "\(error)")
         }
         await httpServer.shutdown()
-        reportUnpublished(instance.stop(), window: instance.publisher?.configuration.windowSeconds ?? 3_600)
+        reportUnpublished(instance.stop())
         do throws(StrataError) {
             try instance.close()
         } catch {
@@ -123,10 +120,10 @@ struct Serve: AsyncParsableCommand {
 
 /// When rows did not reach Redis (dropped while it was away or slow, or still waiting at
 /// the stop), says so in one line on standard error.
-func reportUnpublished(_ stopped: StrataInstance.Stopped, window: Double) {
+func reportUnpublished(_ stopped: StrataInstance.Stopped) {
     guard let s = stopped.cache, s.rowsDropped > 0 else { return }
     let why = stopped.cacheWasAway ? "Redis unreachable" : stopped.cacheRowsAtStop > 0 ? "Redis had not confirmed them at the stop" : "Redis was away or slow, or refused them"
-    Output.standardError("strata: Redis publisher: \(grouped(s.rowsDropped)) row\(s.rowsDropped == 1 ? "" : "s") not published (\(why)); strata cache warm republishes the last \(windowText(window))\n")
+    Output.standardError("strata: Redis publisher: \(grouped(s.rowsDropped)) row\(s.rowsDropped == 1 ? "" : "s") not published (\(why)); strata cache warm republishes the last \(windowText(stopped.cacheWindowSeconds))\n")
 }
 
 /// The cache window as said in a sentence: "hour", "15 minutes", "90 seconds".

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Glibc
-import StrataArchive
-import StrataEngine
 import StrataPlatform
+import StrataSystem
 
 /// `strata status`: a running server's /status.
 struct StatusCommand: ParsableCommand {
@@ -16,12 +15,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         running {
             let key = apiKey ?? getenv("STRATA_API_KEY").map { String(cString: $0) }
-            let base = url.hasSuffix("/") ? String(url.dropLast()) : url
-            let (status, body) = try HTTPGet.fetch(base + "/status", headers: key.map { [("Authorization", "Bearer \($0)")] } ?? [])
-            let text = String(decoding: body, as: UTF8.self)
-            guard status == 200 else {
-                throw StrataError(status == 401 || status == 403 ? .denied : .io, "\(base)/status answered \(status): \(text.prefix(300))")
-            }
+            let text = try RemoteStatus.fetch(url, apiKey: key)
             var out = Output()
             out.write(text.hasSuffix("\n") ? text : text + "\n")
             out.flush()

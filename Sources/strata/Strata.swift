@@ -1,6 +1,5 @@
 import ArgumentParser
 import Glibc
-import StrataArchive
 import StrataEngine
 import StrataPlatform
 import StrataSystem
@@ -26,7 +25,7 @@ struct DataDirOption: ParsableArguments {
     /// the rest, from the checker validate-config runs, so that both say the same number.
     func validate() throws {
         do { _ = try settings() } catch let e as StrataError {
-            let refusal = ConfigurationCheck(path: config ?? Keyring.environmentSetting("STRATA_CONFIG")).refusal()
+            let refusal = ConfigurationCheck(path: config ?? Environment.setting("STRATA_CONFIG")).refusal()
             guard !refusal.isEmpty else { throw ValidationError(e.description) }
             for line in refusal { Output.standardError("strata: \(line)\n") }
             throw ExitCode.validationFailure
@@ -47,7 +46,7 @@ struct DataDirOption: ParsableArguments {
 
 /// The settings of the configuration file `path` (else `$STRATA_CONFIG`), or the defaults.
 func loadSettings(_ path: String?) throws -> StrataConfiguration {
-    guard let file = path ?? Keyring.environmentSetting("STRATA_CONFIG") else {
+    guard let file = path ?? Environment.setting("STRATA_CONFIG") else {
         return StrataConfiguration()
     }
     return try StrataConfiguration.load(file)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import StrataArchive
 import StrataEngine
 import StrataSystem
 
@@ -27,16 +26,14 @@ struct Tier: ParsableCommand {
             }
             let archive = policy.archiveAfter == nil ? nil : try archiveOption.open(store)
             let started = now()
-            let summary = try withStore(store, archive: archive) { database in
-                try policy.apply(to: database, archive: archive, measurement: measurement)
-            }
+            let summary = try withStore(store, archive: archive) { try $0.applyTiers(policy, measurement: measurement) }
             var out = Output()
             out.write("series-days compacted: \(summary.compacted.seriesDays) (\(summary.compacted.segmentsBefore) segments into \(summary.compacted.segmentsAfter))\n")
             if let archived = summary.archived {
                 out.write("series-days archived: \(archived.seriesDays)\n")
                 out.write("rows archived: \(archived.rows)\n")
                 out.write("local bytes freed: \(archived.localBytes)\n")
-                out.write("archive: \(archive?.objects.location ?? "")\n")
+                out.write("archive: \(archive?.location ?? "")\n")
             } else {
                 out.write("series-days archived: 0 (archiving is off)\n")
             }

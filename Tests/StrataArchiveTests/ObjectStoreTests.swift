@@ -190,11 +190,11 @@ func checkObjectStoreContract(_ store: any ObjectStore) throws {
         c.bucket = "strata-made-by-upload-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fresh = try S3ObjectStore(c)
         // check-deps says what the first upload does: it makes the bucket.
-        let missing = DependencyCheck.archive(Archive(objects: fresh))
+        let missing = DependencyCheck.archive(StoreArchive(Archive(objects: fresh)))
         #expect(missing.ok == true && missing.detail == "reachable; the bucket '\(c.bucket)' does not exist yet: the first upload makes it (strata archive init makes it now), new objects unencrypted", "\(missing)")
         try fresh.put("a", [1, 2, 3])
         #expect(try fresh.bucketExists() && fresh.get("a") == [1, 2, 3])
-        let present = DependencyCheck.archive(Archive(objects: try S3ObjectStore(c)))
+        let present = DependencyCheck.archive(StoreArchive(Archive(objects: try S3ObjectStore(c))))
         #expect(present.ok == true && present.detail == "reachable, new objects unencrypted", "\(present)")
         #expect(try S3ObjectStore(c).createBucketIfMissing() == false)
     }
