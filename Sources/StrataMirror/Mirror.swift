@@ -211,80 +211,84 @@ public final class Mirror: @unchecked Sendable {
         }
     }
 
-    /// One connection's life: replicate until stopped or until something fails.
+    /// One connection's life: replicate until stopped or until something fails. What to do
+    /// next is `MirrorSession`'s decision; this performs it and tells the session how it went.
     private func session(_ reachability: inout Reachability) throws(StrataError) {
         let connection = try PostgresConnection(configuration.dsn)
         let writer = try MirrorWriter(connection: connection, options: configuration.options, store: store)
         try writer.prepareBars(try database.store.measurements())
-        var cursor = try writer.cursor()
-        try database.retainLog(from: cursor == .start ? database.oldestLogPosition : cursor.position)
-        try countBacklog(at: cursor.position)
-        update {
-            $0.cursor = cursor
-            $0.timescale = writer.schema.timescale
-            $0.plainReason = writer.plainReason
-            $0.server = connection.server
-            $0.lastError = nil
+        let cursor = try writer.cursor()
+        // Where this process last saw the cursor committed, if it has counted the backlog.
+        let counted = monitor.withLock { lagBase.map { current.cursor?.position ?? $0.cursor } }
+        var session = MirrorSession(configuration, now: monotonicNanoseconds())
+        var changes: [MirrorChange] = []
+        var action = session.connected(cursor: cursor, countedThrough: counted)
+        func checkLog() -> MirrorSession.Action {
+            isStopping ? session.stopRequested() : session.tick(durable: database.durableLogPosition, now: monotonicNanoseconds())
         }
-        if let change = reachability.reached() { configuration.onReachabilityChange(change) }
-        var pacer = MirrorPacer(batchBytes: configuration.batchBytes, quietMilliseconds: configuration.quietMilliseconds, now: monotonicNanoseconds())
-        while !isStopping {
-            let durable = database.durableLogPosition
-            if pacer.next(durable: durable, cursor: cursor.position, now: monotonicNanoseconds()) == .wait {
-                // A wait for a quiet moment: the log's wakes (it is growing) do not cut it short.
-                if !worker.sleep(nanoseconds: Int64(configuration.pollMilliseconds) * 1_000_000) { return }
-                continue
-            }
-            let batch = try nextBatch(after: cursor.position)
-            if batch.end == cursor.position {
-                // Nothing new: caught up with the durable log.
-                let now = monotonicNanoseconds()
-                update {
-                    lastCaughtUp = now
-                    $0.state = .caughtUp
-                    $0.durable = durable
-                    $0.lagBytes = 0
+        while true {
+            switch action {
+            case .retainLog(let from):
+                switch from {
+                case .oldestFile: try database.retainLog(from: database.oldestLogPosition)
+                case .position(let position): try database.retainLog(from: position)
                 }
-                if !pause(configuration.pollMilliseconds) { return }
-                continue
-            }
-            update { $0.state = .replicating; $0.durable = durable }
-            let crash = configuration.exitBeforeCommit
-            cursor = try writer.apply(batch.changes, through: batch.end, expected: cursor) { () throws(StrataError) in
-                // For crash tests: the process dies with the COPY sent and not committed.
-                if crash { Glibc.exit(86) }
-            }
-            try database.retainLog(from: cursor.position)
-            update {
-                replicatedSinceBase += batch.rows
-                $0.cursor = cursor
-                $0.rowsReplicated += batch.rows
-                $0.deletesReplicated += batch.deletes
-                $0.batches += 1
-                // What is left in the current log file (a lower bound across files).
-                $0.lagBytes = durable.file == batch.end.file ? max(0, Int(durable.offset) - Int(batch.end.offset)) : configuration.batchBytes
+                action = session.logRetained()
+            case .countBacklog(let position):
+                let mark = database.durableLog
+                let rows = try database.logRows(after: position, through: mark.position)
+                update { _ in
+                    lagBase = (mark, rows, position)
+                    replicatedSinceBase = 0
+                }
+                action = session.backlogCounted()
+            case .countMissedRows(let from, let through):
+                let missed = try database.logRows(after: from, through: through)
+                update { _ in replicatedSinceBase += missed }
+                action = session.backlogCounted()
+            case .report(let change):
+                record(change, writer)
+                if case .connected = change, let change = reachability.reached() { configuration.onReachabilityChange(change) }
+                action = session.statusReported()
+            case .checkLog:
+                action = checkLog()
+            case .wait(let milliseconds):
+                // A wait for a quiet moment: the log's wakes (it is growing) do not cut it short.
+                action = worker.sleep(nanoseconds: Int64(milliseconds) * 1_000_000) ? checkLog() : session.stopRequested()
+            case .pause(let milliseconds):
+                action = pause(milliseconds) ? checkLog() : session.stopRequested()
+            case .read(let position):
+                let batch = try nextBatch(after: position)
+                changes = batch.changes
+                action = session.batchRead(end: batch.end, rows: batch.rows, deletes: batch.deletes)
+            case .apply(let end, let expected, let crash):
+                let committed = try writer.apply(changes, through: end, expected: expected) { () throws(StrataError) in
+                    // For crash tests: the process dies with the COPY sent and not committed.
+                    if crash { Glibc.exit(86) }
+                }
+                changes = []
+                action = session.batchCommitted(committed)
+            case .end:
+                return
             }
         }
     }
 
-    /// Counts the rows not yet replicated when a session starts: all of them the first
-    /// time, afterwards only those of a batch whose commit the last session did not see.
-    private func countBacklog(at cursor: WALPosition) throws(StrataError) {
-        let (base, seen) = monitor.withLock { (lagBase, current.cursor?.position) }
-        if let base {
-            // Where this process last saw the cursor committed.
-            let known = seen ?? base.cursor
-            if cursor >= known {
-                let missed = cursor > known ? try database.logRows(after: known, through: cursor) : 0
-                update { _ in replicatedSinceBase += missed }
-                return
+    /// Records what the session reported in the status, with what only the mirror knows:
+    /// the database's kind, when it was caught up, the rows behind the lag in rows.
+    private func record(_ change: MirrorSession.StatusChange, _ writer: MirrorWriter) {
+        let now = monotonicNanoseconds()
+        update {
+            $0.record(change)
+            switch change {
+            case .connected:
+                $0.timescale = writer.schema.timescale
+                $0.plainReason = writer.plainReason
+                $0.server = writer.connection.server
+            case .caughtUp: lastCaughtUp = now
+            case .committed(_, let rows, _, _): replicatedSinceBase += rows
+            case .replicating: break
             }
-        }
-        let mark = database.durableLog
-        let rows = try database.logRows(after: cursor, through: mark.position)
-        update { _ in
-            lagBase = (mark, rows, cursor)
-            replicatedSinceBase = 0
         }
     }
 
