@@ -2,7 +2,7 @@ import StrataFormat
 import StrataPlatform
 
 /// A record of the write-ahead log with where it lies.
-public struct LogEntry: Sendable {
+package struct LogEntry: Sendable {
     public var record: WALRecord
     public var start: WALPosition
     public var end: WALPosition
@@ -10,7 +10,7 @@ public struct LogEntry: Sendable {
 
 /// A registration made by `Database.watchLog`: once cancelled, its callback is not called
 /// again (but for a call that had already begun).
-public final class LogWatch: Sendable {
+package final class LogWatch: Sendable {
     let log: WriteAheadLog
     let id: UInt64
 
@@ -26,8 +26,8 @@ public final class LogWatch: Sendable {
 
 /// A point of the log with the rows this process wrote to it before that point: the
 /// difference of two marks is the rows appended in between.
-public struct LogMark: Sendable, Equatable {
-    public var position: WALPosition
+package struct LogMark: Sendable, Equatable {
+    package var position: WALPosition
     public var rows: Int
 }
 
@@ -35,7 +35,7 @@ extension Database {
     /// Whether unflushed rows have reached the memory bound: appends would wait for a flush.
     /// A server answers "retry later" instead of holding the request: `countingRefusal`
     /// counts the answer (`backpressureRefusals`) and asks for a flush.
-    public func isMemoryFull(countingRefusal: Bool = false) -> Bool {
+    package func isMemoryFull(countingRefusal: Bool = false) -> Bool {
         monitor.withLock {
             let full = state.memtable.used >= configuration.memoryLimit
             if full && countingRefusal { refusedForMemory() }
@@ -45,28 +45,28 @@ extension Database {
 
     /// The type of a measurement's field as the store has it (nil for a new field or
     /// measurement): lets a writer refuse a line that changes it before the batch.
-    public func fieldType(_ measurement: String, _ field: String) -> FieldType? {
+    package func fieldType(_ measurement: String, _ field: String) -> FieldType? {
         monitor.withLock { (try? knownSchema(measurement))?.type(of: field) }
     }
 
     /// Where the durable part of the log ends: every acknowledged write is before it.
-    public var durableLogPosition: WALPosition { wal.durablePosition }
+    package var durableLogPosition: WALPosition { wal.durablePosition }
 
     /// `writtenLogPosition` with the rows written before it since the store was opened.
-    public var writtenLog: LogMark { wal.writtenMark }
+    package var writtenLog: LogMark { wal.writtenMark }
 
     /// `durableLogPosition` with the rows written before it since the store was opened.
-    public var durableLog: LogMark { wal.durableMark }
+    package var durableLog: LogMark { wal.durableMark }
 
     /// The rows of the log's records after `position` up to `end`, counted from the
     /// records' headers (checksummed, not decoded).
-    public func logRows(after position: WALPosition, through end: WALPosition) throws(StrataError) -> Int {
+    package func logRows(after position: WALPosition, through end: WALPosition) throws(StrataError) -> Int {
         try Self.logRows(walDirectory: wal.directory, after: position, through: end)
     }
 
     /// Where the log's records end, including those not yet durable: every append that
     /// has returned is before it.
-    public var writtenLogPosition: WALPosition { wal.writtenPosition }
+    package var writtenLogPosition: WALPosition { wal.writtenPosition }
 
     /// The reader of the log that `retainLog` and `releaseLog` act for unless told: the
     /// database mirror, whose retention file is `_wal/_retain`.
@@ -79,19 +79,19 @@ extension Database {
     }
 
     /// Whether `name` may name a reader of the log: 1–64 of `a–z 0–9 -`.
-    public static func isReaderName(_ name: String) -> Bool {
+    package static func isReaderName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
     }
 
     /// Where log files are kept from for the readers of the log: the oldest of their
     /// retentions, if any reader keeps one.
-    public var logRetention: WALPosition? { monitor.withLock { state.retentions.values.min() } }
+    package var logRetention: WALPosition? { monitor.withLock { state.retentions.values.min() } }
 
     /// Where log files are kept from for `reader`, if it keeps them.
-    public func logRetention(for reader: String) -> WALPosition? { monitor.withLock { state.retentions[reader] } }
+    package func logRetention(for reader: String) -> WALPosition? { monitor.withLock { state.retentions[reader] } }
 
     /// The start of the oldest log file there is.
-    public var oldestLogPosition: WALPosition {
+    package var oldestLogPosition: WALPosition {
         let first = (try? WriteAheadLog.files(in: wal.directory).first?.sequence) ?? nil
         return WALPosition(file: first ?? wal.currentSequence, offset: 0)
     }
@@ -118,7 +118,7 @@ extension Database {
 
     /// Lets `reader`'s log files go again once their rows are in segments (and no other
     /// reader keeps them).
-    public func releaseLog(for reader: String = Database.mirrorReader) throws(StrataError) {
+    package func releaseLog(for reader: String = Database.mirrorReader) throws(StrataError) {
         try retentionFiles.withLock { () throws(StrataError) in
             monitor.withLock { state.retentions[reader] = nil }
             try FileSystem.remove(Self.retentionFile(wal.directory, reader: reader))
@@ -150,7 +150,7 @@ extension Database {
     /// Calls `wake` (on the thread that made them durable) whenever records become durable,
     /// until the returned watch is cancelled: a reader of the log waits for it instead of
     /// polling. `wake` must return quickly (signal a thread, not read the log).
-    public func watchLog(_ wake: @escaping @Sendable () -> Void) -> LogWatch {
+    package func watchLog(_ wake: @escaping @Sendable () -> Void) -> LogWatch {
         LogWatch(log: wal, id: wal.watch(wake))
     }
 
@@ -160,7 +160,7 @@ extension Database {
     /// position to read after next time: the end of the last record read, or the start of
     /// the next file once a finished file is read to its end. Throws `.notFound` if the log
     /// at `position` is gone (its file was removed: the reader fell behind the retention).
-    public func readLog(after position: WALPosition, maxBytes: Int = 16 << 20,
+    package func readLog(after position: WALPosition, maxBytes: Int = 16 << 20,
                         _ body: (LogEntry) throws(StrataError) -> Void) throws(StrataError) -> WALPosition {
         let durable = wal.durablePosition
         // Nothing new since the last call: no directory listing, no scanning.
@@ -234,14 +234,14 @@ extension Database {
     }
 
     /// The log files of a data directory and their sizes, oldest first, without opening it.
-    public static func logFiles(_ directory: String) throws(StrataError) -> [(sequence: UInt64, size: Int)] {
+    package static func logFiles(_ directory: String) throws(StrataError) -> [(sequence: UInt64, size: Int)] {
         var out: [(sequence: UInt64, size: Int)] = []
         for file in try WriteAheadLog.files(in: "\(directory)/_wal") { out.append((file.sequence, try FileSystem.fileSize(file.path))) }
         return out
     }
 
     /// The rows of a data directory's log after `position`, without opening it.
-    public static func logRows(_ directory: String, after position: WALPosition) throws(StrataError) -> Int {
+    package static func logRows(_ directory: String, after position: WALPosition) throws(StrataError) -> Int {
         try logRows(walDirectory: "\(directory)/_wal", after: position, through: nil)
     }
 
@@ -268,7 +268,7 @@ extension Database {
     }
 
     /// The retention point of a data directory's log, without opening it.
-    public static func logRetention(_ directory: String, for reader: String = mirrorReader) throws(StrataError) -> WALPosition? {
+    package static func logRetention(_ directory: String, for reader: String = mirrorReader) throws(StrataError) -> WALPosition? {
         let path = retentionFile("\(directory)/_wal", reader: reader)
         return FileSystem.exists(path) ? try loadRetention(path) : nil
     }

@@ -6,8 +6,8 @@ import StrataPlatform
 /// segments it lists (held by hard links, so compaction or archiving may go on), and the
 /// schema files. Taken after a flush, it holds every row acknowledged before it began,
 /// so the write-ahead log adds nothing to it. `discard` removes the links.
-public struct StoreSnapshot: Sendable {
-    public struct SegmentFile: Sendable {
+package struct StoreSnapshot: Sendable {
+    package struct SegmentFile: Sendable {
         public var id: SegmentID
         public var rows: UInt64
         /// The hard link that keeps the segment's bytes while the snapshot lives.
@@ -15,7 +15,7 @@ public struct StoreSnapshot: Sendable {
         public var size: Int
     }
 
-    public struct SeriesDayFiles: Sendable {
+    package struct SeriesDayFiles: Sendable {
         public var key: SeriesDay
         /// The `_manifest` bytes.
         public var manifest: [UInt8]
@@ -28,14 +28,14 @@ public struct StoreSnapshot: Sendable {
     public var schemas: [String: [UInt8]]
     public var days: [SeriesDayFiles]
     /// The log position every row of the snapshot was flushed through.
-    public var walPosition: WALPosition
+    package var walPosition: WALPosition
     /// The directory of the hard links.
-    public let staging: String
+    package let staging: String
 
     public var rows: UInt64 { days.reduce(0) { $0 + $1.segments.reduce(0) { $0 + $1.rows } + $1.archived.reduce(0) { $0 + $1.rows } } }
 
     /// Removes the hard links.
-    public func discard() {
+    package func discard() {
         try? FileSystem.removeTree(staging)
     }
 }
@@ -48,7 +48,7 @@ extension Database {
     /// them, of `symbols` (all when nil): flushes what is in memory, then — holding the
     /// writer lock, so no manifest changes meanwhile — reads each manifest and hard-links
     /// the segments it lists. Appends go on throughout; they belong to the next snapshot.
-    public func snapshot(measurement: String? = nil, symbols: Set<String>? = nil) throws(StrataError) -> StoreSnapshot {
+    package func snapshot(measurement: String? = nil, symbols: Set<String>? = nil) throws(StrataError) -> StoreSnapshot {
         try writer.withLock { () throws(StrataError) -> StoreSnapshot in
             try checkOpen()
             _ = try flush(all: true)

@@ -444,7 +444,7 @@ public final class Database: @unchecked Sendable {
     /// Segments and unflushed rows of `series` for [from, to], taken consistently: if a
     /// flush, compaction or delete switches this series' manifests meanwhile, it is taken
     /// again.
-    public func snapshot(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> SeriesSnapshot {
+    package func snapshot(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> SeriesSnapshot {
         var attempts = 0
         while true {
             attempts += 1

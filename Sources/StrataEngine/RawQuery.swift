@@ -18,7 +18,7 @@ public struct QueryResult: Sendable {
 /// What a query of one series reads: its schema, the live segments of the days in range
 /// with their tombstones, and rows not yet in a segment. Taken at one moment, so that a
 /// flush or compaction running meanwhile neither hides nor repeats rows.
-public struct SeriesSnapshot: Sendable {
+package struct SeriesSnapshot: Sendable {
     public var series: SeriesKey
     public var schema: MeasurementSchema
     public var days: [DayView]
@@ -121,7 +121,7 @@ extension Store {
     }
 
     /// The segments of `series` in [from, to] as they are on disk.
-    public func snapshot(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> SeriesSnapshot {
+    package func snapshot(_ series: SeriesKey, from: Int64 = .min, to: Int64 = .max) throws(StrataError) -> SeriesSnapshot {
         var views: [DayView] = []
         for day in try days(series, from: from, to: to) { views.append(try openDay(SeriesDay(series, day))) }
         return SeriesSnapshot(series: series, schema: try schema(series.measurement), days: views)

@@ -16,7 +16,7 @@ public struct SeriesDay: Hashable, Sendable, Comparable, CustomStringConvertible
 }
 
 /// The segments and tombstones of one series-day as a reader sees them.
-public struct DayView: Sendable {
+package struct DayView: Sendable {
     public var day: Day
     public var segments: [any SegmentSource]
     public var tombstones: [Tombstone]
@@ -28,7 +28,7 @@ public struct DayView: Sendable {
 }
 
 /// Rows not yet in a segment, in arrival order, with the fields they were written with.
-public struct RowChunk: Sendable {
+package struct RowChunk: Sendable {
     public var schema: [Field]
     public var rows: RowBlock
 
@@ -60,7 +60,7 @@ extension Store {
     /// Opens the live segments of a series-day. A compaction in another process may
     /// remove a segment between reading the manifest and opening it: then the manifest
     /// is read again.
-    public func openDay(_ key: SeriesDay) throws(StrataError) -> DayView {
+    package func openDay(_ key: SeriesDay) throws(StrataError) -> DayView {
         var attempt = 0
         while true {
             let manifest = try self.manifest(key)
@@ -74,7 +74,7 @@ extension Store {
 
     /// Opens the segments `manifest` lists, each checked to be the segment the manifest
     /// means (`checkListed`).
-    public func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
+    package func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
         var segments: [any SegmentSource] = []
         for entry in manifest.segments {
             let id = SegmentID(entry.id)
@@ -121,11 +121,11 @@ extension Store {
     }
 
     /// Ids of the live segments of a series-day.
-    public func segmentIDs(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [SegmentID] {
+    package func segmentIDs(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [SegmentID] {
         try manifest(SeriesDay(series, day)).segments.map { SegmentID($0.id) }
     }
 
-    public func openSegments(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [any SegmentSource] {
+    package func openSegments(_ series: SeriesKey, _ day: Day) throws(StrataError) -> [any SegmentSource] {
         try openDay(SeriesDay(series, day)).segments
     }
 

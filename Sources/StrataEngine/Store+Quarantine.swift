@@ -7,7 +7,7 @@ import StrataPlatform
 /// Nothing is deleted; the rest of the store serves.
 extension Store {
     /// Where quarantined files go.
-    public var damagedDirectory: String { "\(directory)/_damaged" }
+    package var damagedDirectory: String { "\(directory)/_damaged" }
 
     /// Moves a series-day's directory to `_damaged/<measurement>/<symbol>/<day>[.N]`;
     /// returns where it went. Call with the write lock held.
@@ -66,7 +66,7 @@ extension Store {
 
     /// What `_damaged` holds: the paths of quarantined series-days and schema files,
     /// relative to it.
-    public func quarantined() throws(StrataError) -> [String] {
+    package func quarantined() throws(StrataError) -> [String] {
         guard FileSystem.isDirectory(damagedDirectory) else { return [] }
         var out: [String] = []
         for m in try FileSystem.list(damagedDirectory) {

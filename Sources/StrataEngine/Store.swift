@@ -53,19 +53,19 @@ public final class Store: Sendable {
 
     // MARK: Paths
 
-    public func measurementPath(_ measurement: String) -> String {
+    package func measurementPath(_ measurement: String) -> String {
         "\(directory)/\(Names.directoryName(measurement))"
     }
 
-    public func seriesPath(_ series: SeriesKey) -> String {
+    package func seriesPath(_ series: SeriesKey) -> String {
         "\(measurementPath(series.measurement))/\(Names.directoryName(series.symbol))"
     }
 
-    public func dayPath(_ series: SeriesKey, _ day: Day) -> String {
+    package func dayPath(_ series: SeriesKey, _ day: Day) -> String {
         "\(seriesPath(series))/\(day)"
     }
 
-    public func segmentPath(_ series: SeriesKey, _ day: Day, _ id: SegmentID) -> String {
+    package func segmentPath(_ series: SeriesKey, _ day: Day, _ id: SegmentID) -> String {
         "\(dayPath(series, day))/\(id.fileName)"
     }
 
@@ -93,12 +93,12 @@ public final class Store: Sendable {
     /// default `<data-dir>/_archive`: the location an `Archive` push recorded in
     /// `<data-dir>/_archive_url` (`file:///DIR` or `s3://BUCKET/PREFIX`; never credentials).
     /// Nil if nothing is recorded.
-    public func recordedArchive() throws(StrataError) -> String? {
+    package func recordedArchive() throws(StrataError) -> String? {
         try Store.recordedArchive(in: directory)
     }
 
     /// `recordedArchive()` of the store in `directory`, without opening it.
-    public static func recordedArchive(in directory: String) throws(StrataError) -> String? {
+    package static func recordedArchive(in directory: String) throws(StrataError) -> String? {
         let path = "\(directory)/\(archiveURLFile)"
         guard FileSystem.exists(path) else { return nil }
         let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "archive location file")
@@ -110,12 +110,12 @@ public final class Store: Sendable {
 
     /// Records (crash-safely) where this store's archived days are, or removes the record
     /// (nil: the default archive). The caller holds the store.
-    public func recordArchive(_ location: String?) throws(StrataError) {
+    package func recordArchive(_ location: String?) throws(StrataError) {
         try Store.recordArchive(location, in: directory)
     }
 
     /// `recordArchive` for the store being made in `directory` (a restore).
-    public static func recordArchive(_ location: String?, in directory: String) throws(StrataError) {
+    package static func recordArchive(_ location: String?, in directory: String) throws(StrataError) {
         let path = "\(directory)/\(archiveURLFile)"
         guard try recordedArchive(in: directory) != location else { return }
         if let location {
@@ -163,7 +163,7 @@ public final class Store: Sendable {
 
     /// Records new fields of `measurement`; throws if a field's type differs.
     @discardableResult
-    public func register(_ fields: [Field], measurement: String) throws(StrataError) -> MeasurementSchema {
+    package func register(_ fields: [Field], measurement: String) throws(StrataError) -> MeasurementSchema {
         try Names.validateDirectory(measurement, what: "measurement")
         var schema = try self.schema(measurement)
         if try schema.merge(fields, measurement: measurement) {
