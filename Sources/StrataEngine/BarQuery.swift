@@ -24,14 +24,18 @@ public struct BarSpec: Sendable {
         }
     }
 
-    /// Bar length in nanoseconds; bars start at multiples of it since the epoch (UTC).
-    public var interval: Int64
+    /// How the bars divide time (length, zone, session start).
+    public var interval: BarInterval
     public var source: Source
 
-    public init(interval: Int64, source: Source) {
-        precondition(interval > 0, "interval must be positive")
+    public init(interval: BarInterval, source: Source) {
         self.interval = interval
         self.source = source
+    }
+
+    /// Bars of `interval` nanoseconds, starting at multiples of it since the epoch (UTC).
+    public init(interval: Int64, source: Source) {
+        self.init(interval: BarInterval(nanoseconds: interval), source: source)
     }
 
     /// Throws unless every field the bars read is a numeric field of the schema: what a
@@ -114,7 +118,7 @@ struct PartialBar {
 /// Reduces sorted ticks without nulls into bars: for each bar, finds its run of rows and
 /// folds it into local variables over unsafe buffers (the hot loop of a bars query).
 struct TickReducer {
-    let interval: Int64
+    let interval: BarInterval
     let ordinal: Int
     let rowBase: Int
 
@@ -149,7 +153,7 @@ struct TickReducer {
         let end = range.upperBound
         while i < end {
             let t0 = t[i]
-            let (start, next) = barBounds(t0, interval: interval)
+            let (start, next) = interval.bounds(t0)
             let overflow = next == nil
             let limit = next ?? Int64.max
             let first = p[i].doubleValue
@@ -274,7 +278,7 @@ extension SeriesSnapshot {
         let v = roles.volume.flatMap(index)
         if roles.volume != nil && v == nil { return [] }
         let interval = spec.interval
-        @Sendable func bucket(_ t: Int64) -> Int64 { barBounds(t, interval: interval).start }
+        @Sendable func bucket(_ t: Int64) -> Int64 { interval.bounds(t).start }
         let wanted = Set([o, h, l, c] + (v.map { [$0] } ?? []))
         // A cold segment fetches the blocks in range in one request now.
         try segment.prefetch(segment.blocks(overlapping: from, to))
@@ -335,7 +339,7 @@ extension SeriesSnapshot {
 
     /// Folds decoded rows (sorted by time) into bars: the tick fast path when one price
     /// field without nulls makes the bars, the general path otherwise.
-    func reduceRows(_ block: RowBlock, o: Int, h: Int, l: Int, c: Int, v: Int?, interval: Int64, ordinal: Int, rowBase: Int,
+    func reduceRows(_ block: RowBlock, o: Int, h: Int, l: Int, c: Int, v: Int?, interval: BarInterval, ordinal: Int, rowBase: Int,
                     from: Int64, to: Int64, into bars: inout [PartialBar]) {
         let ticks = o == h && o == l && o == c
         let noNulls = block.columns[o].presence == nil && (v.map { block.columns[$0].presence == nil } ?? true)
@@ -370,7 +374,7 @@ extension SeriesSnapshot {
                 current!.count += 1
             } else {
                 if let done = current { appendOrMerge(&bars, done) }
-                let bounds = barBounds(t, interval: interval)
+                let bounds = interval.bounds(t)
                 let bs = bounds.start
                 end = bounds.end ?? .max
                 let key = RowKey(time: t, segment: ordinal, row: rowBase + r)

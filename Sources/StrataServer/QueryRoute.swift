@@ -183,7 +183,7 @@ extension StrataServer {
 
     /// The parameters the query API knows; any other is refused by name (a typo such as
     /// `form=csv` would otherwise answer in JSON, or with every row).
-    static let queryParameters = ["measurement", "symbol", "from", "to", "interval", "ohlcv", "format", "time_format"]
+    static let queryParameters = ["measurement", "symbol", "from", "to", "interval", "ohlcv", "tz", "offset", "format", "time_format"]
 
     /// Distinct symbols one query may name.
     static let maxQuerySymbols = 1_000
@@ -220,19 +220,24 @@ extension StrataServer {
         switch (parameter("interval"), parameter("ohlcv")) {
         case (nil, nil): break
         case (let interval?, let ohlcv?):
-            let length: Int64
+            let bars: BarInterval
             do throws(StrataError) {
-                length = try parseDuration(interval)
+                bars = BarInterval(try BarInterval.parseLength(interval),
+                                   zone: try parameter("tz").map { name throws(StrataError) in try TimeZoneRules(named: name) } ?? .utc,
+                                   sessionStart: try parameter("offset").map(BarInterval.parseSessionStart) ?? 0)
             } catch {
-                throw bad("'interval' \(error.message)", "interval")
+                let name = error.field ?? "interval"
+                throw bad("'\(name)': \(error.message)", name)
             }
-            guard length > 0 else { throw bad("'interval' must be more than zero", "interval") }
             guard let source = BarSpec.Source(fields: ohlcv) else {
                 throw bad("'ohlcv' takes PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME]", "ohlcv")
             }
-            q.bars = BarSpec(interval: length, source: source)
+            q.bars = BarSpec(interval: bars, source: source)
         default:
             throw bad("'interval' and 'ohlcv' go together", "interval")
+        }
+        if q.bars == nil, let name = ["tz", "offset"].first(where: { parameter($0) != nil }) {
+            throw bad("'\(name)' shapes bars: it needs 'interval' and 'ohlcv'", name)
         }
         if let text = parameter("format") {
             guard let f = ResultWriter.Format(rawValue: text) else { throw bad("'format' is json or csv, not '\(text)'", "format") }

@@ -12,7 +12,11 @@ struct Query: ParsableCommand {
         Raw rows print as CSV with header time,symbol,<fields in schema order>; bars \
         (--interval with --ohlcv) as time,symbol,open,high,low,close,volume,count,vwap. \
         --ohlcv PRICE[,VOLUME] makes bars from ticks; --ohlcv OPEN,HIGH,LOW,CLOSE[,VOLUME] \
-        rolls bars up into coarser bars (VWAP weighted by close·volume). Times print as \
+        rolls bars up into coarser bars (VWAP weighted by close·volume). Bars are calendar-aware: \
+        1w is an ISO week (from Monday), 1mo a calendar month, 1q a quarter, 1y a year; with \
+        --tz they follow that zone's wall clock (days of 23 or 25 hours when its clocks change), \
+        and --offset starts each day at a time of day (--tz America/Chicago --offset 17:00: \
+        CME's trading day). Each bar is labelled with its first instant. Times print as \
         RFC 3339 UTC with nanoseconds unless --time-format ns.
         """)
 
@@ -25,13 +29,16 @@ struct Query: ParsableCommand {
     @Option(help: "Symbol, or several separated by commas (\\, is a comma within a symbol: 'BRK\\,A').") var symbol: String
     @Option(parsing: .unconditional, help: "First time (inclusive): RFC 3339, a date, or an epoch integer.") var from: String?
     @Option(parsing: .unconditional, help: "Last time (inclusive); a date alone means the whole day.") var to: String?
-    @Option(help: "Bar length: 1s, 1m, 5m, 1h, 1d, 250ms, … (needs --ohlcv).") var interval: String?
+    @Option(help: "Bar length: 1s, 1m, 5m, 1h, 1d, 250ms, 1w (ISO weeks), 1mo, 1q, 1y, … (needs --ohlcv).") var interval: String?
+    @Option(help: "Time zone the bars follow: an IANA name such as Asia/Seoul or America/New_York (default UTC).") var tz: String?
+    @Option(help: "Time of day at which each bar's day starts on that zone's clock: HH:MM or 17h (default 00:00).") var offset: String?
     @Option(help: "Fields for bars: PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME].") var ohlcv: String?
     @Option(help: "Output format: csv or json.") var format: Format = .csv
     @Option(help: "Time format: rfc3339 or ns.") var timeFormat: TimeFormat = .rfc3339
 
     func validate() throws {
         if (interval == nil) != (ohlcv == nil) { throw ValidationError("--interval and --ohlcv go together") }
+        if interval == nil && (tz != nil || offset != nil) { throw ValidationError("--tz and --offset shape bars: they need --interval and --ohlcv") }
         if let ohlcv, BarSpec.Source(fields: ohlcv) == nil {
             throw ValidationError("--ohlcv takes PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME]")
         }
@@ -42,7 +49,7 @@ struct Query: ParsableCommand {
             let (target, series, fromNs, toNs) = try openForReading(store, archiveOption, measurement: measurement, symbols: symbol, from: from, to: to)
             var out = Output()
             if let interval, let ohlcv {
-                let spec = BarSpec(interval: try parseInterval(interval), source: BarSpec.Source(fields: ohlcv)!)
+                let spec = BarSpec(interval: try barInterval(interval, tz: tz, offset: offset), source: BarSpec.Source(fields: ohlcv)!)
                 let results = try parallelMap(series) { (s) throws(StrataError) in try target.bars(s, spec: spec, from: fromNs, to: toNs) }
                 printBars(results, series: series, out: &out)
             } else {

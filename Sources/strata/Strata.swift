@@ -131,11 +131,13 @@ func parseRangeEnd(_ text: String, option: String) throws -> Int64 {
     }
 }
 
-/// Parses an interval such as 250ms, 1s, 5m, 1h, 1d, 1w (more than zero).
-func parseInterval(_ text: String) throws -> Int64 {
-    guard let v = try? parseDuration(text), v > 0 else {
-        throw ValidationError("interval '\(text)' is not a positive whole number with a unit: ns, us, ms, s, m, h, d, w (e.g. 1m)")
+/// The bars of `--interval`, `--tz` and `--offset`; a bad one is a usage error.
+func barInterval(_ interval: String, tz: String?, offset: String?) throws -> BarInterval {
+    do throws(StrataError) {
+        return BarInterval(try BarInterval.parseLength(interval), zone: try tz.map { name throws(StrataError) in try TimeZoneRules(named: name) } ?? .utc,
+                           sessionStart: try offset.map(BarInterval.parseSessionStart) ?? 0)
+    } catch {
+        throw ValidationError("--\(error.field == "tz" ? "tz" : error.field == "offset" ? "offset" : "interval"): \(error.message)")
     }
-    return v
 }
 

@@ -379,6 +379,27 @@ import Testing
         #expect(r.stdout.lines() == expected)
     }
 
+    @Test func calendarBarsFollowAZoneAWeekAndAMonth() {
+        ingestTrades()
+        func firstBar(_ extra: [String]) -> String? {
+            let r = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "NQH4", "--ohlcv", "price,size", "--time-format", "ns"] + extra)
+            #expect(r.status == 0, "\(extra): \(r.stderr)")
+            return r.stdout.lines().dropFirst().first?.split(separator: ",").first.map(String.init)
+        }
+        // The trade at 2024-01-02T14:30Z is 23:30 on 2 January in Seoul: its day began at 15:00 UTC on the 1st.
+        #expect(firstBar(["--interval", "1d", "--tz", "Asia/Seoul"]) == "1704121200000000000")
+        // ISO weeks begin on Monday, 2024-01-01.
+        #expect(firstBar(["--interval", "1w"]) == "1704067200000000000")
+        // January in New York began at 05:00 UTC.
+        #expect(firstBar(["--interval", "1mo", "--tz", "America/New_York"]) == "1704085200000000000")
+        // CME's trading day of 2 January opened at 17:00 in Chicago on the 1st (23:00 UTC).
+        #expect(firstBar(["--interval", "1d", "--tz", "America/Chicago", "--offset", "17:00"]) == "1704150000000000000")
+        let badZone = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "NQH4", "--ohlcv", "price", "--interval", "1d", "--tz", "Asia/Sooul"])
+        #expect(badZone.status != 0 && badZone.stderr.contains("--tz: no time zone 'Asia/Sooul'"), "\(badZone.stderr)")
+        let lonely = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "NQH4", "--tz", "Asia/Seoul"])
+        #expect(lonely.status != 0 && lonely.stderr.contains("--tz and --offset shape bars"), "\(lonely.stderr)")
+    }
+
     @Test func jsonOutput() {
         ingestTrades()
         let r = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "NQH4", "--format", "json"])
@@ -394,7 +415,7 @@ import Testing
         #expect(badTime.status != 0)
         #expect(badTime.stderr.contains("--from 'noon' is not a time"))
         let badInterval = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4", "--interval", "5x", "--ohlcv", "price"])
-        #expect(badInterval.stderr.contains("interval '5x' is not a positive whole number with a unit"))
+        #expect(badInterval.stderr.contains("--interval: '5x' is not a bar length: a positive whole number with a unit"))
         let typo = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4,ESM4"])
         #expect(typo.status == 1)
         #expect(typo.stderr.contains("measurement 'trade' has no symbol 'ESM4'"))

@@ -95,7 +95,7 @@ extension ServeTests {
         defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
         #expect(post(url + "/api/v2/write?precision=s", "trade,symbol=BRK\\ A\\,B price=1 1704205800\ntrade,symbol=ESH4 price=2 1704205800\n").code == 204)
         let typo = exchange("GET", url + "/api/v1/query?measurement=trade&symbol=ESH4&form=csv")
-        #expect(typo.code == 400 && typo.body == "{\"code\":\"invalid\",\"message\":\"unknown parameter 'form' (known: measurement, symbol, from, to, interval, ohlcv, format, time_format)\"}\n", "\(typo)")
+        #expect(typo.code == 400 && typo.body == "{\"code\":\"invalid\",\"message\":\"unknown parameter 'form' (known: measurement, symbol, from, to, interval, ohlcv, tz, offset, format, time_format)\"}\n", "\(typo)")
         let twice = exchange("GET", url + "/api/v1/query?measurement=trade&symbol=ESH4&format=csv&format=json")
         #expect(twice.code == 400 && twice.body.contains("the parameter 'format' is given more than once"), "\(twice)")
         let base = url + "/api/v1/query?measurement=trade&format=csv&time_format=ns"

@@ -13,14 +13,21 @@ import Testing
         let q = try StrataServer.queryRequest(parameters([("measurement", "trade"), ("symbol", "ESH4,BRK\\,A"), ("symbol", "ESH4"),
                                                          ("interval", "1m"), ("ohlcv", "price,size"), ("format", "csv")]))
         #expect(q.series.map(\.symbol) == ["ESH4", "BRK,A"])
-        #expect(q.bars?.interval == 60_000_000_000 && q.format == .csv)
+        #expect(q.bars?.interval == BarInterval(nanoseconds: 60_000_000_000) && q.format == .csv)
+        let calendar = try StrataServer.queryRequest(parameters([("measurement", "bar"), ("symbol", "005930"), ("interval", "1mo"),
+                                                                ("ohlcv", "open,high,low,close"), ("tz", "Asia/Seoul"), ("offset", "09:00")]))
+        #expect(calendar.bars?.interval == BarInterval(.months(1), zone: try TimeZoneRules(named: "Asia/Seoul"), sessionStart: 9 * 3_600_000_000_000))
         let cases: [([(String, String)], String, String)] = [
             ([("measurement", "trade"), ("symbol", "A"), ("form", "csv")], "form", "unknown parameter 'form'"),
             ([("measurement", "trade"), ("measurement", "quote"), ("symbol", "A")], "measurement", "given more than once"),
             ([("symbol", "A")], "measurement", "'measurement' is required"),
             ([("measurement", "trade")], "symbol", "'symbol' is required"),
             ([("measurement", "trade"), ("symbol", "A"), ("interval", "1m")], "interval", "go together"),
-            ([("measurement", "trade"), ("symbol", "A"), ("interval", "0s"), ("ohlcv", "price")], "interval", "more than zero"),
+            ([("measurement", "trade"), ("symbol", "A"), ("interval", "0s"), ("ohlcv", "price")], "interval", "a positive whole number"),
+            ([("measurement", "trade"), ("symbol", "A"), ("interval", "1d"), ("ohlcv", "price"), ("tz", "Mars/Olympus_Mons")], "tz", "no time zone 'Mars/Olympus_Mons'"),
+            ([("measurement", "trade"), ("symbol", "A"), ("interval", "1d"), ("ohlcv", "price"), ("tz", "../../etc/passwd")], "tz", "not a time zone name"),
+            ([("measurement", "trade"), ("symbol", "A"), ("interval", "1d"), ("ohlcv", "price"), ("offset", "25:00")], "offset", "not a time of day"),
+            ([("measurement", "trade"), ("symbol", "A"), ("tz", "Asia/Seoul")], "tz", "it needs 'interval' and 'ohlcv'"),
             ([("measurement", "trade"), ("symbol", "A"), ("from", "2024-01-03"), ("to", "2024-01-02")], "from", "'from' is after 'to'"),
             ([("measurement", "trade"), ("symbol", "A"), ("time_format", "s")], "time_format", "rfc3339 or ns"),
             ([("measurement", "trade"), ("symbol", (0...1_000).map { "S\($0)" }.joined(separator: ","))], "symbol", "the limit is 1000"),
