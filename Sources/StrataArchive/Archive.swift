@@ -36,11 +36,11 @@ public final class Archive: ColdStorage, Sendable {
         cache.setCapacity(bytes)
     }
 
-    /// The object key of an archived segment.
+    /// The object key of an archived segment: its partition's name with `/` for `-`
+    /// (`YYYY/MM/DD`, `YYYY/Www`, `YYYY/MM` or `YYYY`), so that `aws s3 ls` walks it by date.
     public static func key(_ series: SeriesKey, _ day: Day, _ id: SegmentID, store: String) -> String {
-        let date = day.description  // YYYY-MM-DD
-        let parts = date.split(separator: "-")
-        return "\(Names.directoryName(series.measurement))/\(Names.directoryName(series.symbol))/\(parts[0])/\(parts[1])/\(parts[2])/\(store)-\(id.hex).strata"
+        let path = day.description.split(separator: "-").joined(separator: "/")
+        return "\(Names.directoryName(series.measurement))/\(Names.directoryName(series.symbol))/\(path)/\(store)-\(id.hex).strata"
     }
 
     func reader(_ key: String) -> ColdReader {
@@ -174,10 +174,8 @@ public final class Archive: ColdStorage, Sendable {
     /// Brings the archived segments of the series-days of `series` in [from, to] back to
     /// local disk; the objects stay in the archive. Returns how many segments came back.
     public func restore(_ database: Database, series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> Int {
-        let offset = database.configuration.store.dayOffsetSeconds
-        let first = Day(containing: from, offsetSeconds: offset), last = Day(containing: to, offsetSeconds: offset)
         var restored = 0
-        for day in try database.store.days(series) where day >= first && day <= last {
+        for day in try database.store.days(series, from: from, to: to) {
             restored += try database.restore(SeriesDay(series, day)) { (entry) throws(StrataError) -> [UInt8] in
                 let object = try objects.get(entry.key)
                 return try object.withUnsafeBytes { raw in
@@ -197,7 +195,8 @@ public final class Archive: ColdStorage, Sendable {
         public var size: Int
     }
 
-    /// Archived objects, optionally of one measurement and symbol and within days.
+    /// Archived objects, optionally of one measurement and symbol and of partitions with a
+    /// day within `days`.
     public func list(measurement: String? = nil, symbol: String? = nil, days: ClosedRange<Day>? = nil) throws(StrataError) -> [Listing] {
         var prefix = ""
         if let measurement {
@@ -207,11 +206,12 @@ public final class Archive: ColdStorage, Sendable {
         var out: [Listing] = []
         for info in try objects.list(prefix: prefix) {
             let parts = info.key.split(separator: "/")
-            guard parts.count == 6, info.key.hasSuffix(".strata"),
+            guard (4...6).contains(parts.count), info.key.hasSuffix(".strata"),
                   let m = Names.name(fromDirectory: String(parts[0])), let s = Names.name(fromDirectory: String(parts[1])),
-                  let day = Day("\(parts[2])-\(parts[3])-\(parts[4])") else { continue }
+                  let day = Day(parts[2..<(parts.count - 1)].joined(separator: "-")) else { continue }
             if let symbol, s != symbol { continue }
-            if let days, !days.contains(day) { continue }
+            // A partition is listed when any of its days is within `days`.
+            if let days, day.daysSinceEpoch > days.upperBound.daysSinceEpoch || day.nextDay <= days.lowerBound.daysSinceEpoch { continue }
             out.append(Listing(key: info.key, measurement: m, symbol: s, day: day, size: info.size))
         }
         return out

@@ -108,7 +108,7 @@ extension Database {
         var switching = false
         var switched = 0
         do throws(StrataError) {
-            new = try store.plan(batch)
+            new = try store.plan(batch, periods: try store.partitionPeriods(for: batch))
             // The fields go on disk in the order this database first saw them (the order
             // queries answer in now), not in the order of the series flushed, so that a
             // query's columns stay the same after the flush and after a restart.

@@ -93,8 +93,10 @@ extension Database {
             var keep: [Int] = []
             var pendingByDay: [Day: Bool] = [:]
             let offset = configuration.store.dayOffsetSeconds
+            // A measurement with no recorded period has flushed nothing yet: any period will do.
+            let period = try store.partitionPeriod(of: measurement)
             for (i, t) in rows.timestamps.enumerated() {
-                let day = Day(containing: t, offsetSeconds: offset)
+                let day = Day(containing: t, offsetSeconds: offset, period: period)
                 let pending: Bool
                 if let known = pendingByDay[day] {
                     pending = known

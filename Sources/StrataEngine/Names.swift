@@ -112,47 +112,55 @@ public struct SeriesKey: Hashable, Sendable, Comparable, CustomStringConvertible
     public var description: String { "\(measurement)/\(symbol)" }
 }
 
-/// A day: days since 1970-01-01 in the store's day zone (UTC unless configured).
+/// A partition of a series: the day `daysSinceEpoch` (in the store's day zone, UTC unless
+/// configured), or the week, month or year that starts on it (`period`). Most stores hold
+/// days, hence the name; `description` is the partition's directory name.
 public struct Day: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The partition's first day, in days since 1970-01-01.
     public let daysSinceEpoch: Int64
+    public let period: PartitionPeriod
 
-    public init(daysSinceEpoch: Int64) { self.daysSinceEpoch = daysSinceEpoch }
+    /// The partition of `period` that holds day number `day`.
+    public init(daysSinceEpoch day: Int64, period: PartitionPeriod = .day) {
+        self.daysSinceEpoch = period.firstDay(of: day)
+        self.period = period
+    }
 
     public static let nanosecondsPerDay: Int64 = 86_400_000_000_000
 
-    /// The UTC day holding `nanoseconds`, shifted by `offsetSeconds` for exchange days.
-    public init(containing nanoseconds: Int64, offsetSeconds: Int64 = 0) {
+    /// The partition holding `nanoseconds`, whose days are UTC days shifted by `offsetSeconds`.
+    public init(containing nanoseconds: Int64, offsetSeconds: Int64 = 0, period: PartitionPeriod = .day) {
         let shifted = nanoseconds.addingReportingOverflow(offsetSeconds * 1_000_000_000)
         let t = shifted.overflow ? nanoseconds : shifted.partialValue
-        daysSinceEpoch = t >= 0 ? t / Day.nanosecondsPerDay : -((-(t + 1)) / Day.nanosecondsPerDay) - 1
+        self.init(daysSinceEpoch: t.floorDividing(Day.nanosecondsPerDay), period: period)
     }
 
-    public static func < (a: Day, b: Day) -> Bool { a.daysSinceEpoch < b.daysSinceEpoch }
+    public static func < (a: Day, b: Day) -> Bool { (a.daysSinceEpoch, a.period) < (b.daysSinceEpoch, b.period) }
 
-    /// "YYYY-MM-DD".
-    public var description: String {
-        let c = CivilTime.civil(fromDays: daysSinceEpoch)
-        return CivilTime.pad(c.year, 4) + "-" + CivilTime.pad(c.month, 2) + "-" + CivilTime.pad(c.day, 2)
-    }
+    /// The directory name: "YYYY-MM-DD", "YYYY-Www", "YYYY-MM" or "YYYY".
+    public var description: String { period.name(firstDay: daysSinceEpoch) }
 
+    /// The partition a directory name stands for (any period); nil for any other text.
     public init?(_ text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]),
-              (1...12).contains(m), d >= 1, d <= CivilTime.daysInMonth(y, m) else { return nil }
-        daysSinceEpoch = CivilTime.days(fromCivil: y, m, d)
+        guard let (period, first) = PartitionPeriod.parse(text) else { return nil }
+        self.init(daysSinceEpoch: first, period: period)
     }
 
-    /// The first and last nanosecond of the day in a store whose days are shifted by
-    /// `offsetSeconds` (exchange days), clamped to Int64: the days at the ends of the range
-    /// are cut short by it, never overflow.
+    /// The first day after the partition, in days since 1970-01-01.
+    public var nextDay: Int64 { period.nextFirstDay(after: daysSinceEpoch) }
+
+    /// The first and last nanosecond of the partition in a store whose days are shifted by
+    /// `offsetSeconds` (exchange days), clamped to Int64: the partitions at the ends of the
+    /// range are cut short by it, never overflow.
     public func bounds(offsetSeconds: Int64 = 0) -> ClosedRange<Int64> {
-        let start = Int128(daysSinceEpoch) * Int128(Day.nanosecondsPerDay) - Int128(offsetSeconds) * 1_000_000_000
+        let shift = Int128(offsetSeconds) * 1_000_000_000
+        let start = Int128(daysSinceEpoch) * Int128(Day.nanosecondsPerDay) - shift
+        let end = Int128(nextDay) * Int128(Day.nanosecondsPerDay) - shift - 1
         func clamped(_ v: Int128) -> Int64 { v < Int128(Int64.min) ? .min : v > Int128(Int64.max) ? .max : Int64(v) }
-        return clamped(start)...clamped(start + Int128(Day.nanosecondsPerDay) - 1)
+        return clamped(start)...clamped(end)
     }
 
-    /// First nanosecond of the day (UTC), clamped to Int64.
+    /// First nanosecond of the partition (UTC), clamped to Int64.
     public var startNanoseconds: Int64 { bounds().lowerBound }
 }
 

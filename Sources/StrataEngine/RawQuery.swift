@@ -112,12 +112,13 @@ package struct SeriesSnapshot: Sendable {
 }
 
 extension Store {
-    /// Days (in the store's day zone) that may hold rows in [from, to].
-    func days(_ series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> [Day] {
+    /// Partitions (in the store's day zone) that may hold rows in [from, to].
+    package func days(_ series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> [Day] {
         let offset = configuration.dayOffsetSeconds
-        let first = Day(containing: from, offsetSeconds: offset)
-        let last = Day(containing: to, offsetSeconds: offset)
-        return try days(series).filter { $0 >= first && $0 <= last }
+        return try days(series).filter { day in
+            let bounds = day.bounds(offsetSeconds: offset)
+            return bounds.upperBound >= from && bounds.lowerBound <= to
+        }
     }
 
     /// The segments of `series` in [from, to] as they are on disk.

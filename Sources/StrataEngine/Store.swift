@@ -1,5 +1,6 @@
 import StrataFormat
 import StrataPlatform
+import Synchronization
 
 /// Settings of a store.
 public struct StoreConfiguration: Sendable {
@@ -11,6 +12,10 @@ public struct StoreConfiguration: Sendable {
     /// Opens segments that were moved to the archive; without it, reading a day that has
     /// archived segments is an error that says so.
     public var coldStorage: (any ColdStorage)? = nil
+    /// The partition period of each measurement made from now on, by name; others get
+    /// `defaultPartition`. A measurement keeps the period it was made with.
+    public var partitions: [String: PartitionChoice] = [:]
+    public var defaultPartition: PartitionChoice = .auto
 
     public init(rowsPerBlock: Int = 8192, dayOffsetSeconds: Int64 = 0) {
         precondition(rowsPerBlock >= 1 && rowsPerBlock <= 1 << 20, "rowsPerBlock out of range")
@@ -37,6 +42,8 @@ public final class Store: Sendable {
     public let configuration: StoreConfiguration
     /// The storage census, kept once counted (see `census()`).
     let censusKeeper = CensusKeeper()
+    /// Each measurement's partition period, once read or decided.
+    let periods = Mutex<[String: PartitionPeriod]>([:])
 
     /// Opens the store in `directory`, creating the directory when `create` is true.
     public init(directory: String, configuration: StoreConfiguration = StoreConfiguration(), create: Bool = false) throws(StrataError) {
@@ -202,7 +209,9 @@ public final class Store: Sendable {
     /// advisory lock on `<data-dir>/_lock`.
     @discardableResult
     public func write(_ batch: [SeriesRows]) throws(StrataError) -> WriteSummary {
-        let planned = try plan(batch)
+        var periods = knownPartitionPeriods(for: batch)
+        if periods == nil { periods = try withWriteLock { () throws(StrataError) in try partitionPeriods(for: batch) } }
+        let planned = try plan(batch, periods: periods ?? [:])
         guard !planned.isEmpty else { return WriteSummary() }
         return try withWriteLock { () throws(StrataError) in
             try registerFields(of: batch)
@@ -210,14 +219,15 @@ public final class Store: Sendable {
         }
     }
 
-    /// Checks a batch and cuts it into sorted segments of one series-day each.
-    func plan(_ batch: [SeriesRows]) throws(StrataError) -> [NewSegment] {
+    /// Checks a batch and cuts it into sorted segments of one series-partition each, by
+    /// the measurements' `periods` (`partitionPeriods(for:)`).
+    func plan(_ batch: [SeriesRows], periods: [String: PartitionPeriod]) throws(StrataError) -> [NewSegment] {
         var planned: [NewSegment] = []
         for item in batch {
             try Store.check(item.schema, item.rows)
             guard item.rows.rowCount > 0 else { continue }
             let sorted = item.rows.stableTimeOrder().map { item.rows.gather($0) } ?? item.rows
-            for (day, range) in dayRanges(sorted.timestamps) {
+            for (day, range) in dayRanges(sorted.timestamps, period: periods[item.series.measurement] ?? .day) {
                 let part = range.count == sorted.rowCount ? sorted : sorted.slice(range)
                 planned.append(NewSegment(key: SeriesDay(item.series, day), schema: item.schema, rows: part))
             }
@@ -261,17 +271,17 @@ public final class Store: Sendable {
     /// Longest string value a segment may hold (the reader's limit is the same).
     public static let maxStringBytes = 1 << 24
 
-    /// Consecutive ranges of sorted timestamps that fall on one day each.
-    func dayRanges(_ timestamps: [Int64]) -> [(Day, Range<Int>)] {
+    /// Consecutive ranges of sorted timestamps that fall in one partition of `period` each.
+    func dayRanges(_ timestamps: [Int64], period: PartitionPeriod) -> [(Day, Range<Int>)] {
         var out: [(Day, Range<Int>)] = []
         let offset = configuration.dayOffsetSeconds
         var start = 0
         while start < timestamps.count {
-            let day = Day(containing: timestamps[start], offsetSeconds: offset)
+            let day = Day(containing: timestamps[start], offsetSeconds: offset, period: period)
             var lo = start + 1, hi = timestamps.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if Day(containing: timestamps[mid], offsetSeconds: offset) == day { lo = mid + 1 } else { hi = mid }
+                if Day(containing: timestamps[mid], offsetSeconds: offset, period: period) == day { lo = mid + 1 } else { hi = mid }
             }
             out.append((day, start..<lo))
             start = lo

@@ -9,7 +9,9 @@ import Testing
     let root = TemporaryDirectory()
 
     @Test func aLargeBatchIsWrittenWithGroupDurability() throws {
-        let store = try Store(directory: root.path, create: true)
+        var configuration = StoreConfiguration()
+        configuration.defaultPartition = .period(.day)
+        let store = try Store(directory: root.path, configuration: configuration, create: true)
         // 30 days of one row each: more than the group threshold, so the syncfs path runs.
         let base = ns("2024-01-01T12:00:00Z")
         let times = (0..<30).map { base + Int64($0) * Day.nanosecondsPerDay }
