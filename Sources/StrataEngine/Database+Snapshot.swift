@@ -26,6 +26,9 @@ package struct StoreSnapshot: Sendable {
 
     /// Measurement → its `_schema` file's bytes.
     public var schemas: [String: [UInt8]]
+    /// Measurement → its `_partition` file's bytes (none for a measurement of days made
+    /// before periods existed).
+    public var partitions: [String: [UInt8]] = [:]
     public var days: [SeriesDayFiles]
     /// The log position every row of the snapshot was flushed through.
     package var walPosition: WALPosition
@@ -65,6 +68,10 @@ extension Database {
                     let schemaPath = store.schemaPath(m)
                     if FileSystem.exists(schemaPath) {
                         snapshot.schemas[m] = try MappedFile(path: schemaPath).withUnsafeBytes { Array($0) }
+                    }
+                    let partitionPath = store.partitionPath(m)
+                    if FileSystem.exists(partitionPath) {
+                        snapshot.partitions[m] = try MappedFile(path: partitionPath).withUnsafeBytes { Array($0) }
                     }
                 }
                 for key in try store.seriesDays() {

@@ -38,50 +38,58 @@ public enum PartitionChoice: Sendable, Equatable, CustomStringConvertible {
 extension Store {
     static let partitionFile = "_partition"
 
-    func partitionPath(_ measurement: String) -> String { "\(measurementPath(measurement))/\(Store.partitionFile)" }
+    package func partitionPath(_ measurement: String) -> String { "\(measurementPath(measurement))/\(Store.partitionFile)" }
 
     /// The partition period of `measurement`: what `_partition` records, or days for a
     /// measurement that has none (every measurement made before periods existed).
     public func partitionPeriod(of measurement: String) throws(StrataError) -> PartitionPeriod {
-        try recordedPartitionPeriod(of: measurement) ?? .day
+        if let known = periods.withLock({ $0[measurement] }) { return known }
+        return try recordedPartitionPeriod(of: measurement) ?? .day
     }
 
-    /// What `_partition` records (cached once read: it never changes), or nil.
-    func recordedPartitionPeriod(of measurement: String) throws(StrataError) -> PartitionPeriod? {
-        if let known = periods.withLock({ $0[measurement] }) { return known }
+    /// What `_partition` records, or nil: the measurement is not made yet, holds days, or was
+    /// made before periods existed (it holds days too).
+    public func recordedPartitionPeriod(of measurement: String) throws(StrataError) -> PartitionPeriod? {
         let path = partitionPath(measurement)
         guard FileSystem.exists(path) else { return nil }
         let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "partition file")
         guard lines.count == 1, let period = PartitionPeriod(rawValue: String(lines[0])) else {
             throw StrataError(.corrupt, "the partition file does not hold one of day, week, month or year", path: path)
         }
-        periods.withLock { $0[measurement] = period }
         return period
     }
 
-    /// The partition period of each measurement of `batch`. A measurement being made (no
-    /// `_partition` and no series yet) gets the configured choice, `auto` deciding from the
-    /// batch's rows, recorded crash-safely before any of its data. Call with the write lock
-    /// held (a database holds it throughout).
+    /// The partition period of each measurement of `batch`, remembered once known (it never
+    /// changes). A measurement being made (no `_partition` and no series yet) gets the
+    /// configured choice, `auto` deciding from the batch's rows, recorded crash-safely
+    /// before any of its data; days are not recorded: they are what a measurement with
+    /// series and no record holds, so such a store's files are what they were before periods
+    /// existed. Call with the write lock held (a database holds it throughout).
     func partitionPeriods(for batch: [SeriesRows]) throws(StrataError) -> [String: PartitionPeriod] {
         var out: [String: PartitionPeriod] = [:]
         for m in Set(batch.lazy.filter { $0.rows.rowCount > 0 }.map(\.series.measurement)) {
+            if let known = periods.withLock({ $0[m] }) {
+                out[m] = known
+                continue
+            }
+            let period: PartitionPeriod
             if let recorded = try recordedPartitionPeriod(of: m) {
-                out[m] = recorded
+                period = recorded
             } else if try !symbols(existing: m).isEmpty {
-                out[m] = .day
+                period = .day
             } else {
-                let period: PartitionPeriod
                 switch configuration.partitions[m] ?? configuration.defaultPartition {
                 case .period(let p): period = p
                 case .auto: period = PartitionChoice.autoPeriod(medianGap: Store.medianGap(batch.filter { $0.series.measurement == m }))
                 }
-                try Names.validateDirectory(m, what: "measurement")
-                try FileSystem.makeDirectories(measurementPath(m))
-                try FileSystem.writeAtomically(partitionPath(m), [ChecksummedText.encode(period.rawValue + "\n")])
-                periods.withLock { $0[m] = period }
-                out[m] = period
+                if period != .day {
+                    try Names.validateDirectory(m, what: "measurement")
+                    try FileSystem.makeDirectories(measurementPath(m))
+                    try FileSystem.writeAtomically(partitionPath(m), [ChecksummedText.encode(period.rawValue + "\n")])
+                }
             }
+            periods.withLock { $0[m] = period }
+            out[m] = period
         }
         return out
     }

@@ -24,6 +24,8 @@ public struct BackupCatalog: Sendable, Equatable {
         public enum Role: String, Sendable {
             /// A measurement's `_schema`.
             case schema
+            /// A measurement's `_partition`.
+            case partition
             /// A series-day's `_manifest`.
             case manifest
             /// A local segment, stored as a cold object (zstd, encrypted when configured).
@@ -84,13 +86,14 @@ public struct BackupCatalog: Sendable, Equatable {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard let m = parts.first.flatMap(Names.name(fromDirectory:)), (try? Names.validate(m, what: "measurement")) != nil else { return false }
         if role == .schema { return parts.count == 2 && parts[1] == "_schema" }
+        if role == .partition { return parts.count == 2 && parts[1] == "_partition" }
         guard parts.count >= 3, let s = Names.name(fromDirectory: parts[1]), (try? Names.validate(s, what: "symbol")) != nil,
               Day(parts[2])?.description == parts[2] else { return false }
         switch role {
         case .archived: return parts.count == 3
         case .manifest: return parts.count == 4 && parts[3] == DayManifest.fileName
         case .segment: return parts.count == 4 && SegmentID(fileName: parts[3]) != nil
-        case .schema: return false
+        case .schema, .partition: return false
         }
     }
 

@@ -55,7 +55,7 @@ extension Backups {
         }
         let where_ = location(file.key)
         switch file.role {
-        case .schema, .manifest:
+        case .schema, .partition, .manifest:
             let sealedWith = try SealedFile.keyID(bytes, location: where_)
             guard sealedWith == file.keyID else {
                 throw StrataError(.corrupt, "sealed with \(sealedWith.map { "key \($0)" } ?? "no key"), the catalog says \(file.keyID.map { "key \($0)" } ?? "none")")
@@ -67,6 +67,11 @@ extension Backups {
             let plain = try SealedFile.open(bytes, keyring: keyring, location: where_)
             if file.role == .schema {
                 _ = try MeasurementSchema.decode(plain, path: where_)
+            } else if file.role == .partition {
+                let lines = try ChecksummedText.decode(plain, path: where_, kind: "partition file")
+                guard lines.count == 1, PartitionPeriod(rawValue: String(lines[0])) != nil else {
+                    throw StrataError(.corrupt, "the partition file does not hold one of day, week, month or year", path: where_)
+                }
             } else {
                 _ = try plain.withUnsafeBytes { raw in Result { () throws(FormatError) in try DayManifest.decode(raw) } }
                     .mapError { StrataError.corrupt($0, path: where_) }.get()
@@ -228,12 +233,12 @@ extension Backups {
                 throw e
             }
         }
-        for file in files where file.role == .schema { try write(file.path, try plain(file)) }
+        for file in files where file.role == .schema || file.role == .partition { try write(file.path, try plain(file)) }
         // Series-day by series-day: segments, then the manifest that makes them live.
         var manifests: [BackupCatalog.File] = []
         for file in files {
             switch file.role {
-            case .schema: continue
+            case .schema, .partition: continue
             case .segment:
                 try write(file.path, try plain(file))
                 summary.segments += 1

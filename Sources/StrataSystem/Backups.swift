@@ -188,6 +188,9 @@ public struct Backups: Sendable {
         for (m, bytes) in snapshot.schemas.sorted(by: { $0.key < $1.key }) {
             try uploadSmall(.schema, path: "\(Names.directoryName(m))/_schema", bytes)
         }
+        for (m, bytes) in snapshot.partitions.sorted(by: { $0.key < $1.key }) {
+            try uploadSmall(.partition, path: "\(Names.directoryName(m))/_partition", bytes)
+        }
         for day in snapshot.days {
             let dayPath = "\(Names.directoryName(day.key.series.measurement))/\(Names.directoryName(day.key.series.symbol))/\(day.key.day)"
             for segment in day.segments {

@@ -61,7 +61,7 @@ public struct StrataConfiguration: Sendable {
     /// Every section and its settings, for unknown-key checks and the sample's test.
     public static let knownSettings: [String: Set<String>] = [
         "": ["data_dir"],
-        "store": ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments", "max_series"],
+        "store": ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments", "max_series", "partition"],
         "tiers": ["flush_age", "compact_after", "archive_after"],
         "archive": ["url", "endpoint", "region", "access_key", "secret_key", "path_style", "part_size_mib", "parallel_parts", "cache_mib"],
         "encryption": ["key_file", "accept_plain"],
@@ -100,7 +100,7 @@ public struct StrataConfiguration: Sendable {
     /// Reads every setting, recording problems in `file` instead of stopping at the first.
     public init(reading file: ConfigurationFile) {
         source = file.source
-        file.checkSections(Set(Self.knownSettings.keys.filter { !$0.isEmpty }))
+        file.checkSections(Set(Self.knownSettings.keys.filter { !$0.isEmpty }).union(["measurements"]))
         for (section, known) in Self.knownSettings where file.sectionLines[section] != nil || section.isEmpty {
             file.check(section, known: known)
         }
@@ -115,6 +115,16 @@ public struct StrataConfiguration: Sendable {
         if let v = file.integer("store", "wal_file_mib", in: 1...(1 << 14)) { database.walFileSize = Int(v) << 20 }
         if let v = file.integer("store", "compact_after_segments", in: 0...1_000_000) { database.compactAfterSegments = Int(v) }
         if let v = file.integer("store", "max_series", in: 1...(1 << 40)) { database.maxSeries = Int(v) }
+        if let choice = file.parsed("store", "partition", Self.parsePartition) { database.store.defaultPartition = choice }
+        // `measurements`: each measurement's partition period, by name.
+        for (name, _) in (file.sections["measurements"] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let choice = file.parsed("measurements", name, Self.parsePartition) else { continue }
+            if case .failure(let problem) = Result(catching: { () throws(StrataError) in try Names.validateDirectory(name, what: "measurement") }) {
+                file.problem("measurements", name, problem.message)
+                continue
+            }
+            database.store.partitions[name] = choice
+        }
 
         if let v = file.duration("tiers", "flush_age") { tiers.flushAge = v }
         if let v = file.duration("tiers", "compact_after") { tiers.compactAfter = v }
@@ -202,6 +212,14 @@ public struct StrataConfiguration: Sendable {
     static func schedule(_ file: ConfigurationFile, _ key: String, default value: JobSchedule?) -> JobSchedule? {
         guard file.string("schedule", key) != nil else { return value }
         return file.parsed("schedule", key, JobSchedule.parse) ?? value
+    }
+
+    /// A partition period (`day`, `week`, `month`, `year`) or `auto`.
+    static func parsePartition(_ text: String) throws(StrataError) -> PartitionChoice {
+        guard let choice = PartitionChoice(text) else {
+            throw StrataError(.invalidInput, "'\(text)' is not a partition period: day, week, month, year or auto")
+        }
+        return choice
     }
 
     /// `trade=price,size; bar=close,volume`: the measurements that get bars, with their price

@@ -32,6 +32,8 @@ struct Ingest: ParsableCommand {
     @Flag(help: "Write nothing if any row is bad.") var strict = false
     @Flag(help: "Accept NaN, Inf and -Inf in float fields.") var allowNonfinite = false
     @Option(help: "Rows per block (default 8192).") var rowsPerBlock: Int = 8192
+    @Option(help: "Partition period of a new measurement: day, week, month, year or auto, which picks from the rows' spacing (default: the configuration's measurements section, else store.partition, else auto).")
+    var partition: String?
     @Flag(help: "Write through the write-ahead log in batches, as a server does.") var live = false
     @Option(help: "With --live: always, interval:<ms> or none (default: the configuration's, else always).") var fsync: String?
     @Option(help: "With --live: rows per append (default 1000).") var batchRows: Int = 1000
@@ -54,14 +56,15 @@ struct Ingest: ParsableCommand {
         if let memoryMiB, memoryMiB < 1 { throw ValidationError("--memory-mib must be at least 1") }
         if let crashAt, CrashHook(parsing: crashAt) == nil { throw ValidationError("--crash-at: unknown point '\(crashAt)'") }
         if live && strict { throw ValidationError("--strict needs the whole file before writing; it does not go with --live") }
+        if let partition, PartitionChoice(partition) == nil { throw ValidationError("--partition must be day, week, month, year or auto, not '\(partition)'") }
     }
 
     func run() throws {
         if live { return runLive() }
         running {
             let options = try csvOptions()
-            let target = try Store(directory: store.path,
-                                   configuration: StoreConfiguration(rowsPerBlock: rowsPerBlock), create: true)
+            let target = try Store(directory: store.path, configuration: try storeConfiguration(), create: true)
+            let wasNew = isNew(target)
             let ingester = CSVIngester(store: target, options: options)
             let started = now()
             let report: IngestReport
@@ -90,6 +93,7 @@ struct Ingest: ParsableCommand {
             out.write("rows written: \(report.rowsWritten)\n")
             out.write("rows rejected: \(report.badRowCount)\n")
             out.write("series: \(report.series)\n")
+            out.write(try partitionLine(target, wasNew: wasNew))
             out.write("segments: \(report.segments.count)\n")
             out.write("schema: \(report.schema.map(\.description).joined(separator: ","))\n")
             if let unit = report.timeUnit { out.write("epoch time unit: \(unit.rawValue)\n") }
@@ -100,6 +104,35 @@ struct Ingest: ParsableCommand {
             out.flush()
             if report.badRowCount > 0 { Glibc.exit(2) }
         }
+    }
+
+    /// The configuration file's store settings with the flags' rows per block and partition.
+    func storeConfiguration() throws -> StoreConfiguration {
+        var c = try store.settings().database.store
+        c.rowsPerBlock = rowsPerBlock
+        if let partition { c.partitions[measurement] = PartitionChoice(partition)! }
+        return c
+    }
+
+    /// Whether `measurement` has no series yet in `target` (this ingest makes it).
+    func isNew(_ target: Store) -> Bool {
+        ((try? target.symbols(measurement)) ?? []).isEmpty
+    }
+
+    /// "partition: <period>", saying how it was chosen when this ingest made the measurement,
+    /// and a note when --partition asked for another than the one it keeps.
+    func partitionLine(_ target: Store, wasNew: Bool) throws -> String {
+        let period = try target.partitionPeriod(of: measurement)
+        if wasNew {
+            let choice = partition.flatMap(PartitionChoice.init) ?? target.configuration.partitions[measurement] ?? target.configuration.defaultPartition
+            let how = choice == .auto ? "auto: from the rows' spacing; --partition or the configuration's measurements section sets it"
+                : partition != nil ? "--partition \(choice)" : "the configuration's"
+            return "partition: \(period) (\(how))\n"
+        }
+        if let partition, let asked = PartitionChoice(partition), asked != .period(period), asked != .auto {
+            Output.standardError("strata: note: measurement '\(measurement)' keeps its partition period \(period); --partition applies to a new measurement\n")
+        }
+        return "partition: \(period)\n"
     }
 
     /// The CSV reading options the flags give (the same for bulk and live ingest).

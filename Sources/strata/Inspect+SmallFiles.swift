@@ -90,8 +90,12 @@ extension Inspect {
         out.write("base: \(catalog.base ?? "none (full)")\n")
         out.write("scope: \(catalog.scope)\n")
         out.write("flushed through: \(catalog.flushedThrough) (WAL file:offset)\n")
-        let roles: [BackupCatalog.File.Role] = [.schema, .manifest, .segment, .archived]
-        let counts = roles.map { role in "\(role.rawValue) \(catalog.files.filter { $0.role == role }.count)" }
+        // Partition records only when there are some (a store of days has none).
+        let roles: [BackupCatalog.File.Role] = [.schema, .partition, .manifest, .segment, .archived]
+        let counts = roles.compactMap { role -> String? in
+            let n = catalog.files.filter { $0.role == role }.count
+            return role == .partition && n == 0 ? nil : "\(role.rawValue) \(n)"
+        }
         out.write("files: \(catalog.files.count) (\(counts.joined(separator: ", "))), \(catalog.rows) rows, \(catalog.files.reduce(0) { $0 + $1.size }) bytes\n")
         let lines = bytes.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
         verified("checksum line (line \(lines)), header, id, store, created, scope and log position, \(counted(catalog.files.count, "file line")): roles, paths, keys, sizes and digests well formed",
@@ -118,6 +122,7 @@ extension Inspect {
         switch name {
         case "_id": return "the store's identity (_id)"
         case "_archive_url": return "where the store's days were archived (_archive_url)"
+        case "_partition": return "the measurement's partition period (_partition)"
         default: return "a file Strata keeps beside its data"
         }
     }

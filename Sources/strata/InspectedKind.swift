@@ -60,7 +60,7 @@ enum InspectedKind: CaseIterable {
         case DayManifest.fileName: self = .manifest
         case "_schema": self = .schema
         case "catalog": self = .catalog
-        case "_id", "_archive_url", "_retain", "_backfill": self = .checksummedText
+        case "_id", "_archive_url", "_retain", "_backfill", "_partition": self = .checksummedText
         default:
             if name.hasSuffix(SegmentID.fileExtension) { self = .segment }
             else if name.hasSuffix(".strata") { self = .coldObject }

@@ -12,7 +12,7 @@ extension Ingest {
         running {
             // Flags over the configuration file's store and tiers settings.
             var configuration = try store.settings().database
-            configuration.store = StoreConfiguration(rowsPerBlock: rowsPerBlock)
+            configuration.store = try storeConfiguration()
             if let fsync { configuration.fsync = FsyncPolicy(parsing: fsync)! }
             if let flushRows { configuration.flushRows = flushRows }
             if let memoryMiB { configuration.memoryLimit = memoryMiB << 20 }
@@ -31,6 +31,7 @@ extension Ingest {
             // The mirror and the Redis publisher replicate alongside; ingest never waits for them.
             let instance = try StrataInstance(directory: store.path, settings: settings, archive: nil, services: [.mirror, .cache],
                                               adjustMirror: { $0.exitBeforeCommit = exitBeforeCommit }, events: reportEvent)
+            let wasNew = isNew(instance.database.store)
             instance.start()
             let database = instance.database
             let report: IngestReport
@@ -71,6 +72,7 @@ extension Ingest {
             out.write("rows written: \(acknowledged)\n")
             out.write("rows rejected: \(report.badRowCount)\n")
             out.write("series: \(report.series)\n")
+            out.write(try partitionLine(database.store, wasNew: wasNew))
             out.write("fsync: \(database.configuration.fsync)\n")
             if let s = stopped.mirror {
                 out.write("mirror: \(s.rowsReplicated) rows replicated to \(s.server ?? "the database")"

@@ -353,26 +353,112 @@ def civil_from_days(z):
     return y + (m <= 2), m, d
 
 
-DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 SEG_RE = re.compile(r"^[0-9a-f]{16}\.seg$")
+PERIODS = ("day", "week", "month", "year")
+
+
+def partition_first_day(period, day):
+    """The first day of the partition of `period` holding day number `day` (Format.md
+    "Partitions"): weeks start on Monday (1969-12-29 is day -3), months and years on the 1st."""
+    if period == "day":
+        return day
+    if period == "week":
+        return (day + 3) // 7 * 7 - 3
+    y, m, _ = civil_from_days(day)
+    return days_from_civil(y, m if period == "month" else 1, 1)
+
+
+def partition_next_day(period, first):
+    if period == "day":
+        return first + 1
+    if period == "week":
+        return first + 7
+    y, m, _ = civil_from_days(first)
+    if period == "month":
+        return days_from_civil(y + (m == 12), 1 if m == 12 else m + 1, 1)
+    return days_from_civil(y + 1, 1, 1)
+
+
+def partition_name(period, first):
+    y, m, d = civil_from_days(first)
+    if period == "day":
+        return "%04d-%02d-%02d" % (y, m, d)
+    if period == "month":
+        return "%04d-%02d" % (y, m)
+    if period == "year":
+        return "%04d" % y
+    # ISO 8601: the week's year is its Thursday's year.
+    ty, _, _ = civil_from_days(first + 3)
+    return "%04d-W%02d" % (ty, (first + 3 - days_from_civil(ty, 1, 1)) // 7 + 1)
+
+
+PARTITION_RES = (("day", re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")),
+                 ("week", re.compile(r"^([0-9]{4})-W([0-9]{2})$")),
+                 ("month", re.compile(r"^([0-9]{4})-([0-9]{2})$")),
+                 ("year", re.compile(r"^([0-9]{4})$")))
+
+
+def parse_partition_dir(entry):
+    """(period, first day, first day after) of a partition directory name, or None."""
+    for period, pattern in PARTITION_RES:
+        m = pattern.match(entry)
+        if not m:
+            continue
+        y = int(m.group(1))
+        if period == "day":
+            mo, d = int(m.group(2)), int(m.group(3))
+            if not 1 <= mo <= 12 or d < 1:
+                return None
+            leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+            if d > [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]:
+                return None
+            first = days_from_civil(y, mo, d)
+        elif period == "week":
+            w = int(m.group(2))
+            if w < 1:
+                return None
+            first = partition_first_day("week", days_from_civil(y, 1, 4)) + (w - 1) * 7
+        elif period == "month":
+            mo = int(m.group(2))
+            if not 1 <= mo <= 12:
+                return None
+            first = days_from_civil(y, mo, 1)
+        else:
+            first = days_from_civil(y, 1, 1)
+        # Canonical names only: W53 of a 52-week year names another week.
+        if partition_name(period, first) != entry:
+            return None
+        return period, first, partition_next_day(period, first)
+    return None
 
 
 def parse_day_dir(entry):
-    if not DAY_RE.match(entry):
-        return None
-    y, m, d = int(entry[0:4]), int(entry[5:7]), int(entry[8:10])
-    if not 1 <= m <= 12 or d < 1:
-        return None
-    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-    dim = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
-    if d > dim:
-        return None
-    return days_from_civil(y, m, d)
+    """The day number of a day directory (a partition of one day), or None."""
+    p = parse_partition_dir(entry)
+    return p[1] if p and p[0] == "day" else None
 
 
 def day_name(day):
-    y, m, d = civil_from_days(day)
-    return "%04d-%02d-%02d" % (y, m, d)
+    return partition_name("day", day)
+
+
+def read_partition_file(mpath):
+    """The measurement's period from `_partition` (checksummed text, one line), "day" when absent."""
+    path = os.path.join(mpath, "_partition")
+    if not os.path.exists(path):
+        return "day"
+    with open(path, "rb") as f:
+        data = f.read()
+    m = re.fullmatch(rb"([a-z]+)\ncrc32c ([0-9a-f]{8})\n", data)
+    if not m:
+        raise LayoutError("%s: not one line and a crc32c line" % path)
+    body = data[:data.rfind(b"crc32c ")]
+    if int(m.group(2), 16) != crc32c(body):
+        raise ChecksumMismatch("%s: crc32c %s, computed %08x" % (path, m.group(2).decode(), crc32c(body)))
+    period = m.group(1).decode()
+    if period not in PERIODS:
+        raise LayoutError("%s: period %r" % (path, period))
+    return period
 
 
 # ---------------------------------------------------------------------------------------
@@ -961,7 +1047,8 @@ def format_value(ftype, v):
 
 
 class Series:
-    def __init__(self, data_dir, mdir, measurement, sdir, symbol, schema):
+    def __init__(self, data_dir, mdir, measurement, sdir, symbol, schema, period="day"):
+        self.period = period
         self.data_dir = data_dir
         self.mdir = mdir
         self.measurement = measurement
@@ -993,6 +1080,8 @@ def walk(data_dir):
             raise LayoutError("%s: %s" % (spath, err))
         schema = parse_schema(raw, spath)
         SEEN["schemas"] += 1
+        period = read_partition_file(mpath)
+        SEEN["measurements partitioned by " + period] += 1
         for sdir in list_dir(mpath):
             if sdir[:1] in "._" or not os.path.isdir(os.path.join(mpath, sdir)):
                 continue
@@ -1000,7 +1089,7 @@ def walk(data_dir):
             if symbol is None:
                 SEEN["skipped non-name entry"] += 1
                 continue
-            out.append(Series(data_dir, mdir, measurement, sdir, symbol, schema))
+            out.append(Series(data_dir, mdir, measurement, sdir, symbol, schema, period))
     return out
 
 
@@ -1059,15 +1148,17 @@ def read_series(s):
     base = os.path.join(s.data_dir, s.mdir, s.sdir)
     days = []
     for dd in os.listdir(base):
-        day = parse_day_dir(dd)
-        if day is None or not os.path.isdir(os.path.join(base, dd)):
-            SEEN["skipped non-day entry"] += 1
+        part = parse_partition_dir(dd)
+        if part is None or not os.path.isdir(os.path.join(base, dd)):
+            SEEN["skipped non-partition entry"] += 1
             continue
-        days.append((day, dd))
+        if part[0] != s.period:
+            raise LayoutError("%s: a %s partition in a measurement of %s partitions" % (os.path.join(base, dd), part[0], s.period))
+        days.append((part[1], part[2], dd))
     days.sort()
     schema_index = {name: i for i, (name, _) in enumerate(s.schema)}
     out = []
-    for day, dd in days:
+    for day, next_day, dd in days:
         dpath = os.path.join(base, dd)
         mpath = os.path.join(dpath, "_manifest")
         if not os.path.exists(mpath):
@@ -1093,9 +1184,7 @@ def read_series(s):
                 raise LayoutError("%s: footer names %r/%r, directories %r/%r"
                                   % (path, seg.measurement, seg.symbol, s.measurement, s.symbol))
             if seg.day != day:
-                raise LayoutError("%s: footer day %d, directory %s = day %d" % (path, seg.day, dd, day))
-            if day_name(day) != dd:
-                raise LayoutError("%s: day %d is %s" % (path, day, day_name(day)))
+                raise LayoutError("%s: footer day %d, directory %s starts on day %d" % (path, seg.day, dd, day))
             # Format.md "Where the day offset is": one offset for every segment of a store.
             first = STORE_OFFSET.setdefault(s.data_dir, seg.offset_seconds)
             if seg.offset_seconds != first:
@@ -1113,8 +1202,8 @@ def read_series(s):
             for pos, (t, vals) in enumerate(rows):
                 if any(lo <= t <= hi and sid <= through for lo, hi, through in tombs):
                     continue
-                if (t + off_ns) // NS_PER_DAY != day:
-                    raise LayoutError("%s: row %d time %d is not in day %d" % (path, pos, t, day))
+                if not day <= (t + off_ns) // NS_PER_DAY < next_day:
+                    raise LayoutError("%s: row %d time %d is not in partition %s" % (path, pos, t, dd))
                 full = [None] * len(s.schema)
                 for fi, v in zip(mapping, vals):
                     full[fi] = v
@@ -1391,6 +1480,17 @@ def cmd_selftest():
     assert parse_day_dir("2024-02-29") == days_from_civil(2024, 2, 29)
     for d in (-106751, -1, 0, 19724, 106750):
         assert parse_day_dir(day_name(d)) == d
+    for period in PERIODS:
+        for d in range(-106000, 106000, 37):
+            first = partition_first_day(period, d)
+            nxt = partition_next_day(period, first)
+            assert first <= d < nxt and parse_partition_dir(partition_name(period, first)) == (period, first, nxt), (period, d)
+    assert partition_name("week", partition_first_day("week", days_from_civil(2021, 1, 3))) == "2020-W53"
+    assert partition_name("week", partition_first_day("week", days_from_civil(2024, 12, 30))) == "2025-W01"
+    assert parse_partition_dir("2024-03") == ("month", days_from_civil(2024, 3, 1), days_from_civil(2024, 4, 1))
+    assert parse_partition_dir("2024") == ("year", days_from_civil(2024, 1, 1), days_from_civil(2025, 1, 1))
+    for bad in ("2024-13", "2024-W00", "2021-W53", "2024-W54", "2024-3", "02024", "2024-w10"):
+        assert parse_partition_dir(bad) is None, bad
 
     floats = [(4512.0, "4512"), (-0.0, "-0.0"), (0.0, "0"), (-3.0, "-3"), (1e15, "1000000000000000.0"),
               (1e20, "1e+20"), (1e16, "1e+16"), (2.0 ** 53, "9007199254740992.0"),

@@ -196,6 +196,68 @@ import Testing
         #expect(missing.status == 1 && missing.stderr.contains("no object"))
     }
 
+    /// Daily bars of two symbols, 2023-12-27 … 2024-01-10 (weekdays), 20 rows.
+    static var dailyBars: String {
+        var lines = ["date,symbol,open,high,low,close,volume"]
+        for symbol in ["005930", "000660"] {
+            for d in stride(from: CivilTime.days(fromCivil: 2023, 12, 27), to: CivilTime.days(fromCivil: 2024, 1, 11), by: 1)
+            where ![2, 3].contains(((d % 7) + 7) % 7) {  // 1970-01-01 was a Thursday: 2 is Saturday, 3 Sunday
+                lines.append("\(Day(daysSinceEpoch: d)),\(symbol),100,110,90,\(100 + d % 10),1000")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test func barsGetYearPartitionsThatEveryToolReads() throws {
+        writeText(root.path + "/bars.csv", Self.dailyBars)
+        let ingest = runStrata(["ingest", "--data-dir", data, "--measurement", "bar1d", root.path + "/bars.csv"])
+        #expect(ingest.status == 0 && ingest.stdout.contains("partition: year (auto: from the rows' spacing"), "\(ingest.stdout)\(ingest.stderr)")
+        #expect(try FileSystem.list(data + "/bar1d/005930").sorted() == ["2023", "2024"])
+        #expect(segmentFiles(data).count == 4)
+        let query = ["query", "--data-dir", data, "--measurement", "bar1d", "--symbol", "005930,000660", "--from", "2023-12-29", "--to", "2024-01-02"]
+        let rows = runStrata(query)
+        #expect(rows.stdout.lines().count == 1 + 2 * 3, "\(rows.stdout)")
+        // A second file for the measurement keeps its period, even when asked for another.
+        writeText(root.path + "/more.csv", "date,symbol,open,high,low,close,volume\n2024-02-01,005930,1,2,0.5,1.5,10\n")
+        let more = runStrata(["ingest", "--data-dir", data, "--measurement", "bar1d", "--partition", "day", root.path + "/more.csv"])
+        #expect(more.stdout.contains("partition: year\n") && more.stderr.contains("keeps its partition period year"), "\(more.stdout)\(more.stderr)")
+        // Inspect names the record; verify reads the year's manifest and segments.
+        let record = runStrata(["inspect", data + "/bar1d/_partition"])
+        #expect(record.status == 0 && record.stdout.contains("the measurement's partition period (_partition)"), "\(record.stdout)\(record.stderr)")
+        let manifest = runStrata(["inspect", "--verify", data + "/bar1d/005930/2024/_manifest"])
+        #expect(manifest.status == 0 && manifest.stdout.contains("verify: ok"), "\(manifest.stdout)\(manifest.stderr)")
+        // Archived and restored by year, under keys aws s3 ls walks by year.
+        let push = runStrata(["archive", "push", "--data-dir", data, "--older-than", "0s"])
+        #expect(push.status == 0 && push.stdout.contains("series-days archived: 4\n"), "\(push.stderr)")
+        let ls = runStrata(["archive", "ls", "--data-dir", data, "--measurement", "bar1d", "--symbol", "005930", "--from", "2024-01-05", "--to", "2024-01-05"]).stdout.lines()
+        #expect(ls.count == 2 && ls[1].hasPrefix("bar1d/005930/2024/") && ls[1].contains(",005930,2024,"), "\(ls)")
+        #expect(runStrata(query).stdout == rows.stdout)
+        let restore = runStrata(["archive", "restore", "--data-dir", data, "--measurement", "bar1d", "--symbol", "005930", "--from", "2024-01-03", "--to", "2024-01-03"])
+        // The partition was compacted into one segment before it went.
+        #expect(restore.stdout == "segments restored: 1\n", "\(restore.stdout)\(restore.stderr)")
+        #expect(runStrata(query).stdout == rows.stdout)
+        // A backup keeps the period: the restored store reads and writes years. (It goes to
+        // the archive the partitions were pushed to.)
+        let bucket = "file://\(data)/_archive"
+        let created = runStrata(["backup", "create", "--data-dir", data, "--archive", bucket, "--measurement", "bar1d"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = String(runStrata(["backup", "list", "--archive", bucket]).stdout.lines().last?.split(separator: ",").first ?? "")
+        #expect(runStrata(["backup", "verify", "--archive", bucket, id]).status == 0)
+        let copy = root.path + "/copy"
+        let restored = runStrata(["backup", "restore", id, "--archive", bucket, "--data-dir", copy])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(FileSystem.exists(copy + "/bar1d/_partition"))
+        var copied = query
+        copied[2] = copy
+        #expect(runStrata(copied).stdout == rows.stdout)
+        // An explicit period for a new measurement.
+        let weeks = runStrata(["ingest", "--data-dir", data, "--measurement", "barw", "--partition", "week", root.path + "/bars.csv"])
+        #expect(weeks.stdout.contains("partition: week (--partition week)"), "\(weeks.stdout)")
+        #expect(try FileSystem.list(data + "/barw/005930").sorted() == ["2023-W52", "2024-W01", "2024-W02"])
+        let bad = runStrata(["ingest", "--data-dir", data, "--measurement", "x", "--partition", "fortnight", root.path + "/bars.csv"])
+        #expect(bad.status != 0 && bad.stderr.contains("--partition must be day, week, month, year or auto"))
+    }
+
     @Test func theStoreRemembersWhereItsDaysWereArchived() throws {
         ingestTrades()
         let cold = "file://\(root.path)/cold"

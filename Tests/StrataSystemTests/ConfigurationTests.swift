@@ -95,6 +95,13 @@ import Testing
         }
     }
 
+    @Test func measurementsGetThePartitionPeriodsTheConfigurationNames() throws {
+        let c = try StrataConfiguration(ConfigurationFile(text: #"{"store": {"partition": "day"}, "measurements": {"bar1d": "year", "BTC/USD bars": "month", "x": "auto"}}"#, source: "t.json"))
+        #expect(c.database.store.defaultPartition == .period(.day))
+        #expect(c.database.store.partitions == ["bar1d": .period(.year), "BTC/USD bars": .period(.month), "x": .auto])
+        #expect(StrataConfiguration().database.store.defaultPartition == .auto)
+    }
+
     /// The sample in the repository is valid and sets every setting the loader knows.
     @Test func theSampleConfigurationHasEverySetting() throws {
         let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
@@ -119,6 +126,8 @@ import Testing
         ("{\n\"tires\": {\"compact_after\": \"2d\"}}", 2, "tires", "unknown section"),
         (#"{"store": {"memory_mib": "512"}}"#, 1, "store.memory_mib", "must be a whole number"),
         (#"{"store": {"fsync": "sometimes"}}"#, 1, "store.fsync", "must be always, none or interval"),
+        (#"{"store": {"partition": "fortnight"}}"#, 1, "store.partition", "not a partition period: day, week, month, year or auto"),
+        ("{\"measurements\": {\"bar\": \"year\",\n\"tick\": \"hourly\"}}", 2, "measurements.tick", "not a partition period"),
         ("\n\n{\"data_dir\": /srv}", 3, nil, "unexpected '/'"),
         (#"{"archive": {"url": "a"}}"#, 1, "archive.url", "must be file:///DIR or s3://"),
         ("{\"archive\": {\"url\": \"s3://a\"\n", 2, nil, "ends inside an object"),
