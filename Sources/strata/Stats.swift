@@ -4,7 +4,7 @@ import StrataFormat
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per measurement: series, days, segments, rows, bytes and bytes/row (archived segments count with their object size).")
+        abstract: "Per measurement: its partition period, series, partitions (series-days for days), segments, rows, bytes and bytes/row (archived segments count with their object size).")
 
     @OptionGroup var store: DataDirOption
 
@@ -13,7 +13,7 @@ struct Stats: ParsableCommand {
             try recoverIfNeeded(store.path)
             let target = try Store(directory: store.path)
             var out = Output()
-            out.write("measurement,series,days,segments,rows,bytes,bytes_per_row\n")
+            out.write("measurement,partition,series,partitions,segments,rows,bytes,bytes_per_row\n")
             for m in try target.measurements() {
                 var series = 0, days = 0, segments = 0, rows = 0, bytes = 0
                 for symbol in try target.symbols(m) {
@@ -37,7 +37,7 @@ struct Stats: ParsableCommand {
                     }
                 }
                 let perRow = rows > 0 ? format3(Double(bytes) / Double(rows)) : ""
-                out.write("\(m),\(series),\(days),\(segments),\(rows),\(bytes),\(perRow)\n")
+                out.write("\(m),\(try target.partitionPeriod(of: m)),\(series),\(days),\(segments),\(rows),\(bytes),\(perRow)\n")
             }
             out.flush()
             let quarantined = try target.quarantined()

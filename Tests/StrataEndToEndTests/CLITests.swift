@@ -489,9 +489,9 @@ import Testing
         ingestTrades()
         let r = runStrata(["stats", "--data-dir", data])
         let lines = r.stdout.lines()
-        #expect(lines.first == "measurement,series,days,segments,rows,bytes,bytes_per_row")
+        #expect(lines.first == "measurement,partition,series,partitions,segments,rows,bytes,bytes_per_row")
         #expect(lines.count == 2)
-        #expect(lines[1].hasPrefix("trade,2,2,2,5,"))
+        #expect(lines[1].hasPrefix("trade,day,2,2,2,5,"))
     }
 
     @Test func inspectDescribesAndVerifies() throws {
