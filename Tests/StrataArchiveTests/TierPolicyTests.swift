@@ -7,6 +7,36 @@ import Testing
 
 /// The tier policy over a directory archive: compaction, then archiving, by age.
 @Suite struct TierPolicyTests {
+    /// A month partition ages from its end: January is due on 3 February (with 2 days), not
+    /// before, however old its first rows; archived, it goes under a YYYY/MM key and comes back.
+    @Test func aMonthAgesFromItsEndAndIsArchivedUnderItsMonth() async throws {
+        let root = TemporaryDirectory()
+        let scenario = TieringScenario(objects: try LocalObjectStore(directory: root.path + "/bucket"))
+        var c = scenario.configuration()
+        c.store.partitions["bar"] = .period(.month)
+        let db = try Database(directory: scenario.root.path + "/data", configuration: c)
+        let series = try SeriesKey(measurement: "bar", symbol: "SPY")
+        for part in 0..<2 {
+            let t = scenario.base + Int64(part) * 20 * Day.nanosecondsPerDay  // 2 and 22 January
+            try await db.append(series, schema: scenario.schema, rows: RowBlock(timestamps: [t], columns: [Column(.float64([1])), Column(.int64([1]))]))
+            try db.flush()
+        }
+        let january = SeriesDay(series, Day(containing: scenario.base, period: .month))
+        #expect(try db.store.manifest(january).segments.count == 2)
+        var policy = TierPolicy()
+        policy.compactAfter = 2 * Day.nanosecondsPerDay
+        policy.archiveAfter = 2 * Day.nanosecondsPerDay
+        let end = scenario.base + 30 * Day.nanosecondsPerDay  // 2024-02-01
+        let early = try policy.apply(to: db, archive: scenario.archive, now: end + Day.nanosecondsPerDay)
+        #expect(early.compacted.seriesDays == 0 && early.archived?.seriesDays == 0)
+        let due = try policy.apply(to: db, archive: scenario.archive, now: end + 2 * Day.nanosecondsPerDay + 1)
+        #expect(due.compacted.seriesDays == 1 && due.archived?.seriesDays == 1)
+        let m = try db.store.manifest(january)
+        #expect(m.segments.isEmpty && m.cold.count == 1 && m.cold[0].key.hasPrefix("bar/SPY/2024/01/"), "\(m.cold)")
+        #expect(try db.query(series).rows.timestamps == [scenario.base, scenario.base + 20 * Day.nanosecondsPerDay])
+        try db.close()
+    }
+
     /// Days of 2024-01-02 … 2024-01-11, two segments each, seen on 2024-01-12: compact after
     /// 2 days, archive after 6.
     @Test func theTierPolicyCompactsThenArchivesByAge() async throws {
