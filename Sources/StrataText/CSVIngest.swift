@@ -151,81 +151,13 @@ public struct CSVIngester {
         try Names.validateDirectory(options.measurement, what: "measurement")
         var report = IngestReport()
         var scanner = CSVScanner(bytes)
+        let layout = try Layout(reading: &scanner, options: options, source: source)
+        let initial = try initialTypes(layout, sample: scanner)
         var ranges: [CSVScanner.FieldRange] = []
-        guard let headerRecord = scanner.next(into: &ranges) else {
-            throw StrataError(.invalidInput, "empty file: expected a header row naming the columns", path: source, line: 1)
-        }
-        if let e = headerRecord.error {
-            throw StrataError(.invalidInput, "malformed header row (\(e))", path: source, line: headerRecord.line)
-        }
-        let header = ranges.map { scanner.string($0).trimmingSpaces() }
-        var seen = Set<String>()
-        for (i, name) in header.enumerated() {
-            if name.isEmpty { throw StrataError(.invalidInput, "column \(i + 1) of the header has no name", path: source, line: 1) }
-            guard seen.insert(name).inserted else {
-                throw StrataError(.invalidInput, "column '\(name)' appears twice in the header", path: source, line: 1)
-            }
-        }
-        func column(named name: String, what: String) throws(StrataError) -> Int {
-            guard let i = header.firstIndex(of: name) else {
-                throw StrataError(.invalidInput, "\(what) column '\(name)' is not in the header (\(header.joined(separator: ",")))", path: source, line: 1)
-            }
-            return i
-        }
-        let timeIndex: Int
-        if let t = options.timeColumn {
-            timeIndex = try column(named: t, what: "time")
-        } else {
-            let names = ["time", "timestamp", "ts", "ts_utc", "datetime", "date"]
-            timeIndex = names.lazy.compactMap { n in header.firstIndex { $0.lowercased() == n } }.first ?? 0
-        }
-        var symbolIndex: Int? = nil
-        if let s = options.symbolColumn {
-            symbolIndex = try column(named: s, what: "symbol")
-        } else if options.symbol == nil {
-            symbolIndex = header.firstIndex { ["symbol", "ticker", "sym"].contains($0.lowercased()) }
-            if symbolIndex == nil {
-                throw StrataError(.invalidInput, "no symbol column (symbol, ticker, sym) in the header; name one with --symbol-column or give --symbol",
-                                  path: source, line: 1)
-            }
-        }
-        if let fixed = options.symbol { try Names.validateDirectory(fixed, what: "symbol") }
-        if symbolIndex == timeIndex {
-            throw StrataError(.invalidInput, "the time and symbol columns are the same column", path: source, line: 1)
-        }
-        let fieldColumns = header.indices.filter { $0 != timeIndex && $0 != symbolIndex }
-        let fieldNames = fieldColumns.map { header[$0] }
-        for f in options.schema where !fieldNames.contains(f.name) {
-            throw StrataError(.invalidInput, "--schema names '\(f.name)', which is not a field column of the file", path: source, field: f.name)
-        }
-        for name in fieldNames { try Names.validate(name, what: "field name") }
-
-        // Types: --schema, then the measurement's stored schema, then inference.
-        let stored = try store.schema(options.measurement)
-        var types: [FieldType?] = fieldNames.map { name in
-            options.schema.first { $0.name == name }?.type ?? stored.type(of: name)
-        }
-        let fixedType = types.map { $0 != nil }
-        do {
-            var sample = scanner
-            var sampleRanges: [CSVScanner.FieldRange] = []
-            // Votes per column: a few bad values among many numbers do not make a column
-            // text; they become bad rows instead.
-            var votes = [[FieldType: Int]](repeating: [:], count: fieldNames.count)
-            var sampleScratch: [UInt8] = []
-            var rows = 0
-            while rows < 1000, let rec = sample.next(into: &sampleRanges) {
-                rows += 1
-                if rec.error != nil || sampleRanges.count != header.count { continue }
-                for (k, c) in fieldColumns.enumerated() where !fixedType[k] {
-                    if let t = sample.withField(sampleRanges[c], scratch: &sampleScratch, { CSVIngester.infer($0) }) {
-                        votes[k][t, default: 0] += 1
-                    }
-                }
-            }
-            let inferred = votes.map(CSVIngester.elect)
-            for k in types.indices where types[k] == nil { types[k] = inferred[k] }
-        }
+        let header = layout.header, timeIndex = layout.timeColumn, symbolIndex = layout.symbolColumn
+        let fieldColumns = layout.fieldColumns, fieldNames = layout.fieldNames
+        var types = initial.types
+        let fixedType = initial.fixed
 
         // Parse.
         var builders: [SeriesBuilder] = []
@@ -334,7 +266,7 @@ public struct CSVIngester {
                 }
             } else {
                 if builders.isEmpty {
-                    builders.append(SeriesBuilder(symbol: options.symbol!, fields: Array(repeating: FieldBuilder(), count: fieldNames.count)))
+                    builders.append(SeriesBuilder(symbol: layout.fixedSymbol!, fields: Array(repeating: FieldBuilder(), count: fieldNames.count)))
                 }
                 s = 0
             }
@@ -444,35 +376,6 @@ public struct CSVIngester {
     func preview(_ text: UnsafeBufferPointer<UInt8>) -> String {
         Names.preview(String(decoding: text, as: UTF8.self))
     }
-
-    static func bool(_ text: UnsafeBufferPointer<UInt8>) -> Bool? {
-        switch String(decoding: text, as: UTF8.self).lowercased() {
-        case "true": true
-        case "false": false
-        default: nil
-        }
-    }
-
-    /// The narrowest type of a sample value, or nil for an empty one.
-    static func infer(_ raw: UnsafeBufferPointer<UInt8>) -> FieldType? {
-        let text = raw.trimmed()
-        if text.isEmpty { return nil }
-        if NumberParsing.int64(text) != nil { return .int64 }
-        if NumberParsing.float64(text) != .invalid { return .float64 }
-        if bool(text) != nil { return .bool }
-        return .string
-    }
-
-    /// The type most sampled values have: numbers (float if any is fractional), else
-    /// booleans, else text; text wins only if it outnumbers the rest.
-    static func elect(_ votes: [FieldType: Int]) -> FieldType? {
-        if votes.isEmpty { return nil }
-        let ints = votes[.int64] ?? 0, floats = votes[.float64] ?? 0
-        let bools = votes[.bool] ?? 0, strings = votes[.string] ?? 0
-        if strings > ints + floats + bools { return .string }
-        if ints + floats >= bools { return floats > 0 ? .float64 : .int64 }
-        return .bool
-    }
 }
 
 extension UnsafeBufferPointer<UInt8> {
@@ -482,14 +385,5 @@ extension UnsafeBufferPointer<UInt8> {
         while s < e && (self[s] == 32 || self[s] == 9) { s += 1 }
         while e > s && (self[e - 1] == 32 || self[e - 1] == 9) { e -= 1 }
         return UnsafeBufferPointer(rebasing: self[s..<e])
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return String(s)
     }
 }
