@@ -61,6 +61,14 @@ public struct IngestReport: Sendable {
 /// Reads a CSV file with a header row into a store: one series per symbol, segments per
 /// day. Bad rows are reported with their line number and reason and the valid rows kept
 /// (unless `strict`).
+///
+/// In stages, as the line-protocol parser is: `Layout` (CSVIngest+Layout.swift) says which
+/// column is which and `initialTypes` (CSVIngest+Types.swift) what types the fields start
+/// with; a `RowParser` (CSVIngest+RowParser.swift) turns each record into a time, a series
+/// number and typed values, or a bad-row issue; a `SeriesBuffer`
+/// (CSVIngest+SeriesBuffer.swift) collects the rows per series and hands them to the sink
+/// or the store. The parser needs neither the buffer nor the sink, so that pieces of a
+/// file can be parsed on several cores.
 public struct CSVIngester {
     public let store: Store
     public let options: CSVIngestOptions
@@ -68,58 +76,6 @@ public struct CSVIngester {
     public init(store: Store, options: CSVIngestOptions) {
         self.store = store
         self.options = options
-    }
-
-    /// Values of one field for one series, with presence.
-    struct FieldBuilder {
-        var type: FieldType?
-        var floats: [Double] = []
-        var ints: [Int64] = []
-        var bools: [Bool] = []
-        var strings: [String] = []
-        var presence: [Bool]? = nil
-        var count = 0
-
-        mutating func append(_ p: Parsed, as type: FieldType) {
-            switch p {
-            case .null:
-                if presence == nil { presence = Array(repeating: true, count: count) }
-                presence!.append(false)
-                switch type {
-                case .float64: floats.append(0)
-                case .int64: ints.append(0)
-                case .bool: bools.append(false)
-                case .string: strings.append("")
-                }
-                count += 1
-                return
-            case .int(let v): if type == .float64 { floats.append(Double(v)) } else { ints.append(v) }
-            case .float(let v): floats.append(v)
-            case .bool(let v): bools.append(v)
-            case .string(let v): strings.append(v)
-            }
-            presence?.append(true)
-            count += 1
-        }
-
-        mutating func promoteToFloat() {
-            floats = ints.map(Double.init)
-            ints = []
-        }
-
-        func column(_ type: FieldType) -> Column {
-            switch type {
-            case .float64: Column(.float64(floats), presence: presence)
-            case .int64: Column(.int64(ints), presence: presence)
-            case .bool: Column(.bool(bools), presence: presence)
-            case .string: Column(.string(strings), presence: presence)
-            }
-        }
-    }
-
-    struct SeriesBuilder {
-        var timestamps: [Int64] = []
-        var fields: [FieldBuilder]
     }
 
     /// Receives rows as they are read: a batch of series and the last line it includes.
@@ -136,69 +92,23 @@ public struct CSVIngester {
         var scanner = CSVScanner(bytes)
         let layout = try Layout(reading: &scanner, options: options, source: source)
         var parser = RowParser(layout: layout, types: try initialTypes(layout, sample: scanner), options: options)
-        let fieldCount = layout.fieldNames.count
-        var builders: [SeriesBuilder] = []
-        var rowsWritten = 0
-        var pendingRows = 0
-        /// Hands the rows read so far to the sink and starts new builders.
-        func emit() throws(StrataError) {
-            let schema = parser.fixTypes()
-            var batch: [Store.SeriesRows] = []
-            for (s, b) in builders.enumerated() where !b.timestamps.isEmpty {
-                let series = try SeriesKey(measurement: options.measurement, symbol: parser.symbols.symbols[s])
-                let rows = RowBlock(timestamps: b.timestamps, columns: schema.indices.map { b.fields[$0].column(schema[$0].type) })
-                batch.append(Store.SeriesRows(series: series, schema: schema, rows: rows))
-                rowsWritten += rows.rowCount
-            }
-            if !batch.isEmpty { try sink!(batch, parser.lastLine) }
-            builders = []
-            pendingRows = 0
-        }
-        var ranges: [CSVScanner.FieldRange] = []
-        while let record = scanner.next(into: &ranges) {
-            if let n = options.batchRows, sink != nil, pendingRows >= n { try emit() }
-            guard let row = parser.parse(record, fields: ranges, in: scanner) else { continue }
-            for change in parser.changes {
-                switch change {
-                case .settled(let k, let type):
-                    for b in builders.indices {
-                        var f = FieldBuilder()
-                        for _ in 0..<builders[b].fields[k].count { f.append(.null, as: type) }
-                        builders[b].fields[k] = f
-                    }
-                case .promotedToFloat(let k):
-                    for b in builders.indices { builders[b].fields[k].promoteToFloat() }
-                }
-            }
-            while builders.count <= row.series { builders.append(SeriesBuilder(fields: Array(repeating: FieldBuilder(), count: fieldCount))) }
-            builders[row.series].timestamps.append(row.time)
-            for k in parser.values.indices {
-                builders[row.series].fields[k].append(parser.values[k], as: parser.types[k] ?? .float64)
-            }
-            pendingRows += 1
+        var buffer = SeriesBuffer(fieldCount: layout.fieldNames.count)
+        var handedOn = 0
+        var fields: [CSVScanner.FieldRange] = []
+        while let record = scanner.next(into: &fields) {
+            if let n = options.batchRows, let sink, buffer.rowCount >= n { handedOn += try emit(&buffer, &parser, to: sink) }
+            if let row = parser.parse(record, fields: fields, in: scanner) { buffer.append(row, from: parser) }
         }
         var report = parser.report()
-        if sink != nil {
-            if !(options.strict && report.badRowCount > 0) { try emit() }
-            report.rowsWritten = rowsWritten
-            report.schema = parser.schema
-            report.series = parser.symbols.count
+        guard let sink else {
+            try write(&buffer, parser, report: &report)
             return report
         }
-        let schema = parser.schema
-        report.schema = schema
-        if options.strict && report.badRowCount > 0 { return report }
-        var batch: [Store.SeriesRows] = []
-        for (s, b) in builders.enumerated() where !b.timestamps.isEmpty {
-            let series = try SeriesKey(measurement: options.measurement, symbol: parser.symbols.symbols[s])
-            let rows = RowBlock(timestamps: b.timestamps, columns: schema.indices.map { b.fields[$0].column(schema[$0].type) })
-            batch.append(Store.SeriesRows(series: series, schema: schema, rows: rows))
-        }
-        let summary = try store.write(batch)
-        report.rowsWritten = summary.rows
-        report.bytesWritten = summary.bytes
-        report.segments = summary.segments
-        report.series = batch.count
+        if !(options.strict && report.badRowCount > 0) { handedOn += try emit(&buffer, &parser, to: sink) }
+        report.rowsWritten = handedOn
+        report.schema = parser.schema
+        // Every symbol numbered, also one whose rows were all refused after the symbol.
+        report.series = parser.symbols.count
         return report
     }
 }
