@@ -21,6 +21,24 @@ import Testing
         return (store, report, path)
     }
 
+    /// Ingests into a sink (as `ingest --live` does): the batches it got, each as its last
+    /// line and its series' row counts.
+    func ingestToSink(_ csv: String, _ configure: (inout CSVIngestOptions) -> Void = { _ in })
+        throws(StrataError) -> (IngestReport, [(line: Int, rows: [String: Int], schema: [Field])]) {
+        let store = try Store(directory: "\(root.path)/\(UInt64.random(in: 0...UInt64.max))", create: true)
+        var options = CSVIngestOptions(measurement: "trade")
+        configure(&options)
+        var batches: [(line: Int, rows: [String: Int], schema: [Field])] = []
+        let sink: CSVIngester.Sink = { (batch, line) throws(StrataError) in
+            let rows = Dictionary(uniqueKeysWithValues: batch.map { ($0.series.symbol, $0.rows.rowCount) })
+            batches.append((line, rows, batch[0].schema))
+        }
+        let report = try Array(csv.utf8).withUnsafeBufferPointer { (b) throws(StrataError) in
+            try CSVIngester(store: store, options: options).ingest(b, source: "t.csv", sink: sink)
+        }
+        return (report, batches)
+    }
+
     @Test func infersTypesAndKeepsEveryRow() throws {
         let csv = """
         time,symbol,price,size,venue,odd
@@ -145,5 +163,20 @@ import Testing
         #expect(try store.symbols("trade") == ["..", "BTC/USD"])
         #expect(segmentFiles(dir).allSatisfy { $0.hasPrefix(dir + "/trade/") })
         #expect(try store.query(SeriesKey(measurement: "trade", symbol: "BTC/USD")).rows.rowCount == 1)
+    }
+
+    @Test func aSinkGetsBatchesThroughTheirLastLineAndTheFirstBatchFixesTheTypes() throws {
+        var csv = "time,symbol,size,late\n"
+        for i in 0..<1200 { csv += "2024-01-02T00:00:00Z,\(i % 2 == 0 ? "X" : "Y"),\(i),\n" }
+        csv += "2024-01-02T00:01:00Z,X,0.5,\n"  // line 1202: after a batch was handed on, int stays int
+        csv += "2024-01-02T00:01:01Z,Y,7,2.5\n"
+        let (report, batches) = try ingestToSink(csv) { $0.batchRows = 1000 }
+        #expect(batches.map(\.line) == [1001, 1203])
+        #expect(batches[0].rows == ["X": 500, "Y": 500] && batches[1].rows == ["X": 100, "Y": 101])
+        // "late" had no value when the first batch went: float from then on.
+        #expect(batches.allSatisfy { $0.schema == [Field("size", .int64), Field("late", .float64)] })
+        #expect(report.rowsRead == 1202 && report.rowsWritten == 1201 && report.badRowCount == 1)
+        #expect(report.issues.map(\.description) == ["line 1202, field 'size': '0.5' is not an integer (the field is int)"])
+        #expect(report.notes.isEmpty)
     }
 }
