@@ -77,7 +77,7 @@ import Testing
         #expect(viaCLI.matchesExactly(ledger), "strata query: \(viaCLI.summary) vs acknowledged \(ledger.summary)")
         let stats = runStrata(["stats", "--data-dir", serve.data])
         let trade = stats.stdout.split(separator: "\n").first { $0.hasPrefix("trade,") }?.split(separator: ",")
-        #expect(trade.map { $0.count > 4 && $0[1] == "4" && Int($0[4]) == ledger.acknowledgedRows } == true, "\(stats.stdout)\(stats.stderr)")
+        #expect(trade.map { $0.count > 5 && $0[2] == "4" && Int($0[5]) == ledger.acknowledgedRows } == true, "\(stats.stdout)\(stats.stderr)")
     }
 
     /// SIGTERM while writers write: the server exits 0, and every batch it acknowledged is
