@@ -2,14 +2,16 @@ import StrataPlatform
 
 /// How bars divide time: a fixed length (`1m`, `4h`, `1d`), ISO weeks (`1w`, from Monday),
 /// or calendar months (`1mo`, `1q`, `1y`), read on a zone's wall clock (UTC unless given)
-/// with days that start at `sessionStart` (midnight unless given: `17h` for a trading day
-/// that opens the evening before). Each bar is labelled with its first instant, in UTC.
+/// with days that start at `sessionStart` (midnight unless given). A session that opens at
+/// noon or later trades on the next date (`17:00`: CME's Monday opens on Sunday evening and
+/// counts in Monday's week and month); one that opens in the morning on its own date. Each
+/// bar is labelled with its first instant, in UTC.
 ///
 /// - Fixed lengths in UTC with no session start: bars start at multiples of the length since
 ///   the epoch (what Strata has always done).
 /// - Fixed lengths below a day in a zone: bars start at multiples of the length on the zone's
 ///   wall clock, each instant read with the offset in force at it (an hour repeated when the
-///   clocks go back makes two bars, as it is two hours).
+///   clocks go back makes two bars, as it is two hours); a bar ends where the clocks change.
 /// - Whole days, weeks and months: bars hold the wall-clock dates of their period (a day
 ///   when the clocks change lasts 23 or 25 hours); a bar starts at the first instant of its
 ///   first date's session.
@@ -113,22 +115,32 @@ public struct BarInterval: Sendable, Equatable, CustomStringConvertible {
         return calendarBounds(t)
     }
 
+    /// Where day D's session starts, relative to D's midnight: `sessionStart` for a session
+    /// that opens in the morning (it trades on the date it opens), `sessionStart` − 1 day for
+    /// one that opens at noon or later (CME's 17:00: the session of Monday opens on Sunday
+    /// evening, and so belongs to Monday's week and month).
+    var sessionShift: Int64 { sessionStart >= Self.day / 2 ? sessionStart - Self.day : sessionStart }
+
     func calendarBounds(_ t: Int64) -> (start: Int64, end: Int64?) {
         let offset = zone.offset(at: t)
         // Wall-clock time with the session's start moved to midnight.
-        let local = t.addingSaturating(offset).subtractingSaturating(sessionStart)
+        let local = t.addingSaturating(offset).subtractingSaturating(sessionShift)
         let days: (first: Int64, next: Int64)
         switch length {
         case .fixed(let n) where n % Self.day != 0:
             // Below a day (or not whole days): on the wall clock, with the offset at `t`. The
             // remainder is taken piecewise so that no sum can leave the range of times.
-            let a = t.floorModulo(n), b = (offset - sessionStart).floorModulo(n)
+            let a = t.floorModulo(n), b = (offset - sessionShift).floorModulo(n)
             let r = a >= n - b ? a - (n - b) : a + b
             let (start, under) = t.subtractingReportingOverflow(r)
             // Near the earliest time: the bar starts before it, and ends n − r after t.
-            if under { return (.min, t + (n - r)) }
-            let (end, over) = start.addingReportingOverflow(n)
-            return (start, over ? nil : end)
+            let (end, over) = under ? (t + (n - r), false) : start.addingReportingOverflow(n)
+            // A bar ends where the clocks change: the rows after it are read with the new
+            // offset and fall into bars of their own (the hour repeated when clocks go back),
+            // so a bar holds exactly the rows whose own bucket it is.
+            let change = zone.nextChange(after: t)
+            let capped = over ? change : min(end, change ?? end)
+            return (under ? .min : start, capped)
         case .fixed(let n):
             let k = n / Self.day
             let first = local.floorDividing(Self.day).floorDividing(k) * k
@@ -151,7 +163,7 @@ public struct BarInterval: Sendable, Equatable, CustomStringConvertible {
     func instant(ofDay day: Int64) -> Int64? {
         let (wall, overflow) = day.multipliedReportingOverflow(by: Self.day)
         if overflow { return nil }
-        let first = zone.firstInstant(atLocal: wall.addingSaturating(sessionStart))
+        let first = zone.firstInstant(atLocal: wall.addingSaturating(sessionShift))
         return first == .max ? nil : first
     }
 }

@@ -136,12 +136,12 @@ extension Database {
 
     // MARK: Compaction
 
-    /// Compacts the series-days matching the filters that have more than one segment or
-    /// have tombstones.
+    /// Compacts the series-days matching the filters (`day`: the partition holding that
+    /// day) that have more than one segment or have tombstones.
     public func compact(measurement: String? = nil, symbol: String? = nil, day: Day? = nil) throws(StrataError) -> CompactionSummary {
         try compact { key in
             (measurement == nil || key.series.measurement == measurement) && (symbol == nil || key.series.symbol == symbol)
-                && (day == nil || key.day == day)
+                && (day.map { key.day.daysSinceEpoch <= $0.daysSinceEpoch && $0.daysSinceEpoch < key.day.nextDay } ?? true)
         }
     }
 

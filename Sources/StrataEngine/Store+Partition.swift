@@ -78,6 +78,9 @@ extension Store {
             } else if try !symbols(existing: m).isEmpty {
                 period = .day
             } else {
+                // Made by this write: remembered only once written down (days are written
+                // down by the series directories the write makes), so a write that fails
+                // before then leaves the choice to the next one.
                 switch configuration.partitions[m] ?? configuration.defaultPartition {
                 case .period(let p): period = p
                 case .auto: period = PartitionChoice.autoPeriod(medianGap: Store.medianGap(batch.filter { $0.series.measurement == m }))
@@ -86,25 +89,15 @@ extension Store {
                     try Names.validateDirectory(m, what: "measurement")
                     try FileSystem.makeDirectories(measurementPath(m))
                     try FileSystem.writeAtomically(partitionPath(m), [ChecksummedText.encode(period.rawValue + "\n")])
+                    periods.withLock { $0[m] = period }
                 }
+                out[m] = period
+                continue
             }
             periods.withLock { $0[m] = period }
             out[m] = period
         }
         return out
-    }
-
-    /// The periods of `batch`'s measurements when every one is known already (nil otherwise),
-    /// so that a write of known measurements takes no extra lock.
-    func knownPartitionPeriods(for batch: [SeriesRows]) -> [String: PartitionPeriod]? {
-        periods.withLock { known in
-            var out: [String: PartitionPeriod] = [:]
-            for item in batch where item.rows.rowCount > 0 {
-                guard let p = known[item.series.measurement] else { return nil }
-                out[item.series.measurement] = p
-            }
-            return out
-        }
     }
 
     /// Symbols of `measurement` with a directory; none when the measurement has none.

@@ -209,11 +209,12 @@ public final class Store: Sendable {
     /// advisory lock on `<data-dir>/_lock`.
     @discardableResult
     public func write(_ batch: [SeriesRows]) throws(StrataError) -> WriteSummary {
-        var periods = knownPartitionPeriods(for: batch)
-        if periods == nil { periods = try withWriteLock { () throws(StrataError) in try partitionPeriods(for: batch) } }
-        let planned = try plan(batch, periods: periods ?? [:])
-        guard !planned.isEmpty else { return WriteSummary() }
+        for item in batch { try Store.check(item.schema, item.rows) }
+        guard batch.contains(where: { $0.rows.rowCount > 0 }) else { return WriteSummary() }
+        // One lock for the whole write: a new measurement's period is decided by the write
+        // that makes its first partitions, never by one that another writer overtakes.
         return try withWriteLock { () throws(StrataError) in
+            let planned = try plan(batch, periods: try partitionPeriods(for: batch))
             try registerFields(of: batch)
             return try commit(planned, base: manifest).summary
         }

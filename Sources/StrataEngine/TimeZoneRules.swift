@@ -79,6 +79,27 @@ public struct TimeZoneRules: Sendable, Equatable, CustomStringConvertible {
         offset(atSecond: t.floorDividing(1_000_000_000)) * 1_000_000_000
     }
 
+    /// The first instant after `t` (nanoseconds) at which the offset changes; nil when it
+    /// never does again.
+    public func nextChange(after t: Int64) -> Int64? {
+        let second = t.floorDividing(1_000_000_000)
+        // The first table transition after `second`.
+        var lo = 0, hi = transitions.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if transitions[mid] <= second { lo = mid + 1 } else { hi = mid }
+        }
+        let next: Int64?
+        if lo < transitions.count {
+            next = transitions[lo]
+        } else {
+            next = rule?.nextChange(afterSecond: second)
+        }
+        guard let next else { return nil }
+        let (ns, overflow) = next.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? nil : ns
+    }
+
     /// The first instant whose local wall-clock time is `local` or later (both nanoseconds
     /// since the epoch; `local` counts as if the zone's wall clock were UTC). A time that
     /// occurs twice (clocks set back) gives its first occurrence; one that does not occur
@@ -147,6 +168,18 @@ struct PosixRule: Sendable, Equatable {
                 return day * 86_400 + time
             }
         }
+    }
+
+    /// The first second after `seconds` at which the rule changes the offset, or nil.
+    func nextChange(afterSecond seconds: Int64) -> Int64? {
+        guard let daylight else { return nil }
+        let year = CivilTime.civil(fromDays: seconds.addingSaturating(standard).floorDividing(86_400)).year
+        var candidates: [Int64] = []
+        for y in [year - 1, year, year + 1] {
+            candidates.append(start.localSecond(in: y) - standard)
+            candidates.append(end.localSecond(in: y) - daylight)
+        }
+        return candidates.filter { $0 > seconds }.min()
     }
 
     func offset(atSecond seconds: Int64) -> Int64 {

@@ -81,7 +81,8 @@ extension Mirror {
         var compared = 0
         for key in try database.store.seriesDays() {
             if let measurement, key.series.measurement != measurement { continue }
-            if let day, key.day != day { continue }
+            // `day` picks the partition that holds it (a month's, a year's).
+            if let day, !(key.day.daysSinceEpoch <= day.daysSinceEpoch && day.daysSinceEpoch < key.day.nextDay) { continue }
             compared += 1
             let bounds = key.day.bounds(offsetSeconds: offset)
             let (dayStart, dayEnd) = (bounds.lowerBound, bounds.upperBound)

@@ -120,6 +120,23 @@ import Testing
         // 01:30 happens twice in New York on 3 November 2024: two hours, two bars.
         #expect(try bounds(hour, zone: "America/New_York", "2024-11-03T05:30:00Z") == ("2024-11-03T05:00:00.000000000Z", "2024-11-03T06:00:00.000000000Z"))
         #expect(try bounds(hour, zone: "America/New_York", "2024-11-03T06:30:00Z") == ("2024-11-03T06:00:00.000000000Z", "2024-11-03T07:00:00.000000000Z"))
+        // A 4-hour bar ends where the clocks go back (06:00 UTC): the rows after it are read
+        // with the new offset and make the bar of their own bucket, wherever the blocks cut.
+        let four = BarInterval.Length.fixed(4 * 3_600_000_000_000)
+        #expect(try bounds(four, zone: "America/New_York", "2024-11-03T05:30:00Z") == ("2024-11-03T04:00:00.000000000Z", "2024-11-03T06:00:00.000000000Z"))
+        #expect(try bounds(four, zone: "America/New_York", "2024-11-03T06:30:00Z") == ("2024-11-03T05:00:00.000000000Z", "2024-11-03T09:00:00.000000000Z"))
+    }
+
+    @Test func eveningSessionsCountInTheWeekAndMonthOfTheDateTheyTradeFor() throws {
+        // CME's Monday session opens on Sunday 7 January 2024 at 17:00 in Chicago (23:00 UTC):
+        // it belongs to the ISO week of Monday the 8th, and that week's bar starts then.
+        let week = try bounds(.weeks(1), zone: "America/Chicago", session: "17:00", "2024-01-08T00:00:00Z")
+        #expect(week == ("2024-01-07T23:00:00.000000000Z", "2024-01-14T23:00:00.000000000Z"))
+        // The session opening on 31 January trades for 1 February: February's bar.
+        let month = try bounds(.months(1), zone: "America/Chicago", session: "17:00", "2024-02-01T00:30:00Z")
+        #expect(month == ("2024-01-31T23:00:00.000000000Z", "2024-02-29T23:00:00.000000000Z"))
+        // A morning session trades on the date it opens.
+        #expect(try bounds(.months(1), zone: "Asia/Seoul", session: "09:00", "2024-02-01T00:30:00Z") == ("2024-02-01T00:00:00.000000000Z", "2024-03-01T00:00:00.000000000Z"))
     }
 
     @Test func everyBarHoldsItsTimesOverAllOfInt64() throws {
