@@ -13,6 +13,18 @@ extension Int64 {
         let (difference, overflow) = subtractingReportingOverflow(other)
         return overflow ? (other > 0 ? .min : .max) : difference
     }
+
+    /// `self / divisor` rounded down (towards −∞), for a positive divisor.
+    @inlinable public func floorDividing(_ divisor: Int64) -> Int64 {
+        let q = self / divisor
+        return self % divisor < 0 ? q - 1 : q
+    }
+
+    /// `self mod m` in [0, m), for a positive m.
+    @inlinable public func floorModulo(_ m: Int64) -> Int64 {
+        let r = self % m
+        return r < 0 ? r + m : r
+    }
 }
 
 /// The bar of length `interval` holding a time: bars start at multiples of the interval
@@ -20,10 +32,9 @@ extension Int64 {
 /// start is then Int64.min (the bar is labelled with the earliest time there is) and the end
 /// nil (the bar runs to the last time there is).
 @inlinable public func barBounds(_ t: Int64, interval: Int64) -> (start: Int64, end: Int64?) {
-    // Floor division; q − 1 cannot overflow (|q| ≤ |Int64.min| / 2 for intervals above 1, and
-    // an interval of 1 leaves no remainder).
-    var q = t / interval
-    if t % interval < 0 { q -= 1 }
+    // q − 1 inside cannot overflow (|q| ≤ |Int64.min| / 2 for intervals above 1, and an
+    // interval of 1 leaves no remainder).
+    let q = t.floorDividing(interval)
     let (start, under) = q.multipliedReportingOverflow(by: interval)
     // Below the range: q < 0, so the end, (q + 1) · interval, lies in [t, 0].
     if under { return (.min, (q + 1) * interval) }

@@ -124,14 +124,6 @@ public struct TimeZoneRules: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-extension Int64 {
-    /// `self / divisor` rounded down (towards −∞), for a positive divisor.
-    @inlinable func floorDividing(_ divisor: Int64) -> Int64 {
-        let q = self / divisor
-        return self % divisor < 0 ? q - 1 : q
-    }
-}
-
 /// The POSIX TZ rule of a TZif footer (`EST5EDT,M3.2.0,M11.1.0`, `<+09>-9`): a standard
 /// offset and, optionally, a daylight-saving offset with the rules for when it starts and ends.
 struct PosixRule: Sendable, Equatable {
@@ -278,14 +270,6 @@ struct PosixRule: Sendable, Equatable {
             guard let n = number(&s), (0...365).contains(n), let t = at(&s) else { return nil }
             return .zeroBased(n, time: t)
         }
-    }
-}
-
-extension Int64 {
-    /// `self mod m` in [0, m), for a positive m.
-    @inlinable func floorModulo(_ m: Int64) -> Int64 {
-        let r = self % m
-        return r < 0 ? r + m : r
     }
 }
 
