@@ -295,13 +295,16 @@ import Testing
         var slow = ""
         // An upload that arrives while one of the polling queries holds the slot is itself
         // turned away (more likely on a loaded machine): then it is sent again.
-        for _ in 0..<3 {
+        for _ in 0..<6 {
             busy = (0, "")
             _ = unlink(root.path + "/slow-code.txt")
             // ~400 KB at 100 KB/s: the slot is held for about four seconds.
             _ = system("curl -s -o /dev/null -w '%{http_code}' --limit-rate 100K --data-binary @'\(root.path)/slow.txt' '\(url)/api/v2/write?precision=s' > '\(root.path)/slow-code.tmp' && mv '\(root.path)/slow-code.tmp' '\(root.path)/slow-code.txt' &")
             // Once the upload has begun (curl may take a moment to start on a busy
-            // machine), another request is turned away.
+            // machine), another request is turned away. The first poll waits for curl to
+            // connect: a poll sent at the same instant takes the slot and turns the
+            // upload away instead.
+            usleep(300_000)
             for _ in 0..<35 where finished().isEmpty {
                 busy = fetch(url + "/api/v1/query?measurement=trade&symbol=SLOW")
                 if busy.code == 503 { break }
