@@ -49,10 +49,10 @@ extension Database {
                 continue
             }
             guard configuration.compactAfterSegments > 0 else { continue }
-            for (key, manifest) in touched.sorted(by: { $0.key < $1.key }) where manifest.segments.count >= configuration.compactAfterSegments {
+            for keys in compactionsDue(touched) {
                 if monitor.withLock({ state.closed }) { return }
                 do throws(StrataError) {
-                    _ = try writer.withLock { () throws(StrataError) in try compact(key) }
+                    _ = try writer.withLock { () throws(StrataError) in try compact(keys) }
                 } catch {
                     // The day keeps its segments (the switch is atomic); a later flush of
                     // it tries again. Writers are not affected.
@@ -60,6 +60,27 @@ extension Database {
                 }
             }
         }
+    }
+
+    /// What a flush leaves to compact: each series-day with `compactAfterSegments` segments
+    /// or more, and each packed partition with that many packs or a series-day that has that
+    /// many segments, whose touched series compact together.
+    func compactionsDue(_ touched: [SeriesDay: DayManifest]) -> [[SeriesDay]] {
+        let limit = configuration.compactAfterSegments
+        var out: [[SeriesDay]] = []
+        var packed: [PartitionKey: [SeriesDay]] = [:]
+        for (key, manifest) in touched.sorted(by: { $0.key < $1.key }) {
+            if (try? store.layout(of: key.series.measurement)) == .packed {
+                packed[PartitionKey(measurement: key.series.measurement, day: key.day), default: []].append(key)
+            } else if manifest.segments.count >= limit {
+                out.append([key])
+            }
+        }
+        for (p, keys) in packed.sorted(by: { ($0.key.measurement, $0.key.day) < ($1.key.measurement, $1.key.day) }) {
+            let many = keys.contains { touched[$0]!.segments.count >= limit }
+            if many || ((try? store.packCount(p.measurement, p.day)) ?? 0) >= limit { out.append(keys) }
+        }
+        return out
     }
 
     /// Series to flush now. Lock held.
@@ -115,7 +136,7 @@ extension Database {
             try store.registerFields(of: batch, firstSeen: monitor.withLock { state.schemas })
             beginSwitch(taken.map(\.0))
             switching = true
-            let committed = try store.commit(new, base: store.manifest, edit: { key, m in
+            let committed = try store.commit(new, edit: { key, m in
                 if let p = flushedThrough[key.series], p > m.rowsFlushedThrough { m.rowsFlushedThrough = p }
             }, crash: configuration.crashHook, switched: &switched)
             result = committed.manifests

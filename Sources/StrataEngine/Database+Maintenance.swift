@@ -149,18 +149,28 @@ extension Database {
     /// segment or have tombstones).
     public func compact(where include: (SeriesDay) -> Bool) throws(StrataError) -> CompactionSummary {
         var summary = CompactionSummary()
+        // A packed partition's series compact together, into one pack.
+        var packed: [PartitionKey: [SeriesDay]] = [:]
+        var partitions: [PartitionKey] = []
         for key in try store.seriesDays() where include(key) {
-            if let s = try writer.withLock({ () throws(StrataError) in try compact(key) }) {
-                summary.seriesDays += 1
-                summary.segmentsBefore += s.segmentsBefore
-                summary.segmentsAfter += s.segmentsAfter
-                summary.rows += s.rows
-                summary.bytesBefore += s.bytesBefore
-                summary.bytesAfter += s.bytesAfter
-                summary.tombstonesPurged += s.tombstonesPurged
+            if try store.layout(of: key.series.measurement) == .packed {
+                let p = PartitionKey(measurement: key.series.measurement, day: key.day)
+                if packed[p] == nil { partitions.append(p) }
+                packed[p, default: []].append(key)
+                continue
             }
+            if let s = try writer.withLock({ () throws(StrataError) in try compact(key) }) { summary.add(s) }
+        }
+        for p in partitions {
+            if let s = try writer.withLock({ () throws(StrataError) in try compact(packed[p]!) }) { summary.add(s) }
         }
         return summary
+    }
+
+    /// One partition of one measurement.
+    struct PartitionKey: Hashable {
+        var measurement: String
+        var day: Day
     }
 
     /// Merges the segments of one series-day into one, in query order (time, then arrival
@@ -168,8 +178,58 @@ extension Database {
     /// the manifest switches to it atomically and the old files are removed. Nil when
     /// there is nothing to do. Call holding `writer`.
     func compact(_ key: SeriesDay) throws(StrataError) -> CompactionSummary? {
+        try compact([key])
+    }
+
+    /// Compacts several series-days in one switch: those of one packed partition (whose
+    /// packs are rewritten into one), or one series-day. Call holding `writer`.
+    func compact(_ keys: [SeriesDay]) throws(StrataError) -> CompactionSummary? {
         try checkOpen()
-        let manifest = try store.manifest(key)
+        var summary = CompactionSummary()
+        var new: [Store.NewSegment] = []
+        var replaced: [SeriesDay: (old: Set<UInt64>, archived: Bool)] = [:]
+        for key in keys {
+            let manifest = try store.manifest(key)
+            guard let merged = try merge(key, manifest) else { continue }
+            replaced[key] = (Set(manifest.segments.map(\.id)), !manifest.cold.isEmpty)
+            if let segment = merged.segment { new.append(segment) }
+            summary.add(merged.summary)
+        }
+        guard let first = keys.first else { return nil }
+        let packed = try store.layout(of: first.series.measurement) == .packed
+        if replaced.isEmpty {
+            // A packed partition of several packs compacts into one even when no series
+            // needs merging.
+            guard packed, try store.packCount(first.series.measurement, first.day) > 1 else { return nil }
+        }
+        let touched = packed ? keys : Array(replaced.keys)
+        let series = Array(Set(touched.map(\.series)))
+        beginSwitch(series)
+        defer { monitor.withLock { endSwitch(series) } }
+        // The manifests as read above: the writer lock is held throughout.
+        let committed = try store.commit(new, touching: touched, edit: { key, m in
+            guard let r = replaced[key] else { return }
+            m.segments.removeAll { r.old.contains($0.id) }
+            if !r.archived { m.tombstones = [] }
+        }, crash: configuration.crashHook, repack: packed)
+        summary.bytesAfter = committed.summary.bytes
+        try configuration.crashHook.check(.compactionCommitted)
+        if !packed {
+            // A packed partition's old packs went with the switch.
+            for (key, r) in replaced {
+                for id in r.old { try FileSystem.remove(store.segmentPath(key.series, key.day, SegmentID(id))) }
+            }
+        }
+        monitor.withLock {
+            state.counters.compactions += 1
+            state.counters.rowsCompacted += summary.rows
+        }
+        return summary
+    }
+
+    /// The merged segment of one series-day and what merging it does; nil when there is
+    /// nothing to merge.
+    func merge(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> (segment: Store.NewSegment?, summary: CompactionSummary)? {
         // Archived segments stay as they are: only local ones are merged, and tombstones
         // stay while archived segments may still hold rows they delete.
         let archived = !manifest.cold.isEmpty
@@ -185,7 +245,6 @@ extension Database {
         let fields = measurementSchema.fields.filter(present.contains)
         let snapshot = SeriesSnapshot(series: key.series, schema: MeasurementSchema(fields: fields), days: [view])
         let rows = try snapshot.query().rows
-        let old = Set(manifest.segments.map(\.id))
         var summary = CompactionSummary()
         summary.seriesDays = 1
         summary.segmentsBefore = manifest.segments.count
@@ -193,21 +252,19 @@ extension Database {
         summary.rows = rows.rowCount
         summary.bytesBefore = view.segments.reduce(0) { $0 + $1.size }
         summary.tombstonesPurged = archived ? 0 : manifest.tombstones.count
-        beginSwitch([key.series])
-        defer { monitor.withLock { endSwitch([key.series]) } }
-        let new = rows.rowCount > 0 ? [Store.NewSegment(key: key, schema: fields, rows: rows)] : []
-        let committed = try store.commit(new, touching: [key], base: { _ in manifest }, edit: { _, m in
-            m.segments.removeAll { old.contains($0.id) }
-            if !archived { m.tombstones = [] }
-        }, crash: configuration.crashHook)
-        summary.bytesAfter = committed.summary.bytes
-        try configuration.crashHook.check(.compactionCommitted)
-        for id in old { try FileSystem.remove(store.segmentPath(key.series, key.day, SegmentID(id))) }
-        monitor.withLock {
-            state.counters.compactions += 1
-            state.counters.rowsCompacted += rows.rowCount
-        }
-        return summary
+        return (rows.rowCount > 0 ? Store.NewSegment(key: key, schema: fields, rows: rows) : nil, summary)
+    }
+}
+
+extension CompactionSummary {
+    mutating func add(_ s: CompactionSummary) {
+        seriesDays += s.seriesDays
+        segmentsBefore += s.segmentsBefore
+        segmentsAfter += s.segmentsAfter
+        rows += s.rows
+        bytesBefore += s.bytesBefore
+        bytesAfter += s.bytesAfter
+        tombstonesPurged += s.tombstonesPurged
     }
 }
 
@@ -225,6 +282,7 @@ extension Database {
     /// is simply written again next time); after it, the leftover file is removed on open.
     /// Returns the archived entry, or nil when the day has no local segment.
     public func archive(_ key: SeriesDay, upload: (Segment) throws(StrataError) -> (key: String, bytes: UInt64)) throws(StrataError) -> DayManifest.ColdEntry? {
+        try refusePacked(key, "archived")
         let picked = try writer.withLock { () throws(StrataError) -> (DayManifest.Entry, Segment)? in
             try checkOpen()
             _ = try compact(key)
@@ -257,7 +315,8 @@ extension Database {
     /// (from `fetch`, verified by its checksums) is written as a local segment with its old
     /// id, then the manifest switches from the archived entry to the local one.
     public func restore(_ key: SeriesDay, fetch: (DayManifest.ColdEntry) throws(StrataError) -> [UInt8]) throws(StrataError) -> Int {
-        try writer.withLock { () throws(StrataError) -> Int in
+        try refusePacked(key, "restored from the archive")
+        return try writer.withLock { () throws(StrataError) -> Int in
             try checkOpen()
             let manifest = try store.manifest(key)
             guard !manifest.cold.isEmpty else { return 0 }
@@ -287,6 +346,16 @@ extension Database {
             try FileSystem.writeAtomically(store.manifestPath(key), [m.encode()])
             store.noteCensusChange(key, m)
             return restored
+        }
+    }
+}
+
+extension Database {
+    /// Packed partitions move to the archive as whole partitions, which is not built yet:
+    /// until then they stay local, and saying so beats moving them series by series.
+    func refusePacked(_ key: SeriesDay, _ what: String) throws(StrataError) {
+        if try store.layout(of: key.series.measurement) == .packed {
+            throw StrataError(.invalidInput, "\(key.series.measurement) is a packed measurement, whose partitions cannot be \(what) yet", path: store.dayPath(key.series, key.day))
         }
     }
 }

@@ -7,6 +7,8 @@ public final class Segment: SegmentSource, @unchecked Sendable {
     public let path: String
     public let id: SegmentID
     let file: MappedFile
+    /// The segment's bytes within `file`: all of it, or one segment image of a pack.
+    let range: Range<Int>
     let reader: SegmentReader
 
     public convenience init(path: String, id: SegmentID) throws(StrataError) {
@@ -22,6 +24,7 @@ public final class Segment: SegmentSource, @unchecked Sendable {
         self.path = file.path
         self.id = id
         self.file = file
+        self.range = 0..<file.size
         do {
             reader = try file.withUnsafeBytes { (bytes) throws(FormatError) in try SegmentReader(bytes) }
         } catch {
@@ -29,13 +32,28 @@ public final class Segment: SegmentSource, @unchecked Sendable {
         }
     }
 
+    /// The segment image at `location` of the pack file `pack` (Format.md, "Packed
+    /// measurements"); messages name it as `<pack path>@<offset>`.
+    init(pack: MappedFile, location: PackManifest.Location, id: SegmentID) throws(StrataError) {
+        self.path = "\(pack.path)@\(location.offset)"
+        self.id = id
+        self.file = pack
+        do {
+            let bytes = try pack.withUnsafeBytes { (all) throws(FormatError) in try PackLayout.segmentBytes(all, location) }
+            self.range = Int(location.offset)..<Int(location.offset + location.length)
+            reader = try SegmentReader(bytes)
+        } catch {
+            throw StrataError.corrupt(error, path: path)
+        }
+    }
+
     /// The segment's bytes, lent for the call.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        file.withUnsafeBytes(body)
+        file.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 
     public var footer: SegmentFooter { reader.footer }
-    public var size: Int { file.size }
+    public var size: Int { range.count }
     public var location: String { path }
 
     public func decodeBlocks(_ blocks: [Int], fields: Set<Int>?) throws(StrataError) -> [RowBlock] {

@@ -43,6 +43,7 @@ extension Store {
 
     /// The manifest of a series-day; an empty one when the day has none yet.
     public func manifest(_ key: SeriesDay) throws(StrataError) -> DayManifest {
+        if try layout(of: key.series.measurement) == .packed { return try packEntry(key)?.manifest ?? DayManifest() }
         let path = manifestPath(key)
         let file: MappedFile
         do {
@@ -76,11 +77,15 @@ extension Store {
     /// means (`checkListed`).
     package func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
         var segments: [any SegmentSource] = []
-        for entry in manifest.segments {
-            let id = SegmentID(entry.id)
-            let segment = try Segment(path: segmentPath(key.series, key.day, id), id: id)
-            try checkListed(segment, key, rows: entry.rows)
-            segments.append(segment)
+        if try layout(of: key.series.measurement) == .packed {
+            segments = try openPackedSegments(key, manifest)
+        } else {
+            for entry in manifest.segments {
+                let id = SegmentID(entry.id)
+                let segment = try Segment(path: segmentPath(key.series, key.day, id), id: id)
+                try checkListed(segment, key, rows: entry.rows)
+                segments.append(segment)
+            }
         }
         if !manifest.cold.isEmpty {
             guard let cold = configuration.coldStorage else {
@@ -133,6 +138,13 @@ extension Store {
     public func seriesDays() throws(StrataError) -> [SeriesDay] {
         var out: [SeriesDay] = []
         for m in try measurements() {
+            if try layout(of: m) == .packed {
+                for day in try packedPartitions(m) {
+                    let symbols = try withPackManifest(m, day) { (view) throws(FormatError) in try view?.symbols() ?? [] }
+                    for s in symbols { out.append(SeriesDay(try SeriesKey(measurement: m, symbol: s), day)) }
+                }
+                continue
+            }
             for s in try symbols(m) {
                 let series = try SeriesKey(measurement: m, symbol: s)
                 for d in try days(series) { out.append(SeriesDay(series, d)) }
@@ -175,23 +187,44 @@ extension Store {
     ///
     /// If it throws, `switched` tells how many manifests were already replaced: those
     /// series-days have their new set even though the write as a whole failed.
-    func commit(_ new: [NewSegment], touching extra: [SeriesDay] = [], base: (SeriesDay) throws(StrataError) -> DayManifest,
+    func commit(_ new: [NewSegment], touching extra: [SeriesDay] = [], base: ((SeriesDay) throws(StrataError) -> DayManifest)? = nil,
                 edit: (SeriesDay, inout DayManifest) -> Void = { _, _ in },
-                crash: CrashHook = .none) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+                crash: CrashHook = .none, repack: Bool = false) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
         var switched = 0
-        return try commit(new, touching: extra, base: base, edit: edit, crash: crash, switched: &switched)
+        return try commit(new, touching: extra, base: base, edit: edit, crash: crash, repack: repack, switched: &switched)
     }
 
-    func commit(_ new: [NewSegment], touching extra: [SeriesDay] = [], base: (SeriesDay) throws(StrataError) -> DayManifest,
+    func commit(_ new: [NewSegment], touching extra: [SeriesDay] = [], base: ((SeriesDay) throws(StrataError) -> DayManifest)? = nil,
                 edit: (SeriesDay, inout DayManifest) -> Void = { _, _ in },
-                crash: CrashHook = .none, switched: inout Int) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+                crash: CrashHook = .none, repack: Bool = false, switched: inout Int) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+        // Packed measurements' series-days switch partition by partition (Store+Pack.swift).
+        var packed: Set<String> = []
+        for m in Set(new.map(\.key.series.measurement) + extra.map(\.series.measurement)) where try layout(of: m) == .packed { packed.insert(m) }
+        if !packed.isEmpty {
+            let own = try commitSeries(new.filter { !packed.contains($0.key.series.measurement) }, touching: extra.filter { !packed.contains($0.series.measurement) },
+                                       base: base, edit: edit, crash: crash, switched: &switched)
+            let shared = try commitPacked(new.filter { packed.contains($0.key.series.measurement) }, touching: extra.filter { packed.contains($0.series.measurement) },
+                                          base: base, edit: edit, crash: crash, repack: repack, switched: &switched)
+            var summary = own.summary
+            summary.rows += shared.summary.rows
+            summary.bytes += shared.summary.bytes
+            summary.segments += shared.summary.segments
+            return (own.manifests.merging(shared.manifests) { $1 }, summary)
+        }
+        return try commitSeries(new, touching: extra, base: base, edit: edit, crash: crash, switched: &switched)
+    }
+
+    private func commitSeries(_ new: [NewSegment], touching extra: [SeriesDay], base: ((SeriesDay) throws(StrataError) -> DayManifest)?,
+                              edit: (SeriesDay, inout DayManifest) -> Void,
+                              crash: CrashHook, switched: inout Int) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
         var manifests: [SeriesDay: DayManifest] = [:]
         var order: [SeriesDay] = []
         var summary = WriteSummary()
         let group = new.count + Set(new.map(\.key)).count + extra.count > Store.groupSyncThreshold
         func load(_ key: SeriesDay) throws(StrataError) {
             guard manifests[key] == nil else { return }
-            let m = try base(key)
+            let m: DayManifest
+            if let base { m = try base(key) } else { m = try manifest(key) }
             try FileSystem.makeDirectories(dayPath(key.series, key.day), sync: !group)
             try removeOrphans(key, m)
             manifests[key] = m

@@ -85,6 +85,9 @@ extension Store {
                 case .period(let p): period = p
                 case .auto: period = PartitionChoice.autoPeriod(medianGap: Store.medianGap(batch.filter { $0.series.measurement == m }))
                 }
+                // The layout first: a measurement with a period but no layout would be read
+                // as one of series directories.
+                try recordLayout(configuration.layouts[m] ?? configuration.defaultLayout, of: m)
                 if period != .day {
                     try Names.validateDirectory(m, what: "measurement")
                     try FileSystem.makeDirectories(measurementPath(m))

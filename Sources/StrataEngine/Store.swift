@@ -16,6 +16,10 @@ public struct StoreConfiguration: Sendable {
     /// `defaultPartition`. A measurement keeps the period it was made with.
     public var partitions: [String: PartitionChoice] = [:]
     public var defaultPartition: PartitionChoice = .auto
+    /// The layout of each measurement made from now on, by name; others get
+    /// `defaultLayout`. A measurement keeps the layout it was made with.
+    package var layouts: [String: MeasurementLayout] = [:]
+    package var defaultLayout: MeasurementLayout = .series
 
     public init(rowsPerBlock: Int = 8192, dayOffsetSeconds: Int64 = 0) {
         precondition(rowsPerBlock >= 1 && rowsPerBlock <= 1 << 20, "rowsPerBlock out of range")
@@ -44,6 +48,8 @@ public final class Store: Sendable {
     let censusKeeper = CensusKeeper()
     /// Each measurement's partition period, once read or decided.
     let periods = Mutex<[String: PartitionPeriod]>([:])
+    /// Each measurement's layout, once read or decided.
+    let layouts = Mutex<[String: MeasurementLayout]>([:])
 
     /// Opens the store in `directory`, creating the directory when `create` is true.
     public init(directory: String, configuration: StoreConfiguration = StoreConfiguration(), create: Bool = false) throws(StrataError) {
@@ -68,8 +74,9 @@ public final class Store: Sendable {
         "\(measurementPath(series.measurement))/\(Names.directoryName(series.symbol))"
     }
 
+    /// The directory of a series-day: its own, or its partition's in a packed measurement.
     package func dayPath(_ series: SeriesKey, _ day: Day) -> String {
-        "\(seriesPath(series))/\(day)"
+        (try? layout(of: series.measurement)) == .packed ? packDirectory(series.measurement, day) : "\(seriesPath(series))/\(day)"
     }
 
     package func segmentPath(_ series: SeriesKey, _ day: Day, _ id: SegmentID) -> String {
@@ -148,6 +155,7 @@ public final class Store: Sendable {
     }
 
     public func symbols(_ measurement: String) throws(StrataError) -> [String] {
+        if try layout(of: measurement) == .packed { return try packedSymbols(measurement) }
         let base = measurementPath(measurement)
         return try FileSystem.list(base).compactMap { name in
             guard !name.hasPrefix("."), !name.hasPrefix("_"), FileSystem.isDirectory("\(base)/\(name)") else { return nil }
@@ -156,7 +164,8 @@ public final class Store: Sendable {
     }
 
     public func days(_ series: SeriesKey) throws(StrataError) -> [Day] {
-        try FileSystem.list(seriesPath(series)).compactMap(Day.init).sorted()
+        if try layout(of: series.measurement) == .packed { return try packedDays(series) }
+        return try FileSystem.list(seriesPath(series)).compactMap(Day.init).sorted()
     }
 
     // MARK: Schema
@@ -216,7 +225,7 @@ public final class Store: Sendable {
         return try withWriteLock { () throws(StrataError) in
             let planned = try plan(batch, periods: try partitionPeriods(for: batch))
             try registerFields(of: batch)
-            return try commit(planned, base: manifest).summary
+            return try commit(planned).summary
         }
     }
 

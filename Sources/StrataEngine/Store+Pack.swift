@@ -1,0 +1,333 @@
+import StrataFormat
+import StrataPlatform
+
+/// How a measurement's series lie on disk (Format.md, "Packed measurements").
+public enum MeasurementLayout: String, Sendable, Equatable {
+    /// A directory per series, a directory per partition of it, and segment files in it:
+    /// dense series (ticks) read and compact one series at a time.
+    case series
+    /// Every series of a partition in one directory: one manifest holding each series' day
+    /// manifest, and pack files holding whole segment images. Thousands of sparse series
+    /// (an options chain, the daily bars of a market) cost a few files per partition, not
+    /// two per series.
+    case packed
+}
+
+extension Store {
+    static let layoutFile = "_layout"
+    static let packedDirectory = "_packed"
+    static let packExtension = ".pack"
+
+    package func layoutPath(_ measurement: String) -> String { "\(measurementPath(measurement))/\(Store.layoutFile)" }
+
+    /// The layout of `measurement`: what `_layout` records, or `series` (every measurement
+    /// made before packs existed, and every one made without asking for packs).
+    public func layout(of measurement: String) throws(StrataError) -> MeasurementLayout {
+        if let known = layouts.withLock({ $0[measurement] }) { return known }
+        let path = layoutPath(measurement)
+        var layout = MeasurementLayout.series
+        if FileSystem.exists(path) {
+            let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "layout file")
+            guard lines.count == 1, let recorded = MeasurementLayout(rawValue: String(lines[0])), recorded != .series else {
+                throw StrataError(.corrupt, "the layout file does not hold 'packed'", path: path)
+            }
+            layout = recorded
+        }
+        // Remembered only once a measurement exists: a layout never changes after that.
+        if FileSystem.isDirectory(measurementPath(measurement)) { layouts.withLock { $0[measurement] = layout } }
+        return layout
+    }
+
+    /// Records the layout of a measurement being made (packed: `_layout`; series needs no
+    /// record). Call with the write lock held, before any of its data is written.
+    func recordLayout(_ layout: MeasurementLayout, of measurement: String) throws(StrataError) {
+        if layout == .packed {
+            try Names.validateDirectory(measurement, what: "measurement")
+            try FileSystem.makeDirectories(measurementPath(measurement))
+            try FileSystem.writeAtomically(layoutPath(measurement), [ChecksummedText.encode(layout.rawValue + "\n")])
+        }
+        layouts.withLock { $0[measurement] = layout }
+    }
+
+    // MARK: Paths
+
+    func packedPath(_ measurement: String) -> String { "\(measurementPath(measurement))/\(Store.packedDirectory)" }
+
+    /// The directory of one partition of a packed measurement.
+    func packDirectory(_ measurement: String, _ day: Day) -> String { "\(packedPath(measurement))/\(day)" }
+
+    func packManifestPath(_ measurement: String, _ day: Day) -> String { "\(packDirectory(measurement, day))/\(PackManifest.fileName)" }
+
+    func packPath(_ measurement: String, _ day: Day, _ pack: UInt64) -> String {
+        "\(packDirectory(measurement, day))/\(paddedHex(pack, digits: 16))\(Store.packExtension)"
+    }
+
+    /// The pack id a file name spells (16 lower-case hex digits + ".pack"), or nil.
+    static func packID(fileName name: String) -> UInt64? {
+        guard name.hasSuffix(packExtension) else { return nil }
+        let hex = name.dropLast(packExtension.count)
+        guard hex.count == 16, let v = UInt64(hex, radix: 16), paddedHex(v, digits: 16) == hex else { return nil }
+        return v
+    }
+
+    // MARK: Reading
+
+    /// The partitions of a packed measurement that have a directory, in order.
+    func packedPartitions(_ measurement: String) throws(StrataError) -> [Day] {
+        let dir = packedPath(measurement)
+        guard FileSystem.isDirectory(dir) else { return [] }
+        return try FileSystem.list(dir).compactMap(Day.init).sorted()
+    }
+
+    /// Runs `body` on the checked manifest of a packed partition (nil when it has none).
+    func withPackManifest<R>(_ measurement: String, _ day: Day, _ body: (PackManifest.View?) throws(FormatError) -> R) throws(StrataError) -> R {
+        let path = packManifestPath(measurement, day)
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch where error.code == .notFound {
+            do { return try body(nil) } catch { throw StrataError.corrupt(error, path: path) }
+        }
+        do {
+            return try file.withUnsafeBytes { (bytes) throws(FormatError) in try body(try PackManifest.View(bytes)) }
+        } catch {
+            throw StrataError.corrupt(error, path: path)
+        }
+    }
+
+    /// The whole manifest of a packed partition; an empty one when it has none yet.
+    func packManifest(_ measurement: String, _ day: Day) throws(StrataError) -> PackManifest {
+        try withPackManifest(measurement, day) { (view) throws(FormatError) in
+            guard let view else { return PackManifest() }
+            return try PackManifest.decode(view.bytes)
+        }
+    }
+
+    /// The entry of one series in its packed partition, or nil.
+    func packEntry(_ key: SeriesDay) throws(StrataError) -> PackManifest.Entry? {
+        try withPackManifest(key.series.measurement, key.day) { (view) throws(FormatError) in try view?.entry(for: key.series.symbol) }
+    }
+
+    /// The symbols of a packed measurement: those with an entry in any partition.
+    func packedSymbols(_ measurement: String) throws(StrataError) -> [String] {
+        var all = Set<String>()
+        for day in try packedPartitions(measurement) {
+            try withPackManifest(measurement, day) { (view) throws(FormatError) in
+                if let view { all.formUnion(try view.symbols()) }
+            }
+        }
+        return all.sorted()
+    }
+
+    /// The partitions of a packed measurement that hold `series`.
+    func packedDays(_ series: SeriesKey) throws(StrataError) -> [Day] {
+        var out: [Day] = []
+        for day in try packedPartitions(series.measurement) {
+            let holds = try withPackManifest(series.measurement, day) { (view) throws(FormatError) in try view?.entry(for: series.symbol) != nil }
+            if holds { out.append(day) }
+        }
+        return out
+    }
+
+    /// Opens the local segments of a packed series-day that `manifest` lists, from the
+    /// partition's packs. A segment the current pack manifest no longer has (a compaction
+    /// in another process replaced it) is `notFound`, so that `openDay(_:)` reads again.
+    func openPackedSegments(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> [any SegmentSource] {
+        guard !manifest.segments.isEmpty else { return [] }
+        guard let entry = try packEntry(key) else {
+            throw StrataError(.notFound, "\(key) is no longer in its partition's pack manifest", path: packManifestPath(key.series.measurement, key.day))
+        }
+        var where_: [UInt64: PackManifest.Location] = [:]
+        for (s, l) in zip(entry.manifest.segments, entry.locations) { where_[s.id] = l }
+        var packs: [UInt64: MappedFile] = [:]
+        var out: [any SegmentSource] = []
+        for s in manifest.segments {
+            guard let location = where_[s.id] else {
+                throw StrataError(.notFound, "segment \(s.id) of \(key) is no longer in its partition's pack manifest", path: packManifestPath(key.series.measurement, key.day))
+            }
+            if packs[location.pack] == nil {
+                packs[location.pack] = try MappedFile(path: packPath(key.series.measurement, key.day, location.pack))
+            }
+            let segment = try Segment(pack: packs[location.pack]!, location: location, id: SegmentID(s.id))
+            try checkListed(segment, key, rows: s.rows)
+            out.append(segment)
+        }
+        return out
+    }
+
+    // MARK: Writing
+
+    /// `commit` for the series-days of packed measurements: per partition, every new segment
+    /// goes into one new pack file, and one new pack manifest switches every touched series
+    /// at once. Packs no series refers to any more are removed after the switch; when less
+    /// than half of the partition's pack bytes are live, or when `repack` asks (compaction),
+    /// the live segment images are copied into the new pack too, so the old packs all go.
+    /// Call with the write lock held.
+    func commitPacked(_ new: [NewSegment], touching extra: [SeriesDay], base: ((SeriesDay) throws(StrataError) -> DayManifest)?,
+                      edit: (SeriesDay, inout DayManifest) -> Void, crash: CrashHook, repack: Bool,
+                      switched: inout Int) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+        struct Partition: Hashable { var measurement: String; var day: Day }
+        var order: [Partition] = []
+        var work: [Partition: (new: [NewSegment], keys: [SeriesDay])] = [:]
+        func note(_ key: SeriesDay) -> Partition {
+            let p = Partition(measurement: key.series.measurement, day: key.day)
+            if work[p] == nil { work[p] = ([], []); order.append(p) }
+            return p
+        }
+        for s in new { work[note(s.key)]!.new.append(s) }
+        for key in extra { work[note(key)]!.keys.append(key) }
+        var manifests: [SeriesDay: DayManifest] = [:]
+        var summary = WriteSummary()
+        for p in order {
+            let done = try commitPartition(p.measurement, p.day, work[p]!.new, touching: work[p]!.keys, base: base, edit: edit, crash: crash, repack: repack)
+            switched += done.manifests.count
+            manifests.merge(done.manifests) { $1 }
+            summary.rows += done.summary.rows
+            summary.bytes += done.summary.bytes
+            summary.segments += done.summary.segments
+        }
+        return (manifests, summary)
+    }
+
+    private func commitPartition(_ measurement: String, _ day: Day, _ new: [NewSegment], touching extra: [SeriesDay],
+                                 base: ((SeriesDay) throws(StrataError) -> DayManifest)?,
+                                 edit: (SeriesDay, inout DayManifest) -> Void,
+                                 crash: CrashHook, repack: Bool) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+        let dir = packDirectory(measurement, day)
+        try FileSystem.makeDirectories(dir)
+        var pack = try packManifest(measurement, day)
+        try removePackOrphans(measurement, day, pack)
+        var entries: [String: PackManifest.Entry] = [:]
+        for e in pack.entries { entries[e.symbol] = e }
+        let oldPacks = Set(pack.entries.flatMap { $0.locations.map(\.pack) })
+
+        // Each touched series' manifest, edited as the caller asks.
+        var manifests: [SeriesDay: DayManifest] = [:]
+        var order: [SeriesDay] = []
+        func load(_ key: SeriesDay) throws(StrataError) {
+            guard manifests[key] == nil else { return }
+            if let base {
+                manifests[key] = try base(key)
+            } else {
+                manifests[key] = entries[key.series.symbol]?.manifest ?? DayManifest()
+            }
+            order.append(key)
+        }
+        let packID = pack.nextPackID
+        pack.nextPackID += 1
+        let packFile = packPath(measurement, day, packID)
+        var pieces: [[UInt8]] = [PackLayout.header()]
+        var offset = UInt64(FileHeader.size)
+        var placed: [SeriesDay: [UInt64: PackManifest.Location]] = [:]
+        var summary = WriteSummary()
+        for s in new {
+            try load(s.key)
+            let id = manifests[s.key]!.addSegment(rows: UInt64(s.rows.rowCount))
+            let image = encodeSegment(s.key.series, day: s.key.day, schema: s.schema, rows: s.rows)
+            let length = UInt64(image.reduce(0) { $0 + $1.count })
+            placed[s.key, default: [:]][id] = PackManifest.Location(pack: packID, offset: offset, length: length)
+            pieces.append(contentsOf: image)
+            offset += length
+            summary.rows += s.rows.rowCount
+            summary.bytes += Int(length)
+            summary.segments.append("\(packFile)@\(offset - length)")
+        }
+        for key in extra { try load(key) }
+        for key in order {
+            edit(key, &manifests[key]!)
+            // Every segment still listed keeps its place, or has one in the new pack.
+            let old = entries[key.series.symbol]
+            var locations: [PackManifest.Location] = []
+            for s in manifests[key]!.segments {
+                if let l = placed[key]?[s.id] {
+                    locations.append(l)
+                } else if let old, let i = old.manifest.segments.firstIndex(where: { $0.id == s.id }) {
+                    locations.append(old.locations[i])
+                } else {
+                    throw StrataError(.corrupt, "segment \(s.id) of \(key) is listed but lies in no pack", path: packManifestPath(measurement, day))
+                }
+            }
+            let m = manifests[key]!
+            if m.segments.isEmpty && m.cold.isEmpty && m.tombstones.isEmpty {
+                entries[key.series.symbol] = nil
+            } else {
+                entries[key.series.symbol] = PackManifest.Entry(symbol: key.series.symbol, manifest: m, locations: locations)
+            }
+        }
+
+        // Copy live images out of mostly dead packs, so that those packs can go.
+        let oldLocations = entries.values.flatMap { $0.locations.filter { $0.pack != packID } }
+        let live = oldLocations.reduce(UInt64(0)) { $0 + $1.length }
+        var stored: UInt64 = 0
+        for id in Set(oldLocations.map(\.pack)) { stored += UInt64(try FileSystem.fileSize(packPath(measurement, day, id))) }
+        if repack || stored > 2 * live + (1 << 20) {
+            var mapped: [UInt64: MappedFile] = [:]
+            for symbol in entries.keys.sorted() {
+                var e = entries[symbol]!
+                for i in e.locations.indices where e.locations[i].pack != packID {
+                    let l = e.locations[i]
+                    if mapped[l.pack] == nil { mapped[l.pack] = try MappedFile(path: packPath(measurement, day, l.pack)) }
+                    let bytes: [UInt8]
+                    do {
+                        bytes = try mapped[l.pack]!.withUnsafeBytes { (all) throws(FormatError) in Array(try PackLayout.segmentBytes(all, l)) }
+                    } catch {
+                        throw StrataError.corrupt(error, path: packPath(measurement, day, l.pack))
+                    }
+                    pieces.append(bytes)
+                    e.locations[i] = PackManifest.Location(pack: packID, offset: offset, length: l.length)
+                    offset += l.length
+                }
+                entries[symbol] = e
+            }
+        }
+        pack.entries = entries.values.sorted { PackManifest.precedes($0.symbol, $1.symbol) }
+        let nowUsed = Set(pack.entries.flatMap { $0.locations.map(\.pack) })
+
+        // The pack, durable under its name, before the manifest that refers to it; then the
+        // manifest's rename switches every series of the partition at once.
+        let writesPack = nowUsed.contains(packID)
+        if writesPack {
+            let temporary = FileSystem.temporaryPath(for: packFile)
+            try? FileSystem.remove(temporary)
+            do {
+                try FileSystem.writeFile(temporary, pieces, sync: true)
+                try crash.check(.segmentsWritten)
+                try FileSystem.rename(temporary, packFile)
+                try FileSystem.syncDirectory(dir)
+            } catch {
+                try? FileSystem.remove(temporary)
+                throw error
+            }
+            try crash.check(.segmentsRenamed)
+        }
+        try FileSystem.writeAtomically(packManifestPath(measurement, day), [pack.encode()])
+        for key in order { noteCensusChange(key, manifests[key]) }
+        try crash.check(.firstManifestRenamed)
+        for id in oldPacks.subtracting(nowUsed) { try? FileSystem.remove(packPath(measurement, day, id)) }
+        return (manifests, summary)
+    }
+
+    /// How many pack files a packed partition's manifest refers to.
+    func packCount(_ measurement: String, _ day: Day) throws(StrataError) -> Int {
+        Set(try packManifest(measurement, day).entries.flatMap { $0.locations.map(\.pack) }).count
+    }
+
+    /// Removes what crashed writers left in a packed partition: temporary files and packs
+    /// no series of its manifest refers to. Call with the write lock held.
+    @discardableResult
+    func removePackOrphans(_ measurement: String, _ day: Day, _ pack: PackManifest) throws(StrataError) -> [String] {
+        let dir = packDirectory(measurement, day)
+        guard FileSystem.isDirectory(dir) else { return [] }
+        let live = Set(pack.entries.flatMap { $0.locations.map(\.pack) })
+        var removed: [String] = []
+        for name in try FileSystem.list(dir) {
+            let temporary = name.hasPrefix(".") && name.hasSuffix(".tmp")
+            let orphan = Store.packID(fileName: name).map { !live.contains($0) } ?? false
+            if temporary || orphan {
+                try FileSystem.remove("\(dir)/\(name)")
+                removed.append("\(dir)/\(name)")
+            }
+        }
+        return removed
+    }
+}

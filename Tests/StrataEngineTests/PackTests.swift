@@ -1,0 +1,201 @@
+import Glibc
+@testable import StrataEngine
+import StrataFormat
+import StrataPlatform
+import StrataTestSupport
+import Testing
+
+/// Packed measurements: every series of a partition in one pack manifest and a few pack
+/// files. The format's pack manifest, and the engine's paths (writes, late rows, deletes,
+/// compaction, a crash and replay) checked against the same operations on series
+/// directories, which must answer identically.
+@Suite struct PackTests {
+    let root = TemporaryDirectory()
+    let day = Day.nanosecondsPerDay
+    let schema = [Field("price", .float64), Field("size", .int64)]
+
+    func rows(_ times: [Int64], first: Int = 0) -> RowBlock {
+        RowBlock(timestamps: times, columns: [Column(.float64(times.indices.map { Double(first + $0) })), Column(.int64(times.indices.map { Int64(first + $0) }))])
+    }
+
+    // MARK: Format
+
+    func entry(_ symbol: String, segments: Int, pack: UInt64) -> PackManifest.Entry {
+        var m = DayManifest()
+        var locations: [PackManifest.Location] = []
+        for i in 0..<segments {
+            _ = m.addSegment(rows: UInt64(10 + i))
+            locations.append(PackManifest.Location(pack: pack, offset: UInt64(16 + 100 * i), length: 100))
+        }
+        m.tombstones = segments > 1 ? [Tombstone(from: -5, to: 5, throughSegment: 1)] : []
+        m.rowsFlushedThrough = WALPosition(file: 3, offset: UInt64(symbol.utf8.count))
+        return PackManifest.Entry(symbol: symbol, manifest: m, locations: locations)
+    }
+
+    @Test func aPackManifestRoundTripsAndFindsEachSymbolBySearch() throws {
+        let symbols = (0..<500).map { "C\($0 * 7919 % 1000)" } + ["é€", "A", "a b"]
+        let manifest = PackManifest(nextPackID: 4, entries: symbols.enumerated().map { entry($1, segments: $0 % 3, pack: UInt64(1 + $0 % 3)) })
+        let bytes = manifest.encode()
+        let decoded = try bytes.withUnsafeBytes { try PackManifest.decode($0) }
+        #expect(decoded == manifest)
+        #expect(decoded.entries.map(\.symbol) == symbols.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        try bytes.withUnsafeBytes { raw in
+            let view = try PackManifest.View(raw)
+            for s in symbols { #expect(try view.entry(for: s)?.symbol == s) }
+            for s in ["", "C", "C1000", "zz", "é"] { #expect(try view.entry(for: s) == nil) }
+        }
+    }
+
+    @Test func everyDamagedByteOfAPackManifestIsAnError() throws {
+        let bytes = PackManifest(nextPackID: 3, entries: ["ES", "NQ", "CL"].map { entry($0, segments: 2, pack: 2) }).encode()
+        for i in bytes.indices {
+            var damaged = bytes
+            damaged[i] ^= 0x20
+            #expect(throws: FormatError.self) { try damaged.withUnsafeBytes { try PackManifest.decode($0) } }
+        }
+        for cut in [0, 8, 16, 27, bytes.count - 1] {
+            #expect(throws: FormatError.self) { try Array(bytes[0..<cut]).withUnsafeBytes { try PackManifest.decode($0) } }
+        }
+    }
+
+    // MARK: Store
+
+    @Test func thousandsOfSparseSeriesCostAFewFilesAndReadBackExactly() throws {
+        var c = StoreConfiguration(rowsPerBlock: 64)
+        c.layouts["option"] = .packed
+        let store = try Store(directory: root.path, configuration: c, create: true)
+        let start = ns("2024-03-05T14:30:00Z")
+        var batch: [Store.SeriesRows] = []
+        for i in 0..<3_000 {
+            let times = (0..<(1 + i % 7)).map { start + Int64($0 * 1_000_003 + i) }
+            batch.append(Store.SeriesRows(series: try SeriesKey(measurement: "option", symbol: "SPX 240315C0\(4000 + i)"), schema: schema, rows: rows(times, first: i)))
+        }
+        let summary = try store.write(batch)
+        #expect(summary.rows == batch.reduce(0) { $0 + $1.rows.rowCount })
+        // One day: one manifest and one pack (plus `_schema` and `_layout`).
+        let partition = "\(root.path)/option/_packed/2024-03-05"
+        #expect(try FileSystem.list(partition).sorted() == ["0000000000000001.pack", "_manifest"])
+        #expect(try FileSystem.list("\(root.path)/option").sorted() == ["_layout", "_packed", "_schema"])
+        #expect(try store.layout(of: "option") == .packed)
+        #expect(try store.symbols("option") == batch.map(\.series.symbol).sorted())
+        for item in batch {
+            let got = try store.query(item.series).rows
+            #expect(got.timestamps == item.rows.timestamps)
+            #expect(got.columns.map(\.values) == item.rows.columns.map(\.values), "\(item.series)")
+        }
+        #expect(try store.days(batch[0].series).map(\.description) == ["2024-03-05"])
+        #expect(try store.query(try SeriesKey(measurement: "option", symbol: "absent")).rows.rowCount == 0)
+        // A second write adds a pack; the first pack stays, shared by the series it holds.
+        try store.write(Array(batch[0..<10]))
+        #expect(try FileSystem.list(partition).sorted() == ["0000000000000001.pack", "0000000000000002.pack", "_manifest"])
+        #expect(try store.query(batch[3].series).rows.rowCount == 2 * batch[3].rows.rowCount)
+    }
+
+    @Test func aSegmentCopiedIntoAnotherSeriesIsNamedNotRead() throws {
+        var c = StoreConfiguration(rowsPerBlock: 64)
+        c.layouts["option"] = .packed
+        let store = try Store(directory: root.path, configuration: c, create: true)
+        let a = try SeriesKey(measurement: "option", symbol: "A"), b = try SeriesKey(measurement: "option", symbol: "B")
+        let t = ns("2024-03-05T14:30:00Z")
+        try store.write([Store.SeriesRows(series: a, schema: schema, rows: rows([t, t + 1])), Store.SeriesRows(series: b, schema: schema, rows: rows([t, t + 1]))])
+        let day = Day(containing: t)
+        var pack = try store.packManifest("option", day)
+        // B's entry pointing at A's segment image: the footer names A, so reading B fails.
+        pack.entries[1].locations = pack.entries[0].locations
+        try FileSystem.writeAtomically(store.packManifestPath("option", day), [pack.encode()])
+        let error = #expect(throws: StrataError.self) { try store.query(b) }
+        #expect(error?.message.contains("holds option/A") == true, "\(String(describing: error))")
+        #expect(error?.path?.hasSuffix(".pack@16") == true, "\(String(describing: error))")
+        #expect(try store.query(a).rows.rowCount == 2)
+    }
+
+    // MARK: Database, against series directories
+
+    /// The same operations on a packed and a series database, compared after every step.
+    @Test(arguments: [PartitionPeriod.day, .month])
+    func aPackedDatabaseAnswersExactlyAsSeriesDirectoriesDo(_ period: PartitionPeriod) throws {
+        func configuration(_ layout: MeasurementLayout) -> DatabaseConfiguration {
+            var c = DatabaseConfiguration()
+            c.fsync = .none
+            c.compactAfterSegments = 4
+            c.store = StoreConfiguration(rowsPerBlock: 16)
+            c.store.layouts["q"] = layout
+            c.store.partitions["q"] = .period(period)
+            return c
+        }
+        let dirs = ["\(root.path)/series", "\(root.path)/packed"]
+        let configs = [configuration(.series), configuration(.packed)]
+        var dbs = try zip(dirs, configs).map { try Database(directory: $0, configuration: $1) }
+        var rng = LinearCongruential(state: 17 + UInt64(period.rawValue.count))
+        let symbols = (0..<60).map { try! SeriesKey(measurement: "q", symbol: "S\($0)") }
+        let start = ns("2024-01-30T00:00:00Z")
+        func compare(_ step: String) throws {
+            for s in symbols {
+                let a = try dbs[0].query(s).rows, b = try dbs[1].query(s).rows
+                #expect(a.timestamps == b.timestamps, "\(step) \(s)")
+                #expect(a.columns.map(\.values) == b.columns.map(\.values), "\(step) \(s)")
+            }
+            #expect(try dbs[0].store.symbols("q") == dbs[1].store.symbols("q"), "\(step)")
+        }
+        var next = 0
+        for round in 0..<12 {
+            var batch: [Store.SeriesRows] = []
+            for s in symbols where rng.next() % 3 == 0 {
+                // Times over three days, with repeats: equal times keep their arrival order.
+                let times = (0..<Int(1 + rng.next() % 40)).map { _ in start + Int64(rng.next() % 3) * day + Int64(rng.next() % 50) * 1_000_000_000 }
+                batch.append(Store.SeriesRows(series: s, schema: schema, rows: rows(times, first: next)))
+                next += times.count
+            }
+            for db in dbs { try db.appendBlocking(batch) }
+            if round % 2 == 1 { for db in dbs { try db.flush() } }
+            if round % 4 == 2 {
+                let s = symbols[Int(rng.next() % 60)]
+                let from = start + Int64(rng.next() % 3) * day, to = from + Int64(rng.next() % 40) * 1_000_000_000
+                for db in dbs { try db.deleteBlocking(s, from: from, to: to) }
+            }
+            if round == 7 { for db in dbs { _ = try db.compact() } }
+            try compare("round \(round)")
+            if round % 5 == 4 {
+                // A crash: whatever was not flushed comes back from the log.
+                for db in dbs { db.simulateCrash() }
+                dbs = try zip(dirs, configs).map { try Database(directory: $0, configuration: $1) }
+                try compare("after crash in round \(round)")
+            }
+        }
+        for db in dbs { try db.flush() }
+        _ = try dbs[1].compact()
+        try compare("compacted")
+        // Compacted, each partition of the packed store is one pack and one manifest.
+        let partitions = try FileSystem.list("\(dirs[1])/q/_packed")
+        #expect(partitions.count == (period == .day ? 3 : 2))
+        for partition in partitions {
+            let files = try FileSystem.list("\(dirs[1])/q/_packed/\(partition)")
+            #expect(files.count == 2 && files.contains("_manifest") && files.contains { $0.hasSuffix(".pack") }, "\(partition): \(files)")
+        }
+        // Not a comparison of two empty stores: rows were written, and deletes took some.
+        let total = try symbols.reduce(0) { $0 + (try dbs[1].query($1).rows.rowCount) }
+        #expect(total > 1_000 && total < next, "\(total) of \(next)")
+        let seriesFiles = try countFiles(dirs[0] + "/q"), packedFiles = try countFiles(dirs[1] + "/q")
+        #expect(packedFiles * 10 < seriesFiles, "\(packedFiles) files packed, \(seriesFiles) in series directories")
+        for db in dbs { try db.close() }
+    }
+
+    func countFiles(_ dir: String) throws -> Int {
+        var n = 0
+        for name in try FileSystem.list(dir) {
+            let path = "\(dir)/\(name)"
+            n += FileSystem.isDirectory(path) ? 1 + (try countFiles(path)) : 1
+        }
+        return n
+    }
+}
+
+/// Knuth's MMIX linear congruential generator, high bits only: enough to make these
+/// operations vary, and the same on every run.
+struct LinearCongruential {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state >> 33
+    }
+}
