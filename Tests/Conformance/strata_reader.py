@@ -442,11 +442,8 @@ def day_name(day):
     return partition_name("day", day)
 
 
-def read_partition_file(mpath):
-    """The measurement's period from `_partition` (checksummed text, one line), "day" when absent."""
-    path = os.path.join(mpath, "_partition")
-    if not os.path.exists(path):
-        return "day"
+def read_one_line_file(path):
+    """A checksummed text file of one lower-case word (`_partition`, `_layout`)."""
     with open(path, "rb") as f:
         data = f.read()
     m = re.fullmatch(rb"([a-z]+)\ncrc32c ([0-9a-f]{8})\n", data)
@@ -455,10 +452,30 @@ def read_partition_file(mpath):
     body = data[:data.rfind(b"crc32c ")]
     if int(m.group(2), 16) != crc32c(body):
         raise ChecksumMismatch("%s: crc32c %s, computed %08x" % (path, m.group(2).decode(), crc32c(body)))
-    period = m.group(1).decode()
+    return m.group(1).decode()
+
+
+def read_partition_file(mpath):
+    """The measurement's period from `_partition`, "day" when absent."""
+    path = os.path.join(mpath, "_partition")
+    if not os.path.exists(path):
+        return "day"
+    period = read_one_line_file(path)
     if period not in PERIODS:
         raise LayoutError("%s: period %r" % (path, period))
     return period
+
+
+def read_layout_file(mpath):
+    """The measurement's layout from `_layout` (Format.md "Packed measurements"): "packed", or
+    "series" when absent. Anything else is refused: reading on would show no symbols."""
+    path = os.path.join(mpath, "_layout")
+    if not os.path.exists(path):
+        return "series"
+    layout = read_one_line_file(path)
+    if layout != "packed":
+        raise LayoutError("%s: layout %r" % (path, layout))
+    return layout
 
 
 # ---------------------------------------------------------------------------------------
@@ -1047,8 +1064,9 @@ def format_value(ftype, v):
 
 
 class Series:
-    def __init__(self, data_dir, mdir, measurement, sdir, symbol, schema, period="day"):
+    def __init__(self, data_dir, mdir, measurement, sdir, symbol, schema, period="day", layout="series"):
         self.period = period
+        self.layout = layout
         self.data_dir = data_dir
         self.mdir = mdir
         self.measurement = measurement
@@ -1082,6 +1100,16 @@ def walk(data_dir):
         SEEN["schemas"] += 1
         period = read_partition_file(mpath)
         SEEN["measurements partitioned by " + period] += 1
+        if read_layout_file(mpath) == "packed":
+            SEEN["packed measurements"] += 1
+            symbols = set()
+            for _, _, _, ppath in packed_partitions(mpath, period):
+                mf = os.path.join(ppath, "_manifest")
+                if os.path.exists(mf):
+                    symbols.update(read_pack_manifest(mf)[1].keys())
+            for symbol in sorted(symbols, key=lambda x: x.encode()):
+                out.append(Series(data_dir, mdir, measurement, None, symbol, schema, period, "packed"))
+            continue
         for sdir in list_dir(mpath):
             if sdir[:1] in "._" or not os.path.isdir(os.path.join(mpath, sdir)):
                 continue
@@ -1100,6 +1128,10 @@ def read_manifest(path):
     """A day manifest (Format.md "Day manifest"): (segments [(id, rows)], tombstones [(from, to, through)])."""
     with open(path, "rb") as f:
         b = f.read()
+    return parse_manifest(b, path)
+
+
+def parse_manifest(b, path):
     if len(b) < 8:
         raise Truncated("%s: %d bytes" % (path, len(b)))
     version = check_header(b, MANIFEST_MAGIC, (1, 2), 16 + 8 + 32 + 4 + 4 + 4, path)
@@ -1143,9 +1175,126 @@ def read_manifest(path):
     return segs, tombs
 
 
-def read_series(s):
-    """All rows of a series in query order: by time, then segment id, then position."""
-    base = os.path.join(s.data_dir, s.mdir, s.sdir)
+PACK_MANIFEST_MAGIC = b"STRATPKM"
+PACK_MAGIC = b"STRATPAK"
+PACK_RE = re.compile(r"^[0-9a-f]{16}\.pack$")
+
+
+def read_pack_manifest(path):
+    """A pack manifest (Format.md "Packed measurements"): (next pack id, {symbol: (segments,
+    tombstones, [(pack, offset, length)] one per segment)}), every rule of the format checked."""
+    with open(path, "rb") as f:
+        b = f.read()
+    check_header(b, PACK_MANIFEST_MAGIC, (1,), 16 + 12 + 4, path)
+    end = len(b) - 4
+    if crc32c(b[:end]) != int.from_bytes(b[end:], "little"):
+        raise ChecksumMismatch("%s: pack manifest" % path)
+    r = Reader(b, 16, end, what=path)
+    next_pack = r.le(8, "next pack id")
+    count = r.le(4, "entry count")
+    if count > 10_000_000 or 28 + 8 * count > end:
+        raise Malformed("%s: entry count %d" % (path, count))
+    offsets = [r.le(8, "entry offset") for _ in range(count)]
+    bounds = offsets + [end]
+    if count and offsets[0] != 28 + 8 * count:
+        raise Malformed("%s: the first entry starts at %d" % (path, offsets[0]))
+    entries = {}
+    previous = None
+    for i in range(count):
+        if not bounds[i] < bounds[i + 1]:
+            raise Malformed("%s: entry %d at %d does not start after the previous one or before the checksum" % (path, i, bounds[i]))
+        e = Reader(b, bounds[i], bounds[i + 1], what="%s entry %d" % (path, i))
+        symbol = e.string(1024, "symbol")
+        if not symbol or (previous is not None and not previous.encode() < symbol.encode()):
+            raise Malformed("%s: entry %r empty or not after %r" % (path, symbol, previous))
+        previous = symbol
+        n = e.le(4, "day manifest length")
+        segs, tombs = parse_manifest(e.take(n, "day manifest"), "%s entry %r" % (path, symbol))
+        if e.left() != 24 * len(segs):
+            raise Malformed("%s: %r has %d segments and %d bytes of locations" % (path, symbol, len(segs), e.left()))
+        locations = []
+        for _ in segs:
+            pack, offset, length = e.le(8, "pack"), e.le(8, "offset"), e.le(8, "length")
+            if not (1 <= pack < next_pack and offset >= 16 and length >= 40):
+                raise Malformed("%s: %r has a segment at pack %d, %d+%d" % (path, symbol, pack, offset, length))
+            locations.append((pack, offset, length))
+        entries[symbol] = (segs, tombs, locations)
+    return next_pack, entries
+
+
+def packed_partitions(mpath, period):
+    """(first day, next first day, name, path) of each partition of a packed measurement."""
+    base = os.path.join(mpath, "_packed")
+    out = []
+    if not os.path.isdir(base):
+        return out
+    for dd in os.listdir(base):
+        part = parse_partition_dir(dd)
+        if part is None or not os.path.isdir(os.path.join(base, dd)):
+            SEEN["skipped non-partition entry"] += 1
+            continue
+        if part[0] != period:
+            raise LayoutError("%s: a %s partition in a measurement of %s partitions" % (os.path.join(base, dd), part[0], period))
+        out.append((part[1], part[2], dd, os.path.join(base, dd)))
+    return sorted(out)
+
+
+PACKS = {}
+
+
+def pack_bytes(path):
+    """A pack file's bytes, its header checked (read once per run)."""
+    if path not in PACKS:
+        with open(path, "rb") as f:
+            b = f.read()
+        check_header(b, PACK_MAGIC, (1,), 16, path)
+        PACKS[path] = b
+        SEEN["packs"] += 1
+    return PACKS[path]
+
+
+def series_days(s):
+    """(first day, next first day, partition name, [(segment id, rows, path, bytes or None)],
+    tombstones) for each partition of a series, in order."""
+    mpath = os.path.join(s.data_dir, s.mdir)
+    out = []
+    if s.layout == "packed":
+        for day, next_day, dd, ppath in packed_partitions(mpath, s.period):
+            mf = os.path.join(ppath, "_manifest")
+            if not os.path.exists(mf):
+                SEEN["packed partitions without a manifest"] += 1
+                continue
+            _, entries = read_pack_manifest(mf)
+            if s.symbol not in entries:
+                continue
+            segs, tombs, locations = entries[s.symbol]
+            listed = []
+            for (sid, rows), (pack, offset, length) in zip(segs, locations):
+                ppack = os.path.join(ppath, "%016x.pack" % pack)
+                b = pack_bytes(ppack)
+                if offset + length > len(b):
+                    raise Truncated("%s: segment %d of %r at %d+%d past the end (%d bytes)" % (ppack, sid, s.symbol, offset, length, len(b)))
+                listed.append((sid, rows, "%s@%d" % (ppack, offset), b[offset:offset + length]))
+            SEEN["packed series-partitions"] += 1
+            out.append((day, next_day, dd, listed, tombs))
+        return out
+    base = os.path.join(mpath, s.sdir)
+    for day, next_day, dd in series_partitions(s, base):
+        dpath = os.path.join(base, dd)
+        mf = os.path.join(dpath, "_manifest")
+        if not os.path.exists(mf):
+            SEEN["day directories without a manifest"] += 1
+            continue
+        listed, tombs = read_manifest(mf)
+        ids = {sid for sid, _ in listed}
+        for fn in os.listdir(dpath):
+            if SEG_RE.match(fn) and int(fn[:16], 16) not in ids:
+                SEEN["segments no manifest lists (ignored)"] += 1
+        out.append((day, next_day, dd, [(sid, rows, os.path.join(dpath, "%016x.seg" % sid), None) for sid, rows in listed], tombs))
+    return out
+
+
+def series_partitions(s, base):
     days = []
     for dd in os.listdir(base):
         part = parse_partition_dir(dd)
@@ -1155,21 +1304,16 @@ def read_series(s):
         if part[0] != s.period:
             raise LayoutError("%s: a %s partition in a measurement of %s partitions" % (os.path.join(base, dd), part[0], s.period))
         days.append((part[1], part[2], dd))
-    days.sort()
+    return sorted(days)
+
+
+def read_series(s):
+    """All rows of a series in query order: by time, then segment id, then position."""
     schema_index = {name: i for i, (name, _) in enumerate(s.schema)}
     out = []
-    for day, next_day, dd in days:
-        dpath = os.path.join(base, dd)
-        mpath = os.path.join(dpath, "_manifest")
-        if not os.path.exists(mpath):
-            SEEN["day directories without a manifest"] += 1
-            continue
-        listed, tombs = read_manifest(mpath)
-        expected_rows = dict(listed)
-        segs = [(sid, "%016x.seg" % sid) for sid, _ in listed]
-        for fn in os.listdir(dpath):
-            if SEG_RE.match(fn) and int(fn[:16], 16) not in expected_rows:
-                SEEN["segments no manifest lists (ignored)"] += 1
+    for day, next_day, dd, listed, tombs in series_days(s):
+        expected_rows = {sid: rows for sid, rows, _, _ in listed}
+        segs = [(sid, path, b) for sid, _, path, b in listed]
         if tombs:
             SEEN["days with tombstones"] += 1
         if len(segs) > 1:
@@ -1177,9 +1321,8 @@ def read_series(s):
         if day < 0:
             SEEN["days before 1970"] += 1
         day_rows = []
-        for sid, fn in segs:
-            path = os.path.join(dpath, fn)
-            seg, rows = read_segment(path)
+        for sid, path, b in segs:
+            seg, rows = read_segment(path, b)
             if seg.measurement != s.measurement or seg.symbol != s.symbol:
                 raise LayoutError("%s: footer names %r/%r, directories %r/%r"
                                   % (path, seg.measurement, seg.symbol, s.measurement, s.symbol))
