@@ -133,7 +133,30 @@ public final class Database: @unchecked Sendable {
             // which log positions were used, so the new log starts above all of them even
             // if log files were lost.
             var highest: UInt64 = 0
-            for key in try store.seriesDays() {
+            for measurement in try store.measurements() where try store.layout(of: measurement) == .packed {
+                for day in try store.packedPartitions(measurement) {
+                    // A packed partition that cannot be read is moved aside whole, as a
+                    // series-day is.
+                    do throws(StrataError) {
+                        if try store.hasPacksWithoutManifest(measurement, day) {
+                            throw StrataError(.corrupt, "pack files without a pack manifest", path: store.packDirectory(measurement, day))
+                        }
+                        let pack = try store.packManifest(measurement, day)
+                        orphans += try store.removePackOrphans(measurement, day, pack)
+                        for e in pack.entries {
+                            series.insert(try SeriesKey(measurement: measurement, symbol: e.symbol))
+                            highest = max(highest, e.manifest.rowsFlushedThrough.file, e.manifest.deletesAppliedThrough.file)
+                        }
+                    } catch where error.code == .corrupt {
+                        let target = try store.quarantinePartition(measurement, day)
+                        var reported = error
+                        reported.message += "; the partition was moved to \(target) and the rest of the store serves"
+                        openDamage.append(reported)
+                        openQuarantined.append(target)
+                    }
+                }
+            }
+            for key in try store.seriesDays(layout: .series) {
                 // A day that cannot be read, or whose segments lost their manifest, is
                 // moved aside whole (nothing of it deleted); its rows still in the log are
                 // replayed into a new one below.

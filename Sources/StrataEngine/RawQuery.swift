@@ -115,10 +115,13 @@ extension Store {
     /// Partitions (in the store's day zone) that may hold rows in [from, to].
     package func days(_ series: SeriesKey, from: Int64, to: Int64) throws(StrataError) -> [Day] {
         let offset = configuration.dayOffsetSeconds
-        return try days(series).filter { day in
+        func meets(_ day: Day) -> Bool {
             let bounds = day.bounds(offsetSeconds: offset)
             return bounds.upperBound >= from && bounds.lowerBound <= to
         }
+        // A packed measurement's partitions are chosen by time before their manifests are read.
+        if try layout(of: series.measurement) == .packed { return try packedDays(series, where: meets) }
+        return try days(series).filter(meets)
     }
 
     /// The segments of `series` in [from, to] as they are on disk.

@@ -43,9 +43,20 @@ extension Store {
     /// One series-day's counts from its manifest.
     func censusDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> CensusKeeper.Day {
         var day = CensusKeeper.Day()
-        for segment in manifest.segments {
-            day.warmRows += segment.rows
-            day.warmBytes += UInt64((try? FileSystem.fileSize(segmentPath(key.series, key.day, SegmentID(segment.id)))) ?? 0)
+        if try layout(of: key.series.measurement) == .packed {
+            // A segment's bytes are its image's in the pack.
+            let entry = try packEntry(key)
+            var lengths: [UInt64: UInt64] = [:]
+            for (s, l) in zip(entry?.manifest.segments ?? [], entry?.locations ?? []) { lengths[s.id] = l.length }
+            for segment in manifest.segments {
+                day.warmRows += segment.rows
+                day.warmBytes += lengths[segment.id] ?? 0
+            }
+        } else {
+            for segment in manifest.segments {
+                day.warmRows += segment.rows
+                day.warmBytes += UInt64((try? FileSystem.fileSize(segmentPath(key.series, key.day, SegmentID(segment.id)))) ?? 0)
+            }
         }
         for cold in manifest.cold {
             day.coldRows += cold.rows
@@ -116,6 +127,16 @@ final class CensusKeeper: Sendable {
             s.seriesDays = [:]
             for (key, day) in days { Self.apply(&s, key, day) }
             return s.census
+        }
+    }
+
+    /// Drops what is kept (a whole partition moved aside): the next census counts again.
+    func forget() {
+        state.withLock { s in
+            s.days = nil
+            s.pending = nil
+            s.census = StorageCensus()
+            s.seriesDays = [:]
         }
     }
 

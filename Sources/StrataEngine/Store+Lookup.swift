@@ -22,10 +22,22 @@ extension Store {
             let known = Set(onDisk ? try self.symbols(measurement) : []).union(elsewhere)
             return try known.sorted().map { s throws(StrataError) in try SeriesKey(measurement: measurement, symbol: s) }
         }
-        if let missing = named.first(where: { !elsewhere.contains($0.symbol) && !FileSystem.isDirectory(seriesPath($0)) }) {
+        var missing: SeriesKey?
+        for s in named where !elsewhere.contains(s.symbol) {
+            if try !hasSeries(s) { missing = s; break }
+        }
+        if let missing {
             throw StrataError(.notFound, "measurement '\(measurement)' has no symbol '\(missing.symbol)'", path: directory, field: "symbol")
         }
         return named
+    }
+}
+
+extension Store {
+    /// Whether `series` has data on disk: its directory, or (packed) an entry in a partition.
+    func hasSeries(_ series: SeriesKey) throws(StrataError) -> Bool {
+        if try layout(of: series.measurement) == .packed { return try !packedDays(series).isEmpty }
+        return FileSystem.isDirectory(seriesPath(series))
     }
 }
 

@@ -134,11 +134,13 @@ extension Store {
         try openDay(SeriesDay(series, day)).segments
     }
 
-    /// Every series-day directory of the store.
-    public func seriesDays() throws(StrataError) -> [SeriesDay] {
+    /// Every series-day of the store (of measurements of one `layout` only, if given).
+    public func seriesDays(layout only: MeasurementLayout? = nil) throws(StrataError) -> [SeriesDay] {
         var out: [SeriesDay] = []
         for m in try measurements() {
-            if try layout(of: m) == .packed {
+            let layout = try layout(of: m)
+            if let only, layout != only { continue }
+            if layout == .packed {
                 for day in try packedPartitions(m) {
                     let symbols = try withPackManifest(m, day) { (view) throws(FormatError) in try view?.symbols() ?? [] }
                     for s in symbols { out.append(SeriesDay(try SeriesKey(measurement: m, symbol: s), day)) }

@@ -1,3 +1,4 @@
+import Synchronization
 import StrataFormat
 import StrataPlatform
 
@@ -13,8 +14,46 @@ public enum MeasurementLayout: String, Sendable, Equatable {
     case packed
 }
 
+/// How a measurement's layout is chosen when it is made.
+public enum LayoutChoice: Sendable, Equatable, CustomStringConvertible {
+    case layout(MeasurementLayout)
+    /// From the first rows written: `autoMinimumSeries` series or more whose series-partitions
+    /// hold `autoMaximumRows` rows or fewer (the median) make a packed measurement; anything
+    /// else (ticks, a few symbols' bars) series directories.
+    case auto
+
+    public static let autoMinimumSeries = 64
+    public static let autoMaximumRows = 1_024
+
+    /// `series`, `packed` or `auto`.
+    public init?(_ text: String) {
+        if text == "auto" { self = .auto } else if let l = MeasurementLayout(rawValue: text) { self = .layout(l) } else { return nil }
+    }
+
+    public var description: String {
+        switch self {
+        case .layout(let l): l.rawValue
+        case .auto: "auto"
+        }
+    }
+}
+
 extension Store {
     static let layoutFile = "_layout"
+
+    /// The layout `auto` picks for a measurement made by `batch` with partitions of `period`.
+    func autoLayout(_ batch: [SeriesRows], period: PartitionPeriod) -> MeasurementLayout {
+        let series = Set(batch.map(\.series))
+        guard series.count >= LayoutChoice.autoMinimumSeries else { return .series }
+        var rows: [SeriesDay: Int] = [:]
+        for item in batch {
+            for t in item.rows.timestamps {
+                rows[SeriesDay(item.series, Day(containing: t, offsetSeconds: configuration.dayOffsetSeconds, period: period)), default: 0] += 1
+            }
+        }
+        let counts = rows.values.sorted()
+        return counts[counts.count / 2] <= LayoutChoice.autoMaximumRows ? .packed : .series
+    }
     static let packedDirectory = "_packed"
     static let packExtension = ".pack"
 
@@ -80,16 +119,14 @@ extension Store {
     }
 
     /// Runs `body` on the checked manifest of a packed partition (nil when it has none).
+    /// Checked manifests stay mapped (`PackManifestCache`): finding one series in a
+    /// partition of 10^5 costs a binary search, not a checksum over the whole file.
     func withPackManifest<R>(_ measurement: String, _ day: Day, _ body: (PackManifest.View?) throws(FormatError) -> R) throws(StrataError) -> R {
         let path = packManifestPath(measurement, day)
-        let file: MappedFile
+        let found = try packManifests.view(path)
         do {
-            file = try MappedFile(path: path)
-        } catch where error.code == .notFound {
-            do { return try body(nil) } catch { throw StrataError.corrupt(error, path: path) }
-        }
-        do {
-            return try file.withUnsafeBytes { (bytes) throws(FormatError) in try body(try PackManifest.View(bytes)) }
+            guard let (file, view) = found else { return try body(nil) }
+            return try withExtendedLifetime(file) { () throws(FormatError) -> R in try body(view) }
         } catch {
             throw StrataError.corrupt(error, path: path)
         }
@@ -99,7 +136,7 @@ extension Store {
     func packManifest(_ measurement: String, _ day: Day) throws(StrataError) -> PackManifest {
         try withPackManifest(measurement, day) { (view) throws(FormatError) in
             guard let view else { return PackManifest() }
-            return try PackManifest.decode(view.bytes)
+            return try PackManifest.decode(view)
         }
     }
 
@@ -120,9 +157,9 @@ extension Store {
     }
 
     /// The partitions of a packed measurement that hold `series`.
-    func packedDays(_ series: SeriesKey) throws(StrataError) -> [Day] {
+    func packedDays(_ series: SeriesKey, where include: (Day) -> Bool = { _ in true }) throws(StrataError) -> [Day] {
         var out: [Day] = []
-        for day in try packedPartitions(series.measurement) {
+        for day in try packedPartitions(series.measurement) where include(day) {
             let holds = try withPackManifest(series.measurement, day) { (view) throws(FormatError) in try view?.entry(for: series.symbol) != nil }
             if holds { out.append(day) }
         }
@@ -301,7 +338,7 @@ extension Store {
             try crash.check(.segmentsRenamed)
         }
         try FileSystem.writeAtomically(packManifestPath(measurement, day), [pack.encode()])
-        for key in order { noteCensusChange(key, manifests[key]) }
+        for key in order { noteCensusChange(key, entries[key.series.symbol] == nil ? nil : manifests[key]) }
         try crash.check(.firstManifestRenamed)
         for id in oldPacks.subtracting(nowUsed) { try? FileSystem.remove(packPath(measurement, day, id)) }
         return (manifests, summary)
@@ -329,5 +366,50 @@ extension Store {
             }
         }
         return removed
+    }
+}
+
+/// Pack manifests already mapped and checked, by path, each kept while the file at the path
+/// is the one mapped (`FileSystem.Identity`: every write renames a new file over it). The
+/// least recently used go beyond `capacity`.
+final class PackManifestCache: Sendable {
+    private struct Entry {
+        var file: MappedFile
+        var view: PackManifest.View
+        var used: UInt64
+    }
+    private let state = Mutex<(entries: [String: Entry], clock: UInt64)>(([:], 0))
+    static let capacity = 64
+
+    /// The mapped, checked manifest at `path`; nil when there is no file.
+    func view(_ path: String) throws(StrataError) -> (MappedFile, PackManifest.View)? {
+        guard let identity = FileSystem.identity(path) else { return nil }
+        let hit: (MappedFile, PackManifest.View)? = state.withLock { s in
+            guard let e = s.entries[path], e.file.identity == identity else { return nil }
+            s.clock += 1
+            s.entries[path]!.used = s.clock
+            return (e.file, e.view)
+        }
+        if let hit { return hit }
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch where error.code == .notFound {
+            return nil
+        }
+        let view: PackManifest.View
+        do {
+            view = try file.withUnsafeBytes { (bytes) throws(FormatError) in try PackManifest.View(bytes) }
+        } catch {
+            throw StrataError.corrupt(error, path: path)
+        }
+        state.withLock { s in
+            s.clock += 1
+            s.entries[path] = Entry(file: file, view: view, used: s.clock)
+            if s.entries.count > Self.capacity, let oldest = s.entries.min(by: { $0.value.used < $1.value.used })?.key {
+                s.entries[oldest] = nil
+            }
+        }
+        return (file, view)
     }
 }

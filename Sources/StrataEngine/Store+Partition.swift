@@ -87,7 +87,12 @@ extension Store {
                 }
                 // The layout first: a measurement with a period but no layout would be read
                 // as one of series directories.
-                try recordLayout(configuration.layouts[m] ?? configuration.defaultLayout, of: m)
+                let layout: MeasurementLayout
+                switch configuration.layouts[m] ?? configuration.defaultLayout {
+                case .layout(let l): layout = l
+                case .auto: layout = autoLayout(batch.filter { $0.series.measurement == m }, period: period)
+                }
+                try recordLayout(layout, of: m)
                 if period != .day {
                     try Names.validateDirectory(m, what: "measurement")
                     try FileSystem.makeDirectories(measurementPath(m))

@@ -23,6 +23,27 @@ extension Store {
         return target
     }
 
+    /// Moves a packed partition's directory (its pack manifest and packs, every series of it)
+    /// to `_damaged/<measurement>/_packed/<partition>[.N]`; returns where it went. Call with
+    /// the write lock held.
+    func quarantinePartition(_ measurement: String, _ day: Day) throws(StrataError) -> String {
+        let target = Self.unused("\(damagedDirectory)/\(Names.directoryName(measurement))/\(Store.packedDirectory)/\(day)")
+        try FileSystem.makeDirectories(FileSystem.parentDirectory(target))
+        let source = packDirectory(measurement, day)
+        try FileSystem.rename(source, target)
+        censusKeeper.forget()
+        try FileSystem.syncDirectory(FileSystem.parentDirectory(source))
+        try FileSystem.syncDirectory(FileSystem.parentDirectory(target))
+        return target
+    }
+
+    /// Whether a packed partition holds pack files but no pack manifest (it was lost): they
+    /// are kept, not removed as leftovers.
+    func hasPacksWithoutManifest(_ measurement: String, _ day: Day) throws(StrataError) -> Bool {
+        guard !FileSystem.exists(packManifestPath(measurement, day)) else { return false }
+        return try FileSystem.list(packDirectory(measurement, day)).contains { Store.packID(fileName: $0) != nil }
+    }
+
     /// A damaged `_schema` moved to `_damaged/<measurement>/_schema[.N]`, and a new one
     /// written with the fields the measurement's segments hold, in the order of their days
     /// and then of their footers. Returns the new schema and where the old file went. Call

@@ -18,8 +18,8 @@ public struct StoreConfiguration: Sendable {
     public var defaultPartition: PartitionChoice = .auto
     /// The layout of each measurement made from now on, by name; others get
     /// `defaultLayout`. A measurement keeps the layout it was made with.
-    package var layouts: [String: MeasurementLayout] = [:]
-    package var defaultLayout: MeasurementLayout = .series
+    public var layouts: [String: LayoutChoice] = [:]
+    public var defaultLayout: LayoutChoice = .auto
 
     public init(rowsPerBlock: Int = 8192, dayOffsetSeconds: Int64 = 0) {
         precondition(rowsPerBlock >= 1 && rowsPerBlock <= 1 << 20, "rowsPerBlock out of range")
@@ -50,6 +50,8 @@ public final class Store: Sendable {
     let periods = Mutex<[String: PartitionPeriod]>([:])
     /// Each measurement's layout, once read or decided.
     let layouts = Mutex<[String: MeasurementLayout]>([:])
+    /// Packed partitions' manifests, mapped and checked.
+    let packManifests = PackManifestCache()
 
     /// Opens the store in `directory`, creating the directory when `create` is true.
     public init(directory: String, configuration: StoreConfiguration = StoreConfiguration(), create: Bool = false) throws(StrataError) {

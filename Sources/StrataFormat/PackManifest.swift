@@ -80,7 +80,11 @@ public struct PackManifest: Equatable, Sendable {
 
     /// Decodes every entry (and checks their order).
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> PackManifest {
-        let view = try View(bytes)
+        try decode(try View(bytes))
+    }
+
+    /// Decodes every entry of a checked manifest (and checks their order).
+    public static func decode(_ view: View) throws(FormatError) -> PackManifest {
         var m = PackManifest()
         m.nextPackID = view.nextPackID
         m.entries.reserveCapacity(view.count)
@@ -95,7 +99,7 @@ public struct PackManifest: Equatable, Sendable {
     }
 
     /// A checked pack manifest whose entries are decoded on demand.
-    public struct View {
+    public struct View: @unchecked Sendable {
         public let bytes: UnsafeRawBufferPointer
         public let nextPackID: UInt64
         public let count: Int

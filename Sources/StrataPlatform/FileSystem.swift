@@ -54,6 +54,29 @@ package enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// What tells one file from another at a path: a file replaced by a rename (as Strata
+    /// replaces every file) has another inode, and one rewritten in place another change time.
+    package struct Identity: Equatable, Sendable {
+        var device: UInt64, inode: UInt64, size: Int64
+        var changed: Int64, changedNanoseconds: Int64, modified: Int64, modifiedNanoseconds: Int64
+
+        init(_ st: stat) {
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+            size = Int64(st.st_size)
+            changed = Int64(st.st_ctim.tv_sec)
+            changedNanoseconds = Int64(st.st_ctim.tv_nsec)
+            modified = Int64(st.st_mtim.tv_sec)
+            modifiedNanoseconds = Int64(st.st_mtim.tv_nsec)
+        }
+    }
+
+    /// The identity of the file at `path` now, or nil if there is none.
+    package static func identity(_ path: String) -> Identity? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Identity(st) : nil
+    }
+
     package static func fileSize(_ path: String) throws(StrataError) -> Int {
         var st = stat()
         guard stat(path, &st) == 0 else { throw failure("stat", path) }
@@ -345,6 +368,8 @@ package final class FileLock: Sendable {
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let size: Int
+    /// The identity of the file mapped (nil for memory that is no file's).
+    package let identity: FileSystem.Identity?
     private let base: UnsafeMutableRawPointer?
 
     public init(path: String) throws(StrataError) {
@@ -359,6 +384,7 @@ public final class MappedFile: @unchecked Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw FileSystem.failure("fstat", path) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw StrataError(.invalidInput, "not a regular file", path: path) }
+        identity = FileSystem.Identity(st)
         size = Int(st.st_size)
         if size == 0 {
             base = nil
@@ -373,6 +399,7 @@ public final class MappedFile: @unchecked Sendable {
     /// rebuilt in memory, e.g. from a cold object); `path` names it in messages.
     public init(copying bytes: [UInt8], path: String) throws(StrataError) {
         self.path = path
+        identity = nil
         let count = bytes.count
         size = count
         if count == 0 {

@@ -61,7 +61,7 @@ public struct StrataConfiguration: Sendable {
     /// Every section and its settings, for unknown-key checks and the sample's test.
     public static let knownSettings: [String: Set<String>] = [
         "": ["data_dir"],
-        "store": ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments", "max_series", "partition"],
+        "store": ["fsync", "flush_rows", "memory_mib", "wal_file_mib", "compact_after_segments", "max_series", "partition", "layout"],
         "tiers": ["flush_age", "compact_after", "archive_after"],
         "archive": ["url", "endpoint", "region", "access_key", "secret_key", "path_style", "part_size_mib", "parallel_parts", "cache_mib"],
         "encryption": ["key_file", "accept_plain"],
@@ -116,14 +116,16 @@ public struct StrataConfiguration: Sendable {
         if let v = file.integer("store", "compact_after_segments", in: 0...1_000_000) { database.compactAfterSegments = Int(v) }
         if let v = file.integer("store", "max_series", in: 1...(1 << 40)) { database.maxSeries = Int(v) }
         if let choice = file.parsed("store", "partition", Self.parsePartition) { database.store.defaultPartition = choice }
-        // `measurements`: each measurement's partition period, by name.
+        if let choice = file.parsed("store", "layout", Self.parseLayout) { database.store.defaultLayout = choice }
+        // `measurements`: each measurement's partition period and layout, by name.
         for (name, _) in (file.sections["measurements"] ?? [:]).sorted(by: { $0.key < $1.key }) {
-            guard let choice = file.parsed("measurements", name, Self.parsePartition) else { continue }
+            guard let (partition, layout) = file.parsed("measurements", name, Self.parseMeasurement) else { continue }
             if case .failure(let problem) = Result(catching: { () throws(StrataError) in try Names.validateDirectory(name, what: "measurement") }) {
                 file.problem("measurements", name, problem.message)
                 continue
             }
-            database.store.partitions[name] = choice
+            if let partition { database.store.partitions[name] = partition }
+            if let layout { database.store.layouts[name] = layout }
         }
 
         if let v = file.duration("tiers", "flush_age") { tiers.flushAge = v }
@@ -220,6 +222,29 @@ public struct StrataConfiguration: Sendable {
             throw StrataError(.invalidInput, "'\(text)' is not a partition period: day, week, month, year or auto")
         }
         return choice
+    }
+
+    /// A layout (`series`, `packed`) or `auto`.
+    static func parseLayout(_ text: String) throws(StrataError) -> LayoutChoice {
+        guard let choice = LayoutChoice(text) else {
+            throw StrataError(.invalidInput, "'\(text)' is not a layout: series, packed or auto")
+        }
+        return choice
+    }
+
+    /// A `measurements` entry: a partition period (or `auto`), a layout, or both in that
+    /// order (`"year"`, `"packed"`, `"day packed"`).
+    static func parseMeasurement(_ text: String) throws(StrataError) -> (PartitionChoice?, LayoutChoice?) {
+        let words = text.split(separator: " ").map(String.init)
+        switch words.count {
+        case 1:
+            if let p = PartitionChoice(words[0]) { return (p, nil) }
+            if let l = LayoutChoice(words[0]) { return (nil, l) }
+        case 2:
+            if let p = PartitionChoice(words[0]), let l = LayoutChoice(words[1]) { return (p, l) }
+        default: break
+        }
+        throw StrataError(.invalidInput, "'\(text)' is not a partition period (day, week, month, year, auto), a layout (series, packed), or a period and a layout")
     }
 
     /// `trade=price,size; bar=close,volume`: the measurements that get bars, with their price

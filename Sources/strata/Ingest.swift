@@ -34,6 +34,8 @@ struct Ingest: ParsableCommand {
     @Option(help: "Rows per block (default 8192).") var rowsPerBlock: Int = 8192
     @Option(help: "Partition period of a new measurement: day, week, month, year or auto, which picks from the rows' spacing (default: the configuration's measurements section, else store.partition, else auto).")
     var partition: String?
+    @Option(help: "Layout of a new measurement: series (a directory per symbol), packed (every symbol of a partition in a few files: options chains, bars of many stocks) or auto, which packs 64 or more symbols of 1,024 rows or fewer per partition (default: the configuration's measurements section, else store.layout, else auto).")
+    var layout: String?
     @Flag(help: "Write through the write-ahead log in batches, as a server does.") var live = false
     @Option(help: "With --live: always, interval:<ms> or none (default: the configuration's, else always).") var fsync: String?
     @Option(help: "With --live: rows per append (default 1000).") var batchRows: Int = 1000
@@ -57,6 +59,7 @@ struct Ingest: ParsableCommand {
         if let crashAt, CrashHook(parsing: crashAt) == nil { throw ValidationError("--crash-at: unknown point '\(crashAt)'") }
         if live && strict { throw ValidationError("--strict needs the whole file before writing; it does not go with --live") }
         if let partition, PartitionChoice(partition) == nil { throw ValidationError("--partition must be day, week, month, year or auto, not '\(partition)'") }
+        if let layout, LayoutChoice(layout) == nil { throw ValidationError("--layout must be series, packed or auto, not '\(layout)'") }
     }
 
     func run() throws {
@@ -111,6 +114,7 @@ struct Ingest: ParsableCommand {
         var c = try store.settings().database.store
         c.rowsPerBlock = rowsPerBlock
         if let partition { c.partitions[measurement] = PartitionChoice(partition)! }
+        if let layout { c.layouts[measurement] = LayoutChoice(layout)! }
         return c
     }
 
@@ -127,12 +131,28 @@ struct Ingest: ParsableCommand {
             let choice = partition.flatMap(PartitionChoice.init) ?? target.configuration.partitions[measurement] ?? target.configuration.defaultPartition
             let how = choice == .auto ? "auto: from the rows' spacing; --partition or the configuration's measurements section sets it"
                 : partition != nil ? "--partition \(choice)" : "the configuration's"
-            return "partition: \(period) (\(how))\n"
+            return "partition: \(period) (\(how))\n" + (try layoutLine(target, wasNew: true))
         }
         if let partition, let asked = PartitionChoice(partition), asked != .period(period), asked != .auto {
             Output.standardError("strata: note: measurement '\(measurement)' keeps its partition period \(period); --partition applies to a new measurement\n")
         }
-        return "partition: \(period)\n"
+        return "partition: \(period)\n" + (try layoutLine(target, wasNew: false))
+    }
+
+    /// "layout: <layout>", saying how it was chosen when this ingest made the measurement,
+    /// and a note when --layout asked for another than the one it keeps.
+    func layoutLine(_ target: Store, wasNew: Bool) throws -> String {
+        let kept = try target.layout(of: measurement)
+        if wasNew {
+            let choice = layout.flatMap(LayoutChoice.init) ?? target.configuration.layouts[measurement] ?? target.configuration.defaultLayout
+            let how = choice == .auto ? "auto: \(LayoutChoice.autoMinimumSeries) or more symbols of \(LayoutChoice.autoMaximumRows) rows or fewer per partition are packed; --layout sets it"
+                : layout != nil ? "--layout \(choice)" : "the configuration's"
+            return "layout: \(kept) (\(how))\n"
+        }
+        if let layout, let asked = LayoutChoice(layout), asked != .layout(kept), asked != .auto {
+            Output.standardError("strata: note: measurement '\(measurement)' keeps its layout \(kept); --layout applies to a new measurement\n")
+        }
+        return "layout: \(kept)\n"
     }
 
     /// The CSV reading options the flags give (the same for bulk and live ingest).

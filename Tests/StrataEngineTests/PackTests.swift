@@ -62,7 +62,7 @@ import Testing
 
     @Test func thousandsOfSparseSeriesCostAFewFilesAndReadBackExactly() throws {
         var c = StoreConfiguration(rowsPerBlock: 64)
-        c.layouts["option"] = .packed
+        c.layouts["option"] = .layout(.packed)
         let store = try Store(directory: root.path, configuration: c, create: true)
         let start = ns("2024-03-05T14:30:00Z")
         var batch: [Store.SeriesRows] = []
@@ -93,7 +93,7 @@ import Testing
 
     @Test func aSegmentCopiedIntoAnotherSeriesIsNamedNotRead() throws {
         var c = StoreConfiguration(rowsPerBlock: 64)
-        c.layouts["option"] = .packed
+        c.layouts["option"] = .layout(.packed)
         let store = try Store(directory: root.path, configuration: c, create: true)
         let a = try SeriesKey(measurement: "option", symbol: "A"), b = try SeriesKey(measurement: "option", symbol: "B")
         let t = ns("2024-03-05T14:30:00Z")
@@ -119,7 +119,7 @@ import Testing
             c.fsync = .none
             c.compactAfterSegments = 4
             c.store = StoreConfiguration(rowsPerBlock: 16)
-            c.store.layouts["q"] = layout
+            c.store.layouts["q"] = .layout(layout)
             c.store.partitions["q"] = .period(period)
             return c
         }
@@ -186,7 +186,7 @@ import Testing
         var c = DatabaseConfiguration()
         c.fsync = .none
         c.store = StoreConfiguration(rowsPerBlock: 8)
-        c.store.layouts["opt"] = .packed
+        c.store.layouts["opt"] = .layout(.packed)
         c.store.partitions["opt"] = .period(.week)
         let db = try Database(directory: root.path + "/data", configuration: c)
         let ints = [Field("size", .int64), Field("seq", .int64)]
