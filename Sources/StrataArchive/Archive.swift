@@ -106,30 +106,65 @@ public final class Archive: ColdStorage, Sendable {
         if try checkSameArchive(database.store, seriesDays) || !due.isEmpty {
             try database.store.recordArchive(objects.location == Archive.defaultLocation(database.store.directory) ? nil : objects.location)
         }
-        for key in due {
+        /// Uploads one segment of `key` (or finds it uploaded already); returns its object key
+        /// and size.
+        func upload(_ key: SeriesDay, _ segment: Segment, uploadedKey: inout String?, localSize: inout Int) throws(StrataError) -> (key: String, bytes: UInt64) {
+            let objectKey = Archive.key(key.series, key.day, segment.id, store: storeID)
+            localSize = segment.size
+            // An object already under this key (the day was archived, restored and is
+            // pushed again, or a crash came between an upload and its switch) holds
+            // this very segment — ids are never reused — and backups may refer to it:
+            // it is kept as it is, never written over.
+            if let info = try objects.head(objectKey) {
+                let f = try reader(objectKey).index().footer
+                guard f.measurement == key.series.measurement, f.symbol == key.series.symbol,
+                      f.day == key.day.daysSinceEpoch, f.rowCount == segment.footer.rowCount else {
+                    throw StrataError(.conflict, "the archive already holds \(objectKey), and not this segment; the local segment is kept", path: segment.path)
+                }
+                return (objectKey, UInt64(info.size))
+            }
+            let cipher = keyring.map { ObjectCipher.new($0.current) }
+            let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
+                .mapError { StrataError.corrupt($0, path: segment.path) }.get()
+            uploadedKey = objectKey
+            try objects.putVerified(objectKey, cold, what: "; the local segment \(segment.path) is kept")
+            return (objectKey, UInt64(cold.count))
+        }
+        // A packed partition's series go together: one compaction and one switch for all.
+        var packed: [String: [SeriesDay]] = [:]
+        var packedOrder: [String] = []
+        for key in due where try database.store.layout(of: key.series.measurement) == .packed {
+            let p = "\(key.series.measurement)\u{0}\(key.day)"
+            if packed[p] == nil { packedOrder.append(p) }
+            packed[p, default: []].append(key)
+        }
+        for p in packedOrder {
+            var uploaded: [SeriesDay: (key: String?, size: Int)] = [:]
+            let archived = try database.archive(packed: packed[p]!) { (key, segment) throws(StrataError) -> (key: String, bytes: UInt64) in
+                var uploadedKey: String?
+                var localSize = 0
+                let done = try upload(key, segment, uploadedKey: &uploadedKey, localSize: &localSize)
+                uploaded[key] = (uploadedKey, localSize)
+                return done
+            }
+            for (key, u) in uploaded {
+                if let a = archived[key] {
+                    summary.localBytes += u.size
+                    summary.seriesDays += 1
+                    summary.rows += Int(a.rows)
+                    summary.objectBytes += Int(a.bytes)
+                    summary.keys.append(a.key)
+                } else if let k = u.key {
+                    // Replaced by a compaction during the upload: nothing lists the object.
+                    try? objects.delete(k)
+                }
+            }
+        }
+        for key in due where try database.store.layout(of: key.series.measurement) != .packed {
             var uploadedKey: String?
             var localSize = 0
             let archived = try database.archive(key) { (segment) throws(StrataError) -> (key: String, bytes: UInt64) in
-                let objectKey = Archive.key(key.series, key.day, segment.id, store: storeID)
-                localSize = segment.size
-                // An object already under this key (the day was archived, restored and is
-                // pushed again, or a crash came between an upload and its switch) holds
-                // this very segment — ids are never reused — and backups may refer to it:
-                // it is kept as it is, never written over.
-                if let info = try objects.head(objectKey) {
-                    let f = try reader(objectKey).index().footer
-                    guard f.measurement == key.series.measurement, f.symbol == key.series.symbol,
-                          f.day == key.day.daysSinceEpoch, f.rowCount == segment.footer.rowCount else {
-                        throw StrataError(.conflict, "the archive already holds \(objectKey), and not this segment; the local segment is kept", path: segment.path)
-                    }
-                    return (objectKey, UInt64(info.size))
-                }
-                let cipher = keyring.map { ObjectCipher.new($0.current) }
-                let cold = try segment.withBytes { raw in Result { () throws(FormatError) in try ColdObject.make(fromSegment: raw, cipher: cipher) } }
-                    .mapError { StrataError.corrupt($0, path: segment.path) }.get()
-                uploadedKey = objectKey
-                try objects.putVerified(objectKey, cold, what: "; the local segment \(segment.path) is kept")
-                return (objectKey, UInt64(cold.count))
+                try upload(key, segment, uploadedKey: &uploadedKey, localSize: &localSize)
             }
             if archived == nil, let uploadedKey, (try? database.store.manifest(key).cold.contains { $0.key == uploadedKey }) == false {
                 // The segment was compacted with late rows during the upload: the object

@@ -282,7 +282,9 @@ extension Database {
     /// is simply written again next time); after it, the leftover file is removed on open.
     /// Returns the archived entry, or nil when the day has no local segment.
     public func archive(_ key: SeriesDay, upload: (Segment) throws(StrataError) -> (key: String, bytes: UInt64)) throws(StrataError) -> DayManifest.ColdEntry? {
-        try refusePacked(key, "archived")
+        if try store.layout(of: key.series.measurement) == .packed {
+            return try archive(packed: [key]) { (_, segment) throws(StrataError) in try upload(segment) }[key]
+        }
         let picked = try writer.withLock { () throws(StrataError) -> (DayManifest.Entry, Segment)? in
             try checkOpen()
             _ = try compact(key)
@@ -315,7 +317,7 @@ extension Database {
     /// (from `fetch`, verified by its checksums) is written as a local segment with its old
     /// id, then the manifest switches from the archived entry to the local one.
     public func restore(_ key: SeriesDay, fetch: (DayManifest.ColdEntry) throws(StrataError) -> [UInt8]) throws(StrataError) -> Int {
-        try refusePacked(key, "restored from the archive")
+        if try store.layout(of: key.series.measurement) == .packed { return try restore(packed: key, fetch: fetch) }
         return try writer.withLock { () throws(StrataError) -> Int in
             try checkOpen()
             let manifest = try store.manifest(key)
@@ -351,11 +353,77 @@ extension Database {
 }
 
 extension Database {
-    /// Packed partitions move to the archive as whole partitions, which is not built yet:
-    /// until then they stay local, and saying so beats moving them series by series.
-    func refusePacked(_ key: SeriesDay, _ what: String) throws(StrataError) {
-        if try store.layout(of: key.series.measurement) == .packed {
-            throw StrataError(.invalidInput, "\(key.series.measurement) is a packed measurement, whose partitions cannot be \(what) yet", path: store.dayPath(key.series, key.day))
+    /// `archive` for series-days of one packed partition, together: one compaction of the
+    /// partition, then each series' one segment image handed to `upload` (without the writer
+    /// lock), then one switch of the partition's manifest that lists the uploaded segments as
+    /// archived. Packs left with no live image go with the switch. Returns the entries archived.
+    public func archive(packed keys: [SeriesDay], upload: (SeriesDay, Segment) throws(StrataError) -> (key: String, bytes: UInt64)) throws(StrataError) -> [SeriesDay: DayManifest.ColdEntry] {
+        let picked = try writer.withLock { () throws(StrataError) -> [(SeriesDay, DayManifest.Entry, Segment)] in
+            try checkOpen()
+            _ = try compact(keys)
+            var out: [(SeriesDay, DayManifest.Entry, Segment)] = []
+            for key in keys {
+                let manifest = try store.manifest(key)
+                guard manifest.segments.count == 1, let entry = manifest.segments.first else { continue }
+                guard let segment = try store.openDay(key, manifest).segments.first as? Segment else { continue }
+                out.append((key, entry, segment))
+            }
+            return out
+        }
+        // Each segment keeps its pack mapped: a compaction meanwhile cannot take its bytes.
+        var cold: [SeriesDay: (DayManifest.Entry, DayManifest.ColdEntry)] = [:]
+        for (key, entry, segment) in picked {
+            let uploaded = try upload(key, segment)
+            cold[key] = (entry, DayManifest.ColdEntry(id: entry.id, rows: entry.rows, bytes: uploaded.bytes, key: uploaded.key))
+        }
+        guard !cold.isEmpty else { return [:] }
+        return try writer.withLock { () throws(StrataError) -> [SeriesDay: DayManifest.ColdEntry] in
+            try checkOpen()
+            // Only segments still live switch (a compaction with late rows replaced the others).
+            var switching: [SeriesDay: DayManifest.ColdEntry] = [:]
+            for (key, (entry, c)) in cold where try store.manifest(key).segments.contains(where: { $0.id == entry.id }) { switching[key] = c }
+            guard !switching.isEmpty else { return [:] }
+            let series = Array(Set(switching.keys.map(\.series)))
+            beginSwitch(series)
+            defer { monitor.withLock { endSwitch(series) } }
+            _ = try store.commit([], touching: Array(switching.keys), edit: { key, m in
+                guard let c = switching[key] else { return }
+                m.segments.removeAll { $0.id == c.id }
+                m.cold.append(c)
+                m.cold.sort { $0.id < $1.id }
+            }, crash: configuration.crashHook)
+            return switching
+        }
+    }
+
+    /// `restore` for a series-day of a packed partition: the archived segments, fetched and
+    /// checked, go into a new pack with their ids, and the partition's manifest switches them
+    /// from archived to local.
+    func restore(packed key: SeriesDay, fetch: (DayManifest.ColdEntry) throws(StrataError) -> [UInt8]) throws(StrataError) -> Int {
+        try writer.withLock { () throws(StrataError) -> Int in
+            try checkOpen()
+            let manifest = try store.manifest(key)
+            guard !manifest.cold.isEmpty else { return 0 }
+            var images: [Store.NewSegment] = []
+            for entry in manifest.cold {
+                let bytes = try fetch(entry)
+                // The bytes must be a valid segment of this series-day before they go live.
+                let footer = try bytes.withUnsafeBytes { raw in Result { () throws(FormatError) in try SegmentReader(raw).footer } }
+                    .mapError { StrataError.corrupt($0, path: entry.key) }.get()
+                guard footer.measurement == key.series.measurement, footer.symbol == key.series.symbol,
+                      footer.day == key.day.daysSinceEpoch, UInt64(footer.rowCount) == entry.rows else {
+                    throw StrataError(.corrupt, "archived object \(entry.key) does not hold segment \(entry.id) of \(key)", path: entry.key)
+                }
+                images.append(Store.NewSegment(key: key, schema: footer.schema, rows: RowBlock(timestamps: [], columns: []), image: (entry.id, bytes)))
+            }
+            beginSwitch([key.series])
+            defer { monitor.withLock { endSwitch([key.series]) } }
+            _ = try store.commit(images, touching: [key], edit: { _, m in
+                for entry in m.cold { m.segments.append(DayManifest.Entry(id: entry.id, rows: entry.rows)) }
+                m.segments.sort { $0.id < $1.id }
+                m.cold = []
+            }, crash: configuration.crashHook)
+            return images.count
         }
     }
 }

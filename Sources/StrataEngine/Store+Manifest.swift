@@ -178,6 +178,9 @@ extension Store {
         var key: SeriesDay
         var schema: [Field]
         var rows: RowBlock
+        /// A segment's bytes that exist already, with the id they keep (a segment coming back
+        /// from the archive into a packed partition; `edit` lists it). `rows` is then unused.
+        var image: (id: UInt64, bytes: [UInt8])? = nil
     }
 
     /// Writes new segments and the manifests that make them live, crash-safely: segments

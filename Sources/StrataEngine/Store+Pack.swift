@@ -259,13 +259,19 @@ extension Store {
         var summary = WriteSummary()
         for s in new {
             try load(s.key)
-            let id = manifests[s.key]!.addSegment(rows: UInt64(s.rows.rowCount))
-            let image = encodeSegment(s.key.series, day: s.key.day, schema: s.schema, rows: s.rows)
+            let id: UInt64
+            let image: [[UInt8]]
+            if let existing = s.image {
+                (id, image) = (existing.id, [existing.bytes])
+            } else {
+                id = manifests[s.key]!.addSegment(rows: UInt64(s.rows.rowCount))
+                image = encodeSegment(s.key.series, day: s.key.day, schema: s.schema, rows: s.rows)
+                summary.rows += s.rows.rowCount
+            }
             let length = UInt64(image.reduce(0) { $0 + $1.count })
             placed[s.key, default: [:]][id] = PackManifest.Location(pack: packID, offset: offset, length: length)
             pieces.append(contentsOf: image)
             offset += length
-            summary.rows += s.rows.rowCount
             summary.bytes += Int(length)
             summary.segments.append("\(packFile)@\(offset - length)")
         }

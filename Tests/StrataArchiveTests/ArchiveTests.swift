@@ -14,8 +14,12 @@ struct TieringScenario {
     let symbols = ["ESH4", "BTC/USD"]
     let base = Int64(1_704_153_600) * 1_000_000_000  // 2024-01-02T00:00:00Z
 
-    init(objects: any ObjectStore, keyring: Keyring? = nil) {
+    /// The layout of the measurement: series directories, or packed partitions.
+    var layout = MeasurementLayout.series
+
+    init(objects: any ObjectStore, keyring: Keyring? = nil, layout: MeasurementLayout = .series) {
         self.objects = objects
+        self.layout = layout
         archive = Archive(objects: objects, keyring: keyring, cacheBytes: 1 << 20)
     }
 
@@ -23,6 +27,7 @@ struct TieringScenario {
         var c = DatabaseConfiguration()
         c.fsync = .none
         c.compactAfterSegments = 0
+        c.store.layouts["trade"] = .layout(layout)
         if withArchive { c.store.coldStorage = archive }
         return c
     }
@@ -110,7 +115,11 @@ struct TieringScenario {
         func walk(_ d: String) {
             for name in (try? FileSystem.list(d)) ?? [] {
                 let p = "\(d)/\(name)"
-                if FileSystem.isDirectory(p) { walk(p) } else if name.hasSuffix(".seg") { total += (try? FileSystem.fileSize(p)) ?? 0 }
+                if FileSystem.isDirectory(p) {
+                    walk(p)
+                } else if name.hasSuffix(".seg") || name.hasSuffix(".pack") {
+                    total += (try? FileSystem.fileSize(p)) ?? 0
+                }
             }
         }
         walk(dir)
@@ -201,6 +210,15 @@ struct TieringScenario {
     @Test func tieringToADirectoryKeepsEveryAnswer() async throws {
         let objects = TemporaryDirectory()
         try await TieringScenario(objects: try LocalObjectStore(directory: objects.path)).run()
+    }
+
+    /// The same with packed partitions: their series go to the archive together, and come
+    /// back into a new pack.
+    @Test func tieringAPackedMeasurementKeepsEveryAnswer() async throws {
+        let objects = TemporaryDirectory()
+        let scenario = TieringScenario(objects: try LocalObjectStore(directory: objects.path), layout: .packed)
+        try await scenario.run()
+        #expect(FileSystem.isDirectory(scenario.root.path + "/data/trade/_packed"))
     }
 
     @Test(.enabled(if: S3TestServer.enabled, "needs the S3 server scripts/test starts"))
