@@ -228,7 +228,7 @@ extension Substring {
 public enum SealedFile {
     public static let magic: [UInt8] = Array("STRATENC".utf8)
     public static let version: UInt16 = 1
-    static let overhead = FileHeader.size + 8 + ObjectCipher.saltSize + ObjectCipher.tagSize + 4
+    public static let overhead = FileHeader.size + 8 + ObjectCipher.saltSize + ObjectCipher.tagSize + 4
 
     public static func seal(_ plain: [UInt8], with key: EncryptionKey) -> [UInt8] {
         let cipher = ObjectCipher.new(key)

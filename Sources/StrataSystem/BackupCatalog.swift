@@ -32,6 +32,12 @@ public struct BackupCatalog: Sendable, Equatable {
             case segment
             /// A segment already in the archive: referenced by its archive key, not copied.
             case archived
+            /// A packed measurement's `_layout`.
+            case layout
+            /// A packed partition's pack manifest.
+            case packManifest = "pack-manifest"
+            /// A packed partition's pack, as it is on disk (sealed whole when encryption is on).
+            case pack
         }
         public var role: Role
         /// Where the file goes in a data directory (for `archived`, the series-day's directory).
@@ -63,7 +69,7 @@ public struct BackupCatalog: Sendable, Equatable {
     public var flushedThrough: WALPosition
     public var files: [File]
 
-    public var rows: UInt64 { files.filter { $0.role == .segment || $0.role == .archived }.reduce(0) { $0 + $1.rows } }
+    public var rows: UInt64 { files.filter { $0.role == .segment || $0.role == .archived || $0.role == .pack }.reduce(0) { $0 + $1.rows } }
     public var scope: String {
         guard let measurement else { return "all" }
         return "measurement \(measurement)" + (symbols.map { ", symbols " + $0.joined(separator: ",") } ?? "")
@@ -81,19 +87,32 @@ public struct BackupCatalog: Sendable, Equatable {
     }
 
     /// Whether `path` has the shape of `role`'s files in a data directory:
-    /// `<m>/_schema`, `<m>/<s>/<day>/_manifest`, `<m>/<s>/<day>/<16 hex>.seg`, `<m>/<s>/<day>`.
+    /// `<m>/_schema`, `<m>/<s>/<day>/_manifest`, `<m>/<s>/<day>/<16 hex>.seg`, `<m>/<s>/<day>`,
+    /// and for packed measurements `<m>/_layout`, `<m>/_packed/<partition>/_manifest`,
+    /// `<m>/_packed/<partition>/<16 hex>.pack` and (archived) `<m>/_packed/<partition>`.
     static func validPath(_ path: String, role: File.Role) -> Bool {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard let m = parts.first.flatMap(Names.name(fromDirectory:)), (try? Names.validate(m, what: "measurement")) != nil else { return false }
         if role == .schema { return parts.count == 2 && parts[1] == "_schema" }
         if role == .partition { return parts.count == 2 && parts[1] == "_partition" }
+        if role == .layout { return parts.count == 2 && parts[1] == "_layout" }
+        if parts.count >= 3 && parts[1] == "_packed" {
+            guard Day(parts[2])?.description == parts[2] else { return false }
+            switch role {
+            case .archived: return parts.count == 3
+            case .packManifest: return parts.count == 4 && parts[3] == PackManifest.fileName
+            case .pack: return parts.count == 4 && parts[3].hasSuffix(".pack") && parts[3].count == 21
+                && parts[3].prefix(16).allSatisfy { $0.isHexDigit && !$0.isUppercase }
+            default: return false
+            }
+        }
         guard parts.count >= 3, let s = Names.name(fromDirectory: parts[1]), (try? Names.validate(s, what: "symbol")) != nil,
               Day(parts[2])?.description == parts[2] else { return false }
         switch role {
         case .archived: return parts.count == 3
         case .manifest: return parts.count == 4 && parts[3] == DayManifest.fileName
         case .segment: return parts.count == 4 && SegmentID(fileName: parts[3]) != nil
-        case .schema, .partition: return false
+        case .schema, .partition, .layout, .packManifest, .pack: return false
         }
     }
 

@@ -55,7 +55,7 @@ extension Backups {
         }
         let where_ = location(file.key)
         switch file.role {
-        case .schema, .partition, .manifest:
+        case .schema, .partition, .manifest, .layout, .packManifest, .pack:
             let sealedWith = try SealedFile.keyID(bytes, location: where_)
             guard sealedWith == file.keyID else {
                 throw StrataError(.corrupt, "sealed with \(sealedWith.map { "key \($0)" } ?? "no key"), the catalog says \(file.keyID.map { "key \($0)" } ?? "none")")
@@ -72,6 +72,19 @@ extension Backups {
                 guard lines.count == 1, PartitionPeriod(rawValue: String(lines[0])) != nil else {
                     throw StrataError(.corrupt, "the partition file does not hold one of day, week, month or year", path: where_)
                 }
+            } else if file.role == .layout {
+                let lines = try ChecksummedText.decode(plain, path: where_, kind: "layout file")
+                guard lines.count == 1, lines[0] == "packed" else {
+                    throw StrataError(.corrupt, "the layout file does not hold 'packed'", path: where_)
+                }
+            } else if file.role == .packManifest {
+                _ = try plain.withUnsafeBytes { raw in Result { () throws(FormatError) in try PackManifest.decode(raw) } }
+                    .mapError { StrataError.corrupt($0, path: where_) }.get()
+            } else if file.role == .pack {
+                // A pack's images are checked by the pack manifest's reader; here, that it is one.
+                try plain.withUnsafeBytes { raw in Result { () throws(FormatError) in
+                    try FileHeader.verify(raw, magic: PackLayout.magic, version: PackLayout.version, kind: "pack")
+                } }.mapError { StrataError.corrupt($0, path: where_) }.get()
             } else {
                 _ = try plain.withUnsafeBytes { raw in Result { () throws(FormatError) in try DayManifest.decode(raw) } }
                     .mapError { StrataError.corrupt($0, path: where_) }.get()
@@ -156,6 +169,13 @@ extension Backups {
             return Names.name(fromDirectory: String(parts[1])).map(symbols.contains) ?? false
         }
         let files = catalog.files.filter { wanted($0.path) }
+        if symbols != nil, let packed = catalog.files.first(where: { f in
+            let parts = f.path.split(separator: "/")
+            return parts.count > 1 && parts[1] == "_packed" && (measurement == nil || Names.name(fromDirectory: String(parts[0])) == measurement)
+        }) {
+            let m = Names.name(fromDirectory: String(packed.path.split(separator: "/")[0])) ?? packed.path
+            throw StrataError(.invalidInput, "measurement '\(m)' is packed: its partitions are restored whole, so restore it without --symbol", field: "symbol")
+        }
         if let symbols {
             let present = Set(files.compactMap { $0.role == .manifest ? $0.path.split(separator: "/").dropFirst().first.flatMap { Names.name(fromDirectory: String($0)) } : nil })
             let absent = symbols.filter { !present.contains($0) }
@@ -233,12 +253,18 @@ extension Backups {
                 throw e
             }
         }
-        for file in files where file.role == .schema || file.role == .partition { try write(file.path, try plain(file)) }
-        // Series-day by series-day: segments, then the manifest that makes them live.
+        for file in files where [.schema, .partition, .layout].contains(file.role) { try write(file.path, try plain(file)) }
+        // Series-day by series-day (and packed partition by partition): segments and packs,
+        // then the manifests that make them live.
         var manifests: [BackupCatalog.File] = []
         for file in files {
             switch file.role {
-            case .schema, .partition: continue
+            case .schema, .partition, .layout: continue
+            case .pack:
+                try write(file.path, try plain(file))
+                summary.rows += file.rows
+            case .packManifest:
+                manifests.append(file)
             case .segment:
                 try write(file.path, try plain(file))
                 summary.segments += 1
@@ -255,8 +281,16 @@ extension Backups {
             }
         }
         for file in manifests {
-            try write(file.path, try plain(file))
-            summary.seriesDays += 1
+            let bytes = try plain(file)
+            try write(file.path, bytes)
+            if file.role == .packManifest {
+                let pack = try bytes.withUnsafeBytes { raw in Result { () throws(FormatError) in try PackManifest.decode(raw) } }
+                    .mapError { StrataError.corrupt($0, path: file.path) }.get()
+                summary.seriesDays += pack.entries.count
+                summary.segments += pack.entries.reduce(0) { $0 + $1.locations.count }
+            } else {
+                summary.seriesDays += 1
+            }
         }
         return summary
     }

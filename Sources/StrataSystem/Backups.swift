@@ -191,6 +191,48 @@ public struct Backups: Sendable {
         for (m, bytes) in snapshot.partitions.sorted(by: { $0.key < $1.key }) {
             try uploadSmall(.partition, path: "\(Names.directoryName(m))/_partition", bytes)
         }
+        for (m, bytes) in snapshot.layouts.sorted(by: { $0.key < $1.key }) {
+            try uploadSmall(.layout, path: "\(Names.directoryName(m))/_layout", bytes)
+        }
+        /// An archived segment: referenced (it stays in the archive), checked to be there.
+        func reference(_ entry: DayManifest.ColdEntry, path: String, of what: String) throws(StrataError) {
+            if let old = archivedInBase[entry.key], old.size == Int(entry.bytes), old.path == path, old.rows == entry.rows {
+                catalog.files.append(old)
+                summary.referenced += 1
+                return
+            }
+            // The object's tail: its size, and the key that sealed it (if any).
+            let tail: (bytes: [UInt8], objectSize: Int)
+            do throws(StrataError) {
+                tail = try objects.getTail(entry.key, count: ColdObject.encryptedTrailerSize)
+            } catch where error.code == .notFound {
+                throw StrataError(.notFound, "the manifest of \(what) lists archived object \(entry.key), which \(objects.location) does not hold; a backup must go to the store the archive is in")
+            }
+            let trailer = try tail.bytes.withUnsafeBytes { raw in
+                Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: tail.objectSize) }
+            }.mapError { StrataError.corrupt($0, path: location(entry.key)) }.get()
+            catalog.files.append(BackupCatalog.File(role: .archived, path: path, key: entry.key, size: tail.objectSize, sha256: "-",
+                                                    keyID: trailer.keyID, rows: entry.rows))
+            summary.referenced += 1
+        }
+        // Packed partitions as they are on disk: packs (never rewritten under one name, so
+        // one already in the base backup is referenced), then the pack manifest.
+        for part in snapshot.packed {
+            let dir = "\(Names.directoryName(part.measurement))/_packed/\(part.day)"
+            for pack in part.packs {
+                let path = "\(dir)/\(paddedHex(pack.id, digits: 16)).pack"
+                let stored = sealingKey == nil ? pack.size : pack.size + SealedFile.overhead
+                if let old = inBase[path], old.role == .pack, old.keyID == sealingKey?.id, old.rows == pack.rows, old.size == stored {
+                    catalog.files.append(old)
+                    summary.referenced += 1
+                    continue
+                }
+                let bytes = try MappedFile(path: pack.path).withUnsafeBytes { Array($0) }
+                try upload(.pack, path: path, sealingKey.map { SealedFile.seal(bytes, with: $0) } ?? bytes, rows: pack.rows)
+            }
+            for entry in part.archived { try reference(entry, path: dir, of: "\(part.measurement) \(part.day)") }
+            try uploadSmall(.packManifest, path: "\(dir)/_manifest", part.manifest)
+        }
         for day in snapshot.days {
             let dayPath = "\(Names.directoryName(day.key.series.measurement))/\(Names.directoryName(day.key.series.symbol))/\(day.key.day)"
             for segment in day.segments {
@@ -207,26 +249,7 @@ public struct Backups: Sendable {
                     .mapError { StrataError.corrupt($0, path: "\(database.store.directory)/\(path)") }.get()
                 try upload(.segment, path: path, cold, rows: segment.rows)
             }
-            for entry in day.archived {
-                if let old = archivedInBase[entry.key], old.size == Int(entry.bytes), old.path == dayPath, old.rows == entry.rows {
-                    catalog.files.append(old)
-                    summary.referenced += 1
-                    continue
-                }
-                // The object's tail: its size, and the key that sealed it (if any).
-                let tail: (bytes: [UInt8], objectSize: Int)
-                do throws(StrataError) {
-                    tail = try objects.getTail(entry.key, count: ColdObject.encryptedTrailerSize)
-                } catch where error.code == .notFound {
-                    throw StrataError(.notFound, "the manifest of \(day.key.series) \(day.key.day) lists archived object \(entry.key), which \(objects.location) does not hold; a backup must go to the store the archive is in")
-                }
-                let trailer = try tail.bytes.withUnsafeBytes { raw in
-                    Result { () throws(FormatError) in try ColdObject.trailer(tail: raw, objectSize: tail.objectSize) }
-                }.mapError { StrataError.corrupt($0, path: location(entry.key)) }.get()
-                catalog.files.append(BackupCatalog.File(role: .archived, path: dayPath, key: entry.key, size: tail.objectSize, sha256: "-",
-                                                        keyID: trailer.keyID, rows: entry.rows))
-                summary.referenced += 1
-            }
+            for entry in day.archived { try reference(entry, path: dayPath, of: "\(day.key.series) \(day.key.day)") }
             try uploadSmall(.manifest, path: "\(dayPath)/_manifest", day.manifest)
         }
         let catalogBytes = sealingKey.map { SealedFile.seal(catalog.encode(), with: $0) } ?? catalog.encode()

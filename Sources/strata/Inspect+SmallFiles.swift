@@ -91,10 +91,10 @@ extension Inspect {
         out.write("scope: \(catalog.scope)\n")
         out.write("flushed through: \(catalog.flushedThrough) (WAL file:offset)\n")
         // Partition records only when there are some (a store of days has none).
-        let roles: [BackupCatalog.File.Role] = [.schema, .partition, .manifest, .segment, .archived]
+        let roles: [BackupCatalog.File.Role] = [.schema, .partition, .layout, .manifest, .segment, .archived, .packManifest, .pack]
         let counts = roles.compactMap { role -> String? in
             let n = catalog.files.filter { $0.role == role }.count
-            return role == .partition && n == 0 ? nil : "\(role.rawValue) \(n)"
+            return [.partition, .layout, .packManifest, .pack].contains(role) && n == 0 ? nil : "\(role.rawValue) \(n)"
         }
         out.write("files: \(catalog.files.count) (\(counts.joined(separator: ", "))), \(catalog.rows) rows, \(catalog.files.reduce(0) { $0 + $1.size }) bytes\n")
         let lines = bytes.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }

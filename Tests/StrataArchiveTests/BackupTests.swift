@@ -155,7 +155,67 @@ struct BackupScenario {
     }
 }
 
+extension BackupScenario {
+    init(objects: any ObjectStore, keyring: Keyring? = nil, layout: MeasurementLayout) {
+        tiers = TieringScenario(objects: objects, keyring: keyring, layout: layout)
+        backups = Backups(objects: objects, keyring: keyring)
+    }
+
+    /// A packed measurement: backed up as its files are (layout, packs, pack manifests, and
+    /// references to its archived segments), incrementally, and restored whole.
+    func packed() async throws {
+        let data = tiers.root.path + "/data"
+        let db = try open(data)
+        try await tiers.fill(db)
+        let pushed = try tiers.archive.push(db, olderThan: Day.nanosecondsPerDay, now: tiers.base + 2 * Day.nanosecondsPerDay)
+        #expect(pushed.seriesDays == 2)
+        let es = try SeriesKey(measurement: "trade", symbol: "ESH4")
+        try await db.append(es, schema: tiers.schema, rows: RowBlock(timestamps: [tiers.base + 2 * Day.nanosecondsPerDay + 5],
+                                                                   columns: [Column(.float64([4.5])), Column(.int64([3]))]))
+        let answers = try tiers.answers(db)
+        let first = try backups.create(db, now: tiers.base + 10 * Day.nanosecondsPerDay)
+        let roles = Dictionary(grouping: first.catalog.files, by: \.role).mapValues(\.count)
+        #expect(roles[.layout] == 1 && roles[.packManifest] == 3 && (roles[.pack] ?? 0) >= 2 && roles[.archived] == 2 && roles[.segment] == nil, "\(roles)")
+        #expect(first.catalog.rows == 2 * 90_000 + 1)
+        let verified = try backups.verify(first.catalog.id)
+        #expect(verified.ok && verified.checked == first.catalog.files.count, "\(verified.problems)")
+        // Nothing changed: the next backup is its catalog alone.
+        let second = try backups.create(db, now: tiers.base + 11 * Day.nanosecondsPerDay)
+        #expect(second.uploaded == 1 && second.referenced == second.catalog.files.count)
+        #expect { try backups.create(db, measurement: "trade", symbols: ["ESH4"]) } throws: {
+            ($0 as? StrataError)?.message.contains("is packed") == true
+        }
+        try db.close()
+
+        let restored = tiers.root.path + "/restored"
+        let summary = try backups.restore(second.catalog.id, into: restored)
+        #expect(summary.archived == 2 && summary.rows == second.catalog.rows && summary.seriesDays == 6)
+        let back = try open(restored)
+        #expect(try back.store.layout(of: "trade") == .packed)
+        #expect(try tiers.answers(back) == answers)
+        try back.close()
+        #expect { try backups.restore(first.catalog.id, into: tiers.root.path + "/one", symbols: ["ESH4"]) } throws: {
+            ($0 as? StrataError)?.message.contains("is packed") == true
+        }
+    }
+}
+
 @Suite struct BackupTests {
+    @Test func aPackedMeasurementIsBackedUpAndRestoredWhole() async throws {
+        let root = TemporaryDirectory()
+        try await BackupScenario(objects: try LocalObjectStore(directory: root.path + "/bucket"), layout: .packed).packed()
+    }
+
+    @Test func aPackedMeasurementIsBackedUpSealed() async throws {
+        let root = TemporaryDirectory()
+        let key = EncryptionKey.random()
+        let objects = try LocalObjectStore(directory: root.path + "/bucket")
+        try await BackupScenario(objects: objects, keyring: Keyring(keys: [key], source: "test keys"), layout: .packed).packed()
+        for info in try objects.list(prefix: "backups/") where info.key.hasSuffix(".pack") {
+            #expect(try SealedFile.keyID(try objects.get(info.key), location: info.key) == key.id, "\(info.key)")
+        }
+    }
+
     @Test func backupsRestoreToIdenticalAnswersInADirectory() async throws {
         let root = TemporaryDirectory()
         try await BackupScenario(objects: try LocalObjectStore(directory: root.path + "/bucket")).run()

@@ -239,6 +239,38 @@ import Testing
         #expect(damaged != 0 && complaint.contains(".pack@"), "\(complaint)")
     }
 
+    /// A damaged pack manifest, and packs whose manifest was lost, are moved aside at open
+    /// with their partitions; the other partitions serve, and nothing is deleted.
+    @Test func aDamagedPackedPartitionIsMovedAsideAndTheRestServes() throws {
+        var c = DatabaseConfiguration()
+        c.fsync = .none
+        c.store.layouts["opt"] = .layout(.packed)
+        let symbols = (0..<5).map { try! SeriesKey(measurement: "opt", symbol: "O\($0)") }
+        let start = ns("2024-03-01T14:30:00Z")
+        do {
+            let db = try Database(directory: root.path, configuration: c)
+            for d in 0..<3 {
+                try db.appendBlocking(symbols.map { Store.SeriesRows(series: $0, schema: schema, rows: rows([start + Int64(d) * day, start + Int64(d) * day + 1])) })
+            }
+            try db.close()
+        }
+        let partitions = try FileSystem.list(root.path + "/opt/_packed").sorted()
+        #expect(partitions == ["2024-03-01", "2024-03-02", "2024-03-03"])
+        let first = root.path + "/opt/_packed/2024-03-01/_manifest"
+        var bytes = try readFile(first)
+        bytes[bytes.count / 2] ^= 0x01
+        writeFile(first, bytes)
+        _ = unlink(root.path + "/opt/_packed/2024-03-02/_manifest")
+        let db = try Database(directory: root.path, configuration: c)
+        #expect(db.recovery.quarantined.count == 2, "\(db.recovery.quarantined)")
+        #expect(db.recovery.damage.contains { $0.message.contains("checksum") && $0.path == first })
+        #expect(db.recovery.damage.contains { $0.message.contains("pack files without a pack manifest") })
+        #expect(try FileSystem.list(root.path + "/opt/_packed") == ["2024-03-03"])
+        #expect(try db.query(symbols[0]).rows.timestamps == [start + 2 * day, start + 2 * day + 1])
+        #expect(try db.store.quarantined().sorted() == ["opt/_packed/2024-03-01", "opt/_packed/2024-03-02"])
+        try db.close()
+    }
+
     func countFiles(_ dir: String) throws -> Int {
         var n = 0
         for name in try FileSystem.list(dir) {
