@@ -34,7 +34,7 @@ public final class Segment: SegmentSource, @unchecked Sendable {
 
     /// The segment image at `location` of the pack file `pack` (Format.md, "Packed
     /// measurements"); messages name it as `<pack path>@<offset>`.
-    init(pack: MappedFile, location: PackManifest.Location, id: SegmentID) throws(StrataError) {
+    package init(pack: MappedFile, location: PackManifest.Location, id: SegmentID) throws(StrataError) {
         self.path = "\(pack.path)@\(location.offset)"
         self.id = id
         self.file = pack

@@ -329,6 +329,8 @@ extension Store {
         // The pack, durable under its name, before the manifest that refers to it; then the
         // manifest's rename switches every series of the partition at once.
         let writesPack = nowUsed.contains(packID)
+        // An id is used up only by a pack written.
+        if !writesPack { pack.nextPackID = packID }
         if writesPack {
             let temporary = FileSystem.temporaryPath(for: packFile)
             try? FileSystem.remove(temporary)

@@ -25,7 +25,7 @@ extension Inspect {
             head(path, format: "checksummed text, \(Self.purpose(firstLine: lines.first, name: String(path.split(separator: "/").last ?? "")))", sealedBy: key, out: &out)
             for line in lines { out.write("  \(line)\n") }
             verified("checksum line (line \(lines.count + 1))", sealedBy: key, out: &out)
-        case .segment, .coldObject, .wal:
+        case .segment, .coldObject, .wal, .packManifest, .pack:
             preconditionFailure("\(kind) is not a small file")
         }
         out.write("\n")
@@ -123,6 +123,7 @@ extension Inspect {
         case "_id": return "the store's identity (_id)"
         case "_archive_url": return "where the store's days were archived (_archive_url)"
         case "_partition": return "the measurement's partition period (_partition)"
+        case "_layout": return "the measurement's layout (_layout)"
         default: return "a file Strata keeps beside its data"
         }
     }

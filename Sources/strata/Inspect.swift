@@ -43,6 +43,8 @@ struct Inspect: ParsableCommand {
         switch kind {
         case .segment, .coldObject: try describeSegment(path, file, cold: kind == .coldObject, out: &out)
         case .wal: try describeLog(path, file, out: &out)
+        case .packManifest: try describePackManifest(path, file, out: &out)
+        case .pack: try describePack(path, file, out: &out)
         case .manifest, .schema, .catalog, .checksummedText, .sealed:
             try describeSmallFile(kind, path: path, bytes: file.withUnsafeBytes { Array($0) }, out: &out)
         }

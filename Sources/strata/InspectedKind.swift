@@ -17,6 +17,9 @@ enum InspectedKind: CaseIterable {
     /// A small text file ending in a crc32c line: `_id`, `_archive_url`, `_wal/_retain`,
     /// `_wal/_backfill`.
     case checksummedText
+    /// A packed partition's manifest (`_packed/<partition>/_manifest`) and its packs.
+    case packManifest
+    case pack
 
     /// What the file begins with, as a person reads it in an error.
     var signature: String {
@@ -29,6 +32,8 @@ enum InspectedKind: CaseIterable {
         case .schema: "strata-schema"
         case .catalog: "strata-backup"
         case .checksummedText: "strata-log-retention"
+        case .packManifest: "STRATPKM"
+        case .pack: "STRATPAK"
         }
     }
 
@@ -39,6 +44,8 @@ enum InspectedKind: CaseIterable {
         case .manifest: DayManifest.magic
         case .wal: WALLayout.magic
         case .sealed: ArchiveFiles.sealedMagic
+        case .packManifest: PackManifest.magic
+        case .pack: PackLayout.magic
         case .schema, .catalog, .checksummedText: Array(signature.utf8)
         }
     }
@@ -60,11 +67,12 @@ enum InspectedKind: CaseIterable {
         case DayManifest.fileName: self = .manifest
         case "_schema": self = .schema
         case "catalog": self = .catalog
-        case "_id", "_archive_url", "_retain", "_backfill", "_partition": self = .checksummedText
+        case "_id", "_archive_url", "_retain", "_backfill", "_partition", "_layout": self = .checksummedText
         default:
             if name.hasSuffix(SegmentID.fileExtension) { self = .segment }
             else if name.hasSuffix(".strata") { self = .coldObject }
             else if name.hasSuffix(".wal") { self = .wal }
+            else if name.hasSuffix(".pack") { self = .pack }
             else if name.hasPrefix("_retain.") { self = .checksummedText }
             else { return nil }
         }
@@ -73,8 +81,8 @@ enum InspectedKind: CaseIterable {
     /// The error for a file that is none of the kinds: names what it begins with and what
     /// was expected.
     static func foreign(_ bytes: UnsafeRawBufferPointer, path: String) -> StrataError {
-        let expected = "expected STRATSEG, STRATCLD, STRATMAN, STRATWAL or STRATENC, or a first line strata-schema 1 or strata-backup 1"
-        let what = "not a Strata segment, cold object, day manifest, write-ahead log file, schema or backup catalog"
+        let expected = "expected STRATSEG, STRATCLD, STRATMAN, STRATPKM, STRATPAK, STRATWAL or STRATENC, or a first line strata-schema 1 or strata-backup 1"
+        let what = "not a Strata segment, cold object, day or pack manifest, pack, write-ahead log file, schema or backup catalog"
         guard !bytes.isEmpty else { return StrataError(.corrupt, "\(what): the file is empty; \(expected)", path: path, offset: 0) }
         let start = Array(bytes.prefix(8))
         let shown = start.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) ? "'\(String(decoding: start, as: UTF8.self))'" : hexString(start)

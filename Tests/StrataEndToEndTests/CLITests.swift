@@ -258,6 +258,69 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("--partition must be day, week, month, year or auto"))
     }
 
+    /// An options chain: 300 contracts of a few trades each. Auto packs them; every tool
+    /// reads, verifies, archives, restores and backs up the packed partition, and the answers
+    /// are those of series directories.
+    @Test func anOptionsChainIsPackedAndEveryToolReadsIt() throws {
+        var csv = "time,symbol,price,size\n"
+        for i in 0..<1_200 {
+            csv += "2024-03-12T14:\(10 + i % 50):\(String(format2(i % 60))).\(i % 1000)Z,SPX 240315C0\(4000 + (i * 7) % 300),\(Double(i % 97) / 4),\(1 + i % 9)\n"
+        }
+        writeText(root.path + "/chain.csv", csv)
+        let ingest = runStrata(["ingest", "--data-dir", data, "--measurement", "opt", root.path + "/chain.csv"])
+        #expect(ingest.status == 0 && ingest.stdout.contains("layout: packed (auto: 64 or more symbols"), "\(ingest.stdout)\(ingest.stderr)")
+        let series = root.path + "/series"
+        let plain = runStrata(["ingest", "--data-dir", series, "--measurement", "opt", "--layout", "series", root.path + "/chain.csv"])
+        #expect(plain.stdout.contains("layout: series (--layout series)"), "\(plain.stdout)")
+        // One pack and one manifest for the day, where series directories take 300 of each.
+        let partition = data + "/opt/_packed/2024-03-12"
+        #expect(try FileSystem.list(partition).sorted() == ["0000000000000001.pack", "_manifest"])
+        #expect(segmentFiles(series).count == 300)
+        let query = ["query", "--data-dir", data, "--measurement", "opt", "--symbol", "SPX 240315C04007,SPX 240315C04123"]
+        var plainQuery = query
+        plainQuery[2] = series
+        let rows = runStrata(query)
+        #expect(rows.status == 0 && rows.stdout.lines().count == 9 && rows.stdout == runStrata(plainQuery).stdout, "\(rows.stdout)\(rows.stderr)")
+        let all = ["query", "--data-dir", data, "--measurement", "opt", "--interval", "1m", "--ohlcv", "price,size"]
+        var plainAll = all
+        plainAll[2] = series
+        #expect(runStrata(all).stdout == runStrata(plainAll).stdout)
+        #expect(runStrata(["stats", "--data-dir", data]).stdout.contains("opt,day,300,300,300,1200,"))
+        // Inspect verifies the manifest and the pack, and names a damaged byte in it.
+        let manifest = runStrata(["inspect", "--verify", partition + "/_manifest"])
+        #expect(manifest.status == 0 && manifest.stdout.contains("series: 300, 1200 rows") && manifest.stdout.contains("verify: ok"), "\(manifest.stdout)\(manifest.stderr)")
+        let pack = runStrata(["inspect", "--verify", partition + "/0000000000000001.pack"])
+        #expect(pack.status == 0 && pack.stdout.contains("segments: 300 the manifest beside it locates here"), "\(pack.stdout)\(pack.stderr)")
+        // Archived and restored with their partition.
+        let push = runStrata(["archive", "push", "--data-dir", data, "--older-than", "0s"])
+        #expect(push.status == 0 && push.stdout.contains("series-days archived: 300\n"), "\(push.stdout)\(push.stderr)")
+        #expect(try FileSystem.list(partition) == ["_manifest"])
+        #expect(runStrata(query).stdout == rows.stdout)
+        let restore = runStrata(["archive", "restore", "--data-dir", data, "--measurement", "opt", "--symbol", "SPX 240315C04007", "--from", "2024-03-12", "--to", "2024-03-12"])
+        #expect(restore.stdout == "segments restored: 1\n", "\(restore.stdout)\(restore.stderr)")
+        #expect(runStrata(query).stdout == rows.stdout)
+        // A backup restores it packed.
+        let bucket = "file://\(data)/_archive"
+        #expect(runStrata(["backup", "create", "--data-dir", data, "--archive", bucket]).status == 0)
+        let id = String(runStrata(["backup", "list", "--archive", bucket]).stdout.lines().last?.split(separator: ",").first ?? "")
+        let copy = root.path + "/copy"
+        let restored = runStrata(["backup", "restore", id, "--archive", bucket, "--data-dir", copy])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        var copied = query
+        copied[2] = copy
+        #expect(runStrata(copied).stdout == rows.stdout)
+        #expect(FileSystem.exists(copy + "/opt/_layout"))
+        // Damage: inspect names the image it hits.
+        let restoredPack = partition + "/" + (try FileSystem.list(partition).first { $0.hasSuffix(".pack") } ?? "none")
+        var bytes = try readFile(restoredPack)
+        bytes[bytes.count / 2] ^= 0x08
+        writeFile(restoredPack, bytes)
+        let damaged = runStrata(["inspect", "--verify", restoredPack])
+        #expect(damaged.status == 1 && damaged.stderr.contains(".pack@"), "\(damaged.stderr)")
+        let bad = runStrata(["ingest", "--data-dir", data, "--measurement", "x", "--layout", "heap", root.path + "/chain.csv"])
+        #expect(bad.status != 0 && bad.stderr.contains("--layout must be series, packed or auto"))
+    }
+
     @Test func theStoreRemembersWhereItsDaysWereArchived() throws {
         ingestTrades()
         let cold = "file://\(root.path)/cold"
@@ -627,3 +690,6 @@ import Testing
         #expect(runStrata(["query", "--data-dir", data, "--measurement", "trade", "--symbol", "ESH4"]).stdout.lines().count == 5)
     }
 }
+
+/// Two digits, zero-padded.
+private func format2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
