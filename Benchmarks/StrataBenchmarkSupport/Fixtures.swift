@@ -118,10 +118,23 @@ public enum Fixtures {
 
     /// A store in a new temporary directory holding `trades` as trade/ESH4, written with
     /// `Store.write` (one segment for the day, blocks of 8192 rows).
-    public static func tradeStore() throws -> (store: Store, series: SeriesKey, summary: WriteSummary) {
-        let store = try Store(directory: makeTemporaryDirectory("strata-bench-store"), create: true)
+    /// The trades of one symbol in a store. `packed`: in a packed partition, which it shares
+    /// with 2,000 sparse symbols of 10 trades each (an options chain beside its future).
+    public static func tradeStore(packed: Bool = false) throws -> (store: Store, series: SeriesKey, summary: WriteSummary) {
+        var c = StoreConfiguration()
+        c.layouts["trade"] = .layout(packed ? .packed : .series)
+        let store = try Store(directory: makeTemporaryDirectory("strata-bench-store"), configuration: c, create: true)
         let series = try SeriesKey(measurement: "trade", symbol: "ESH4")
-        let summary = try store.write(series, schema: SyntheticTicks.tradeSchema, rows: trades)
+        var batch = [Store.SeriesRows(series: series, schema: SyntheticTicks.tradeSchema, rows: trades)]
+        if packed {
+            let first = trades.timestamps[0]
+            for i in 0..<2_000 {
+                let times = (0..<10).map { first + Int64(i * 10 + $0) * 1_000_000 }
+                batch.append(Store.SeriesRows(series: try SeriesKey(measurement: "trade", symbol: "OPT\(i)"), schema: SyntheticTicks.tradeSchema,
+                                              rows: RowBlock(timestamps: times, columns: [Column(.float64(times.map { _ in 1.5 })), Column(.int64(times.map { _ in 1 }))])))
+            }
+        }
+        let summary = try store.write(batch)
         return (store, series, summary)
     }
 }

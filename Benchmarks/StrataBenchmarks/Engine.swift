@@ -11,9 +11,12 @@ let ingestRows = 1_000_000
 /// A store written once in setup and removed in teardown.
 final class StoreHolder {
     var fixture: (store: Store, series: SeriesKey, summary: WriteSummary)?
+    let packed: Bool
+
+    init(packed: Bool = false) { self.packed = packed }
 
     func make() throws -> (store: Store, series: SeriesKey) {
-        let f = try Fixtures.tradeStore()
+        let f = try Fixtures.tradeStore(packed: packed)
         fixture = f
         return (f.store, f.series)
     }
@@ -70,6 +73,28 @@ func registerEngineBenchmarks() {
         return fixture
     } teardown: {
         barsHolder.remove()
+    }
+
+    // The same day of one dense symbol, in a packed partition shared with 2,000 sparse
+    // symbols: a dense series must read as fast packed as in its own directory.
+    let packedBarsHolder = StoreHolder(packed: true)
+    Benchmark("Query/bars 1m OHLCV+VWAP over 450k ticks, packed partition",
+              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 5,
+                                   scalingFactor: .one, maxDuration: .seconds(5))) { (_: Benchmark, fixture: (store: Store, series: SeriesKey)) in
+        let spec = BarSpec(interval: oneMinute, source: .ticks(price: "price", volume: "size"))
+        do {
+            blackHole(try fixture.store.bars(fixture.series, spec: spec))
+        } catch {
+            fatalError("bars: \(error)")
+        }
+    } setup: {
+        let fixture = try packedBarsHolder.make()
+        precondition(try fixture.store.layout(of: "trade") == .packed, "not packed")
+        let bars = try fixture.store.bars(fixture.series, spec: BarSpec(interval: oneMinute, source: .ticks(price: "price", volume: "size")))
+        precondition(bars.reduce(0) { $0 + $1.count } == Fixtures.tradesPerDay, "bars lost ticks")
+        return fixture
+    } teardown: {
+        packedBarsHolder.remove()
     }
 
     let hour: Int64 = 3_600_000_000_000

@@ -206,6 +206,10 @@ extension Store {
         var packed: Set<String> = []
         for m in Set(new.map(\.key.series.measurement) + extra.map(\.series.measurement)) where try layout(of: m) == .packed { packed.insert(m) }
         if !packed.isEmpty {
+            // Each layout's commit only for what it has: an empty one would still pass the
+            // crash points.
+            let mixed = new.contains { !packed.contains($0.key.series.measurement) } || extra.contains { !packed.contains($0.series.measurement) }
+            if !mixed { return try commitPacked(new, touching: extra, base: base, edit: edit, crash: crash, repack: repack, switched: &switched) }
             let own = try commitSeries(new.filter { !packed.contains($0.key.series.measurement) }, touching: extra.filter { !packed.contains($0.series.measurement) },
                                        base: base, edit: edit, crash: crash, switched: &switched)
             let shared = try commitPacked(new.filter { packed.contains($0.key.series.measurement) }, touching: extra.filter { packed.contains($0.series.measurement) },

@@ -43,16 +43,26 @@ extension Store {
 
     /// The layout `auto` picks for a measurement made by `batch` with partitions of `period`.
     func autoLayout(_ batch: [SeriesRows], period: PartitionPeriod) -> MeasurementLayout {
-        let series = Set(batch.map(\.series))
-        guard series.count >= LayoutChoice.autoMinimumSeries else { return .series }
-        var rows: [SeriesDay: Int] = [:]
-        for item in batch {
-            for t in item.rows.timestamps {
-                rows[SeriesDay(item.series, Day(containing: t, offsetSeconds: configuration.dayOffsetSeconds, period: period)), default: 0] += 1
+        guard Set(batch.map(\.series)).count >= LayoutChoice.autoMinimumSeries else { return .series }
+        // Rows per partition of each series, from its count and the partitions its time range
+        // spans: one pass over the times, whatever the batch's size.
+        var perPartition: [Int] = []
+        for item in batch where item.rows.rowCount > 0 {
+            let times = item.rows.timestamps
+            var lo = times[0], hi = times[0]
+            for t in times { lo = min(lo, t); hi = max(hi, t) }
+            let offset = configuration.dayOffsetSeconds
+            var day = Day(containing: lo, offsetSeconds: offset, period: period)
+            let last = Day(containing: hi, offsetSeconds: offset, period: period)
+            var partitions = 1
+            while day < last && partitions < 100_000 {
+                day = Day(daysSinceEpoch: day.nextDay, period: period)
+                partitions += 1
             }
+            perPartition.append(times.count / partitions)
         }
-        let counts = rows.values.sorted()
-        return counts[counts.count / 2] <= LayoutChoice.autoMaximumRows ? .packed : .series
+        perPartition.sort()
+        return perPartition[perPartition.count / 2] <= LayoutChoice.autoMaximumRows ? .packed : .series
     }
     static let packedDirectory = "_packed"
     static let packExtension = ".pack"
@@ -63,18 +73,21 @@ extension Store {
     /// made before packs existed, and every one made without asking for packs).
     public func layout(of measurement: String) throws(StrataError) -> MeasurementLayout {
         if let known = layouts.withLock({ $0[measurement] }) { return known }
-        let path = layoutPath(measurement)
-        var layout = MeasurementLayout.series
-        if FileSystem.exists(path) {
-            let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "layout file")
-            guard lines.count == 1, let recorded = MeasurementLayout(rawValue: String(lines[0])), recorded != .series else {
-                throw StrataError(.corrupt, "the layout file does not hold 'packed'", path: path)
-            }
-            layout = recorded
-        }
+        let layout = try recordedLayout(of: measurement) ?? .series
         // Remembered only once a measurement exists: a layout never changes after that.
         if FileSystem.isDirectory(measurementPath(measurement)) { layouts.withLock { $0[measurement] = layout } }
         return layout
+    }
+
+    /// What `_layout` records, or nil (series directories, or a measurement not made yet).
+    func recordedLayout(of measurement: String) throws(StrataError) -> MeasurementLayout? {
+        let path = layoutPath(measurement)
+        guard FileSystem.exists(path) else { return nil }
+        let lines = try ChecksummedText.decode(try MappedFile(path: path).withUnsafeBytes { Array($0) }, path: path, kind: "layout file")
+        guard lines.count == 1, let recorded = MeasurementLayout(rawValue: String(lines[0])), recorded != .series else {
+            throw StrataError(.corrupt, "the layout file does not hold 'packed'", path: path)
+        }
+        return recorded
     }
 
     /// Records the layout of a measurement being made (packed: `_layout`; series needs no

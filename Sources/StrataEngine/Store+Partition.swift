@@ -87,12 +87,16 @@ extension Store {
                 }
                 // The layout first: a measurement with a period but no layout would be read
                 // as one of series directories.
-                let layout: MeasurementLayout
-                switch configuration.layouts[m] ?? configuration.defaultLayout {
-                case .layout(let l): layout = l
-                case .auto: layout = autoLayout(batch.filter { $0.series.measurement == m }, period: period)
+                // A layout recorded by a write that never got its data down stays: the
+                // measurement was made packed, whatever this write would choose.
+                if let recorded = try recordedLayout(of: m) {
+                    layouts.withLock { $0[m] = recorded }
+                } else {
+                    switch configuration.layouts[m] ?? configuration.defaultLayout {
+                    case .layout(let l): try recordLayout(l, of: m)
+                    case .auto: try recordLayout(autoLayout(batch.filter { $0.series.measurement == m }, period: period), of: m)
+                    }
                 }
-                try recordLayout(layout, of: m)
                 if period != .day {
                     try Names.validateDirectory(m, what: "measurement")
                     try FileSystem.makeDirectories(measurementPath(m))

@@ -191,12 +191,33 @@ def single(dirpath):
     f.close()
 
 
+def chain(dirpath):
+    """Measurement "opt": 150 contracts of 1-6 trades each over two days, with equal times
+    and a null: a packed measurement (opt.csv, then opt-late.csv adds a second pack)."""
+    rng = random.Random(11)
+    for name, seed_rows in (("opt.csv", 0), ("opt-late.csv", 1)):
+        f, w = writer(os.path.join(dirpath, name))
+        w.writerow(["time", "symbol", "price", "size"])
+        rows = []
+        for c in range(150 if seed_rows == 0 else 40):
+            symbol = "SPX 240315%s0%d" % ("CP"[c % 2], 4000 + 5 * c)
+            t = 1710252000000 + rng.randrange(0, 2 * 86400000)
+            for k in range(1 + rng.randrange(6)):
+                price = "" if (c, k) == (7, 1) else "%.2f" % (rng.randrange(5, 30000) / 100)
+                rows.append((t + (0 if k == 1 else k * 997), symbol, price, str(1 + rng.randrange(20))))
+        rows.sort(key=lambda r: r[0])
+        for r in rows:
+            w.writerow([str(r[0]), r[1], r[2], r[3]])
+        f.close()
+
+
 def main():
     out = sys.argv[1]
     quote(out)
     ints(out)
     old(out)
     single(out)
+    chain(out)
 
 
 if __name__ == "__main__":

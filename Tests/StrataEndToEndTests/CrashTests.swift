@@ -75,8 +75,15 @@ import Testing
     }
 
     /// Opens the store as a restarted server would and checks it. Returns the rows present.
-    func check(acknowledged: Set<Int>, cycle: String) throws -> Set<Int> {
-        let db = try Database(directory: data, configuration: { var c = DatabaseConfiguration(); c.fsync = .none; return c }())
+    func check(acknowledged: Set<Int>, cycle: String, layout: String = "auto") throws -> Set<Int> {
+        // The layout the writers ask for: this open flushes what it replays, and may be what
+        // makes the measurement.
+        let db = try Database(directory: data, configuration: {
+            var c = DatabaseConfiguration()
+            c.fsync = .none
+            c.store.layouts["trade"] = LayoutChoice(layout)
+            return c
+        }())
         defer { try? db.close() }
         var present = Set<Int>()
         var duplicates = 0
@@ -98,12 +105,25 @@ import Testing
         let missing = acknowledged.subtracting(present)
         #expect(missing.isEmpty, "\(cycle): \(missing.count) acknowledged rows lost, e.g. \(missing.sorted().prefix(5))")
         // Every live segment passes its checksums; no file outside the manifests remains.
+        let packed = try db.store.layout(of: "trade") == .packed
+        var packsUsed: [String: Set<String>] = [:]
         for key in try db.store.seriesDays() {
             let manifest = try db.store.manifest(key)
-            for segment in try db.store.openDay(key, manifest).segments { try segment.verify() }
+            let segments = try db.store.openDay(key, manifest).segments
+            for segment in segments { try segment.verify() }
+            if packed {
+                // A packed partition holds its manifest and the packs its series' segments lie in.
+                let dir = db.store.dayPath(key.series, key.day)
+                for segment in segments { packsUsed[dir, default: [DayManifest.fileName]].insert(String(segment.location.split(separator: "/").last!.split(separator: "@")[0])) }
+                continue
+            }
             let listed = Set(manifest.segments.map { SegmentID($0.id).fileName } + [DayManifest.fileName])
             let files = try FileSystem.list(db.store.dayPath(key.series, key.day))
             #expect(Set(files) == listed, "\(cycle): \(key) holds \(files), its manifest lists \(listed.sorted())")
+        }
+        for (dir, used) in packsUsed {
+            let files = try FileSystem.list(dir)
+            #expect(Set(files) == used, "\(cycle): \(dir) holds \(files), its manifest locates segments in \(used.sorted())")
         }
         return present
     }
@@ -143,6 +163,16 @@ import Testing
 
     @Test(arguments: CrashHook.Point.allCases)
     func aCrashAtEachStepOfAWriteLosesNothing(_ point: CrashHook.Point) throws {
+        try crashAtEachStep(point, layout: "series")
+    }
+
+    /// The same in packed partitions, whose series switch together with one pack manifest.
+    @Test(arguments: CrashHook.Point.allCases)
+    func aCrashAtEachStepOfAPackedWriteLosesNothing(_ point: CrashHook.Point) throws {
+        try crashAtEachStep(point, layout: "packed")
+    }
+
+    func crashAtEachStep(_ point: CrashHook.Point, layout: String) throws {
         var present = Set<Int>()
         // Crash at the 1st and the 2nd time the step is reached. Compaction runs on the
         // flush thread after flushes, so how often it runs depends on how far ingest gets
@@ -155,15 +185,16 @@ import Testing
         for hits in [1, 2] {
             let remaining = (0..<total).filter { !present.contains($0) }
             let extra = ["--fsync", "always", "--batch-rows", "1000", "--flush-rows", "2000", "--compact-after", "2",
-                         "--memory-mib", "1", "--crash-at", "\(point.rawValue):\(hits)"]
+                         "--memory-mib", "1", "--crash-at", "\(point.rawValue):\(hits)", "--layout", layout]
             let run = try runChild(remaining, extra: extra, killAfterMicroseconds: nil)
             #expect(run.status == CrashHook.exitStatus, "\(point):\(hits) was never reached")
-            present = try check(acknowledged: present.union(run.acknowledged), cycle: "\(point):\(hits)")
+            present = try check(acknowledged: present.union(run.acknowledged), cycle: "\(point):\(hits)", layout: layout)
         }
         let remaining = (0..<total).filter { !present.contains($0) }
-        let run = try runChild(remaining, extra: ["--flush-rows", "4000"], killAfterMicroseconds: nil)
+        let run = try runChild(remaining, extra: ["--flush-rows", "4000", "--layout", layout], killAfterMicroseconds: nil)
         #expect(run.status == 0)
-        #expect(try check(acknowledged: present.union(run.acknowledged), cycle: "\(point) final").count == total)
+        #expect(try check(acknowledged: present.union(run.acknowledged), cycle: "\(point) final", layout: layout).count == total)
+        #expect(FileSystem.isDirectory(data + "/trade/_packed") == (layout == "packed"))
     }
 }
 
