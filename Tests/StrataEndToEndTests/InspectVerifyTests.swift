@@ -229,7 +229,7 @@ import Testing
 
     @Test func foreignFilesAreRefusedSayingWhatWasExpected() {
         let csv = verify(Array(trades.utf8), as: "trades.csv")
-        #expect(csv.status == 1 && csv.stderr.contains("trades.csv, byte 0: not a Strata segment, cold object, day manifest, write-ahead log file, schema or backup catalog: it begins with 'time,sym'; expected STRATSEG"),
+        #expect(csv.status == 1 && csv.stderr.contains("trades.csv, byte 0: not a Strata segment, cold object, day or pack manifest, pack, write-ahead log file, schema or backup catalog: it begins with 'time,sym'; expected STRATSEG"),
                 "\(csv.stderr)")
         let binary = verify([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0], as: "picture")
         #expect(binary.status == 1 && binary.stderr.contains("it begins with 89504e470d0a1a0a"), "\(binary.stderr)")

@@ -95,6 +95,19 @@ import Testing
         }
     }
 
+    @Test func measurementsGetTheLayoutsTheConfigurationNames() throws {
+        let c = try StrataConfiguration(try ConfigurationFile(text: #"{"store": {"layout": "series"}, "measurements": {"opt": "day packed", "bars": "packed", "ticks": "auto series"}}"#, source: "t.json"))
+        #expect(c.database.store.defaultLayout == .layout(.series))
+        #expect(c.database.store.layouts == ["opt": .layout(.packed), "bars": .layout(.packed), "ticks": .layout(.series)])
+        #expect(c.database.store.partitions == ["opt": .period(.day), "ticks": .auto])
+        #expect(StrataConfiguration().database.store.defaultLayout == .auto)
+        for bad in [#""heap""#, #""day heap""#, #""packed day""#, #""day packed extra""#] {
+            let file = try ConfigurationFile(text: #"{"measurements": {"m": "# + bad + "}}", source: "t.json")
+            #expect(throws: StrataError.self) { try StrataConfiguration(file) }
+        }
+        #expect(throws: StrataError.self) { try StrataConfiguration(try ConfigurationFile(text: #"{"store": {"layout": "heap"}}"#, source: "t.json")) }
+    }
+
     @Test func measurementsGetThePartitionPeriodsTheConfigurationNames() throws {
         let c = try StrataConfiguration(ConfigurationFile(text: #"{"store": {"partition": "day"}, "measurements": {"bar1d": "year", "BTC/USD bars": "month", "x": "auto"}}"#, source: "t.json"))
         #expect(c.database.store.defaultPartition == .period(.day))
