@@ -89,7 +89,8 @@ func registerEngineBenchmarks() {
         }
     } setup: {
         let fixture = try packedBarsHolder.make()
-        precondition(try fixture.store.layout(of: "trade") == .packed, "not packed")
+        let layout = try fixture.store.layout(of: "trade")
+        precondition(layout == .packed, "not packed")
         let bars = try fixture.store.bars(fixture.series, spec: BarSpec(interval: oneMinute, source: .ticks(price: "price", volume: "size")))
         precondition(bars.reduce(0) { $0 + $1.count } == Fixtures.tradesPerDay, "bars lost ticks")
         return fixture

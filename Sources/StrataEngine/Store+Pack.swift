@@ -231,7 +231,7 @@ extension Store {
         for p in order {
             let done = try commitPartition(p.measurement, p.day, work[p]!.new, touching: work[p]!.keys, base: base, edit: edit, crash: crash, repack: repack)
             switched += done.manifests.count
-            manifests.merge(done.manifests) { $1 }
+            if manifests.isEmpty { manifests = done.manifests } else { manifests.merge(done.manifests) { $1 } }
             summary.rows += done.summary.rows
             summary.bytes += done.summary.bytes
             summary.segments += done.summary.segments
@@ -248,62 +248,71 @@ extension Store {
         var pack = try packManifest(measurement, day)
         try removePackOrphans(measurement, day, pack)
         var entries: [String: PackManifest.Entry] = [:]
+        entries.reserveCapacity(pack.entries.count + new.count)
         for e in pack.entries { entries[e.symbol] = e }
         let oldPacks = Set(pack.entries.flatMap { $0.locations.map(\.pack) })
+        pack.entries = []
 
-        // Each touched series' manifest, edited as the caller asks.
-        var manifests: [SeriesDay: DayManifest] = [:]
+        // Each touched series' manifest, edited as the caller asks, by position: a partition
+        // of 10^5 series is written without hashing each key again and again.
+        var index: [SeriesDay: Int] = [:]
+        index.reserveCapacity(new.count + extra.count)
         var order: [SeriesDay] = []
-        func load(_ key: SeriesDay) throws(StrataError) {
-            guard manifests[key] == nil else { return }
+        var manifests: [DayManifest] = []
+        var placed: [[(id: UInt64, location: PackManifest.Location)]] = []
+        func load(_ key: SeriesDay) throws(StrataError) -> Int {
+            if let i = index[key] { return i }
             if let base {
-                manifests[key] = try base(key)
+                manifests.append(try base(key))
             } else {
-                manifests[key] = entries[key.series.symbol]?.manifest ?? DayManifest()
+                manifests.append(entries[key.series.symbol]?.manifest ?? DayManifest())
             }
+            index[key] = order.count
             order.append(key)
+            placed.append([])
+            return order.count - 1
         }
         let packID = pack.nextPackID
         pack.nextPackID += 1
         let packFile = packPath(measurement, day, packID)
         var pieces: [[UInt8]] = [PackLayout.header()]
         var offset = UInt64(FileHeader.size)
-        var placed: [SeriesDay: [UInt64: PackManifest.Location]] = [:]
         var summary = WriteSummary()
         for s in new {
-            try load(s.key)
+            let i = try load(s.key)
             let id: UInt64
             let image: [[UInt8]]
             if let existing = s.image {
                 (id, image) = (existing.id, [existing.bytes])
             } else {
-                id = manifests[s.key]!.addSegment(rows: UInt64(s.rows.rowCount))
+                id = manifests[i].addSegment(rows: UInt64(s.rows.rowCount))
                 image = encodeSegment(s.key.series, day: s.key.day, schema: s.schema, rows: s.rows)
                 summary.rows += s.rows.rowCount
             }
             let length = UInt64(image.reduce(0) { $0 + $1.count })
-            placed[s.key, default: [:]][id] = PackManifest.Location(pack: packID, offset: offset, length: length)
+            placed[i].append((id, PackManifest.Location(pack: packID, offset: offset, length: length)))
             pieces.append(contentsOf: image)
             offset += length
             summary.bytes += Int(length)
             summary.segments.append("\(packFile)@\(offset - length)")
         }
-        for key in extra { try load(key) }
-        for key in order {
-            edit(key, &manifests[key]!)
+        for key in extra { _ = try load(key) }
+        for (i, key) in order.enumerated() {
+            edit(key, &manifests[i])
             // Every segment still listed keeps its place, or has one in the new pack.
             let old = entries[key.series.symbol]
             var locations: [PackManifest.Location] = []
-            for s in manifests[key]!.segments {
-                if let l = placed[key]?[s.id] {
-                    locations.append(l)
-                } else if let old, let i = old.manifest.segments.firstIndex(where: { $0.id == s.id }) {
-                    locations.append(old.locations[i])
+            locations.reserveCapacity(manifests[i].segments.count)
+            for s in manifests[i].segments {
+                if let l = placed[i].first(where: { $0.id == s.id }) {
+                    locations.append(l.location)
+                } else if let old, let j = old.manifest.segments.firstIndex(where: { $0.id == s.id }) {
+                    locations.append(old.locations[j])
                 } else {
                     throw StrataError(.corrupt, "segment \(s.id) of \(key) is listed but lies in no pack", path: packManifestPath(measurement, day))
                 }
             }
-            let m = manifests[key]!
+            let m = manifests[i]
             if m.segments.isEmpty && m.cold.isEmpty && m.tombstones.isEmpty {
                 entries[key.series.symbol] = nil
             } else {
@@ -336,7 +345,8 @@ extension Store {
                 entries[symbol] = e
             }
         }
-        pack.entries = entries.values.sorted { PackManifest.precedes($0.symbol, $1.symbol) }
+        // Sorted by symbol: the keys, then the entries (an entry is costly to move).
+        pack.entries = entries.keys.sorted(by: PackManifest.precedes).map { entries[$0]! }
         let nowUsed = Set(pack.entries.flatMap { $0.locations.map(\.pack) })
 
         // The pack, durable under its name, before the manifest that refers to it; then the
@@ -359,10 +369,13 @@ extension Store {
             try crash.check(.segmentsRenamed)
         }
         try FileSystem.writeAtomically(packManifestPath(measurement, day), [pack.encode()])
-        for key in order { noteCensusChange(key, entries[key.series.symbol] == nil ? nil : manifests[key]) }
+        for (i, key) in order.enumerated() { noteCensusChange(key, entries[key.series.symbol] == nil ? nil : manifests[i]) }
         try crash.check(.firstManifestRenamed)
         for id in oldPacks.subtracting(nowUsed) { try? FileSystem.remove(packPath(measurement, day, id)) }
-        return (manifests, summary)
+        var out: [SeriesDay: DayManifest] = [:]
+        out.reserveCapacity(order.count)
+        for (i, key) in order.enumerated() { out[key] = manifests[i] }
+        return (out, summary)
     }
 
     /// How many pack files a packed partition's manifest refers to.
@@ -400,7 +413,7 @@ final class PackManifestCache: Sendable {
         var used: UInt64
     }
     private let state = Mutex<(entries: [String: Entry], clock: UInt64)>(([:], 0))
-    static let capacity = 64
+    static let capacity = 1_024
 
     /// The mapped, checked manifest at `path`; nil when there is no file.
     func view(_ path: String) throws(StrataError) -> (MappedFile, PackManifest.View)? {
