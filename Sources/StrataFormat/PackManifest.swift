@@ -51,7 +51,16 @@ public struct PackManifest: Equatable, Sendable {
     }
 
     /// Bytewise order of symbols, the order of entries.
-    public static func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        // Over contiguous UTF-8 (a native string's own storage): a byte loop, no iterator.
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<min(x.count, y.count) where x[i] != y[i] { return x[i] < y[i] }
+                return x.count < y.count
+            }
+        }
+    }
 
     /// Minimum length of a location: a segment image is at least a header and a trailer.
     static let minimumSegmentBytes: UInt64 = 40
