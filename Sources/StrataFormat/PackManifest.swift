@@ -135,6 +135,10 @@ public struct PackManifest: Equatable, Sendable {
             guard count <= PackManifest.maxEntries, Self.directoryStart + 8 * count <= end else {
                 throw FormatError(.malformed, "pack manifest entry count \(count) does not fit the file", offset: FileHeader.size + 8)
             }
+            // Without entries, the checksum follows the count.
+            guard count > 0 || end == Self.directoryStart else {
+                throw FormatError(.malformed, "pack manifest without entries has \(end - Self.directoryStart) bytes before its checksum", offset: Self.directoryStart)
+            }
             var previous = Self.directoryStart + 8 * count - 1
             for i in 0..<count {
                 let at = Int(clamping: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Self.directoryStart + 8 * i, as: UInt64.self)))
@@ -184,7 +188,7 @@ public struct PackManifest: Equatable, Sendable {
                 let l = Location(pack: try reader.readInteger("pack id"), offset: try reader.readInteger("segment offset"),
                                  length: try reader.readInteger("segment length"))
                 guard l.pack >= 1, l.pack < nextPackID, l.offset >= UInt64(FileHeader.size), l.length >= PackManifest.minimumSegmentBytes,
-                      l.offset <= UInt64(Int64.max) - l.length else {
+                      l.length <= UInt64(Int64.max), l.offset <= UInt64(Int64.max) - l.length else {
                     throw reader.malformed("a segment of '\(symbol)' is at pack \(l.pack), \(l.offset)+\(l.length): not a place in a pack below the next pack id \(nextPackID)", at: at)
                 }
                 locations.append(l)

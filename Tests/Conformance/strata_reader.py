@@ -1198,6 +1198,8 @@ def read_pack_manifest(path):
     bounds = offsets + [end]
     if count and offsets[0] != 28 + 8 * count:
         raise Malformed("%s: the first entry starts at %d" % (path, offsets[0]))
+    if not count and end != 28:
+        raise Malformed("%s: no entries, but %d bytes before the checksum" % (path, end - 28))
     entries = {}
     previous = None
     for i in range(count):

@@ -37,4 +37,29 @@ import Testing
             #expect(error.code == .corrupt && error.line == 3, "\(error)")
         }
     }
+
+    /// `scripts/fuzz packmanifest`: a segment location of length 2^63 or more trapped on an
+    /// overflow (`Int64.max - length`) instead of being *malformed*.
+    @Test func aPackLocationBeyondInt64IsMalformedNotATrap() throws {
+        var m = DayManifest()
+        _ = m.addSegment(rows: 3)
+        for length in [UInt64(Int64.max) + 1, .max, UInt64(Int64.max)] {
+            let pack = PackManifest(nextPackID: 2, entries: [
+                PackManifest.Entry(symbol: "SPX", manifest: m, locations: [PackManifest.Location(pack: 1, offset: 16, length: length)]),
+            ])
+            let error = #expect(throws: FormatError.self) { try pack.encode().withUnsafeBytes { try PackManifest.decode($0) } }
+            #expect(error?.code == .malformed && error?.message.contains("not a place in a pack") == true, "\(String(describing: error))")
+        }
+    }
+
+    /// `scripts/fuzz packmanifest`: a manifest without entries accepted bytes between its
+    /// count and its checksum, so two byte strings read as one manifest.
+    @Test func aPackManifestWithoutEntriesHasNothingBeforeItsChecksum() throws {
+        let empty = PackManifest().encode()
+        #expect(try empty.withUnsafeBytes { try PackManifest.decode($0) } == PackManifest())
+        var padded = Array(empty.dropLast(4)) + [0, 0, 0, 0]
+        padded += withUnsafeBytes(of: CRC32C.checksum(padded).littleEndian) { Array($0) }
+        let error = #expect(throws: FormatError.self) { try padded.withUnsafeBytes { try PackManifest.decode($0) } }
+        #expect(error?.code == .malformed && error?.offset == 28, "\(String(describing: error))")
+    }
 }

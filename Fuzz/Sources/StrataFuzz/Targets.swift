@@ -11,6 +11,7 @@
 /// | time | `CivilTime.parse`, `parseInstant`, `parseRangeEnd` | a parsed time formats to text that parses to the same time; every Int64 formats and parses back |
 /// | segment | `SegmentReader` | blocks decode or throw; decoded rows re-encode to a segment that decodes to the same rows; a flipped byte or a cut of a valid segment is an error |
 /// | manifest | `DayManifest.decode` | a decoded manifest re-encodes to bytes that decode to an equal value (the same bytes, but for non-shortest varints, which readers accept); a flipped byte or a cut is an error |
+/// | packmanifest | `PackManifest.View`, `PackManifest.decode` | lookups never trap; every decoded entry is found by its symbol; a decoded manifest re-encodes to bytes that decode to an equal value; a flipped byte or a cut is an error |
 /// | schema | `MeasurementSchema.decode`, `ChecksummedText` | a decoded schema re-encodes to the same bytes (one spelling per schema); a flipped byte is an error |
 /// | wal | `WALLayout.scan`, `WALRecord.decode` | records re-encode to equal records; the cheap row count agrees; a cut file is a torn tail, never damage; a flipped byte stops the scan before the record |
 /// | cold | `ColdObject.segmentBytes`, `ColdReader` | what the whole object gives back opens and passes its checksums, and `ColdReader` reads the same footer and rows; a valid segment archived, plain or encrypted, comes back byte for byte, and a flipped byte or a cut of the object is an error |
@@ -42,6 +43,7 @@ struct FuzzTarget: Sendable {
         FuzzTarget("time", run: TimeTarget.run, seeds: TimeTarget.seeds),
         FuzzTarget("segment", run: SegmentTarget.run, seeds: SegmentTarget.seeds),
         FuzzTarget("manifest", run: ManifestTarget.run, seeds: ManifestTarget.seeds),
+        FuzzTarget("packmanifest", run: PackManifestTarget.run, seeds: PackManifestTarget.seeds),
         FuzzTarget("schema", run: SchemaTarget.run, seeds: SchemaTarget.seeds),
         FuzzTarget("wal", run: WALTarget.run, seeds: WALTarget.seeds),
         FuzzTarget("cold", run: ColdTarget.run, seeds: ColdTarget.seeds),
