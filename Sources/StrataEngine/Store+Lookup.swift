@@ -1,3 +1,4 @@
+import StrataFormat
 import StrataPlatform
 
 /// Series asked for by name, as readers (`strata query`, `strata quality`, the query API)
@@ -36,7 +37,15 @@ extension Store {
 extension Store {
     /// Whether `series` has data on disk: its directory, or (packed) an entry in a partition.
     func hasSeries(_ series: SeriesKey) throws(StrataError) -> Bool {
-        if try layout(of: series.measurement) == .packed { return try !packedDays(series).isEmpty }
+        if try layout(of: series.measurement) == .packed {
+            // The newest partitions first (a symbol asked for is most often a recent one),
+            // stopping at the first that holds it.
+            for day in try packedPartitions(series.measurement).reversed() {
+                let holds = try withPackManifest(series.measurement, day) { (view) throws(FormatError) in try view?.entry(for: series.symbol) != nil }
+                if holds { return true }
+            }
+            return false
+        }
         return FileSystem.isDirectory(seriesPath(series))
     }
 }

@@ -63,10 +63,15 @@ extension Store {
     /// is read again.
     package func openDay(_ key: SeriesDay) throws(StrataError) -> DayView {
         var attempt = 0
+        let packed = try layout(of: key.series.measurement) == .packed
         while true {
-            let manifest = try self.manifest(key)
             do {
-                return try openDay(key, manifest)
+                if packed {
+                    // The day manifest and its segments' places from one read.
+                    let (manifest, segments) = try openPackedDay(key)
+                    return try openDay(key, manifest, local: segments)
+                }
+                return try openDay(key, try self.manifest(key))
             } catch where error.code == .notFound && attempt < 5 {
                 attempt += 1
             }
@@ -75,9 +80,11 @@ extension Store {
 
     /// Opens the segments `manifest` lists, each checked to be the segment the manifest
     /// means (`checkListed`).
-    package func openDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> DayView {
+    package func openDay(_ key: SeriesDay, _ manifest: DayManifest, local: [any SegmentSource]? = nil) throws(StrataError) -> DayView {
         var segments: [any SegmentSource] = []
-        if try layout(of: key.series.measurement) == .packed {
+        if let local {
+            segments = local
+        } else if try layout(of: key.series.measurement) == .packed {
             segments = try openPackedSegments(key, manifest)
         } else {
             for entry in manifest.segments {

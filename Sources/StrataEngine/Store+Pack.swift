@@ -74,8 +74,10 @@ extension Store {
     public func layout(of measurement: String) throws(StrataError) -> MeasurementLayout {
         if let known = layouts.withLock({ $0[measurement] }) { return known }
         let layout = try recordedLayout(of: measurement) ?? .series
-        // Remembered only once a measurement exists: a layout never changes after that.
-        if FileSystem.isDirectory(measurementPath(measurement)) { layouts.withLock { $0[measurement] = layout } }
+        // Remembered once the measurement has its schema, which a writer records after the
+        // layout: before that, another process may be between making the directory and
+        // writing `_layout`.
+        if layout == .packed || FileSystem.exists(schemaPath(measurement)) { layouts.withLock { $0[measurement] = layout } }
         return layout
     }
 
@@ -179,12 +181,21 @@ extension Store {
         return out
     }
 
+    /// The manifest of a packed series-day and its segments, from one read of the partition's
+    /// pack manifest (a reader without the lock sees one version of it).
+    func openPackedDay(_ key: SeriesDay) throws(StrataError) -> (DayManifest, [any SegmentSource]) {
+        guard let entry = try packEntry(key) else { return (DayManifest(), []) }
+        return (entry.manifest, try openPackedSegments(key, entry.manifest, entry: entry))
+    }
+
     /// Opens the local segments of a packed series-day that `manifest` lists, from the
     /// partition's packs. A segment the current pack manifest no longer has (a compaction
     /// in another process replaced it) is `notFound`, so that `openDay(_:)` reads again.
-    func openPackedSegments(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> [any SegmentSource] {
+    func openPackedSegments(_ key: SeriesDay, _ manifest: DayManifest, entry known: PackManifest.Entry? = nil) throws(StrataError) -> [any SegmentSource] {
         guard !manifest.segments.isEmpty else { return [] }
-        guard let entry = try packEntry(key) else {
+        var found = known
+        if found == nil { found = try packEntry(key) }
+        guard let entry = found else {
             throw StrataError(.notFound, "\(key) is no longer in its partition's pack manifest", path: packManifestPath(key.series.measurement, key.day))
         }
         var where_: [UInt64: PackManifest.Location] = [:]
@@ -229,8 +240,8 @@ extension Store {
         var manifests: [SeriesDay: DayManifest] = [:]
         var summary = WriteSummary()
         for p in order {
-            let done = try commitPartition(p.measurement, p.day, work[p]!.new, touching: work[p]!.keys, base: base, edit: edit, crash: crash, repack: repack)
-            switched += done.manifests.count
+            let done = try commitPartition(p.measurement, p.day, work[p]!.new, touching: work[p]!.keys, base: base, edit: edit, crash: crash,
+                                           repack: repack, switched: &switched)
             if manifests.isEmpty { manifests = done.manifests } else { manifests.merge(done.manifests) { $1 } }
             summary.rows += done.summary.rows
             summary.bytes += done.summary.bytes
@@ -242,10 +253,10 @@ extension Store {
     private func commitPartition(_ measurement: String, _ day: Day, _ new: [NewSegment], touching extra: [SeriesDay],
                                  base: ((SeriesDay) throws(StrataError) -> DayManifest)?,
                                  edit: (SeriesDay, inout DayManifest) -> Void,
-                                 crash: CrashHook, repack: Bool) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
+                                 crash: CrashHook, repack: Bool, switched: inout Int) throws(StrataError) -> (manifests: [SeriesDay: DayManifest], summary: WriteSummary) {
         let dir = packDirectory(measurement, day)
-        try FileSystem.makeDirectories(dir)
         var pack = try packManifest(measurement, day)
+        if !FileSystem.exists(packManifestPath(measurement, day)) { pack = try startPartition(measurement, day) }
         try removePackOrphans(measurement, day, pack)
         var entries: [String: PackManifest.Entry] = [:]
         entries.reserveCapacity(pack.entries.count + new.count)
@@ -313,7 +324,10 @@ extension Store {
                 }
             }
             let m = manifests[i]
-            if m.segments.isEmpty && m.cold.isEmpty && m.tombstones.isEmpty {
+            // Only a manifest that says nothing goes: one emptied by deletes keeps its next
+            // segment id and log positions, so ids are never reused (archive keys and
+            // backups rely on it) and replay skips what it applied.
+            if m == DayManifest() {
                 entries[key.series.symbol] = nil
             } else {
                 entries[key.series.symbol] = PackManifest.Entry(symbol: key.series.symbol, manifest: m, locations: locations)
@@ -368,14 +382,50 @@ extension Store {
             }
             try crash.check(.segmentsRenamed)
         }
-        try FileSystem.writeAtomically(packManifestPath(measurement, day), [pack.encode()])
+        // The switch: once the rename is done, every touched series of the partition has its
+        // new set, even if syncing the directory then fails (the caller must know).
+        let manifestPath = packManifestPath(measurement, day)
+        let temporary = FileSystem.temporaryPath(for: manifestPath)
+        try? FileSystem.remove(temporary)
+        do {
+            try FileSystem.writeFile(temporary, [pack.encode()], sync: true)
+            try FileSystem.rename(temporary, manifestPath)
+        } catch {
+            try? FileSystem.remove(temporary)
+            throw error
+        }
+        switched += order.count
         for (i, key) in order.enumerated() { noteCensusChange(key, entries[key.series.symbol] == nil ? nil : manifests[i]) }
+        try FileSystem.syncDirectory(dir)
         try crash.check(.firstManifestRenamed)
         for id in oldPacks.subtracting(nowUsed) { try? FileSystem.remove(packPath(measurement, day, id)) }
         var out: [SeriesDay: DayManifest] = [:]
         out.reserveCapacity(order.count)
         for (i, key) in order.enumerated() { out[key] = manifests[i] }
         return (out, summary)
+    }
+
+    /// Makes a partition's directory with an empty pack manifest, durably, before its first
+    /// pack: so packs without a manifest always mean a lost manifest (damage), never a first
+    /// write that crashed. Pack ids start above those of any copy of the partition moved to
+    /// `_damaged`, so that a pack's path names one content over the store's life.
+    func startPartition(_ measurement: String, _ day: Day) throws(StrataError) -> PackManifest {
+        try FileSystem.makeDirectories(packDirectory(measurement, day))
+        var pack = PackManifest()
+        let damaged = "\(damagedDirectory)/\(Names.directoryName(measurement))/\(Store.packedDirectory)"
+        if FileSystem.isDirectory(damaged) {
+            for name in try FileSystem.list(damaged) where name == "\(day)" || name.hasPrefix("\(day).") {
+                for file in (try? FileSystem.list("\(damaged)/\(name)")) ?? [] {
+                    if let id = Store.packID(fileName: file) { pack.nextPackID = max(pack.nextPackID, id + 1) }
+                }
+                if let old = try? MappedFile(path: "\(damaged)/\(name)/\(PackManifest.fileName)"),
+                   let next = try? old.withUnsafeBytes({ (raw) throws(FormatError) in try PackManifest.View(raw).nextPackID }) {
+                    pack.nextPackID = max(pack.nextPackID, next)
+                }
+            }
+        }
+        try FileSystem.writeAtomically(packManifestPath(measurement, day), [pack.encode()])
+        return pack
     }
 
     /// How many pack files a packed partition's manifest refers to.

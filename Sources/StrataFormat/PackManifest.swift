@@ -148,6 +148,15 @@ public struct PackManifest: Equatable, Sendable {
                 }
                 previous = at
             }
+            // Symbols in order, or a binary search would miss one without an error.
+            var last: String?
+            for i in 0..<count {
+                let symbol = try self.symbol(at: i)
+                if let last, !PackManifest.precedes(last, symbol) {
+                    throw FormatError(.malformed, "pack manifest entry '\(symbol)' is not after '\(last)'", offset: entryOffset(i))
+                }
+                last = symbol
+            }
         }
 
         public func entryOffset(_ i: Int) -> Int {

@@ -268,6 +268,36 @@ import Testing
         #expect(try FileSystem.list(root.path + "/opt/_packed") == ["2024-03-03"])
         #expect(try db.query(symbols[0]).rows.timestamps == [start + 2 * day, start + 2 * day + 1])
         #expect(try db.store.quarantined().sorted() == ["opt/_packed/2024-03-01", "opt/_packed/2024-03-02"])
+        // The partition made again numbers its packs above the copy moved aside, so a pack's
+        // path never names two contents (backups reference packs by path).
+        try db.appendBlocking([Store.SeriesRows(series: symbols[0], schema: schema, rows: rows([start + 5]))])
+        try db.flush()
+        let again = try FileSystem.list(root.path + "/opt/_packed/2024-03-01").filter { $0.hasSuffix(".pack") }
+        let aside = try FileSystem.list(root.path + "/_damaged/opt/_packed/2024-03-01").filter { $0.hasSuffix(".pack") }
+        #expect(again.count == 1 && !aside.isEmpty && again[0] > aside.max()!, "\(again) after \(aside)")
+        try db.close()
+    }
+
+    /// A series emptied by a delete keeps its entry: its next segment gets a new id (archive
+    /// keys and backups take an id for one segment), and replay knows what it applied.
+    @Test func aSeriesEmptiedByADeleteNeverReusesASegmentID() throws {
+        var c = DatabaseConfiguration()
+        c.fsync = .none
+        c.store.layouts["bar"] = .layout(.packed)
+        let db = try Database(directory: root.path, configuration: c)
+        let s = try SeriesKey(measurement: "bar", symbol: "SPY")
+        let t = ns("2024-03-01T21:00:00Z")
+        try db.appendBlocking([Store.SeriesRows(series: s, schema: schema, rows: rows([t]))])
+        try db.flush()
+        try db.deleteBlocking(s, from: t, to: t)
+        _ = try db.compact()
+        let key = SeriesDay(s, Day(containing: t))
+        let emptied = try db.store.manifest(key)
+        #expect(emptied.segments.isEmpty && emptied.nextSegmentID == 2 && emptied.deletesAppliedThrough > .zero)
+        try db.appendBlocking([Store.SeriesRows(series: s, schema: schema, rows: rows([t], first: 7))])
+        try db.flush()
+        #expect(try db.store.manifest(key).segments.map(\.id) == [2])
+        #expect(try db.query(s).rows.columns[1].values == .int64([7]))
         try db.close()
     }
 
