@@ -56,47 +56,31 @@ func registerEngineBenchmarks() {
     // MARK: Queries over one symbol-day (warm: files written in setup, in the page cache)
 
     let oneMinute: Int64 = 60_000_000_000
-    let barsHolder = StoreHolder()
-    Benchmark("Query/bars 1m OHLCV+VWAP over 450k ticks",
-              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 5,
-                                   scalingFactor: .one, maxDuration: .seconds(5))) { (_: Benchmark, fixture: (store: Store, series: SeriesKey)) in
+    /// 1-minute OHLCV+VWAP bars of the day, from the store `holder` makes.
+    func bars(_ name: String, _ holder: StoreHolder, layout: MeasurementLayout) {
         let spec = BarSpec(interval: oneMinute, source: .ticks(price: "price", volume: "size"))
-        do {
-            blackHole(try fixture.store.bars(fixture.series, spec: spec))
-        } catch {
-            fatalError("bars: \(error)")
+        Benchmark(name, configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 5,
+                                             scalingFactor: .one, maxDuration: .seconds(5))) { (_: Benchmark, fixture: (store: Store, series: SeriesKey)) in
+            do {
+                blackHole(try fixture.store.bars(fixture.series, spec: spec))
+            } catch {
+                fatalError("bars: \(error)")
+            }
+        } setup: {
+            let fixture = try holder.make()
+            let made = try fixture.store.layout(of: "trade")
+            precondition(made == layout, "the store is not \(layout)")
+            let bars = try fixture.store.bars(fixture.series, spec: spec)
+            precondition(bars.reduce(0) { $0 + $1.count } == Fixtures.tradesPerDay, "bars lost ticks")
+            return fixture
+        } teardown: {
+            holder.remove()
         }
-    } setup: {
-        let fixture = try barsHolder.make()
-        let bars = try fixture.store.bars(fixture.series, spec: BarSpec(interval: oneMinute, source: .ticks(price: "price", volume: "size")))
-        precondition(bars.reduce(0) { $0 + $1.count } == Fixtures.tradesPerDay, "bars lost ticks")
-        return fixture
-    } teardown: {
-        barsHolder.remove()
     }
-
+    bars("Query/bars 1m OHLCV+VWAP over 450k ticks", StoreHolder(), layout: .series)
     // The same day of one dense symbol, in a packed partition shared with 2,000 sparse
     // symbols: a dense series must read as fast packed as in its own directory.
-    let packedBarsHolder = StoreHolder(packed: true)
-    Benchmark("Query/bars 1m OHLCV+VWAP over 450k ticks, packed partition",
-              configuration: .init(metrics: [.throughput, .wallClock], warmupIterations: 5,
-                                   scalingFactor: .one, maxDuration: .seconds(5))) { (_: Benchmark, fixture: (store: Store, series: SeriesKey)) in
-        let spec = BarSpec(interval: oneMinute, source: .ticks(price: "price", volume: "size"))
-        do {
-            blackHole(try fixture.store.bars(fixture.series, spec: spec))
-        } catch {
-            fatalError("bars: \(error)")
-        }
-    } setup: {
-        let fixture = try packedBarsHolder.make()
-        let layout = try fixture.store.layout(of: "trade")
-        precondition(layout == .packed, "not packed")
-        let bars = try fixture.store.bars(fixture.series, spec: BarSpec(interval: oneMinute, source: .ticks(price: "price", volume: "size")))
-        precondition(bars.reduce(0) { $0 + $1.count } == Fixtures.tradesPerDay, "bars lost ticks")
-        return fixture
-    } teardown: {
-        packedBarsHolder.remove()
-    }
+    bars("Query/bars 1m OHLCV+VWAP over 450k ticks, packed partition", StoreHolder(packed: true), layout: .packed)
 
     let hour: Int64 = 3_600_000_000_000
     let rawHolder = StoreHolder()

@@ -17,6 +17,11 @@ import StrataText
 ///     format       json (default) or csv
 ///     time_format  rfc3339 (default) or ns
 ///
+/// GET /api/v1/latest answers with the latest row of each symbol (the last a query returns:
+/// the greatest time, and of the rows at that time the last to arrive), with the same
+/// `measurement`, `symbol` (every symbol of the measurement when left out), `format` and
+/// `time_format`, and rows as the query API writes them.
+///
 /// A symbol without rows in the range returns none. Everything that can be checked is
 /// checked before the status is sent: a bad parameter (also an `ohlcv` field the
 /// measurement lacks or that is not numeric) is a 400 naming it, a measurement or symbol
@@ -25,24 +30,27 @@ import StrataText
 /// status: the body then ends with a line `error: …` instead of its proper end.
 extension StrataServer {
     struct QueryRequest: Sendable {
+        var measurement: String
+        /// Empty only in a latest request that names no symbol (every symbol), until `check`.
         var series: [SeriesKey]
         var from = Int64.min
         var to = Int64.max
         var bars: BarSpec?
         var format = ResultWriter.Format.json
         var timeFormat = ResultWriter.TimeFormat.rfc3339
+        /// Each symbol's latest row (GET /api/v1/latest); `series` empty: every symbol.
+        var latest = false
     }
 
-    func query(_ request: Request) async -> Response {
+    func query(_ request: Request, latest: Bool = false) async -> Response {
         let started = ContinuousClock.now
         let wallClock = CivilTime.now()
         let parameters = request.uri.queryParameters
         let parsed: QueryRequest
         let first: QueryOutcome
         do throws(StrataError) {
-            let request = try Self.queryRequest(parameters.map { (String($0.key), String($0.value)) })
-            try await blocking.run { [self] () throws(StrataError) in try check(request) }
-            parsed = request
+            let request = try Self.queryRequest(parameters.map { (String($0.key), String($0.value)) }, latest: latest)
+            parsed = try await blocking.run { [self] () throws(StrataError) in try check(request) }
         } catch {
             switch error.code {
             case .invalidInput: return Self.error(.badRequest, error.message)
@@ -65,7 +73,7 @@ extension StrataServer {
         let text = request.uri.query ?? ""
         @Sendable func finished() {
             let duration = ContinuousClock.now - started
-            metrics.query(kind: parsed.bars == nil ? "raw" : "bars", duration: duration)
+            metrics.query(kind: parsed.latest ? "latest" : parsed.bars == nil ? "raw" : "bars", duration: duration)
             let c = duration.components
             queries.record(query: text, seconds: Double(c.seconds) + Double(c.attoseconds) / 1e18, at: wallClock)
         }
@@ -162,15 +170,19 @@ extension StrataServer {
     typealias QueryOutcome = (rows: QueryResult?, bars: [Bar])
 
     func read(_ series: SeriesKey, _ q: QueryRequest) throws(StrataError) -> QueryOutcome {
+        if q.latest { return (try database.latest(series), []) }
         if let spec = q.bars { return (nil, try database.bars(series, spec: spec, from: q.from, to: q.to)) }
         return (try database.query(series, from: q.from, to: q.to), [])
     }
 
     /// What the parameters name against the store: the measurement and every symbol exist
-    /// (`notFound`), and the bars' fields are numeric fields of the measurement.
-    func check(_ q: QueryRequest) throws(StrataError) {
-        let measurement = q.series[0].measurement
-        _ = try database.existingSeries(measurement: measurement, symbols: q.series.map(\.symbol))
+    /// (`notFound`), and the bars' fields are numeric fields of the measurement. Returns the
+    /// request with its series (every symbol, for a latest request that names none).
+    func check(_ q: QueryRequest) throws(StrataError) -> QueryRequest {
+        var q = q
+        let measurement = q.measurement
+        q.series = try database.existingSeries(measurement: measurement, symbols: q.series.isEmpty ? nil : q.series.map(\.symbol))
+        if q.series.isEmpty { throw StrataError(.notFound, "measurement '\(measurement)' has no symbols yet", field: "measurement") }
         if let spec = q.bars {
             let schema = try database.schema(measurement)
             do throws(StrataError) {
@@ -179,24 +191,27 @@ extension StrataServer {
                 throw StrataError(.invalidInput, "'ohlcv': \(error.message)", field: "ohlcv")
             }
         }
+        return q
     }
 
     /// The parameters the query API knows; any other is refused by name (a typo such as
     /// `form=csv` would otherwise answer in JSON, or with every row).
     static let queryParameters = ["measurement", "symbol", "from", "to", "interval", "ohlcv", "tz", "offset", "format", "time_format"]
+    static let latestParameters = ["measurement", "symbol", "format", "time_format"]
 
     /// Distinct symbols one query may name.
     static let maxQuerySymbols = 1_000
 
     /// Reads and checks the parameters (in their order; `symbol` may repeat).
-    static func queryRequest(_ parameters: [(name: String, value: String)]) throws(StrataError) -> QueryRequest {
+    static func queryRequest(_ parameters: [(name: String, value: String)], latest: Bool = false) throws(StrataError) -> QueryRequest {
         func bad(_ message: String, _ name: String) -> StrataError { StrataError(.invalidInput, message, field: name) }
-        let unknown = parameters.map(\.name).filter { !queryParameters.contains($0) }
+        let known = latest ? latestParameters : queryParameters
+        let unknown = parameters.map(\.name).filter { !known.contains($0) }
         guard unknown.isEmpty else {
             let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
-            throw bad("unknown parameter\(unknown.count == 1 ? "" : "s") \(names) (known: \(queryParameters.joined(separator: ", ")))", unknown[0])
+            throw bad("unknown parameter\(unknown.count == 1 ? "" : "s") \(names) (known: \(known.joined(separator: ", ")))", unknown[0])
         }
-        for name in queryParameters where name != "symbol" && parameters.filter({ $0.name == name }).count > 1 {
+        for name in known where name != "symbol" && parameters.filter({ $0.name == name }).count > 1 {
             throw bad("the parameter '\(name)' is given more than once", name)
         }
         func parameter(_ name: String) -> String? { parameters.first { $0.name == name }?.value }
@@ -204,13 +219,15 @@ extension StrataServer {
         // Each symbol once, in the order first named; a bounded number of them (a URL of
         // one symbol repeated must not multiply the answer).
         let distinct = Names.distinctNames(parameters.filter { $0.name == "symbol" }.map(\.value))
-        guard !distinct.isEmpty, distinct != [""] else {
+        guard (!distinct.isEmpty || latest), distinct != [""] else {
             throw bad("the parameter 'symbol' is required (several separated by commas, or symbol= repeated; \\, is a comma within a symbol)", "symbol")
         }
         guard distinct.count <= maxQuerySymbols else {
             throw bad("\(distinct.count) symbols in one query; the limit is \(maxQuerySymbols) (ask in several queries)", "symbol")
         }
-        var q = QueryRequest(series: [])
+        try Names.validate(measurement, what: "measurement")
+        var q = QueryRequest(measurement: measurement, series: [])
+        q.latest = latest
         for symbol in distinct {
             q.series.append(try SeriesKey(measurement: measurement, symbol: symbol))
         }

@@ -26,7 +26,7 @@ struct Query: ParsableCommand {
     @OptionGroup var store: DataDirOption
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Measurement to read.") var measurement: String
-    @Option(help: "Symbol, or several separated by commas (\\, is a comma within a symbol: 'BRK\\,A').") var symbol: String
+    @Option(help: "Symbol, or several separated by commas (\\, is a comma within a symbol: 'BRK\\,A'); with --latest, every symbol when left out.") var symbol: String?
     @Option(parsing: .unconditional, help: "First time (inclusive): RFC 3339, a date, or an epoch integer.") var from: String?
     @Option(parsing: .unconditional, help: "Last time (inclusive); a date alone means the whole day.") var to: String?
     @Option(help: "Bar length: 1s, 1m, 5m, 1h, 1d, 250ms, 1w (ISO weeks), 1mo, 1q, 1y, … (needs --ohlcv).") var interval: String?
@@ -35,8 +35,11 @@ struct Query: ParsableCommand {
     @Option(help: "Fields for bars: PRICE[,VOLUME] or OPEN,HIGH,LOW,CLOSE[,VOLUME].") var ohlcv: String?
     @Option(help: "Output format: csv or json.") var format: Format = .csv
     @Option(help: "Time format: rfc3339 or ns.") var timeFormat: TimeFormat = .rfc3339
+    @Flag(help: "The latest row of each symbol: the last a query returns (the greatest time; at equal times, the last to arrive).") var latest = false
 
     func validate() throws {
+        if latest && (interval != nil || from != nil || to != nil) { throw ValidationError("--latest answers with each symbol's last row: it takes no --interval, --from or --to") }
+        if !latest && symbol == nil { throw ValidationError("--symbol is required (every symbol goes with --latest)") }
         if (interval == nil) != (ohlcv == nil) { throw ValidationError("--interval and --ohlcv go together") }
         if interval == nil && (tz != nil || offset != nil) { throw ValidationError("--tz and --offset shape bars: they need --interval and --ohlcv") }
         if let ohlcv, BarSpec.Source(fields: ohlcv) == nil {
@@ -48,7 +51,10 @@ struct Query: ParsableCommand {
         running {
             let (target, series, fromNs, toNs) = try openForReading(store, archiveOption, measurement: measurement, symbols: symbol, from: from, to: to)
             var out = Output()
-            if let interval, let ohlcv {
+            if latest {
+                let results = try parallelMap(series) { (s) throws(StrataError) in try target.latest(s) }
+                printRows(results, out: &out)
+            } else if let interval, let ohlcv {
                 let spec = BarSpec(interval: try barInterval(interval, tz: tz, offset: offset), source: BarSpec.Source(fields: ohlcv)!)
                 let results = try parallelMap(series) { (s) throws(StrataError) in try target.bars(s, spec: spec, from: fromNs, to: toNs) }
                 printBars(results, series: series, out: &out)

@@ -182,6 +182,39 @@ import Testing
 
     /// API keys: every route but /health, /ready and /ping needs one of the right role; signed
     /// requests within five minutes work; nothing says which part was wrong.
+    /// GET /api/v1/latest: each symbol's last row, from memory or from segments, and at
+    /// equal times the last to arrive; the same from `strata query --latest`.
+    @Test func theLatestRowOfEachSymbol() throws {
+        let (pid, url) = try start()
+        var stopped = false
+        defer { if !stopped { kill(pid, SIGKILL); _ = waitForExit(pid) } }
+        let lines = """
+            trade,symbol=ESH4 price=1,size=1i 1704205800
+            trade,symbol=ESH4 price=3,size=3i 1704205900
+            trade,symbol=NQH4 price=5,size=5i 1704205700
+            trade,symbol=ESH4 price=2,size=2i 1704205850
+            trade,symbol=ESH4 price=4,size=4i 1704205900
+
+            """
+        #expect(post(url + "/api/v2/write?precision=s", lines).code == 204)
+        let expected = "time,symbol,price,size\n1704205900000000000,ESH4,4,4\n1704205700000000000,NQH4,5,5\n"
+        let all = fetch(url + "/api/v1/latest?measurement=trade&format=csv&time_format=ns")
+        #expect(all.code == 200 && all.body == expected, "\(all)")
+        let one = fetch(url + "/api/v1/latest?measurement=trade&symbol=NQH4&format=csv&time_format=ns")
+        #expect(one.body == "time,symbol,price,size\n1704205700000000000,NQH4,5,5\n", "\(one)")
+        let json = fetch(url + "/api/v1/latest?measurement=trade&symbol=ESH4")
+        #expect(json.code == 200 && json.body.contains("\"price\":4"), "\(json)")
+        #expect(fetch(url + "/api/v1/latest?measurement=trade&from=2024-01-01").code == 400)
+        #expect(fetch(url + "/api/v1/latest?measurement=trade&symbol=CLH4").code == 404)
+        #expect(fetch(url + "/api/v1/latest?measurement=bond").code == 404)
+        // After a clean stop the rows are in segments: the CLI answers the same.
+        kill(pid, SIGTERM)
+        _ = waitForExit(pid)
+        stopped = true
+        let cli = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--latest", "--time-format", "ns"])
+        #expect(cli.status == 0 && cli.stdout == expected, "\(cli.stdout)\(cli.stderr)")
+    }
+
     @Test func apiKeysRolesAndSignatures() throws {
         let writer = makeKey("feed", "write"), reader = makeKey("notebook", "read"), admin = makeKey("ops", "admin")
         #expect(writer.key.hasPrefix("strata_") && writer.line.hasPrefix("feed write sha256:") && writer.line.count == "feed write sha256:".count + 64)
