@@ -79,6 +79,7 @@ public struct StrataServer: Sendable {
         router.post("api/v1/records") { request, _ in try await writeRecords(request) }
         getAndHead(router, "api/v1/query") { request, _ in await query(request) }
         getAndHead(router, "api/v1/latest") { request, _ in await query(request, latest: true) }
+        getAndHead(router, "api/v1/symbols") { request, _ in await listSymbols(request) }
         getAndHead(router, "metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -103,7 +104,7 @@ public struct StrataServer: Sendable {
     /// Every route and the methods it answers: other methods get 405 with `Allow`, other
     /// paths 404 (`ErrorBodies`), and /metrics labels requests by these paths.
     static let routes: [String: [HTTPRequest.Method]] = [
-        "/api/v2/write": [.post], "/write": [.post], "/api/v3/write_lp": [.post], "/api/v1/records": [.post], "/api/v1/query": [.get, .head], "/api/v1/latest": [.get, .head],
+        "/api/v2/write": [.post], "/write": [.post], "/api/v3/write_lp": [.post], "/api/v1/records": [.post], "/api/v1/query": [.get, .head], "/api/v1/latest": [.get, .head], "/api/v1/symbols": [.get, .head],
         "/metrics": [.get, .head], "/status": [.get, .head], "/health": [.get, .head], "/ready": [.get, .head], "/ping": [.get, .head],
     ]
 

@@ -10,7 +10,7 @@ struct Strata: AsyncParsableCommand {
         commandName: "strata",
         abstract: "Strata: a time-series store for market data.",
         version: StrataVersion.number,
-        subcommands: [Ingest.self, Query.self, Delete.self, Compact.self, ArchiveCommand.self, BackupCommand.self, Tier.self, MirrorCommand.self, CacheCommand.self, Serve.self, Stop.self, QualityCommand.self, KeysCommand.self, ValidateConfig.self, CheckDeps.self, SelfTestCommand.self, StatusCommand.self, Inspect.self, Stats.self, Generate.self, Demo.self]
+        subcommands: [Ingest.self, Query.self, Delete.self, Compact.self, ArchiveCommand.self, BackupCommand.self, Tier.self, MirrorCommand.self, CacheCommand.self, Serve.self, Stop.self, QualityCommand.self, KeysCommand.self, ValidateConfig.self, CheckDeps.self, SelfTestCommand.self, StatusCommand.self, Inspect.self, ListCommand.self, Stats.self, Generate.self, Demo.self]
     )
 }
 

@@ -207,12 +207,32 @@ import Testing
         #expect(fetch(url + "/api/v1/latest?measurement=trade&from=2024-01-01").code == 400)
         #expect(fetch(url + "/api/v1/latest?measurement=trade&symbol=CLH4").code == 404)
         #expect(fetch(url + "/api/v1/latest?measurement=bond").code == 404)
+        // The symbols, listed while their rows are still in memory: none in segments yet.
+        let symbols = fetch(url + "/api/v1/symbols?measurement=trade&format=csv")
+        #expect(symbols.code == 200 && symbols.body == "symbol,partitions,segments,archived_segments,rows,bytes,first,last\nESH4,0,0,0,0,0,,\nNQH4,0,0,0,0,0,,\n", "\(symbols)")
+        #expect(fetch(url + "/api/v1/symbols?measurement=bond").code == 404)
+        #expect(fetch(url + "/api/v1/symbols?measurement=trade&symbol=ESH4").code == 400)
         // After a clean stop the rows are in segments: the CLI answers the same.
         kill(pid, SIGTERM)
         _ = waitForExit(pid)
         stopped = true
         let cli = runStrata(["query", "--data-dir", data, "--measurement", "trade", "--latest", "--time-format", "ns"])
         #expect(cli.status == 0 && cli.stdout == expected, "\(cli.stdout)\(cli.stderr)")
+        // Flushed, `strata ls` counts them.
+        let ls = runStrata(["ls", "--data-dir", data, "trade"])
+        #expect(ls.stdout == "symbol,partitions,segments,archived_segments,rows,bytes,first,last\n"
+            + "ESH4,1,1,0,4,\(segmentBytes("ESH4")),2024-01-02T14:30:00.000000000Z,2024-01-02T14:31:40.000000000Z\n"
+            + "NQH4,1,1,0,1,\(segmentBytes("NQH4")),2024-01-02T14:28:20.000000000Z,2024-01-02T14:28:20.000000000Z\n", "\(ls.stdout)\(ls.stderr)")
+        let top = runStrata(["ls", "--data-dir", data, "--format", "json"])
+        #expect(top.stdout.hasPrefix("[{\"measurement\":\"trade\",\"partition\":\"day\",\"layout\":\"series\",\"symbols\":2,\"partitions\":2,\"segments\":2,"), "\(top.stdout)")
+        let partitions = runStrata(["ls", "--data-dir", data, "trade", "ESH4"])
+        #expect(partitions.stdout.lines().count == 2 && partitions.stdout.lines()[1].hasPrefix("2024-01-02,1,0,4,"), "\(partitions.stdout)")
+        #expect(runStrata(["ls", "--data-dir", data, "bond"]).stderr.contains("no measurement 'bond'"))
+    }
+
+    /// Bytes of a series' segment files on 2024-01-02.
+    func segmentBytes(_ symbol: String) -> Int {
+        segmentFiles(data + "/trade/" + symbol).reduce(0) { $0 + ((try? FileSystem.fileSize($1)) ?? 0) }
     }
 
     @Test func apiKeysRolesAndSignatures() throws {
