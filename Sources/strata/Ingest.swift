@@ -68,6 +68,7 @@ struct Ingest: ParsableCommand {
             let options = try csvOptions()
             let target = try Store(directory: store.path, configuration: try storeConfiguration(), create: true)
             let wasNew = isNew(target)
+            if !wasNew { try refuseConflicts(target) }
             let ingester = CSVIngester(store: target, options: options)
             let started = now()
             let report: IngestReport
@@ -123,8 +124,27 @@ struct Ingest: ParsableCommand {
         ((try? target.symbols(measurement)) ?? []).isEmpty
     }
 
-    /// "partition: <period>", saying how it was chosen when this ingest made the measurement,
-    /// and a note when --partition asked for another than the one it keeps.
+    /// A --partition or --layout other than what an existing measurement keeps is refused
+    /// before anything is read: they apply to a new measurement, and rows are not written
+    /// in a shape the user did not ask for.
+    func refuseConflicts(_ target: Store) throws {
+        if let partition, let asked = PartitionChoice(partition), asked != .auto {
+            let kept = try target.partitionPeriod(of: measurement)
+            if asked != .period(kept) {
+                throw StrataError(.conflict, "measurement '\(measurement)' has \(kept) partitions, not \(asked): --partition applies to a new measurement (leave it out, or use another measurement)",
+                                  field: "partition")
+            }
+        }
+        if let layout, let asked = LayoutChoice(layout), asked != .auto {
+            let kept = try target.layout(of: measurement)
+            if asked != .layout(kept) {
+                throw StrataError(.conflict, "measurement '\(measurement)' is \(kept), not \(asked): --layout applies to a new measurement (leave it out, or use another measurement)",
+                                  field: "layout")
+            }
+        }
+    }
+
+    /// "partition: <period>", saying how it was chosen when this ingest made the measurement.
     func partitionLine(_ target: Store, wasNew: Bool) throws -> String {
         let period = try target.partitionPeriod(of: measurement)
         if wasNew {
@@ -133,14 +153,10 @@ struct Ingest: ParsableCommand {
                 : partition != nil ? "--partition \(choice)" : "the configuration's"
             return "partition: \(period) (\(how))\n" + (try layoutLine(target, wasNew: true))
         }
-        if let partition, let asked = PartitionChoice(partition), asked != .period(period), asked != .auto {
-            Output.standardError("strata: note: measurement '\(measurement)' keeps its partition period \(period); --partition applies to a new measurement\n")
-        }
         return "partition: \(period)\n" + (try layoutLine(target, wasNew: false))
     }
 
-    /// "layout: <layout>", saying how it was chosen when this ingest made the measurement,
-    /// and a note when --layout asked for another than the one it keeps.
+    /// "layout: <layout>", saying how it was chosen when this ingest made the measurement.
     func layoutLine(_ target: Store, wasNew: Bool) throws -> String {
         let kept = try target.layout(of: measurement)
         if wasNew {
@@ -148,9 +164,6 @@ struct Ingest: ParsableCommand {
             let how = choice == .auto ? "auto: \(LayoutChoice.autoMinimumSeries) or more symbols of \(LayoutChoice.autoMaximumRows) rows or fewer per partition are packed; --layout sets it"
                 : layout != nil ? "--layout \(choice)" : "the configuration's"
             return "layout: \(kept) (\(how))\n"
-        }
-        if let layout, let asked = LayoutChoice(layout), asked != .layout(kept), asked != .auto {
-            Output.standardError("strata: note: measurement '\(measurement)' keeps its layout \(kept); --layout applies to a new measurement\n")
         }
         return "layout: \(kept)\n"
     }

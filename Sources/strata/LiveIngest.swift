@@ -32,6 +32,7 @@ extension Ingest {
             let instance = try StrataInstance(directory: store.path, settings: settings, archive: nil, services: [.mirror, .cache],
                                               adjustMirror: { $0.exitBeforeCommit = exitBeforeCommit }, events: reportEvent)
             let wasNew = isNew(instance.database.store)
+            if !wasNew { try refuseConflicts(instance.database.store) }
             instance.start()
             let database = instance.database
             let report: IngestReport
