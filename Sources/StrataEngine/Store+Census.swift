@@ -41,13 +41,18 @@ extension Store {
     }
 
     /// One series-day's counts from its manifest.
-    func censusDay(_ key: SeriesDay, _ manifest: DayManifest) throws(StrataError) -> CensusKeeper.Day {
+    /// A packed series-day's segment places may be given (the writer has them); else they
+    /// are looked up.
+    func censusDay(_ key: SeriesDay, _ manifest: DayManifest, places: [PackManifest.Location]? = nil) throws(StrataError) -> CensusKeeper.Day {
         var day = CensusKeeper.Day()
         if try layout(of: key.series.measurement) == .packed {
             // A segment's bytes are its image's in the pack.
-            let entry = try packEntry(key)
             var lengths: [UInt64: UInt64] = [:]
-            for (s, l) in zip(entry?.manifest.segments ?? [], entry?.locations ?? []) { lengths[s.id] = l.length }
+            if let places {
+                for (s, l) in zip(manifest.segments, places) { lengths[s.id] = l.length }
+            } else if let entry = try packEntry(key) {
+                for (s, l) in zip(entry.manifest.segments, entry.locations) { lengths[s.id] = l.length }
+            }
             for segment in manifest.segments {
                 day.warmRows += segment.rows
                 day.warmBytes += lengths[segment.id] ?? 0
@@ -67,9 +72,9 @@ extension Store {
 
     /// A day's manifest was replaced (`manifest`) or its directory moved away (nil): the
     /// kept census follows. Costs nothing until a census was asked for.
-    func noteCensusChange(_ key: SeriesDay, _ manifest: DayManifest?) {
+    func noteCensusChange(_ key: SeriesDay, _ manifest: DayManifest?, places: [PackManifest.Location]? = nil) {
         guard censusKeeper.isTracking else { return }
-        let day = manifest.flatMap { try? censusDay(key, $0) }
+        let day = manifest.flatMap { try? censusDay(key, $0, places: places) }
         censusKeeper.update(key, day)
     }
 }

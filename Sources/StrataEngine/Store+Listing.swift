@@ -60,7 +60,11 @@ extension Store {
         guard FileSystem.isDirectory(measurementPath(measurement)) else {
             throw StrataError(.notFound, "no measurement '\(measurement)'", path: directory, field: "measurement")
         }
+        // Every symbol, also one whose partitions all went aside as damaged.
         var bySymbol: [String: StoreListing.Entry] = [:]
+        if try layout(of: measurement) == .series {
+            for s in try symbols(measurement) { bySymbol[s] = StoreListing.Entry(name: s) }
+        }
         for key in try seriesDays() where key.series.measurement == measurement {
             bySymbol[key.series.symbol, default: StoreListing.Entry(name: key.series.symbol)].add(try listPartition(key))
         }

@@ -1,4 +1,3 @@
-import StrataFormat
 import StrataPlatform
 
 /// Series asked for by name, as readers (`strata query`, `strata quality`, the query API)
@@ -40,10 +39,7 @@ extension Store {
         if try layout(of: series.measurement) == .packed {
             // The newest partitions first (a symbol asked for is most often a recent one),
             // stopping at the first that holds it.
-            for day in try packedPartitions(series.measurement).reversed() {
-                let holds = try withPackManifest(series.measurement, day) { (view) throws(FormatError) in try view?.entry(for: series.symbol) != nil }
-                if holds { return true }
-            }
+            for day in try packedPartitions(series.measurement).reversed() where try packHolds(series, day) { return true }
             return false
         }
         return FileSystem.isDirectory(seriesPath(series))

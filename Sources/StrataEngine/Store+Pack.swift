@@ -175,10 +175,14 @@ extension Store {
     func packedDays(_ series: SeriesKey, where include: (Day) -> Bool = { _ in true }) throws(StrataError) -> [Day] {
         var out: [Day] = []
         for day in try packedPartitions(series.measurement) where include(day) {
-            let holds = try withPackManifest(series.measurement, day) { (view) throws(FormatError) in try view?.entry(for: series.symbol) != nil }
-            if holds { out.append(day) }
+            if try packHolds(series, day) { out.append(day) }
         }
         return out
+    }
+
+    /// Whether the packed partition `day` has an entry for `series`.
+    func packHolds(_ series: SeriesKey, _ day: Day) throws(StrataError) -> Bool {
+        try withPackManifest(series.measurement, day) { (view) throws(FormatError) in try view?.entry(for: series.symbol) != nil }
     }
 
     /// The manifest of a packed series-day and its segments, from one read of the partition's
@@ -340,24 +344,7 @@ extension Store {
         var stored: UInt64 = 0
         for id in Set(oldLocations.map(\.pack)) { stored += UInt64(try FileSystem.fileSize(packPath(measurement, day, id))) }
         if repack || stored > 2 * live + (1 << 20) {
-            var mapped: [UInt64: MappedFile] = [:]
-            for symbol in entries.keys.sorted() {
-                var e = entries[symbol]!
-                for i in e.locations.indices where e.locations[i].pack != packID {
-                    let l = e.locations[i]
-                    if mapped[l.pack] == nil { mapped[l.pack] = try MappedFile(path: packPath(measurement, day, l.pack)) }
-                    let bytes: [UInt8]
-                    do {
-                        bytes = try mapped[l.pack]!.withUnsafeBytes { (all) throws(FormatError) in Array(try PackLayout.segmentBytes(all, l)) }
-                    } catch {
-                        throw StrataError.corrupt(error, path: packPath(measurement, day, l.pack))
-                    }
-                    pieces.append(bytes)
-                    e.locations[i] = PackManifest.Location(pack: packID, offset: offset, length: l.length)
-                    offset += l.length
-                }
-                entries[symbol] = e
-            }
+            try copyLiveImages(&entries, into: &pieces, at: &offset, pack: packID, measurement, day)
         }
         // Sorted by symbol: the keys, then the entries (an entry is costly to move).
         pack.entries = entries.keys.sorted(by: PackManifest.precedes).map { entries[$0]! }
@@ -395,7 +382,10 @@ extension Store {
             throw error
         }
         switched += order.count
-        for (i, key) in order.enumerated() { noteCensusChange(key, entries[key.series.symbol] == nil ? nil : manifests[i]) }
+        for (i, key) in order.enumerated() {
+            let entry = entries[key.series.symbol]
+            noteCensusChange(key, entry == nil ? nil : manifests[i], places: entry?.locations)
+        }
         try FileSystem.syncDirectory(dir)
         try crash.check(.firstManifestRenamed)
         for id in oldPacks.subtracting(nowUsed) { try? FileSystem.remove(packPath(measurement, day, id)) }
@@ -428,9 +418,34 @@ extension Store {
         return pack
     }
 
-    /// How many pack files a packed partition's manifest refers to.
+    /// Appends every live segment image outside pack `pack` to the new pack's pieces and
+    /// points its entry there, so that the old packs all go after the switch.
+    private func copyLiveImages(_ entries: inout [String: PackManifest.Entry], into pieces: inout [[UInt8]], at offset: inout UInt64,
+                                pack: UInt64, _ measurement: String, _ day: Day) throws(StrataError) {
+        var mapped: [UInt64: MappedFile] = [:]
+        for symbol in entries.keys.sorted() {
+            var e = entries[symbol]!
+            for i in e.locations.indices where e.locations[i].pack != pack {
+                let l = e.locations[i]
+                let path = packPath(measurement, day, l.pack)
+                if mapped[l.pack] == nil { mapped[l.pack] = try MappedFile(path: path) }
+                do {
+                    pieces.append(try mapped[l.pack]!.withUnsafeBytes { (all) throws(FormatError) in Array(try PackLayout.segmentBytes(all, l)) })
+                } catch {
+                    throw StrataError.corrupt(error, path: path)
+                }
+                e.locations[i] = PackManifest.Location(pack: pack, offset: offset, length: l.length)
+                offset += l.length
+            }
+            entries[symbol] = e
+        }
+    }
+
+    /// How many pack files a packed partition holds: from its directory, not by decoding its
+    /// manifest (a flush asks after every write). A crashed writer's orphan counts too, until
+    /// the next write of the partition removes it.
     func packCount(_ measurement: String, _ day: Day) throws(StrataError) -> Int {
-        Set(try packManifest(measurement, day).entries.flatMap { $0.locations.map(\.pack) }).count
+        try FileSystem.list(packDirectory(measurement, day)).count { Store.packID(fileName: $0) != nil }
     }
 
     /// Removes what crashed writers left in a packed partition: temporary files and packs

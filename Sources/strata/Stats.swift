@@ -1,6 +1,5 @@
 import ArgumentParser
 import StrataEngine
-import StrataFormat
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,30 +13,10 @@ struct Stats: ParsableCommand {
             let target = try Store(directory: store.path)
             var out = Output()
             out.write("measurement,partition,series,partitions,segments,rows,bytes,bytes_per_row\n")
-            for m in try target.measurements() {
-                var series = 0, days = 0, segments = 0, rows = 0, bytes = 0
-                for symbol in try target.symbols(m) {
-                    let key = try SeriesKey(measurement: m, symbol: symbol)
-                    series += 1
-                    for day in try target.days(key) {
-                        days += 1
-                        // Local segments from their files; archived ones as the manifest lists them.
-                        var manifest = try target.manifest(SeriesDay(key, day))
-                        for entry in manifest.cold {
-                            segments += 1
-                            rows += Int(entry.rows)
-                            bytes += Int(entry.bytes)
-                        }
-                        manifest.cold = []
-                        for segment in try target.openDay(SeriesDay(key, day), manifest).segments {
-                            segments += 1
-                            rows += segment.footer.rowCount
-                            bytes += segment.size
-                        }
-                    }
-                }
-                let perRow = rows > 0 ? format3(Double(bytes) / Double(rows)) : ""
-                out.write("\(m),\(try target.partitionPeriod(of: m)),\(series),\(days),\(segments),\(rows),\(bytes),\(perRow)\n")
+            // Local segments from their files; archived ones as the manifests list them.
+            for m in try target.listMeasurements() {
+                let perRow = m.rows > 0 ? format3(Double(m.bytes) / Double(m.rows)) : ""
+                out.write("\(m.name),\(m.period?.rawValue ?? ""),\(m.symbols),\(m.partitions),\(m.segments + m.archivedSegments),\(m.rows),\(m.bytes),\(perRow)\n")
             }
             out.flush()
             let quarantined = try target.quarantined()
