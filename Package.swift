@@ -35,7 +35,9 @@ let package = Package(
     targets: [
         // CRC-32C with the processor's instruction (SSE 4.2 / ARMv8 CRC), 10× the tables.
         .target(name: "CStrataChecksum"),
-        .target(name: "StrataFormat", dependencies: ["CStrataChecksum"]),
+        // libzstd: cold objects compress each block, pack manifests each page, with zstd.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "StrataFormat", dependencies: ["CStrataChecksum", "CZstd"]),
         // syncfs(2) for group durability of bulk writes; Glibc's module map hides it.
         .target(name: "CStrataSystem"),
         // The system beneath the engine: files, mmap, locks, threads, and the error type
@@ -46,12 +48,10 @@ let package = Package(
         .target(name: "StrataText", dependencies: ["StrataEngine", "StrataFormat", "StrataPlatform"]),
         // libcurl (HTTP for S3), with typed wrappers for its variadic calls.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // libzstd: cold objects compress each block with zstd.
-        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "StrataArchive",
             dependencies: [
-                "StrataEngine", "StrataFormat", "StrataPlatform", "CCurl", "CZstd",
+                "StrataEngine", "StrataFormat", "StrataPlatform", "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

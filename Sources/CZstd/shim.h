@@ -1,4 +1,4 @@
-// libzstd for StrataArchive's cold objects (each block compressed on its own).
+// libzstd for StrataFormat: cold objects' blocks and pack manifests' pages.
 #ifndef STRATA_CZSTD_SHIM_H
 #define STRATA_CZSTD_SHIM_H
 #include <zstd.h>

@@ -365,8 +365,13 @@ extension Database {
             for key in keys {
                 let manifest = try store.manifest(key)
                 guard manifest.segments.count == 1, let entry = manifest.segments.first else { continue }
-                guard let segment = try store.openDay(key, manifest).segments.first as? Segment else { continue }
-                out.append((key, entry, segment))
+                guard let source = try store.openDay(key, manifest).segments.first else { continue }
+                // A slice of a group image goes to the archive as a segment of its own.
+                if let slice = source as? GroupSlice {
+                    out.append((key, entry, try slice.segment { schema, rows in store.encodeSegment(key.series, day: key.day, schema: schema, rows: rows) }))
+                } else if let segment = source as? Segment {
+                    out.append((key, entry, segment))
+                }
             }
             return out
         }

@@ -46,12 +46,15 @@ extension Store {
     func censusDay(_ key: SeriesDay, _ manifest: DayManifest, places: [PackManifest.Location]? = nil) throws(StrataError) -> CensusKeeper.Day {
         var day = CensusKeeper.Day()
         if try layout(of: key.series.measurement) == .packed {
-            // A segment's bytes are its image's in the pack.
+            // A segment's bytes are its image's in the pack, or a slice's share of its group image.
             var lengths: [UInt64: UInt64] = [:]
+            func note(_ s: DayManifest.Entry, _ l: PackManifest.Location) throws(StrataError) {
+                lengths[s.id] = l.firstRow == nil ? l.length : try groupShare(key, l, rows: s.rows)
+            }
             if let places {
-                for (s, l) in zip(manifest.segments, places) { lengths[s.id] = l.length }
+                for (s, l) in zip(manifest.segments, places) { try note(s, l) }
             } else if let entry = try packEntry(key) {
-                for (s, l) in zip(entry.manifest.segments, entry.locations) { lengths[s.id] = l.length }
+                for (s, l) in zip(entry.manifest.segments, entry.locations) { try note(s, l) }
             }
             for segment in manifest.segments {
                 day.warmRows += segment.rows

@@ -66,6 +66,11 @@ extension Store {
     }
     static let packedDirectory = "_packed"
     static let packExtension = ".pack"
+    /// A new segment of this many rows or fewer goes into the write's group image, not an
+    /// image of its own: a few rows cost a few bytes, not a segment's footer.
+    static let groupMaximumRows = 1_024
+    /// Rows per block of a group image: a slice read decodes one block or two.
+    static let groupBlockRows = 4_096
 
     package func layoutPath(_ measurement: String) -> String { "\(measurementPath(measurement))/\(Store.layoutFile)" }
 
@@ -195,7 +200,8 @@ extension Store {
     /// Opens the local segments of a packed series-day that `manifest` lists, from the
     /// partition's packs. A segment the current pack manifest no longer has (a compaction
     /// in another process replaced it) is `notFound`, so that `openDay(_:)` reads again.
-    func openPackedSegments(_ key: SeriesDay, _ manifest: DayManifest, entry known: PackManifest.Entry? = nil) throws(StrataError) -> [any SegmentSource] {
+    func openPackedSegments(_ key: SeriesDay, _ manifest: DayManifest, entry known: PackManifest.Entry? = nil,
+                             scope: PackScope? = nil) throws(StrataError) -> [any SegmentSource] {
         guard !manifest.segments.isEmpty else { return [] }
         var found = known
         if found == nil { found = try packEntry(key) }
@@ -210,14 +216,37 @@ extension Store {
             guard let location = where_[s.id] else {
                 throw StrataError(.notFound, "segment \(s.id) of \(key) is no longer in its partition's pack manifest", path: packManifestPath(key.series.measurement, key.day))
             }
-            if packs[location.pack] == nil {
-                packs[location.pack] = try MappedFile(path: packPath(key.series.measurement, key.day, location.pack))
+            let path = packPath(key.series.measurement, key.day, location.pack)
+            func mapped() throws(StrataError) -> MappedFile {
+                if let file = packs[location.pack] { return file }
+                let file = try MappedFile(path: path)
+                packs[location.pack] = file
+                return file
             }
-            let segment = try Segment(pack: packs[location.pack]!, location: location, id: SegmentID(s.id))
+            let segment: any SegmentSource
+            if let first = location.firstRow {
+                let image: GroupImage
+                if let kept = scope?.images[location.image] {
+                    image = kept
+                } else {
+                    image = try groupImages.image(pack: path, file: mapped, location: location)
+                    scope?.images[location.image] = image
+                }
+                segment = try GroupSlice(image: image, key: key, firstRow: first, rows: s.rows, id: SegmentID(s.id))
+            } else {
+                segment = try Segment(pack: try mapped(), location: location, id: SegmentID(s.id))
+            }
             try checkListed(segment, key, rows: s.rows)
             out.append(segment)
         }
         return out
+    }
+
+    /// The bytes a slice of `rows` rows takes of its group image: its share of the image.
+    func groupShare(_ key: SeriesDay, _ location: PackManifest.Location, rows: UInt64) throws(StrataError) -> UInt64 {
+        let path = packPath(key.series.measurement, key.day, location.pack)
+        let image = try groupImages.image(pack: path, file: { () throws(StrataError) in try MappedFile(path: path) }, location: location)
+        return UInt64(Double(location.length) * Double(rows) / Double(max(image.rowCount, 1)))
     }
 
     // MARK: Writing
@@ -293,8 +322,18 @@ extension Store {
         var pieces: [[UInt8]] = [PackLayout.header()]
         var offset = UInt64(FileHeader.size)
         var summary = WriteSummary()
+        // Small segments wait for the group image, written once every one is known; until
+        // then their place is a placeholder in the new pack.
+        var grouped: [GroupItem] = []
         for s in new {
             let i = try load(s.key)
+            if s.image == nil, s.rows.rowCount <= Store.groupMaximumRows {
+                let id = manifests[i].addSegment(rows: UInt64(s.rows.rowCount))
+                summary.rows += s.rows.rowCount
+                placed[i].append((id, PackManifest.Location(pack: packID, offset: 0, length: 0, firstRow: UInt64(grouped.count))))
+                grouped.append(GroupItem(symbol: s.key.series.symbol, id: id, schema: s.schema, rows: s.rows))
+                continue
+            }
             let id: UInt64
             let image: [[UInt8]]
             if let existing = s.image {
@@ -338,13 +377,28 @@ extension Store {
             }
         }
 
-        // Copy live images out of mostly dead packs, so that those packs can go.
+        // Copy live images out of mostly dead packs, so that those packs can go. A group image
+        // counts once, however many of its slices are live.
         let oldLocations = entries.values.flatMap { $0.locations.filter { $0.pack != packID } }
-        let live = oldLocations.reduce(UInt64(0)) { $0 + $1.length }
+        let live = Set(oldLocations.map(\.image)).reduce(UInt64(0)) { $0 + $1.length }
         var stored: UInt64 = 0
         for id in Set(oldLocations.map(\.pack)) { stored += UInt64(try FileSystem.fileSize(packPath(measurement, day, id))) }
         if repack || stored > 2 * live + (1 << 20) {
-            try copyLiveImages(&entries, into: &pieces, at: &offset, pack: packID, measurement, day)
+            try copyLiveImages(&entries, into: &pieces, at: &offset, grouping: &grouped, pack: packID, measurement, day)
+        }
+        if !grouped.isEmpty {
+            let groups = writeGroups(grouped, measurement, day, pack: packID, into: &pieces, at: &offset)
+            // Each placeholder gets its slice's place.
+            for (k, item) in grouped.enumerated() {
+                guard var e = entries[item.symbol], let j = e.manifest.segments.firstIndex(where: { $0.id == item.id }),
+                      e.locations[j].pack == packID, e.locations[j].firstRow == UInt64(k), e.locations[j].length == 0 else { continue }
+                e.locations[j] = groups[k]
+                entries[item.symbol] = e
+            }
+            for image in Set(groups.map(\.image)) {
+                summary.bytes += Int(image.length)
+                summary.segments.append("\(packFile)@\(image.offset)")
+            }
         }
         // Sorted by symbol: the keys, then the entries (an entry is costly to move).
         pack.entries = entries.keys.sorted(by: PackManifest.precedes).map { entries[$0]! }
@@ -421,7 +475,7 @@ extension Store {
     /// Appends every live segment image outside pack `pack` to the new pack's pieces and
     /// points its entry there, so that the old packs all go after the switch.
     private func copyLiveImages(_ entries: inout [String: PackManifest.Entry], into pieces: inout [[UInt8]], at offset: inout UInt64,
-                                pack: UInt64, _ measurement: String, _ day: Day) throws(StrataError) {
+                                grouping grouped: inout [GroupItem], pack: UInt64, _ measurement: String, _ day: Day) throws(StrataError) {
         var mapped: [UInt64: MappedFile] = [:]
         for symbol in entries.keys.sorted() {
             var e = entries[symbol]!
@@ -429,6 +483,16 @@ extension Store {
                 let l = e.locations[i]
                 let path = packPath(measurement, day, l.pack)
                 if mapped[l.pack] == nil { mapped[l.pack] = try MappedFile(path: path) }
+                if let first = l.firstRow {
+                    // A live slice joins the new group image, its rows decoded and written again.
+                    let image = try groupImages.image(pack: path, file: { () throws(StrataError) in mapped[l.pack]! }, location: l)
+                    let rows = e.manifest.segments[i].rows
+                    let slice = try GroupSlice(image: image, key: SeriesDay(SeriesKey(measurement: measurement, symbol: symbol), day), firstRow: first, rows: rows,
+                                               id: SegmentID(e.manifest.segments[i].id))
+                    e.locations[i] = PackManifest.Location(pack: pack, offset: 0, length: 0, firstRow: UInt64(grouped.count))
+                    grouped.append(GroupItem(symbol: symbol, id: e.manifest.segments[i].id, schema: slice.schema, rows: try slice.decodeBlock(0)))
+                    continue
+                }
                 do {
                     pieces.append(try mapped[l.pack]!.withUnsafeBytes { (all) throws(FormatError) in Array(try PackLayout.segmentBytes(all, l)) })
                 } catch {
@@ -439,6 +503,62 @@ extension Store {
             }
             entries[symbol] = e
         }
+    }
+
+    /// A small segment on its way into a group image.
+    struct GroupItem {
+        var symbol: String
+        var id: UInt64
+        var schema: [Field]
+        var rows: RowBlock
+    }
+
+    /// Writes `items` as group images (one per schema, series in symbol order) into the new
+    /// pack's pieces; returns each item's place, a slice.
+    func writeGroups(_ items: [GroupItem], _ measurement: String, _ day: Day, pack: UInt64,
+                     into pieces: inout [[UInt8]], at offset: inout UInt64) -> [PackManifest.Location] {
+        var places = [PackManifest.Location](repeating: PackManifest.Location(pack: pack, offset: 0, length: 0), count: items.count)
+        var schemas: [[Field]] = []
+        var bySchema: [[Field]: [Int]] = [:]
+        for (k, item) in items.enumerated() {
+            if bySchema[item.schema] == nil { schemas.append(item.schema) }
+            bySchema[item.schema, default: []].append(k)
+        }
+        for schema in schemas {
+            // Neighbours in symbol order are alike: their columns compress together.
+            let order = bySchema[schema]!.sorted { a, b in
+                items[a].symbol != items[b].symbol ? PackManifest.precedes(items[a].symbol, items[b].symbol) : items[a].id < items[b].id
+            }
+            var firstRows: [UInt64] = []
+            var row: UInt64 = 0
+            for k in order {
+                firstRows.append(row)
+                row += UInt64(items[k].rows.rowCount)
+            }
+            let image = encodeGroup(measurement, day: day, schema: schema, parts: order.map { items[$0].rows })
+            let length = UInt64(image.reduce(0) { $0 + $1.count })
+            for (k, first) in zip(order, firstRows) {
+                places[k] = PackManifest.Location(pack: pack, offset: offset, length: length, firstRow: first)
+            }
+            pieces.append(contentsOf: image)
+            offset += length
+        }
+        return places
+    }
+
+    /// A group image of `parts`, one after another, in blocks of `groupBlockRows` rows.
+    func encodeGroup(_ measurement: String, day: Day, schema: [Field], parts: [RowBlock]) -> [[UInt8]] {
+        var builder = SegmentBuilder(groupOf: measurement, day: day.daysSinceEpoch, dayOffsetSeconds: configuration.dayOffsetSeconds, schema: schema)
+        var pieces: [[UInt8]] = [builder.header()]
+        let all = RowBlock.concatenating(parts)
+        let per = Store.groupBlockRows
+        let ranges = stride(from: 0, to: all.rowCount, by: per).map { $0..<min($0 + per, all.rowCount) }
+        let encoded = parallelMap(ranges, parallelFrom: 4) { (range) throws(Never) in
+            SegmentBuilder.encodeGroupBlock(all.slice(range), schema: schema)
+        }
+        for block in encoded { pieces.append(builder.append(block)) }
+        pieces.append(builder.finish())
+        return pieces
     }
 
     /// How many pack files a packed partition holds: from its directory, not by decoding its
@@ -466,6 +586,12 @@ extension Store {
         }
         return removed
     }
+}
+
+/// The group images one operation over many series of a partition has opened (a bulk
+/// latest, a listing): each is looked up once, not once per series.
+final class PackScope {
+    var images: [PackManifest.Location: GroupImage] = [:]
 }
 
 /// Pack manifests already mapped and checked, by path, each kept while the file at the path

@@ -52,6 +52,7 @@ public final class Store: Sendable {
     let layouts = Mutex<[String: MeasurementLayout]>([:])
     /// Packed partitions' manifests, mapped and checked.
     let packManifests = PackManifestCache()
+    let groupImages = GroupImageCache()
 
     /// Opens the store in `directory`, creating the directory when `create` is true.
     public init(directory: String, configuration: StoreConfiguration = StoreConfiguration(), create: Bool = false) throws(StrataError) {

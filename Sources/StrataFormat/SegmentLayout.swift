@@ -8,14 +8,17 @@
 /// All integers are little-endian. See Format.md for the footer and blocks.
 public enum SegmentLayout {
     public static let magic: [UInt8] = Array("STRATSEG".utf8)
+    /// The magic of a group image (Format.md, "Group images"): the rows of many small series
+    /// of one packed partition, one after another, in the segment format.
+    public static let groupMagic: [UInt8] = Array("STRATGRP".utf8)
     public static let version: UInt16 = 1
     public static let headerSize = 16
     public static let trailerSize = 24
     /// The footer carries this many bytes per block before the field statistics.
     static let blockEntryFixedSize = 8 + 4 + 4 + 8 + 8
 
-    public static func header() -> [UInt8] {
-        FileHeader.encode(magic: magic, version: version)
+    public static func header(group: Bool = false) -> [UInt8] {
+        FileHeader.encode(magic: group ? groupMagic : magic, version: version)
     }
 }
 
@@ -94,7 +97,8 @@ public struct SegmentFooter: Sendable, Equatable {
         }
     }
 
-    public static func decode(_ reader: inout ByteReader, fileSize: Int) throws(FormatError) -> SegmentFooter {
+    /// `ordered`: blocks follow one another in time (a segment); a group image's blocks do not.
+    public static func decode(_ reader: inout ByteReader, fileSize: Int, ordered: Bool = true) throws(FormatError) -> SegmentFooter {
         let measurement = try reader.readString("measurement name", maxBytes: 1024)
         let symbol = try reader.readString("symbol", maxBytes: 1024)
         let day = try reader.readVarInt("day")
@@ -125,7 +129,7 @@ public struct SegmentFooter: Sendable, Equatable {
             let minTime = try reader.readInteger(as: Int64.self, "min time of block \(b)")
             let maxTime = try reader.readInteger(as: Int64.self, "max time of block \(b)")
             guard rows >= 1 else { throw reader.malformed("block \(b) has no rows", at: entryAt + 12) }
-            guard minTime >= previousMax else {
+            guard minTime >= previousMax || !ordered else {
                 throw reader.malformed("block \(b) starts at \(minTime), before the previous block ends at \(previousMax)", at: entryAt + 16)
             }
             guard minTime <= maxTime else {
@@ -172,11 +176,23 @@ public struct SegmentBuilder {
     public let day: Int64
     public let dayOffsetSeconds: Int64
     public let schema: [Field]
+    /// A group image: rows of many series one after another, blocks in no time order.
+    public let group: Bool
     public private(set) var offset: Int
     public private(set) var blocks: [BlockEntry] = []
     private var lastMaxTime = Int64.min
 
     public init(measurement: String, symbol: String, day: Int64, dayOffsetSeconds: Int64 = 0, schema: [Field]) {
+        self.init(measurement: measurement, symbol: symbol, day: day, dayOffsetSeconds: dayOffsetSeconds, schema: schema, group: false)
+    }
+
+    /// A builder of a group image (its footer's symbol is empty).
+    public init(groupOf measurement: String, day: Int64, dayOffsetSeconds: Int64 = 0, schema: [Field]) {
+        self.init(measurement: measurement, symbol: "", day: day, dayOffsetSeconds: dayOffsetSeconds, schema: schema, group: true)
+    }
+
+    private init(measurement: String, symbol: String, day: Int64, dayOffsetSeconds: Int64, schema: [Field], group: Bool) {
+        self.group = group
         self.measurement = measurement
         self.symbol = symbol
         self.day = day
@@ -189,7 +205,7 @@ public struct SegmentBuilder {
     public mutating func header() -> [UInt8] {
         precondition(offset == 0, "header already written")
         offset = SegmentLayout.headerSize
-        return SegmentLayout.header()
+        return SegmentLayout.header(group: group)
     }
 
     /// A block encoded on its own, to be appended in order: blocks of one segment can be
@@ -202,8 +218,14 @@ public struct SegmentBuilder {
 
     /// Encodes rows (sorted by time) as one block of a segment with `schema`.
     public static func encodeBlock(_ rows: RowBlock, schema: [Field]) -> EncodedBlock {
-        precondition(rows.columns.count == schema.count, "block columns do not match the schema")
         precondition(rows.stableTimeOrder() == nil, "block rows must be sorted by time")
+        return encodeGroupBlock(rows, schema: schema)
+    }
+
+    /// Encodes rows in the order given, as one block of a group image: the rows of one series
+    /// after another, each series' rows sorted by time.
+    public static func encodeGroupBlock(_ rows: RowBlock, schema: [Field]) -> EncodedBlock {
+        precondition(rows.columns.count == schema.count, "block columns do not match the schema")
         let stats = BlockStatistics.of(rows, schema: schema)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(rows.rowCount * 4 + 64)
@@ -214,7 +236,7 @@ public struct SegmentBuilder {
     /// Appends an encoded block (not earlier than the previous one); returns its bytes.
     public mutating func append(_ block: EncodedBlock) -> [UInt8] {
         precondition(offset > 0, "write the header first")
-        precondition(block.statistics.minTime >= lastMaxTime || blocks.isEmpty, "blocks must be in time order")
+        precondition(group || block.statistics.minTime >= lastMaxTime || blocks.isEmpty, "blocks must be in time order")
         blocks.append(BlockEntry(offset: offset, length: block.bytes.count, statistics: block.statistics))
         offset += block.bytes.count
         lastMaxTime = block.statistics.maxTime
@@ -238,7 +260,7 @@ public struct SegmentBuilder {
         out.writeInteger(UInt64(offset))
         out.writeInteger(UInt32(length))
         out.writeInteger(crc)
-        out.append(contentsOf: SegmentLayout.magic)
+        out.append(contentsOf: group ? SegmentLayout.groupMagic : SegmentLayout.magic)
         return out
     }
 }
@@ -248,14 +270,20 @@ public struct SegmentBuilder {
 public struct SegmentReader: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     public let footer: SegmentFooter
+    /// A group image (magic `STRATGRP`): rows of many series, blocks in no time order.
+    public let group: Bool
 
-    /// `bytes` must stay valid while the reader is used.
-    public init(_ bytes: UnsafeRawBufferPointer) throws(FormatError) {
+    /// `bytes` must stay valid while the reader is used. `group`: read a group image
+    /// (`STRATGRP`) instead of a segment.
+    public init(_ bytes: UnsafeRawBufferPointer, group: Bool = false) throws(FormatError) {
         self.bytes = bytes
+        self.group = group
+        let magic = group ? SegmentLayout.groupMagic : SegmentLayout.magic
+        let kind = group ? "group image" : "segment"
         let size = bytes.count
-        guard size >= 8 else { throw FormatError(.truncated, "file of \(size) bytes is too short to be a Strata segment", offset: 0) }
-        guard Array(bytes[0..<8]) == SegmentLayout.magic else {
-            throw FormatError(.badMagic, "not a Strata segment (no STRATSEG magic at the start)", offset: 0)
+        guard size >= 8 else { throw FormatError(.truncated, "file of \(size) bytes is too short to be a Strata \(kind)", offset: 0) }
+        guard Array(bytes[0..<8]) == magic else {
+            throw FormatError(.badMagic, "not a Strata \(kind) (no \(String(decoding: magic, as: UTF8.self)) magic at the start)", offset: 0)
         }
         guard size >= SegmentLayout.headerSize + SegmentLayout.trailerSize else {
             throw FormatError(.truncated, "segment of \(size) bytes is shorter than header and trailer", offset: size)
@@ -274,8 +302,8 @@ public struct SegmentReader: @unchecked Sendable {
             throw FormatError(.unsupported, "segment header flags 0x\(String(flags, radix: 16)); this reader knows none", offset: 10)
         }
         let t = size - SegmentLayout.trailerSize
-        guard Array(bytes[(size - 8)..<size]) == SegmentLayout.magic else {
-            throw FormatError(.truncated, "segment has no trailer magic: the file is truncated or was not finished", offset: size - 8)
+        guard Array(bytes[(size - 8)..<size]) == magic else {
+            throw FormatError(.truncated, "\(kind) has no trailer magic: the file is truncated or was not finished", offset: size - 8)
         }
         let footerOffset = Int(clamping: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: t, as: UInt64.self)))
         let footerLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: t + 8, as: UInt32.self)))
@@ -288,7 +316,14 @@ public struct SegmentReader: @unchecked Sendable {
             throw FormatError(.checksumMismatch, "segment footer checksum mismatch", offset: footerOffset)
         }
         var reader = ByteReader(footerBytes, baseOffset: footerOffset)
-        self.footer = try SegmentFooter.decode(&reader, fileSize: footerOffset)
+        self.footer = try SegmentFooter.decode(&reader, fileSize: footerOffset, ordered: !group)
+        // A group image names no series: its slices' symbols are in the pack manifest.
+        guard !group || footer.symbol.isEmpty else {
+            // Named at the symbol's first byte, after the measurement's length and bytes.
+            var measurement: [UInt8] = []
+            measurement.writeString(footer.measurement)
+            throw FormatError(.malformed, "a group image's footer names the symbol '\(footer.symbol)'", offset: footerOffset + measurement.count)
+        }
     }
 
     public func blockBytes(_ index: Int) -> UnsafeRawBufferPointer {
@@ -299,8 +334,11 @@ public struct SegmentReader: @unchecked Sendable {
     public func decodeBlock(_ index: Int, fields: Set<Int>? = nil) throws(FormatError) -> RowBlock {
         let entry = footer.blocks[index]
         let block = try BlockCodec.decode(blockBytes(index), schema: footer.schema, fields: fields, baseOffset: entry.offset)
-        guard block.rowCount == entry.statistics.rowCount, block.timestamps.first == entry.statistics.minTime,
-              block.timestamps.last == entry.statistics.maxTime else {
+        // A segment's block starts at its min time and ends at its max; a group image's
+        // block holds both somewhere.
+        let first = group ? block.timestamps.min() : block.timestamps.first
+        let last = group ? block.timestamps.max() : block.timestamps.last
+        guard block.rowCount == entry.statistics.rowCount, first == entry.statistics.minTime, last == entry.statistics.maxTime else {
             throw FormatError(.malformed, "block holds \(block.rowCount) rows; the footer says \(entry.statistics.rowCount) rows and another time range",
                               offset: entry.offset)
         }

@@ -40,17 +40,19 @@ extension StrataServer {
         var timeFormat = ResultWriter.TimeFormat.rfc3339
         /// Each symbol's latest row (GET /api/v1/latest); `series` empty: every symbol.
         var latest = false
+        /// The latest rows of every series, read at once (10^5 contracts share partitions).
+        var latestRows: [QueryResult] = []
     }
 
     func query(_ request: Request, latest: Bool = false) async -> Response {
         let started = ContinuousClock.now
         let wallClock = CivilTime.now()
         let parameters = request.uri.queryParameters
-        let parsed: QueryRequest
+        var checked: QueryRequest
         let first: QueryOutcome
         do throws(StrataError) {
             let request = try Self.queryRequest(parameters.map { (String($0.key), String($0.value)) }, latest: latest)
-            parsed = try await blocking.run { [self] () throws(StrataError) in try check(request) }
+            checked = try await blocking.run { [self] () throws(StrataError) in try check(request) }
         } catch {
             switch error.code {
             case .invalidInput: return Self.error(.badRequest, error.message)
@@ -60,11 +62,19 @@ extension StrataServer {
             }
         }
         do throws(StrataError) {
-            first = try await blocking.run { [self] () throws(StrataError) in try read(parsed.series[0], parsed) }
+            if checked.latest {
+                let series = checked.series
+                checked.latestRows = try await blocking.run { [self] () throws(StrataError) in try database.latest(series) }
+                first = (checked.latestRows[0], [])
+            } else {
+                let request = checked
+                first = try await blocking.run { [self] () throws(StrataError) in try read(request.series[0], request) }
+            }
         } catch {
             if error.code == .busy { return Self.retryLater(error.message) }
             return Self.error(error.code == .invalidInput ? .badRequest : .internalServerError, error.description)
         }
+        let parsed = checked
         var headers = HTTPFields()
         headers[.contentType] = parsed.format == .csv ? "text/csv; charset=utf-8" : "application/json"
         headers[.acceptRanges] = "bytes"
@@ -105,7 +115,14 @@ extension StrataServer {
         var out = ResultWriter(format: parsed.format, timeFormat: parsed.timeFormat)
         var begun = false
         for (i, series) in parsed.series.enumerated() {
-            let outcome = i == 0 ? .success(first) : await blocking.result { [self] () throws(StrataError) in try read(series, parsed) }
+            let outcome: Result<QueryOutcome, StrataError>
+            if i == 0 {
+                outcome = .success(first)
+            } else if parsed.latest {
+                outcome = .success((parsed.latestRows[i], []))
+            } else {
+                outcome = await blocking.result { [self] () throws(StrataError) in try read(series, parsed) }
+            }
             let result: QueryResult?
             let bars: [Bar]
             switch outcome {
@@ -170,7 +187,6 @@ extension StrataServer {
     typealias QueryOutcome = (rows: QueryResult?, bars: [Bar])
 
     func read(_ series: SeriesKey, _ q: QueryRequest) throws(StrataError) -> QueryOutcome {
-        if q.latest { return (try database.latest(series), []) }
         if let spec = q.bars { return (nil, try database.bars(series, spec: spec, from: q.from, to: q.to)) }
         return (try database.query(series, from: q.from, to: q.to), [])
     }

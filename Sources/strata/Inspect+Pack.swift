@@ -11,12 +11,16 @@ extension Inspect {
     func describePackManifest(_ path: String, _ file: MappedFile, out: inout Output) throws {
         let manifest = try file.withUnsafeBytes { raw in Result { () throws(FormatError) in try PackManifest.decode(raw) } }
             .mapError { StrataError.corrupt($0, path: path) }.get()
-        head(path, format: "STRATPKM version \(PackManifest.version), a packed partition's manifest", out: &out)
+        let version = file.withUnsafeBytes { $0.count >= 10 ? UInt16($0[8]) | UInt16($0[9]) << 8 : 0 }
+        head(path, format: "STRATPKM version \(version), a packed partition's manifest", out: &out)
         out.write("next pack id: \(manifest.nextPackID)\n")
         let locations = manifest.entries.flatMap(\.locations)
         let packs = Set(locations.map(\.pack)).sorted()
         let rows = manifest.entries.reduce(UInt64(0)) { $0 + $1.manifest.rowCount }
-        out.write("series: \(manifest.entries.count), \(rows) rows, \(counted(locations.count, "segment")) in \(counted(packs.count, "pack"))\n")
+        let slices = locations.count { $0.firstRow != nil }
+        let groups = Set(locations.filter { $0.firstRow != nil }.map(\.image)).count
+        out.write("series: \(manifest.entries.count), \(rows) rows, \(counted(locations.count, "segment")) in \(counted(packs.count, "pack"))")
+        out.write(slices == 0 ? "\n" : " (\(counted(slices, "slice")) of \(counted(groups, "group image")))\n")
         let shown = blocks ? manifest.entries.count : min(manifest.entries.count, Self.packEntriesShown)
         for e in manifest.entries.prefix(shown) {
             let m = e.manifest
@@ -38,8 +42,17 @@ extension Inspect {
         }
         var mapped: [UInt64: MappedFile] = [:]
         for (id, p) in zip(packs, packPaths) { mapped[id] = try MappedFile(path: p) }
+        var images: [PackManifest.Location: GroupImage] = [:]
         for e in manifest.entries {
             for (s, l) in zip(e.manifest.segments, e.locations) {
+                if let first = l.firstRow {
+                    // A slice: inside its group image, in time order, its blocks' checksums.
+                    if images[l.image] == nil { images[l.image] = try GroupImage(pack: mapped[l.pack]!, location: l) }
+                    let image = images[l.image]!
+                    let key = SeriesDay(try SeriesKey(measurement: image.reader.footer.measurement, symbol: e.symbol), Day(daysSinceEpoch: image.reader.footer.day))
+                    try GroupSlice(image: image, key: key, firstRow: first, rows: s.rows, id: SegmentID(s.id)).verify()
+                    continue
+                }
                 let segment = try Segment(pack: mapped[l.pack]!, location: l, id: SegmentID(s.id))
                 try segment.verify()
                 guard segment.footer.symbol == e.symbol, UInt64(segment.footer.rowCount) == s.rows else {
@@ -68,20 +81,34 @@ extension Inspect {
         }
         let manifest = try MappedFile(path: manifestPath).withUnsafeBytes { raw in Result { () throws(FormatError) in try PackManifest.decode(raw) } }
             .mapError { StrataError.corrupt($0, path: manifestPath) }.get()
-        var images: [(symbol: String, id: UInt64, location: PackManifest.Location)] = []
+        // Each image once: a segment image of one series, or a group image and its slices.
+        var images: [PackManifest.Location: (symbols: [String], id: UInt64)] = [:]
         for e in manifest.entries {
-            for (s, l) in zip(e.manifest.segments, e.locations) where l.pack == id { images.append((e.symbol, s.id, l)) }
+            for (s, l) in zip(e.manifest.segments, e.locations) where l.pack == id { images[l.image, default: ([], s.id)].symbols.append(e.symbol) }
         }
-        images.sort { $0.location.offset < $1.location.offset }
-        let live = images.reduce(UInt64(0)) { $0 + $1.location.length }
-        out.write("segments: \(images.count) the manifest beside it locates here, \(live) bytes (\(UInt64(file.size) - UInt64(FileHeader.size) - min(live, UInt64(file.size) - UInt64(FileHeader.size))) bytes no series uses)\n")
-        let shown = blocks ? images.count : min(images.count, Self.packEntriesShown)
-        for image in images.prefix(shown) {
-            out.write("  @\(image.location.offset)+\(image.location.length): \(image.symbol), segment \(SegmentID(image.id).hex)\n")
+        let places = images.keys.sorted { $0.offset < $1.offset }
+        let groups = Set(manifest.entries.flatMap { $0.locations.filter { $0.pack == id && $0.firstRow != nil }.map(\.image) })
+        let live = places.reduce(UInt64(0)) { $0 + $1.length }
+        let body = UInt64(file.size) - UInt64(FileHeader.size)
+        out.write("images: \(places.count) the manifest beside it locates here (\(counted(groups.count, "group image"))), \(live) bytes (\(body - min(live, body)) bytes no series uses)\n")
+        let shown = blocks ? places.count : min(places.count, Self.packEntriesShown)
+        for place in places.prefix(shown) {
+            let image = images[place]!
+            if groups.contains(place) {
+                out.write("  @\(place.offset)+\(place.length): group image, slices of \(counted(image.symbols.count, "series")) (\(image.symbols.first!) … \(image.symbols.last!))\n")
+            } else {
+                out.write("  @\(place.offset)+\(place.length): \(image.symbols[0]), segment \(SegmentID(image.id).hex)\n")
+            }
         }
-        if shown < images.count { out.write("  … and \(images.count - shown) more (--blocks lists them all)\n") }
+        if shown < places.count { out.write("  … and \(places.count - shown) more (--blocks lists them all)\n") }
         guard verify else { return }
-        for image in images { try Segment(pack: file, location: image.location, id: SegmentID(image.id)).verify() }
-        verified("header; \(counted(images.count, "segment image")) the manifest beside it locates: trailer, footer and every block checksum", sealedBy: nil, out: &out)
+        for place in places {
+            if groups.contains(place) {
+                try GroupImage(pack: file, location: place).verify()
+            } else {
+                try Segment(pack: file, location: place, id: SegmentID(images[place]!.id)).verify()
+            }
+        }
+        verified("header; \(counted(places.count, "image")) the manifest beside it locates: trailer, footer and every block checksum", sealedBy: nil, out: &out)
     }
 }

@@ -52,7 +52,7 @@ struct Query: ParsableCommand {
             let (target, series, fromNs, toNs) = try openForReading(store, archiveOption, measurement: measurement, symbols: symbol, from: from, to: to)
             var out = Output()
             if latest {
-                let results = try parallelMap(series) { (s) throws(StrataError) in try target.latest(s) }
+                let results = try target.latest(series)
                 printRows(results, out: &out)
             } else if let interval, let ohlcv {
                 let spec = BarSpec(interval: try barInterval(interval, tz: tz, offset: offset), source: BarSpec.Source(fields: ohlcv)!)

@@ -732,6 +732,7 @@ def decode_payload(ftype, enc, payload, m):
 # Segment file
 
 MAGIC = b"STRATSEG"
+GROUP_MAGIC = b"STRATGRP"
 
 
 class Segment:
@@ -755,12 +756,14 @@ def check_header(b, magic, versions, min_size, where):
     return version
 
 
-def read_footer_and_header(b, where):
+def read_footer_and_header(b, where, group=False):
+    """A segment's (or, with group, a group image's) header, trailer and footer."""
+    magic = GROUP_MAGIC if group else MAGIC
     size = len(b)
     if size < 8:
         raise Truncated("%s: %d bytes" % (where, size))
-    check_header(b, MAGIC, (1,), 40, where)
-    if b[-8:] != MAGIC:
+    check_header(b, magic, (1,), 40, where)
+    if b[-8:] != magic:
         raise Truncated("%s: no trailing magic" % where)
     t = size - 24
     fo = int.from_bytes(b[t:t + 8], "little")
@@ -774,6 +777,9 @@ def read_footer_and_header(b, where):
     seg = Segment()
     seg.measurement = r.string(1024, "measurement")
     seg.symbol = r.string(1024, "symbol")
+    if group and seg.symbol:
+        raise Malformed("%s: a group image's footer names the symbol %r" % (where, seg.symbol))
+    seg.group = group
     seg.day = r.zigzag("day")
     seg.offset_seconds = r.zigzag("day offset seconds")
     if not -86400 <= seg.offset_seconds <= 86400:
@@ -816,7 +822,7 @@ def read_footer_and_header(b, where):
             raise Malformed("%s: block %d has 0 rows" % (where, bi))
         if e["min"] > e["max"]:
             raise Malformed("%s: block %d min time > max time" % (where, bi))
-        if prev_max is not None and e["min"] < prev_max:
+        if not group and prev_max is not None and e["min"] < prev_max:
             raise Malformed("%s: block %d min time < previous block's max" % (where, bi))
         prev_max = e["max"]
         e["stats"] = [tuple(r.le(4 if j == 0 else 8, "field statistics") for j in range(6))
@@ -837,7 +843,7 @@ def read_footer_and_header(b, where):
     return seg
 
 
-def decode_block(b, e, fields, where):
+def decode_block(b, e, fields, where, group=False):
     off, length = e["offset"], e["length"]
     body = b[off:off + length - 4]
     if crc32c(body) != int.from_bytes(b[off + length - 4:off + length], "little"):
@@ -856,10 +862,14 @@ def decode_block(b, e, fields, where):
     if tlen > r.left():
         raise Malformed("%s: time payload length %d > %d bytes left" % (r.what, tlen, r.left()))
     times = decode_ts_dod(r.take(tlen), n)
-    if times[0] != e["min"] or times[-1] != e["max"]:
+    if group:
+        # A group image's block holds many series' rows: its min and max are anywhere.
+        if min(times) != e["min"] or max(times) != e["max"]:
+            raise Malformed("%s: min/max time %d/%d, footer says %d/%d" % (r.what, min(times), max(times), e["min"], e["max"]))
+    elif times[0] != e["min"] or times[-1] != e["max"]:
         raise Malformed("%s: first/last time %d/%d, footer says %d/%d"
                         % (r.what, times[0], times[-1], e["min"], e["max"]))
-    for i in range(1, n):
+    for i in range(1, n if not group else 0):
         if times[i] < times[i - 1]:
             raise Malformed("%s: times not sorted at row %d" % (r.what, i))
     cols = [None] * len(fields)  # None: no chunk (absent everywhere)
@@ -996,16 +1006,17 @@ def check_block_stats(seg, e, cols, where):
             idx += 1
 
 
-def read_segment(path, b=None):
-    """Read a whole segment: footer, every block verified, decoded, statistics checked.
-    Returns (segment, rows) with rows = [(time, [value or None per footer field])]."""
+def read_segment(path, b=None, group=False):
+    """Read a whole segment (or group image): footer, every block verified, decoded,
+    statistics checked. Returns (segment, rows) with rows = [(time, [value or None per
+    footer field])]."""
     if b is None:
         with open(path, "rb") as f:
             b = f.read()
-    seg = read_footer_and_header(b, path)
+    seg = read_footer_and_header(b, path, group)
     rows = []
     for e in seg.blocks:
-        times, cols = decode_block(b, e, seg.fields, path)
+        times, cols = decode_block(b, e, seg.fields, path, group)
         check_block_stats(seg, e, cols, path)
         for fi, c in enumerate(cols):
             if isinstance(c, UnsupportedColumn):
@@ -1013,7 +1024,7 @@ def read_segment(path, b=None):
         for i, t in enumerate(times):
             rows.append((t, [c[i] for c in cols]))
         SEEN["blocks"] += 1
-    SEEN["segments"] += 1
+    SEEN["group images" if group else "segments"] += 1
     SEEN["rows"] += len(rows)
     return seg, rows
 
@@ -1182,45 +1193,99 @@ PACK_RE = re.compile(r"^[0-9a-f]{16}\.pack$")
 
 def read_pack_manifest(path):
     """A pack manifest (Format.md "Packed measurements"): (next pack id, {symbol: (segments,
-    tombstones, [(pack, offset, length)] one per segment)}), every rule of the format checked."""
+    tombstones, [(pack, offset, length, first row or None)] one per segment)}), every rule of
+    the format checked. Version 2 keeps its entries in zstd pages; version 1 one after another."""
     with open(path, "rb") as f:
         b = f.read()
-    check_header(b, PACK_MANIFEST_MAGIC, (1,), 16 + 12 + 4, path)
+    version = check_header(b, PACK_MANIFEST_MAGIC, (1, 2), 16 + 12 + 4, path)
     end = len(b) - 4
     if crc32c(b[:end]) != int.from_bytes(b[end:], "little"):
         raise ChecksumMismatch("%s: pack manifest" % path)
     r = Reader(b, 16, end, what=path)
     next_pack = r.le(8, "next pack id")
     count = r.le(4, "entry count")
-    if count > 10_000_000 or 28 + 8 * count > end:
+    if count > 10_000_000:
         raise Malformed("%s: entry count %d" % (path, count))
-    offsets = [r.le(8, "entry offset") for _ in range(count)]
-    bounds = offsets + [end]
-    if count and offsets[0] != 28 + 8 * count:
-        raise Malformed("%s: the first entry starts at %d" % (path, offsets[0]))
-    if not count and end != 28:
-        raise Malformed("%s: no entries, but %d bytes before the checksum" % (path, end - 28))
+    runs = []  # (bytes of consecutive entries, their count or offsets, what)
+    if version == 1:
+        if 28 + 8 * count > end:
+            raise Malformed("%s: entry count %d" % (path, count))
+        offsets = [r.le(8, "entry offset") for _ in range(count)]
+        bounds = offsets + [end]
+        if count and offsets[0] != 28 + 8 * count:
+            raise Malformed("%s: the first entry starts at %d" % (path, offsets[0]))
+        if not count and end != 28:
+            raise Malformed("%s: no entries, but %d bytes before the checksum" % (path, end - 28))
+        for i in range(count):
+            if not bounds[i] < bounds[i + 1]:
+                raise Malformed("%s: entry %d at %d does not start after the previous one or before the checksum" % (path, i, bounds[i]))
+            runs.append((Reader(b, bounds[i], bounds[i + 1], what="%s entry %d" % (path, i)), 1, None))
+    else:
+        import zstandard  # pip install zstandard
+        pages = r.le(4, "page count")
+        if pages > count or pages * 13 > r.left() or (pages == 0) != (count == 0):
+            raise Malformed("%s: page count %d for %d entries" % (path, pages, count))
+        directory = []
+        total = 0
+        for p in range(pages):
+            n, raw, stored = r.le(4, "page entries"), r.le(4, "page raw length"), r.le(4, "page stored length")
+            first = r.string(1024, "page first symbol")
+            if not 1 <= n <= count - total or not 1 <= raw <= 16 << 20 or stored < 1:
+                raise Malformed("%s: page %d of %d entries, %d bytes raw, %d stored" % (path, p, n, raw, stored))
+            if not first or (directory and not directory[-1][3].encode() < first.encode()):
+                raise Malformed("%s: page %d starts at %r, not after the previous page" % (path, p, first))
+            directory.append((n, raw, stored, first))
+            total += n
+        if total != count:
+            raise Malformed("%s: pages hold %d entries, the count says %d" % (path, total, count))
+        at = r.p
+        for p, (n, raw, stored, first) in enumerate(directory):
+            if stored > end - at:
+                raise Malformed("%s: page %d runs past the checksum" % (path, p))
+            frame = b[at:at + stored]
+            try:
+                params = zstandard.get_frame_parameters(frame)
+                if params.content_size != raw:
+                    raise Malformed("%s: page %d's frame declares %d bytes, the directory %d" % (path, p, params.content_size, raw))
+                data = zstandard.ZstdDecompressor().decompress(frame, max_output_size=raw)
+            except zstandard.ZstdError as e:
+                raise Malformed("%s: page %d: %s" % (path, p, e))
+            if len(data) != raw:
+                raise Malformed("%s: page %d holds %d bytes, the directory says %d" % (path, p, len(data), raw))
+            runs.append((Reader(data, 0, raw, what="%s page %d" % (path, p)), n, first))
+            at += stored
+        if at != end:
+            raise Malformed("%s: %d bytes after the last page" % (path, end - at))
+        SEEN["pack manifest pages"] += pages
     entries = {}
     previous = None
-    for i in range(count):
-        if not bounds[i] < bounds[i + 1]:
-            raise Malformed("%s: entry %d at %d does not start after the previous one or before the checksum" % (path, i, bounds[i]))
-        e = Reader(b, bounds[i], bounds[i + 1], what="%s entry %d" % (path, i))
-        symbol = e.string(1024, "symbol")
-        if not symbol or (previous is not None and not previous.encode() < symbol.encode()):
-            raise Malformed("%s: entry %r empty or not after %r" % (path, symbol, previous))
-        previous = symbol
-        n = e.le(4, "day manifest length")
-        segs, tombs = parse_manifest(e.take(n, "day manifest"), "%s entry %r" % (path, symbol))
-        if e.left() != 24 * len(segs):
-            raise Malformed("%s: %r has %d segments and %d bytes of locations" % (path, symbol, len(segs), e.left()))
-        locations = []
-        for _ in segs:
-            pack, offset, length = e.le(8, "pack"), e.le(8, "offset"), e.le(8, "length")
-            if not (1 <= pack < next_pack and offset >= 16 and length >= 40):
-                raise Malformed("%s: %r has a segment at pack %d, %d+%d" % (path, symbol, pack, offset, length))
-            locations.append((pack, offset, length))
-        entries[symbol] = (segs, tombs, locations)
+    for e, n, first in runs:
+        for i in range(n):
+            symbol = e.string(1024, "symbol")
+            if not symbol or (previous is not None and not previous.encode() < symbol.encode()):
+                raise Malformed("%s: entry %r empty or not after %r" % (path, symbol, previous))
+            if i == 0 and first is not None and symbol != first:
+                raise Malformed("%s: a page starts at %r, its directory entry says %r" % (path, symbol, first))
+            previous = symbol
+            m = e.le(4, "day manifest length")
+            segs, tombs = parse_manifest(e.take(m, "day manifest"), "%s entry %r" % (path, symbol))
+            if version == 1 and e.left() != 24 * len(segs):
+                raise Malformed("%s: %r has %d segments and %d bytes of locations" % (path, symbol, len(segs), e.left()))
+            locations = []
+            for sid, rows in segs:
+                kind = e.u8("location kind") if version >= 2 else 0
+                if kind > 1:
+                    raise Malformed("%s: %r has location kind %d" % (path, symbol, kind))
+                pack, offset, length = e.le(8, "pack"), e.le(8, "offset"), e.le(8, "length")
+                first_row = e.le(8, "first row") if kind == 1 else None
+                if not (1 <= pack < next_pack and offset >= 16 and length >= 40 and length < 1 << 63 and offset <= (1 << 63) - 1 - length):
+                    raise Malformed("%s: %r has a segment at pack %d, %d+%d" % (path, symbol, pack, offset, length))
+                if first_row is not None and (rows == 0 or first_row > (1 << 63) - 1 - rows):
+                    raise Malformed("%s: %r has a slice of %d rows from row %d" % (path, symbol, rows, first_row))
+                locations.append((pack, offset, length, first_row))
+            entries[symbol] = (segs, tombs, locations)
+        if e.left():
+            raise Malformed("%s: %d bytes after the last entry" % (e.what, e.left()))
     return next_pack, entries
 
 
@@ -1271,12 +1336,16 @@ def series_days(s):
                 continue
             segs, tombs, locations = entries[s.symbol]
             listed = []
-            for (sid, rows), (pack, offset, length) in zip(segs, locations):
+            for (sid, rows), (pack, offset, length, first_row) in zip(segs, locations):
                 ppack = os.path.join(ppath, "%016x.pack" % pack)
                 b = pack_bytes(ppack)
                 if offset + length > len(b):
                     raise Truncated("%s: segment %d of %r at %d+%d past the end (%d bytes)" % (ppack, sid, s.symbol, offset, length, len(b)))
-                listed.append((sid, rows, "%s@%d" % (ppack, offset), b[offset:offset + length]))
+                image = b[offset:offset + length]
+                if first_row is not None:
+                    image = (image, first_row)  # a slice of a group image
+                    SEEN["group slices"] += 1
+                listed.append((sid, rows, "%s@%d" % (ppack, offset), image))
             SEEN["packed series-partitions"] += 1
             out.append((day, next_day, dd, listed, tombs))
         return out
@@ -1324,8 +1393,11 @@ def read_series(s):
             SEEN["days before 1970"] += 1
         day_rows = []
         for sid, path, b in segs:
-            seg, rows = read_segment(path, b)
-            if seg.measurement != s.measurement or seg.symbol != s.symbol:
+            if isinstance(b, tuple):
+                seg, rows = read_slice(path, b[0], b[1], expected_rows[sid])
+            else:
+                seg, rows = read_segment(path, b)
+            if seg.measurement != s.measurement or (seg.symbol != s.symbol and not seg.group):
                 raise LayoutError("%s: footer names %r/%r, directories %r/%r"
                                   % (path, seg.measurement, seg.symbol, s.measurement, s.symbol))
             if seg.day != day:
@@ -1356,6 +1428,24 @@ def read_series(s):
         day_rows.sort(key=lambda x: (x[0], x[1], x[2]))
         out.extend((t, full) for t, _, _, full in day_rows)
     return out
+
+
+GROUPS = {}
+
+
+def read_slice(path, image, first_row, count):
+    """A series' rows in a group image (Format.md "Group images"): rows first_row ... first_row
+    + count - 1 of it, which must lie inside it and be in time order."""
+    if path not in GROUPS:
+        GROUPS[path] = read_segment(path, image, group=True)
+    seg, rows = GROUPS[path]
+    if first_row + count > len(rows):
+        raise LayoutError("%s: a slice of %d rows from row %d, the group image holds %d" % (path, count, first_row, len(rows)))
+    part = rows[first_row:first_row + count]
+    for i in range(1, len(part)):
+        if part[i][0] < part[i - 1][0]:
+            raise LayoutError("%s: the slice from row %d is not in time order at its row %d" % (path, first_row, i))
+    return seg, part
 
 
 def series_csv(s, rows):

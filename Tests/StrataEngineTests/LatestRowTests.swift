@@ -57,10 +57,16 @@ import Testing
             }
             if round == 9 { _ = try db.compact() }
             try check("round \(round)") { try db.latest($0) }
+            // All series at once (partitions read once for all of them), with unflushed rows.
+            let together = try db.latest(symbols)
+            try check("round \(round), all at once") { together[symbols.firstIndex(of: $0)!] }
         }
         try db.flush()
         try check("flushed") { try db.latest($0) }
         try check("store") { try db.store.latest($0) }
+        let stored = try db.store.latest(symbols + [try SeriesKey(measurement: "t", symbol: "none")])
+        try check("store, all at once") { stored[symbols.firstIndex(of: $0)!] }
+        #expect(stored.last?.rows.rowCount == 0)
         #expect(try db.latest(symbols[0], fields: ["seq"]).schema == [Field("seq", .int64)])
         try db.close()
     }

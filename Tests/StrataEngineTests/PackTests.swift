@@ -97,16 +97,53 @@ import Testing
         let store = try Store(directory: root.path, configuration: c, create: true)
         let a = try SeriesKey(measurement: "option", symbol: "A"), b = try SeriesKey(measurement: "option", symbol: "B")
         let t = ns("2024-03-05T14:30:00Z")
-        try store.write([Store.SeriesRows(series: a, schema: schema, rows: rows([t, t + 1])), Store.SeriesRows(series: b, schema: schema, rows: rows([t, t + 1]))])
+        // Enough rows for images of their own (fewer go into a group image).
+        let times = (0..<(Store.groupMaximumRows + 1)).map { t + Int64($0) }
+        try store.write([Store.SeriesRows(series: a, schema: schema, rows: rows(times)), Store.SeriesRows(series: b, schema: schema, rows: rows(times))])
         let day = Day(containing: t)
         var pack = try store.packManifest("option", day)
+        #expect(pack.entries.allSatisfy { $0.locations.allSatisfy { $0.firstRow == nil } })
         // B's entry pointing at A's segment image: the footer names A, so reading B fails.
         pack.entries[1].locations = pack.entries[0].locations
         try FileSystem.writeAtomically(store.packManifestPath("option", day), [pack.encode()])
         let error = #expect(throws: StrataError.self) { try store.query(b) }
         #expect(error?.message.contains("holds option/A") == true, "\(String(describing: error))")
         #expect(error?.path?.hasSuffix(".pack@16") == true, "\(String(describing: error))")
-        #expect(try store.query(a).rows.rowCount == 2)
+        #expect(try store.query(a).rows.rowCount == times.count)
+    }
+
+    @Test func smallSeriesShareAGroupImageAndASliceOutsideItIsNamed() throws {
+        var c = StoreConfiguration(rowsPerBlock: 64)
+        c.layouts["option"] = .layout(.packed)
+        let store = try Store(directory: root.path, configuration: c, create: true)
+        let t = ns("2024-03-05T14:30:00Z")
+        var batch: [Store.SeriesRows] = []
+        for k in 0..<3_000 {
+            let series = try SeriesKey(measurement: "option", symbol: "C\(100_000 + k)")
+            batch.append(Store.SeriesRows(series: series, schema: schema, rows: rows((0..<(1 + k % 5)).map { t + Int64(k * 10 + $0) })))
+        }
+        try store.write(batch)
+        let day = Day(containing: t)
+        var pack = try store.packManifest("option", day)
+        // One group image holds every series, each a slice of it, in symbol order.
+        let images = Set(pack.entries.flatMap { $0.locations.map(\.image) })
+        #expect(images.count == 1)
+        var next: UInt64 = 0
+        for e in pack.entries {
+            #expect(e.locations[0].firstRow == next)
+            next += e.manifest.segments[0].rows
+        }
+        for item in batch.shuffled().prefix(50) {
+            #expect(try store.query(item.series).rows == item.rows)
+        }
+        // A slice that runs past its group image's rows is damage, named with the image.
+        pack.entries[pack.entries.count - 1].locations[0].firstRow = next
+        try FileSystem.writeAtomically(store.packManifestPath("option", day), [pack.encode()])
+        let last = try SeriesKey(measurement: "option", symbol: pack.entries[pack.entries.count - 1].symbol)
+        let error = #expect(throws: StrataError.self) { try store.query(last) }
+        #expect(error?.code == .corrupt)
+        #expect(error?.message.contains("rows from row \(next) of a group image of \(next) rows") == true, "\(String(describing: error))")
+        #expect(error?.path?.hasSuffix(".pack@16") == true, "\(String(describing: error))")
     }
 
     // MARK: Database, against series directories

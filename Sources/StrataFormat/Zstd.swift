@@ -1,13 +1,13 @@
 import CZstd
-import StrataFormat
 
-/// zstd compression of whole buffers (one frame each).
-enum Zstd {
+/// zstd compression of whole buffers (one frame each): cold objects' blocks and the pages
+/// of pack manifests.
+public enum Zstd {
     /// Level 3 (zstd's default) keeps tiering fast; cold blocks are already encoded
     /// columns, so higher levels gain little.
-    static let level: Int32 = 3
+    public static let level: Int32 = 3
 
-    static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = Zstd.level) -> [UInt8] {
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = Zstd.level) -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var out = [UInt8](repeating: 0, count: bound)
         let n = out.withUnsafeMutableBytes { dst in
@@ -20,7 +20,7 @@ enum Zstd {
 
     /// Decompresses a frame that must hold exactly `size` bytes. The frame header's content
     /// size is checked first, so a damaged or hostile length never allocates.
-    static func decompress(_ input: UnsafeRawBufferPointer, size: Int) throws(FormatError) -> [UInt8] {
+    public static func decompress(_ input: UnsafeRawBufferPointer, size: Int) throws(FormatError) -> [UInt8] {
         let declared = ZSTD_getFrameContentSize(input.baseAddress, input.count)
         guard declared == UInt64(size) else {
             // Also ZSTD_CONTENTSIZE_UNKNOWN and _ERROR, which are the largest u64 values.
