@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "StrataFormat", package: "Strata"),
                 .product(name: "StrataEngine", package: "Strata"),
                 .product(name: "StrataSystem", package: "Strata"),
+                .product(name: "StrataText", package: "Strata"),
             ],
             path: "StrataBenchmarkSupport"
         ),

@@ -2,6 +2,7 @@ import Foundation
 import StrataEngine
 import StrataFormat
 import StrataSystem
+import StrataText
 
 /// In-memory data for the benchmarks and the size report, all deterministic: the same
 /// seed gives the same bytes on every run and every machine. Nothing is read from disk.
@@ -90,6 +91,55 @@ public enum Fixtures {
             out.append(contentsOf: "\(time),\(symbol),\(formatDouble(prices[i])),\(sizes[i])\n".utf8)
         }
         return out
+    }
+
+    /// The CSV `strata generate --rows TRADES --symbols OPT --symbol-count CONTRACTS` writes:
+    /// an options chain of contracts with a few trades each in one day.
+    public static func chainCSV(contracts: Int, trades: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(contracts * trades * 40)
+        out.append(contentsOf: "time,symbol,price,size\n".utf8)
+        let digits = String(contracts - 1).count
+        for k in 0..<contracts {
+            var gen = SyntheticTicks(seed: 1 &+ UInt64(k))
+            gen.startPrice = 4500 + Double(k) * 100
+            let block = gen.trades(count: trades)
+            guard case .float64(let prices) = block.columns[0].values, case .int64(let sizes) = block.columns[1].values else { preconditionFailure("trade columns") }
+            let n = String(k)
+            let symbol = "OPT" + String(repeating: "0", count: digits - n.count) + n
+            for i in 0..<block.rowCount {
+                let time = String(CivilTime.format(block.timestamps[i]).dropLast(7)) + "Z"
+                out.append(contentsOf: "\(time),\(symbol),\(formatDouble(prices[i])),\(sizes[i])\n".utf8)
+            }
+        }
+        return out
+    }
+
+    /// A store in `directory`, filled from `csv` by the CSV ingester (layout and partitions
+    /// chosen by `auto`, as `strata ingest` chooses them).
+    public static func ingestedStore(_ csv: [UInt8], measurement: String, directory: String) throws -> Store {
+        let store = try Store(directory: directory, create: true)
+        let report = try csv.withUnsafeBufferPointer { (bytes) throws(StrataError) in
+            try CSVIngester(store: store, options: CSVIngestOptions(measurement: measurement)).ingest(bytes, source: measurement)
+        }
+        precondition(report.badRowCount == 0, "ingest rejected rows")
+        return store
+    }
+
+    /// 20 symbols × 1M trades (about two days each) in `directory`, measurement "trade".
+    public static func twentySymbolStore(directory: String) throws -> (Store, [SeriesKey]) {
+        let store = try Store(directory: directory, create: true)
+        var series: [SeriesKey] = []
+        for k in 0..<20 {
+            var gen = SyntheticTicks(seed: 100 &+ UInt64(k))
+            gen.gapScale = 14
+            let key = try SeriesKey(measurement: "trade", symbol: "F\(k)")
+            if try store.days(key).isEmpty {
+                try store.write([Store.SeriesRows(series: key, schema: SyntheticTicks.tradeSchema, rows: gen.trades(count: 1_000_000))])
+            }
+            series.append(key)
+        }
+        return (store, series)
     }
 
     /// The CLI's number format (Sources/strata/Strata.swift), copied: the CLI target

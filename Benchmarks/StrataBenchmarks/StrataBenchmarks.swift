@@ -20,6 +20,7 @@ let benchmarks: @Sendable () -> Void = {
     registerCodecBenchmarks()
     registerBlockBenchmarks()
     registerEngineBenchmarks()
+    registerPartitionBenchmarks()
     registerLiveBenchmarks()
     registerArchiveBenchmarks()
     registerBackupBenchmarks()

@@ -82,7 +82,7 @@ package final class GroupImage: @unchecked Sendable {
             let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + block.rowCount) - start
             parts.append(lo == 0 && hi == block.rowCount ? block : block.slice(lo..<hi))
         }
-        return RowBlock.concatenating(parts)
+        return RowBlock.concatenate(parts, schema: reader.footer.schema)
     }
 }
 

@@ -118,8 +118,14 @@ extension Store {
                 for e in entries {
                     let i = open[e.symbol]!
                     let key = SeriesDay(series[i], day)
+                    let unflushed = memory(series[i])
+                    if unflushed.isEmpty, let row = try latestOfSlices(key, e, schema: schema, fields: fields, scope: scope) {
+                        out[i] = row
+                        open[e.symbol] = nil
+                        continue
+                    }
                     let view = try openDay(key, e.manifest, local: try openPackedSegments(key, e.manifest, entry: e, scope: scope))
-                    let taken = SeriesSnapshot(series: series[i], schema: schema, days: [view], memory: memory(series[i]))
+                    let taken = SeriesSnapshot(series: series[i], schema: schema, days: [view], memory: unflushed)
                     if try taken.latestTime(from: from) != nil {
                         out[i] = try taken.latest(from: from, fields: fields)
                         open[e.symbol] = nil
@@ -132,6 +138,55 @@ extension Store {
             }
         }
         return out
+    }
+}
+
+extension Store {
+    /// The latest row of a packed series-partition whose segments are all slices of group
+    /// images, with no tombstone and nothing archived: the last row of the slice whose last
+    /// row is latest (at equal times, the newer segment's). Nil when it is not so simple.
+    func latestOfSlices(_ key: SeriesDay, _ entry: PackManifest.Entry, schema: MeasurementSchema, fields wanted: [String]?,
+                        scope: PackScope) throws(StrataError) -> QueryResult? {
+        let m = entry.manifest
+        guard !m.segments.isEmpty, m.tombstones.isEmpty, m.cold.isEmpty, entry.locations.allSatisfy({ $0.firstRow != nil }) else { return nil }
+        var best: (time: Int64, block: RowBlock, row: Int, image: GroupImage)?
+        for (s, l) in zip(m.segments, entry.locations) {
+            let image = try groupImage(key, l, scope: scope)
+            let footer = image.reader.footer
+            guard footer.measurement == key.series.measurement, footer.day == key.day.daysSinceEpoch,
+                  footer.dayOffsetSeconds == configuration.dayOffsetSeconds, s.rows >= 1,
+                  l.firstRow! < UInt64(image.rowCount), s.rows <= UInt64(image.rowCount) - l.firstRow! else { return nil }
+            let last = Int(l.firstRow! + s.rows - 1)
+            let b = image.blocks(holding: last..<(last + 1)).lowerBound
+            let block = try image.block(b)
+            let row = last - image.blockStarts[b]
+            // Segments in id order: a later one wins a tie.
+            if best == nil || block.timestamps[row] >= best!.time { best = (block.timestamps[row], block, row, image) }
+        }
+        guard let best else { return nil }
+        let snapshot = SeriesSnapshot(series: key.series, schema: schema, days: [])
+        let outSchema = try snapshot.fields(wanted)
+        let footerSchema = best.image.reader.footer.schema
+        var columns: [Column] = []
+        for f in outSchema {
+            if let j = footerSchema.firstIndex(where: { $0.name == f.name }) {
+                // A field whose type differs from the schema's is damage: the general path says so.
+                guard footerSchema[j].type == f.type else { return nil }
+                columns.append(best.block.columns[j].slice(best.row..<(best.row + 1)))
+            } else {
+                columns.append(.null(f.type, count: 1))
+            }
+        }
+        return QueryResult(series: key.series, schema: outSchema, rows: RowBlock(timestamps: [best.time], columns: columns))
+    }
+
+    /// The group image a slice lies in, through `scope`.
+    func groupImage(_ key: SeriesDay, _ location: PackManifest.Location, scope: PackScope) throws(StrataError) -> GroupImage {
+        if let kept = scope.images[location.image] { return kept }
+        let path = packPath(key.series.measurement, key.day, location.pack)
+        let image = try groupImages.image(pack: path, file: { () throws(StrataError) in try MappedFile(path: path) }, location: location)
+        scope.images[location.image] = image
+        return image
     }
 }
 

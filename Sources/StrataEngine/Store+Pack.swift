@@ -225,13 +225,7 @@ extension Store {
             }
             let segment: any SegmentSource
             if let first = location.firstRow {
-                let image: GroupImage
-                if let kept = scope?.images[location.image] {
-                    image = kept
-                } else {
-                    image = try groupImages.image(pack: path, file: mapped, location: location)
-                    scope?.images[location.image] = image
-                }
+                let image = try groupImage(key, location, scope: scope ?? PackScope())
                 segment = try GroupSlice(image: image, key: key, firstRow: first, rows: s.rows, id: SegmentID(s.id))
             } else {
                 segment = try Segment(pack: try mapped(), location: location, id: SegmentID(s.id))
@@ -550,7 +544,7 @@ extension Store {
     func encodeGroup(_ measurement: String, day: Day, schema: [Field], parts: [RowBlock]) -> [[UInt8]] {
         var builder = SegmentBuilder(groupOf: measurement, day: day.daysSinceEpoch, dayOffsetSeconds: configuration.dayOffsetSeconds, schema: schema)
         var pieces: [[UInt8]] = [builder.header()]
-        let all = RowBlock.concatenating(parts)
+        let all = RowBlock.concatenate(parts, schema: schema)
         let per = Store.groupBlockRows
         let ranges = stride(from: 0, to: all.rowCount, by: per).map { $0..<min($0 + per, all.rowCount) }
         let encoded = parallelMap(ranges, parallelFrom: 4) { (range) throws(Never) in

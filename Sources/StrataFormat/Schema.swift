@@ -146,52 +146,6 @@ public struct RowBlock: Sendable, Equatable {
         RowBlock(timestamps: indexes.map { timestamps[$0] }, columns: columns.map { $0.gather(indexes) })
     }
 
-    /// The rows of `parts` one after another; every part has the same column types.
-    public static func concatenating(_ parts: [RowBlock]) -> RowBlock {
-        guard let first = parts.first else { return RowBlock(timestamps: [], columns: []) }
-        if parts.count == 1 { return first }
-        let rows = parts.reduce(0) { $0 + $1.rowCount }
-        var times: [Int64] = []
-        times.reserveCapacity(rows)
-        for p in parts { times.append(contentsOf: p.timestamps) }
-        var columns: [Column] = []
-        for c in first.columns.indices {
-            let values: ColumnValues
-            switch first.columns[c].values {
-            case .float64:
-                var v: [Double] = []
-                v.reserveCapacity(rows)
-                for p in parts { if case .float64(let x) = p.columns[c].values { v.append(contentsOf: x) } }
-                values = .float64(v)
-            case .int64:
-                var v: [Int64] = []
-                v.reserveCapacity(rows)
-                for p in parts { if case .int64(let x) = p.columns[c].values { v.append(contentsOf: x) } }
-                values = .int64(v)
-            case .bool:
-                var v: [Bool] = []
-                v.reserveCapacity(rows)
-                for p in parts { if case .bool(let x) = p.columns[c].values { v.append(contentsOf: x) } }
-                values = .bool(v)
-            case .string:
-                var v: [String] = []
-                v.reserveCapacity(rows)
-                for p in parts { if case .string(let x) = p.columns[c].values { v.append(contentsOf: x) } }
-                values = .string(v)
-            }
-            precondition(values.count == rows, "parts differ in column types")
-            var presence: [Bool]?
-            if parts.contains(where: { $0.columns[c].presence != nil }) {
-                var all: [Bool] = []
-                all.reserveCapacity(rows)
-                for p in parts { all.append(contentsOf: p.columns[c].presence ?? Array(repeating: true, count: p.rowCount)) }
-                presence = all
-            }
-            columns.append(Column(values, presence: presence))
-        }
-        return RowBlock(timestamps: times, columns: columns)
-    }
-
     /// Row indexes in time order; equal timestamps keep their original order.
     public func stableTimeOrder() -> [Int]? {
         var sorted = true

@@ -95,7 +95,7 @@ extension Inspect {
         for place in places.prefix(shown) {
             let image = images[place]!
             if groups.contains(place) {
-                out.write("  @\(place.offset)+\(place.length): group image, slices of \(counted(image.symbols.count, "series")) (\(image.symbols.first!) … \(image.symbols.last!))\n")
+                out.write("  @\(place.offset)+\(place.length): group image, slices of \(image.symbols.count) series (\(image.symbols.first!) … \(image.symbols.last!))\n")
             } else {
                 out.write("  @\(place.offset)+\(place.length): \(image.symbols[0]), segment \(SegmentID(image.id).hex)\n")
             }

@@ -193,7 +193,8 @@ def single(dirpath):
 
 def chain(dirpath):
     """Measurement "opt": 150 contracts of 1-6 trades each over two days, with equal times
-    and a null: a packed measurement (opt.csv, then opt-late.csv adds a second pack)."""
+    and a null, and one dense contract: a packed measurement (opt.csv, then opt-late.csv adds
+    a second pack). The small series are slices of group images, the dense one an image."""
     rng = random.Random(11)
     for name, seed_rows in (("opt.csv", 0), ("opt-late.csv", 1)):
         f, w = writer(os.path.join(dirpath, name))
@@ -205,6 +206,10 @@ def chain(dirpath):
             for k in range(1 + rng.randrange(6)):
                 price = "" if (c, k) == (7, 1) else "%.2f" % (rng.randrange(5, 30000) / 100)
                 rows.append((t + (0 if k == 1 else k * 997), symbol, price, str(1 + rng.randrange(20))))
+        if seed_rows == 0:
+            # One dense contract: more rows in a day than a group image takes, an image of its own.
+            for k in range(1500):
+                rows.append((1710252000000 + k * 5000, "SPX 240315F", "%.2f" % (5100 + rng.randrange(-50, 50) / 4), "1"))
         rows.sort(key=lambda r: r[0])
         for r in rows:
             w.writerow([str(r[0]), r[1], r[2], r[3]])

@@ -1345,6 +1345,8 @@ def series_days(s):
                 if first_row is not None:
                     image = (image, first_row)  # a slice of a group image
                     SEEN["group slices"] += 1
+                else:
+                    SEEN["packed segment images"] += 1
                 listed.append((sid, rows, "%s@%d" % (ppack, offset), image))
             SEEN["packed series-partitions"] += 1
             out.append((day, next_day, dd, listed, tombs))

@@ -296,7 +296,10 @@ import Testing
         let manifest = runStrata(["inspect", "--verify", partition + "/_manifest"])
         #expect(manifest.status == 0 && manifest.stdout.contains("series: 300, 1200 rows") && manifest.stdout.contains("verify: ok"), "\(manifest.stdout)\(manifest.stderr)")
         let pack = runStrata(["inspect", "--verify", partition + "/0000000000000001.pack"])
-        #expect(pack.status == 0 && pack.stdout.contains("segments: 300 the manifest beside it locates here"), "\(pack.stdout)\(pack.stderr)")
+        // 300 contracts of 4 trades: slices of one group image.
+        #expect(pack.status == 0 && pack.stdout.contains("images: 1 the manifest beside it locates here (1 group image)")
+                && pack.stdout.contains("group image, slices of 300 series"), "\(pack.stdout)\(pack.stderr)")
+        #expect(manifest.stdout.contains("(300 slices of 1 group image)"), "\(manifest.stdout)")
         // Archived and restored with their partition.
         let push = runStrata(["archive", "push", "--data-dir", data, "--older-than", "0s"])
         #expect(push.status == 0 && push.stdout.contains("series-days archived: 300\n"), "\(push.stdout)\(push.stderr)")

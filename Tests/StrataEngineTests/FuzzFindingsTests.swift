@@ -60,6 +60,7 @@ import Testing
         var padded = Array(empty.dropLast(4)) + [0, 0, 0, 0]
         padded += withUnsafeBytes(of: CRC32C.checksum(padded).littleEndian) { Array($0) }
         let error = #expect(throws: FormatError.self) { try padded.withUnsafeBytes { try PackManifest.decode($0) } }
-        #expect(error?.code == .malformed && error?.offset == 28, "\(String(describing: error))")
+        // Named at the first stray byte, after the counts.
+        #expect(error?.code == .malformed && error?.offset == 32, "\(String(describing: error))")
     }
 }

@@ -211,12 +211,25 @@ func iteration(_ name: String) throws -> () throws -> Void {
         let bytes = Fixtures.tradeCSV(rows: rows)
         print(String(decoding: bytes, as: UTF8.self), terminator: "")
         exit(0)
+    case "latest-20", "latest-chain":
+        // Stores kept in /tmp between runs (made on the first).
+        if name == "latest-20" {
+            let (store, series) = try Fixtures.twentySymbolStore(directory: "/tmp/strata-profile-latest20")
+            return { consume(try store.latest(series)) }
+        }
+        let directory = "/tmp/strata-profile-chain"
+        let store = FileManager.default.fileExists(atPath: directory)
+            ? try Store(directory: directory)
+            : try Fixtures.ingestedStore(Fixtures.chainCSV(contracts: 100_000, trades: 20), measurement: "opt", directory: directory)
+        let series = try store.existingSeries(measurement: "opt", symbols: nil)
+        return { consume(try store.latest(series)) }
     default:
         print("""
         usage: StrataProfile WORKLOAD [SECONDS]
         workloads: ts-decode decimal-decode gorilla-decode-prices gorilla-decode-walk int-decode
                    ts-encode decimal-encode float-encode gorilla-encode-walk int-encode
                    block-decode block-encode bars bars-json raw-hour ingest line-protocol
+                   latest-20 latest-chain
         (codec and block workloads do 1M values per iteration; csv ROWS prints the CSV fixture)
         """)
         exit(2)

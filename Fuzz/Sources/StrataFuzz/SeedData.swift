@@ -52,6 +52,19 @@ enum SeedData {
         return file + builder.finish()
     }
 
+    /// A group image (Format.md "Group images"): slices of three series one after another,
+    /// each from the same start, so that time falls back at every slice's first row.
+    static func groupImage(sliceRows: [Int], blockRows: Int, schema: [Field]) -> [UInt8] {
+        var builder = SegmentBuilder(groupOf: "option", day: day, schema: schema)
+        var file = builder.header()
+        let slices = sliceRows.enumerated().map { i, n in rows(schema, count: n, from: start, seed: UInt64(i + 1)) }
+        let all = RowBlock.concatenate(slices, schema: schema)
+        for at in stride(from: 0, to: all.rowCount, by: blockRows) {
+            file += builder.append(SegmentBuilder.encodeGroupBlock(all.slice(at..<min(all.rowCount, at + blockRows)), schema: schema))
+        }
+        return file + builder.finish()
+    }
+
     static func walFile(_ records: [WALRecord]) -> [UInt8] {
         var file = WALLayout.header()
         for r in records { WALLayout.frame(r.encode(), into: &file) }

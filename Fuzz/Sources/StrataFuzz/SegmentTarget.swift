@@ -2,7 +2,7 @@ import StrataEngine
 import StrataFormat
 
 /// `SegmentReader` and `BlockCodec.decode`: every query over warm data, compaction, and
-/// `strata inspect`.
+/// `strata inspect`; group images (magic `STRATGRP`) through the same reader in group mode.
 enum SegmentTarget {
     static func run(_ body: UnsafeRawBufferPointer) {
         let bytes = Array(body)
@@ -13,10 +13,12 @@ enum SegmentTarget {
     /// The segment's blocks, or nil if the reader refuses it (which it may, by throwing).
     static func read(_ bytes: [UInt8]) -> (footer: SegmentFooter, blocks: [RowBlock?])? {
         bytes.withUnsafeBytes { raw in
-            guard let reader = try? SegmentReader(raw) else { return nil }
+            guard let reader = try? SegmentReader(raw, group: isGroup(bytes)) else { return nil }
             return (reader.footer, reader.footer.blocks.indices.map { try? reader.decodeBlock($0) })
         }
     }
+
+    static func isGroup(_ bytes: [UInt8]) -> Bool { bytes.starts(with: SegmentLayout.groupMagic) }
 
     /// Reads a segment and checks what must hold; returns whether every block decoded.
     static func check(_ bytes: [UInt8]) -> Bool {
@@ -35,11 +37,14 @@ enum SegmentTarget {
     /// Decoded rows, written again by the segment writer, read back as the same rows (when
     /// they are in time order, as the writer requires and compaction keeps them).
     static func checkRewrite(_ footer: SegmentFooter, _ blocks: [RowBlock]) {
-        guard blocks.allSatisfy({ $0.stableTimeOrder() == nil }) else { return }
-        var builder = SegmentBuilder(measurement: footer.measurement, symbol: footer.symbol, day: footer.day,
-                                     dayOffsetSeconds: footer.dayOffsetSeconds, schema: footer.schema)
+        let group = footer.symbol.isEmpty && !blocks.allSatisfy({ $0.stableTimeOrder() == nil })
+        guard group || blocks.allSatisfy({ $0.stableTimeOrder() == nil }) else { return }
+        var builder = group
+            ? SegmentBuilder(groupOf: footer.measurement, day: footer.day, dayOffsetSeconds: footer.dayOffsetSeconds, schema: footer.schema)
+            : SegmentBuilder(measurement: footer.measurement, symbol: footer.symbol, day: footer.day,
+                             dayOffsetSeconds: footer.dayOffsetSeconds, schema: footer.schema)
         var file = builder.header()
-        for b in blocks { file += builder.block(b).bytes }
+        for b in blocks { file += builder.append(SegmentBuilder.encodeGroupBlock(b, schema: footer.schema)) }
         file += builder.finish()
         guard let (again, reread) = read(file) else { return require(false, "a rewritten segment does not open") }
         require(again.measurement == footer.measurement && again.symbol == footer.symbol && again.day == footer.day
@@ -70,6 +75,7 @@ enum SegmentTarget {
         [
             ("trades.seg", SeedData.segment(blockRows: [5, 1, 24], schema: SeedData.tradeSchema)),
             ("bars-offset.seg", SeedData.segment(blockRows: [12], schema: SeedData.barSchema, dayOffsetSeconds: -18_000)),
+            ("slices.group", SeedData.groupImage(sliceRows: [3, 20, 1], blockRows: 8, schema: SeedData.tradeSchema)),
         ]
     }
 }
