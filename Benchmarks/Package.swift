@@ -27,6 +27,7 @@ let package = Package(
                 .product(name: "StrataEngine", package: "Strata"),
                 .product(name: "StrataSystem", package: "Strata"),
                 .product(name: "StrataText", package: "Strata"),
+                .product(name: "StrataPlatform", package: "Strata"),
             ],
             path: "StrataBenchmarkSupport"
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import StrataEngine
 import StrataFormat
+import StrataPlatform
 import StrataSystem
 import StrataText
 

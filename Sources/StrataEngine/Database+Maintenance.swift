@@ -217,7 +217,11 @@ extension Database {
         if !packed {
             // A packed partition's old packs went with the switch.
             for (key, r) in replaced {
-                for id in r.old { try FileSystem.remove(store.segmentPath(key.series, key.day, SegmentID(id))) }
+                for id in r.old {
+                    let path = store.segmentPath(key.series, key.day, SegmentID(id))
+                    store.openSegments.forget(path)
+                    try FileSystem.remove(path)
+                }
             }
         }
         monitor.withLock {
@@ -308,6 +312,7 @@ extension Database {
                 m.cold.append(cold)
                 m.cold.sort { $0.id < $1.id }
             }, crash: configuration.crashHook)
+            store.openSegments.forget(segment.path)
             try FileSystem.remove(segment.path)
             return cold
         }

@@ -28,6 +28,9 @@ extension SeriesSnapshot {
                 }
                 guard let top else { break }
                 if let best, best >= top.maxTime { return best }
+                // Without tombstones every row is live: the footers' greatest time is the
+                // answer, nothing decoded.
+                if view.tombstones.isEmpty && upper == .max && top.maxTime >= from { return Swift.max(best ?? top.maxTime, top.maxTime) }
                 let found = try SeriesSnapshot(series: series, schema: schema, days: [view]).query(from: top.minTime, to: upper, fields: [])
                 if let last = found.rows.timestamps.last { return Swift.max(best ?? last, last) }
                 guard top.minTime > .min else { break }
@@ -40,8 +43,54 @@ extension SeriesSnapshot {
     /// The latest row in `fields` (all when nil): a result of one row, or of none.
     func latest(from: Int64 = .min, fields wanted: [String]? = nil) throws(StrataError) -> QueryResult {
         guard let t = try latestTime(from: from) else { return try query(from: .max, to: .min, fields: wanted) }
+        if let row = try latestFromFooters(t, fields: wanted) { return row }
         let atTime = try query(from: t, to: t, fields: wanted)
         return QueryResult(series: series, schema: atTime.schema, rows: atTime.rows.slice((atTime.rows.rowCount - 1)..<atTime.rows.rowCount))
+    }
+}
+
+extension SeriesSnapshot {
+    /// The row at the latest time `t` from the footers alone, when they hold it: no
+    /// tombstone and no unflushed row at `t` or later, and in the last block of the newest
+    /// segment ending at `t` (whose last row it is: a segment's rows are in time order, and
+    /// of the segments with a row at `t` the newest has the last) every wanted field is a
+    /// number or Bool present in every row, or in none, so that the block's `last`
+    /// statistics are the row's values. Nil otherwise (decode instead).
+    func latestFromFooters(_ t: Int64, fields wanted: [String]?) throws(StrataError) -> QueryResult? {
+        guard days.allSatisfy({ $0.tombstones.isEmpty }),
+              !memory.contains(where: { $0.rows.timestamps.contains { $0 >= t } }) else { return nil }
+        var newest: (any SegmentSource)?
+        for view in days {
+            for segment in view.segments where segment.footer.blocks.last?.statistics.maxTime == t {
+                if newest == nil || segment.id > newest!.id { newest = segment }
+            }
+        }
+        guard let segment = newest, let block = segment.footer.blocks.last?.statistics else { return nil }
+        // A field's type that differs between a segment and the schema is damage, as in a query.
+        try checkFieldTypes(against: schema)
+        let outSchema = try fields(wanted)
+        var columns: [Column] = []
+        columns.reserveCapacity(outSchema.count)
+        for f in outSchema {
+            guard let j = segment.schema.firstIndex(where: { $0.name == f.name }) else {
+                columns.append(.null(f.type, count: 1))
+                continue
+            }
+            let stats = block.fields[j]
+            guard segment.schema[j].type == f.type else { return nil }
+            if stats.count == 0 {
+                columns.append(.null(f.type, count: 1))
+                continue
+            }
+            guard stats.count == block.rowCount else { return nil }
+            switch f.type {
+            case .float64: columns.append(Column(.float64([Double(bitPattern: stats.last)])))
+            case .int64: columns.append(Column(.int64([Int64(bitPattern: stats.last)])))
+            case .bool: columns.append(Column(.bool([stats.last != 0])))
+            case .string: return nil
+            }
+        }
+        return QueryResult(series: series, schema: outSchema, rows: RowBlock(timestamps: [t], columns: columns))
     }
 }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import StrataFormat
 import StrataPlatform
 
@@ -88,4 +89,43 @@ public final class Segment: SegmentSource, @unchecked Sendable {
     }
 
 
+}
+
+/// Segment files already opened (mapped, header and footer checked), by path, each kept while
+/// the file at the path is the one mapped: a query of a warm series-day costs a `stat`, not an
+/// `mmap`, a footer decode and an `munmap`. The store forgets a segment it removes, so that a
+/// removed file's space is not held by its mapping; the least recently used go beyond
+/// `capacity`.
+final class SegmentCache: Sendable {
+    private struct Entry {
+        var segment: Segment
+        var used: UInt64
+    }
+    private let state = Mutex<(entries: [String: Entry], clock: UInt64)>(([:], 0))
+    static let capacity = 256
+
+    func segment(path: String, id: SegmentID) throws(StrataError) -> Segment {
+        let identity = FileSystem.identity(path)
+        let hit: Segment? = state.withLock { s in
+            guard let identity, let e = s.entries[path], e.segment.file.identity == identity, e.segment.id == id else { return nil }
+            s.clock += 1
+            s.entries[path]!.used = s.clock
+            return e.segment
+        }
+        if let hit { return hit }
+        let segment = try Segment(path: path, id: id)
+        state.withLock { s in
+            s.clock += 1
+            s.entries[path] = Entry(segment: segment, used: s.clock)
+            if s.entries.count > Self.capacity, let oldest = s.entries.min(by: { $0.value.used < $1.value.used })?.key {
+                s.entries[oldest] = nil
+            }
+        }
+        return segment
+    }
+
+    /// Drops the segment at `path` (its file is being removed).
+    func forget(_ path: String) {
+        _ = state.withLock { $0.entries.removeValue(forKey: path) }
+    }
 }

@@ -89,7 +89,7 @@ extension Store {
         } else {
             for entry in manifest.segments {
                 let id = SegmentID(entry.id)
-                let segment = try Segment(path: segmentPath(key.series, key.day, id), id: id)
+                let segment = try openSegments.segment(path: segmentPath(key.series, key.day, id), id: id)
                 try checkListed(segment, key, rows: entry.rows)
                 segments.append(segment)
             }
@@ -173,6 +173,7 @@ extension Store {
             let temporary = name.hasPrefix(".") && name.hasSuffix(".tmp")
             let orphan = SegmentID(fileName: name) != nil && !live.contains(name)
             if temporary || orphan {
+                openSegments.forget("\(dir)/\(name)")
                 try FileSystem.remove("\(dir)/\(name)")
                 removed.append("\(dir)/\(name)")
             }

@@ -52,6 +52,9 @@ public final class Store: Sendable {
     let layouts = Mutex<[String: MeasurementLayout]>([:])
     /// Packed partitions' manifests, mapped and checked.
     let packManifests = PackManifestCache()
+    let openSegments = SegmentCache()
+    /// Schemas read, by measurement, with the identity of the file they came from.
+    let schemas = Mutex<[String: (identity: FileSystem.Identity, schema: MeasurementSchema)]>([:])
     let groupImages = GroupImageCache()
 
     /// Opens the store in `directory`, creating the directory when `create` is true.
@@ -173,11 +176,16 @@ public final class Store: Sendable {
 
     // MARK: Schema
 
+    /// The measurement's `_schema` (no fields when it has none). Kept while the file at its
+    /// path is the one read: every change renames a new file over it.
     public func schema(_ measurement: String) throws(StrataError) -> MeasurementSchema {
         let path = schemaPath(measurement)
-        guard FileSystem.exists(path) else { return MeasurementSchema() }
+        guard let identity = FileSystem.identity(path) else { return MeasurementSchema() }
+        if let kept = schemas.withLock({ $0[measurement] }), kept.identity == identity { return kept.schema }
         let file = try MappedFile(path: path)
-        return try MeasurementSchema.decode(file.withUnsafeBytes { Array($0) }, path: path)
+        let schema = try MeasurementSchema.decode(file.withUnsafeBytes { Array($0) }, path: path)
+        if file.identity == identity { schemas.withLock { $0[measurement] = (identity, schema) } }
+        return schema
     }
 
     /// Records new fields of `measurement`; throws if a field's type differs.

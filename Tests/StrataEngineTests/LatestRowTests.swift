@@ -13,6 +13,47 @@ import Testing
     let day = Day.nanosecondsPerDay
     let schema = [Field("price", .float64), Field("seq", .int64)]
 
+    /// The latest row comes from the footers' statistics when every field of the last row is
+    /// a number or Bool present in its whole block; nulls, strings and a field the segment
+    /// lacks are answered too, and always as the query's last row.
+    @Test(arguments: [MeasurementLayout.series, .packed])
+    func theLatestRowOfEveryFieldKind(_ layout: MeasurementLayout) throws {
+        var c = StoreConfiguration(rowsPerBlock: 4)
+        c.layouts["q"] = .layout(layout)
+        let store = try Store(directory: root.path, configuration: c, create: true)
+        let t = ns("2024-05-02T09:00:00Z")
+        let fields = [Field("bid", .float64), Field("size", .int64), Field("hidden", .bool), Field("venue", .string), Field("note", .float64)]
+        var batch: [Store.SeriesRows] = []
+        // A: all present (from the footers); B: the last row's note is null; C: a string; D: no note at all.
+        for (k, symbol) in ["A", "B", "C", "D"].enumerated() {
+            let times = (0..<10).map { t + Int64($0 / 2) * 1_000 }  // equal times in pairs
+            let columns = [
+                Column(.float64(times.indices.map { Double($0) + 0.25 })), Column(.int64(times.indices.map { Int64($0 * 7) })),
+                Column(.bool(times.indices.map { $0 % 3 == 0 })),
+                k == 2 ? Column(.string(times.indices.map { "v\($0)" })) : Column(.string(times.map { _ in "" }), presence: times.map { _ in false }),
+                k == 3 ? Column(.float64(times.map { _ in 0 }), presence: times.map { _ in false })
+                    : Column(.float64(times.indices.map { Double($0) }), presence: k == 1 ? times.indices.map { $0 < 9 } : nil),
+            ]
+            batch.append(Store.SeriesRows(series: try SeriesKey(measurement: "q", symbol: symbol), schema: fields, rows: RowBlock(timestamps: times, columns: columns)))
+        }
+        try store.write(batch)
+        // A second segment of A ends at the same time: its last row is the latest.
+        let a = batch[0].series
+        try store.write([Store.SeriesRows(series: a, schema: fields, rows: RowBlock(timestamps: [t + 4_000], columns: [
+            Column(.float64([99])), Column(.int64([-1])), Column(.bool([true])), Column(.string(["x"])), Column(.float64([1.5]))]))])
+        let all = try store.latest(batch.map(\.series))
+        for (item, latest) in zip(batch, all) {
+            let rows = try store.query(item.series).rows
+            let last = rows.slice((rows.rowCount - 1)..<rows.rowCount)
+            #expect(latest.rows == last, "\(item.series)")
+            for subset in [["note"], ["size", "bid"], ["venue", "hidden"]] {
+                let one = try store.latest(item.series, fields: subset)
+                #expect(one.rows == (try store.query(item.series, fields: subset)).rows.slice((rows.rowCount - 1)..<rows.rowCount), "\(item.series) \(subset)")
+            }
+        }
+        #expect(all[0].rows.columns[0].values == .float64([99]))
+    }
+
     @Test(arguments: [(PartitionPeriod.day, MeasurementLayout.series), (.day, .packed), (.month, .series), (.week, .packed)])
     func theLatestRowIsTheLastRowAQueryReturns(_ period: PartitionPeriod, _ layout: MeasurementLayout) throws {
         var c = DatabaseConfiguration()

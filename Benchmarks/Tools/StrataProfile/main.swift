@@ -218,7 +218,7 @@ func iteration(_ name: String) throws -> () throws -> Void {
             return { consume(try store.latest(series)) }
         }
         let directory = "/tmp/strata-profile-chain"
-        let store = FileManager.default.fileExists(atPath: directory)
+        let store = access(directory, F_OK) == 0
             ? try Store(directory: directory)
             : try Fixtures.ingestedStore(Fixtures.chainCSV(contracts: 100_000, trades: 20), measurement: "opt", directory: directory)
         let series = try store.existingSeries(measurement: "opt", symbols: nil)
