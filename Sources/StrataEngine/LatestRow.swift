@@ -154,35 +154,44 @@ extension Store {
             }
             let schema = try schema(measurement)
             var open: [String: Int] = [:]
+            open.reserveCapacity(indexes.count)
             for i in indexes { open[series[i].symbol] = i }
-            for day in try packedPartitions(measurement).reversed() where !open.isEmpty {
+            var left = open.count
+            for day in try packedPartitions(measurement).reversed() where left > 0 {
                 let from = day.bounds(offsetSeconds: configuration.dayOffsetSeconds).lowerBound
-                let entries = try withPackManifest(measurement, day) { (view) throws(FormatError) -> [PackManifest.Entry] in
-                    guard let view else { return [] }
-                    var found: [PackManifest.Entry] = []
-                    try view.forEachEntry { e in if open[e.symbol] != nil { found.append(e) } }
-                    return found
-                }
                 let scope = PackScope()
-                for e in entries {
-                    let i = open[e.symbol]!
+                // Each entry is resolved where the page holds it (no copy of the entries).
+                var failure: StrataError?
+                func resolve(_ e: PackManifest.Entry, _ i: Int) throws(StrataError) {
                     let key = SeriesDay(series[i], day)
                     let unflushed = memory(series[i])
                     if unflushed.isEmpty, let row = try latestOfSlices(key, e, schema: schema, fields: fields, scope: scope) {
                         out[i] = row
-                        open[e.symbol] = nil
-                        continue
+                        return
                     }
                     let view = try openDay(key, e.manifest, local: try openPackedSegments(key, e.manifest, entry: e, scope: scope))
                     let taken = SeriesSnapshot(series: series[i], schema: schema, days: [view], memory: unflushed)
-                    if try taken.latestTime(from: from) != nil {
-                        out[i] = try taken.latest(from: from, fields: fields)
-                        open[e.symbol] = nil
+                    if try taken.latestTime(from: from) != nil { out[i] = try taken.latest(from: from, fields: fields) }
+                }
+                try withPackManifest(measurement, day) { (view) throws(FormatError) in
+                    try view?.forEachEntry { e in
+                        guard failure == nil, let i = open[e.symbol], out[i] == nil else { return }
+                        do throws(StrataError) {
+                            try resolve(e, i)
+                            if out[i] != nil { left -= 1 }
+                        } catch {
+                            failure = error
+                        }
                     }
                 }
+                if let failure { throw failure }
+            }
+            // A series asked for twice has its answer once.
+            for i in indexes where out[i] == nil {
+                if let j = open[series[i].symbol], j != i, let found = out[j] { out[i] = found }
             }
             // No partition holds a row: unflushed rows alone, or none.
-            for (_, i) in open {
+            for i in indexes where out[i] == nil {
                 out[i] = try SeriesSnapshot(series: series[i], schema: schema, days: [], memory: memory(series[i])).latest(fields: fields)
             }
         }
@@ -231,10 +240,16 @@ extension Store {
 
     /// The group image a slice lies in, through `scope`.
     func groupImage(_ key: SeriesDay, _ location: PackManifest.Location, scope: PackScope) throws(StrataError) -> GroupImage {
-        if let kept = scope.images[location.image] { return kept }
+        if let last = scope.last, last.location.pack == location.pack, last.location.offset == location.offset,
+           last.location.length == location.length { return last.image }
+        if let kept = scope.images[location.image] {
+            scope.last = (location.image, kept)
+            return kept
+        }
         let path = packPath(key.series.measurement, key.day, location.pack)
         let image = try groupImages.image(pack: path, file: { () throws(StrataError) in try MappedFile(path: path) }, location: location)
         scope.images[location.image] = image
+        scope.last = (location.image, image)
         return image
     }
 }

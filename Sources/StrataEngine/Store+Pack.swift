@@ -586,6 +586,8 @@ extension Store {
 /// latest, a listing): each is looked up once, not once per series.
 final class PackScope {
     var images: [PackManifest.Location: GroupImage] = [:]
+    /// The image found last: neighbouring series' slices are in the same one.
+    var last: (location: PackManifest.Location, image: GroupImage)?
 }
 
 /// Pack manifests already mapped and checked, by path, each kept while the file at the path

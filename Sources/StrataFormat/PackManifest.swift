@@ -175,7 +175,9 @@ public struct PackManifest: Equatable, Sendable {
         /// Version 1: each entry's offset (the directory), checked against where it is found.
         private let entryOffsets: [Int]
         private let decoded = Mutex<(pages: [Int: [Entry]], order: [Int])>(([:], []))
-        static let keptPages = 16
+        /// Decoded pages kept: a scan of every series of a partition of 10^5 (about 200
+        /// pages) decodes each page once, not once per scan.
+        static let keptPages = 256
 
         /// Checks the header, the checksum over the whole file and the directory of pages
         /// (or, in version 1, of entry offsets). `bytes` must stay valid while the view is used.
