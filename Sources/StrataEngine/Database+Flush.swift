@@ -6,6 +6,9 @@ extension Database {
     /// is half full, and compacts series-days that gathered many segments.
     func flushLoop() {
         var backoff: Int64 = 0
+        // When the memtable was last scanned for due series: appends wake this loop, and a
+        // scan of 10^5 series per append would cost more than the appends.
+        var lastScan: Int64 = .min
         while true {
             let due: [SeriesKey]? = monitor.withLock {
                 if backoff > 0 {
@@ -19,6 +22,10 @@ extension Database {
                     monitor.wait(nanoseconds: 100_000_000)
                 }
                 if state.closed { return nil }
+                let pressure = state.memtable.bytes >= configuration.memoryLimit / 2 || !state.memoryWaiters.isEmpty || state.blockedAppenders > 0
+                let now = monotonicNanoseconds()
+                if !state.flushRequested && !pressure && backoff == 0 && lastScan > .min && now - lastScan < 100_000_000 { return [] }
+                lastScan = now
                 state.flushRequested = false
                 let due = dueSeries()
                 // Memory freed by other means (a delete) lets waiting appenders go on.

@@ -67,8 +67,10 @@ extension Store {
     static let packedDirectory = "_packed"
     static let packExtension = ".pack"
     /// A new segment of this many rows or fewer goes into the write's group image, not an
-    /// image of its own: a few rows cost a few bytes, not a segment's footer.
-    static let groupMaximumRows = 1_024
+    /// image of its own: a few rows cost a few bytes, not a segment's footer. Larger ones
+    /// keep their own blocks, whose encodings fit one series (a year of a stock's daily bars,
+    /// ~250 rows, is 30% smaller alone than among other stocks' prices).
+    static let groupMaximumRows = 128
     /// Rows per block of a group image: a slice read decodes one block or two.
     static let groupBlockRows = 4_096
 

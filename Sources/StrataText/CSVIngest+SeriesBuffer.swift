@@ -60,7 +60,13 @@ extension CSVIngester {
         }
 
         let fieldCount: Int
+        /// The series with rows since the buffer was last emptied, in the order they came.
         private(set) var series: [Series] = []
+        /// The parser's number of each of `series`.
+        private var numbers: [Int] = []
+        /// For each series number, 1 + its place in `series`, or 0: a batch of a live ingest
+        /// touches a few of 10^5 series, and emptying the buffer costs only those.
+        private var slots: [Int32] = []
         /// Rows added since the buffer was last emptied.
         private(set) var rowCount = 0
 
@@ -70,10 +76,17 @@ extension CSVIngester {
         /// rows already here, then its values.
         mutating func append(_ row: Row, from parser: RowParser) {
             for change in parser.changes { apply(change) }
-            while series.count <= row.series { series.append(Series(fields: Array(repeating: FieldBuilder(), count: fieldCount))) }
-            series[row.series].timestamps.append(row.time)
+            if slots.count <= row.series { slots.append(contentsOf: repeatElement(0, count: row.series + 1 - slots.count)) }
+            var at = Int(slots[row.series]) - 1
+            if at < 0 {
+                at = series.count
+                series.append(Series(fields: Array(repeating: FieldBuilder(), count: fieldCount)))
+                numbers.append(row.series)
+                slots[row.series] = Int32(at + 1)
+            }
+            series[at].timestamps.append(row.time)
             for k in parser.values.indices {
-                series[row.series].fields[k].append(parser.values[k], as: parser.types[k] ?? .float64)
+                series[at].fields[k].append(parser.values[k], as: parser.types[k] ?? .float64)
             }
             rowCount += 1
         }
@@ -96,12 +109,19 @@ extension CSVIngester {
         /// were numbered, each with `schema`; the buffer is empty afterwards.
         mutating func take(measurement: String, schema: [Field], symbols: SymbolTable) throws(StrataError) -> [Store.SeriesRows] {
             var batch: [Store.SeriesRows] = []
-            for (s, b) in series.enumerated() where !b.timestamps.isEmpty {
-                let key = try SeriesKey(measurement: measurement, symbol: symbols.symbols[s])
+            batch.reserveCapacity(series.count)
+            // In the order the series were numbered (first seen in the file).
+            var order = Array(series.indices)
+            if zip(numbers, numbers.dropFirst()).contains(where: { $0 > $1 }) { order.sort { numbers[$0] < numbers[$1] } }
+            for at in order where !series[at].timestamps.isEmpty {
+                let b = series[at]
+                let key = try SeriesKey(measurement: measurement, symbol: symbols.symbols[numbers[at]])
                 let rows = RowBlock(timestamps: b.timestamps, columns: schema.indices.map { b.fields[$0].column(schema[$0].type) })
                 batch.append(Store.SeriesRows(series: key, schema: schema, rows: rows))
             }
+            for n in numbers { slots[n] = 0 }
             series = []
+            numbers = []
             rowCount = 0
             return batch
         }
