@@ -144,31 +144,14 @@ final class GroupImageCache: Sendable {
         var path: String
         var offset: UInt64
     }
-    private struct Entry {
-        var image: GroupImage
-        var used: UInt64
-    }
-    private let state = Mutex<(entries: [Key: Entry], clock: UInt64)>(([:], 0))
-    static let capacity = 16
+    private let kept = KeptValues<Key, GroupImage>(capacity: 16)
 
     func image(pack path: String, file: () throws(StrataError) -> MappedFile, location: PackManifest.Location) throws(StrataError) -> GroupImage {
         let key = Key(path: path, offset: location.offset)
         let identity = FileSystem.identity(path)
-        let hit: GroupImage? = state.withLock { s in
-            guard let e = s.entries[key], e.image.file.identity == identity, e.image.location == location.image else { return nil }
-            s.clock += 1
-            s.entries[key]!.used = s.clock
-            return e.image
-        }
-        if let hit { return hit }
+        if let hit = kept.value(key, if: { $0.file.identity == identity && $0.location == location.image }) { return hit }
         let image = try GroupImage(pack: try file(), location: location)
-        state.withLock { s in
-            s.clock += 1
-            s.entries[key] = Entry(image: image, used: s.clock)
-            if s.entries.count > Self.capacity, let oldest = s.entries.min(by: { $0.value.used < $1.value.used })?.key {
-                s.entries[oldest] = nil
-            }
-        }
+        kept.keep(image, for: key)
         return image
     }
 }

@@ -1,4 +1,3 @@
-import Synchronization
 import StrataFormat
 import StrataPlatform
 
@@ -97,35 +96,16 @@ public final class Segment: SegmentSource, @unchecked Sendable {
 /// removed file's space is not held by its mapping; the least recently used go beyond
 /// `capacity`.
 final class SegmentCache: Sendable {
-    private struct Entry {
-        var segment: Segment
-        var used: UInt64
-    }
-    private let state = Mutex<(entries: [String: Entry], clock: UInt64)>(([:], 0))
-    static let capacity = 256
+    private let kept = KeptValues<String, Segment>(capacity: 256)
 
     func segment(path: String, id: SegmentID) throws(StrataError) -> Segment {
         let identity = FileSystem.identity(path)
-        let hit: Segment? = state.withLock { s in
-            guard let identity, let e = s.entries[path], e.segment.file.identity == identity, e.segment.id == id else { return nil }
-            s.clock += 1
-            s.entries[path]!.used = s.clock
-            return e.segment
-        }
-        if let hit { return hit }
+        if let identity, let hit = kept.value(path, if: { $0.file.identity == identity && $0.id == id }) { return hit }
         let segment = try Segment(path: path, id: id)
-        state.withLock { s in
-            s.clock += 1
-            s.entries[path] = Entry(segment: segment, used: s.clock)
-            if s.entries.count > Self.capacity, let oldest = s.entries.min(by: { $0.value.used < $1.value.used })?.key {
-                s.entries[oldest] = nil
-            }
-        }
+        kept.keep(segment, for: path)
         return segment
     }
 
     /// Drops the segment at `path` (its file is being removed).
-    func forget(_ path: String) {
-        _ = state.withLock { $0.entries.removeValue(forKey: path) }
-    }
+    func forget(_ path: String) { kept.forget(path) }
 }

@@ -622,24 +622,16 @@ final class PackScope {
 /// is the one mapped (`FileSystem.Identity`: every write renames a new file over it). The
 /// least recently used go beyond `capacity`.
 final class PackManifestCache: Sendable {
-    private struct Entry {
+    private struct Entry: Sendable {
         var file: MappedFile
         var view: PackManifest.View
-        var used: UInt64
     }
-    private let state = Mutex<(entries: [String: Entry], clock: UInt64)>(([:], 0))
-    static let capacity = 1_024
+    private let kept = KeptValues<String, Entry>(capacity: 1_024)
 
     /// The mapped, checked manifest at `path`; nil when there is no file.
     func view(_ path: String) throws(StrataError) -> (MappedFile, PackManifest.View)? {
         guard let identity = FileSystem.identity(path) else { return nil }
-        let hit: (MappedFile, PackManifest.View)? = state.withLock { s in
-            guard let e = s.entries[path], e.file.identity == identity else { return nil }
-            s.clock += 1
-            s.entries[path]!.used = s.clock
-            return (e.file, e.view)
-        }
-        if let hit { return hit }
+        if let hit = kept.value(path, if: { $0.file.identity == identity }) { return (hit.file, hit.view) }
         let file: MappedFile
         do {
             file = try MappedFile(path: path)
@@ -652,13 +644,7 @@ final class PackManifestCache: Sendable {
         } catch {
             throw StrataError.corrupt(error, path: path)
         }
-        state.withLock { s in
-            s.clock += 1
-            s.entries[path] = Entry(file: file, view: view, used: s.clock)
-            if s.entries.count > Self.capacity, let oldest = s.entries.min(by: { $0.value.used < $1.value.used })?.key {
-                s.entries[oldest] = nil
-            }
-        }
+        kept.keep(Entry(file: file, view: view), for: path)
         return (file, view)
     }
 }
