@@ -22,9 +22,8 @@ extension Database {
                     monitor.wait(nanoseconds: 100_000_000)
                 }
                 if state.closed { return nil }
-                let pressure = state.memtable.bytes >= configuration.memoryLimit / 2 || !state.memoryWaiters.isEmpty || state.blockedAppenders > 0
                 let now = monotonicNanoseconds()
-                if !state.flushRequested && !pressure && backoff == 0 && lastScan > .min && now - lastScan < 100_000_000 { return [] }
+                if !state.flushRequested && !memoryPressed && backoff == 0 && lastScan > .min && now - lastScan < 100_000_000 { return [] }
                 lastScan = now
                 state.flushRequested = false
                 let due = dueSeries()
@@ -91,9 +90,14 @@ extension Database {
     }
 
     /// Series to flush now. Lock held.
+    /// Half the memory used, or appenders waiting for memory. Call holding `monitor`.
+    var memoryPressed: Bool {
+        state.memtable.bytes >= configuration.memoryLimit / 2 || !state.memoryWaiters.isEmpty || state.blockedAppenders > 0
+    }
+
     func dueSeries() -> [SeriesKey] {
-        // Half the memory used, or appenders waiting for memory: everything goes.
-        if state.memtable.bytes >= configuration.memoryLimit / 2 || !state.memoryWaiters.isEmpty || state.blockedAppenders > 0 {
+        // Under memory pressure everything goes.
+        if memoryPressed {
             return Array(state.memtable.active.keys)
         }
         let now = monotonicNanoseconds()

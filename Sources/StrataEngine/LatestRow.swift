@@ -69,28 +69,37 @@ extension SeriesSnapshot {
         // A field's type that differs between a segment and the schema is damage, as in a query.
         try checkFieldTypes(against: schema)
         let outSchema = try fields(wanted)
-        var columns: [Column] = []
-        columns.reserveCapacity(outSchema.count)
-        for f in outSchema {
-            guard let j = segment.schema.firstIndex(where: { $0.name == f.name }) else {
-                columns.append(.null(f.type, count: 1))
-                continue
-            }
+        let row = SeriesSnapshot.oneRow(outSchema, from: segment.schema) { j in
             let stats = block.fields[j]
-            guard segment.schema[j].type == f.type else { return nil }
-            if stats.count == 0 {
-                columns.append(.null(f.type, count: 1))
-                continue
-            }
+            if stats.count == 0 { return .null(segment.schema[j].type, count: 1) }
             guard stats.count == block.rowCount else { return nil }
-            switch f.type {
-            case .float64: columns.append(Column(.float64([Double(bitPattern: stats.last)])))
-            case .int64: columns.append(Column(.int64([Int64(bitPattern: stats.last)])))
-            case .bool: columns.append(Column(.bool([stats.last != 0])))
+            switch segment.schema[j].type {
+            case .float64: return Column(.float64([Double(bitPattern: stats.last)]))
+            case .int64: return Column(.int64([Int64(bitPattern: stats.last)]))
+            case .bool: return Column(.bool([stats.last != 0]))
             case .string: return nil
             }
         }
-        return QueryResult(series: series, schema: outSchema, rows: RowBlock(timestamps: [t], columns: columns))
+        guard let row else { return nil }
+        return QueryResult(series: series, schema: outSchema, rows: RowBlock(timestamps: [t], columns: row))
+    }
+
+    /// One row in the fields `outSchema` from a source whose fields are `source`: `value(j)`
+    /// gives source field j's value (nil: it cannot be told here); a field the source lacks
+    /// is null. Nil when a value cannot be told or a field's type differs from the source's
+    /// (damage, which the general path reports).
+    static func oneRow(_ outSchema: [Field], from source: [Field], _ value: (Int) -> Column?) -> [Column]? {
+        var columns: [Column] = []
+        columns.reserveCapacity(outSchema.count)
+        for f in outSchema {
+            guard let j = source.firstIndex(where: { $0.name == f.name }) else {
+                columns.append(.null(f.type, count: 1))
+                continue
+            }
+            guard source[j].type == f.type, let column = value(j) else { return nil }
+            columns.append(column)
+        }
+        return columns
     }
 }
 
@@ -224,18 +233,9 @@ extension Store {
         guard let best else { return nil }
         let snapshot = SeriesSnapshot(series: key.series, schema: schema, days: [])
         let outSchema = try snapshot.fields(wanted)
-        let footerSchema = best.image.reader.footer.schema
-        var columns: [Column] = []
-        for f in outSchema {
-            if let j = footerSchema.firstIndex(where: { $0.name == f.name }) {
-                // A field whose type differs from the schema's is damage: the general path says so.
-                guard footerSchema[j].type == f.type else { return nil }
-                columns.append(best.block.columns[j].slice(best.row..<(best.row + 1)))
-            } else {
-                columns.append(.null(f.type, count: 1))
-            }
-        }
-        return QueryResult(series: key.series, schema: outSchema, rows: RowBlock(timestamps: [best.time], columns: columns))
+        let row = SeriesSnapshot.oneRow(outSchema, from: best.image.reader.footer.schema) { j in best.block.columns[j].slice(best.row..<(best.row + 1)) }
+        guard let row else { return nil }
+        return QueryResult(series: key.series, schema: outSchema, rows: RowBlock(timestamps: [best.time], columns: row))
     }
 
     /// The group image a slice lies in, through `scope`.

@@ -218,19 +218,15 @@ extension Store {
             guard let location = where_[s.id] else {
                 throw StrataError(.notFound, "segment \(s.id) of \(key) is no longer in its partition's pack manifest", path: packManifestPath(key.series.measurement, key.day))
             }
-            let path = packPath(key.series.measurement, key.day, location.pack)
-            func mapped() throws(StrataError) -> MappedFile {
-                if let file = packs[location.pack] { return file }
-                let file = try MappedFile(path: path)
-                packs[location.pack] = file
-                return file
-            }
             let segment: any SegmentSource
             if let first = location.firstRow {
                 let image = try groupImage(key, location, scope: scope ?? PackScope())
                 segment = try GroupSlice(image: image, key: key, firstRow: first, rows: s.rows, id: SegmentID(s.id))
             } else {
-                segment = try Segment(pack: try mapped(), location: location, id: SegmentID(s.id))
+                if packs[location.pack] == nil {
+                    packs[location.pack] = try MappedFile(path: packPath(key.series.measurement, key.day, location.pack))
+                }
+                segment = try Segment(pack: packs[location.pack]!, location: location, id: SegmentID(s.id))
             }
             try checkListed(segment, key, rows: s.rows)
             out.append(segment)
